@@ -1,0 +1,109 @@
+# stalltrap build: BPF objects + skeletons, the user-space agent, tests, sanitizer build, demo.
+# `make V=1` shows the commands.
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+OUT      ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Isrc -I$(OUT) -pthread
+LDLIBS   := -lbpf -ldw -lelf -liberty -lz -ljansson -lpthread -lm
+
+# Sanitizer build (make SAN=1): its own output tree, same sources and tests.
+ifeq ($(SAN),1)
+OUT      := build-san
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+BPF_SRCS  := $(wildcard src/capture/*.bpf.c)
+BPF_OBJS  := $(patsubst src/capture/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst src/capture/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+# Every user-space .c under src/ except the BPF sources and main.c forms the library.
+LIB_SRCS  := $(filter-out src/cli/main.c $(BPF_SRCS),$(shell find src -name '*.c' | sort))
+LIB_OBJS  := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+LIB       := $(OUT)/libstalltrap.a
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+WORK_SRCS := $(sort $(wildcard tests/workloads/*.c))
+# Workloads are built as users' services are: -O2 without frame pointers, and again with them.
+WORK_BINS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORK_SRCS)) \
+             $(patsubst tests/workloads/%.c,$(OUT)/workloads/%-fp,$(WORK_SRCS))
+
+.SECONDARY:
+.PHONY: all test test-unit test-bpf san demo clean deps
+all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS)
+
+deps:
+	$(Q)./scripts/install-deps.sh
+
+$(OUT)/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(OUT)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.bpf.o: src/capture/%.bpf.c src/capture/capture_abi.h $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function \
+		-I$(OUT) -Isrc -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/obj/%.o: src/%.c $(SKELS) $(wildcard src/*/*.h)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/stalltrap: src/cli/main.c $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+# Workloads: plain -O2 (Debian's default flags, no frame pointers) and an -fp twin.
+$(OUT)/workloads/%-fp: tests/workloads/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -pthread -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer $< -o $@ -lm
+
+$(OUT)/workloads/%: tests/workloads/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -pthread -fomit-frame-pointer $< -o $@ -lm
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+	$(Q)./tests/run.sh
+
+san:
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./scripts/demo.sh
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian 12 packages stalltrap needs to build, test and demo; quiet and idempotent.
+set -eu
+
+# Build: the BPF toolchain and the user-space libraries.
+PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+  libjansson-dev libcap-dev libiberty-dev pkg-config"
+# Test: unit-test runner and the peers the benchmarks compare against.
+PKGS_TEST="libcmocka-dev bpftrace jq libclang-rt-14-dev python3 procps util-linux"
+
+missing=""
+for p in $PKGS_BUILD $PKGS_TEST; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,197 @@
+/* capdata.h: the saved capture data: the in-memory model and its file format.
+ *
+ * This is the boundary between the capture stage and every later stage
+ * (aggregate, diagnose, render, report, diff). It holds only symbolized,
+ * unwound data: raw user-stack bytes never reach it (they can hold secrets).
+ * The file format is documented in docs/capture-format.md.
+ *
+ * Invariants:
+ * - frames, stacks and threads are interned: equal content, equal id. Ids are
+ *   indexes into their arrays and stay valid until capdata_free().
+ * - stacks[i].frames lists frame ids root first. A user stack holds only user
+ *   frames and a kernel stack only kernel frames; a block names one of each
+ *   (or ST_NO_STACK).
+ * - blocks are appended in the order they arrive, not sorted by time.
+ * - every string is owned by the capdata and freed with it. Strings are
+ *   valid UTF-8 (invalid bytes are replaced by '?' when interned, so report.json
+ *   and the capture file can always hold them) and at most CAPDATA_MAX_STRING
+ *   bytes (longer ones are cut at a character boundary).
+ * - every id stored in the model points to an existing entry: the interning
+ *   functions and capdata_add_block refuse (-EINVAL) out-of-range ids, a stack
+ *   mixing kernel and user frames, a kernel stack used as a user stack or the
+ *   reverse, and a state outside enum st_state.
+ * - every array has a hard cap (CAPDATA_MAX_*); past it the call fails with
+ *   -E2BIG and the model is unchanged, so the caller can count a drop.
+ */
+#ifndef STALLTRAP_CAPDATA_H
+#define STALLTRAP_CAPDATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAPDATA_FORMAT "stalltrap-capture"
+#define CAPDATA_VERSION 1
+#define CAPDATA_FILE "capture.jsonl.gz"
+#define ST_NO_STACK UINT32_MAX
+#define ST_NO_MAPPING UINT32_MAX
+
+/* Hard caps of the model. They bound memory for any input, including a
+ * hostile capture file; a real capture stays far below them. */
+#define CAPDATA_MAX_MAPPINGS    (1u << 16)
+#define CAPDATA_MAX_FRAMES      (1u << 22)
+#define CAPDATA_MAX_STACKS      (1u << 22)
+#define CAPDATA_MAX_STACK_DEPTH 4096u       /* frames in one stack */
+#define CAPDATA_MAX_THREADS     (1u << 20)
+#define CAPDATA_MAX_BLOCKS      (1u << 24)  /* 16 Mi blocks = 512 MiB of cap_block */
+#define CAPDATA_MAX_COUNTERS    256u        /* drop counters, and stats, each */
+#define CAPDATA_MAX_PIDS        (1u << 16)
+#define CAPDATA_MAX_STRING      (64u * 1024) /* bytes of any one string */
+#define CAPDATA_MAX_NAME        64u         /* bytes of a drop or stat name */
+
+/* One executable mapping of a target process, for pprof and re-symbolization. */
+struct cap_mapping {
+	uint64_t start, limit, offset;
+	char *file;             /* path as the target sees it */
+	char *build_id;         /* lowercase hex, or NULL */
+};
+
+struct cap_frame {
+	char *name;             /* demangled symbol, or "[unknown]" / "[module+0x1f]" */
+	uint64_t addr;          /* pc (kernel: absolute; user: absolute in its process) */
+	uint32_t mapping;       /* index into mappings, or ST_NO_MAPPING (kernel frames) */
+	bool kernel;
+};
+
+/* Why a user stack is as it is. */
+enum cap_stack_status {
+	CAP_STACK_COMPLETE = 0,   /* unwound to the thread's entry (or a kernel stack) */
+	CAP_STACK_TRUNCATED = 1,  /* the unwind stopped early (copy ended, no CFI, ...) */
+	CAP_STACK_UNREADABLE = 2, /* the user stack could not be read (mmap_lock busy, fault) */
+	CAP_STACK_NONE = 3,       /* the thread has no user stack (kernel thread) */
+};
+
+struct cap_stack {
+	uint32_t *frames;       /* frame ids, root first */
+	uint32_t nframes;
+	uint8_t status;         /* enum cap_stack_status */
+};
+
+struct cap_thread {
+	int32_t pid, tid;
+	char comm[16];
+	uint64_t below_min_ns;     /* off-CPU time in blocks shorter than min_block */
+	uint64_t below_min_count;
+};
+
+#define CAP_BLOCK_IN_PROGRESS 0x1  /* still going when the capture ended */
+#define CAP_BLOCK_BEGAN_BEFORE 0x2 /* already going when the capture began */
+
+struct cap_block {
+	uint32_t thread;        /* index into threads */
+	uint32_t ustack;        /* stack id or ST_NO_STACK */
+	uint32_t kstack;        /* stack id or ST_NO_STACK */
+	uint8_t state;          /* enum st_state of capture_abi.h: 0 sleeping, 1 uninterruptible, 2 runnable */
+	uint8_t flags;          /* CAP_BLOCK_* */
+	uint64_t start_ns;      /* CLOCK_MONOTONIC */
+	uint64_t dur_ns;
+};
+
+/* A named counter: drops (every way data was lost) and capture statistics. */
+struct cap_counter {
+	char *name;
+	uint64_t value;
+};
+
+struct cap_target {
+	int32_t *pids;
+	size_t npids;
+	char *comm;
+	char *cmdline;          /* of the first pid, arguments joined by spaces */
+};
+
+struct cap_window {
+	uint64_t start_mono_ns;    /* CLOCK_MONOTONIC at the start */
+	int64_t start_real_ns;     /* CLOCK_REALTIME at the same instant */
+	uint64_t duration_ns;
+	uint64_t min_block_ns;
+};
+
+struct capdata {
+	struct cap_target target;
+	struct cap_window window;
+	char *capture_path;        /* which capture path ran: "sched_exit_tp", ... */
+
+	struct cap_mapping *mappings; size_t nmappings, amappings;
+	struct cap_frame *frames;     size_t nframes, aframes;
+	struct cap_stack *stacks;     size_t nstacks, astacks;
+	struct cap_thread *threads;   size_t nthreads, athreads;
+	struct cap_block *blocks;     size_t nblocks, ablocks;
+	struct cap_counter *drops;    size_t ndrops, adrops;   /* report.json "drops" */
+	struct cap_counter *stats;    size_t nstats, astats;   /* report.json "capture" */
+
+	struct capdata_index *index;  /* private: interning hash tables */
+};
+
+/* Lifecycle: init zeroes and sets up the indexes; free releases everything,
+ * is safe on a zeroed or already freed capdata, and leaves it zeroed. */
+int capdata_init(struct capdata *cd);
+void capdata_free(struct capdata *cd);
+
+/* Setters for the header. Strings are copied. */
+int capdata_set_target(struct capdata *cd, const int32_t *pids, size_t npids,
+		       const char *comm, const char *cmdline);
+
+/* Interning. Each returns the id (>= 0) or a negative errno (-ENOMEM). */
+int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint64_t offset,
+			const char *file, const char *build_id);
+int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
+		      uint32_t mapping, bool kernel);
+int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nframes,
+		      enum cap_stack_status status);
+/* A thread is keyed by tid and comm: a thread that renames itself gets two entries.
+ * (pid is part of the key too, so a tid reused by another process is another
+ * thread.) comm is cut to 15 bytes. below_min_ns/below_min_count start at 0 and
+ * are set by the caller directly in cd->threads[id]. */
+int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char *comm);
+
+int capdata_add_block(struct capdata *cd, const struct cap_block *b);
+/* Adds count to the drop counter name (creating it at 0 if absent): a drop
+ * counter exists, at 0, for every way of losing data, so that report.json
+ * lists them all. */
+int capdata_add_drop(struct capdata *cd, const char *name, uint64_t count);
+/* Sets a capture statistic (blocks, bpf_run_ns, unwind_ns, ...). */
+int capdata_set_stat(struct capdata *cd, const char *name, uint64_t value);
+/* Returns the value of a drop or stat counter, 0 when absent. */
+uint64_t capdata_get_drop(const struct capdata *cd, const char *name);
+uint64_t capdata_get_stat(const struct capdata *cd, const char *name);
+
+/* File I/O. write: DIR/capture.jsonl.gz, mode 0600. read: returns 0, or a negative
+ * errno with a one-line reason in err (size errlen) naming the file and line. */
+int capdata_write(const struct capdata *cd, const char *dir);
+int capdata_read(struct capdata *cd, const char *dir, char *err, size_t errlen);
+/* Notes on the two above:
+ * - write goes to a temporary name in DIR, fsyncs and renames, so a crash never
+ *   leaves half a capture.jsonl.gz. Errors: negative errno (-E2BIG when a
+ *   counter value does not fit the format's signed 64-bit integers).
+ * - read wants a capdata fresh from capdata_init() (-EINVAL otherwise). On
+ *   failure cd holds what was read before the bad line: the caller still calls
+ *   capdata_free(). -ENOENT: no file; -EINVAL: malformed content; -ENOTSUP: a
+ *   newer format version; -EIO: a damaged gzip stream; -E2BIG: over a cap.
+ * - capdata_read_file() reads an explicit path (tests, fuzzing, `stalltrap report FILE`). */
+int capdata_read_file(struct capdata *cd, const char *path, char *err, size_t errlen);
+
+/* Additions for later stages. */
+/* Copies path into cd->capture_path (replacing the old one). */
+int capdata_set_capture_path(struct capdata *cd, const char *path);
+/* CLOCK_MONOTONIC at the end of the window. */
+uint64_t capdata_window_end(const struct capdata *cd);
+/* Names used in the file, in report.json and in summaries: "sleeping",
+ * "uninterruptible", "runnable"; "complete", "truncated", "unreadable", "none".
+ * Out-of-range values give "unknown". */
+const char *capdata_state_name(unsigned int state);
+const char *capdata_stack_status_name(unsigned int status);
+/* Whether stack id holds kernel frames (false for ST_NO_STACK and empty stacks). */
+bool capdata_stack_is_kernel(const struct capdata *cd, uint32_t stack);
+
+#endif /* STALLTRAP_CAPDATA_H */

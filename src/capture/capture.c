@@ -1,0 +1,589 @@
+/* capture.c: probes the kernel, loads and drives the offcpu BPF programs. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "capture/capture.h"
+#include "offcpu.skel.h"
+
+#define DEFAULT_RINGBUF_KB (16 * 1024)
+#define DEFAULT_KSTACKS 16384
+
+struct capture {
+	struct offcpu_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[8];
+	int nlinks;
+	struct bpf_link *iter_link;
+	struct bpf_link *iter_user_link;  /* sleepable flush that also reads user stacks */
+	int stats_fd;           /* keeps kernel BPF run-time stats on while open */
+	enum capture_path path;
+	struct capture_features feat;
+	struct capture_cbs cbs;
+	bool started, stopped;
+	int cb_err;             /* first error returned by a callback */
+	uint64_t bad_records;   /* records of unknown type or size (never expected) */
+	uint64_t flush_timeouts;/* the user-stack flush missed its deadline */
+};
+
+enum capture_path capture_select_path(const struct capture_features *f)
+{
+	if (!f->task_pt_regs)
+		return CAPTURE_PATH_NONE;
+	if (f->sched_exit_tp)
+		return CAPTURE_PATH_SCHED_EXIT_TP;
+	if (f->fentry)
+		return CAPTURE_PATH_FENTRY_FTS;
+	if (f->kprobe)
+		return CAPTURE_PATH_KPROBE_FTS;
+	return CAPTURE_PATH_NONE;
+}
+
+const char *capture_path_name(enum capture_path p)
+{
+	switch (p) {
+	case CAPTURE_PATH_SCHED_EXIT_TP: return "sched_exit_tp";
+	case CAPTURE_PATH_FENTRY_FTS: return "fentry_finish_task_switch";
+	case CAPTURE_PATH_KPROBE_FTS: return "kprobe_finish_task_switch";
+	case CAPTURE_PATH_NONE: break;
+	}
+	return "none";
+}
+
+/* Number of parameters of a BTF func proto behind typedef name, or -1. */
+static int btf_typedef_params(const struct btf *btf, const char *name)
+{
+	const struct btf_type *t;
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+
+	if (id < 0)
+		return -1;
+	t = btf__type_by_id(btf, id);
+	t = btf__type_by_id(btf, t->type);          /* pointer */
+	if (!t || !btf_is_ptr(t))
+		return -1;
+	t = btf__type_by_id(btf, t->type);          /* func proto */
+	if (!t || !btf_is_func_proto(t))
+		return -1;
+	return btf_vlen(t);
+}
+
+static bool kallsyms_has_prefix(const char *prefix, char *found, size_t foundlen)
+{
+	char line[512], sym[256];
+	unsigned long long addr;
+	char type;
+	bool ok = false;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
+			continue;
+		if (strncmp(sym, prefix, strlen(prefix)) == 0 &&
+		    (sym[strlen(prefix)] == '\0' || sym[strlen(prefix)] == '.')) {
+			snprintf(found, foundlen, "%s", sym);
+			ok = true;
+			break;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+static void probe_features(struct capture_features *f)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char sym[256];
+
+	memset(f, 0, sizeof(*f));
+	if (!btf)
+		return;
+	f->sched_exit_tp = btf_typedef_params(btf, "btf_trace_sched_exit_tp") >= 1;
+	/* void *ctx, bool preempt, prev, next, unsigned int prev_state */
+	f->prev_state_arg = btf_typedef_params(btf, "btf_trace_sched_switch") >= 5;
+	f->task_pt_regs = btf__find_by_name_kind(btf, "btf_bpf_task_pt_regs", BTF_KIND_TYPEDEF) > 0;
+	f->task_iter = btf__find_by_name_kind(btf, "bpf_iter__task", BTF_KIND_STRUCT) > 0;
+	/* fentry and kprobes are only tried when sched_exit_tp is missing; their
+	 * real test is the load/attach, which capture_prepare() falls through. */
+	f->fentry = f->kprobe = kallsyms_has_prefix("finish_task_switch", sym, sizeof(sym));
+	btf__free(btf);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("STALLTRAP_BPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG && getenv("STALLTRAP_BPF_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct st_event_hdr *h = data;
+	int err = 0;
+
+	if (size < sizeof(*h) || h->size > size) {
+		c->bad_records++;
+		return 0;
+	}
+	switch (h->type) {
+	case ST_EV_BLOCK: {
+		const struct st_block_event *ev = data;
+		const uint8_t *p = (const uint8_t *)(ev + 1);
+		const uint64_t *kips = NULL;
+
+		if (size < sizeof(*ev)) {
+			c->bad_records++;
+			return 0;
+		}
+		if (ev->flags & ST_BF_KSTACK_RAW) {
+			kips = (const uint64_t *)p;
+			p += ST_KSTACK_DEPTH * sizeof(uint64_t);
+		}
+		if ((size_t)(p - (const uint8_t *)data) + ev->ustack_len > size ||
+		    ev->nkips > ST_KSTACK_DEPTH) {
+			c->bad_records++;
+			return 0;
+		}
+		if (c->cbs.on_block)
+			err = c->cbs.on_block(c->cbs.arg, ev, kips, p);
+		break;
+	}
+	case ST_EV_THREAD:
+		if (size < sizeof(struct st_thread_event)) {
+			c->bad_records++;
+			return 0;
+		}
+		if (c->cbs.on_thread)
+			err = c->cbs.on_thread(c->cbs.arg, data);
+		break;
+	case ST_EV_PROC_NEW:
+	case ST_EV_PROC_EXEC:
+	case ST_EV_PROC_EXIT:
+		if (size < sizeof(struct st_proc_event)) {
+			c->bad_records++;
+			return 0;
+		}
+		if (c->cbs.on_proc)
+			err = c->cbs.on_proc(c->cbs.arg, data);
+		break;
+	default:
+		c->bad_records++;
+	}
+	if (err && !c->cb_err)
+		c->cb_err = err;
+	return 0;
+}
+
+static int load_with_path(struct capture *c, const struct capture_opts *o, enum capture_path path,
+			  bool sleepable_iter, char *err, size_t errlen)
+{
+	struct offcpu_bpf *skel;
+	char fts[256] = "finish_task_switch";
+	int ret;
+
+	skel = offcpu_bpf__open();
+	if (!skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->min_block_ns = o->min_block_ns;
+	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : 8192;
+	skel->rodata->has_prev_state_arg = c->feat.prev_state_arg;
+	skel->rodata->follow_forks = o->follow_forks;
+	if (o->name)
+		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
+	bpf_map__set_max_entries(skel->maps.events,
+				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
+	bpf_map__set_max_entries(skel->maps.kstacks,
+				 o->kstack_entries ? o->kstack_entries : DEFAULT_KSTACKS);
+	if (o->max_targets)
+		bpf_map__set_max_entries(skel->maps.targets, o->max_targets);
+
+	bpf_program__set_autoload(skel->progs.handle_exit_tp, path == CAPTURE_PATH_SCHED_EXIT_TP);
+	bpf_program__set_autoload(skel->progs.handle_fts_fentry, path == CAPTURE_PATH_FENTRY_FTS);
+	bpf_program__set_autoload(skel->progs.handle_fts_kprobe, path == CAPTURE_PATH_KPROBE_FTS);
+	bpf_program__set_autoload(skel->progs.iter_tasks, c->feat.task_iter);
+	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && sleepable_iter);
+	if (path == CAPTURE_PATH_FENTRY_FTS) {
+		/* the compiler often renames it finish_task_switch.isra.0 */
+		kallsyms_has_prefix("finish_task_switch", fts, sizeof(fts));
+		bpf_program__set_attach_target(skel->progs.handle_fts_fentry, 0, fts);
+	}
+	ret = offcpu_bpf__load(skel);
+	if (ret) {
+		snprintf(err, errlen, "cannot load the BPF programs (%s path): %s",
+			 capture_path_name(path), strerror(-ret));
+		offcpu_bpf__destroy(skel);
+		return ret;
+	}
+	c->skel = skel;
+	c->path = path;
+	return 0;
+}
+
+int capture_prepare(struct capture **out, const struct capture_opts *o,
+		    const struct capture_cbs *cbs, char *err, size_t errlen)
+{
+	struct capture *c;
+	enum capture_path path;
+	int ret;
+
+	*out = NULL;
+	libbpf_set_print(libbpf_quiet);
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen, "no BTF: /sys/kernel/btf/vmlinux is missing (needs CONFIG_DEBUG_INFO_BTF=y)");
+		return -ENOENT;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c->stats_fd = -1;
+	c->cbs = *cbs;
+	probe_features(&c->feat);
+	path = o->force_path != CAPTURE_PATH_NONE ? o->force_path : capture_select_path(&c->feat);
+	if (path == CAPTURE_PATH_NONE) {
+		snprintf(err, errlen, "unsupported kernel: no sched_exit_tp, fentry or kprobe on finish_task_switch, or no bpf_task_pt_regs (needs 5.15+)");
+		ret = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	/* sleepable iterators and bpf_copy_from_user_task need 5.18: without them
+	 * blocks in progress at the end keep their kernel stack only */
+	ret = load_with_path(c, o, path, true, err, errlen);
+	if (ret)
+		ret = load_with_path(c, o, path, false, err, errlen);
+	/* fentry can be refused where trampolines are missing: fall back in order */
+	if (ret && path == CAPTURE_PATH_FENTRY_FTS && c->feat.kprobe && o->force_path == CAPTURE_PATH_NONE)
+		ret = load_with_path(c, o, CAPTURE_PATH_KPROBE_FTS, false, err, errlen);
+	if (ret)
+		goto cleanup;
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_record, c, NULL);
+	if (!c->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot set up the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	/* Kernel BPF run-time stats, for the cost figures; best effort. */
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	*out = c;
+	return 0;
+cleanup:
+	capture_finish(c);
+	return ret;
+}
+
+static int read_iter(struct capture *c, uint32_t phase);
+
+int capture_add_target(struct capture *c, pid_t pid)
+{
+	uint32_t key = pid;
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.targets), &key, &one, BPF_ANY))
+		return -errno;
+	/* a process that joins mid-capture may already be blocked: seed it too */
+	if (c->started && !c->stopped)
+		read_iter(c, ST_ITER_SEED);
+	return 0;
+}
+
+static int read_iter_link(struct bpf_link *link)
+{
+	char buf[256];
+	int fd, n;
+
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static int read_iter(struct capture *c, uint32_t phase)
+{
+	if (!c->iter_link)
+		return -EOPNOTSUPP;
+	c->skel->bss->iter_phase = phase;
+	return read_iter_link(c->iter_link);
+}
+
+/* The sleepable flush can block on a target's mmap_lock despite its checks
+ * (a writer can arrive between check and read): run it on a helper thread and
+ * give up after a deadline. A thread left behind ends with the process. */
+struct flush_job {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct bpf_link *link;
+	bool done, abandoned;
+	int ret;
+};
+
+static void *flush_main(void *arg)
+{
+	struct flush_job *j = arg;
+	int ret = read_iter_link(j->link);
+	bool abandoned;
+
+	pthread_mutex_lock(&j->lock);
+	j->ret = ret;
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->lock);
+	if (abandoned)
+		free(j);
+	return NULL;
+}
+
+static int flush_with_deadline(struct capture *c, int timeout_ms)
+{
+	struct flush_job *j = calloc(1, sizeof(*j));
+	struct timespec until;
+	pthread_t th;
+	int ret;
+
+	if (!j)
+		return -ENOMEM;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->link = c->iter_user_link;
+	if (pthread_create(&th, NULL, flush_main, j)) {
+		free(j);
+		return -EAGAIN;
+	}
+	pthread_detach(th);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done && pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT)
+		;
+	if (!j->done) {
+		j->abandoned = true;
+		pthread_mutex_unlock(&j->lock);
+		c->flush_timeouts++;
+		return -ETIMEDOUT;
+	}
+	ret = j->ret;
+	pthread_mutex_unlock(&j->lock);
+	free(j);
+	return ret;
+}
+
+static int attach(struct capture *c, struct bpf_program *p, char *err, size_t errlen)
+{
+	struct bpf_link *l = bpf_program__attach(p);
+
+	if (!l) {
+		int e = -errno;
+
+		snprintf(err, errlen, "cannot attach %s: %s", bpf_program__name(p), strerror(-e));
+		return e;
+	}
+	c->links[c->nlinks++] = l;
+	return 0;
+}
+
+int capture_start(struct capture *c, char *err, size_t errlen)
+{
+	struct offcpu_bpf *s = c->skel;
+	struct bpf_program *in = NULL;
+	char fts[256] = "finish_task_switch";
+	int ret;
+
+	switch (c->path) {
+	case CAPTURE_PATH_SCHED_EXIT_TP: in = s->progs.handle_exit_tp; break;
+	case CAPTURE_PATH_FENTRY_FTS: in = s->progs.handle_fts_fentry; break;
+	case CAPTURE_PATH_KPROBE_FTS: in = s->progs.handle_fts_kprobe; break;
+	case CAPTURE_PATH_NONE: return -EINVAL;
+	}
+	/* switch-in first, then switch-out: a block never starts unclosable */
+	if (c->path == CAPTURE_PATH_KPROBE_FTS) {
+		kallsyms_has_prefix("finish_task_switch", fts, sizeof(fts));
+		c->links[c->nlinks] = bpf_program__attach_kprobe(in, false, fts);
+		if (!c->links[c->nlinks]) {
+			snprintf(err, errlen, "cannot attach kprobe %s: %s", fts, strerror(errno));
+			return -errno;
+		}
+		c->nlinks++;
+	} else if ((ret = attach(c, in, err, errlen))) {
+		return ret;
+	}
+	if ((ret = attach(c, s->progs.handle_switch, err, errlen)) ||
+	    (ret = attach(c, s->progs.handle_fork, err, errlen)) ||
+	    (ret = attach(c, s->progs.handle_exec, err, errlen)) ||
+	    (ret = attach(c, s->progs.handle_exit, err, errlen)))
+		return ret;
+	if (c->feat.task_iter) {
+		if (bpf_program__fd(s->progs.iter_flush_user) >= 0)
+			c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);
+		c->iter_link = bpf_program__attach_iter(s->progs.iter_tasks, NULL);
+		/* without it, blocks already in progress at the start are not seen */
+		if (c->iter_link)
+			read_iter(c, ST_ITER_SEED);
+	}
+	c->started = true;
+	return 0;
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	if (n == -EINTR)
+		return 0;
+	if (c->cb_err)
+		return c->cb_err;
+	return n;
+}
+
+int capture_stop(struct capture *c)
+{
+	int i;
+
+	if (!c->started || c->stopped)
+		return 0;
+	/* Detach before the flush, so that no block is emitted twice: what is still
+	 * in task storage then is exactly the set of blocks in progress. */
+	for (i = 0; i < c->nlinks; i++) {
+		bpf_link__destroy(c->links[i]);
+		c->links[i] = NULL;
+	}
+	c->nlinks = 0;
+	ring_buffer__consume(c->rb);
+	/* the plain flush picks up whatever the sleepable one did not reach */
+	if (c->iter_user_link)
+		flush_with_deadline(c, 2000);
+	read_iter(c, ST_ITER_FLUSH);
+	ring_buffer__consume(c->rb);
+	c->stopped = true;
+	return c->cb_err;
+}
+
+int capture_kstack(struct capture *c, int32_t id, uint64_t *ips, size_t max)
+{
+	uint64_t buf[ST_KSTACK_DEPTH];
+	uint32_t key = id;
+	size_t n;
+
+	if (id < 0)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.kstacks), &key, buf))
+		return -errno;
+	for (n = 0; n < ST_KSTACK_DEPTH && n < max && buf[n]; n++)
+		ips[n] = buf[n];
+	return (int)n;
+}
+
+enum capture_path capture_get_path(const struct capture *c)
+{
+	return c->path;
+}
+
+uint64_t capture_blocks_captured(const struct capture *c)
+{
+	return c->skel->bss->blocks_captured;
+}
+
+static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_program__fd(p);
+
+	if (fd < 0)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	*run_ns += info.run_time_ns;
+	*run_cnt += info.run_cnt;
+	*misses += info.recursion_misses;
+}
+
+void capture_read_counters(struct capture *c,
+			   void (*fn)(void *arg, const struct capture_counter *ctr), void *arg)
+{
+	const struct st_drops *d = &c->skel->bss->drops;
+	uint64_t run_ns = 0, run_cnt = 0, misses = 0, in_ns = 0, in_cnt = 0, in_miss = 0;
+	struct bpf_program *p;
+	const struct capture_counter ctrs[] = {
+		{ "ringbuf_full", d->ringbuf_full, true },
+		{ "meta_ringbuf_full", d->meta_ringbuf_full, true },
+		{ "kstack_collision", d->kstack_collision, true },
+		{ "kstack_map_full", d->kstack_map_full, true },
+		{ "task_storage_full", d->task_storage_full, true },
+		{ "targets_full", d->targets_full, true },
+		{ "bad_records", c->bad_records, true },
+		{ "flush_timeouts", c->flush_timeouts, true },
+	};
+	size_t i;
+
+	bpf_object__for_each_program(p, c->skel->obj) {
+		if (bpf_program__fd(p) < 0 || p == c->skel->progs.iter_tasks ||
+		    p == c->skel->progs.iter_flush_user)
+			continue;
+		prog_stats(p, &run_ns, &run_cnt, &misses);
+	}
+	switch (c->path) {
+	case CAPTURE_PATH_SCHED_EXIT_TP: prog_stats(c->skel->progs.handle_exit_tp, &in_ns, &in_cnt, &in_miss); break;
+	case CAPTURE_PATH_FENTRY_FTS: prog_stats(c->skel->progs.handle_fts_fentry, &in_ns, &in_cnt, &in_miss); break;
+	case CAPTURE_PATH_KPROBE_FTS: prog_stats(c->skel->progs.handle_fts_kprobe, &in_ns, &in_cnt, &in_miss); break;
+	case CAPTURE_PATH_NONE: break;
+	}
+	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		fn(arg, &ctrs[i]);
+	{
+		/* the kernel skips a program that would recurse: each skip is a lost event */
+		const struct capture_counter rec = { "bpf_recursion_misses", misses, true };
+		const struct capture_counter st[] = {
+			{ "blocks", c->skel->bss->blocks_captured, false },
+			{ "ustack_copy_capped", c->skel->bss->ustack_capped, false },
+			{ "bpf_run_ns", run_ns, false },
+			{ "bpf_run_cnt", run_cnt, false },
+			{ "bpf_switch_in_run_ns", in_ns, false },
+			{ "bpf_switch_in_run_cnt", in_cnt, false },
+			{ "bpf_stats_enabled", c->stats_fd >= 0, false },
+		};
+
+		fn(arg, &rec);
+		for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+			fn(arg, &st[i]);
+	}
+}
+
+void capture_finish(struct capture *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nlinks; i++)
+		bpf_link__destroy(c->links[i]);
+	bpf_link__destroy(c->iter_link);
+	bpf_link__destroy(c->iter_user_link);
+	ring_buffer__free(c->rb);
+	offcpu_bpf__destroy(c->skel);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	free(c);
+}

@@ -1,0 +1,122 @@
+/* capture_abi.h: record layouts shared by the BPF programs and their loader.
+ *
+ * Everything that crosses the ring buffer or a map is defined here once.
+ * Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns). Fields are laid
+ * out by hand so that BPF and user space agree without padding surprises.
+ */
+#ifndef STALLTRAP_CAPTURE_ABI_H
+#define STALLTRAP_CAPTURE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define ST_COMM_LEN 16
+#define ST_KSTACK_DEPTH 127        /* kernel frames kept per stack (the kernel's own limit) */
+#define ST_USTACK_MAX (16 * 1024)  /* hard cap on the user stack bytes copied per block */
+#define ST_USTACK_CHUNK 1024       /* copy granularity; the copy stops at the first fault */
+
+/* Task state at switch-out, as later stages split off-CPU time. */
+enum st_state {
+	ST_STATE_SLEEPING = 0,       /* TASK_INTERRUPTIBLE, TASK_IDLE: waiting for an event */
+	ST_STATE_UNINTERRUPTIBLE = 1,/* TASK_UNINTERRUPTIBLE: disk, rwsem, D-state waits */
+	ST_STATE_RUNNABLE = 2,       /* preempted or still TASK_RUNNING: waited for a CPU */
+	ST_STATE__COUNT
+};
+
+/* User registers in the order of the x86_64 DWARF register numbers 0..16
+ * (rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip): the unwinder's initial frame. */
+#define ST_NREGS 17
+#define ST_REG_RBP 6
+#define ST_REG_RSP 7
+#define ST_REG_RIP 16
+
+enum st_event_type {
+	ST_EV_BLOCK = 1,        /* one off-CPU block of a target thread */
+	ST_EV_THREAD = 2,       /* per-thread totals of blocks below --min-block */
+	ST_EV_PROC_NEW = 3,     /* a process became a target (fork of a target, exec of --name) */
+	ST_EV_PROC_EXEC = 4,    /* a target process exec'd: its mappings changed */
+	ST_EV_PROC_EXIT = 5,    /* the last thread of a target process exited */
+};
+
+/* Flags of ST_EV_BLOCK. */
+#define ST_BF_IN_PROGRESS   (1u << 0) /* still off-CPU when the capture ended */
+#define ST_BF_BEGAN_BEFORE  (1u << 1) /* already off-CPU when the capture began */
+#define ST_BF_KSTACK_RAW    (1u << 2) /* kernel ips are inline (kips), not a stack id */
+#define ST_BF_USTACK_LOCKED (1u << 3) /* user stack not read: the target's mmap_lock was busy */
+#define ST_BF_USTACK_NONE   (1u << 4) /* no user stack: kernel thread, or no way to read it */
+#define ST_BF_USTACK_FAULT  (1u << 5) /* the first user stack chunk faulted */
+
+struct st_event_hdr {
+	__u32 type;
+	__u32 size;             /* bytes of the whole record */
+};
+
+/* ST_EV_BLOCK. Followed by nkips kernel ips (when ST_BF_KSTACK_RAW) and then
+ * ustack_len bytes of user stack copied from regs[ST_REG_RSP] upwards. */
+struct st_block_event {
+	struct st_event_hdr hdr;
+	__u32 pid;              /* tgid */
+	__u32 tid;
+	__u64 start_ns;         /* switch-out (or its estimate, see ST_BF_BEGAN_BEFORE) */
+	__u64 dur_ns;
+	__s32 kstack_id;        /* id in the kstacks map, or negative errno */
+	__u32 state;            /* enum st_state */
+	__u32 flags;            /* ST_BF_* */
+	__u32 nkips;
+	__u32 ustack_len;
+	__u32 pad;
+	char comm[ST_COMM_LEN];
+	__u64 regs[ST_NREGS];
+};
+
+/* ST_EV_THREAD: emitted when a target thread exits and, at the end, for every live one. */
+struct st_thread_event {
+	struct st_event_hdr hdr;
+	__u32 pid;
+	__u32 tid;
+	__u64 below_ns;         /* off-CPU time in blocks shorter than --min-block */
+	__u64 below_count;
+	__u64 blocks;           /* blocks at or above --min-block that were captured */
+	char comm[ST_COMM_LEN];
+};
+
+/* ST_EV_PROC_NEW / _EXEC / _EXIT. */
+struct st_proc_event {
+	struct st_event_hdr hdr;
+	__u32 pid;
+	__u32 ppid;
+	char comm[ST_COMM_LEN];
+};
+
+/* Flags of st_task_state beyond the ST_BF_* it carries over to a block. */
+#define ST_TF_FLUSHED (1u << 8)   /* the end flush has emitted this thread */
+
+/* Per-thread state in task storage. */
+struct st_task_state {
+	__u64 ts_out;           /* switch-out time; 0 while on CPU */
+	__u64 below_ns;
+	__u64 below_count;
+	__u64 blocks;
+	__u32 state;
+	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks */
+};
+
+/* Every way the BPF side can lose an event or a stack: one counter each,
+ * reported by name under report.json's "drops". Kept in .bss. */
+struct st_drops {
+	__u64 ringbuf_full;        /* a block record did not fit in the ring buffer */
+	__u64 meta_ringbuf_full;   /* a thread/process record did not fit */
+	__u64 kstack_collision;    /* kstacks hash bucket held another stack (-EEXIST) */
+	__u64 kstack_map_full;     /* kstacks map full or stack walk failed */
+	__u64 task_storage_full;   /* no task storage for a target thread: its blocks are lost */
+	__u64 targets_full;        /* a new target process did not fit in the targets map */
+};
+
+/* Iterator phases, set in .bss before reading the task iterator. */
+enum st_iter_phase {
+	ST_ITER_SEED = 1,      /* start: seed task storage for target threads already off-CPU */
+	ST_ITER_FLUSH = 2,     /* end: emit in-progress blocks and per-thread totals */
+};
+
+#endif /* STALLTRAP_CAPTURE_ABI_H */

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0
+/* offcpu.bpf.c: exact off-CPU capture with kernel and user stacks, taken at switch-in.
+ *
+ * Design (see docs/capture.md):
+ * - sched_switch, for a target thread going off-CPU, stores only a timestamp and
+ *   its state in task storage. Nothing else runs at switch-out: walking stacks
+ *   there (what offcputime does) is what makes context-switch storms 2.6x slower.
+ * - sched_exit_tp fires at the end of __schedule() as the thread that resumes.
+ *   If it was off-CPU for at least min_block_ns, the kernel stack it blocked in is
+ *   still on its stack, and its user registers and stack can be copied directly
+ *   (it is current, so no mmap_lock is taken). Shorter blocks only add to counters.
+ * - On kernels without sched_exit_tp the same body runs from fentry or a kprobe
+ *   on finish_task_switch, which also runs as the resumed task.
+ * - A task iterator seeds blocks already in progress at the start and flushes the
+ *   ones still in progress at the end.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "capture/capture_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TASK_RUNNING 0x0000
+#define TASK_UNINTERRUPTIBLE 0x0002
+#define TASK_NOLOAD 0x0400
+#define PF_KTHREAD 0x00200000
+#define EEXIST 17
+
+/* Load-time knobs (rodata). */
+const volatile __u64 min_block_ns = 1000000;
+const volatile __u32 max_ustack = 8192;       /* bytes of user stack copied per block */
+const volatile bool has_prev_state_arg = true; /* sched_switch has its 4th arg (5.18+) */
+const volatile bool follow_forks = true;
+const volatile char targ_comm[ST_COMM_LEN] = {}; /* --name: exec'd processes with this comm join */
+
+/* Run-time state (bss), read by user space through the skeleton's mmap. */
+struct st_drops drops = {};
+__u64 blocks_captured = 0;
+__u64 ustack_capped = 0;   /* copies that reached max_ustack (not a loss unless the unwind then fails) */
+__u32 iter_phase = 0;
+
+/* Target processes, by tgid. Filled by user space; grown by fork/exec tracking. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+/* Per-thread switch-out timestamp and below-threshold totals. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct st_task_state);
+} tstate SEC(".maps");
+
+/* Kernel stacks of captured blocks, deduplicated by the kernel's stack hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, ST_KSTACK_DEPTH * sizeof(__u64));
+} kstacks SEC(".maps");
+
+/* Block records and process/thread records for user space. Size set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Where a block record is assembled before it is copied into the ring with its
+ * real length (a fixed-size reservation would waste most of the ring). */
+struct scratch {
+	struct st_block_event ev;
+	/* ST_BF_KSTACK_RAW: ST_KSTACK_DEPTH kernel ips; otherwise the user stack */
+	__u8 payload[ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline __u32 classify_state(bool preempt, unsigned int state)
+{
+	if (preempt || state == TASK_RUNNING)
+		return ST_STATE_RUNNABLE;
+	if ((state & TASK_UNINTERRUPTIBLE) && !(state & TASK_NOLOAD))
+		return ST_STATE_UNINTERRUPTIBLE;
+	return ST_STATE_SLEEPING;
+}
+
+/* Wake user space only when the ring is half full; it also polls on a timer.
+ * A wakeup per record costs more than the record itself. */
+static __always_inline __u64 wakeup_flags(void)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+	return avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_regs(struct st_block_event *ev, struct task_struct *task)
+{
+	struct pt_regs r;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (bpf_probe_read_kernel(&r, sizeof(r), regs)) {
+		ev->flags |= ST_BF_USTACK_NONE;
+		return;
+	}
+	ev->regs[0] = r.ax;  ev->regs[1] = r.dx;  ev->regs[2] = r.cx;  ev->regs[3] = r.bx;
+	ev->regs[4] = r.si;  ev->regs[5] = r.di;  ev->regs[6] = r.bp;  ev->regs[7] = r.sp;
+	ev->regs[8] = r.r8;  ev->regs[9] = r.r9;  ev->regs[10] = r.r10; ev->regs[11] = r.r11;
+	ev->regs[12] = r.r12; ev->regs[13] = r.r13; ev->regs[14] = r.r14; ev->regs[15] = r.r15;
+	ev->regs[16] = r.ip;
+}
+
+/* Copy the current task's user stack from sp upwards. The first piece ends at a
+ * chunk boundary so that later chunks never straddle the end of the mapping:
+ * the copy then stops exactly where the stack ends. */
+static __always_inline __u32 copy_user_stack(struct scratch *sc, __u64 sp)
+{
+	__u32 first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
+	__u32 len, limit = max_ustack;
+
+	if (limit > ST_USTACK_MAX)
+		limit = ST_USTACK_MAX;
+	if (first > ST_USTACK_CHUNK || first == 0)
+		first = ST_USTACK_CHUNK;
+	if (bpf_probe_read_user(sc->payload, first, (void *)sp))
+		return 0;
+	len = first;
+	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
+		if (len + ST_USTACK_CHUNK > limit) {
+			__sync_fetch_and_add(&ustack_capped, 1);
+			break;
+		}
+		if (len > ST_USTACK_MAX - ST_USTACK_CHUNK)
+			break;
+		if (bpf_probe_read_user(sc->payload + len, ST_USTACK_CHUNK, (void *)(sp + len)))
+			break;
+		len += ST_USTACK_CHUNK;
+	}
+	return len;
+}
+
+/* Record: the event, then (ST_BF_KSTACK_RAW) the kernel ips, then the user stack. */
+static __always_inline void emit(struct scratch *sc, __u32 ulen)
+{
+	__u64 size = sizeof(sc->ev) + ulen;
+
+	if (sc->ev.flags & ST_BF_KSTACK_RAW)
+		size += ST_KSTACK_DEPTH * sizeof(__u64);
+	sc->ev.ustack_len = ulen;
+	sc->ev.hdr.size = size;
+	if (size > sizeof(*sc))
+		return;
+	if (bpf_ringbuf_output(&events, sc, size, wakeup_flags()))
+		__sync_fetch_and_add(&drops.ringbuf_full, 1);
+}
+
+/* Switch-in of a thread: called as the resumed task. */
+static __always_inline int on_switch_in(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct st_task_state *s;
+	struct scratch *sc;
+	__u64 now, ts, dur;
+	__u32 zero = 0, ulen = 0;
+
+	s = bpf_task_storage_get(&tstate, task, 0, 0);
+	if (!s || !s->ts_out)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ts = s->ts_out;
+	s->ts_out = 0;
+	dur = now - ts;
+	if (dur < min_block_ns) {
+		s->below_ns += dur;
+		s->below_count++;
+		return 0;
+	}
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!sc)
+		return 0;
+	sc->ev.hdr.type = ST_EV_BLOCK;
+	sc->ev.pid = bpf_get_current_pid_tgid() >> 32;
+	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	sc->ev.start_ns = ts;
+	sc->ev.dur_ns = dur;
+	sc->ev.state = s->state;
+	sc->ev.flags = s->flags & ST_BF_BEGAN_BEFORE;
+	sc->ev.nkips = 0;
+	s->flags = 0;
+	s->blocks++;
+	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
+	sc->ev.kstack_id = bpf_get_stackid(ctx, &kstacks, 0);
+	if (sc->ev.kstack_id == -EEXIST)
+		__sync_fetch_and_add(&drops.kstack_collision, 1);
+	else if (sc->ev.kstack_id < 0)
+		__sync_fetch_and_add(&drops.kstack_map_full, 1);
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD) {
+		sc->ev.flags |= ST_BF_USTACK_NONE;
+	} else {
+		fill_regs(&sc->ev, task);
+		if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
+			ulen = copy_user_stack(sc, sc->ev.regs[ST_REG_RSP]);
+			if (!ulen)
+				sc->ev.flags |= ST_BF_USTACK_FAULT;
+		}
+	}
+	__sync_fetch_and_add(&blocks_captured, 1);
+	emit(sc, ulen);
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct st_task_state *s;
+	unsigned int state;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* current is prev here; next is handled by on_switch_in when it resumes */
+	if (!is_target(tgid))
+		return 0;
+	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		__sync_fetch_and_add(&drops.task_storage_full, 1);
+		return 0;
+	}
+	if (has_prev_state_arg)
+		state = (unsigned int)ctx[3];
+	else
+		state = BPF_CORE_READ(prev, __state);
+	s->state = classify_state(preempt, state);
+	s->ts_out = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("raw_tp/sched_exit_tp")
+int BPF_PROG(handle_exit_tp, bool is_switch)
+{
+	if (!is_switch)
+		return 0;
+	return on_switch_in(ctx);
+}
+
+/* Fallbacks for kernels without sched_exit_tp: finish_task_switch runs as the
+ * resumed task too. Loaded only when selected. */
+SEC("fentry/finish_task_switch")
+int BPF_PROG(handle_fts_fentry)
+{
+	return on_switch_in(ctx);
+}
+
+SEC("kprobe/finish_task_switch")
+int BPF_KPROBE(handle_fts_kprobe)
+{
+	return on_switch_in(ctx);
+}
+
+static __always_inline void emit_proc(__u32 type, __u32 pid, __u32 ppid, const char *comm)
+{
+	struct st_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&drops.meta_ringbuf_full, 1);
+		return;
+	}
+	e->hdr.type = type;
+	e->hdr.size = sizeof(*e);
+	e->pid = pid;
+	e->ppid = ppid;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void add_target(__u32 pid, __u32 ppid, const char *comm)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(&targets, &pid, &one, BPF_NOEXIST) == 0)
+		emit_proc(ST_EV_PROC_NEW, pid, ppid, comm);
+	else if (!is_target(pid))
+		__sync_fetch_and_add(&drops.targets_full, 1);
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	char comm[ST_COMM_LEN];
+
+	/* New threads of a target need nothing: the filter is by tgid. */
+	if (!follow_forks || ctgid == ptgid || !is_target(ptgid))
+		return 0;
+	BPF_CORE_READ_STR_INTO(&comm, child, comm);
+	add_target(ctgid, ptgid, comm);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	char comm[ST_COMM_LEN];
+
+	BPF_CORE_READ_STR_INTO(&comm, p, comm);
+	if (is_target(tgid)) {
+		emit_proc(ST_EV_PROC_EXEC, tgid, 0, comm);
+		return 0;
+	}
+	if (!targ_comm[0])
+		return 0;
+	for (int i = 0; i < ST_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return 0;
+		if (!comm[i])
+			break;
+	}
+	add_target(tgid, BPF_CORE_READ(p, real_parent, tgid), comm);
+	return 0;
+}
+
+static __always_inline void emit_thread(struct task_struct *task, struct st_task_state *s)
+{
+	struct st_thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&drops.meta_ringbuf_full, 1);
+		return;
+	}
+	e->hdr.type = ST_EV_THREAD;
+	e->hdr.size = sizeof(*e);
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->tid = BPF_CORE_READ(task, pid);
+	e->below_ns = s->below_ns;
+	e->below_count = s->below_count;
+	e->blocks = s->blocks;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct st_task_state *s;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!is_target(tgid))
+		return 0;
+	s = bpf_task_storage_get(&tstate, task, 0, 0);
+	if (s)
+		emit_thread(task, s);
+	/* the group is gone when no thread of it is alive any more */
+	if (BPF_CORE_READ(task, signal, live.counter) == 0) {
+		char comm[ST_COMM_LEN];
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		emit_proc(ST_EV_PROC_EXIT, tgid, 0, comm);
+		bpf_map_delete_elem(&targets, &tgid);
+	}
+	return 0;
+}
+
+#define RWSEM_WRITER_LOCKED (1UL << 0)
+#define RWSEM_FLAG_WAITERS (1UL << 1)
+
+/* Copies another task's user stack (sleepable context only). */
+static __always_inline __u32 copy_task_stack(struct scratch *sc, struct task_struct *task,
+					     __u64 sp, __u32 off)
+{
+	__u32 len = 0, first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
+	__u32 limit = max_ustack;
+
+	if (limit > ST_USTACK_MAX)
+		limit = ST_USTACK_MAX;
+	if (first > ST_USTACK_CHUNK || first == 0)
+		first = ST_USTACK_CHUNK;
+	if (off > sizeof(sc->payload) - ST_USTACK_MAX)
+		return 0;
+	if (bpf_copy_from_user_task(sc->payload + off, first, (void *)sp, task, 0))
+		return 0;
+	len = first;
+	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
+		if (len + ST_USTACK_CHUNK > limit || len > ST_USTACK_MAX - ST_USTACK_CHUNK)
+			break;
+		if (bpf_copy_from_user_task(sc->payload + off + len, ST_USTACK_CHUNK,
+					    (void *)(sp + len), task, 0))
+			break;
+		len += ST_USTACK_CHUNK;
+	}
+	return len;
+}
+
+/* Emits the block in progress of a target thread (kernel stack always, user
+ * stack when allowed and safe) and its per-thread totals. */
+static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u64 now, bool user)
+{
+	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, 0);
+	struct scratch *sc;
+	__u32 zero = 0, ulen = 0;
+	long n;
+
+	if (!s || (s->flags & ST_TF_FLUSHED))
+		return;
+	if (s->ts_out && now > s->ts_out && now - s->ts_out >= min_block_ns &&
+	    (sc = bpf_map_lookup_elem(&scratch_map, &zero))) {
+		sc->ev.hdr.type = ST_EV_BLOCK;
+		sc->ev.pid = tgid;
+		sc->ev.tid = task->pid;
+		sc->ev.start_ns = s->ts_out;
+		sc->ev.dur_ns = now - s->ts_out;
+		sc->ev.state = s->state;
+		sc->ev.flags = ST_BF_IN_PROGRESS | ST_BF_KSTACK_RAW | (s->flags & ST_BF_BEGAN_BEFORE);
+		sc->ev.kstack_id = -1;
+		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
+		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
+		if (!user || !task->mm || (task->flags & PF_KTHREAD)) {
+			sc->ev.flags |= ST_BF_USTACK_NONE;
+		} else if (task->mm->mmap_lock.count.counter & (RWSEM_WRITER_LOCKED | RWSEM_FLAG_WAITERS)) {
+			sc->ev.flags |= ST_BF_USTACK_LOCKED;
+		} else {
+			fill_regs(&sc->ev, task);
+			if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
+				ulen = copy_task_stack(sc, task, sc->ev.regs[ST_REG_RSP],
+						       ST_KSTACK_DEPTH * sizeof(__u64));
+				if (!ulen)
+					sc->ev.flags |= ST_BF_USTACK_FAULT;
+			}
+		}
+		__sync_fetch_and_add(&blocks_captured, 1);
+		emit(sc, ulen);
+		s->blocks++;
+		s->ts_out = 0;
+	}
+	emit_thread(task, s);
+	s->flags |= ST_TF_FLUSHED;
+}
+
+/* Seed (start) and flush (end) for target threads, by iter_phase. */
+SEC("iter/task")
+int iter_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct st_task_state *s;
+	__u32 tgid;
+	__u64 now;
+
+	if (!task)
+		return 0;
+	tgid = task->tgid;
+	if (!is_target(tgid))
+		return 0;
+	now = bpf_ktime_get_ns();
+
+	if (iter_phase == ST_ITER_SEED) {
+		struct task_struct *cur = bpf_get_current_task_btf();
+		unsigned int state = task->__state;
+		__u64 cur_exec, t_exec, ago;
+
+		if (state == TASK_RUNNING || task->on_cpu)
+			return 0;
+		s = bpf_task_storage_get(&tstate, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!s) {
+			__sync_fetch_and_add(&drops.task_storage_full, 1);
+			return 0;
+		}
+		if (s->ts_out)	/* switched out after we attached: the exact time is known */
+			return 0;
+		/* se.exec_start was set at its switch-out, in the scheduler's clock; our
+		 * own exec_start stands for "now" in that clock, at most a tick old. */
+		cur_exec = cur->se.exec_start;
+		t_exec = task->se.exec_start;
+		ago = cur_exec > t_exec ? cur_exec - t_exec : 0;
+		s->ts_out = now - ago;
+		s->state = classify_state(false, state);
+		s->flags = ST_BF_BEGAN_BEFORE;
+		return 0;
+	}
+	if (iter_phase != ST_ITER_FLUSH)
+		return 0;
+	flush_task(task, tgid, now, false);
+	return 0;
+}
+
+/* The end flush with user stacks: sleepable, so it can read another process's
+ * memory. That read takes the target's mmap_lock; a lock held for write or with
+ * waiters queued means a freeze in progress, and the stack is then not read
+ * (ST_BF_USTACK_LOCKED) rather than waited for. User space also bounds the
+ * whole read with a deadline. */
+SEC("iter.s/task")
+int iter_flush_user(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+
+	if (!task || !is_target(task->tgid))
+		return 0;
+	flush_task(task, task->tgid, bpf_ktime_get_ns(), true);
+	return 0;
+}

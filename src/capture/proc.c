@@ -1,0 +1,360 @@
+/* proc.c: target discovery and deadline-bounded /proc reads. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/proc.h"
+
+/* One read in flight. Shared by the caller and the reader thread; whoever
+ * leaves last frees it. */
+struct read_job {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	bool done, abandoned;
+	char *path;
+	char *buf;
+	size_t len;
+	int err;
+};
+
+static pthread_mutex_t stuck_lock = PTHREAD_MUTEX_INITIALIZER;
+static int stuck_readers;
+
+static int read_all(const char *path, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1), *nb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+	int err = 0;
+
+	if (fd < 0 || !buf) {
+		err = fd < 0 ? -errno : -ENOMEM;
+		goto cleanup;
+	}
+	for (;;) {
+		if (n == cap) {
+			if (cap >= PROC_READ_CAP) {
+				err = -EFBIG;
+				goto cleanup;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto cleanup;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return err;
+}
+
+static void job_release(struct read_job *j)
+{
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->done_cv);
+	free(j->buf);
+	free(j->path);
+	free(j);
+}
+
+static void *reader_main(void *arg)
+{
+	struct read_job *j = arg;
+	char *buf = NULL;
+	size_t len = 0;
+	int err = read_all(j->path, &buf, &len);
+	bool abandoned;
+
+	pthread_mutex_lock(&j->lock);
+	j->buf = buf;
+	j->len = len;
+	j->err = err;
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_signal(&j->done_cv);
+	pthread_mutex_unlock(&j->lock);
+	if (abandoned) {
+		job_release(j);
+		pthread_mutex_lock(&stuck_lock);
+		stuck_readers--;
+		pthread_mutex_unlock(&stuck_lock);
+	}
+	return NULL;
+}
+
+int proc_read_deadline(const char *path, int timeout_ms, char **out, size_t *len)
+{
+	struct read_job *j;
+	pthread_attr_t attr;
+	pthread_t th;
+	struct timespec until;
+	int err = 0;
+
+	pthread_mutex_lock(&stuck_lock);
+	err = stuck_readers >= PROC_MAX_STUCK ? -EBUSY : 0;
+	pthread_mutex_unlock(&stuck_lock);
+	if (err)
+		return err;
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->path = strdup(path))) {
+		free(j);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->done_cv, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	err = -pthread_create(&th, &attr, reader_main, j);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		job_release(j);
+		return err;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done) {
+		if (pthread_cond_timedwait(&j->done_cv, &j->lock, &until) == ETIMEDOUT && !j->done) {
+			j->abandoned = true;
+			pthread_mutex_unlock(&j->lock);
+			pthread_mutex_lock(&stuck_lock);
+			stuck_readers++;
+			pthread_mutex_unlock(&stuck_lock);
+			return -ETIMEDOUT;
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
+	err = j->err;
+	if (!err) {
+		*out = j->buf;
+		*len = j->len;
+		j->buf = NULL;
+	}
+	job_release(j);
+	return err;
+}
+
+void proc_format_cmdline(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	if (!outlen)
+		return;
+	while (len && buf[len - 1] == '\0')
+		len--;
+	for (i = 0; i < len && o + 1 < outlen; i++) {
+		unsigned char ch = buf[i];
+
+		out[o++] = ch == '\0' ? ' ' : (isprint(ch) ? (char)ch : '?');
+	}
+	out[o] = '\0';
+}
+
+int proc_read_comm(pid_t pid, char *out, size_t outlen)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	err = read_all(path, &buf, &len);
+	if (err)
+		return err;
+	while (len && (buf[len - 1] == '\n'))
+		buf[--len] = '\0';
+	snprintf(out, outlen, "%s", buf);
+	free(buf);
+	return 0;
+}
+
+bool proc_alive(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return access(path, F_OK) == 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Appends pid to a growable array unless present; returns 0 or -ENOMEM. */
+static int pid_push(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if ((*pids)[i] == pid)
+			return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		pid_t *np = realloc(*pids, nc * sizeof(*np));
+
+		if (!np || nc > (1u << 22))
+			return -ENOMEM;
+		*pids = np;
+		*cap = nc;
+	}
+	(*pids)[(*n)++] = pid;
+	return 0;
+}
+
+int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
+{
+	DIR *d = opendir(proc_root);
+	struct dirent *de;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	*pids = NULL;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char path[512], *buf = NULL, *end;
+		size_t len;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%ld/comm", proc_root, pid);
+		if (read_all(path, &buf, &len))
+			continue;
+		while (len && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (strcmp(buf, comm) == 0) {
+			/* kernel threads have an empty cmdline; they are never targets */
+			struct stat st;
+
+			snprintf(path, sizeof(path), "%s/%ld/exe", proc_root, pid);
+			if (lstat(path, &st) == 0 || errno == EACCES)
+				err = pid_push(pids, &n, &cap, (pid_t)pid);
+		}
+		free(buf);
+		if (err)
+			break;
+	}
+	closedir(d);
+	if (err) {
+		free(*pids);
+		*pids = NULL;
+		return err;
+	}
+	qsort(*pids, n, sizeof(pid_t), cmp_pid);
+	return (int)n;
+}
+
+int proc_resolve_cgroup(const char *path, char *out, size_t outlen)
+{
+	static const char *const mounts[] = {
+		"/sys/fs/cgroup/unified", "/sys/fs/cgroup", "/sys/fs/cgroup/memory",
+		"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/pids",
+		"/sys/fs/cgroup/systemd",
+	};
+	char probe[4096];
+	size_t i;
+
+	snprintf(probe, sizeof(probe), "%s/cgroup.procs", path);
+	if (path[0] == '/' && access(probe, R_OK) == 0) {
+		snprintf(out, outlen, "%s", path);
+		return 0;
+	}
+	for (i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		snprintf(probe, sizeof(probe), "%s/%s/cgroup.procs", mounts[i],
+			 path[0] == '/' ? path + 1 : path);
+		if (access(probe, R_OK) == 0) {
+			snprintf(out, outlen, "%s/%s", mounts[i], path[0] == '/' ? path + 1 : path);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int cgroup_walk(const char *dir, pid_t **pids, size_t *n, size_t *cap, int depth)
+{
+	char path[4096], *buf = NULL, *line, *save = NULL;
+	size_t len;
+	DIR *d;
+	struct dirent *de;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	err = read_all(path, &buf, &len);
+	if (err)
+		return err;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long pid = strtol(line, NULL, 10);
+
+		if (pid > 0 && (err = pid_push(pids, n, cap, (pid_t)pid)))
+			break;
+	}
+	free(buf);
+	if (err || depth > 16)
+		return err;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if ((err = cgroup_walk(path, pids, n, cap, depth + 1)) && err != -ENOENT)
+			break;
+		err = 0;
+	}
+	closedir(d);
+	return err;
+}
+
+int proc_cgroup_pids(const char *dir, pid_t **pids)
+{
+	size_t n = 0, cap = 0;
+	int err;
+
+	*pids = NULL;
+	err = cgroup_walk(dir, pids, &n, &cap, 0);
+	if (err) {
+		free(*pids);
+		*pids = NULL;
+		return err;
+	}
+	qsort(*pids, n, sizeof(pid_t), cmp_pid);
+	return (int)n;
+}

@@ -1,0 +1,46 @@
+/* proc.h: target discovery and /proc reads that never hang on the target.
+ *
+ * Reading /proc/PID/{maps,cmdline,environ,mem} takes the target's mmap_lock;
+ * during an mmap_lock freeze those reads block for as long as the freeze. Every
+ * such read goes through proc_read_deadline(): a helper thread does the read,
+ * the caller waits at most timeout_ms. A read that misses its deadline is left
+ * to finish on its own (its result is dropped); at most PROC_MAX_STUCK such
+ * readers exist at once, after which new slow reads fail at once with -EBUSY.
+ * comm, task lists and cgroup.procs take no lock of the target's address space
+ * and are read directly.
+ */
+#ifndef STALLTRAP_PROC_H
+#define STALLTRAP_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PROC_MAX_STUCK 8
+#define PROC_READ_CAP (64u << 20)   /* hard cap on one file's size */
+
+/* Reads path whole into a NUL-terminated malloc'd buffer (*out, *len without
+ * the NUL). Returns 0, -ETIMEDOUT, -EBUSY, or the read's negative errno. */
+int proc_read_deadline(const char *path, int timeout_ms, char **out, size_t *len);
+
+/* Joins a NUL-separated cmdline into a space-separated string. */
+void proc_format_cmdline(const char *buf, size_t len, char *out, size_t outlen);
+
+/* /proc/PID/comm without the newline; returns 0 or a negative errno. */
+int proc_read_comm(pid_t pid, char *out, size_t outlen);
+
+bool proc_alive(pid_t pid);
+
+/* Every process whose comm equals comm (kernel threads excluded), ascending.
+ * *pids is malloc'd. Returns the count or a negative errno. */
+int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids);
+
+/* Resolves a cgroup given as an absolute directory, or as a path relative to
+ * a cgroup mount (/sys/fs/cgroup/unified, /sys/fs/cgroup/<ctrl>, /sys/fs/cgroup).
+ * Returns 0 and the directory in out, or -ENOENT. */
+int proc_resolve_cgroup(const char *path, char *out, size_t outlen);
+
+/* Distinct tgids in DIR/cgroup.procs (and its descendants' cgroup.procs). */
+int proc_cgroup_pids(const char *dir, pid_t **pids);
+
+#endif /* STALLTRAP_PROC_H */

@@ -1,0 +1,15 @@
+/* cli.h: the subcommands. Each returns the process exit status:
+ * 0 ok, 1 runtime failure (one clear line on stderr), 2 usage error. */
+#ifndef STALLTRAP_CLI_H
+#define STALLTRAP_CLI_H
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+/* Hidden, for bench/overhead.sh: attaches empty programs to the tracepoints
+ * record uses, to measure the floor cost of merely being attached. */
+int cmd_floor(int argc, char **argv);
+
+#endif /* STALLTRAP_CLI_H */

@@ -1,0 +1,453 @@
+/* recorder.c: glue from ring-buffer records to an interned capdata. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture/proc.h"
+#include "cli/recorder.h"
+#include "symbolize/symbolize.h"
+
+#define MAX_TARGET_PROCS 4096
+#define CGROUP_POLL_NS 250000000ull
+#define ALIVE_POLL_NS 500000000ull
+#define MAPS_RETRY_TIMEOUT_MS 20
+
+struct target_proc {
+	pid_t pid;
+	bool alive;
+	bool maps_ok;             /* the symbolizer knows its mappings */
+	uint64_t maps_retry_ns;   /* earliest time to try reading its maps again */
+};
+
+struct recorder {
+	struct recorder_opts o;
+	struct capture *cap;
+	struct symbolizer *sym;
+	struct capdata cd;
+	bool cd_init;
+
+	struct target_proc *procs;
+	size_t nprocs, aprocs;
+
+	int64_t *kstack_ids;      /* BPF stack id -> capdata stack id (-1: not yet) */
+	size_t nkstack_ids;
+
+	uint64_t last_cgroup_ns, last_alive_ns;
+	uint64_t start_mono_ns;
+	uint64_t blocks;
+	/* losses seen in user space, named as in report.json */
+	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
+	bool stopped;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static struct target_proc *find_proc(struct recorder *r, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < r->nprocs; i++)
+		if (r->procs[i].pid == pid)
+			return &r->procs[i];
+	return NULL;
+}
+
+/* Reads the maps with a deadline and hands them to the symbolizer. A miss is
+ * retried later (at most once a second, with a short deadline so that the
+ * event loop never stalls): the target may be mid-freeze. */
+static void load_maps(struct recorder *r, struct target_proc *tp)
+{
+	char path[64], *text = NULL;
+	size_t len;
+	int timeout = tp->maps_retry_ns ? MAPS_RETRY_TIMEOUT_MS : r->o.maps_timeout_ms;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tp->pid);
+	if (proc_read_deadline(path, timeout, &text, &len) == 0 &&
+	    symbolizer_add_process(r->sym, tp->pid, text) == 0)
+		tp->maps_ok = true;
+	else
+		tp->maps_retry_ns = mono_ns() + 1000000000ull;
+	free(text);
+}
+
+static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
+{
+	struct target_proc *tp = find_proc(r, pid);
+
+	if (tp)
+		return tp;
+	if (r->nprocs == r->aprocs) {
+		size_t na = r->aprocs ? r->aprocs * 2 : 16;
+		struct target_proc *np;
+
+		if (na > MAX_TARGET_PROCS)
+			return NULL;
+		np = realloc(r->procs, na * sizeof(*np));
+		if (!np)
+			return NULL;
+		r->procs = np;
+		r->aprocs = na;
+	}
+	tp = &r->procs[r->nprocs++];
+	memset(tp, 0, sizeof(*tp));
+	tp->pid = pid;
+	tp->alive = true;
+	if (load)
+		load_maps(r, tp);
+	return tp;
+}
+
+static int64_t placeholder_kstack(struct recorder *r, const char *what)
+{
+	int64_t f = capdata_frame(&r->cd, what, 0, ST_NO_MAPPING, true);
+	uint32_t fid;
+
+	if (f < 0)
+		return f;
+	fid = (uint32_t)f;
+	return capdata_stack(&r->cd, &fid, 1, CAP_STACK_UNREADABLE);
+}
+
+static int64_t kernel_stack(struct recorder *r, const struct st_block_event *ev, const uint64_t *kips)
+{
+	uint64_t ips[ST_KSTACK_DEPTH];
+	int64_t id;
+	int n;
+
+	if (kips)
+		return ev->nkips ? symbolizer_kstack(r->sym, kips, ev->nkips)
+				 : placeholder_kstack(r, "[kernel stack unavailable]");
+	if (ev->kstack_id < 0)
+		return placeholder_kstack(r, "[kernel stack lost]");
+	if ((size_t)ev->kstack_id < r->nkstack_ids && r->kstack_ids[ev->kstack_id] >= 0)
+		return r->kstack_ids[ev->kstack_id];
+	n = capture_kstack(r->cap, ev->kstack_id, ips, ST_KSTACK_DEPTH);
+	if (n < 0) {
+		r->kstack_lookup_failed++;
+		return placeholder_kstack(r, "[kernel stack lost]");
+	}
+	id = symbolizer_kstack(r->sym, ips, (size_t)n);
+	/* stack ids are stable: the kernel never reuses a bucket without BPF_F_REUSE_STACKID */
+	if (id >= 0 && (size_t)ev->kstack_id < r->nkstack_ids)
+		r->kstack_ids[ev->kstack_id] = id;
+	return id;
+}
+
+static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, const uint8_t *ustack)
+{
+	struct target_proc *tp;
+
+	if (ev->flags & ST_BF_USTACK_LOCKED)
+		return symbolizer_placeholder(r->sym, "[user stack unreadable: mmap_lock busy]",
+					      CAP_STACK_UNREADABLE);
+	if ((ev->flags & ST_BF_IN_PROGRESS) && (ev->flags & ST_BF_USTACK_NONE))
+		return symbolizer_placeholder(r->sym, "[user stack not read: still blocked at the end]",
+					      CAP_STACK_UNREADABLE);
+	if (ev->flags & ST_BF_USTACK_NONE)
+		return ST_NO_STACK;
+	if (ev->flags & ST_BF_USTACK_FAULT || !ev->ustack_len)
+		return symbolizer_placeholder(r->sym, "[user stack unreadable: fault]",
+					      CAP_STACK_UNREADABLE);
+	tp = find_proc(r, (pid_t)ev->pid);
+	if (!tp)
+		tp = add_proc(r, (pid_t)ev->pid, false);
+	if (tp && !tp->maps_ok && mono_ns() >= tp->maps_retry_ns)
+		load_maps(r, tp);
+	if (!tp || !tp->maps_ok) {
+		r->maps_unavailable++;
+		return symbolizer_placeholder(r->sym, "[user stack unsymbolized: maps unavailable]",
+					      CAP_STACK_UNREADABLE);
+	}
+	return symbolizer_ustack(r->sym, (pid_t)ev->pid, (const uint64_t *)ev->regs, ustack, ev->ustack_len);
+}
+
+static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
+		    const uint8_t *ustack)
+{
+	struct recorder *r = arg;
+	struct cap_block b = { 0 };
+	char comm[ST_COMM_LEN + 1];
+	int64_t th, ks, us;
+
+	memcpy(comm, ev->comm, ST_COMM_LEN);
+	comm[ST_COMM_LEN] = '\0';
+	th = capdata_thread(&r->cd, (int32_t)ev->pid, (int32_t)ev->tid, comm);
+	ks = kernel_stack(r, ev, kips);
+	us = user_stack(r, ev, ustack);
+	if (th < 0 || ks < 0 || (us < 0 && us != (int64_t)ST_NO_STACK)) {
+		r->capdata_full++;
+		return 0;
+	}
+	b.thread = (uint32_t)th;
+	b.kstack = (uint32_t)ks;
+	b.ustack = us == (int64_t)ST_NO_STACK ? ST_NO_STACK : (uint32_t)us;
+	b.state = (uint8_t)ev->state;
+	b.flags = (ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
+		  (ev->flags & ST_BF_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
+	b.start_ns = ev->start_ns;
+	b.dur_ns = ev->dur_ns;
+	if (capdata_add_block(&r->cd, &b))
+		r->capdata_full++;
+	else
+		r->blocks++;
+	return 0;
+}
+
+static int on_thread(void *arg, const struct st_thread_event *ev)
+{
+	struct recorder *r = arg;
+	char comm[ST_COMM_LEN + 1];
+	int64_t th;
+
+	memcpy(comm, ev->comm, ST_COMM_LEN);
+	comm[ST_COMM_LEN] = '\0';
+	th = capdata_thread(&r->cd, (int32_t)ev->pid, (int32_t)ev->tid, comm);
+	if (th < 0) {
+		r->capdata_full++;
+		return 0;
+	}
+	r->cd.threads[th].below_min_ns += ev->below_ns;
+	r->cd.threads[th].below_min_count += ev->below_count;
+	return 0;
+}
+
+static int on_proc(void *arg, const struct st_proc_event *ev)
+{
+	struct recorder *r = arg;
+	struct target_proc *tp;
+
+	switch (ev->hdr.type) {
+	case ST_EV_PROC_NEW:
+		add_proc(r, (pid_t)ev->pid, true);
+		break;
+	case ST_EV_PROC_EXEC:
+		tp = add_proc(r, (pid_t)ev->pid, false);
+		if (tp) {
+			symbolizer_drop_process(r->sym, tp->pid);
+			tp->maps_ok = false;
+			load_maps(r, tp);
+		}
+		break;
+	case ST_EV_PROC_EXIT:
+		tp = find_proc(r, (pid_t)ev->pid);
+		if (tp)
+			tp->alive = false;
+		break;
+	}
+	return 0;
+}
+
+static void poll_cgroup(struct recorder *r)
+{
+	pid_t *pids = NULL;
+	int n, i;
+
+	n = proc_cgroup_pids(r->o.cgroup_dir, &pids);
+	for (i = 0; i < n; i++) {
+		if (find_proc(r, pids[i]))
+			continue;
+		if (capture_add_target(r->cap, pids[i]) == 0)
+			add_proc(r, pids[i], true);
+	}
+	free(pids);
+}
+
+int recorder_start(struct recorder **out, const struct recorder_opts *o, char *err, size_t errlen)
+{
+	struct capture_opts co = {
+		.min_block_ns = o->min_block_ns,
+		.max_ustack = o->max_ustack,
+		.ringbuf_kb = o->ringbuf_kb,
+		.kstack_entries = o->kstack_entries,
+		.max_targets = o->max_targets,
+		.follow_forks = true,
+		.name = o->name,
+		.force_path = CAPTURE_PATH_NONE,
+	};
+	struct capture_cbs cbs = { .on_block = on_block, .on_thread = on_thread, .on_proc = on_proc };
+	struct recorder *r;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->o = *o;
+	if (!r->o.maps_timeout_ms)
+		r->o.maps_timeout_ms = 1000;
+	cbs.arg = r;
+	ret = capdata_init(&r->cd);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	r->cd_init = true;
+	r->cd.window.min_block_ns = o->min_block_ns;
+	r->sym = symbolizer_new(&r->cd, "/proc/kallsyms", "/proc", err, errlen);
+	if (!r->sym) {
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	r->nkstack_ids = o->kstack_entries ? o->kstack_entries : 16384;
+	r->kstack_ids = malloc(r->nkstack_ids * sizeof(*r->kstack_ids));
+	if (!r->kstack_ids) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	memset(r->kstack_ids, 0xff, r->nkstack_ids * sizeof(*r->kstack_ids));
+
+	/* Read every target's maps before attaching: from here on a freeze may
+	 * make the read block, and what was read before it stays valid. */
+	for (i = 0; i < o->npids; i++)
+		add_proc(r, o->pids[i], true);
+
+	ret = capture_prepare(&r->cap, &co, &cbs, err, errlen);
+	if (ret)
+		goto cleanup;
+	for (i = 0; i < o->npids; i++) {
+		ret = capture_add_target(r->cap, o->pids[i]);
+		if (ret) {
+			snprintf(err, errlen, "cannot add pid %d to the targets map: %s",
+				 (int)o->pids[i], strerror(-ret));
+			goto cleanup;
+		}
+	}
+	r->start_mono_ns = mono_ns();
+	r->cd.window.start_real_ns = real_ns();
+	r->cd.window.start_mono_ns = r->start_mono_ns;
+	ret = capture_start(r->cap, err, errlen);
+	if (ret)
+		goto cleanup;
+	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
+	r->last_cgroup_ns = r->last_alive_ns = r->start_mono_ns;
+	*out = r;
+	return 0;
+cleanup:
+	recorder_free(r);
+	return ret;
+}
+
+int recorder_poll(struct recorder *r, int timeout_ms)
+{
+	uint64_t now;
+	size_t i;
+	int ret = capture_poll(r->cap, timeout_ms);
+
+	if (ret < 0)
+		return ret;
+	now = mono_ns();
+	if (r->o.cgroup_dir && now - r->last_cgroup_ns >= CGROUP_POLL_NS) {
+		r->last_cgroup_ns = now;
+		poll_cgroup(r);
+	}
+	if (now - r->last_alive_ns >= ALIVE_POLL_NS) {
+		/* exit records can be lost to a full ring: check /proc as well */
+		r->last_alive_ns = now;
+		for (i = 0; i < r->nprocs; i++)
+			if (r->procs[i].alive && !proc_alive(r->procs[i].pid))
+				r->procs[i].alive = false;
+	}
+	return 0;
+}
+
+bool recorder_targets_gone(struct recorder *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nprocs; i++)
+		if (r->procs[i].alive)
+			return false;
+	return true;
+}
+
+uint64_t recorder_blocks(const struct recorder *r)
+{
+	return r->blocks;
+}
+
+static void add_counter(void *arg, const struct capture_counter *c)
+{
+	struct capdata *cd = arg;
+
+	if (c->is_drop)
+		capdata_add_drop(cd, c->name, c->value);
+	else
+		capdata_set_stat(cd, c->name, c->value);
+}
+
+static void sum_drops(void *arg, const struct capture_counter *c)
+{
+	if (c->is_drop)
+		*(uint64_t *)arg += c->value;
+}
+
+uint64_t recorder_drops(const struct recorder *r)
+{
+	uint64_t n = r->maps_unavailable + r->kstack_lookup_failed + r->capdata_full;
+
+	capture_read_counters(r->cap, sum_drops, &n);
+	return n;
+}
+
+int recorder_stop(struct recorder *r)
+{
+	struct symbolizer_stats ss;
+	uint64_t end;
+	int ret;
+
+	if (r->stopped)
+		return 0;
+	ret = capture_stop(r->cap);
+	end = mono_ns();
+	r->cd.window.duration_ns = end - r->start_mono_ns;
+	capture_read_counters(r->cap, add_counter, &r->cd);
+	capdata_add_drop(&r->cd, "maps_unavailable", r->maps_unavailable);
+	capdata_add_drop(&r->cd, "kstack_lookup_failed", r->kstack_lookup_failed);
+	capdata_add_drop(&r->cd, "capdata_full", r->capdata_full);
+	symbolizer_stats(r->sym, &ss);
+	capdata_set_stat(&r->cd, "ustacks", ss.ustacks);
+	capdata_set_stat(&r->cd, "ustack_cache_hits", ss.ustack_cache_hits);
+	capdata_set_stat(&r->cd, "unwind_ns", ss.unwind_ns);
+	capdata_set_stat(&r->cd, "kstacks", ss.kstacks);
+	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
+	r->stopped = true;
+	return ret;
+}
+
+struct capdata *recorder_capdata(struct recorder *r)
+{
+	return &r->cd;
+}
+
+void recorder_free(struct recorder *r)
+{
+	if (!r)
+		return;
+	capture_finish(r->cap);
+	symbolizer_free(r->sym);
+	if (r->cd_init)
+		capdata_free(&r->cd);
+	free(r->kstack_ids);
+	free(r->procs);
+	free(r);
+}

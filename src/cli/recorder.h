@@ -1,0 +1,49 @@
+/* recorder.h: drives one capture into a capdata: capture -> unwind/symbolize -> capdata.
+ *
+ * It owns the capture session, the symbolizer and the target list, reads each
+ * target's maps ahead of time (and again, with a deadline, when they change),
+ * and turns every ring-buffer record into interned stacks and blocks. `record`
+ * runs it for a fixed window; `watch` will keep it running as a flight recorder.
+ */
+#ifndef STALLTRAP_RECORDER_H
+#define STALLTRAP_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "capdata/capdata.h"
+#include "capture/capture.h"
+
+struct recorder_opts {
+	const pid_t *pids;          /* initial target processes */
+	size_t npids;
+	const char *name;           /* --name: comm to follow on exec */
+	const char *cgroup_dir;     /* --cgroup: resolved directory, polled for joins */
+	uint64_t min_block_ns;
+	uint32_t max_ustack;
+	uint32_t ringbuf_kb;
+	uint32_t kstack_entries;
+	uint32_t max_targets;
+	int maps_timeout_ms;        /* deadline for one /proc/PID/maps read */
+};
+
+struct recorder;
+
+/* Prepares and starts the capture. Returns 0 or a negative errno with a
+ * one-line reason in err. */
+int recorder_start(struct recorder **out, const struct recorder_opts *o, char *err, size_t errlen);
+/* Handles records for up to timeout_ms. Returns 0, or a negative errno. */
+int recorder_poll(struct recorder *r, int timeout_ms);
+/* True once every target process has exited. */
+bool recorder_targets_gone(struct recorder *r);
+uint64_t recorder_blocks(const struct recorder *r);
+uint64_t recorder_drops(const struct recorder *r);
+/* Stops the capture, flushes blocks in progress and fills the counters; the
+ * capdata stays owned by the recorder until recorder_free(). */
+int recorder_stop(struct recorder *r);
+struct capdata *recorder_capdata(struct recorder *r);
+void recorder_free(struct recorder *r);
+
+#endif /* STALLTRAP_RECORDER_H */

@@ -1,0 +1,203 @@
+/* render_summary.c: the short text summary `stalltrap record` prints when a capture ends. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "render/render.h"
+#include "render/render_int.h"
+
+#define SUMMARY_USER_FRAMES 5   /* innermost user frames shown per call site */
+#define SUMMARY_NAME_MAX 60     /* bytes of one frame name before it is cut */
+#define SUMMARY_PIDS 4          /* pids listed in the header line */
+
+/* Prints name cut to max bytes (at a UTF-8 boundary, marked with "…"), with
+ * control characters replaced: a symbol name must not drive the terminal. */
+static void put_short(FILE *f, const char *name, size_t max)
+{
+	size_t len, i;
+
+	if (!name[0])
+		name = "[unknown]"; /* as in profile.folded */
+	len = strlen(name);
+	if (len > max) {
+		len = max;
+		/* Back up to the start of a character: continuation bytes are 10xxxxxx. */
+		while (len && ((unsigned char)name[len] & 0xc0) == 0x80)
+			len--;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	}
+	if (len < strlen(name))
+		fputs("…", f);
+}
+
+/* Scheduler plumbing sits at the leaf of every kernel stack; the interesting
+ * frame is the first one below it (futex_wait_queue, io_schedule's caller, ...). */
+static bool sched_internal(const char *name)
+{
+	static const char *const prefixes[] = {
+		"__schedule", "schedule", "io_schedule", "preempt_schedule",
+		"finish_task_switch", "context_switch", "__traceiter_", "__bpf_trace",
+		"bpf_",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *kernel_wait_fn(const struct capdata *cd, uint32_t kstack)
+{
+	const struct cap_stack *s;
+	uint32_t i;
+
+	if (kstack >= cd->nstacks || !cd->stacks[kstack].nframes)
+		return NULL;
+	s = &cd->stacks[kstack];
+	for (i = s->nframes; i-- > 0;) {
+		if (!sched_internal(cd->frames[s->frames[i]].name))
+			return cd->frames[s->frames[i]].name;
+	}
+	return cd->frames[s->frames[s->nframes - 1]].name;
+}
+
+static void put_call_site(FILE *f, const struct capdata *cd, const struct agg_entry *en)
+{
+	const char *wait = kernel_wait_fn(cd, en->kstack);
+
+	fputs("      ", f);
+	put_short(f, en->comm, 16);
+	fputs(": ", f);
+	if (render_shows_ustack(cd, en->ustack) && cd->stacks[en->ustack].nframes) {
+		const struct cap_stack *s = &cd->stacks[en->ustack];
+		uint32_t shown = 0, i;
+
+		for (i = s->nframes; i-- > 0 && shown < SUMMARY_USER_FRAMES; shown++) {
+			if (shown)
+				fputs(" ← ", f);
+			put_short(f, cd->frames[s->frames[i]].name, SUMMARY_NAME_MAX);
+		}
+		if (shown < s->nframes)
+			fputs(" ← …", f);
+		else if (s->status == CAP_STACK_TRUNCATED)
+			fputs(" ← [truncated]", f);
+	} else {
+		fputs("(no user stack)", f);
+	}
+	if (wait) {
+		fputs(" | kernel: ", f);
+		put_short(f, wait, SUMMARY_NAME_MAX);
+	}
+	fputc('\n', f);
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void put_states(FILE *f, const struct agg_entry *en)
+{
+	static const char letter[ST_STATE__COUNT] = { 'S', 'D', 'R' }; /* as ps(1) prints them */
+	int s;
+
+	for (s = 0; s < ST_STATE__COUNT; s++) {
+		if (en->state_ns[s])
+			fprintf(f, " %c %.0f%%", letter[s], pct(en->state_ns[s], en->offcpu_ns));
+	}
+}
+
+static void put_header(FILE *f, const struct capdata *cd, const struct aggregate *agg)
+{
+	char start[40];
+	uint64_t below_count = 0;
+	size_t i;
+
+	for (i = 0; i < cd->nthreads; i++)
+		below_count += cd->threads[i].below_min_count;
+	render_rfc3339(cd->window.start_real_ns, start, sizeof(start));
+
+	fputs("stalltrap:", f);
+	if (cd->target.npids) {
+		fprintf(f, " pid%s ", cd->target.npids > 1 ? "s" : "");
+		for (i = 0; i < cd->target.npids && i < SUMMARY_PIDS; i++)
+			fprintf(f, "%s%" PRId32, i ? "," : "", cd->target.pids[i]);
+		if (cd->target.npids > SUMMARY_PIDS)
+			fprintf(f, " +%zu more", cd->target.npids - SUMMARY_PIDS);
+	}
+	if (cd->target.comm) {
+		fputs(cd->target.npids ? " (" : " ", f);
+		put_short(f, cd->target.comm, SUMMARY_NAME_MAX);
+		fputs(cd->target.npids ? ")" : "", f);
+	}
+	if (!cd->target.npids && !cd->target.comm)
+		fputs(" no target", f);
+	fprintf(f, ", %.3f s from %s: %" PRIu64 " blocks >= %g ms, %.3f ms off-CPU; "
+		   "%.3f ms more in %" PRIu64 " shorter blocks\n",
+		(double)cd->window.duration_ns / 1e9, start, agg->nblocks,
+		(double)cd->window.min_block_ns / 1e6, render_ms(agg->offcpu_ns),
+		render_ms(agg->below_min_ns), below_count);
+}
+
+static void put_drops(FILE *f, const struct capdata *cd)
+{
+	size_t i, n = 0;
+
+	fputs("drops:", f);
+	for (i = 0; i < cd->ndrops; i++) {
+		if (!cd->drops[i].value)
+			continue;
+		fprintf(f, "%s %s=%" PRIu64, n ? "," : "", cd->drops[i].name, cd->drops[i].value);
+		n++;
+	}
+	fputs(n ? " (data was lost: the figures above are lower bounds)\n" : " none\n", f);
+}
+
+static void put_ustacks(FILE *f, const struct aggregate *agg)
+{
+	uint64_t with = agg->ustack_ns[CAP_STACK_COMPLETE] + agg->ustack_ns[CAP_STACK_TRUNCATED] +
+			agg->ustack_ns[CAP_STACK_UNREADABLE];
+
+	if (!with) {
+		fputs("user stacks: none (no block had one: kernel threads only, or no blocks)\n", f);
+		return;
+	}
+	fprintf(f, "user stacks: %.1f%% of off-CPU time incomplete (truncated %.1f%%, unreadable %.1f%%)\n",
+		100.0 - aggregate_ustack_complete_pct(agg),
+		pct(agg->ustack_ns[CAP_STACK_TRUNCATED], with),
+		pct(agg->ustack_ns[CAP_STACK_UNREADABLE], with));
+}
+
+int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *agg, int top_n)
+{
+	size_t i, n = top_n > 0 ? (size_t)top_n : 0;
+
+	put_header(f, cd, agg);
+	if (!agg->nentries) {
+		fprintf(f, "top call sites: none (no block reached %g ms)\n",
+			(double)cd->window.min_block_ns / 1e6);
+	} else if (n) {
+		fprintf(f, "top call sites (%zu in all):\n", agg->nentries);
+		for (i = 0; i < agg->nentries && i < n; i++) {
+			const struct agg_entry *en = &agg->entries[i];
+
+			fprintf(f, "  %2zu. %.3f ms %5.1f%%  %" PRIu64 " block%s  %" PRIu32 " thread%s ",
+				i + 1, render_ms(en->offcpu_ns), pct(en->offcpu_ns, agg->offcpu_ns),
+				en->count, en->count == 1 ? "" : "s", en->threads,
+				en->threads == 1 ? "" : "s");
+			put_states(f, en);
+			fputs(en->in_progress ? "  [in progress]\n" : "\n", f);
+			put_call_site(f, cd, en);
+		}
+	}
+	put_drops(f, cd);
+	put_ustacks(f, agg);
+	return ferror(f) ? -EIO : 0;
+}

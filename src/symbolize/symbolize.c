@@ -1,0 +1,530 @@
+/* symbolize.c: the symbolize stage: raw kernel and user stacks to interned, named capdata stacks. */
+#include "symbolize/symbolize.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "symbolize/ksyms.h"
+#include "symbolize/maps.h"
+#include "symbolize/ucache.h"
+#include "symbolize/uproc.h"
+
+/* Hard caps: every table here has a fixed size or a maximum count. */
+#define SYM_MAX_PROCS 65536          /* registered processes; the least recently used goes */
+#define SYM_MAX_OPEN 64              /* live libdwfl sessions (each holds open files) */
+#define SYM_PROC_BUCKETS 4096
+#define FCACHE_SETS 16384            /* user frame cache: 64 Ki entries, 2 MiB */
+#define FCACHE_WAYS 4
+#define KCACHE_SLOTS 16384           /* kernel frame cache, direct-mapped */
+#define UCACHE_ENTRIES 2048          /* verified unwinds; at most 8 KiB of reads each */
+#define KSTACK_MAX 512               /* kernel frames looked at (the kernel keeps 127) */
+#define FRAME_NAME_MAX 1024          /* bytes of a frame name, longer ones are cut */
+
+#define MAPPING_UNSET (-1)
+#define MAPPING_NONE (-2)
+
+/* Frame flags, cached with the frame. */
+#define FF_UNKNOWN 0x1      /* no symbol */
+#define FF_OUTSIDE 0x2      /* the pc is in no mapping: the maps may be stale */
+#define KF_USED 0x1         /* the slot holds an entry */
+#define KF_GLUE 0x2         /* BPF machinery: never shown */
+#define KF_UNKNOWN 0x4      /* no kernel symbol covers the address */
+#define KF_LEAF 0x8         /* looked up as the leaf (pc itself, not pc - 1) */
+
+struct sproc {
+	pid_t pid;
+	uint64_t session;       /* unique per maps layout: keys the caches */
+	uint64_t last_use;
+	struct uproc *up;
+	int64_t *line_mapping;  /* per maps line: capdata mapping id, MAPPING_UNSET or _NONE */
+	struct sproc *next;     /* hash chain */
+};
+
+struct fentry {
+	uint64_t session;       /* 0: empty */
+	uint64_t pc_key;        /* pc << 1 | activation */
+	uint64_t stamp;
+	uint32_t frame;
+	uint32_t flags;
+};
+
+struct kentry {
+	uint64_t addr;
+	uint32_t frame;         /* UINT32_MAX until interned */
+	uint32_t flags;
+};
+
+struct symbolizer {
+	struct capdata *cd;
+	struct ksyms *ks;
+	char *proc_root;
+	struct sproc *procs[SYM_PROC_BUCKETS];
+	size_t nprocs, nopen;
+	uint64_t next_session, clock;
+	struct fentry *fcache;
+	struct kentry *kcache;
+	struct ucache *ucache;
+	struct unwind_result *res;      /* scratch of one unwind (too big for the stack) */
+	uint32_t ids[KSTACK_MAX > UPROC_MAX_FRAMES ? KSTACK_MAX : UPROC_MAX_FRAMES];
+	uint32_t kflags[KSTACK_MAX];
+	struct symbolizer_stats st;
+	char name[FRAME_NAME_MAX];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
+				  const char *proc_root, char *err, size_t errlen)
+{
+	struct symbolizer *sym;
+	int r;
+
+	if (!cd || !proc_root) {
+		set_err(err, errlen, "symbolizer: no capdata or proc root");
+		return NULL;
+	}
+	sym = calloc(1, sizeof(*sym));
+	if (!sym) {
+		set_err(err, errlen, "symbolizer: out of memory");
+		return NULL;
+	}
+	sym->cd = cd;
+	sym->next_session = 1;
+	sym->proc_root = strdup(proc_root);
+	sym->fcache = calloc((size_t)FCACHE_SETS * FCACHE_WAYS, sizeof(*sym->fcache));
+	sym->kcache = calloc(KCACHE_SLOTS, sizeof(*sym->kcache));
+	sym->ucache = ucache__new(UCACHE_ENTRIES);
+	sym->res = malloc(sizeof(*sym->res));
+	if (!sym->proc_root || !sym->fcache || !sym->kcache || !sym->ucache || !sym->res) {
+		set_err(err, errlen, "symbolizer: out of memory");
+		goto cleanup;
+	}
+	if (kallsyms_path) {
+		r = ksyms__load(kallsyms_path, &sym->ks);
+		if (r == -EPERM) {
+			set_err(err, errlen, "%s: every address reads as 0 (kptr_restrict; run as root)",
+				kallsyms_path);
+			goto cleanup;
+		}
+		if (r) {
+			set_err(err, errlen, "%s: %s", kallsyms_path, strerror(-r));
+			goto cleanup;
+		}
+	}
+	return sym;
+
+cleanup:
+	symbolizer_free(sym);
+	return NULL;
+}
+
+static void sproc_free(struct symbolizer *sym, struct sproc *p)
+{
+	if (uproc__is_open(p->up))
+		sym->nopen--;
+	uproc__free(p->up);
+	free(p->line_mapping);
+	free(p);
+}
+
+void symbolizer_free(struct symbolizer *sym)
+{
+	struct sproc *p, *next;
+	size_t b;
+
+	if (!sym)
+		return;
+	for (b = 0; b < SYM_PROC_BUCKETS; b++) {
+		for (p = sym->procs[b]; p; p = next) {
+			next = p->next;
+			sproc_free(sym, p);
+		}
+	}
+	ksyms__free(sym->ks);
+	ucache__free(sym->ucache);
+	free(sym->fcache);
+	free(sym->kcache);
+	free(sym->res);
+	free(sym->proc_root);
+	free(sym);
+}
+
+static struct sproc **proc_slot(struct symbolizer *sym, pid_t pid)
+{
+	struct sproc **pp = &sym->procs[mix64((uint64_t)pid) & (SYM_PROC_BUCKETS - 1)];
+
+	while (*pp && (*pp)->pid != pid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void proc_unlink_free(struct symbolizer *sym, pid_t pid)
+{
+	struct sproc **pp = proc_slot(sym, pid), *p = *pp;
+
+	if (!p)
+		return;
+	*pp = p->next;
+	sym->nprocs--;
+	sproc_free(sym, p);
+}
+
+/* The least recently used process, among those with an open session if open_only. */
+static struct sproc *proc_lru(struct symbolizer *sym, bool open_only)
+{
+	struct sproc *p, *best = NULL;
+	size_t b;
+
+	for (b = 0; b < SYM_PROC_BUCKETS; b++)
+		for (p = sym->procs[b]; p; p = p->next)
+			if ((!open_only || uproc__is_open(p->up)) &&
+			    (!best || p->last_use < best->last_use))
+				best = p;
+	return best;
+}
+
+int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text)
+{
+	struct sproc **pp, *p = NULL, *lru;
+	struct uproc *up = NULL;
+	int64_t *lm = NULL;
+	size_t i, n;
+	int err;
+
+	if (!sym || pid <= 0 || !maps_text)
+		return -EINVAL;
+	pp = proc_slot(sym, pid);
+	if (*pp && maps__same_text(uproc__maps((*pp)->up), maps_text)) {
+		(*pp)->last_use = ++sym->clock;
+		return 0;
+	}
+	err = uproc__new(pid, sym->proc_root, maps_text, &up);
+	if (err)
+		goto cleanup;
+	n = maps__count(uproc__maps(up));
+	lm = malloc((n ? n : 1) * sizeof(*lm));
+	if (!*pp)
+		p = calloc(1, sizeof(*p));
+	if (!lm || (!*pp && !p)) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < n; i++)
+		lm[i] = MAPPING_UNSET;
+	if (*pp) {
+		/* A new layout: a new session, so that no cache entry of the old one matches. */
+		p = *pp;
+		if (uproc__is_open(p->up))
+			sym->nopen--;
+		uproc__free(p->up);
+		free(p->line_mapping);
+	} else {
+		if (sym->nprocs == SYM_MAX_PROCS) {
+			lru = proc_lru(sym, false);
+			proc_unlink_free(sym, lru->pid);
+			pp = proc_slot(sym, pid);
+		}
+		p->pid = pid;
+		*pp = p;
+		sym->nprocs++;
+	}
+	p->up = up;
+	p->line_mapping = lm;
+	p->session = sym->next_session++;
+	p->last_use = ++sym->clock;
+	return 0;
+
+cleanup:
+	if (p != NULL && p != *pp)
+		free(p);
+	free(lm);
+	uproc__free(up);
+	return err;
+}
+
+void symbolizer_drop_process(struct symbolizer *sym, pid_t pid)
+{
+	if (sym)
+		proc_unlink_free(sym, pid);
+}
+
+/* Makes room for p's libdwfl session to open, and counts it once it is. */
+static void session_before(struct symbolizer *sym, struct sproc *p)
+{
+	struct sproc *lru;
+
+	if (uproc__is_open(p->up) || sym->nopen < SYM_MAX_OPEN)
+		return;
+	lru = proc_lru(sym, true);
+	if (lru) {
+		uproc__close(lru->up);
+		sym->nopen--;
+	}
+}
+
+static void session_after(struct symbolizer *sym, struct sproc *p, bool was_open)
+{
+	if (!was_open && uproc__is_open(p->up))
+		sym->nopen++;
+}
+
+/* The capdata mapping of a maps line holding a frame: executable lines only,
+ * interned the first time a frame lands in them. */
+static uint32_t line_mapping(struct symbolizer *sym, struct sproc *p, const struct maps_line *l)
+{
+	const struct maps *m = uproc__maps(p->up);
+	char build_id[2 * 64 + 1];
+	size_t idx;
+	int64_t id;
+
+	if (!l)
+		return ST_NO_MAPPING;
+	idx = (size_t)(l - maps__line(m, 0));
+	if (p->line_mapping[idx] == MAPPING_UNSET) {
+		p->line_mapping[idx] = MAPPING_NONE;
+		if ((l->perms & MAPS_X) && l->path[0]) {
+			bool have = uproc__build_id(p->up, l, build_id, sizeof(build_id)) == 0;
+
+			id = capdata_mapping(sym->cd, l->start, l->end, l->offset, l->path,
+					     have ? build_id : NULL);
+			if (id >= 0)
+				p->line_mapping[idx] = id;
+		}
+	}
+	return p->line_mapping[idx] >= 0 ? (uint32_t)p->line_mapping[idx] : ST_NO_MAPPING;
+}
+
+/* The capdata frame of a user pc, through the frame cache. */
+static int64_t user_frame(struct symbolizer *sym, struct sproc *p, uint64_t pc, bool act,
+			  uint32_t *flags)
+{
+	uint64_t key = pc << 1 | act;
+	struct fentry *set = &sym->fcache[(mix64(p->session * 0x9e3779b97f4a7c15ull ^ key) &
+					   (FCACHE_SETS - 1)) * FCACHE_WAYS];
+	struct fentry *victim = &set[0];
+	struct uproc_pcinfo info;
+	int64_t fid;
+	size_t i;
+	int err;
+
+	for (i = 0; i < FCACHE_WAYS; i++) {
+		if (set[i].session == p->session && set[i].pc_key == key) {
+			set[i].stamp = ++sym->clock;
+			*flags = set[i].flags;
+			return set[i].frame;
+		}
+		if (!set[i].session) {
+			victim = &set[i];
+		} else if (victim->session && set[i].stamp < victim->stamp) {
+			victim = &set[i];
+		}
+	}
+	err = uproc__name(p->up, pc, act, sym->name, sizeof(sym->name), &info);
+	if (err)
+		return err;
+	fid = capdata_frame(sym->cd, sym->name, pc, line_mapping(sym, p, info.line), false);
+	if (fid < 0)
+		return fid;
+	*flags = (info.unknown ? FF_UNKNOWN : 0) | (info.line ? 0 : FF_OUTSIDE);
+	*victim = (struct fentry){ .session = p->session, .pc_key = key, .stamp = ++sym->clock,
+				   .frame = (uint32_t)fid, .flags = *flags };
+	return fid;
+}
+
+int64_t symbolizer_ustack(struct symbolizer *sym, pid_t pid, const uint64_t *regs,
+			  const uint8_t *stack, size_t len)
+{
+	struct unwind_result *res;
+	struct ucache_key key;
+	struct ucache_val val = { 0 };
+	struct sproc *p;
+	uint64_t t0, sp;
+	uint32_t flags = 0;
+	int64_t id, fid;
+	bool was_open;
+	size_t i;
+
+	if (!sym || !regs)
+		return -EINVAL;
+	t0 = mono_ns();
+	p = *proc_slot(sym, pid);
+	if (!p)
+		return -ESRCH;
+	p->last_use = ++sym->clock;
+	sym->st.ustacks++;
+	if (!stack)
+		len = 0;
+	if (len > UPROC_MAX_STACK)
+		len = UPROC_MAX_STACK;
+	sp = regs[ST_REG_RSP];
+
+	ucache__key(p->session, regs, len, &key);
+	if (ucache__lookup(sym->ucache, &key, sp, stack, len, &val)) {
+		sym->st.ustack_cache_hits++;
+		id = val.stack_id;
+		goto cleanup;
+	}
+
+	res = sym->res;
+	was_open = uproc__is_open(p->up);
+	session_before(sym, p);
+	uproc__unwind(p->up, regs, stack, len, res); /* on error res holds the leaf alone */
+	for (i = 0; i < res->n; i++) {
+		fid = user_frame(sym, p, res->pcs[i], res->activation[i], &flags);
+		if (fid < 0) {
+			session_after(sym, p, was_open);
+			id = fid;
+			goto cleanup;
+		}
+		val.unknown_pcs += !!(flags & FF_UNKNOWN);
+		val.outside_pcs += !!(flags & FF_OUTSIDE);
+		sym->ids[res->n - 1 - i] = (uint32_t)fid; /* root first */
+	}
+	session_after(sym, p, was_open);
+	id = capdata_stack(sym->cd, sym->ids, (uint32_t)res->n,
+			   res->complete ? CAP_STACK_COMPLETE : CAP_STACK_TRUNCATED);
+	if (id < 0)
+		goto cleanup;
+	val.stack_id = (uint32_t)id;
+	/* An unwind whose reads were not all logged cannot be verified later. */
+	if (!res->reads_full)
+		ucache__insert(sym->ucache, &key, sp, len, res->reads, res->nreads, &val);
+
+cleanup:
+	if (id >= 0) {
+		sym->st.unknown_pcs += val.unknown_pcs;
+		sym->st.maps_refresh_wanted += val.outside_pcs;
+	}
+	sym->st.unwind_ns += mono_ns() - t0;
+	return id;
+}
+
+/* Resolves one kernel address through the kernel frame cache; the leaf is
+ * looked up at its own address, return addresses at addr - 1 (a call at the
+ * very end of a function returns into the next one). */
+static struct kentry *kernel_entry(struct symbolizer *sym, uint64_t addr, bool leaf)
+{
+	uint32_t lf = leaf ? KF_LEAF : 0;
+	struct kentry *e = &sym->kcache[mix64(addr ^ lf) & (KCACHE_SLOTS - 1)];
+	const struct ksym *ks;
+
+	if ((e->flags & KF_USED) && e->addr == addr && (e->flags & KF_LEAF) == lf)
+		return e;
+	ks = sym->ks ? ksyms__find(sym->ks, leaf ? addr : addr - 1) : NULL;
+	*e = (struct kentry){ .addr = addr, .frame = UINT32_MAX, .flags = KF_USED | lf };
+	if (!ks)
+		e->flags |= KF_UNKNOWN;
+	else if (ksyms__is_bpf_glue(ks->name, ks->module))
+		e->flags |= KF_GLUE;
+	return e;
+}
+
+static int64_t kernel_frame(struct symbolizer *sym, struct kentry *e, uint64_t addr, bool leaf)
+{
+	const struct ksym *ks;
+	int64_t fid;
+
+	if (e->frame != UINT32_MAX)
+		return e->frame;
+	ks = (e->flags & KF_UNKNOWN) ? NULL : ksyms__find(sym->ks, leaf ? addr : addr - 1);
+	fid = capdata_frame(sym->cd, ks ? ks->name : "[unknown]", addr, ST_NO_MAPPING, true);
+	if (fid >= 0)
+		e->frame = (uint32_t)fid;
+	return fid;
+}
+
+int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n)
+{
+	size_t i, start = 0, nout = 0;
+	struct kentry *e;
+	int64_t fid;
+
+	if (!sym || !ips || !n)
+		return -EINVAL;
+	sym->st.kstacks++;
+	if (n > KSTACK_MAX)
+		n = KSTACK_MAX;
+	/* The capture's own frames sit at the leaf: the BPF program, the
+	 * tracepoint glue, bpf_get_stack. Cut everything up to the rootmost of
+	 * them (a program JIT-ed after kallsyms was read has no name of its own),
+	 * then any unnamed leftovers at the new leaf. */
+	for (i = 0; i < n; i++) {
+		e = kernel_entry(sym, ips[i], i == 0);
+		sym->kflags[i] = ips[i] ? e->flags : KF_UNKNOWN;
+		if (sym->kflags[i] & KF_GLUE)
+			start = i + 1;
+	}
+	while (sym->ks && start < n && (sym->kflags[start] & KF_UNKNOWN))
+		start++;
+	for (i = n; i-- > start;) {
+		if (!ips[i] || (sym->kflags[i] & KF_GLUE))
+			continue;
+		/* The cache slot may have been reused by another address of this stack. */
+		e = kernel_entry(sym, ips[i], i == 0);
+		fid = kernel_frame(sym, e, ips[i], i == 0);
+		if (fid < 0)
+			return fid;
+		sym->st.unknown_pcs += !!(e->flags & KF_UNKNOWN);
+		sym->ids[nout++] = (uint32_t)fid;
+	}
+	if (!nout) {
+		fid = capdata_frame(sym->cd, "[unknown]", 0, ST_NO_MAPPING, true);
+		if (fid < 0)
+			return fid;
+		sym->ids[nout++] = (uint32_t)fid;
+	}
+	return capdata_stack(sym->cd, sym->ids, (uint32_t)nout, CAP_STACK_COMPLETE);
+}
+
+int64_t symbolizer_placeholder(struct symbolizer *sym, const char *what,
+			       enum cap_stack_status status)
+{
+	int64_t fid;
+	uint32_t id;
+
+	if (!sym || !what)
+		return -EINVAL;
+	fid = capdata_frame(sym->cd, what, 0, ST_NO_MAPPING, false);
+	if (fid < 0)
+		return fid;
+	id = (uint32_t)fid;
+	return capdata_stack(sym->cd, &id, 1, status);
+}
+
+void symbolizer_stats(const struct symbolizer *sym, struct symbolizer_stats *out)
+{
+	if (sym)
+		*out = sym->st;
+	else
+		memset(out, 0, sizeof(*out));
+}

@@ -1,0 +1,71 @@
+/* symbolize.h: turns raw stacks from the capture stage into interned, named
+ * frames and stacks of a capdata.
+ *
+ * Kernel stacks: instruction pointers, leaf first, named from /proc/kallsyms.
+ * User stacks: registers and a copy of the stack memory, unwound with elfutils'
+ * libdwfl from DWARF CFI (.eh_frame/.debug_frame), so binaries without frame
+ * pointers unwind completely; then named from ELF symbol tables or separate
+ * debuginfo, and demangled (C++, Rust).
+ *
+ * The symbolizer never reads /proc/PID/maps itself: the caller hands it the
+ * text of the maps file, read ahead of time or with a deadline, because that
+ * read takes the target's mmap_lock and blocks during the freezes we record.
+ * ELF files are opened as /proc/PID/root/<path> so that processes in other
+ * mount namespaces resolve; opening a file takes no lock of the target.
+ *
+ * Owned data: the symbolizer keeps ksyms, one libdwfl session per process and
+ * caches keyed by address; raw stack bytes are only read during the call.
+ */
+#ifndef STALLTRAP_SYMBOLIZE_H
+#define STALLTRAP_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "capdata/capdata.h"
+
+struct symbolizer;
+
+/* kallsyms_path is normally "/proc/kallsyms"; NULL skips kernel symbols (tests).
+ * proc_root is normally "/proc"; tests may point it elsewhere.
+ * Returns NULL with a one-line reason in err. */
+struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
+				  const char *proc_root, char *err, size_t errlen);
+void symbolizer_free(struct symbolizer *sym);
+
+/* Registers (or refreshes, when called again) a process from its maps text.
+ * Returns 0 or a negative errno. */
+int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text);
+/* Forget a process (it exec'd or exited); frames already interned stay. */
+void symbolizer_drop_process(struct symbolizer *sym, pid_t pid);
+
+/* Kernel stack: ips leaf first. Frames of the BPF machinery (bpf_prog_*,
+ * bpf_trace_run*, __bpf_trace_*) and of the tracepoint plumbing are dropped.
+ * Returns the capdata stack id (root first) or a negative errno. */
+int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n);
+
+/* User stack: regs in the x86_64 DWARF order of capture_abi.h (ST_NREGS), and
+ * len bytes of stack memory that were at regs[ST_REG_RSP]. Unwinds, names the
+ * frames, interns the stack and returns its id (root first), or a negative errno.
+ * The status says whether the unwind reached the thread's entry.
+ * Repeated stacks are served from a cache of verified unwinds: an entry keeps
+ * the stack words the unwinder read, and is reused only when the same words
+ * hold the same values. */
+int64_t symbolizer_ustack(struct symbolizer *sym, pid_t pid, const uint64_t *regs,
+			  const uint8_t *stack, size_t len);
+
+/* A one-frame user stack naming why there is none, e.g.
+ * "[user stack unreadable: mmap_lock busy]". */
+int64_t symbolizer_placeholder(struct symbolizer *sym, const char *what,
+			       enum cap_stack_status status);
+
+/* Statistics for report.json's "capture" section. */
+struct symbolizer_stats {
+	uint64_t ustacks, ustack_cache_hits, unwind_ns, kstacks, unknown_pcs;
+	uint64_t maps_refresh_wanted; /* pcs outside every known mapping: maps may be stale */
+};
+void symbolizer_stats(const struct symbolizer *sym, struct symbolizer_stats *out);
+
+#endif /* STALLTRAP_SYMBOLIZE_H */

@@ -1,0 +1,18 @@
+#!/bin/bash
+# test_exact.sh: per blocking function, recorded off-CPU time matches what the
+# workload measured itself (±2 %), with 0 drops, and >= 95 % of it has the
+# complete user stack (start_thread -> worker_X -> block_X), for the -O2 build
+# without frame pointers and for the frame-pointer build.
+source "$(dirname "$0")/lib.sh"
+for build in offcpu_truth offcpu_truth-fp; do
+	gate=$TMP/gate-$build
+	"$WL/$build" --duration 3 --start-after "$gate" --truth "$TMP/$build.truth.json" >"$TMP/$build.wl" &
+	wl=$!; PIDS_TO_KILL+=($wl)
+	( sleep 0.5; touch "$gate" ) &
+	"$ST" record --pid $wl --duration 10s --min-block 1ms --out "$TMP/$build" >"$TMP/$build.summary" 2>"$TMP/$build.err" \
+		|| fail "$build: record failed: $(cat "$TMP/$build.err")"
+	wait $wl || fail "$build: workload failed"
+	python3 tests/bpf/check_truth.py "$TMP/$build/report.json" "$TMP/$build.truth.json" \
+		--tolerance-pct 2 --min-complete-pct 95 || fail "$build: exactness or completeness goal missed"
+	ok "$build"
+done

@@ -1,0 +1,819 @@
+/* test_capdata.c: unit tests of the capdata model: interning, caps, counters, file round trip and malformed files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "capdata/capdata.h"
+#include "capture/capture_abi.h"
+
+/* ---- helpers ---- */
+
+static char *make_tmpdir(void)
+{
+	char *d = strdup("/tmp/test_capdata.XXXXXX");
+
+	assert_non_null(d);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void remove_tmpdir(char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096];
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(dir), 0);
+	free(dir);
+}
+
+static int count_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Writes text as DIR/capture.jsonl.gz, uncompressed (gzread reads plain
+ * files transparently, which is what lets the table below stay readable). */
+static void write_plain(const char *dir, const char *text, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CAPDATA_FILE);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void write_gz(const char *dir, const char *text, size_t len)
+{
+	char path[4096];
+	gzFile gz;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CAPDATA_FILE);
+	gz = gzopen(path, "wb");
+	assert_non_null(gz);
+	assert_int_equal(gzwrite(gz, text, (unsigned int)len), (int)len);
+	assert_int_equal(gzclose(gz), Z_OK);
+}
+
+/* ---- interning ---- */
+
+static void test_intern_frames(void **state)
+{
+	struct capdata cd;
+	int64_t a, b, c, d, m;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	m = capdata_mapping(&cd, 0x400000, 0x500000, 0, "/usr/bin/app", "abcd");
+	assert_int_equal(m, 0);
+	assert_int_equal(capdata_mapping(&cd, 0x400000, 0x500000, 0, "/usr/bin/app", "abcd"), 0);
+	assert_int_equal(capdata_mapping(&cd, 0x400000, 0x500000, 0, "/usr/bin/app", NULL), 1);
+	assert_int_equal(capdata_mapping(&cd, 0x400000, 0x500000, 0x1000, "/usr/bin/app", NULL), 2);
+
+	a = capdata_frame(&cd, "main", 0x401000, (uint32_t)m, false);
+	b = capdata_frame(&cd, "main", 0x401000, (uint32_t)m, false);
+	c = capdata_frame(&cd, "main", 0x401001, (uint32_t)m, false);
+	d = capdata_frame(&cd, "main", 0x401000, ST_NO_MAPPING, true);
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(c, 1);
+	assert_int_equal(d, 2);
+	assert_int_equal(cd.nframes, 3);
+	assert_string_equal(cd.frames[1].name, "main");
+	assert_int_equal(cd.frames[1].addr, 0x401001);
+	/* A mapping that does not exist is refused. */
+	assert_int_equal(capdata_frame(&cd, "x", 1, 99, false), -EINVAL);
+	assert_int_equal(capdata_frame(&cd, NULL, 1, ST_NO_MAPPING, false), -EINVAL);
+	capdata_free(&cd);
+	capdata_free(&cd); /* idempotent */
+}
+
+static void test_intern_strings_are_cleaned(void **state)
+{
+	struct capdata cd;
+	char *longname;
+	int64_t a, b;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	a = capdata_frame(&cd, "bad\xff" "byte", 1, ST_NO_MAPPING, false);
+	assert_true(a >= 0);
+	assert_string_equal(cd.frames[a].name, "bad?byte");
+	/* The cleaned name is the interned identity. */
+	b = capdata_frame(&cd, "bad?byte", 1, ST_NO_MAPPING, false);
+	assert_int_equal(a, b);
+	/* Valid multibyte UTF-8 is kept; an overlong encoding and a surrogate are not. */
+	a = capdata_frame(&cd, "caf\xc3\xa9", 1, ST_NO_MAPPING, false);
+	assert_string_equal(cd.frames[a].name, "caf\xc3\xa9");
+	a = capdata_frame(&cd, "x\xc0\xaf" "y\xed\xa0\x80", 1, ST_NO_MAPPING, false);
+	assert_string_equal(cd.frames[a].name, "x??y???");
+
+	longname = malloc(CAPDATA_MAX_STRING + 100);
+	assert_non_null(longname);
+	memset(longname, 'a', CAPDATA_MAX_STRING + 99);
+	longname[CAPDATA_MAX_STRING - 1] = '\xc3'; /* a 2-byte char straddling the cap */
+	longname[CAPDATA_MAX_STRING] = '\xa9';
+	longname[CAPDATA_MAX_STRING + 99] = '\0';
+	a = capdata_frame(&cd, longname, 2, ST_NO_MAPPING, false);
+	assert_true(a >= 0);
+	assert_int_equal(strlen(cd.frames[a].name), CAPDATA_MAX_STRING - 1);
+	free(longname);
+
+	/* comm: cut to 15 bytes, at a character boundary. */
+	a = capdata_thread(&cd, 10, 11, "a-very-long-thread-name");
+	assert_string_equal(cd.threads[a].comm, "a-very-long-thr");
+	a = capdata_thread(&cd, 10, 12, "abcdefghijklmn\xc3\xa9");
+	assert_string_equal(cd.threads[a].comm, "abcdefghijklmn");
+	capdata_free(&cd);
+}
+
+static void test_intern_stacks_threads(void **state)
+{
+	struct capdata cd;
+	uint32_t u[3], k[2], mixed[2];
+	int64_t s1, s2, s3, s4, ks, t1, t2, t3, t4;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	u[0] = (uint32_t)capdata_frame(&cd, "start", 1, ST_NO_MAPPING, false);
+	u[1] = (uint32_t)capdata_frame(&cd, "main", 2, ST_NO_MAPPING, false);
+	u[2] = (uint32_t)capdata_frame(&cd, "read", 3, ST_NO_MAPPING, false);
+	k[0] = (uint32_t)capdata_frame(&cd, "do_sys_read", 0xffffffff81000000ULL, ST_NO_MAPPING, true);
+	k[1] = (uint32_t)capdata_frame(&cd, "schedule", 0xffffffff81000100ULL, ST_NO_MAPPING, true);
+
+	s1 = capdata_stack(&cd, u, 3, CAP_STACK_COMPLETE);
+	s2 = capdata_stack(&cd, u, 3, CAP_STACK_COMPLETE);
+	s3 = capdata_stack(&cd, u, 3, CAP_STACK_TRUNCATED);
+	s4 = capdata_stack(&cd, u, 2, CAP_STACK_COMPLETE);
+	ks = capdata_stack(&cd, k, 2, CAP_STACK_COMPLETE);
+	assert_int_equal(s1, 0);
+	assert_int_equal(s2, 0);
+	assert_int_equal(s3, 1);
+	assert_int_equal(s4, 2);
+	assert_int_equal(ks, 3);
+	assert_int_equal(capdata_stack(&cd, NULL, 0, CAP_STACK_NONE), 4);
+	assert_int_equal(capdata_stack(&cd, NULL, 0, CAP_STACK_NONE), 4);
+	assert_int_equal(cd.stacks[2].nframes, 2);
+	assert_int_equal(cd.stacks[2].frames[1], u[1]);
+	assert_false(capdata_stack_is_kernel(&cd, 0));
+	assert_true(capdata_stack_is_kernel(&cd, 3));
+	assert_false(capdata_stack_is_kernel(&cd, 4));
+	assert_false(capdata_stack_is_kernel(&cd, ST_NO_STACK));
+
+	mixed[0] = u[0];
+	mixed[1] = k[0];
+	assert_int_equal(capdata_stack(&cd, mixed, 2, CAP_STACK_COMPLETE), -EINVAL);
+	mixed[1] = 1000;
+	assert_int_equal(capdata_stack(&cd, mixed, 2, CAP_STACK_COMPLETE), -EINVAL);
+	assert_int_equal(capdata_stack(&cd, u, 3, (enum cap_stack_status)7), -EINVAL);
+
+	t1 = capdata_thread(&cd, 100, 101, "worker");
+	t2 = capdata_thread(&cd, 100, 101, "worker");
+	t3 = capdata_thread(&cd, 100, 101, "renamed");
+	t4 = capdata_thread(&cd, 200, 101, "worker"); /* tid reused by another process */
+	assert_int_equal(t1, 0);
+	assert_int_equal(t2, 0);
+	assert_int_equal(t3, 1);
+	assert_int_equal(t4, 2);
+	assert_int_equal(cd.threads[0].pid, 100);
+	assert_int_equal(cd.threads[0].tid, 101);
+	assert_int_equal(cd.threads[0].below_min_ns, 0);
+
+	/* Blocks: every id checked. */
+	struct cap_block b = { .thread = 0, .ustack = 0, .kstack = 3, .state = 1, .dur_ns = 5 };
+
+	assert_int_equal(capdata_add_block(&cd, &b), 0);
+	b.ustack = ST_NO_STACK;
+	b.kstack = ST_NO_STACK;
+	assert_int_equal(capdata_add_block(&cd, &b), 0);
+	b.state = ST_STATE__COUNT;
+	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
+	b.state = 0;
+	b.thread = 3;
+	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
+	b.thread = 0;
+	b.ustack = 3; /* a kernel stack as the user stack */
+	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
+	b.ustack = ST_NO_STACK;
+	b.kstack = 0; /* a user stack as the kernel stack */
+	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
+	b.kstack = 99;
+	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
+	b.kstack = 4; /* empty stacks fit either side (every frame filtered out) */
+	b.ustack = 4;
+	assert_int_equal(capdata_add_block(&cd, &b), 0);
+	assert_int_equal(cd.nblocks, 3);
+	assert_int_equal(cd.blocks[0].state, 1);
+	capdata_free(&cd);
+}
+
+static void test_many_interned(void **state)
+{
+	struct capdata cd;
+	char name[32];
+	uint32_t i;
+
+	/* Enough entries to resize the index several times; every id must come back. */
+	assert_int_equal(capdata_init(&cd), 0);
+	for (i = 0; i < 50000; i++) {
+		snprintf(name, sizeof(name), "fn_%u", i);
+		assert_int_equal(capdata_frame(&cd, name, i, ST_NO_MAPPING, false), i);
+	}
+	for (i = 0; i < 50000; i++) {
+		snprintf(name, sizeof(name), "fn_%u", i);
+		assert_int_equal(capdata_frame(&cd, name, i, ST_NO_MAPPING, false), i);
+		assert_int_equal(capdata_stack(&cd, &i, 1, CAP_STACK_COMPLETE), i);
+	}
+	assert_int_equal(cd.nframes, 50000);
+	assert_int_equal(cd.nstacks, 50000);
+	capdata_free(&cd);
+}
+
+static void test_counters(void **state)
+{
+	struct capdata cd;
+	char name[32];
+	unsigned int i;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	assert_int_equal(capdata_get_drop(&cd, "ringbuf_full"), 0);
+	assert_int_equal(capdata_add_drop(&cd, "ringbuf_full", 0), 0);
+	assert_int_equal(cd.ndrops, 1); /* exists at 0 */
+	assert_int_equal(capdata_add_drop(&cd, "ringbuf_full", 5), 0);
+	assert_int_equal(capdata_add_drop(&cd, "ringbuf_full", 7), 0);
+	assert_int_equal(capdata_get_drop(&cd, "ringbuf_full"), 12);
+	assert_int_equal(capdata_add_drop(&cd, "ringbuf_full", UINT64_MAX), 0);
+	assert_true(capdata_get_drop(&cd, "ringbuf_full") == UINT64_MAX); /* saturates */
+	assert_int_equal(capdata_set_stat(&cd, "blocks", 3), 0);
+	assert_int_equal(capdata_set_stat(&cd, "blocks", 4), 0);
+	assert_int_equal(capdata_get_stat(&cd, "blocks"), 4);
+	assert_int_equal(capdata_get_stat(&cd, "ringbuf_full"), 0); /* separate namespaces */
+	assert_int_equal(cd.nstats, 1);
+	assert_int_equal(capdata_add_drop(&cd, "", 1), -EINVAL);
+	assert_int_equal(capdata_add_drop(&cd, "has space", 1), -EINVAL);
+	assert_int_equal(capdata_add_drop(&cd, NULL, 1), -EINVAL);
+	for (i = 1; i < CAPDATA_MAX_COUNTERS; i++) {
+		snprintf(name, sizeof(name), "d%u", i);
+		assert_int_equal(capdata_add_drop(&cd, name, i), 0);
+	}
+	assert_int_equal(cd.ndrops, CAPDATA_MAX_COUNTERS);
+	assert_int_equal(capdata_add_drop(&cd, "one_too_many", 1), -E2BIG);
+	assert_int_equal(capdata_add_drop(&cd, "d7", 1), 0); /* existing ones still count */
+	assert_int_equal(capdata_get_drop(&cd, "d7"), 8);
+	capdata_free(&cd);
+}
+
+static void test_header_setters(void **state)
+{
+	struct capdata cd;
+	int32_t pids[] = { 5, 6 };
+
+	assert_int_equal(capdata_init(&cd), 0);
+	assert_int_equal(capdata_set_target(&cd, pids, 2, "srv", "srv --x"), 0);
+	assert_int_equal(capdata_set_target(&cd, pids, 1, "srv2", NULL), 0); /* replaces */
+	assert_int_equal(cd.target.npids, 1);
+	assert_string_equal(cd.target.comm, "srv2");
+	assert_null(cd.target.cmdline);
+	assert_int_equal(capdata_set_capture_path(&cd, "sched_exit_tp"), 0);
+	assert_string_equal(cd.capture_path, "sched_exit_tp");
+	cd.window.start_mono_ns = 1000;
+	cd.window.duration_ns = 234;
+	assert_int_equal(capdata_window_end(&cd), 1234);
+	assert_string_equal(capdata_state_name(ST_STATE_UNINTERRUPTIBLE), "uninterruptible");
+	assert_string_equal(capdata_state_name(9), "unknown");
+	assert_string_equal(capdata_stack_status_name(CAP_STACK_UNREADABLE), "unreadable");
+	capdata_free(&cd);
+}
+
+/* ---- round trip ---- */
+
+static void build_sample(struct capdata *cd)
+{
+	int32_t pids[] = { 4242, 4243 };
+	uint32_t u[4], k[3];
+	int64_t m0, m1, su, st, sunr, snone, sk, sempty, t0, t1, t2;
+	struct cap_block b;
+	int i;
+
+	assert_int_equal(capdata_init(cd), 0);
+	assert_int_equal(capdata_set_target(cd, pids, 2, "my srv", "/usr/bin/srv --name \"x\" caf\xc3\xa9\n\t"), 0);
+	assert_int_equal(capdata_set_capture_path(cd, "sched_exit_tp"), 0);
+	cd->window.start_mono_ns = 123456789012345ULL;
+	cd->window.start_real_ns = -5; /* before 1970: the format is signed */
+	cd->window.duration_ns = 10000000000ULL;
+	cd->window.min_block_ns = 1000000;
+
+	m0 = capdata_mapping(cd, 0x555555554000ULL, 0x555555600000ULL, 0x1000, "/usr/bin/srv",
+			     "0123456789abcdef");
+	m1 = capdata_mapping(cd, 0x7ffff7dd0000ULL, 0x7ffff7f00000ULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", NULL);
+	assert_true(m0 >= 0 && m1 >= 0);
+	u[0] = (uint32_t)capdata_frame(cd, "__clone3", 0x7ffff7e00000ULL, (uint32_t)m1, false);
+	u[1] = (uint32_t)capdata_frame(cd, "start_thread", 0x7ffff7e00100ULL, (uint32_t)m1, false);
+	u[2] = (uint32_t)capdata_frame(cd, "std::vector<int, std::allocator<int> >::push_back(int const&)",
+				       0x555555555000ULL, (uint32_t)m0, false);
+	u[3] = (uint32_t)capdata_frame(cd, "[user stack unreadable: mmap_lock busy]", 0, ST_NO_MAPPING, false);
+	k[0] = (uint32_t)capdata_frame(cd, "entry_SYSCALL_64", 0xffffffff82000000ULL, ST_NO_MAPPING, true);
+	k[1] = (uint32_t)capdata_frame(cd, "futex_wait", 0xffffffff81100000ULL, ST_NO_MAPPING, true);
+	k[2] = (uint32_t)capdata_frame(cd, "schedule", 0xffffffffffffffffULL, ST_NO_MAPPING, true);
+
+	su = capdata_stack(cd, u, 3, CAP_STACK_COMPLETE);
+	st = capdata_stack(cd, u + 1, 2, CAP_STACK_TRUNCATED);
+	sunr = capdata_stack(cd, u + 3, 1, CAP_STACK_UNREADABLE);
+	snone = capdata_stack(cd, NULL, 0, CAP_STACK_NONE);
+	sk = capdata_stack(cd, k, 3, CAP_STACK_COMPLETE);
+	sempty = capdata_stack(cd, NULL, 0, CAP_STACK_COMPLETE);
+	assert_true(su >= 0 && st >= 0 && sunr >= 0 && snone >= 0 && sk >= 0 && sempty >= 0);
+
+	t0 = capdata_thread(cd, 4242, 4242, "srv");
+	t1 = capdata_thread(cd, 4242, 4250, "srv-worker");
+	t2 = capdata_thread(cd, 4243, 4243, "kworker/0:1");
+	assert_true(t0 >= 0 && t1 >= 0 && t2 >= 0);
+	cd->threads[t1].below_min_ns = 777;
+	cd->threads[t1].below_min_count = 3;
+
+	for (i = 0; i < 20; i++) {
+		b = (struct cap_block){
+			.thread = (uint32_t)(i % 3),
+			.ustack = i % 5 == 4 ? ST_NO_STACK : (uint32_t)(i % 4 == 0 ? su : i % 4 == 1 ? st : i % 4 == 2 ? sunr : snone),
+			.kstack = i % 7 == 6 ? ST_NO_STACK : (uint32_t)(i % 2 ? sk : sempty),
+			.state = (uint8_t)(i % 3),
+			.flags = (uint8_t)(i % 4),
+			.start_ns = 123456789012345ULL + (uint64_t)i * 1000,
+			.dur_ns = 1000000ULL * (uint64_t)(i + 1),
+		};
+		assert_int_equal(capdata_add_block(cd, &b), 0);
+	}
+	assert_int_equal(capdata_add_drop(cd, "ringbuf_full", 0), 0);
+	assert_int_equal(capdata_add_drop(cd, "kstack_collision", 3), 0);
+	assert_int_equal(capdata_set_stat(cd, "blocks", 20), 0);
+	assert_int_equal(capdata_set_stat(cd, "unwind_ns", (uint64_t)INT64_MAX), 0);
+}
+
+static void assert_str_or_null_equal(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+static void assert_capdata_equal(const struct capdata *a, const struct capdata *b)
+{
+	size_t i;
+
+	assert_int_equal(a->target.npids, b->target.npids);
+	for (i = 0; i < a->target.npids; i++)
+		assert_int_equal(a->target.pids[i], b->target.pids[i]);
+	assert_str_or_null_equal(a->target.comm, b->target.comm);
+	assert_str_or_null_equal(a->target.cmdline, b->target.cmdline);
+	assert_str_or_null_equal(a->capture_path, b->capture_path);
+	assert_true(a->window.start_mono_ns == b->window.start_mono_ns);
+	assert_true(a->window.start_real_ns == b->window.start_real_ns);
+	assert_true(a->window.duration_ns == b->window.duration_ns);
+	assert_true(a->window.min_block_ns == b->window.min_block_ns);
+
+	assert_int_equal(a->nmappings, b->nmappings);
+	for (i = 0; i < a->nmappings; i++) {
+		assert_true(a->mappings[i].start == b->mappings[i].start);
+		assert_true(a->mappings[i].limit == b->mappings[i].limit);
+		assert_true(a->mappings[i].offset == b->mappings[i].offset);
+		assert_str_or_null_equal(a->mappings[i].file, b->mappings[i].file);
+		assert_str_or_null_equal(a->mappings[i].build_id, b->mappings[i].build_id);
+	}
+	assert_int_equal(a->nframes, b->nframes);
+	for (i = 0; i < a->nframes; i++) {
+		assert_string_equal(a->frames[i].name, b->frames[i].name);
+		assert_true(a->frames[i].addr == b->frames[i].addr);
+		assert_int_equal(a->frames[i].mapping, b->frames[i].mapping);
+		assert_int_equal(a->frames[i].kernel, b->frames[i].kernel);
+	}
+	assert_int_equal(a->nstacks, b->nstacks);
+	for (i = 0; i < a->nstacks; i++) {
+		assert_int_equal(a->stacks[i].nframes, b->stacks[i].nframes);
+		assert_int_equal(a->stacks[i].status, b->stacks[i].status);
+		if (a->stacks[i].nframes)
+			assert_memory_equal(a->stacks[i].frames, b->stacks[i].frames,
+					    a->stacks[i].nframes * sizeof(uint32_t));
+	}
+	assert_int_equal(a->nthreads, b->nthreads);
+	for (i = 0; i < a->nthreads; i++) {
+		assert_int_equal(a->threads[i].pid, b->threads[i].pid);
+		assert_int_equal(a->threads[i].tid, b->threads[i].tid);
+		assert_string_equal(a->threads[i].comm, b->threads[i].comm);
+		assert_true(a->threads[i].below_min_ns == b->threads[i].below_min_ns);
+		assert_true(a->threads[i].below_min_count == b->threads[i].below_min_count);
+	}
+	assert_int_equal(a->nblocks, b->nblocks);
+	for (i = 0; i < a->nblocks; i++) {
+		assert_int_equal(a->blocks[i].thread, b->blocks[i].thread);
+		assert_int_equal(a->blocks[i].ustack, b->blocks[i].ustack);
+		assert_int_equal(a->blocks[i].kstack, b->blocks[i].kstack);
+		assert_int_equal(a->blocks[i].state, b->blocks[i].state);
+		assert_int_equal(a->blocks[i].flags, b->blocks[i].flags);
+		assert_true(a->blocks[i].start_ns == b->blocks[i].start_ns);
+		assert_true(a->blocks[i].dur_ns == b->blocks[i].dur_ns);
+	}
+	assert_int_equal(a->ndrops, b->ndrops);
+	for (i = 0; i < a->ndrops; i++) {
+		assert_string_equal(a->drops[i].name, b->drops[i].name);
+		assert_true(a->drops[i].value == b->drops[i].value);
+	}
+	assert_int_equal(a->nstats, b->nstats);
+	for (i = 0; i < a->nstats; i++) {
+		assert_string_equal(a->stats[i].name, b->stats[i].name);
+		assert_true(a->stats[i].value == b->stats[i].value);
+	}
+}
+
+static void test_round_trip(void **state)
+{
+	struct capdata a, b, c;
+	char *dir = make_tmpdir(), path[4096], err[512];
+	unsigned char magic[2];
+	struct stat st;
+	FILE *f;
+
+	build_sample(&a);
+	assert_int_equal(capdata_write(&a, dir), 0);
+
+	snprintf(path, sizeof(path), "%s/%s", dir, CAPDATA_FILE);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(count_dir_entries(dir), 1); /* no temp file left behind */
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(magic, 1, 2, f), 2);
+	fclose(f);
+	assert_int_equal(magic[0], 0x1f); /* really gzip */
+	assert_int_equal(magic[1], 0x8b);
+
+	assert_int_equal(capdata_init(&b), 0);
+	assert_int_equal(capdata_read(&b, dir, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_capdata_equal(&a, &b);
+
+	/* The reread model interns like the original: ids are the same. */
+	assert_int_equal(capdata_thread(&b, 4242, 4250, "srv-worker"), 1);
+	assert_int_equal(capdata_frame(&b, "futex_wait", 0xffffffff81100000ULL, ST_NO_MAPPING, true), 5);
+
+	/* Reading into a non-empty capdata is refused. */
+	assert_int_equal(capdata_read(&b, dir, err, sizeof(err)), -EINVAL);
+
+	/* Write again over the existing file: still complete, still one file. */
+	assert_int_equal(capdata_write(&a, dir), 0);
+	assert_int_equal(capdata_init(&c), 0);
+	assert_int_equal(capdata_read(&c, dir, err, sizeof(err)), 0);
+	assert_capdata_equal(&a, &c);
+	assert_int_equal(count_dir_entries(dir), 1);
+
+	capdata_free(&a);
+	capdata_free(&b);
+	capdata_free(&c);
+	remove_tmpdir(dir);
+}
+
+static void test_round_trip_empty(void **state)
+{
+	struct capdata a, b;
+	char *dir = make_tmpdir(), err[512];
+
+	assert_int_equal(capdata_init(&a), 0);
+	assert_int_equal(capdata_write(&a, dir), 0);
+	assert_int_equal(capdata_init(&b), 0);
+	assert_int_equal(capdata_read(&b, dir, err, sizeof(err)), 0);
+	assert_capdata_equal(&a, &b);
+	capdata_free(&a);
+	capdata_free(&b);
+	remove_tmpdir(dir);
+}
+
+static void test_write_errors(void **state)
+{
+	struct capdata a;
+
+	assert_int_equal(capdata_init(&a), 0);
+	assert_int_equal(capdata_write(&a, "/nonexistent/dir"), -ENOENT);
+	/* A duration that does not fit the format's signed integers is refused, not wrapped. */
+	a.window.duration_ns = UINT64_MAX;
+	{
+		char *dir = make_tmpdir();
+
+		assert_int_equal(capdata_write(&a, dir), -E2BIG);
+		assert_int_equal(count_dir_entries(dir), 0);
+		remove_tmpdir(dir);
+	}
+	capdata_free(&a);
+}
+
+/* ---- malformed files, table-driven ---- */
+
+#define HDR "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1," \
+	    "\"target\":{\"pids\":[7],\"comm\":\"app\",\"cmdline\":\"app -x\"}," \
+	    "\"window\":{\"start_mono_ns\":1,\"start_real_ns\":2,\"duration_ns\":3,\"min_block_ns\":4}," \
+	    "\"capture_path\":\"sched_exit_tp\"}\n"
+#define UFRAME "{\"t\":\"frame\",\"name\":\"main\",\"addr\":\"0x401000\",\"mapping\":null,\"kernel\":false}\n"
+#define KFRAME "{\"t\":\"frame\",\"name\":\"schedule\",\"addr\":\"0xffffffff81000000\",\"mapping\":null,\"kernel\":true}\n"
+#define USTACK "{\"t\":\"stack\",\"frames\":[0],\"status\":\"complete\"}\n"
+#define KSTACK "{\"t\":\"stack\",\"frames\":[1],\"status\":\"complete\"}\n"
+#define THREAD "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"app\",\"below_min_ns\":5,\"below_min_count\":1}\n"
+#define BLOCK(u, k) "{\"t\":\"block\",\"thread\":0,\"ustack\":" u ",\"kstack\":" k \
+		    ",\"state\":\"sleeping\",\"start_ns\":10,\"dur_ns\":20}\n"
+/* A valid body: header, 2 frames, 2 stacks, a thread, a block. */
+#define BODY HDR UFRAME KFRAME USTACK KSTACK THREAD BLOCK("0", "1")
+#define END(m, f, s, t, b, d, st) "{\"t\":\"end\",\"mappings\":" #m ",\"frames\":" #f \
+	",\"stacks\":" #s ",\"threads\":" #t ",\"blocks\":" #b ",\"drops\":" #d ",\"stats\":" #st "}\n"
+#define GOOD_END END(0, 2, 2, 1, 1, 0, 0)
+
+struct bad_case {
+	const char *name;
+	const char *text;
+	int rc;
+	const char *msg; /* expected after "capture.jsonl.gz:" */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "empty file", "", -EINVAL, " empty: not a stalltrap capture" },
+	{ "not json", "hello\n", -EINVAL, "1: not JSON" },
+	{ "array record", "[1,2]\n", -EINVAL, "1: a record must be a JSON object" },
+	{ "no type", "{\"x\":1}\n", -EINVAL, "1: record without a \"t\"" },
+	{ "no header first", UFRAME, -EINVAL, "1: not a stalltrap capture (the first record is \"frame\"" },
+	{ "wrong format", "{\"t\":\"header\",\"format\":\"other\",\"version\":1}\n", -EINVAL,
+	  "1: not a stalltrap capture (header \"format\"" },
+	{ "newer version", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":2}\n", -ENOTSUP,
+	  "1: capture format version 2 is newer than this stalltrap reads (1)" },
+	{ "version string", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":\"1\"}\n", -EINVAL,
+	  "1: header: \"version\" must be a positive integer" },
+	{ "header without window", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1,\"target\":{}}\n",
+	  -EINVAL, "1: header: \"window\" must be an object" },
+	{ "pid not integer",
+	  "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1,\"target\":{\"pids\":[\"7\"],\"comm\":null,\"cmdline\":null},"
+	  "\"window\":{\"start_mono_ns\":1,\"start_real_ns\":2,\"duration_ns\":3,\"min_block_ns\":4},\"capture_path\":null}\n",
+	  -EINVAL, "1: header target: \"pids\" must hold pids" },
+	{ "negative duration", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1,\"target\":{\"pids\":[],\"comm\":null,\"cmdline\":null},"
+	  "\"window\":{\"start_mono_ns\":1,\"start_real_ns\":2,\"duration_ns\":-3,\"min_block_ns\":4},\"capture_path\":null}\n",
+	  -EINVAL, "1: header window: \"duration_ns\" is -3, outside 0..9223372036854775807" },
+	{ "second header", HDR HDR, -EINVAL, "2: a second header" },
+	{ "truncated (no end)", BODY, -EINVAL, " no end record after line 7: the file is truncated" },
+	{ "end count mismatch", BODY END(0, 2, 2, 1, 2, 0, 0), -EINVAL, "8: end: the file says 2 blocks but holds 1" },
+	{ "record after end", BODY GOOD_END THREAD, -EINVAL, "9: record after the end record" },
+	{ "bad hex addr", HDR "{\"t\":\"frame\",\"name\":\"f\",\"addr\":\"401000\",\"mapping\":null,\"kernel\":false}\n",
+	  -EINVAL, "2: frame: \"addr\" must be a hex string" },
+	{ "hex too long", HDR "{\"t\":\"frame\",\"name\":\"f\",\"addr\":\"0x10000000000000000\",\"mapping\":null,\"kernel\":false}\n",
+	  -EINVAL, "2: frame: \"addr\" must be a hex string" },
+	{ "frame mapping out of range", HDR "{\"t\":\"frame\",\"name\":\"f\",\"addr\":\"0x1\",\"mapping\":0,\"kernel\":false}\n",
+	  -EINVAL, "2: frame refers to mapping 0 but only 0 mappings were defined" },
+	{ "frame kernel not bool", HDR "{\"t\":\"frame\",\"name\":\"f\",\"addr\":\"0x1\",\"mapping\":null,\"kernel\":1}\n",
+	  -EINVAL, "2: frame: \"kernel\" must be true or false" },
+	{ "frame name missing", HDR "{\"t\":\"frame\",\"addr\":\"0x1\",\"mapping\":null,\"kernel\":false}\n",
+	  -EINVAL, "2: frame: \"name\" must be a string" },
+	{ "frame name with NUL", HDR "{\"t\":\"frame\",\"name\":\"a\\u0000b\",\"addr\":\"0x1\",\"mapping\":null,\"kernel\":false}\n",
+	  -EINVAL, "2: not JSON" },
+	{ "duplicate frame", HDR UFRAME UFRAME, -EINVAL, "3: frame repeats frame 0" },
+	{ "duplicate key", HDR "{\"t\":\"frame\",\"t\":\"frame\"}\n", -EINVAL, "2: not JSON" },
+	{ "stack frame out of range", HDR UFRAME "{\"t\":\"stack\",\"frames\":[0,5],\"status\":\"complete\"}\n",
+	  -EINVAL, "3: stack refers to frame 5 but only 1 frame was defined" },
+	{ "stack bad status", HDR UFRAME "{\"t\":\"stack\",\"frames\":[0],\"status\":\"done\"}\n",
+	  -EINVAL, "3: stack: \"status\" must be one of complete, truncated, unreadable, none" },
+	{ "stack mixes frames", HDR UFRAME KFRAME "{\"t\":\"stack\",\"frames\":[0,1],\"status\":\"complete\"}\n",
+	  -EINVAL, "4: stack mixes kernel and user frames" },
+	{ "stack frames not array", HDR UFRAME "{\"t\":\"stack\",\"frames\":0,\"status\":\"complete\"}\n",
+	  -EINVAL, "3: stack: \"frames\" must be an array of frame ids" },
+	{ "thread comm too long", HDR "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"0123456789abcdef\",\"below_min_ns\":5,\"below_min_count\":1}\n",
+	  -EINVAL, "2: thread: \"comm\" is longer than 15 bytes" },
+	{ "thread tid too big", HDR "{\"t\":\"thread\",\"pid\":7,\"tid\":4294967296,\"comm\":\"a\",\"below_min_ns\":5,\"below_min_count\":1}\n",
+	  -EINVAL, "2: thread: \"tid\" is 4294967296, outside" },
+	{ "block stack out of range", HDR UFRAME KFRAME USTACK KSTACK THREAD BLOCK("99", "1"), -EINVAL,
+	  "7: block refers to stack 99 but only 2 stacks were defined" },
+	{ "block thread out of range", HDR "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1}\n",
+	  -EINVAL, "2: block refers to thread 0 but only 0 threads were defined" },
+	{ "block kernel stack as ustack", HDR UFRAME KFRAME USTACK KSTACK THREAD BLOCK("1", "1"), -EINVAL,
+	  "7: block: \"ustack\" 1 is a kernel stack" },
+	{ "block user stack as kstack", HDR UFRAME KFRAME USTACK KSTACK THREAD BLOCK("0", "0"), -EINVAL,
+	  "7: block: \"kstack\" 0 is a user stack" },
+	{ "block bad state", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":2,\"start_ns\":1,\"dur_ns\":1}\n",
+	  -EINVAL, "3: block: \"state\" must be one of sleeping, uninterruptible, runnable" },
+	{ "block negative duration", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"runnable\",\"start_ns\":1,\"dur_ns\":-1}\n",
+	  -EINVAL, "3: block: \"dur_ns\" is -1, outside" },
+	{ "block float duration", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"runnable\",\"start_ns\":1,\"dur_ns\":1.5}\n",
+	  -EINVAL, "3: block: \"dur_ns\" must be an integer" },
+	{ "block flag not bool", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"runnable\",\"start_ns\":1,\"dur_ns\":1,\"in_progress\":1}\n",
+	  -EINVAL, "3: block: \"in_progress\" must be true or false" },
+	{ "duplicate drop", HDR "{\"t\":\"drop\",\"name\":\"a\",\"value\":1}\n{\"t\":\"drop\",\"name\":\"a\",\"value\":1}\n",
+	  -EINVAL, "3: drop \"a\" appears twice" },
+	{ "bad counter name", HDR "{\"t\":\"stat\",\"name\":\"a b\",\"value\":1}\n", -EINVAL, "2: stat: \"name\" must be" },
+	{ "NUL byte", HDR "{\"t\":\"x\"}\0\n", -EINVAL, "2: NUL byte in the line" },
+};
+
+static void test_malformed(void **state)
+{
+	char err[512], want[600];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		char *dir = make_tmpdir();
+		struct capdata cd;
+		size_t len = strlen(c->text);
+		int rc;
+
+		if (strcmp(c->name, "NUL byte") == 0)
+			len = strlen(HDR) + sizeof("{\"t\":\"x\"}\0\n") - 1;
+		write_plain(dir, c->text, len);
+		assert_int_equal(capdata_init(&cd), 0);
+		rc = capdata_read(&cd, dir, err, sizeof(err));
+		snprintf(want, sizeof(want), "%s/%s:%s", dir, CAPDATA_FILE, c->msg);
+		if (rc != c->rc || strncmp(err, want, strlen(want)) != 0)
+			fail_msg("case \"%s\": rc %d (want %d), message\n  \"%s\"\nwant prefix\n  \"%s\"",
+				 c->name, rc, c->rc, err, want);
+		assert_null(strchr(err, '\n')); /* one line */
+		capdata_free(&cd);
+		remove_tmpdir(dir);
+	}
+}
+
+/* Files that must be accepted, with what they must yield. */
+static void test_accepted_variants(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *text;
+		size_t nblocks;
+	} cases[] = {
+		{ "minimal", BODY GOOD_END, 1 },
+		{ "unknown record type skipped", HDR "{\"t\":\"future_thing\",\"x\":[1,2]}\n" UFRAME KFRAME
+		  USTACK KSTACK THREAD BLOCK("0", "1") GOOD_END, 1 },
+		{ "unknown fields ignored", HDR UFRAME KFRAME USTACK KSTACK
+		  "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"app\",\"below_min_ns\":5,\"below_min_count\":1,\"new\":{}}\n"
+		  BLOCK("null", "null") GOOD_END, 1 },
+		{ "CRLF and blank lines", HDR "\r\n\n" UFRAME KFRAME USTACK KSTACK THREAD END(0, 2, 2, 1, 0, 0, 0), 0 },
+		{ "no trailing newline", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1,"
+		  "\"target\":{\"pids\":[],\"comm\":null,\"cmdline\":null},"
+		  "\"window\":{\"start_mono_ns\":0,\"start_real_ns\":0,\"duration_ns\":0,\"min_block_ns\":0},"
+		  "\"capture_path\":null}\n{\"t\":\"end\",\"mappings\":0,\"frames\":0,\"stacks\":0,\"threads\":0,"
+		  "\"blocks\":0,\"drops\":0,\"stats\":0}", 0 },
+	};
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *dir = make_tmpdir();
+		struct capdata cd;
+		int rc;
+
+		write_plain(dir, cases[i].text, strlen(cases[i].text));
+		assert_int_equal(capdata_init(&cd), 0);
+		rc = capdata_read(&cd, dir, err, sizeof(err));
+		if (rc)
+			fail_msg("case \"%s\": rc %d: %s", cases[i].name, rc, err);
+		assert_int_equal(cd.nblocks, cases[i].nblocks);
+		capdata_free(&cd);
+		remove_tmpdir(dir);
+	}
+}
+
+static void test_read_blocks_values(void **state)
+{
+	static const char text[] = HDR UFRAME KFRAME USTACK KSTACK THREAD
+		"{\"t\":\"block\",\"thread\":0,\"ustack\":0,\"kstack\":1,\"state\":\"uninterruptible\","
+		"\"start_ns\":10,\"dur_ns\":20,\"in_progress\":true,\"began_before\":true}\n"
+		"{\"t\":\"drop\",\"name\":\"ringbuf_full\",\"value\":0}\n"
+		END(0, 2, 2, 1, 1, 1, 0);
+	char *dir = make_tmpdir(), err[512];
+	struct capdata cd;
+
+	write_gz(dir, text, strlen(text));
+	assert_int_equal(capdata_init(&cd), 0);
+	assert_int_equal(capdata_read(&cd, dir, err, sizeof(err)), 0);
+	assert_int_equal(cd.target.npids, 1);
+	assert_int_equal(cd.target.pids[0], 7);
+	assert_string_equal(cd.target.cmdline, "app -x");
+	assert_int_equal(cd.window.min_block_ns, 4);
+	assert_int_equal(cd.window.start_real_ns, 2);
+	assert_true(cd.frames[1].addr == 0xffffffff81000000ULL);
+	assert_true(cd.frames[1].kernel);
+	assert_int_equal(cd.threads[0].below_min_ns, 5);
+	assert_int_equal(cd.blocks[0].state, ST_STATE_UNINTERRUPTIBLE);
+	assert_int_equal(cd.blocks[0].flags, CAP_BLOCK_IN_PROGRESS | CAP_BLOCK_BEGAN_BEFORE);
+	assert_int_equal(cd.blocks[0].dur_ns, 20);
+	assert_int_equal(cd.ndrops, 1);
+	assert_int_equal(capdata_get_drop(&cd, "ringbuf_full"), 0);
+	capdata_free(&cd);
+	remove_tmpdir(dir);
+}
+
+static void test_damaged_gzip(void **state)
+{
+	struct capdata a, b;
+	char *dir = make_tmpdir(), path[4096], err[512];
+	struct stat st;
+
+	build_sample(&a);
+	assert_int_equal(capdata_write(&a, dir), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, CAPDATA_FILE);
+	assert_int_equal(stat(path, &st), 0);
+	/* Cut the gzip stream in half: the reader must say so, not take half a capture. */
+	assert_int_equal(truncate(path, st.st_size / 2), 0);
+	assert_int_equal(capdata_init(&b), 0);
+	assert_true(capdata_read(&b, dir, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, CAPDATA_FILE ":"));
+	capdata_free(&b);
+
+	/* Flip bytes in the middle: a CRC or inflate error, or a JSON error, never a crash. */
+	assert_int_equal(capdata_write(&a, dir), 0);
+	{
+		int fd = open(path, O_RDWR);
+		char junk[16];
+
+		assert_true(fd >= 0);
+		memset(junk, 0x5a, sizeof(junk));
+		assert_int_equal(pwrite(fd, junk, sizeof(junk), 40), (ssize_t)sizeof(junk));
+		close(fd);
+	}
+	assert_int_equal(capdata_init(&b), 0);
+	assert_true(capdata_read(&b, dir, err, sizeof(err)) < 0);
+	assert_true(strlen(err) > 0);
+	capdata_free(&b);
+
+	capdata_free(&a);
+	remove_tmpdir(dir);
+}
+
+static void test_missing_and_long_line(void **state)
+{
+	char *dir = make_tmpdir(), err[512], want[600];
+	struct capdata cd;
+	size_t n = (1u << 20) + 100, hl = strlen(HDR);
+	char *text;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	assert_int_equal(capdata_read(&cd, dir, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want), "%s/%s: ", dir, CAPDATA_FILE);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+	capdata_free(&cd);
+
+	/* A line over the 1 MiB cap is refused with E2BIG, whatever it holds. */
+	text = malloc(hl + n + 2);
+	assert_non_null(text);
+	memcpy(text, HDR, hl);
+	memset(text + hl, 'x', n);
+	text[hl + n] = '\n';
+	write_gz(dir, text, hl + n + 1);
+	free(text);
+	assert_int_equal(capdata_init(&cd), 0);
+	assert_int_equal(capdata_read(&cd, dir, err, sizeof(err)), -E2BIG);
+	snprintf(want, sizeof(want), "%s/%s:2: line longer than", dir, CAPDATA_FILE);
+	assert_int_equal(strncmp(err, want, strlen(want)), 0);
+	capdata_free(&cd);
+	remove_tmpdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intern_frames),
+		cmocka_unit_test(test_intern_strings_are_cleaned),
+		cmocka_unit_test(test_intern_stacks_threads),
+		cmocka_unit_test(test_many_interned),
+		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_header_setters),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_round_trip_empty),
+		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_accepted_variants),
+		cmocka_unit_test(test_read_blocks_values),
+		cmocka_unit_test(test_damaged_gzip),
+		cmocka_unit_test(test_missing_and_long_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+/* test_proc.c: /proc parsers, target discovery and the deadline-bounded reader. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "capture/proc.h"
+
+static void test_cmdline(void **state)
+{
+	static const struct { const char *in; size_t len; const char *want; } cases[] = {
+		{ "a\0b\0c\0", 6, "a b c" },
+		{ "/usr/bin/x\0--flag\0", 18, "/usr/bin/x --flag" },
+		{ "", 0, "" },
+		{ "one", 3, "one" },
+		{ "t\x01x\0", 4, "t?x" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		proc_format_cmdline(cases[i].in, cases[i].len, out, sizeof(out));
+		assert_string_equal(out, cases[i].want);
+	}
+	proc_format_cmdline("abcdef", 6, out, 4);
+	assert_string_equal(out, "abc");
+}
+
+static void test_read_deadline_file(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(proc_read_deadline("/proc/self/comm", 1000, &buf, &len), 0);
+	assert_true(len > 0);
+	assert_non_null(strchr(buf, '\n'));
+	free(buf);
+	assert_int_equal(proc_read_deadline("/nonexistent/file", 1000, &buf, &len), -ENOENT);
+}
+
+static void test_read_deadline_times_out(void **state)
+{
+	/* A FIFO with a writer that never writes blocks the reader: the deadline
+	 * must return on time and leave the reader behind. */
+	char path[] = "/tmp/stalltrap-test-fifoXXXXXX";
+	char *buf = NULL;
+	size_t len;
+	struct timespec t0, t1;
+	int wfd;
+	double ms;
+
+	assert_non_null(mkdtemp(path));
+	strcat(path, "/f");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(proc_read_deadline(path, 200, &buf, &len), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_true(ms >= 150 && ms < 2000);
+	/* release the stuck reader: open for write then close gives it EOF */
+	wfd = open(path, O_WRONLY);
+	assert_true(wfd >= 0);
+	close(wfd);
+	unlink(path);
+	path[strlen(path) - 2] = '\0';
+	rmdir(path);
+}
+
+static void test_find_by_comm_in_fake_proc(void **state)
+{
+	char root[] = "/tmp/stalltrap-test-procXXXXXX", p[512];
+	static const struct { int pid; const char *comm; bool exe; } procs[] = {
+		{ 10, "svc", true }, { 11, "other", true }, { 12, "svc", true }, { 13, "svc", false },
+	};
+	pid_t *pids = NULL;
+	FILE *f;
+	int n;
+
+	assert_non_null(mkdtemp(root));
+	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%d", root, procs[i].pid);
+		mkdir(p, 0700);
+		snprintf(p, sizeof(p), "%s/%d/comm", root, procs[i].pid);
+		f = fopen(p, "w");
+		fprintf(f, "%s\n", procs[i].comm);
+		fclose(f);
+		if (procs[i].exe) {
+			/* a kernel thread has no exe link; user processes do */
+			snprintf(p, sizeof(p), "%s/%d/exe", root, procs[i].pid);
+			assert_int_equal(symlink("/bin/true", p), 0);
+		}
+	}
+	n = proc_find_by_comm(root, "svc", &pids);
+	assert_int_equal(n, 2);
+	assert_int_equal(pids[0], 10);
+	assert_int_equal(pids[1], 12);
+	free(pids);
+	assert_int_equal(proc_find_by_comm(root, "nothing", &pids), 0);
+	free(pids);
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
+static void test_cgroup_walk(void **state)
+{
+	char root[] = "/tmp/stalltrap-test-cgXXXXXX", p[512], out[512];
+	pid_t *pids = NULL;
+	FILE *f;
+
+	assert_non_null(mkdtemp(root));
+	snprintf(p, sizeof(p), "%s/cgroup.procs", root);
+	f = fopen(p, "w");
+	fprintf(f, "5\n3\n");
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/child", root);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/child/cgroup.procs", root);
+	f = fopen(p, "w");
+	fprintf(f, "7\n3\n");
+	fclose(f);
+	assert_int_equal(proc_cgroup_pids(root, &pids), 3);
+	assert_int_equal(pids[0], 3);
+	assert_int_equal(pids[1], 5);
+	assert_int_equal(pids[2], 7);
+	free(pids);
+	assert_int_equal(proc_resolve_cgroup(root, out, sizeof(out)), 0);
+	assert_string_equal(out, root);
+	assert_int_equal(proc_resolve_cgroup("/no/such/cgroup/anywhere", out, sizeof(out)), -ENOENT);
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_read_deadline_file),
+		cmocka_unit_test(test_read_deadline_times_out),
+		cmocka_unit_test(test_find_by_comm_in_fake_proc),
+		cmocka_unit_test(test_cgroup_walk),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -10,6 +10,7 @@
 # truth (goal ±2 %), drops (goal 0), share of time whose stack holds the full
 # expected chain (goal ≥ 95 %). Prints a markdown table per build and run and
 # an overall PASS/FAIL per goal; exits 1 if any goal fails.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 DURATION=10
@@ -67,7 +68,7 @@ for build in nofp fp; do
 		fi
 		touch "$d/go"
 		wait "$wpid" || die "offcpu_truth failed (see $d/workload.out)"
-		wait "$spid"
+		wait_exit "$spid" 60
 		rc=$?
 		BG_PIDS=()
 		echo "## $build build, run $run"

@@ -9,6 +9,7 @@
 #   wait_attached PID SECONDS    wait until process PID holds a BPF link (its programs are attached)
 #   bpf_prog_stats PID           "run_time_ns run_cnt nprogs" summed over the BPF programs PID holds
 #   cpu_ns PID                   on-CPU ns of a process so far (all threads, /proc/PID/schedstat)
+#   wait_exit PID SECONDS        wait for a child to end; SIGINT it after SECONDS; returns its status
 #   bg_pids / kill_bg            background processes started by the script, ended at exit
 # Every wait is bounded; a script never hangs on a component that died.
 
@@ -134,6 +135,24 @@ cpu_ns() {
 		read -r a _ <"$t" 2>/dev/null && s=$((s + a))
 	done
 	echo "$s"
+}
+
+# wait_exit PID SECONDS: waits for child PID to exit (a zombie counts as
+# exited), interrupts it with SIGINT after SECONDS, and returns its status.
+wait_exit() {
+	local pid=$1 n=$(($2 * 20)) st
+	while [ -e /proc/"$pid" ]; do
+		read -r _ _ st _ </proc/"$pid"/stat 2>/dev/null || break
+		[ "$st" = Z ] && break
+		n=$((n - 1))
+		if [ $n -le 0 ]; then
+			echo "$(basename "$0"): pid $pid still running after $2 s, interrupting it" >&2
+			kill -INT "$pid" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
 }
 
 ensure_tracefs() {

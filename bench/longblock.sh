@@ -14,6 +14,7 @@
 #     by the blocks in it, and its total CPU (rusage, including start-up and the
 #     final report) divided by all blocks.
 # Goals: BPF <= 6 µs per block; user (steady CPU) <= 2 µs per block.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 DURATION=10
@@ -67,10 +68,12 @@ sample steady_begin
 sleep $((DURATION - 2))
 sample steady_end
 wait "$wpid" || die "longblock failed"
-wait "$rpid"
+wait_exit "$rpid" 60
 rc=$?
 BG_PIDS=()
-[ $rc -eq 0 ] && [ -s "$d/out/report.json" ] || die "stalltrap record failed (rc $rc): $(tail -3 "$d/record.err")"
+if [ $rc -ne 0 ] || [ ! -s "$d/out/report.json" ]; then
+	die "stalltrap record failed (rc $rc): $(tail -3 "$d/record.err")"
+fi
 
 python3 - "$d" "$THREADS" "$DEPTH" "${FP:-nofp}" <<'EOF'
 import json, sys

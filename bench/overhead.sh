@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/overhead.sh: cost of stalltrap on a context-switch storm (pingpong), against no tracing, an empty-BPF floor and bpftrace.
 #
-# usage: bench/overhead.sh [--rounds N] [--repeat K] [--pingpong-rounds N] [--fp]
+# usage: bench/overhead.sh [--rounds N] [--repeat K] [--pingpong-rounds N] [--fp] [--no-rt]
 # Runs --rounds (default 10) interleaved rounds; each round runs
 # `taskset -c 1 pingpong --repeat K` (default 5 bursts of 100000 round trips,
 # keeping the best burst, as interference only adds time) once under every
@@ -17,19 +17,25 @@
 # IQR, the median of the per-round ratios to `none`, and the goals:
 # target <= floor + 3 percentage points, and target <= 1.15x none.
 # --fp uses the frame-pointer build of pingpong (bpftrace's ustack then walks it).
+# pingpong runs SCHED_FIFO (chrt -f 50) so that other jobs on a shared machine
+# cannot preempt it; the traced path is the same, the spread several times
+# smaller. --no-rt runs it as an ordinary task.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 ROUNDS=10
 REPEAT=5
 PP_ROUNDS=100000
 FP=
+RT=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
 	--pingpong-rounds) PP_ROUNDS=$2; shift ;;
 	--repeat) REPEAT=$2; shift ;;
 	--fp) FP=fp ;;
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	--no-rt) RT=0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
@@ -38,6 +44,11 @@ need_root
 need_cmd python3 jq gcc taskset
 need_stalltrap
 PP=$(wl pingpong $FP)
+PIN=(taskset -c 1)
+if [ $RT = 1 ]; then
+	need_cmd chrt
+	PIN=(chrt -f 50 taskset -c 1)
+fi
 
 HAVE_BPFTRACE=1
 command -v bpftrace >/dev/null 2>&1 || HAVE_BPFTRACE=0
@@ -71,18 +82,18 @@ us_of() { jq -r .us_per_round "$1" 2>/dev/null; }
 
 # run_config NAME ROUND: one pingpong run under NAME; appends "round name us" to RESULTS.
 run_config() {
-	local name=$1 round=$2 d=$WORK/$1-$2 us= spid tpid
+	local name=$1 round=$2 d=$WORK/$1-$2 us='' spid tpid
 	mkdir -p "$d"
 	case $name in
 	none)
-		taskset -c 1 "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
+		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
 		;;
 	floor)
 		"$ST" floor --duration 3600 >"$d/floor.out" 2>"$d/floor.err" &
 		spid=$!
 		BG_PIDS+=("$spid")
 		if wait_line "$d/floor.out" attached 30; then
-			taskset -c 1 "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
+			"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
 		else
 			echo "floor did not attach: $(tail -1 "$d/floor.err")" >&2
 		fi
@@ -90,7 +101,7 @@ run_config() {
 		wait "$spid" 2>/dev/null
 		;;
 	target)
-		taskset -c 1 "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" --start-after "$d/go" >"$d/pp.json" &
+		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" --start-after "$d/go" >"$d/pp.json" &
 		tpid=$!
 		BG_PIDS+=("$tpid")
 		"$ST" record --pid "$tpid" --duration 3600 --out "$d/out" >"$d/record.out" 2>"$d/record.err" &
@@ -99,7 +110,7 @@ run_config() {
 		if wait_attached "$spid" 30; then
 			touch "$d/go"
 			wait "$tpid" && us=$(us_of "$d/pp.json")
-			wait "$spid" 2>/dev/null
+			wait_exit "$spid" 60 2>/dev/null
 		else
 			echo "record did not attach: $(tail -1 "$d/record.err")" >&2
 			kill "$tpid" "$spid" 2>/dev/null
@@ -114,7 +125,7 @@ run_config() {
 		spid=$!
 		BG_PIDS+=("$spid")
 		if wait_attached "$spid" 30; then
-			taskset -c 1 "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
+			"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
 		else
 			echo "record did not attach: $(tail -1 "$d/record.err")" >&2
 		fi
@@ -128,7 +139,7 @@ run_config() {
 		spid=$!
 		BG_PIDS+=("$spid")
 		if wait_line "$d/bt.out" attached 60; then
-			taskset -c 1 "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
+			"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat "$REPEAT" >"$d/pp.json" && us=$(us_of "$d/pp.json")
 		else
 			echo "bpftrace did not attach: $(grep -v RLIMIT "$d/bt.err" | tail -1)" >&2
 		fi
@@ -144,7 +155,7 @@ run_config() {
 CONFIGS=(none floor target idle)
 [ $HAVE_BPFTRACE = 1 ] && CONFIGS+=(bpftrace)
 n=${#CONFIGS[@]}
-echo "overhead: $ROUNDS rounds x ${CONFIGS[*]}, pingpong best of $REPEAT x $PP_ROUNDS round trips, pinned to CPU 1" >&2
+echo "overhead: $ROUNDS rounds x ${CONFIGS[*]}, pingpong best of $REPEAT x $PP_ROUNDS round trips, ${PIN[*]}" >&2
 for r in $(seq 1 "$ROUNDS"); do
 	for i in $(seq 0 $((n - 1))); do
 		run_config "${CONFIGS[$(((i + r) % n))]}" "$r"
@@ -152,11 +163,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "  round $r/$ROUNDS done" >&2
 done
 
-python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" <<'EOF'
+python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" "${PIN[*]}" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 
-path, rounds, pp_rounds, build = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, rounds, pp_rounds, build, pin = sys.argv[1:6]
 by_cfg = defaultdict(dict)
 for line in open(path):
     r, cfg, us = line.split()
@@ -179,7 +190,7 @@ def paired_ratio(cfg):
     return statistics.median(rs) if rs else float("nan")
 
 
-print(f"# overhead: pingpong (best of {pp_rounds} round trips, {build} build, taskset -c 1), {rounds} interleaved rounds\n")
+print(f"# overhead: pingpong (best of {pp_rounds} round trips, {build} build, `{pin}`), {rounds} interleaved rounds\n")
 print("| config | runs | median µs/round trip | min | max | IQR | ratio of medians | median paired ratio | ratio of minimums |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 ratios = {}

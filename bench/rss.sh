@@ -8,6 +8,7 @@
 # recorder's /proc/PID/status every 20 ms: peak RSS (VmHWM, last seen before
 # exit, so it includes writing the report) and the largest VmRSS.
 # Goal: VmHWM < 64 MiB (--limit-mib).
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 DURATION=15
@@ -44,10 +45,12 @@ wait_file "$d/st.pid" 10 || die "recorder did not start"
 wait_attached "$(cat "$d/st.pid")" 30 || die "stalltrap record did not attach: $(tail -2 "$d/record.err")"
 touch "$d/go"
 wait "$wpid" || die "manythreads failed"
-wait "$rpid"
+wait_exit "$rpid" 60
 rc=$?
 BG_PIDS=()
-[ $rc -eq 0 ] && [ -s "$d/out/report.json" ] || die "stalltrap record failed (rc $rc): $(tail -3 "$d/record.err")"
+if [ $rc -ne 0 ] || [ ! -s "$d/out/report.json" ]; then
+	die "stalltrap record failed (rc $rc): $(tail -3 "$d/record.err")"
+fi
 
 python3 - "$d" "$LIMIT" <<'EOF'
 import json, sys

@@ -450,7 +450,15 @@ int capture_poll(struct capture *c, int timeout_ms)
 	int n = ring_buffer__poll(c->rb, timeout_ms);
 
 	if (n == -EINTR)
-		return 0;
+		n = 0;
+	/* The BPF side wakes us only when the ring is half full (a wakeup per
+	 * record costs more than the record); on a timeout, epoll reports
+	 * nothing and libbpf consumes nothing, so consume here. */
+	if (n >= 0) {
+		int m = ring_buffer__consume(c->rb);
+
+		n = m < 0 ? m : n + m;
+	}
 	if (c->cb_err)
 		return c->cb_err;
 	return n;

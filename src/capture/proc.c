@@ -277,7 +277,8 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 		*pids = NULL;
 		return err;
 	}
-	qsort(*pids, n, sizeof(pid_t), cmp_pid);
+	if (n)
+		qsort(*pids, n, sizeof(pid_t), cmp_pid);
 	return (int)n;
 }
 
@@ -355,6 +356,7 @@ int proc_cgroup_pids(const char *dir, pid_t **pids)
 		*pids = NULL;
 		return err;
 	}
-	qsort(*pids, n, sizeof(pid_t), cmp_pid);
+	if (n)
+		qsort(*pids, n, sizeof(pid_t), cmp_pid);
 	return (int)n;
 }

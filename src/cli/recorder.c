@@ -13,12 +13,14 @@
 #define CGROUP_POLL_NS 250000000ull
 #define ALIVE_POLL_NS 500000000ull
 #define MAPS_RETRY_TIMEOUT_MS 20
+#define MAPS_REFRESH_INTERVAL_NS 1000000000ull
 
 struct target_proc {
 	pid_t pid;
 	bool alive;
 	bool maps_ok;             /* the symbolizer knows its mappings */
 	uint64_t maps_retry_ns;   /* earliest time to try reading its maps again */
+	uint64_t maps_refresh_ns; /* earliest time to refresh maps that look stale */
 };
 
 struct recorder {
@@ -39,6 +41,7 @@ struct recorder {
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
+	uint64_t maps_refreshes;
 	bool stopped;
 };
 
@@ -84,6 +87,19 @@ static void load_maps(struct recorder *r, struct target_proc *tp)
 	else
 		tp->maps_retry_ns = mono_ns() + 1000000000ull;
 	free(text);
+}
+
+/* At most once a second per process, with the short retry deadline. */
+static void maybe_refresh_maps(struct recorder *r, struct target_proc *tp)
+{
+	uint64_t now = mono_ns();
+
+	if (now < tp->maps_refresh_ns)
+		return;
+	tp->maps_refresh_ns = now + MAPS_REFRESH_INTERVAL_NS;
+	r->maps_refreshes++;
+	tp->maps_retry_ns = now;  /* marks the read as a retry: short deadline */
+	load_maps(r, tp);
 }
 
 static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
@@ -174,7 +190,21 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 		return symbolizer_placeholder(r->sym, "[user stack unsymbolized: maps unavailable]",
 					      CAP_STACK_UNREADABLE);
 	}
-	return symbolizer_ustack(r->sym, (pid_t)ev->pid, (const uint64_t *)ev->regs, ustack, ev->ustack_len);
+	{
+		struct symbolizer_stats before, after;
+		int64_t id;
+
+		symbolizer_stats(r->sym, &before);
+		id = symbolizer_ustack(r->sym, (pid_t)ev->pid, (const uint64_t *)ev->regs, ustack,
+				       ev->ustack_len);
+		symbolizer_stats(r->sym, &after);
+		/* pcs outside every mapping or without a symbol: the maps read ahead
+		 * of time may predate a dlopen or the dynamic loader's work */
+		if (after.maps_refresh_wanted > before.maps_refresh_wanted ||
+		    after.unknown_pcs > before.unknown_pcs)
+			maybe_refresh_maps(r, tp);
+		return id;
+	}
 }
 
 static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
@@ -430,6 +460,7 @@ int recorder_stop(struct recorder *r)
 	capdata_set_stat(&r->cd, "unwind_ns", ss.unwind_ns);
 	capdata_set_stat(&r->cd, "kstacks", ss.kstacks);
 	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
+	capdata_set_stat(&r->cd, "maps_refreshes", r->maps_refreshes);
 	r->stopped = true;
 	return ret;
 }

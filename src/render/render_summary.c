@@ -114,9 +114,20 @@ static void put_states(FILE *f, const struct agg_entry *en)
 	}
 }
 
+/* A threshold as people write it: "1 ms", "500 us", "250 ns". */
+static void fmt_threshold(char *buf, size_t len, uint64_t ns)
+{
+	if (ns >= 1000000)
+		snprintf(buf, len, "%g ms", (double)ns / 1e6);
+	else if (ns >= 1000)
+		snprintf(buf, len, "%g us", (double)ns / 1e3);
+	else
+		snprintf(buf, len, "%" PRIu64 " ns", ns);
+}
+
 static void put_header(FILE *f, const struct capdata *cd, const struct aggregate *agg)
 {
-	char start[40];
+	char start[40], min[32];
 	uint64_t below_count = 0;
 	size_t i;
 
@@ -139,11 +150,11 @@ static void put_header(FILE *f, const struct capdata *cd, const struct aggregate
 	}
 	if (!cd->target.npids && !cd->target.comm)
 		fputs(" no target", f);
-	fprintf(f, ", %.3f s from %s: %" PRIu64 " blocks >= %g ms, %.3f ms off-CPU; "
+	fmt_threshold(min, sizeof(min), cd->window.min_block_ns);
+	fprintf(f, ", %.3f s from %s: %" PRIu64 " blocks >= %s, %.3f ms off-CPU; "
 		   "%.3f ms more in %" PRIu64 " shorter blocks\n",
-		(double)cd->window.duration_ns / 1e9, start, agg->nblocks,
-		(double)cd->window.min_block_ns / 1e6, render_ms(agg->offcpu_ns),
-		render_ms(agg->below_min_ns), below_count);
+		(double)cd->window.duration_ns / 1e9, start, agg->nblocks, min,
+		render_ms(agg->offcpu_ns), render_ms(agg->below_min_ns), below_count);
 }
 
 static void put_drops(FILE *f, const struct capdata *cd)
@@ -181,8 +192,10 @@ int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *ag
 
 	put_header(f, cd, agg);
 	if (!agg->nentries) {
-		fprintf(f, "top call sites: none (no block reached %g ms)\n",
-			(double)cd->window.min_block_ns / 1e6);
+		char min[32];
+
+		fmt_threshold(min, sizeof(min), cd->window.min_block_ns);
+		fprintf(f, "top call sites: none (no block reached %s)\n", min);
 	} else if (n) {
 		fprintf(f, "top call sites (%zu in all):\n", agg->nentries);
 		for (i = 0; i < agg->nentries && i < n; i++) {

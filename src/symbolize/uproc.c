@@ -96,11 +96,15 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 		return -1;
 	}
 	/* Only regular files: opening a mapped device could block. */
-	if (modname[0] != '/' || stat(modname, &st) != 0 || !S_ISREG(st.st_mode))
+	if (modname[0] != '/' || stat(modname, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "DBG stat fail %s %m\n", modname);
 		return -1;
+	}
 	fd = open(modname, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		fprintf(stderr, "DBG open fail %s %m\n", modname);
 		return -1;
+	}
 	*file_name = strdup(modname);
 	if (!*file_name) {
 		close(fd);
@@ -242,6 +246,7 @@ static int session_open(struct uproc *p)
 	/* Naming still works when this fails: unwinds then stop at the first frame. */
 	p->arch_elf = vdso_elf();
 	p->attached = dwfl_attach_state(p->dwfl, p->arch_elf, p->pid, &thread_callbacks, p);
+	if (!p->attached) fprintf(stderr, "DBG attach fail %s\n", dwfl_errmsg(-1));
 	return 0;
 }
 
@@ -439,6 +444,7 @@ int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t
 		mod = dwfl_addrmodule(p->dwfl, addr);
 	if (mod)
 		name = module_symbol(mod, addr);
+	if (!name) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
 	if (name && name[0]) {
 		info->unknown = false;
 		return symbolize_demangle(name, buf, len);

@@ -50,7 +50,7 @@ static void test_read_deadline_times_out(void **state)
 {
 	/* A FIFO with a writer that never writes blocks the reader: the deadline
 	 * must return on time and leave the reader behind. */
-	char path[] = "/tmp/stalltrap-test-fifoXXXXXX";
+	char path[64] = "/tmp/stalltrap-test-fifoXXXXXX";
 	char *buf = NULL;
 	size_t len;
 	struct timespec t0, t1;

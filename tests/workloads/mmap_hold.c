@@ -15,24 +15,28 @@
  *     cgroup whose read bandwidth is 4096 B / --hold-seconds, and pread()s
  *     /proc/self/mem at an uncached page of a MADV_RANDOM file mapping: one
  *     4 KiB read, throttled, under mmap_read_lock. Needs root, cgroup v1 blkio
- *     at /sys/fs/cgroup/blkio and --file on a block device (default /var/tmp).
+ *     at /sys/fs/cgroup/blkio and --dir on a block device (default /var/tmp).
  *   --mode populate: holder_populate mmap()s --size-mb MiB with MAP_POPULATE
  *     (read lock held while it faults the pages in).
  * While the lock is held, probe_mmap() times its own mmap() of one page,
  * which needs the write lock and so waits for the hold to end. A forked child
  * (the "outside" reader, as a profiler would be) times reads of the parent's
- * /proc/PID/{maps,smaps,cmdline,environ,stat} and a process_vm_readv(), three times: before the hold, during the hold, and during the hold with the
- * probe's write lock queued (readers then queue behind the writer).
+ * /proc/PID/{maps,smaps,cmdline,environ,stat} and a process_vm_readv(), three
+ * times: before the hold, during the hold, and during the hold with the
+ * probe's write lock queued (readers then queue behind the writer). Measured
+ * on 6.18 with the writer queued: smaps, cmdline, environ and process_vm_readv
+ * wait for the whole hold; maps (read under per-VMA locks) and stat do not.
  * A ticker thread blocks every 10 ms in tick_sleep() all along, so a recorder
  * attached to this process has blocks to capture during the hold.
  *
- * Usage: mmap_hold [--mode io|populate] [--hold-seconds S] [--size-mb N] [--file PATH]
+ * Usage: mmap_hold [--mode io|populate] [--hold-seconds S] [--size-mb N] [--dir DIR]
  *                  [--no-outside] [--ready FILE] [--start-after FILE]
  * Prints JSON lines: {"event":"ready"|"hold_start"|"writer_waiting"|"hold_end",...}
  * and a last summary line {"event":"summary","mode":..,"hold_s":..,"probe_mmap_blocked_s":..,
  * "outside":{"idle":{..},"read_held":{..},"writer_waiting":{..}}} (seconds).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -290,7 +294,7 @@ static void disk_of(dev_t dev, char *out, size_t len)
 	int fd;
 
 	if (major(dev) == 0)
-		wl_die("mmap_hold: %s is not on a block device (use --file DIR on one, or --mode populate)",
+		wl_die("mmap_hold: %s is not on a block device (use --dir DIR on one, or --mode populate)",
 		       cfg.file_dir);
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/partition", major(dev), minor(dev));
 	if (access(path, F_OK) == 0)
@@ -304,6 +308,30 @@ static void disk_of(dev_t dev, char *out, size_t len)
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	snprintf(out, len, "%s", buf);
+}
+
+/* Removes the cgroups of earlier runs that were killed during their hold. */
+static void remove_stale_cgroups(void)
+{
+	static const char prefix[] = "stalltrap_mmap_hold_";
+	DIR *d = opendir(BLKIO_ROOT);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+		long pid;
+
+		if (strncmp(e->d_name, prefix, sizeof(prefix) - 1))
+			continue;
+		pid = strtol(e->d_name + sizeof(prefix) - 1, NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH)) {
+			snprintf(path, sizeof(path), BLKIO_ROOT "/%s", e->d_name);
+			rmdir(path);
+		}
+	}
+	closedir(d);
 }
 
 static void io_setup(void)
@@ -339,6 +367,7 @@ static void io_setup(void)
 	if (vec[1] & 1)
 		wl_die("mmap_hold: the file page stayed in the page cache; cannot make a slow fault");
 
+	remove_stale_cgroups();
 	cfg.memfd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 	if (cfg.memfd < 0)
 		wl_die("open /proc/self/mem:");
@@ -467,7 +496,7 @@ WL_FRAME static void *ticker_thread(void *arg)
 int main(int argc, char **argv)
 {
 	const char *usage = "usage: mmap_hold [--mode io|populate] [--hold-seconds S] [--size-mb N] "
-			    "[--file DIR] [--no-outside] [--ready FILE] [--start-after FILE]";
+			    "[--dir DIR] [--no-outside] [--ready FILE] [--start-after FILE]";
 	const char *ready = NULL, *start_after = NULL;
 	struct outside_times o_idle, o_held, o_wait;
 	pthread_t holder, probe, ticker;
@@ -501,7 +530,7 @@ int main(int argc, char **argv)
 				wl_die("--hold-seconds: 0.01 to 600");
 		} else if (!strcmp(a, "--size-mb")) {
 			cfg.size_mb = wl_parse_long(v, 1, 1 << 20);
-		} else if (!strcmp(a, "--file")) {
+		} else if (!strcmp(a, "--dir")) {
 			cfg.file_dir = v;
 		} else if (!strcmp(a, "--ready")) {
 			ready = v;

@@ -406,9 +406,11 @@ int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint
 	struct htab *t = &cd->index->mappings;
 	uint64_t h;
 	uint32_t hash, slot = 0;
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
+	if (!cd->index)
+		return -EINVAL; /* not capdata_init()ed */
 	err = str_dup_clean(file, CAPDATA_MAX_STRING, &m.file);
 	if (!err)
 		err = str_dup_clean(build_id, CAPDATA_MAX_STRING, &m.build_id);
@@ -425,23 +427,19 @@ int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint
 		goto cleanup;
 	id = htab_find(t, hash, mapping_eq, cd, &m, &slot);
 	if (id >= 0)
-		goto cleanup_found;
+		goto cleanup; /* known: our copies go */
 	err = GROW(cd, mappings, CAPDATA_MAX_MAPPINGS);
 	if (err)
 		goto cleanup;
 	id = cd->nmappings++;
-	cd->mappings[id] = m;
-	htab_put(t, slot, hash, id);
+	cd->mappings[id] = m; /* the model owns the strings now */
+	htab_put(t, slot, hash, (uint32_t)id);
 	return id;
 
-cleanup_found:
-	free(m.file);
-	free(m.build_id);
-	return id;
 cleanup:
 	free(m.file);
 	free(m.build_id);
-	return err;
+	return err ? err : id;
 }
 
 static bool frame_eq(const struct capdata *cd, uint32_t id, const void *key)
@@ -463,7 +461,7 @@ int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
 	int64_t id;
 	int err;
 
-	if (!name || (mapping != ST_NO_MAPPING && mapping >= cd->nmappings))
+	if (!cd->index || !name || (mapping != ST_NO_MAPPING && mapping >= cd->nmappings))
 		return -EINVAL;
 	/* Most names are clean: look them up without copying. */
 	if (!str_clean(name, CAPDATA_MAX_STRING)) {
@@ -531,7 +529,7 @@ int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nfram
 	int64_t id;
 	int err;
 
-	if ((unsigned int)status > CAP_STACK_NONE || (nframes && !frames))
+	if (!cd->index || (unsigned int)status > CAP_STACK_NONE || (nframes && !frames))
 		return -EINVAL;
 	if (nframes > CAPDATA_MAX_STACK_DEPTH)
 		return -E2BIG;
@@ -581,6 +579,8 @@ int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char 
 	int64_t id;
 	int err;
 
+	if (!cd->index)
+		return -EINVAL;
 	/* comm comes from the kernel as bytes: cut to 15, then make it valid UTF-8. */
 	err = str_dup_clean(comm ? comm : "", sizeof(th.comm) - 1, &clean);
 	if (err)

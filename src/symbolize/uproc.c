@@ -214,8 +214,10 @@ static void report_modules(struct uproc *p)
 			continue;
 		}
 		if (first && exec && !is_deleted(first->path) &&
-		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path))
-			dwfl_report_module(p->dwfl, path, first->start, end);
+		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path)) {
+			if (!dwfl_report_module(p->dwfl, path, first->start, end))
+				fprintf(stderr, "DBG report fail %s %lx-%lx: %s\n", path, first->start, end, dwfl_errmsg(-1));
+		}
 		first = NULL;
 		if (!l)
 			break;
@@ -444,7 +446,7 @@ int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t
 		mod = dwfl_addrmodule(p->dwfl, addr);
 	if (mod)
 		name = module_symbol(mod, addr);
-	if (!name) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
+	if (!name && !mod) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
 	if (name && name[0]) {
 		info->unknown = false;
 		return symbolize_demangle(name, buf, len);

@@ -186,29 +186,30 @@ static void check_invariants(const struct capdata *cd, const struct aggregate *a
 
 static void test_tie_breaks(void **state)
 {
-	/* Table: blocks as (thread, ustack-choice, dur); expected order of comms/ustacks. */
 	struct world w;
 	struct aggregate agg, again;
 	size_t i;
 
 	world_init(&w);
-	add(&w, w.web1, w.u2, w.k, 0, 5 * MS, 0);   /* web/u2: 5 ms, 1 block */
-	add(&w, w.db, w.u1, w.k, 0, 2 * MS, 0);     /* db/u1: 5 ms, 2 blocks */
-	add(&w, w.db, w.u1, w.k, 0, 3 * MS, 0);
+	add(&w, w.web1, w.u2, w.k, 0, 2 * MS, 0);   /* web/u2: 5 ms, 2 blocks */
+	add(&w, w.db, w.u1, w.k, 0, 5 * MS, 0);     /* db/u1: 5 ms, 1 block */
+	add(&w, w.web1, w.u2, w.k, 0, 3 * MS, 0);
 	add(&w, w.web1, w.u1, w.k, 0, 5 * MS, 0);   /* web/u1: 5 ms, 1 block */
 	add(&w, w.db, w.u2, w.k, 0, 5 * MS, 0);     /* db/u2: 5 ms, 1 block */
 
 	assert_int_equal(aggregate_build(&agg, &w.cd), 0);
 	assert_int_equal(agg.nentries, 4);
-	/* Equal offcpu: more blocks first, then comm, then ustack id. */
-	assert_string_equal(agg.entries[0].comm, "db");
+	/* Equal offcpu: more blocks first (even with a later comm and ustack),
+	 * then comm, then ustack id. */
+	assert_string_equal(agg.entries[0].comm, "web");
+	assert_int_equal(agg.entries[0].ustack, w.u2);
 	assert_int_equal(agg.entries[0].count, 2);
 	assert_string_equal(agg.entries[1].comm, "db");
-	assert_int_equal(agg.entries[1].ustack, w.u2);
-	assert_string_equal(agg.entries[2].comm, "web");
-	assert_int_equal(agg.entries[2].ustack, w.u1);
+	assert_int_equal(agg.entries[1].ustack, w.u1);
+	assert_string_equal(agg.entries[2].comm, "db");
+	assert_int_equal(agg.entries[2].ustack, w.u2);
 	assert_string_equal(agg.entries[3].comm, "web");
-	assert_int_equal(agg.entries[3].ustack, w.u2);
+	assert_int_equal(agg.entries[3].ustack, w.u1);
 	check_invariants(&w.cd, &agg);
 
 	/* Deterministic: a second build is identical. */

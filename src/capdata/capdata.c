@@ -293,6 +293,10 @@ void capdata_free(struct capdata *cd)
 	free(cd->stacks);
 	free(cd->threads);
 	free(cd->blocks);
+	free(cd->holds);
+	free(cd->hold_totals);
+	free(cd->samples);
+	free(cd->mem);
 	counters_free(cd->drops, cd->ndrops);
 	counters_free(cd->stats, cd->nstats);
 	if (cd->index) {
@@ -606,6 +610,19 @@ int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char 
 	return id;
 }
 
+/* A stack reference is ST_NO_STACK or an existing stack of the right side
+ * (an empty stack counts as either). */
+static bool stack_ref_ok(const struct capdata *cd, uint32_t id, bool kernel)
+{
+	if (id == ST_NO_STACK)
+		return true;
+	if (id >= cd->nstacks)
+		return false;
+	if (!cd->stacks[id].nframes)
+		return true;
+	return capdata_stack_is_kernel(cd, id) == kernel;
+}
+
 int capdata_add_block(struct capdata *cd, const struct cap_block *b)
 {
 	int err;
@@ -619,10 +636,65 @@ int capdata_add_block(struct capdata *cd, const struct cap_block *b)
 	    (b->kstack >= cd->nstacks ||
 	     (cd->stacks[b->kstack].nframes && !capdata_stack_is_kernel(cd, b->kstack))))
 		return -EINVAL;
+	if (b->wait_kind >= CAP_WAIT__COUNT ||
+	    (b->has_waker && (b->waker >= cd->nthreads || !stack_ref_ok(cd, b->waker_ustack, false) ||
+			      !stack_ref_ok(cd, b->waker_kstack, true))))
+		return -EINVAL;
 	err = GROW(cd, blocks, CAPDATA_MAX_BLOCKS);
 	if (err)
 		return err;
 	cd->blocks[cd->nblocks++] = *b;
+	return 0;
+}
+
+int capdata_add_hold(struct capdata *cd, const struct cap_hold *h)
+{
+	int err;
+
+	if (h->thread >= cd->nthreads || h->mode > CAP_HOLD_DOWNGRADED ||
+	    !stack_ref_ok(cd, h->ustack, false) || !stack_ref_ok(cd, h->kstack, true))
+		return -EINVAL;
+	err = GROW(cd, holds, CAPDATA_MAX_HOLDS);
+	if (err)
+		return err;
+	cd->holds[cd->nholds++] = *h;
+	return 0;
+}
+
+int capdata_add_hold_total(struct capdata *cd, const struct cap_hold_total *t)
+{
+	int err;
+
+	if (t->thread >= cd->nthreads)
+		return -EINVAL;
+	err = GROW(cd, hold_totals, CAPDATA_MAX_THREADS);
+	if (err)
+		return err;
+	cd->hold_totals[cd->nhold_totals++] = *t;
+	return 0;
+}
+
+int capdata_add_sample(struct capdata *cd, const struct cap_sample *smp)
+{
+	int err;
+
+	if (smp->thread >= cd->nthreads || !stack_ref_ok(cd, smp->ustack, false) ||
+	    !stack_ref_ok(cd, smp->kstack, true))
+		return -EINVAL;
+	err = GROW(cd, samples, CAPDATA_MAX_SAMPLES);
+	if (err)
+		return err;
+	cd->samples[cd->nsamples++] = *smp;
+	return 0;
+}
+
+int capdata_add_mem(struct capdata *cd, const struct cap_mem *m)
+{
+	int err = GROW(cd, mem, CAPDATA_MAX_MEM);
+
+	if (err)
+		return err;
+	cd->mem[cd->nmem++] = *m;
 	return 0;
 }
 

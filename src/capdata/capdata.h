@@ -44,6 +44,9 @@
 #define CAPDATA_MAX_STACK_DEPTH 4096u       /* frames in one stack */
 #define CAPDATA_MAX_THREADS     (1u << 20)
 #define CAPDATA_MAX_BLOCKS      (1u << 24)  /* 16 Mi blocks = 512 MiB of cap_block */
+#define CAPDATA_MAX_HOLDS       (1u << 20)
+#define CAPDATA_MAX_SAMPLES     (1u << 22)
+#define CAPDATA_MAX_MEM         (1u << 20)
 #define CAPDATA_MAX_COUNTERS    256u        /* drop counters, and stats, each */
 #define CAPDATA_MAX_PIDS        (1u << 16)
 #define CAPDATA_MAX_STRING      (64u * 1024) /* bytes of any one string */
@@ -82,10 +85,22 @@ struct cap_thread {
 	char comm[16];
 	uint64_t below_min_ns;     /* off-CPU time in blocks shorter than min_block */
 	uint64_t below_min_count;
+	uint64_t io_bytes;         /* block I/O this thread issued during the window */
+	uint64_t io_count;
+	bool outside;              /* not of the target (an outside mmap_lock holder, a waker) */
 };
 
 #define CAP_BLOCK_IN_PROGRESS 0x1  /* still going when the capture ended */
 #define CAP_BLOCK_BEGAN_BEFORE 0x2 /* already going when the capture began */
+
+/* What a block waited on, from kernel evidence (lock tracepoints, syscall). */
+enum cap_wait_kind {
+	CAP_WAIT_NONE = 0,        /* nothing more specific is known */
+	CAP_WAIT_MMAP_LOCK = 1,   /* the target's mm->mmap_lock (wait_obj: &mm->mmap_lock) */
+	CAP_WAIT_KERNEL_LOCK = 2, /* another kernel lock (wait_obj: its address) */
+	CAP_WAIT_FUTEX = 3,       /* a futex wait (wait_obj: the futex's user address) */
+	CAP_WAIT__COUNT
+};
 
 struct cap_block {
 	uint32_t thread;        /* index into threads */
@@ -95,6 +110,59 @@ struct cap_block {
 	uint8_t flags;          /* CAP_BLOCK_* */
 	uint64_t start_ns;      /* CLOCK_MONOTONIC */
 	uint64_t dur_ns;
+	/* cause evidence; zero (false) means unknown, so { 0 } is a valid block */
+	bool in_syscall;        /* it blocked inside a syscall ... */
+	int32_t syscall;        /* ... this one (x86_64 number) */
+	uint8_t wait_kind;      /* enum cap_wait_kind */
+	uint8_t lock_flags;     /* lock:contention_begin flags (LCB_F_*) for lock waits */
+	uint64_t wait_obj;      /* lock address or futex user address */
+	bool has_waker;         /* the thread that woke it is known: */
+	uint32_t waker;         /* its thread index */
+	uint32_t waker_ustack;  /* its stacks at the wakeup, or ST_NO_STACK */
+	uint32_t waker_kstack;
+};
+
+/* mmap_lock hold modes */
+enum cap_hold_mode {
+	CAP_HOLD_READ = 0,
+	CAP_HOLD_WRITE = 1,
+	CAP_HOLD_DOWNGRADED = 2,  /* taken for write, downgraded to read, released as read */
+};
+
+/* One hold of a target's mmap_lock, with the holder's stacks taken in its own
+ * context at the release (or at the end, for a hold still in progress). */
+struct cap_hold {
+	uint32_t thread;        /* the holder: a target thread or an outside one */
+	int32_t mm_pid;         /* the target process whose mm it was */
+	uint8_t mode;           /* enum cap_hold_mode */
+	uint8_t flags;          /* CAP_BLOCK_IN_PROGRESS */
+	uint64_t start_ns, dur_ns;
+	uint32_t ustack, kstack;
+	bool in_syscall;
+	int32_t syscall;        /* syscall the holder was in (x86_64 number) */
+	uint64_t args[4];       /* its first arguments (mmap: addr, len, prot, flags) */
+};
+
+/* Per-thread total of mmap_lock holds over the window (short ones included). */
+struct cap_hold_total {
+	uint32_t thread;
+	int32_t mm_pid;
+	uint64_t hold_ns, holds;
+	uint64_t read_ns, write_ns;
+};
+
+/* An on-CPU sample of a target thread (perf_event), for cpu_busy and busy holders. */
+struct cap_sample {
+	uint32_t thread;
+	uint64_t ts_ns;
+	uint32_t ustack, kstack;
+};
+
+/* The target's memory, sampled from sources that take no mmap_lock. */
+struct cap_mem {
+	int32_t pid;
+	uint64_t ts_ns;
+	uint64_t rss_bytes, vsz_bytes;
 };
 
 /* A named counter: drops (every way data was lost) and capture statistics. */
@@ -115,6 +183,8 @@ struct cap_window {
 	int64_t start_real_ns;     /* CLOCK_REALTIME at the same instant */
 	uint64_t duration_ns;
 	uint64_t min_block_ns;
+	uint64_t trigger_mono_ns;  /* watch: the trigger instant; 0 for record */
+	uint64_t sample_period_ns; /* on-CPU sampling period; 0 when not sampled */
 };
 
 struct capdata {
@@ -129,6 +199,10 @@ struct capdata {
 	struct cap_block *blocks;     size_t nblocks, ablocks;
 	struct cap_counter *drops;    size_t ndrops, adrops;   /* report.json "drops" */
 	struct cap_counter *stats;    size_t nstats, astats;   /* report.json "capture" */
+	struct cap_hold *holds;       size_t nholds, aholds;
+	struct cap_hold_total *hold_totals; size_t nhold_totals, ahold_totals;
+	struct cap_sample *samples;   size_t nsamples, asamples;
+	struct cap_mem *mem;          size_t nmem, amem;
 
 	struct capdata_index *index;  /* private: interning hash tables */
 };
@@ -156,6 +230,13 @@ int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nfram
 int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char *comm);
 
 int capdata_add_block(struct capdata *cd, const struct cap_block *b);
+
+/* Cause evidence (the cause issue). Each validates ids like capdata_add_block
+ * and returns 0, -EINVAL or -E2BIG (over its CAPDATA_MAX_*). */
+int capdata_add_hold(struct capdata *cd, const struct cap_hold *h);
+int capdata_add_hold_total(struct capdata *cd, const struct cap_hold_total *t);
+int capdata_add_sample(struct capdata *cd, const struct cap_sample *s);
+int capdata_add_mem(struct capdata *cd, const struct cap_mem *m);
 /* Adds count to the drop counter name (creating it at 0 if absent): a drop
  * counter exists, at 0, for every way of losing data, so that report.json
  * lists them all. */

@@ -381,6 +381,7 @@ int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, s
 					      .len = len > UPROC_MAX_STACK ? UPROC_MAX_STACK : len,
 					      .sp = regs[ST_REG_RSP] };
 		rc = dwfl_getthread_frames(p->dwfl, p->pid, frame_cb, p);
+		if (rc != 0 && res->n < 3) fprintf(stderr, "DBG unwind rc %d n %zu: %s\n", rc, res->n, dwfl_errmsg(-1));
 		p->cur = (struct unwind_ctx){ 0 };
 		/* 0: the CFI said the return address is undefined (the outermost
 		 * frame); -1: an error (read outside the copy, no CFI, ...); or our
@@ -446,7 +447,7 @@ int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t
 		mod = dwfl_addrmodule(p->dwfl, addr);
 	if (mod)
 		name = module_symbol(mod, addr);
-	if (!name && !mod) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
+	if (!name) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
 	if (name && name[0]) {
 		info->unknown = false;
 		return symbolize_demangle(name, buf, len);

@@ -71,11 +71,16 @@ static void world_init(struct world *w, bool with_drops)
 	w->cd.threads[w->kw].below_min_count = 2;
 
 	struct cap_block blocks[] = {
-		{ w->app1, w->ucpp, w->k, ST_STATE_SLEEPING, 0, 100, 10 * MS },
-		{ w->app2, w->ucpp, w->k, ST_STATE_UNINTERRUPTIBLE, CAP_BLOCK_IN_PROGRESS, 200, 5 * MS },
-		{ w->app1, w->unr, w->k, ST_STATE_UNINTERRUPTIBLE, 0, 300, 4 * MS },
-		{ w->kw, w->none, w->k, ST_STATE_RUNNABLE, 0, 400, 2 * MS + 400 },
-		{ w->kw, ST_NO_STACK, ST_NO_STACK, ST_STATE_SLEEPING, 0, 500, 1 * MS },
+		{ .thread = w->app1, .ustack = w->ucpp, .kstack = w->k, .state = ST_STATE_SLEEPING,
+		  .start_ns = 100, .dur_ns = 10 * MS },
+		{ .thread = w->app2, .ustack = w->ucpp, .kstack = w->k, .state = ST_STATE_UNINTERRUPTIBLE,
+		  .flags = CAP_BLOCK_IN_PROGRESS, .start_ns = 200, .dur_ns = 5 * MS },
+		{ .thread = w->app1, .ustack = w->unr, .kstack = w->k, .state = ST_STATE_UNINTERRUPTIBLE,
+		  .start_ns = 300, .dur_ns = 4 * MS },
+		{ .thread = w->kw, .ustack = w->none, .kstack = w->k, .state = ST_STATE_RUNNABLE,
+		  .start_ns = 400, .dur_ns = 2 * MS + 400 },
+		{ .thread = w->kw, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .state = ST_STATE_SLEEPING,
+		  .start_ns = 500, .dur_ns = 1 * MS },
 	};
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
 		assert_int_equal(capdata_add_block(&w->cd, &blocks[i]), 0);

@@ -2,11 +2,15 @@
 # Installs the Debian 12 packages stalltrap needs to build, test and demo; quiet and idempotent.
 set -eu
 
-# Build: the BPF toolchain and the user-space libraries.
+# Build: the BPF toolchain and the user-space libraries; protoc-c turns pprof's
+# profile.proto (shipped by golang-github-google-pprof-dev) into C at build time.
 PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
-  libjansson-dev libcap-dev libiberty-dev pkg-config"
-# Test: unit-test runner and the peers the benchmarks compare against.
-PKGS_TEST="libcmocka-dev bpftrace jq libclang-rt-14-dev python3 procps util-linux"
+  libjansson-dev libcap-dev libiberty-dev pkg-config
+  protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev"
+# Test: unit-test runner, the peers the benchmarks compare against, and the
+# report tests' readers: go tool pprof, headless Chromium driven from Node.
+PKGS_TEST="libcmocka-dev bpftrace jq libclang-rt-14-dev python3 procps util-linux
+  golang-go chromium"
 
 missing=""
 for p in $PKGS_BUILD $PKGS_TEST; do
@@ -14,6 +18,10 @@ for p in $PKGS_BUILD $PKGS_TEST; do
 		missing="$missing $p"
 	fi
 done
+# Node and npm by command, not by package: a machine may have them from
+# elsewhere (Debian's npm conflicts with other nodejs builds).
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

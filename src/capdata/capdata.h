@@ -185,6 +185,7 @@ struct cap_window {
 	uint64_t min_block_ns;
 	uint64_t trigger_mono_ns;  /* watch: the trigger instant; 0 for record */
 	uint64_t sample_period_ns; /* on-CPU sampling period; 0 when not sampled */
+	uint64_t hold_threshold_ns;/* --hold-threshold: holders above this total are reported */
 };
 
 struct capdata {

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -19,12 +22,19 @@
 struct capture {
 	struct offcpu_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[8];
+	struct bpf_link *links[16];
 	int nlinks;
 	struct bpf_link *iter_link;
+	uint64_t *target_bits;  /* the targets bitmap, mmapped */
 	struct bpf_link *iter_user_link;  /* sleepable flush that also reads user stacks */
+	struct bpf_link *sample_links[256];
+	int sample_fds[256];
+	int nsamples;           /* sampling links attached now */
+	int sampling_cpus;      /* CPUs sampled during the capture */
+	uint64_t sample_period_ns;
 	int stats_fd;           /* keeps kernel BPF run-time stats on while open */
 	enum capture_path path;
+	uint32_t sample_hz;
 	struct capture_features feat;
 	struct capture_cbs cbs;
 	bool started, stopped;
@@ -138,7 +148,10 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	switch (h->type) {
-	case ST_EV_BLOCK: {
+	case ST_EV_BLOCK:
+	case ST_EV_HOLD:
+	case ST_EV_WAKER:
+	case ST_EV_SAMPLE: {
 		const struct st_block_event *ev = data;
 		const uint8_t *p = (const uint8_t *)(ev + 1);
 		const uint64_t *kips = NULL;
@@ -187,8 +200,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 }
 
 static int load_with_path(struct capture *c, const struct capture_opts *o, enum capture_path path,
-			  bool sleepable_iter, char *err, size_t errlen)
+			  bool optional, char *err, size_t errlen)
 {
+	bool cause = !o->no_locks;
 	struct offcpu_bpf *skel;
 	char fts[256] = "finish_task_switch";
 	int ret;
@@ -202,20 +216,29 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : 8192;
 	skel->rodata->has_prev_state_arg = c->feat.prev_state_arg;
 	skel->rodata->follow_forks = o->follow_forks;
+	skel->rodata->hold_min_ns = o->hold_min_ns ? o->hold_min_ns : 1000000;
+	skel->rodata->waker_min_ns = o->min_block_ns > 1000000 ? o->min_block_ns : 1000000;
 	if (o->name)
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
 	bpf_map__set_max_entries(skel->maps.kstacks,
 				 o->kstack_entries ? o->kstack_entries : DEFAULT_KSTACKS);
-	if (o->max_targets)
-		bpf_map__set_max_entries(skel->maps.targets, o->max_targets);
 
 	bpf_program__set_autoload(skel->progs.handle_exit_tp, path == CAPTURE_PATH_SCHED_EXIT_TP);
 	bpf_program__set_autoload(skel->progs.handle_fts_fentry, path == CAPTURE_PATH_FENTRY_FTS);
 	bpf_program__set_autoload(skel->progs.handle_fts_kprobe, path == CAPTURE_PATH_KPROBE_FTS);
 	bpf_program__set_autoload(skel->progs.iter_tasks, c->feat.task_iter);
-	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && sleepable_iter);
+	/* optional: refused by some kernels; without them, no user stacks for
+	 * blocks in progress at the end, and no wakers */
+	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && optional);
+	bpf_program__set_autoload(skel->progs.handle_waking, cause && optional);
+	bpf_program__set_autoload(skel->progs.handle_contention_begin, cause);
+	bpf_program__set_autoload(skel->progs.handle_contention_end, cause);
+	bpf_program__set_autoload(skel->progs.handle_mmap_acquired, cause);
+	bpf_program__set_autoload(skel->progs.handle_mmap_released, cause);
+	bpf_program__set_autoload(skel->progs.handle_bio_queue, cause);
+	bpf_program__set_autoload(skel->progs.handle_sample, cause);
 	if (path == CAPTURE_PATH_FENTRY_FTS) {
 		/* the compiler often renames it finish_task_switch.isra.0 */
 		kallsyms_has_prefix("finish_task_switch", fts, sizeof(fts));
@@ -253,6 +276,7 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 	}
 	c->stats_fd = -1;
 	c->cbs = *cbs;
+	c->sample_hz = o->sample_hz ? o->sample_hz : 49;
 	probe_features(&c->feat);
 	path = o->force_path != CAPTURE_PATH_NONE ? o->force_path : capture_select_path(&c->feat);
 	if (path == CAPTURE_PATH_NONE) {
@@ -276,8 +300,10 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 		snprintf(err, errlen, "cannot set up the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	/* Kernel BPF run-time stats, for the cost figures; best effort. */
-	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	/* Kernel BPF run-time stats cost two clock reads per program run, so they
+	 * are on only when asked for (or when the sysctl already has them on). */
+	if (o->bpf_stats)
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	*out = c;
 	return 0;
 cleanup:
@@ -289,11 +315,18 @@ static int read_iter(struct capture *c, uint32_t phase);
 
 int capture_add_target(struct capture *c, pid_t pid)
 {
-	uint32_t key = pid;
-	uint8_t one = 1;
+	if (pid <= 0 || (uint32_t)pid >= ST_PID_MAX_LIMIT)
+		return -EINVAL;
+	if (!c->target_bits) {
+		void *m = mmap(NULL, ST_TARGET_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			       MAP_SHARED, bpf_map__fd(c->skel->maps.targets), 0);
 
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.targets), &key, &one, BPF_ANY))
-		return -errno;
+		if (m == MAP_FAILED)
+			return -errno;
+		c->target_bits = m;
+	}
+	/* atomic: BPF sets and clears bits of the same words on fork, exec and exit */
+	__atomic_fetch_or(&c->target_bits[pid / 64], 1ull << (pid & 63), __ATOMIC_SEQ_CST);
 	/* a process that joins mid-capture may already be blocked: seed it too */
 	if (c->started && !c->stopped)
 		read_iter(c, ST_ITER_SEED);
@@ -403,6 +436,38 @@ static int attach(struct capture *c, struct bpf_program *p, char *err, size_t er
 	return 0;
 }
 
+/* One software CPU-clock event per CPU, at sample_hz; best effort (a CPU
+ * that refuses is skipped, and the period says what was asked). */
+static void attach_sampling(struct capture *c)
+{
+	int ncpu = libbpf_num_possible_cpus(), cpu;
+	struct perf_event_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_CPU_CLOCK;
+	attr.size = sizeof(attr);
+	attr.freq = 1;
+	attr.sample_freq = c->sample_hz;
+	for (cpu = 0; cpu < ncpu && c->nsamples < (int)(sizeof(c->sample_fds) / sizeof(c->sample_fds[0])); cpu++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		struct bpf_link *l;
+
+		if (fd < 0)
+			continue;
+		l = bpf_program__attach_perf_event(c->skel->progs.handle_sample, fd);
+		if (!l) {
+			close(fd);
+			continue;
+		}
+		c->sample_fds[c->nsamples] = fd;
+		c->sample_links[c->nsamples++] = l;
+	}
+	c->sampling_cpus = c->nsamples;
+	if (c->nsamples)
+		c->sample_period_ns = 1000000000ull / c->sample_hz;
+}
+
 int capture_start(struct capture *c, char *err, size_t errlen)
 {
 	struct offcpu_bpf *s = c->skel;
@@ -433,6 +498,19 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 	    (ret = attach(c, s->progs.handle_exec, err, errlen)) ||
 	    (ret = attach(c, s->progs.handle_exit, err, errlen)))
 		return ret;
+	{
+		struct bpf_program *cause[] = {
+			s->progs.handle_contention_begin, s->progs.handle_contention_end,
+			s->progs.handle_mmap_acquired, s->progs.handle_mmap_released,
+			s->progs.handle_bio_queue, s->progs.handle_waking,
+		};
+
+		for (size_t i = 0; i < sizeof(cause) / sizeof(cause[0]); i++)
+			if (bpf_program__fd(cause[i]) >= 0 && (ret = attach(c, cause[i], err, errlen)))
+				return ret;
+		if (bpf_program__fd(s->progs.handle_sample) >= 0)
+			attach_sampling(c);
+	}
 	if (c->feat.task_iter) {
 		if (bpf_program__fd(s->progs.iter_flush_user) >= 0)
 			c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);
@@ -477,6 +555,11 @@ int capture_stop(struct capture *c)
 		c->links[i] = NULL;
 	}
 	c->nlinks = 0;
+	for (i = 0; i < c->nsamples; i++) {
+		bpf_link__destroy(c->sample_links[i]);
+		close(c->sample_fds[i]);
+	}
+	c->nsamples = 0;
 	ring_buffer__consume(c->rb);
 	/* the plain flush picks up whatever the sleepable one did not reach */
 	if (c->iter_user_link)
@@ -507,6 +590,11 @@ enum capture_path capture_get_path(const struct capture *c)
 	return c->path;
 }
 
+uint64_t capture_sample_period_ns(const struct capture *c)
+{
+	return c->sample_period_ns;
+}
+
 uint64_t capture_blocks_captured(const struct capture *c)
 {
 	return c->skel->bss->blocks_captured;
@@ -528,6 +616,19 @@ static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cn
 	*misses += info.recursion_misses;
 }
 
+static bool sysctl_stats_on(void)
+{
+	char v = '0';
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+
+	if (f) {
+		if (fread(&v, 1, 1, f) != 1)
+			v = '0';
+		fclose(f);
+	}
+	return v == '1';
+}
+
 void capture_read_counters(struct capture *c,
 			   void (*fn)(void *arg, const struct capture_counter *ctr), void *arg)
 {
@@ -537,10 +638,13 @@ void capture_read_counters(struct capture *c,
 	const struct capture_counter ctrs[] = {
 		{ "ringbuf_full", d->ringbuf_full, true },
 		{ "meta_ringbuf_full", d->meta_ringbuf_full, true },
+		{ "hold_ringbuf_full", d->hold_ringbuf_full, true },
+		{ "waker_ringbuf_full", d->waker_ringbuf_full, true },
+		{ "sample_ringbuf_full", d->sample_ringbuf_full, true },
+		{ "target_mms_full", d->target_mms_full, true },
 		{ "kstack_collision", d->kstack_collision, true },
 		{ "kstack_map_full", d->kstack_map_full, true },
 		{ "task_storage_full", d->task_storage_full, true },
-		{ "targets_full", d->targets_full, true },
 		{ "bad_records", c->bad_records, true },
 		{ "flush_timeouts", c->flush_timeouts, true },
 	};
@@ -570,7 +674,10 @@ void capture_read_counters(struct capture *c,
 			{ "bpf_run_cnt", run_cnt, false },
 			{ "bpf_switch_in_run_ns", in_ns, false },
 			{ "bpf_switch_in_run_cnt", in_cnt, false },
-			{ "bpf_stats_enabled", c->stats_fd >= 0, false },
+			{ "bpf_stats_enabled", c->stats_fd >= 0 || sysctl_stats_on(), false },
+			{ "wakers_traced", bpf_program__fd(c->skel->progs.handle_waking) >= 0, false },
+			{ "locks_traced", bpf_program__fd(c->skel->progs.handle_contention_begin) >= 0, false },
+			{ "sampling_cpus", (uint64_t)c->sampling_cpus, false },
 		};
 
 		fn(arg, &rec);
@@ -587,9 +694,15 @@ void capture_finish(struct capture *c)
 		return;
 	for (i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
+	for (i = 0; i < c->nsamples; i++) {
+		bpf_link__destroy(c->sample_links[i]);
+		close(c->sample_fds[i]);
+	}
 	bpf_link__destroy(c->iter_link);
 	bpf_link__destroy(c->iter_user_link);
 	ring_buffer__free(c->rb);
+	if (c->target_bits)
+		munmap(c->target_bits, ST_TARGET_WORDS * sizeof(uint64_t));
 	offcpu_bpf__destroy(c->skel);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);

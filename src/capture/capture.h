@@ -49,8 +49,11 @@ struct capture_opts {
 	uint32_t max_ustack;      /* bytes of user stack copied per block */
 	uint32_t ringbuf_kb;      /* 0: default */
 	uint32_t kstack_entries;  /* 0: default */
-	uint32_t max_targets;     /* 0: default */
 	bool follow_forks;
+	bool bpf_stats;           /* turn on the kernel's BPF run-time stats meanwhile */
+	bool no_locks;            /* --no-locks: no cause tracing (locks, holders, wakers, samples, I/O) */
+	uint32_t sample_hz;       /* on-CPU samples per second and CPU; 0: default 49 */
+	uint64_t hold_min_ns;     /* holds at least this long get stacks; 0: 1 ms */
 	const char *name;         /* --name: processes exec'ing with this comm join */
 	/* Force a path (tests); CAPTURE_PATH_NONE means probe. */
 	enum capture_path force_path;
@@ -58,7 +61,8 @@ struct capture_opts {
 
 struct capture_cbs {
 	void *arg;
-	/* kips is NULL unless ST_BF_KSTACK_RAW; ustack has ev->ustack_len bytes. */
+	/* ST_EV_BLOCK, _HOLD, _WAKER and _SAMPLE records (ev->hdr.type says which).
+	 * kips is NULL unless ST_BF_KSTACK_RAW; ustack has ev->ustack_len bytes. */
 	int (*on_block)(void *arg, const struct st_block_event *ev, const uint64_t *kips,
 			const uint8_t *ustack);
 	int (*on_thread)(void *arg, const struct st_thread_event *ev);
@@ -78,6 +82,8 @@ int capture_stop(struct capture *c);
 /* Reads a kernel stack by id: ips leaf first; returns the count or a negative errno. */
 int capture_kstack(struct capture *c, int32_t id, uint64_t *ips, size_t max);
 enum capture_path capture_get_path(const struct capture *c);
+/* On-CPU sampling period in ns (0: not sampling). */
+uint64_t capture_sample_period_ns(const struct capture *c);
 uint64_t capture_blocks_captured(const struct capture *c);
 
 /* Calls fn for every drop counter (zeros included) and then every statistic. */

@@ -12,6 +12,8 @@
 #endif
 
 #define ST_COMM_LEN 16
+#define ST_PID_MAX_LIMIT (4u << 20)                 /* the kernel's PID_MAX_LIMIT on 64-bit */
+#define ST_TARGET_WORDS (ST_PID_MAX_LIMIT / 64)     /* u64 words of the targets bitmap */
 #define ST_KSTACK_DEPTH 127        /* kernel frames kept per stack (the kernel's own limit) */
 #define ST_USTACK_MAX (16 * 1024)  /* hard cap on the user stack bytes copied per block */
 #define ST_USTACK_CHUNK 1024       /* copy granularity; the copy stops at the first fault */
@@ -37,7 +39,22 @@ enum st_event_type {
 	ST_EV_PROC_NEW = 3,     /* a process became a target (fork of a target, exec of --name) */
 	ST_EV_PROC_EXEC = 4,    /* a target process exec'd: its mappings changed */
 	ST_EV_PROC_EXIT = 5,    /* the last thread of a target process exited */
+	ST_EV_HOLD = 6,         /* an mmap_lock hold of a target mm (st_block_event layout) */
+	ST_EV_WAKER = 7,        /* who woke a long block, with its stacks (st_block_event layout) */
+	ST_EV_SAMPLE = 8,       /* an on-CPU sample of a target thread (st_block_event layout) */
 };
+
+/* What a block waited on (ST_EV_BLOCK.wait_kind), from the lock tracepoints. */
+enum st_wait_kind {
+	ST_WAIT_NONE = 0,
+	ST_WAIT_MMAP_LOCK = 1,  /* lock:contention_begin on its own mm->mmap_lock */
+	ST_WAIT_KERNEL_LOCK = 2,/* lock:contention_begin on another lock */
+};
+
+/* ST_EV_HOLD.aux: the mode of the hold */
+#define ST_HOLD_READ 0
+#define ST_HOLD_WRITE 1
+#define ST_HOLD_DOWNGRADED 2
 
 /* Flags of ST_EV_BLOCK. */
 #define ST_BF_IN_PROGRESS   (1u << 0) /* still off-CPU when the capture ended */
@@ -65,9 +82,19 @@ struct st_block_event {
 	__u32 flags;            /* ST_BF_* */
 	__u32 nkips;
 	__u32 ustack_len;
-	__u32 pad;
+	__s32 syscall;          /* the syscall it was in (pt_regs orig_ax), -1 none */
 	char comm[ST_COMM_LEN];
 	__u64 regs[ST_NREGS];
+	__u64 args[4];          /* that syscall's first arguments (di, si, dx, r10) */
+	__u64 wait_obj;         /* ST_EV_BLOCK: the contended lock's address */
+	__u32 wait_kind;        /* ST_EV_BLOCK: enum st_wait_kind */
+	__u32 lock_flags;       /* ST_EV_BLOCK: lock:contention_begin flags */
+	__u32 aux;              /* ST_EV_HOLD: ST_HOLD_*; */
+	__u32 aux_pid;          /* ST_EV_HOLD: the pid whose mm it is */
+	__u32 waker_tid;        /* ST_EV_BLOCK: who woke it (0: unknown) */
+	__u32 waker_pid;
+	__u64 waker_seq;        /* ST_EV_BLOCK: the ST_EV_WAKER record with the waker's
+	                         * stacks (0: none); ST_EV_WAKER: its own id */
 };
 
 /* ST_EV_THREAD: emitted when a target thread exits and, at the end, for every live one. */
@@ -79,6 +106,14 @@ struct st_thread_event {
 	__u64 below_count;
 	__u64 blocks;           /* blocks at or above --min-block that were captured */
 	char comm[ST_COMM_LEN];
+	__u64 hold_ns;          /* mmap_lock holds of a target mm, all of them */
+	__u64 holds;
+	__u64 hold_read_ns;
+	__u64 hold_write_ns;
+	__u32 hold_mm_pid;      /* whose mm (the last one held) */
+	__u32 is_target;        /* 0: an outside thread (a holder of a target's mmap_lock) */
+	__u64 io_bytes;         /* block I/O submitted (block_bio_queue) */
+	__u64 io_count;
 };
 
 /* ST_EV_PROC_NEW / _EXEC / _EXIT. */
@@ -92,6 +127,8 @@ struct st_proc_event {
 /* Flags of st_task_state beyond the ST_BF_* it carries over to a block. */
 #define ST_TF_FLUSHED (1u << 8)   /* the end flush has emitted this thread */
 
+#define ST_TF_MM (1u << 9)        /* its mm is registered in target_mms */
+
 /* Per-thread state in task storage. */
 struct st_task_state {
 	__u64 ts_out;           /* switch-out time; 0 while on CPU */
@@ -99,7 +136,21 @@ struct st_task_state {
 	__u64 below_count;
 	__u64 blocks;
 	__u32 state;
-	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks */
+	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks, ST_TF_* */
+	/* lock wait in progress (between lock:contention_begin and _end) */
+	__u64 lock_addr;
+	__u32 lock_flags;
+	__u32 lock_kind;        /* enum st_wait_kind */
+	/* who woke the current block */
+	__u64 waker_seq;
+	__u32 waker_tid, waker_pid;
+	/* mmap_lock hold in progress, and totals over the window */
+	__u64 hold_mm;
+	__u64 hold_ts;
+	__u32 hold_mode;        /* ST_HOLD_* */
+	__u32 hold_mm_pid;
+	__u64 hold_ns, holds, hold_read_ns, hold_write_ns;
+	__u64 io_bytes, io_count;
 };
 
 /* Every way the BPF side can lose an event or a stack: one counter each,
@@ -107,10 +158,13 @@ struct st_task_state {
 struct st_drops {
 	__u64 ringbuf_full;        /* a block record did not fit in the ring buffer */
 	__u64 meta_ringbuf_full;   /* a thread/process record did not fit */
+	__u64 hold_ringbuf_full;   /* an mmap_lock hold record did not fit */
+	__u64 waker_ringbuf_full;  /* a waker record did not fit */
+	__u64 sample_ringbuf_full; /* an on-CPU sample did not fit */
+	__u64 target_mms_full;     /* a target mm did not fit in target_mms: its holders are not seen */
 	__u64 kstack_collision;    /* kstacks hash bucket held another stack (-EEXIST) */
 	__u64 kstack_map_full;     /* kstacks map full or stack walk failed */
 	__u64 task_storage_full;   /* no task storage for a target thread: its blocks are lost */
-	__u64 targets_full;        /* a new target process did not fit in the targets map */
 };
 
 /* Iterator phases, set in .bss before reading the task iterator. */

@@ -34,19 +34,26 @@ const volatile __u32 max_ustack = 8192;       /* bytes of user stack copied per 
 const volatile bool has_prev_state_arg = true; /* sched_switch has its 4th arg (5.18+) */
 const volatile bool follow_forks = true;
 const volatile char targ_comm[ST_COMM_LEN] = {}; /* --name: exec'd processes with this comm join */
+const volatile __u64 hold_min_ns = 1000000;    /* mmap_lock holds at least this long get stacks */
+const volatile __u64 waker_min_ns = 1000000;   /* blocks at least this long get their waker */
 
 /* Run-time state (bss), read by user space through the skeleton's mmap. */
 struct st_drops drops = {};
 __u64 blocks_captured = 0;
 __u64 ustack_capped = 0;   /* copies that reached max_ustack (not a loss unless the unwind then fails) */
 __u32 iter_phase = 0;
+__u64 waker_seq = 0;
 
-/* Target processes, by tgid. Filled by user space; grown by fork/exec tracking. */
+/* Target processes: a bitmap by tgid, one bit per possible pid. An array
+ * lookup is inlined by the verifier, so the check every context switch pays is
+ * a load and a bit test, not a hash lookup. Mmapped by user space, which sets
+ * bits with atomic ORs, as fork/exec tracking does here. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ST_TARGET_WORDS);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 } targets SEC(".maps");
 
 /* Per-thread switch-out timestamp and below-threshold totals. */
@@ -64,6 +71,15 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, ST_KSTACK_DEPTH * sizeof(__u64));
 } kstacks SEC(".maps");
+
+/* The mm_structs of target processes -> their tgid: the mmap_lock tracepoints
+ * run for every mm in the system, and for any task (holders can be outside). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} target_mms SEC(".maps");
 
 /* Block records and process/thread records for user space. Size set at load. */
 struct {
@@ -87,7 +103,10 @@ struct {
 
 static __always_inline bool is_target(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+	__u32 idx = tgid / 64;
+	__u64 *w = bpf_map_lookup_elem(&targets, &idx);
+
+	return w && (*w & (1ULL << (tgid & 63)));
 }
 
 static __always_inline __u32 classify_state(bool preempt, unsigned int state)
@@ -123,6 +142,11 @@ static __always_inline void fill_regs(struct st_block_event *ev, struct task_str
 	ev->regs[8] = r.r8;  ev->regs[9] = r.r9;  ev->regs[10] = r.r10; ev->regs[11] = r.r11;
 	ev->regs[12] = r.r12; ev->regs[13] = r.r13; ev->regs[14] = r.r14; ev->regs[15] = r.r15;
 	ev->regs[16] = r.ip;
+	ev->syscall = (__s32)r.orig_ax;
+	ev->args[0] = r.di;
+	ev->args[1] = r.si;
+	ev->args[2] = r.dx;
+	ev->args[3] = r.r10;
 }
 
 /* Copy the current task's user stack from sp upwards. The first piece ends at a
@@ -165,8 +189,45 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen)
 	sc->ev.hdr.size = size;
 	if (size > sizeof(*sc))
 		return;
-	if (bpf_ringbuf_output(&events, sc, size, wakeup_flags()))
-		__sync_fetch_and_add(&drops.ringbuf_full, 1);
+	if (bpf_ringbuf_output(&events, sc, size, wakeup_flags())) {
+		switch (sc->ev.hdr.type) {
+		case ST_EV_HOLD: __sync_fetch_and_add(&drops.hold_ringbuf_full, 1); break;
+		case ST_EV_WAKER: __sync_fetch_and_add(&drops.waker_ringbuf_full, 1); break;
+		case ST_EV_SAMPLE: __sync_fetch_and_add(&drops.sample_ringbuf_full, 1); break;
+		default: __sync_fetch_and_add(&drops.ringbuf_full, 1);
+		}
+	}
+}
+
+/* The parts of a record every type shares, for the current task: identity,
+ * kernel stack, user registers and stack. Returns the user stack length. */
+static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 ulen = 0;
+
+	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
+	sc->ev.hdr.type = type;
+	sc->ev.pid = bpf_get_current_pid_tgid() >> 32;
+	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	sc->ev.syscall = -1;
+	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
+	sc->ev.kstack_id = bpf_get_stackid(ctx, &kstacks, 0);
+	if (sc->ev.kstack_id == -EEXIST)
+		__sync_fetch_and_add(&drops.kstack_collision, 1);
+	else if (sc->ev.kstack_id < 0)
+		__sync_fetch_and_add(&drops.kstack_map_full, 1);
+	if (task->flags & PF_KTHREAD) {
+		sc->ev.flags |= ST_BF_USTACK_NONE;
+		return 0;
+	}
+	fill_regs(&sc->ev, task);
+	if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
+		ulen = copy_user_stack(sc, sc->ev.regs[ST_REG_RSP]);
+		if (!ulen)
+			sc->ev.flags |= ST_BF_USTACK_FAULT;
+	}
+	return ulen;
 }
 
 /* Switch-in of a thread: called as the resumed task. */
@@ -176,7 +237,7 @@ static __always_inline int on_switch_in(void *ctx)
 	struct st_task_state *s;
 	struct scratch *sc;
 	__u64 now, ts, dur;
-	__u32 zero = 0, ulen = 0;
+	__u32 zero = 0, ulen;
 
 	s = bpf_task_storage_get(&tstate, task, 0, 0);
 	if (!s || !s->ts_out)
@@ -193,35 +254,38 @@ static __always_inline int on_switch_in(void *ctx)
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!sc)
 		return 0;
-	sc->ev.hdr.type = ST_EV_BLOCK;
-	sc->ev.pid = bpf_get_current_pid_tgid() >> 32;
-	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
+	ulen = fill_current(ctx, sc, ST_EV_BLOCK);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
-	sc->ev.flags = s->flags & ST_BF_BEGAN_BEFORE;
-	sc->ev.nkips = 0;
-	s->flags = 0;
+	sc->ev.flags |= s->flags & ST_BF_BEGAN_BEFORE;
+	/* still inside the lock's slow path: contention_end comes after this */
+	sc->ev.wait_kind = s->lock_kind;
+	sc->ev.wait_obj = s->lock_addr;
+	sc->ev.lock_flags = s->lock_flags;
+	sc->ev.waker_seq = s->waker_seq;
+	sc->ev.waker_tid = s->waker_tid;
+	sc->ev.waker_pid = s->waker_pid;
+	s->waker_seq = 0;
+	s->waker_tid = s->waker_pid = 0;
+	s->flags &= ~ST_BF_BEGAN_BEFORE;
 	s->blocks++;
-	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
-	sc->ev.kstack_id = bpf_get_stackid(ctx, &kstacks, 0);
-	if (sc->ev.kstack_id == -EEXIST)
-		__sync_fetch_and_add(&drops.kstack_collision, 1);
-	else if (sc->ev.kstack_id < 0)
-		__sync_fetch_and_add(&drops.kstack_map_full, 1);
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD) {
-		sc->ev.flags |= ST_BF_USTACK_NONE;
-	} else {
-		fill_regs(&sc->ev, task);
-		if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
-			ulen = copy_user_stack(sc, sc->ev.regs[ST_REG_RSP]);
-			if (!ulen)
-				sc->ev.flags |= ST_BF_USTACK_FAULT;
-		}
-	}
 	__sync_fetch_and_add(&blocks_captured, 1);
 	emit(sc, ulen);
 	return 0;
+}
+
+/* Once per thread: remember its mm as a target's, for the mmap_lock hooks. */
+static __noinline void register_mm(struct st_task_state *s, __u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 mm = (__u64)task->mm;
+
+	if (!mm)
+		return;
+	if (bpf_map_update_elem(&target_mms, &mm, &tgid, BPF_ANY))
+		__sync_fetch_and_add(&drops.target_mms_full, 1);
+	s->flags |= ST_TF_MM;
 }
 
 SEC("raw_tp/sched_switch")
@@ -246,6 +310,8 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		state = BPF_CORE_READ(prev, __state);
 	s->state = classify_state(preempt, state);
 	s->ts_out = bpf_ktime_get_ns();
+	if (!(s->flags & ST_TF_MM))
+		register_mm(s, tgid);
 	return 0;
 }
 
@@ -271,6 +337,185 @@ int BPF_KPROBE(handle_fts_kprobe)
 	return on_switch_in(ctx);
 }
 
+
+/* ---- Cause tracing (on unless --no-locks) ---------------------------------- */
+
+/* lock:contention_begin runs as the waiter before it sleeps; the block that
+ * follows is closed by on_switch_in before contention_end, so the lock is still
+ * in task storage when the block is emitted. */
+SEC("raw_tp/contention_begin")
+int BPF_PROG(handle_contention_begin, void *lock, unsigned int flags)
+{
+	struct task_struct *task;
+	struct st_task_state *s;
+	__u64 mmap_lock;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	task = bpf_get_current_task_btf();
+	s = bpf_task_storage_get(&tstate, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	mmap_lock = task->mm ? (__u64)&task->mm->mmap_lock : 0;
+	s->lock_addr = (__u64)lock;
+	s->lock_flags = flags;
+	s->lock_kind = (__u64)lock == mmap_lock ? ST_WAIT_MMAP_LOCK : ST_WAIT_KERNEL_LOCK;
+	return 0;
+}
+
+SEC("raw_tp/contention_end")
+int BPF_PROG(handle_contention_end, void *lock, int ret)
+{
+	struct st_task_state *s;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0, 0);
+	if (s && s->lock_addr == (__u64)lock) {
+		s->lock_addr = 0;
+		s->lock_kind = ST_WAIT_NONE;
+	}
+	return 0;
+}
+
+static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 now, __u32 flags)
+{
+	struct scratch *sc;
+	__u32 zero = 0, ulen;
+
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!sc)
+		return;
+	ulen = fill_current(ctx, sc, ST_EV_HOLD);
+	sc->ev.start_ns = s->hold_ts;
+	sc->ev.dur_ns = now - s->hold_ts;
+	sc->ev.aux = s->hold_mode;
+	sc->ev.aux_pid = s->hold_mm_pid;
+	sc->ev.flags |= flags;
+	emit(sc, ulen);
+}
+
+/* mmap_lock tracepoints run as the acquirer and the releaser, so the holder is
+ * known in read mode too, and its stacks are taken in its own context. */
+SEC("raw_tp/mmap_lock_acquire_returned")
+int BPF_PROG(handle_mmap_acquired, struct mm_struct *mm, bool write, bool success)
+{
+	struct st_task_state *s;
+	__u64 key = (__u64)mm;
+	__u32 *owner;
+
+	if (!success)
+		return 0;
+	owner = bpf_map_lookup_elem(&target_mms, &key);
+	if (!owner)
+		return 0;
+	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	if (s->hold_mm == key && s->hold_mode == ST_HOLD_WRITE && !write) {
+		/* mmap_write_downgrade: a read acquire with no write release */
+		s->hold_mode = ST_HOLD_DOWNGRADED;
+		return 0;
+	}
+	s->hold_mm = key;
+	s->hold_mm_pid = *owner;
+	s->hold_mode = write ? ST_HOLD_WRITE : ST_HOLD_READ;
+	s->hold_ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("raw_tp/mmap_lock_released")
+int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
+{
+	struct st_task_state *s;
+	__u64 now, dur;
+
+	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0, 0);
+	if (!s || s->hold_mm != (__u64)mm || !s->hold_ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	dur = now - s->hold_ts;
+	s->hold_ns += dur;
+	s->holds++;
+	if (s->hold_mode == ST_HOLD_READ)
+		s->hold_read_ns += dur;
+	else
+		s->hold_write_ns += dur;
+	if (dur >= hold_min_ns)
+		emit_hold(ctx, s, now, 0);
+	s->hold_mm = 0;
+	s->hold_ts = 0;
+	return 0;
+}
+
+/* Who woke a long block: the waker runs this. A futex waker is usually the
+ * lock's holder (its user stack is the unlock site). Typed (tp_btf) because
+ * the woken task's storage is needed; loaded only where the kernel takes it. */
+SEC("tp_btf/sched_waking")
+int BPF_PROG(handle_waking, struct task_struct *p)
+{
+	struct st_task_state *s;
+	struct scratch *sc;
+	__u32 zero = 0, ulen;
+	__u64 seq;
+
+	if (!is_target(p->tgid))
+		return 0;
+	s = bpf_task_storage_get(&tstate, p, 0, 0);
+	if (!s || !s->ts_out || s->waker_seq)
+		return 0;
+	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!sc)
+		return 0;
+	seq = __sync_fetch_and_add(&waker_seq, 1) + 1;
+	s->waker_seq = seq;
+	s->waker_tid = (__u32)bpf_get_current_pid_tgid();
+	s->waker_pid = bpf_get_current_pid_tgid() >> 32;
+	ulen = fill_current(ctx, sc, ST_EV_WAKER);
+	sc->ev.waker_seq = seq;
+	sc->ev.start_ns = bpf_ktime_get_ns();
+	emit(sc, ulen);
+	return 0;
+}
+
+/* Block I/O, in the submitter's context (fsync callers, writers, kworkers). */
+SEC("raw_tp/block_bio_queue")
+int BPF_PROG(handle_bio_queue, struct bio *bio)
+{
+	struct st_task_state *s;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 0;
+	s->io_bytes += BPF_CORE_READ(bio, bi_iter.bi_size);
+	s->io_count++;
+	return 0;
+}
+
+/* On-CPU samples of target threads, for busy threads and busy holders. */
+SEC("perf_event")
+int handle_sample(struct bpf_perf_event_data *ctx)
+{
+	struct scratch *sc;
+	__u32 zero = 0, ulen;
+
+	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!sc)
+		return 0;
+	ulen = fill_current(ctx, sc, ST_EV_SAMPLE);
+	sc->ev.start_ns = bpf_ktime_get_ns();
+	emit(sc, ulen);
+	return 0;
+}
+
 static __always_inline void emit_proc(__u32 type, __u32 pid, __u32 ppid, const char *comm)
 {
 	struct st_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -289,12 +534,13 @@ static __always_inline void emit_proc(__u32 type, __u32 pid, __u32 ppid, const c
 
 static __always_inline void add_target(__u32 pid, __u32 ppid, const char *comm)
 {
-	__u8 one = 1;
+	__u32 idx = pid / 64;
+	__u64 bit = 1ULL << (pid & 63), *w = bpf_map_lookup_elem(&targets, &idx);
 
-	if (bpf_map_update_elem(&targets, &pid, &one, BPF_NOEXIST) == 0)
-		emit_proc(ST_EV_PROC_NEW, pid, ppid, comm);
-	else if (!is_target(pid))
-		__sync_fetch_and_add(&drops.targets_full, 1);
+	if (!w || (*w & bit))
+		return;
+	__sync_fetch_and_or(w, bit);
+	emit_proc(ST_EV_PROC_NEW, pid, ppid, comm);
 }
 
 SEC("raw_tp/sched_process_fork")
@@ -350,6 +596,14 @@ static __always_inline void emit_thread(struct task_struct *task, struct st_task
 	e->below_ns = s->below_ns;
 	e->below_count = s->below_count;
 	e->blocks = s->blocks;
+	e->hold_ns = s->hold_ns;
+	e->holds = s->holds;
+	e->hold_read_ns = s->hold_read_ns;
+	e->hold_write_ns = s->hold_write_ns;
+	e->hold_mm_pid = s->hold_mm_pid;
+	e->is_target = is_target(e->pid);
+	e->io_bytes = s->io_bytes;
+	e->io_count = s->io_count;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	bpf_ringbuf_submit(e, 0);
 }
@@ -360,19 +614,27 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_task_state *s;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bool target = is_target(tgid);
 
-	if (!is_target(tgid))
-		return 0;
 	s = bpf_task_storage_get(&tstate, task, 0, 0);
-	if (s)
+	/* outside threads matter only as mmap_lock holders of a target */
+	if (s && (target || s->holds))
 		emit_thread(task, s);
+	if (!target)
+		return 0;
 	/* the group is gone when no thread of it is alive any more */
 	if (BPF_CORE_READ(task, signal, live.counter) == 0) {
 		char comm[ST_COMM_LEN];
+		__u32 idx = tgid / 64;
+		__u64 *w = bpf_map_lookup_elem(&targets, &idx);
+		__u64 mm = (__u64)task->mm;
 
 		bpf_get_current_comm(comm, sizeof(comm));
 		emit_proc(ST_EV_PROC_EXIT, tgid, 0, comm);
-		bpf_map_delete_elem(&targets, &tgid);
+		if (w)
+			__sync_fetch_and_and(w, ~(1ULL << (tgid & 63)));
+		if (mm)
+			bpf_map_delete_elem(&target_mms, &mm);
 	}
 	return 0;
 }
@@ -405,6 +667,44 @@ static __always_inline __u32 copy_task_stack(struct scratch *sc, struct task_str
 		len += ST_USTACK_CHUNK;
 	}
 	return len;
+}
+
+/* A hold still in progress at the end: its duration so far and the holder's
+ * kernel stack; its user stack is not read (the lock it holds would be taken). */
+static __always_inline void flush_hold(struct task_struct *task, struct st_task_state *s, __u64 now)
+{
+	struct scratch *sc;
+	__u32 zero = 0;
+	long n;
+
+	if (!s->hold_ts || now < s->hold_ts)
+		return;
+	s->hold_ns += now - s->hold_ts;
+	s->holds++;
+	if (s->hold_mode == ST_HOLD_READ)
+		s->hold_read_ns += now - s->hold_ts;
+	else
+		s->hold_write_ns += now - s->hold_ts;
+	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (sc) {
+		__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
+		sc->ev.hdr.type = ST_EV_HOLD;
+		sc->ev.pid = task->tgid;
+		sc->ev.tid = task->pid;
+		sc->ev.start_ns = s->hold_ts;
+		sc->ev.dur_ns = now - s->hold_ts;
+		sc->ev.aux = s->hold_mode;
+		sc->ev.aux_pid = s->hold_mm_pid;
+		sc->ev.syscall = -1;
+		sc->ev.flags = ST_BF_IN_PROGRESS | ST_BF_KSTACK_RAW | ST_BF_USTACK_LOCKED;
+		sc->ev.kstack_id = -1;
+		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
+		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
+		emit(sc, 0);
+	}
+	s->hold_ts = 0;
+	s->hold_mm = 0;
 }
 
 /* Emits the block in progress of a target thread (kernel stack always, user
@@ -453,6 +753,25 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 	s->flags |= ST_TF_FLUSHED;
 }
 
+/* The end flush of one task: a target's block in progress and totals; any
+ * task's mmap_lock hold in progress; an outside holder's totals. */
+static __always_inline void flush_all(struct task_struct *task, __u32 tgid, __u64 now, bool user)
+{
+	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, 0);
+	bool target = is_target(tgid);
+
+	if (s)
+		flush_hold(task, s, now);
+	if (target)
+		flush_task(task, tgid, now, user);
+	if (!s)
+		return;
+	if (!target && s->holds && !(s->flags & ST_TF_FLUSHED)) {
+		emit_thread(task, s);
+		s->flags |= ST_TF_FLUSHED;
+	}
+}
+
 /* Seed (start) and flush (end) for target threads, by iter_phase. */
 SEC("iter/task")
 int iter_tasks(struct bpf_iter__task *ctx)
@@ -465,9 +784,13 @@ int iter_tasks(struct bpf_iter__task *ctx)
 	if (!task)
 		return 0;
 	tgid = task->tgid;
+	now = bpf_ktime_get_ns();
+	if (iter_phase == ST_ITER_FLUSH) {
+		flush_all(task, tgid, now, false);
+		return 0;
+	}
 	if (!is_target(tgid))
 		return 0;
-	now = bpf_ktime_get_ns();
 
 	if (iter_phase == ST_ITER_SEED) {
 		struct task_struct *cur = bpf_get_current_task_btf();
@@ -493,9 +816,6 @@ int iter_tasks(struct bpf_iter__task *ctx)
 		s->flags = ST_BF_BEGAN_BEFORE;
 		return 0;
 	}
-	if (iter_phase != ST_ITER_FLUSH)
-		return 0;
-	flush_task(task, tgid, now, false);
 	return 0;
 }
 
@@ -509,8 +829,8 @@ int iter_flush_user(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
 
-	if (!task || !is_target(task->tgid))
+	if (!task)
 		return 0;
-	flush_task(task, task->tgid, bpf_ktime_get_ns(), true);
+	flush_all(task, task->tgid, bpf_ktime_get_ns(), true);
 	return 0;
 }

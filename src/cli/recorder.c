@@ -1,6 +1,8 @@
 /* recorder.c: glue from ring-buffer records to an interned capdata. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,10 +16,15 @@
 #define ALIVE_POLL_NS 500000000ull
 #define MAPS_RETRY_TIMEOUT_MS 20
 #define MAPS_REFRESH_INTERVAL_NS 1000000000ull
+#define MEM_POLL_NS 200000000ull   /* RSS/VSZ at 5 Hz */
+#define WAKER_SLOTS 4096
+#define NR_FUTEX 202
+#define NR_FUTEX_WAITV 449
 
 struct target_proc {
 	pid_t pid;
 	bool alive;
+	bool outside;             /* not a target: an mmap_lock holder or a waker, symbolized only */
 	bool maps_ok;             /* the symbolizer knows its mappings */
 	uint64_t maps_retry_ns;   /* earliest time to try reading its maps again */
 	uint64_t maps_refresh_ns; /* earliest time to refresh maps that look stale */
@@ -36,14 +43,23 @@ struct recorder {
 	int64_t *kstack_ids;      /* BPF stack id -> capdata stack id (-1: not yet) */
 	size_t nkstack_ids;
 
-	uint64_t last_cgroup_ns, last_alive_ns;
+	uint64_t last_cgroup_ns, last_alive_ns, last_mem_ns;
+	long page_size;
+
+	/* waker records wait here for the block they explain (matched by seq) */
+	struct pending_waker {
+		uint64_t seq;
+		uint32_t thread, ustack, kstack;
+	} wakers[WAKER_SLOTS];
 	uint64_t start_mono_ns;
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
-	uint64_t maps_refreshes;
+	uint64_t maps_refreshes, wakers_unmatched;
 	bool stopped;
 };
+
+static void sample_memory(struct recorder *r, uint64_t now);
 
 static uint64_t mono_ns(void)
 {
@@ -181,8 +197,12 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 		return symbolizer_placeholder(r->sym, "[user stack unreadable: fault]",
 					      CAP_STACK_UNREADABLE);
 	tp = find_proc(r, (pid_t)ev->pid);
-	if (!tp)
+	if (!tp) {
+		/* holders and wakers can be outside the target: symbolize them too */
 		tp = add_proc(r, (pid_t)ev->pid, false);
+		if (tp)
+			tp->outside = ev->hdr.type == ST_EV_HOLD || ev->hdr.type == ST_EV_WAKER;
+	}
 	if (tp && !tp->maps_ok && mono_ns() >= tp->maps_retry_ns)
 		load_maps(r, tp);
 	if (!tp || !tp->maps_ok) {
@@ -207,35 +227,117 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 	}
 }
 
-static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
-		    const uint8_t *ustack)
+static int64_t event_thread(struct recorder *r, const struct st_block_event *ev)
 {
-	struct recorder *r = arg;
-	struct cap_block b = { 0 };
 	char comm[ST_COMM_LEN + 1];
-	int64_t th, ks, us;
+	struct target_proc *tp = find_proc(r, (pid_t)ev->pid);
+	int64_t th;
 
 	memcpy(comm, ev->comm, ST_COMM_LEN);
 	comm[ST_COMM_LEN] = '\0';
 	th = capdata_thread(&r->cd, (int32_t)ev->pid, (int32_t)ev->tid, comm);
+	if (th >= 0 && (!tp || tp->outside))
+		r->cd.threads[th].outside = true;
+	return th;
+}
+
+static void fill_block(struct recorder *r, struct cap_block *b, const struct st_block_event *ev)
+{
+	struct pending_waker *w;
+
+	b->state = (uint8_t)ev->state;
+	b->start_ns = ev->start_ns;
+	b->dur_ns = ev->dur_ns;
+	b->in_syscall = ev->syscall >= 0;
+	b->syscall = ev->syscall >= 0 ? ev->syscall : 0;
+	if (ev->wait_kind == ST_WAIT_MMAP_LOCK || ev->wait_kind == ST_WAIT_KERNEL_LOCK) {
+		b->wait_kind = ev->wait_kind == ST_WAIT_MMAP_LOCK ? CAP_WAIT_MMAP_LOCK : CAP_WAIT_KERNEL_LOCK;
+		b->wait_obj = ev->wait_obj;
+		b->lock_flags = (uint8_t)ev->lock_flags;
+	} else if (b->in_syscall && (ev->syscall == NR_FUTEX || ev->syscall == NR_FUTEX_WAITV)) {
+		b->wait_kind = CAP_WAIT_FUTEX;
+		b->wait_obj = ev->args[0];
+	}
+	if (!ev->waker_seq)
+		return;
+	w = &r->wakers[ev->waker_seq % WAKER_SLOTS];
+	if (w->seq == ev->waker_seq) {
+		b->has_waker = true;
+		b->waker = w->thread;
+		b->waker_ustack = w->ustack;
+		b->waker_kstack = w->kstack;
+		w->seq = 0;
+	} else {
+		r->wakers_unmatched++;
+	}
+}
+
+static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
+		    const uint8_t *ustack)
+{
+	struct recorder *r = arg;
+	int64_t th, ks, us;
+	uint32_t u;
+	int err = 0;
+
+	th = event_thread(r, ev);
 	ks = kernel_stack(r, ev, kips);
 	us = user_stack(r, ev, ustack);
 	if (th < 0 || ks < 0 || (us < 0 && us != (int64_t)ST_NO_STACK)) {
 		r->capdata_full++;
 		return 0;
 	}
-	b.thread = (uint32_t)th;
-	b.kstack = (uint32_t)ks;
-	b.ustack = us == (int64_t)ST_NO_STACK ? ST_NO_STACK : (uint32_t)us;
-	b.state = (uint8_t)ev->state;
-	b.flags = (ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
-		  (ev->flags & ST_BF_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
-	b.start_ns = ev->start_ns;
-	b.dur_ns = ev->dur_ns;
-	if (capdata_add_block(&r->cd, &b))
+	u = us == (int64_t)ST_NO_STACK ? ST_NO_STACK : (uint32_t)us;
+	switch (ev->hdr.type) {
+	case ST_EV_BLOCK: {
+		struct cap_block b = { 0 };
+
+		b.thread = (uint32_t)th;
+		b.kstack = (uint32_t)ks;
+		b.ustack = u;
+		b.flags = (ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
+			  (ev->flags & ST_BF_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
+		fill_block(r, &b, ev);
+		err = capdata_add_block(&r->cd, &b);
+		if (!err)
+			r->blocks++;
+		break;
+	}
+	case ST_EV_HOLD: {
+		struct cap_hold h = {
+			.thread = (uint32_t)th, .mm_pid = (int32_t)ev->aux_pid,
+			.mode = ev->aux == ST_HOLD_WRITE ? CAP_HOLD_WRITE :
+				ev->aux == ST_HOLD_DOWNGRADED ? CAP_HOLD_DOWNGRADED : CAP_HOLD_READ,
+			.flags = ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0,
+			.start_ns = ev->start_ns, .dur_ns = ev->dur_ns,
+			.ustack = u, .kstack = (uint32_t)ks,
+			.in_syscall = ev->syscall >= 0, .syscall = ev->syscall >= 0 ? ev->syscall : 0,
+		};
+
+		memcpy(h.args, ev->args, sizeof(h.args));
+		err = capdata_add_hold(&r->cd, &h);
+		break;
+	}
+	case ST_EV_WAKER: {
+		struct pending_waker *w = &r->wakers[ev->waker_seq % WAKER_SLOTS];
+
+		w->seq = ev->waker_seq;
+		w->thread = (uint32_t)th;
+		w->ustack = u;
+		w->kstack = (uint32_t)ks;
+		break;
+	}
+	case ST_EV_SAMPLE: {
+		struct cap_sample smp = {
+			.thread = (uint32_t)th, .ts_ns = ev->start_ns, .ustack = u, .kstack = (uint32_t)ks,
+		};
+
+		err = capdata_add_sample(&r->cd, &smp);
+		break;
+	}
+	}
+	if (err)
 		r->capdata_full++;
-	else
-		r->blocks++;
 	return 0;
 }
 
@@ -254,6 +356,20 @@ static int on_thread(void *arg, const struct st_thread_event *ev)
 	}
 	r->cd.threads[th].below_min_ns += ev->below_ns;
 	r->cd.threads[th].below_min_count += ev->below_count;
+	r->cd.threads[th].io_bytes += ev->io_bytes;
+	r->cd.threads[th].io_count += ev->io_count;
+	if (!ev->is_target)
+		r->cd.threads[th].outside = true;
+	if (ev->holds) {
+		struct cap_hold_total t = {
+			.thread = (uint32_t)th, .mm_pid = (int32_t)ev->hold_mm_pid,
+			.hold_ns = ev->hold_ns, .holds = ev->holds,
+			.read_ns = ev->hold_read_ns, .write_ns = ev->hold_write_ns,
+		};
+
+		if (capdata_add_hold_total(&r->cd, &t))
+			r->capdata_full++;
+	}
 	return 0;
 }
 
@@ -305,8 +421,9 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		.max_ustack = o->max_ustack,
 		.ringbuf_kb = o->ringbuf_kb,
 		.kstack_entries = o->kstack_entries,
-		.max_targets = o->max_targets,
 		.follow_forks = true,
+		.bpf_stats = o->bpf_stats,
+		.no_locks = o->no_locks,
 		.name = o->name,
 		.force_path = CAPTURE_PATH_NONE,
 	};
@@ -322,6 +439,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		return -ENOMEM;
 	}
 	r->o = *o;
+	r->page_size = sysconf(_SC_PAGESIZE);
 	if (!r->o.maps_timeout_ms)
 		r->o.maps_timeout_ms = 1000;
 	cbs.arg = r;
@@ -332,6 +450,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	}
 	r->cd_init = true;
 	r->cd.window.min_block_ns = o->min_block_ns;
+	r->cd.window.hold_threshold_ns = o->hold_threshold_ns ? o->hold_threshold_ns : 10000000ull;
 	r->sym = symbolizer_new(&r->cd, "/proc/kallsyms", "/proc", err, errlen);
 	if (!r->sym) {
 		ret = -EINVAL;
@@ -369,12 +488,50 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	if (ret)
 		goto cleanup;
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
+	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
+	sample_memory(r, r->start_mono_ns);
 	r->last_cgroup_ns = r->last_alive_ns = r->start_mono_ns;
 	*out = r;
 	return 0;
 cleanup:
 	recorder_free(r);
 	return ret;
+}
+
+/* RSS and VSZ from /proc/PID/statm: kernel counters, no mmap_lock taken, so
+ * safe to read during a freeze (unlike maps or smaps). */
+static void sample_memory(struct recorder *r, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < r->nprocs; i++) {
+		struct target_proc *tp = &r->procs[i];
+		char path[64], buf[128];
+		unsigned long long size, resident;
+		struct cap_mem m;
+		ssize_t n;
+		int fd;
+
+		if (!tp->alive || tp->outside)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)tp->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+			continue;
+		m.pid = (int32_t)tp->pid;
+		m.ts_ns = now;
+		m.rss_bytes = resident * (uint64_t)r->page_size;
+		m.vsz_bytes = size * (uint64_t)r->page_size;
+		if (capdata_add_mem(&r->cd, &m))
+			r->capdata_full++;
+	}
 }
 
 int recorder_poll(struct recorder *r, int timeout_ms)
@@ -397,6 +554,10 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 			if (r->procs[i].alive && !proc_alive(r->procs[i].pid))
 				r->procs[i].alive = false;
 	}
+	if (now - r->last_mem_ns >= MEM_POLL_NS) {
+		r->last_mem_ns = now;
+		sample_memory(r, now);
+	}
 	return 0;
 }
 
@@ -405,7 +566,7 @@ bool recorder_targets_gone(struct recorder *r)
 	size_t i;
 
 	for (i = 0; i < r->nprocs; i++)
-		if (r->procs[i].alive)
+		if (r->procs[i].alive && !r->procs[i].outside)
 			return false;
 	return true;
 }
@@ -461,6 +622,7 @@ int recorder_stop(struct recorder *r)
 	capdata_set_stat(&r->cd, "kstacks", ss.kstacks);
 	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
 	capdata_set_stat(&r->cd, "maps_refreshes", r->maps_refreshes);
+	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
 	r->stopped = true;
 	return ret;
 }

@@ -25,8 +25,10 @@ struct recorder_opts {
 	uint32_t max_ustack;
 	uint32_t ringbuf_kb;
 	uint32_t kstack_entries;
-	uint32_t max_targets;
 	int maps_timeout_ms;        /* deadline for one /proc/PID/maps read */
+	bool bpf_stats;             /* measure the BPF programs' run time (costs a little) */
+	bool no_locks;              /* --no-locks: no cause tracing */
+	uint64_t hold_threshold_ns; /* --hold-threshold: holders reported above this total */
 };
 
 struct recorder;

@@ -96,15 +96,11 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 		return -1;
 	}
 	/* Only regular files: opening a mapped device could block. */
-	if (modname[0] != '/' || stat(modname, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "DBG stat fail %s %m\n", modname);
+	if (modname[0] != '/' || stat(modname, &st) != 0 || !S_ISREG(st.st_mode))
 		return -1;
-	}
 	fd = open(modname, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "DBG open fail %s %m\n", modname);
+	if (fd < 0)
 		return -1;
-	}
 	*file_name = strdup(modname);
 	if (!*file_name) {
 		close(fd);
@@ -214,10 +210,8 @@ static void report_modules(struct uproc *p)
 			continue;
 		}
 		if (first && exec && !is_deleted(first->path) &&
-		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path)) {
-			if (!dwfl_report_module(p->dwfl, path, first->start, end))
-				fprintf(stderr, "DBG report fail %s %lx-%lx: %s\n", path, first->start, end, dwfl_errmsg(-1));
-		}
+		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path))
+			dwfl_report_module(p->dwfl, path, first->start, end);
 		first = NULL;
 		if (!l)
 			break;
@@ -248,7 +242,6 @@ static int session_open(struct uproc *p)
 	/* Naming still works when this fails: unwinds then stop at the first frame. */
 	p->arch_elf = vdso_elf();
 	p->attached = dwfl_attach_state(p->dwfl, p->arch_elf, p->pid, &thread_callbacks, p);
-	if (!p->attached) fprintf(stderr, "DBG attach fail %s\n", dwfl_errmsg(-1));
 	return 0;
 }
 
@@ -381,7 +374,6 @@ int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, s
 					      .len = len > UPROC_MAX_STACK ? UPROC_MAX_STACK : len,
 					      .sp = regs[ST_REG_RSP] };
 		rc = dwfl_getthread_frames(p->dwfl, p->pid, frame_cb, p);
-		if (rc != 0 && res->n < 3) fprintf(stderr, "DBG unwind rc %d n %zu: %s\n", rc, res->n, dwfl_errmsg(-1));
 		p->cur = (struct unwind_ctx){ 0 };
 		/* 0: the CFI said the return address is undefined (the outermost
 		 * frame); -1: an error (read outside the copy, no CFI, ...); or our
@@ -447,7 +439,6 @@ int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t
 		mod = dwfl_addrmodule(p->dwfl, addr);
 	if (mod)
 		name = module_symbol(mod, addr);
-	if (!name) { Dwarf_Addr b; fprintf(stderr, "DBG noname mod=%p elf=%p err=%s\n", (void*)mod, mod ? (void*)dwfl_module_getelf(mod, &b) : NULL, dwfl_errmsg(-1)); }
 	if (name && name[0]) {
 		info->unknown = false;
 		return symbolize_demangle(name, buf, len);

@@ -101,6 +101,21 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/* The timestamp sched_switch took for a target going off-CPU, and the task it
+ * switched to: that task's switch-in, moments later on the same CPU in the
+ * same __schedule(), reuses it instead of reading the clock again. Cleared at
+ * every switch-in so that it is never used stale. */
+struct switch_stamp {
+	__u64 next;
+	__u64 ts;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct switch_stamp);
+} stamp SEC(".maps");
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	__u32 idx = tgid / 64;
@@ -235,14 +250,20 @@ static __always_inline int on_switch_in(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_task_state *s;
+	struct switch_stamp *st;
 	struct scratch *sc;
-	__u64 now, ts, dur;
+	__u64 now, ts, dur, cached = 0;
 	__u32 zero = 0, ulen;
 
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (st) {
+		cached = st->next == (__u64)task ? st->ts : 0;
+		st->next = 0;
+	}
 	s = bpf_task_storage_get(&tstate, task, 0, 0);
 	if (!s || !s->ts_out)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = cached ? cached : bpf_ktime_get_ns();
 	ts = s->ts_out;
 	s->ts_out = 0;
 	dur = now - ts;
@@ -292,8 +313,9 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct st_task_state *s;
+	struct switch_stamp *st;
 	unsigned int state;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
 
 	/* current is prev here; next is handled by on_switch_in when it resumes */
 	if (!is_target(tgid))
@@ -310,6 +332,11 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		state = BPF_CORE_READ(prev, __state);
 	s->state = classify_state(preempt, state);
 	s->ts_out = bpf_ktime_get_ns();
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (st) {
+		st->next = (__u64)next;
+		st->ts = s->ts_out;
+	}
 	if (!(s->flags & ST_TF_MM))
 		register_mm(s, tgid);
 	return 0;
@@ -452,6 +479,17 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
 /* Who woke a long block: the waker runs this. A futex waker is usually the
  * lock's holder (its user stack is the unlock site). Typed (tp_btf) because
  * the woken task's storage is needed; loaded only where the kernel takes it. */
+#define NR_FUTEX 202
+#define NR_FUTEX_WAITV 449
+
+static __always_inline bool is_futex_wait(struct task_struct *p)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	return nr == NR_FUTEX || nr == NR_FUTEX_WAITV;
+}
+
 SEC("tp_btf/sched_waking")
 int BPF_PROG(handle_waking, struct task_struct *p)
 {
@@ -464,6 +502,12 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 		return 0;
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
 	if (!s || !s->ts_out || s->waker_seq)
+		return 0;
+	/* Only lock waits: a kernel lock's waker is its releaser, a futex's is
+	 * usually the user-space lock's holder. Other wakeups (a pipe, a timer)
+	 * are left alone: this runs at every wakeup of a target, and a context
+	 * switch storm is made of wakeups. */
+	if (!s->lock_kind && !is_futex_wait(p))
 		return 0;
 	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
 		return 0;

@@ -56,6 +56,7 @@ struct recorder {
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
 	uint64_t maps_refreshes, wakers_unmatched;
+	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
 };
 
@@ -206,7 +207,10 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 	if (tp && !tp->maps_ok && mono_ns() >= tp->maps_retry_ns)
 		load_maps(r, tp);
 	if (!tp || !tp->maps_ok) {
-		r->maps_unavailable++;
+		if (tp && tp->outside)
+			r->outside_maps_unavailable++;
+		else
+			r->maps_unavailable++;
 		return symbolizer_placeholder(r->sym, "[user stack unsymbolized: maps unavailable]",
 					      CAP_STACK_UNREADABLE);
 	}
@@ -613,6 +617,7 @@ int recorder_stop(struct recorder *r)
 	r->cd.window.duration_ns = end - r->start_mono_ns;
 	capture_read_counters(r->cap, add_counter, &r->cd);
 	capdata_add_drop(&r->cd, "maps_unavailable", r->maps_unavailable);
+	capdata_add_drop(&r->cd, "outside_maps_unavailable", r->outside_maps_unavailable);
 	capdata_add_drop(&r->cd, "kstack_lookup_failed", r->kstack_lookup_failed);
 	capdata_add_drop(&r->cd, "capdata_full", r->capdata_full);
 	symbolizer_stats(r->sym, &ss);

@@ -18,7 +18,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Isrc -I$(OUT) -pthread
-LDLIBS   := -lbpf -ldw -lelf -liberty -lz -ljansson -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -liberty -lz -ljansson -lprotobuf-c -lcurl -lmicrohttpd -lsystemd -lpthread -lm
 
 # Sanitizer build (make SAN=1): its own output tree, same sources and tests.
 ifeq ($(SAN),1)
@@ -31,9 +31,16 @@ BPF_SRCS  := $(wildcard src/capture/*.bpf.c)
 BPF_OBJS  := $(patsubst src/capture/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst src/capture/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 
+# pprof's profile.proto, as Debian ships it (golang-github-google-pprof-dev), turned
+# into C by protoc-c at build time: never copied into the tree.
+PPROF_PROTO_DIR ?= /usr/share/gocode/src/github.com/google/pprof/proto
+PROTO_C   := $(OUT)/proto/profile.pb-c.c
+PROTO_H   := $(OUT)/proto/profile.pb-c.h
+PROTO_OBJ := $(OUT)/obj/proto/profile.pb-c.o
+
 # Every user-space .c under src/ except the BPF sources and main.c forms the library.
 LIB_SRCS  := $(filter-out src/cli/main.c $(BPF_SRCS),$(shell find src -name '*.c' | sort))
-LIB_OBJS  := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+LIB_OBJS  := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(PROTO_OBJ)
 LIB       := $(OUT)/libstalltrap.a
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -42,10 +49,13 @@ WORK_SRCS := $(sort $(wildcard tests/workloads/*.c))
 # Workloads are built as users' services are: -O2 without frame pointers, and again with them.
 WORK_BINS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORK_SRCS)) \
              $(patsubst tests/workloads/%.c,$(OUT)/workloads/%-fp,$(WORK_SRCS))
+# Helpers of the end-to-end tests (tests/e2e/*.c: capture generators, no root).
+E2E_SRCS  := $(sort $(wildcard tests/e2e/*.c))
+E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUT)/e2e/%,$(E2E_SRCS))
 
 .SECONDARY:
 .PHONY: all test test-unit test-bpf san demo clean deps
-all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS)
+all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -64,7 +74,18 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(OUT)/obj/%.o: src/%.c $(SKELS) $(wildcard src/*/*.h)
+$(PROTO_C) $(PROTO_H) &: $(PPROF_PROTO_DIR)/profile.proto
+	$(call msg,PROTOC,$(PROTO_C))
+	$(Q)mkdir -p $(OUT)/proto
+	$(Q)protoc-c --proto_path=$(PPROF_PROTO_DIR) --c_out=$(OUT)/proto profile.proto
+
+# Generated code: our warnings are not its author's.
+$(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -w -c $< -o $@
+
+$(OUT)/obj/%.o: src/%.c $(SKELS) $(PROTO_H) $(wildcard src/*/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -81,6 +102,11 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(OUT)/e2e/%: tests/e2e/%.c $(LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # Workloads: plain -O2 (Debian's default flags, no frame pointers) and an -fp twin.
 $(OUT)/workloads/%-fp: tests/workloads/%.c

@@ -171,3 +171,16 @@ q = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else [v[0], v
 print(f"{statistics.median(v):.4f} {v[0]:.4f} {v[-1]:.4f} {q[0]:.4f} {q[2]:.4f} {len(v)}")
 '
 }
+
+# stop_wait PID [SECONDS]: SIGINT, wait up to SECONDS (default 15) for it to
+# finish writing, then SIGKILL: a tracer stuck mid-attach must not hang a run.
+stop_wait() {
+	local pid=$1 t=${2:-15} i
+	kill -INT "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 $((t * 10))); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}

@@ -143,8 +143,7 @@ run_config() {
 		else
 			echo "bpftrace did not attach: $(grep -v RLIMIT "$d/bt.err" | tail -1)" >&2
 		fi
-		kill -INT "$spid" 2>/dev/null
-		wait "$spid" 2>/dev/null
+		stop_wait "$spid"
 		;;
 	esac
 	BG_PIDS=()

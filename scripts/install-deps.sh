@@ -6,11 +6,13 @@ set -eu
 # profile.proto (shipped by golang-github-google-pprof-dev) into C at build time.
 PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
   libjansson-dev libcap-dev libiberty-dev pkg-config
-  protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev"
+  protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev"
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node.
-PKGS_TEST="libcmocka-dev bpftrace jq libclang-rt-14-dev python3 procps util-linux
-  golang-go chromium"
+PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc
+  golang-go chromium
+  prometheus prometheus-alertmanager"
 
 missing=""
 for p in $PKGS_BUILD $PKGS_TEST; do

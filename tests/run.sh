@@ -33,6 +33,26 @@ for bin in build-san/tests/test_*; do
 	[ -x "$bin" ] && run_unit "$bin" "san/$(basename "$bin")"
 done
 
+# End-to-end tests: each starts its real components on loopback; exit 77 is a
+# skip (e.g. not root), said in its first output line.
+skipped=0
+for t in tests/e2e/test_*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	start=$(date +%s)
+	rc=0
+	timeout 180 bash "$t" >"$log_dir/$name.log" 2>&1 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1)); res=ok
+	elif [ "$rc" -eq 77 ]; then
+		skipped=$((skipped + 1)); res="skipped: $(head -1 "$log_dir/$name.log")"
+	else
+		failed=$((failed + 1)); res=FAIL; failures+=("$name")
+		tail -15 "$log_dir/$name.log" | sed "s|^|  $name: |"
+	fi
+	printf 'e2e   %-40s %s (%ds)\n' "$name" "$res" $(( $(date +%s) - start ))
+done
+
 if [ "$(id -u)" -eq 0 ]; then
 	for t in tests/bpf/test_*.sh; do
 		[ -f "$t" ] || continue
@@ -53,5 +73,5 @@ fi
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]}"
 fi
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 [ "$failed" -eq 0 ]

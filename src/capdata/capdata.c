@@ -382,6 +382,29 @@ const char *capdata_stack_status_name(unsigned int status)
 	return status <= CAP_STACK_NONE ? names[status] : "unknown";
 }
 
+const char *capdata_wait_kind_name(unsigned int kind)
+{
+	static const char *const names[] = {
+		[CAP_WAIT_NONE] = "none",
+		[CAP_WAIT_MMAP_LOCK] = "mmap_lock",
+		[CAP_WAIT_KERNEL_LOCK] = "kernel_lock",
+		[CAP_WAIT_FUTEX] = "futex",
+	};
+
+	return kind < CAP_WAIT__COUNT ? names[kind] : "unknown";
+}
+
+const char *capdata_hold_mode_name(unsigned int mode)
+{
+	static const char *const names[] = {
+		[CAP_HOLD_READ] = "read",
+		[CAP_HOLD_WRITE] = "write",
+		[CAP_HOLD_DOWNGRADED] = "downgraded",
+	};
+
+	return mode <= CAP_HOLD_DOWNGRADED ? names[mode] : "unknown";
+}
+
 bool capdata_stack_is_kernel(const struct capdata *cd, uint32_t stack)
 {
 	const struct cap_stack *s;
@@ -875,27 +898,107 @@ static void fmt_id(char *buf, size_t len, uint32_t id)
 		snprintf(buf, len, "%" PRIu32, id);
 }
 
+/* The cause evidence of a block: optional keys, omitted when unknown (they
+ * came after version 1 was out, and absent must read as "not known"). */
+static int fmt_block_cause(char *buf, size_t cap, const struct cap_block *b)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (b->in_syscall)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"syscall\":%" PRId32, b->syscall);
+	if (b->wait_kind != CAP_WAIT_NONE)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"wait\":\"%s\"",
+					capdata_wait_kind_name(b->wait_kind));
+	if (b->wait_obj)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"wait_obj\":\"0x%" PRIx64 "\"",
+					b->wait_obj);
+	if (b->lock_flags)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"lock_flags\":%u",
+					(unsigned int)b->lock_flags);
+	if (b->has_waker) {
+		char us[16], ks[16];
+
+		fmt_id(us, sizeof(us), b->waker_ustack);
+		fmt_id(ks, sizeof(ks), b->waker_kstack);
+		len += (size_t)snprintf(buf + len, cap - len,
+					",\"waker\":%" PRIu32 ",\"waker_ustack\":%s,\"waker_kstack\":%s",
+					b->waker, us, ks);
+	}
+	return (int)len;
+}
+
 static int write_block(gzFile gz, const struct cap_block *b, bool *bad)
 {
-	char buf[320], us[16], ks[16];
+	char buf[512], us[16], ks[16], cause[256];
 	int len;
 
-	if (b->start_ns > INT64_MAX || b->dur_ns > INT64_MAX) {
+	if (b->start_ns > INT64_MAX || b->dur_ns > INT64_MAX || b->syscall < 0) {
 		*bad = true;
 		return 0;
 	}
 	fmt_id(us, sizeof(us), b->ustack);
 	fmt_id(ks, sizeof(ks), b->kstack);
+	fmt_block_cause(cause, sizeof(cause), b);
 	/* Flags are named booleans, present only when set: most blocks have none. */
 	len = snprintf(buf, sizeof(buf),
 		       "{\"t\":\"block\",\"thread\":%" PRIu32 ",\"ustack\":%s,\"kstack\":%s,"
-		       "\"state\":\"%s\",\"start_ns\":%" PRIu64 ",\"dur_ns\":%" PRIu64 "%s%s}\n",
+		       "\"state\":\"%s\",\"start_ns\":%" PRIu64 ",\"dur_ns\":%" PRIu64 "%s%s%s}\n",
 		       b->thread, us, ks, capdata_state_name(b->state), b->start_ns, b->dur_ns,
 		       b->flags & CAP_BLOCK_IN_PROGRESS ? ",\"in_progress\":true" : "",
-		       b->flags & CAP_BLOCK_BEGAN_BEFORE ? ",\"began_before\":true" : "");
+		       b->flags & CAP_BLOCK_BEGAN_BEFORE ? ",\"began_before\":true" : "", cause);
 	if (gzwrite(gz, buf, (unsigned int)len) != len)
 		return -EIO;
 	return 0;
+}
+
+/* Samples can be millions: formatted directly, like blocks. */
+static int write_sample(gzFile gz, const struct cap_sample *smp, bool *bad)
+{
+	char buf[160], us[16], ks[16];
+	int len;
+
+	if (smp->ts_ns > INT64_MAX) {
+		*bad = true;
+		return 0;
+	}
+	fmt_id(us, sizeof(us), smp->ustack);
+	fmt_id(ks, sizeof(ks), smp->kstack);
+	len = snprintf(buf, sizeof(buf),
+		       "{\"t\":\"sample\",\"thread\":%" PRIu32 ",\"ts_ns\":%" PRIu64
+		       ",\"ustack\":%s,\"kstack\":%s}\n", smp->thread, smp->ts_ns, us, ks);
+	if (gzwrite(gz, buf, (unsigned int)len) != len)
+		return -EIO;
+	return 0;
+}
+
+static json_t *hold_json(const struct cap_hold *h, bool *bad)
+{
+	json_t *o, *args;
+	int i;
+
+	o = json_pack("{s:s, s:I, s:i, s:s, s:o, s:o, s:o, s:o}", "t", "hold",
+		      "thread", (json_int_t)h->thread, "mm_pid", h->mm_pid,
+		      "mode", capdata_hold_mode_name(h->mode),
+		      "start_ns", ju64(h->start_ns, bad), "dur_ns", ju64(h->dur_ns, bad),
+		      "ustack", jid_or_null(h->ustack), "kstack", jid_or_null(h->kstack));
+	if (!o)
+		return NULL;
+	if (h->flags & CAP_BLOCK_IN_PROGRESS)
+		json_object_set_new(o, "in_progress", json_true());
+	if (h->in_syscall) {
+		if (h->syscall < 0)
+			*bad = true;
+		args = json_array();
+		for (i = 0; args && i < 4; i++)
+			json_array_append_new(args, jhex(h->args[i]));
+		if (!args || json_object_set_new(o, "syscall", json_integer(h->syscall)) ||
+		    json_object_set_new(o, "args", args)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 static int write_records(const struct capdata *cd, gzFile gz)
@@ -908,7 +1011,7 @@ static int write_records(const struct capdata *cd, gzFile gz)
 	pids = json_array();
 	for (i = 0; pids && i < cd->target.npids; i++)
 		json_array_append_new(pids, json_integer(cd->target.pids[i]));
-	o = json_pack("{s:s, s:s, s:i, s:{s:o, s:o, s:o}, s:{s:o, s:I, s:o, s:o}, s:o}",
+	o = json_pack("{s:s, s:s, s:i, s:{s:o, s:o, s:o}, s:{s:o, s:I, s:o, s:o, s:o, s:o, s:o}, s:o}",
 		      "t", "header", "format", CAPDATA_FORMAT, "version", CAPDATA_VERSION,
 		      "target", "pids", pids ? pids : json_null(),
 		      "comm", jstr_or_null(cd->target.comm),
@@ -917,6 +1020,9 @@ static int write_records(const struct capdata *cd, gzFile gz)
 		      "start_real_ns", (json_int_t)cd->window.start_real_ns,
 		      "duration_ns", ju64(cd->window.duration_ns, &bad),
 		      "min_block_ns", ju64(cd->window.min_block_ns, &bad),
+		      "trigger_mono_ns", ju64(cd->window.trigger_mono_ns, &bad),
+		      "sample_period_ns", ju64(cd->window.sample_period_ns, &bad),
+		      "hold_threshold_ns", ju64(cd->window.hold_threshold_ns, &bad),
 		      "capture_path", jstr_or_null(cd->capture_path));
 	err = emit(gz, o);
 	if (err)
@@ -952,11 +1058,45 @@ static int write_records(const struct capdata *cd, gzFile gz)
 			      "pid", t->pid, "tid", t->tid, "comm", t->comm,
 			      "below_min_ns", ju64(t->below_min_ns, &bad),
 			      "below_min_count", ju64(t->below_min_count, &bad));
+		/* Optional, omitted when zero or false: most threads issue no I/O. */
+		if (o && t->io_bytes)
+			json_object_set_new(o, "io_bytes", ju64(t->io_bytes, &bad));
+		if (o && t->io_count)
+			json_object_set_new(o, "io_count", ju64(t->io_count, &bad));
+		if (o && t->outside)
+			json_object_set_new(o, "outside", json_true());
 		if ((err = emit(gz, o)))
 			return err;
 	}
 	for (i = 0; i < cd->nblocks; i++) {
 		if ((err = write_block(gz, &cd->blocks[i], &bad)))
+			return err;
+	}
+	for (i = 0; i < cd->nholds; i++) {
+		if ((err = emit(gz, hold_json(&cd->holds[i], &bad))))
+			return err;
+	}
+	for (i = 0; i < cd->nhold_totals; i++) {
+		const struct cap_hold_total *t = &cd->hold_totals[i];
+
+		o = json_pack("{s:s, s:I, s:i, s:o, s:o, s:o, s:o}", "t", "hold_total",
+			      "thread", (json_int_t)t->thread, "mm_pid", t->mm_pid,
+			      "hold_ns", ju64(t->hold_ns, &bad), "holds", ju64(t->holds, &bad),
+			      "read_ns", ju64(t->read_ns, &bad), "write_ns", ju64(t->write_ns, &bad));
+		if ((err = emit(gz, o)))
+			return err;
+	}
+	for (i = 0; i < cd->nsamples; i++) {
+		if ((err = write_sample(gz, &cd->samples[i], &bad)))
+			return err;
+	}
+	for (i = 0; i < cd->nmem; i++) {
+		const struct cap_mem *m = &cd->mem[i];
+
+		o = json_pack("{s:s, s:i, s:o, s:o, s:o}", "t", "mem", "pid", m->pid,
+			      "ts_ns", ju64(m->ts_ns, &bad), "rss_bytes", ju64(m->rss_bytes, &bad),
+			      "vsz_bytes", ju64(m->vsz_bytes, &bad));
+		if ((err = emit(gz, o)))
 			return err;
 	}
 	for (i = 0; i < cd->ndrops; i++) {
@@ -972,11 +1112,13 @@ static int write_records(const struct capdata *cd, gzFile gz)
 			return err;
 	}
 	/* The end record lets the reader tell a complete file from a cut one. */
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "t", "end",
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "t", "end",
 		      "mappings", (json_int_t)cd->nmappings, "frames", (json_int_t)cd->nframes,
 		      "stacks", (json_int_t)cd->nstacks, "threads", (json_int_t)cd->nthreads,
-		      "blocks", (json_int_t)cd->nblocks, "drops", (json_int_t)cd->ndrops,
-		      "stats", (json_int_t)cd->nstats);
+		      "blocks", (json_int_t)cd->nblocks, "holds", (json_int_t)cd->nholds,
+		      "hold_totals", (json_int_t)cd->nhold_totals,
+		      "samples", (json_int_t)cd->nsamples, "mem", (json_int_t)cd->nmem,
+		      "drops", (json_int_t)cd->ndrops, "stats", (json_int_t)cd->nstats);
 	if ((err = emit(gz, o)))
 		return err;
 	return bad ? -E2BIG : 0;
@@ -1126,15 +1268,15 @@ static int get_ref(struct reader *r, json_t *o, const char *key, bool nullable, 
 	return 0;
 }
 
-static int get_hex(struct reader *r, json_t *o, const char *key, uint64_t *out)
+/* "0x1f"-style hex string of 1 to 16 digits -> *out; false if v is not one. */
+static bool hex_value(json_t *v, uint64_t *out)
 {
-	json_t *v = json_object_get(o, key);
 	const char *s = json_string_value(v);
 	uint64_t x = 0;
 	size_t i;
 
 	if (!s || s[0] != '0' || s[1] != 'x' || !s[2] || strlen(s) > 18)
-		goto bad;
+		return false;
 	for (i = 2; s[i]; i++) {
 		char c = s[i];
 		unsigned int d;
@@ -1146,12 +1288,17 @@ static int get_hex(struct reader *r, json_t *o, const char *key, uint64_t *out)
 		else if (c >= 'A' && c <= 'F')
 			d = c - 'A' + 10;
 		else
-			goto bad;
+			return false;
 		x = (x << 4) | d;
 	}
 	*out = x;
-	return 0;
-bad:
+	return true;
+}
+
+static int get_hex(struct reader *r, json_t *o, const char *key, uint64_t *out)
+{
+	if (hex_value(json_object_get(o, key), out))
+		return 0;
 	return rfail(r, -EINVAL, "%s: \"%s\" must be a hex string like \"0x1f\" (at most 64 bits)",
 		     r->rec, key);
 }
@@ -1189,6 +1336,36 @@ static int get_bool(struct reader *r, json_t *o, const char *key, bool dflt, boo
 		return rfail(r, -EINVAL, "%s: \"%s\" must be true or false", r->rec, key);
 	*out = json_is_true(v);
 	return 0;
+}
+
+/* Optional keys (the cause evidence, added within version 1): absent leaves
+ * *out as it was and *present false; present must be well-formed. */
+static int get_opt_u64(struct reader *r, json_t *o, const char *key, uint64_t *out)
+{
+	if (!json_object_get(o, key))
+		return 0;
+	return get_u64(r, o, key, out);
+}
+
+static int get_opt_hex(struct reader *r, json_t *o, const char *key, uint64_t *out)
+{
+	if (!json_object_get(o, key))
+		return 0;
+	return get_hex(r, o, key, out);
+}
+
+static int get_opt_syscall(struct reader *r, json_t *o, bool *present, int32_t *out)
+{
+	json_int_t v = 0;
+	int err;
+
+	*present = json_object_get(o, "syscall") != NULL;
+	if (!*present)
+		return 0;
+	err = get_int(r, o, "syscall", 0, INT32_MAX, &v);
+	if (!err)
+		*out = (int32_t)v;
+	return err;
 }
 
 /* Maps a name to its index in names[n], for enums spelled as strings. */
@@ -1264,7 +1441,10 @@ static int read_header(struct reader *r, json_t *o)
 	if ((err = get_u64(r, window, "start_mono_ns", &cd->window.start_mono_ns)) ||
 	    (err = get_int(r, window, "start_real_ns", INT64_MIN, INT64_MAX, &rn)) ||
 	    (err = get_u64(r, window, "duration_ns", &cd->window.duration_ns)) ||
-	    (err = get_u64(r, window, "min_block_ns", &cd->window.min_block_ns)))
+	    (err = get_u64(r, window, "min_block_ns", &cd->window.min_block_ns)) ||
+	    (err = get_opt_u64(r, window, "trigger_mono_ns", &cd->window.trigger_mono_ns)) ||
+	    (err = get_opt_u64(r, window, "sample_period_ns", &cd->window.sample_period_ns)) ||
+	    (err = get_opt_u64(r, window, "hold_threshold_ns", &cd->window.hold_threshold_ns)))
 		return err;
 	cd->window.start_real_ns = rn;
 	r->rec = "header";
@@ -1388,7 +1568,8 @@ static int read_thread(struct reader *r, json_t *o)
 	struct capdata *cd = r->cd;
 	const char *comm;
 	int32_t pid, tid;
-	uint64_t below_ns, below_count;
+	uint64_t below_ns, below_count, io_bytes = 0, io_count = 0;
+	bool outside = false;
 	size_t expect;
 	int64_t id;
 	int err;
@@ -1396,7 +1577,10 @@ static int read_thread(struct reader *r, json_t *o)
 	if ((err = get_i32(r, o, "pid", &pid)) || (err = get_i32(r, o, "tid", &tid)) ||
 	    (err = get_str(r, o, "comm", false, &comm)) ||
 	    (err = get_u64(r, o, "below_min_ns", &below_ns)) ||
-	    (err = get_u64(r, o, "below_min_count", &below_count)))
+	    (err = get_u64(r, o, "below_min_count", &below_count)) ||
+	    (err = get_opt_u64(r, o, "io_bytes", &io_bytes)) ||
+	    (err = get_opt_u64(r, o, "io_count", &io_count)) ||
+	    (err = get_bool(r, o, "outside", false, &outside)))
 		return err;
 	if (strlen(comm) >= sizeof(cd->threads[0].comm))
 		return rfail(r, -EINVAL, "thread: \"comm\" is longer than %zu bytes",
@@ -1407,7 +1591,55 @@ static int read_thread(struct reader *r, json_t *o)
 		return err;
 	cd->threads[id].below_min_ns = below_ns;
 	cd->threads[id].below_min_count = below_count;
+	cd->threads[id].io_bytes = io_bytes;
+	cd->threads[id].io_count = io_count;
+	cd->threads[id].outside = outside;
 	return 0;
+}
+
+/* A user stack reference must not name a kernel stack, nor the reverse (an
+ * empty stack is either). */
+static int check_stack_sides(struct reader *r, const char *ukey, uint32_t ustack,
+			     const char *kkey, uint32_t kstack)
+{
+	struct capdata *cd = r->cd;
+
+	if (ustack != ST_NO_STACK && capdata_stack_is_kernel(cd, ustack))
+		return rfail(r, -EINVAL, "%s: \"%s\" %u is a kernel stack", r->rec, ukey, ustack);
+	if (kstack != ST_NO_STACK && cd->stacks[kstack].nframes &&
+	    !capdata_stack_is_kernel(cd, kstack))
+		return rfail(r, -EINVAL, "%s: \"%s\" %u is a user stack", r->rec, kkey, kstack);
+	return 0;
+}
+
+/* The optional cause evidence of a block (absent: unknown, i.e. zero). */
+static int read_block_cause(struct reader *r, json_t *o, struct cap_block *b)
+{
+	struct capdata *cd = r->cd;
+	json_int_t flags = 0;
+	unsigned int kind = CAP_WAIT_NONE;
+	int err;
+
+	if ((err = get_opt_syscall(r, o, &b->in_syscall, &b->syscall)) ||
+	    (err = get_opt_hex(r, o, "wait_obj", &b->wait_obj)))
+		return err;
+	if (json_object_get(o, "wait") &&
+	    (err = get_enum(r, o, "wait", capdata_wait_kind_name, CAP_WAIT__COUNT, &kind)))
+		return err;
+	b->wait_kind = (uint8_t)kind;
+	if (json_object_get(o, "lock_flags")) {
+		if ((err = get_int(r, o, "lock_flags", 0, 255, &flags)))
+			return err;
+		b->lock_flags = (uint8_t)flags;
+	}
+	if (!json_object_get(o, "waker"))
+		return 0;
+	b->has_waker = true;
+	if ((err = get_ref(r, o, "waker", false, cd->nthreads, "thread", &b->waker)) ||
+	    (err = get_ref(r, o, "waker_ustack", true, cd->nstacks, "stack", &b->waker_ustack)) ||
+	    (err = get_ref(r, o, "waker_kstack", true, cd->nstacks, "stack", &b->waker_kstack)))
+		return err;
+	return check_stack_sides(r, "waker_ustack", b->waker_ustack, "waker_kstack", b->waker_kstack);
 }
 
 static int read_block(struct reader *r, json_t *o)
@@ -1425,18 +1657,106 @@ static int read_block(struct reader *r, json_t *o)
 	    (err = get_u64(r, o, "start_ns", &b.start_ns)) ||
 	    (err = get_u64(r, o, "dur_ns", &b.dur_ns)) ||
 	    (err = get_bool(r, o, "in_progress", false, &in_progress)) ||
-	    (err = get_bool(r, o, "began_before", false, &began_before)))
+	    (err = get_bool(r, o, "began_before", false, &began_before)) ||
+	    (err = read_block_cause(r, o, &b)))
 		return err;
-	if (b.ustack != ST_NO_STACK && capdata_stack_is_kernel(cd, b.ustack))
-		return rfail(r, -EINVAL, "block: \"ustack\" %u is a kernel stack", b.ustack);
-	if (b.kstack != ST_NO_STACK && cd->stacks[b.kstack].nframes &&
-	    !capdata_stack_is_kernel(cd, b.kstack))
-		return rfail(r, -EINVAL, "block: \"kstack\" %u is a user stack", b.kstack);
+	if ((err = check_stack_sides(r, "ustack", b.ustack, "kstack", b.kstack)))
+		return err;
 	b.state = (uint8_t)state;
 	b.flags = (in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (began_before ? CAP_BLOCK_BEGAN_BEFORE : 0);
 	err = capdata_add_block(cd, &b);
 	if (err)
 		return rfail(r, err, "block: %s (%s)", errno_what(err), strerror(-err));
+	return 0;
+}
+
+static int read_hold(struct reader *r, json_t *o)
+{
+	struct capdata *cd = r->cd;
+	struct cap_hold h = { 0 };
+	unsigned int mode;
+	bool in_progress = false;
+	json_t *args;
+	size_t i;
+	int err;
+
+	if ((err = get_ref(r, o, "thread", false, cd->nthreads, "thread", &h.thread)) ||
+	    (err = get_i32(r, o, "mm_pid", &h.mm_pid)) ||
+	    (err = get_enum(r, o, "mode", capdata_hold_mode_name, CAP_HOLD_DOWNGRADED + 1, &mode)) ||
+	    (err = get_u64(r, o, "start_ns", &h.start_ns)) ||
+	    (err = get_u64(r, o, "dur_ns", &h.dur_ns)) ||
+	    (err = get_ref(r, o, "ustack", true, cd->nstacks, "stack", &h.ustack)) ||
+	    (err = get_ref(r, o, "kstack", true, cd->nstacks, "stack", &h.kstack)) ||
+	    (err = get_bool(r, o, "in_progress", false, &in_progress)) ||
+	    (err = get_opt_syscall(r, o, &h.in_syscall, &h.syscall)) ||
+	    (err = check_stack_sides(r, "ustack", h.ustack, "kstack", h.kstack)))
+		return err;
+	h.mode = (uint8_t)mode;
+	h.flags = in_progress ? CAP_BLOCK_IN_PROGRESS : 0;
+	args = json_object_get(o, "args");
+	if (args) {
+		if (!json_is_array(args) || json_array_size(args) > 4)
+			return rfail(r, -EINVAL, "hold: \"args\" must be an array of at most 4 hex strings");
+		for (i = 0; i < json_array_size(args); i++) {
+			if (!hex_value(json_array_get(args, i), &h.args[i]))
+				return rfail(r, -EINVAL, "hold: \"args\" must be an array of at most 4 hex strings");
+		}
+	}
+	err = capdata_add_hold(cd, &h);
+	if (err)
+		return rfail(r, err, "hold: %s (%s)", errno_what(err), strerror(-err));
+	return 0;
+}
+
+static int read_hold_total(struct reader *r, json_t *o)
+{
+	struct capdata *cd = r->cd;
+	struct cap_hold_total t = { 0 };
+	int err;
+
+	if ((err = get_ref(r, o, "thread", false, cd->nthreads, "thread", &t.thread)) ||
+	    (err = get_i32(r, o, "mm_pid", &t.mm_pid)) ||
+	    (err = get_u64(r, o, "hold_ns", &t.hold_ns)) ||
+	    (err = get_u64(r, o, "holds", &t.holds)) ||
+	    (err = get_u64(r, o, "read_ns", &t.read_ns)) ||
+	    (err = get_u64(r, o, "write_ns", &t.write_ns)))
+		return err;
+	err = capdata_add_hold_total(cd, &t);
+	if (err)
+		return rfail(r, err, "hold_total: %s (%s)", errno_what(err), strerror(-err));
+	return 0;
+}
+
+static int read_sample(struct reader *r, json_t *o)
+{
+	struct capdata *cd = r->cd;
+	struct cap_sample smp = { 0 };
+	int err;
+
+	if ((err = get_ref(r, o, "thread", false, cd->nthreads, "thread", &smp.thread)) ||
+	    (err = get_u64(r, o, "ts_ns", &smp.ts_ns)) ||
+	    (err = get_ref(r, o, "ustack", true, cd->nstacks, "stack", &smp.ustack)) ||
+	    (err = get_ref(r, o, "kstack", true, cd->nstacks, "stack", &smp.kstack)) ||
+	    (err = check_stack_sides(r, "ustack", smp.ustack, "kstack", smp.kstack)))
+		return err;
+	err = capdata_add_sample(cd, &smp);
+	if (err)
+		return rfail(r, err, "sample: %s (%s)", errno_what(err), strerror(-err));
+	return 0;
+}
+
+static int read_mem(struct reader *r, json_t *o)
+{
+	struct cap_mem m = { 0 };
+	int err;
+
+	if ((err = get_i32(r, o, "pid", &m.pid)) || (err = get_u64(r, o, "ts_ns", &m.ts_ns)) ||
+	    (err = get_u64(r, o, "rss_bytes", &m.rss_bytes)) ||
+	    (err = get_u64(r, o, "vsz_bytes", &m.vsz_bytes)))
+		return err;
+	err = capdata_add_mem(r->cd, &m);
+	if (err)
+		return rfail(r, err, "mem: %s (%s)", errno_what(err), strerror(-err));
 	return 0;
 }
 
@@ -1464,22 +1784,30 @@ static int read_counter(struct reader *r, json_t *o, bool drop)
 static int read_end(struct reader *r, json_t *o)
 {
 	struct capdata *cd = r->cd;
+	/* The cause evidence counts came within version 1: a file from before
+	 * has none of them, and none of those records either. */
 	const struct {
 		const char *key;
 		size_t have;
+		bool optional;
 	} counts[] = {
-		{ "mappings", cd->nmappings }, { "frames", cd->nframes },
-		{ "stacks", cd->nstacks },     { "threads", cd->nthreads },
-		{ "blocks", cd->nblocks },     { "drops", cd->ndrops },
-		{ "stats", cd->nstats },
+		{ "mappings", cd->nmappings, false }, { "frames", cd->nframes, false },
+		{ "stacks", cd->nstacks, false },     { "threads", cd->nthreads, false },
+		{ "blocks", cd->nblocks, false },     { "holds", cd->nholds, true },
+		{ "hold_totals", cd->nhold_totals, true }, { "samples", cd->nsamples, true },
+		{ "mem", cd->nmem, true },            { "drops", cd->ndrops, false },
+		{ "stats", cd->nstats, false },
 	};
 	uint64_t want;
 	size_t i;
 	int err;
 
 	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-		if ((err = get_u64(r, o, counts[i].key, &want)))
-			return err;
+		want = 0;
+		if (!counts[i].optional || json_object_get(o, counts[i].key)) {
+			if ((err = get_u64(r, o, counts[i].key, &want)))
+				return err;
+		}
 		if (want != counts[i].have)
 			return rfail(r, -EINVAL, "end: the file says %" PRIu64 " %s but holds %zu",
 				     want, counts[i].key, counts[i].have);
@@ -1528,6 +1856,14 @@ static int read_record(struct reader *r, const char *buf, size_t len)
 		err = read_thread(r, o);
 	else if (strcmp(t, "block") == 0)
 		err = read_block(r, o);
+	else if (strcmp(t, "hold") == 0)
+		err = read_hold(r, o);
+	else if (strcmp(t, "hold_total") == 0)
+		err = read_hold_total(r, o);
+	else if (strcmp(t, "sample") == 0)
+		err = read_sample(r, o);
+	else if (strcmp(t, "mem") == 0)
+		err = read_mem(r, o);
 	else if (strcmp(t, "drop") == 0)
 		err = read_counter(r, o, true);
 	else if (strcmp(t, "stat") == 0)
@@ -1544,7 +1880,8 @@ cleanup:
 static bool capdata_empty(const struct capdata *cd)
 {
 	return cd->index && !cd->nmappings && !cd->nframes && !cd->nstacks && !cd->nthreads &&
-	       !cd->nblocks && !cd->ndrops && !cd->nstats && !cd->target.npids &&
+	       !cd->nblocks && !cd->nholds && !cd->nhold_totals && !cd->nsamples && !cd->nmem &&
+	       !cd->ndrops && !cd->nstats && !cd->target.npids &&
 	       !cd->target.comm && !cd->target.cmdline && !cd->capture_path;
 }
 

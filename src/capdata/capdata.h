@@ -102,6 +102,15 @@ enum cap_wait_kind {
 	CAP_WAIT__COUNT
 };
 
+/* lock_flags: lock:contention_begin's flags (LCB_F_* of the kernel's
+ * include/trace/events/lock.h), as the tracepoint gives them. */
+#define CAP_LCB_SPIN   0x01
+#define CAP_LCB_READ   0x02
+#define CAP_LCB_WRITE  0x04
+#define CAP_LCB_RT     0x08
+#define CAP_LCB_PERCPU 0x10
+#define CAP_LCB_MUTEX  0x20
+
 struct cap_block {
 	uint32_t thread;        /* index into threads */
 	uint32_t ustack;        /* stack id or ST_NO_STACK */
@@ -273,6 +282,11 @@ uint64_t capdata_window_end(const struct capdata *cd);
  * Out-of-range values give "unknown". */
 const char *capdata_state_name(unsigned int state);
 const char *capdata_stack_status_name(unsigned int status);
+/* "none", "mmap_lock", "kernel_lock", "futex" (enum cap_wait_kind) and "read",
+ * "write", "downgraded" (enum cap_hold_mode): the names the capture file and
+ * the diagnosis use. Out-of-range values give "unknown". */
+const char *capdata_wait_kind_name(unsigned int kind);
+const char *capdata_hold_mode_name(unsigned int mode);
 /* Whether stack id holds kernel frames (false for ST_NO_STACK and empty stacks). */
 bool capdata_stack_is_kernel(const struct capdata *cd, uint32_t stack);
 

@@ -13,10 +13,11 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "util/timeutil.h"
 #include "capture/capture.h"
 #include "offcpu.skel.h"
 
-#define DEFAULT_RINGBUF_KB (16 * 1024)
+#define DEFAULT_RINGBUF_KB (8 * 1024)   /* ~1,000 full records; drained every 100 ms */
 #define DEFAULT_KSTACKS 16384
 
 struct capture {
@@ -199,8 +200,12 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Optional programs, dropped one by one when the kernel refuses them. */
+#define OPT_USER_FLUSH 1u  /* iter.s/task: user stacks of blocks in progress at the end */
+#define OPT_WAKERS 2u      /* tp_btf/sched_waking */
+
 static int load_with_path(struct capture *c, const struct capture_opts *o, enum capture_path path,
-			  bool optional, char *err, size_t errlen)
+			  unsigned int optional, char *err, size_t errlen)
 {
 	bool cause = !o->no_locks;
 	struct offcpu_bpf *skel;
@@ -231,8 +236,8 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	bpf_program__set_autoload(skel->progs.iter_tasks, c->feat.task_iter);
 	/* optional: refused by some kernels; without them, no user stacks for
 	 * blocks in progress at the end, and no wakers */
-	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && optional);
-	bpf_program__set_autoload(skel->progs.handle_waking, cause && optional);
+	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && (optional & OPT_USER_FLUSH));
+	bpf_program__set_autoload(skel->progs.handle_waking, cause && (optional & OPT_WAKERS));
 	bpf_program__set_autoload(skel->progs.handle_contention_begin, cause);
 	bpf_program__set_autoload(skel->progs.handle_contention_end, cause);
 	bpf_program__set_autoload(skel->progs.handle_mmap_acquired, cause);
@@ -286,12 +291,14 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 	}
 	/* sleepable iterators and bpf_copy_from_user_task need 5.18: without them
 	 * blocks in progress at the end keep their kernel stack only */
-	ret = load_with_path(c, o, path, true, err, errlen);
+	ret = load_with_path(c, o, path, OPT_USER_FLUSH | OPT_WAKERS, err, errlen);
 	if (ret)
-		ret = load_with_path(c, o, path, false, err, errlen);
+		ret = load_with_path(c, o, path, OPT_USER_FLUSH, err, errlen);
+	if (ret)
+		ret = load_with_path(c, o, path, 0, err, errlen);
 	/* fentry can be refused where trampolines are missing: fall back in order */
 	if (ret && path == CAPTURE_PATH_FENTRY_FTS && c->feat.kprobe && o->force_path == CAPTURE_PATH_NONE)
-		ret = load_with_path(c, o, CAPTURE_PATH_KPROBE_FTS, false, err, errlen);
+		ret = load_with_path(c, o, CAPTURE_PATH_KPROBE_FTS, 0, err, errlen);
 	if (ret)
 		goto cleanup;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_record, c, NULL);
@@ -400,13 +407,7 @@ static int flush_with_deadline(struct capture *c, int timeout_ms)
 		return -EAGAIN;
 	}
 	pthread_detach(th);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_after_ms(&until, timeout_ms);
 	pthread_mutex_lock(&j->lock);
 	while (!j->done && pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT)
 		;

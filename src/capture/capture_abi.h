@@ -57,6 +57,8 @@ enum st_wait_kind {
 #define ST_HOLD_DOWNGRADED 2
 
 /* Flags of ST_EV_BLOCK. */
+#define ST_NO_KSTACK (-1000)  /* kstack_id: none taken (a sample in user mode) */
+
 #define ST_BF_IN_PROGRESS   (1u << 0) /* still off-CPU when the capture ended */
 #define ST_BF_BEGAN_BEFORE  (1u << 1) /* already off-CPU when the capture began */
 #define ST_BF_KSTACK_RAW    (1u << 2) /* kernel ips are inline (kips), not a stack id */

@@ -216,7 +216,7 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen)
 
 /* The parts of a record every type shares, for the current task: identity,
  * kernel stack, user registers and stack. Returns the user stack length. */
-static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type)
+static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type, bool kstack)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 ulen = 0;
@@ -227,10 +227,10 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	sc->ev.syscall = -1;
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
-	sc->ev.kstack_id = bpf_get_stackid(ctx, &kstacks, 0);
+	sc->ev.kstack_id = kstack ? bpf_get_stackid(ctx, &kstacks, 0) : ST_NO_KSTACK;
 	if (sc->ev.kstack_id == -EEXIST)
 		__sync_fetch_and_add(&drops.kstack_collision, 1);
-	else if (sc->ev.kstack_id < 0)
+	else if (sc->ev.kstack_id < 0 && kstack)
 		__sync_fetch_and_add(&drops.kstack_map_full, 1);
 	if (task->flags & PF_KTHREAD) {
 		sc->ev.flags |= ST_BF_USTACK_NONE;
@@ -275,7 +275,7 @@ static __always_inline int on_switch_in(void *ctx)
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!sc)
 		return 0;
-	ulen = fill_current(ctx, sc, ST_EV_BLOCK);
+	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
@@ -413,7 +413,7 @@ static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!sc)
 		return;
-	ulen = fill_current(ctx, sc, ST_EV_HOLD);
+	ulen = fill_current(ctx, sc, ST_EV_HOLD, true);
 	sc->ev.start_ns = s->hold_ts;
 	sc->ev.dur_ns = now - s->hold_ts;
 	sc->ev.aux = s->hold_mode;
@@ -484,8 +484,9 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
 
 static __always_inline bool is_futex_wait(struct task_struct *p)
 {
+	/* a trusted pointer in tp_btf: a plain load, no probe read */
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 
 	return nr == NR_FUTEX || nr == NR_FUTEX_WAITV;
 }
@@ -496,18 +497,21 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	struct st_task_state *s;
 	struct scratch *sc;
 	__u32 zero = 0, ulen;
+	bool futex;
 	__u64 seq;
 
 	if (!is_target(p->tgid))
 		return 0;
-	s = bpf_task_storage_get(&tstate, p, 0, 0);
-	if (!s || !s->ts_out || s->waker_seq)
-		return 0;
 	/* Only lock waits: a kernel lock's waker is its releaser, a futex's is
 	 * usually the user-space lock's holder. Other wakeups (a pipe, a timer)
-	 * are left alone: this runs at every wakeup of a target, and a context
-	 * switch storm is made of wakeups. */
-	if (!s->lock_kind && !is_futex_wait(p))
+	 * are left alone, and cheaply: this runs at every wakeup of a target, and
+	 * a context-switch storm is made of wakeups. */
+	futex = is_futex_wait(p);
+	/* kernel lock waiters sleep uninterruptibly (rwsem, mutex) */
+	if (!futex && !(p->__state & TASK_UNINTERRUPTIBLE))
+		return 0;
+	s = bpf_task_storage_get(&tstate, p, 0, 0);
+	if (!s || !s->ts_out || s->waker_seq || (!futex && !s->lock_kind))
 		return 0;
 	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
 		return 0;
@@ -518,7 +522,7 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	s->waker_seq = seq;
 	s->waker_tid = (__u32)bpf_get_current_pid_tgid();
 	s->waker_pid = bpf_get_current_pid_tgid() >> 32;
-	ulen = fill_current(ctx, sc, ST_EV_WAKER);
+	ulen = fill_current(ctx, sc, ST_EV_WAKER, true);
 	sc->ev.waker_seq = seq;
 	sc->ev.start_ns = bpf_ktime_get_ns();
 	emit(sc, ulen);
@@ -554,7 +558,8 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!sc)
 		return 0;
-	ulen = fill_current(ctx, sc, ST_EV_SAMPLE);
+	/* a sample taken in user mode has no kernel stack, which is no loss */
+	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3));
 	sc->ev.start_ns = bpf_ktime_get_ns();
 	emit(sc, ulen);
 	return 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/timeutil.h"
 #include "capture/proc.h"
 
 /* One read in flight. Shared by the caller and the reader thread; whoever
@@ -139,13 +140,7 @@ int proc_read_deadline(const char *path, int timeout_ms, char **out, size_t *len
 		job_release(j);
 		return err;
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_after_ms(&until, timeout_ms);
 	pthread_mutex_lock(&j->lock);
 	while (!j->done) {
 		if (pthread_cond_timedwait(&j->done_cv, &j->lock, &until) == ETIMEDOUT && !j->done) {

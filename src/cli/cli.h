@@ -8,6 +8,12 @@
 
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+/* Compares two capture directories: a differential flame graph and a listing. */
+int cmd_diff(int argc, char **argv);
+/* Watches a service's metrics and captures an incident when it freezes (src/watch/). */
+int cmd_watch(int argc, char **argv);
+/* Asks the watcher of a target, through its control socket, to capture now. */
+int cmd_trigger(int argc, char **argv);
 /* Hidden, for bench/overhead.sh: attaches empty programs to the tracepoints
  * record uses, to measure the floor cost of merely being attached. */
 int cmd_floor(int argc, char **argv);

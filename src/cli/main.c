@@ -12,6 +12,9 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  record   capture an exact off-CPU profile of a process, a name or a cgroup\n"
 		"  report   re-render the reports of a capture directory from its saved data\n"
+		"  diff     compare an incident's capture with a baseline's: what grew\n"
+		"  watch    watch a service's latency and capture each freeze as an incident\n"
+		"  trigger  ask the watcher of a target to capture an incident now\n"
 		"\n"
 		"run 'stalltrap <command> --help' for a command's options\n");
 }
@@ -26,6 +29,12 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (strcmp(argv[1], "report") == 0)
 		return cmd_report(argc - 1, argv + 1);
+	if (strcmp(argv[1], "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
+	if (strcmp(argv[1], "watch") == 0)
+		return cmd_watch(argc - 1, argv + 1);
+	if (strcmp(argv[1], "trigger") == 0)
+		return cmd_trigger(argc - 1, argv + 1);
 	if (strcmp(argv[1], "floor") == 0)
 		return cmd_floor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -5,12 +5,21 @@
 
 #include "aggregate/aggregate.h"
 #include "cli/output.h"
+#include "diagnose/diagnose.h"
 #include "render/render.h"
 
 int output_render(const struct capdata *cd, const char *dir, int top, FILE *summary,
 		  char *err, size_t errlen)
 {
+	return output_render_extra(cd, dir, top, summary, NULL, err, errlen);
+}
+
+int output_render_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
+			const json_t *extra, char *err, size_t errlen)
+{
 	struct aggregate agg;
+	json_t *diag = NULL;
+	char verdict[1024];
 	int ret;
 
 	ret = aggregate_build(&agg, cd);
@@ -18,11 +27,24 @@ int output_render(const struct capdata *cd, const char *dir, int top, FILE *summ
 		snprintf(err, errlen, "cannot aggregate the capture: %s", strerror(-ret));
 		return ret;
 	}
-	ret = render_all(dir, cd, &agg, NULL, err, errlen);
+	/* The diagnosis goes at the top of report.json and of the summary; the
+	 * caller's extra keys (watch: trigger, baseline) ride along. */
+	ret = diagnose_build(cd, &agg, json_object_get(extra, "baseline"), &diag);
+	if (ret) {
+		snprintf(err, errlen, "cannot diagnose the capture: %s", strerror(-ret));
+		aggregate_release(&agg);
+		return ret;
+	}
+	if (json_is_object(extra))
+		json_object_update_missing(diag, (json_t *)extra);
+	ret = render_all_files(dir, cd, &agg, diag, err, errlen);
 	if (!ret && summary) {
+		if (!diagnose_summary_line(diag, verdict, sizeof(verdict)))
+			fprintf(summary, "%s\n", verdict);
 		render_summary(summary, cd, &agg, top);
 		fprintf(summary, "wrote %s/\n", dir);
 	}
+	json_decref(diag);
 	aggregate_release(&agg);
 	return ret;
 }
@@ -30,11 +52,17 @@ int output_render(const struct capdata *cd, const char *dir, int top, FILE *summ
 int output_write_all(const struct capdata *cd, const char *dir, int top, FILE *summary,
 		     char *err, size_t errlen)
 {
+	return output_write_all_extra(cd, dir, top, summary, NULL, err, errlen);
+}
+
+int output_write_all_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
+			   const json_t *extra, char *err, size_t errlen)
+{
 	int ret = capdata_write(cd, dir);
 
 	if (ret) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", dir, CAPDATA_FILE, strerror(-ret));
 		return ret;
 	}
-	return output_render(cd, dir, top, summary, err, errlen);
+	return output_render_extra(cd, dir, top, summary, extra, err, errlen);
 }

@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"  --out DIR           output directory; default ./stalltrap-YYYYmmdd-HHMMSS\n"
 		"  --top N             call sites in the printed summary; default 10\n"
 		"  --max-ustack BYTES  user stack copied per block (1024..16384); default 8192\n"
-		"  --ringbuf-kb N      ring buffer size in KiB (power of two, >= 4); default 16384\n"
+		"  --ringbuf-kb N      ring buffer size in KiB (power of two, >= 4); default 8192\n"
 		"  --kstack-entries N  kernel stack map size; default 16384\n"
 		"  --bpf-stats         measure the BPF programs' run time into report.json\n"
 		"                      (the kernel's stats cost ~20-40 ns per program run)\n");
@@ -263,7 +263,8 @@ int cmd_record(int argc, char **argv)
 	ro.hold_threshold_ns = hold_threshold_ns;
 	ret = recorder_start(&rec, &ro, err, sizeof(err));
 	if (ret) {
-		if (ret == -EPERM || ret == -EACCES)
+		/* as root, EACCES from a load is the verifier refusing a program */
+		if (ret == -EPERM)
 			fprintf(stderr, "stalltrap record: not permitted: %s\n", err);
 		else
 			fprintf(stderr, "stalltrap record: %s\n", err);

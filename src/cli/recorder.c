@@ -49,13 +49,14 @@ struct recorder {
 	/* waker records wait here for the block they explain (matched by seq) */
 	struct pending_waker {
 		uint64_t seq;
+		bool irq;               /* woken from an interrupt: no waker */
 		uint32_t thread, ustack, kstack;
 	} wakers[WAKER_SLOTS];
 	uint64_t start_mono_ns;
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
-	uint64_t maps_refreshes, wakers_unmatched;
+	uint64_t maps_refreshes, wakers_unmatched, wakers_from_irq;
 	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
 };
@@ -166,6 +167,8 @@ static int64_t kernel_stack(struct recorder *r, const struct st_block_event *ev,
 	if (kips)
 		return ev->nkips ? symbolizer_kstack(r->sym, kips, ev->nkips)
 				 : placeholder_kstack(r, "[kernel stack unavailable]");
+	if (ev->kstack_id == ST_NO_KSTACK)
+		return ST_NO_STACK;
 	if (ev->kstack_id < 0)
 		return placeholder_kstack(r, "[kernel stack lost]");
 	if ((size_t)ev->kstack_id < r->nkstack_ids && r->kstack_ids[ev->kstack_id] >= 0)
@@ -266,7 +269,7 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct st_
 		return;
 	w = &r->wakers[ev->waker_seq % WAKER_SLOTS];
 	if (w->seq == ev->waker_seq) {
-		b->has_waker = true;
+		b->has_waker = !w->irq;
 		b->waker = w->thread;
 		b->waker_ustack = w->ustack;
 		b->waker_kstack = w->kstack;
@@ -274,6 +277,30 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct st_
 	} else {
 		r->wakers_unmatched++;
 	}
+}
+
+static bool kstack_in_interrupt(struct recorder *r, uint32_t ks)
+{
+	static const char *const entries[] = {
+		"asm_sysvec_", "asm_common_interrupt", "__sysvec_", "sysvec_", "common_interrupt",
+		"handle_softirqs", "__do_softirq", "irq_exit_rcu", "__irq_exit_rcu", "hrtimer_interrupt",
+		"__hrtimer_run_queues", "asm_exc_nmi", "handle_irq_event", "blk_mq_complete_request",
+	};
+	const struct cap_stack *st;
+	uint32_t i;
+	size_t j;
+
+	if (ks == ST_NO_STACK || ks >= r->cd.nstacks)
+		return false;
+	st = &r->cd.stacks[ks];
+	for (i = 0; i < st->nframes; i++) {
+		const char *name = r->cd.frames[st->frames[i]].name;
+
+		for (j = 0; j < sizeof(entries) / sizeof(entries[0]); j++)
+			if (strncmp(name, entries[j], strlen(entries[j])) == 0)
+				return true;
+	}
+	return false;
 }
 
 static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
@@ -287,11 +314,11 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 	th = event_thread(r, ev);
 	ks = kernel_stack(r, ev, kips);
 	us = user_stack(r, ev, ustack);
-	if (th < 0 || ks < 0 || (us < 0 && us != (int64_t)ST_NO_STACK)) {
+	if (th < 0 || ks < 0 || us < 0) {
 		r->capdata_full++;
 		return 0;
 	}
-	u = us == (int64_t)ST_NO_STACK ? ST_NO_STACK : (uint32_t)us;
+	u = (uint32_t)us;
 	switch (ev->hdr.type) {
 	case ST_EV_BLOCK: {
 		struct cap_block b = { 0 };
@@ -325,7 +352,12 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 	case ST_EV_WAKER: {
 		struct pending_waker *w = &r->wakers[ev->waker_seq % WAKER_SLOTS];
 
+		/* A wakeup from an interrupt (a timer, I/O completion) has no waker:
+		 * "current" was merely whoever the interrupt landed on. The kernel
+		 * stack says so; BPF here cannot read preempt_count. */
 		w->seq = ev->waker_seq;
+		w->irq = kstack_in_interrupt(r, (uint32_t)ks);
+		r->wakers_from_irq += w->irq;
 		w->thread = (uint32_t)th;
 		w->ustack = u;
 		w->kstack = (uint32_t)ks;
@@ -628,6 +660,7 @@ int recorder_stop(struct recorder *r)
 	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
 	capdata_set_stat(&r->cd, "maps_refreshes", r->maps_refreshes);
 	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
+	capdata_set_stat(&r->cd, "wakers_from_irq", r->wakers_from_irq);
 	r->stopped = true;
 	return ret;
 }
@@ -648,4 +681,72 @@ void recorder_free(struct recorder *r)
 	free(r->kstack_ids);
 	free(r->procs);
 	free(r);
+}
+
+/* Keeps the records of arr (n of them, each sz bytes) for which keep() holds, in order. */
+static size_t compact(void *arr, size_t *n, size_t sz, bool (*keep)(const void *rec, uint64_t cutoff),
+		      uint64_t cutoff)
+{
+	char *base = arr;
+	size_t w = 0, dropped;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (!keep(base + i * sz, cutoff))
+			continue;
+		if (w != i)
+			memcpy(base + w * sz, base + i * sz, sz);
+		w++;
+	}
+	dropped = *n - w;
+	*n = w;
+	return dropped;
+}
+
+static bool keep_block(const void *p, uint64_t cutoff)
+{
+	const struct cap_block *b = p;
+
+	return (b->flags & CAP_BLOCK_IN_PROGRESS) || b->start_ns + b->dur_ns >= cutoff;
+}
+
+static bool keep_hold(const void *p, uint64_t cutoff)
+{
+	const struct cap_hold *h = p;
+
+	return (h->flags & CAP_BLOCK_IN_PROGRESS) || h->start_ns + h->dur_ns >= cutoff;
+}
+
+static bool keep_sample(const void *p, uint64_t cutoff)
+{
+	return ((const struct cap_sample *)p)->ts_ns >= cutoff;
+}
+
+static bool keep_mem(const void *p, uint64_t cutoff)
+{
+	return ((const struct cap_mem *)p)->ts_ns >= cutoff;
+}
+
+size_t recorder_evict(struct recorder *r, uint64_t cutoff_ns)
+{
+	struct capdata *cd = &r->cd;
+
+	/* the arrays are plain (only interning has indexes): compacting in place is safe */
+	return compact(cd->blocks, &cd->nblocks, sizeof(*cd->blocks), keep_block, cutoff_ns) +
+	       compact(cd->holds, &cd->nholds, sizeof(*cd->holds), keep_hold, cutoff_ns) +
+	       compact(cd->samples, &cd->nsamples, sizeof(*cd->samples), keep_sample, cutoff_ns) +
+	       compact(cd->mem, &cd->nmem, sizeof(*cd->mem), keep_mem, cutoff_ns);
+}
+
+void recorder_read_counters(struct recorder *r,
+			    void (*fn)(void *arg, const struct capture_counter *c), void *arg)
+{
+	struct capture_counter user[] = {
+		{ "maps_unavailable", r->maps_unavailable, true },
+		{ "kstack_lookup_failed", r->kstack_lookup_failed, true },
+		{ "capdata_full", r->capdata_full, true },
+	};
+
+	capture_read_counters(r->cap, fn, arg);
+	for (size_t i = 0; i < sizeof(user) / sizeof(user[0]); i++)
+		fn(arg, &user[i]);
 }

@@ -48,4 +48,15 @@ int recorder_stop(struct recorder *r);
 struct capdata *recorder_capdata(struct recorder *r);
 void recorder_free(struct recorder *r);
 
+/* For watch's flight recorder, which keeps a recorder running for hours. */
+/* Drops blocks, holds, samples and memory samples that ended before
+ * cutoff_ns (CLOCK_MONOTONIC); blocks still in progress are kept. Interned
+ * frames, stacks and threads stay (ids remain valid). Returns how many
+ * records were dropped. */
+size_t recorder_evict(struct recorder *r, uint64_t cutoff_ns);
+/* Calls fn for the capture's current drop counters and statistics (as
+ * capture_read_counters), without stopping it: for watch's own /metrics. */
+void recorder_read_counters(struct recorder *r,
+			    void (*fn)(void *arg, const struct capture_counter *c), void *arg);
+
 #endif /* STALLTRAP_RECORDER_H */

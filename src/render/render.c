@@ -1,4 +1,4 @@
-/* render.c: shared render helpers, the atomic file writer and render_all (profile.folded + report.json). */
+/* render.c: shared render helpers, the atomic file writer, render_all (profile.folded + report.json) and render_all_files (every file). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -157,4 +157,58 @@ fail:
 	if (errlen)
 		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(-rc));
 	return rc;
+}
+
+/* ---- every file of a capture directory ---- */
+
+enum picture { PIC_FLAME, PIC_TIMELINE, PIC_PPROF, PIC_HTML };
+
+struct picture_arg {
+	enum picture what;
+	const struct capdata *cd;
+	const struct aggregate *agg;
+	const json_t *extra;
+};
+
+static int fill_picture(FILE *f, void *arg)
+{
+	struct picture_arg *a = arg;
+
+	switch (a->what) {
+	case PIC_FLAME: return render_flame(f, a->cd, a->agg, a->extra, 0);
+	case PIC_TIMELINE: return render_timeline(f, a->cd, a->agg, a->extra, 0);
+	case PIC_PPROF: return render_pprof(f, a->cd, a->agg, a->extra);
+	case PIC_HTML: return render_html(f, a->cd, a->agg, a->extra);
+	}
+	return -EINVAL;
+}
+
+int render_all_files(const char *dir, const struct capdata *cd, const struct aggregate *agg,
+		     const json_t *extra, char *err, size_t errlen)
+{
+	static const struct { enum picture what; const char *file; } pictures[] = {
+		{ PIC_FLAME, RENDER_FLAME_FILE }, { PIC_TIMELINE, RENDER_TIMELINE_FILE },
+		{ PIC_PPROF, RENDER_PPROF_FILE }, { PIC_HTML, RENDER_HTML_FILE },
+	};
+	char path[PATH_MAX];
+	size_t i;
+	int rc;
+
+	rc = render_all(dir, cd, agg, extra, err, errlen);
+	if (rc)
+		return rc;
+	for (i = 0; i < sizeof(pictures) / sizeof(pictures[0]); i++) {
+		struct picture_arg a = { .what = pictures[i].what, .cd = cd, .agg = agg, .extra = extra };
+
+		if (snprintf(path, sizeof(path), "%s/%s", dir, pictures[i].file) >= (int)sizeof(path))
+			rc = -ENAMETOOLONG;
+		else
+			rc = render_write_file(path, fill_picture, &a);
+		if (rc) {
+			if (errlen)
+				snprintf(err, errlen, "%s: cannot write: %s", path, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }

@@ -82,4 +82,90 @@ int render_all(const char *dir, const struct capdata *cd, const struct aggregate
  * removed and path is left as it was. */
 int render_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *arg);
 
+
+/* ---- reports people look at (flame graph, timeline, pprof, HTML page) ----
+ *
+ * Every picture takes extra (NULL, or the object report.json gets: the
+ * diagnosis' "verdict", the watch's "trigger", ...) and shows
+ * extra.verdict.summary as its subtitle when there is one. Everything taken
+ * from the capture (names, comms, command lines, the verdict) is escaped for
+ * XML/HTML, with characters XML forbids replaced: a symbol name is hostile
+ * input. Each returns 0 or a negative errno (-EIO on a write error, -ENOMEM,
+ * -E2BIG past an internal cap). */
+
+#define RENDER_FLAME_FILE "flamegraph.svg"
+#define RENDER_TIMELINE_FILE "timeline.svg"
+#define RENDER_PPROF_FILE "profile.pb.gz"
+#define RENDER_HTML_FILE "report.html"
+#define RENDER_DIFF_FLAME_FILE "diff-flamegraph.svg"
+#define RENDER_DIFF_TEXT_FILE "diff.txt"
+
+/* flags of the SVG renderers */
+#define RENDER_SVG_INLINE 0x1   /* no XML prolog: to be inlined in an HTML page */
+
+/* flamegraph.svg: an interactive off-CPU flame graph in flamegraph.pl's
+ * conventions (root at the bottom, all;comm;user frames;kernel frames as in
+ * profile.folded, siblings in alphabetical order), drawn with its own script:
+ * click a frame to zoom (its ancestors stay, dimmed), click the root or
+ * "Reset Zoom" to reset; "Search" (or Ctrl-F) highlights the frames matching
+ * a regular expression and shows the share of the total they cover; each
+ * frame's tooltip gives its name, milliseconds and percent. User frames are
+ * blue, kernel frames teal, thread names grey. The children of a frame that
+ * are narrower than 1 px are merged into one "[N frames under 1 px]" box (or
+ * dropped when that is narrower too), like flamegraph.pl's --minwidth: the
+ * SVG's size follows what can be seen, not the number of stacks. */
+int render_flame(FILE *f, const struct capdata *cd, const struct aggregate *agg,
+		 const json_t *extra, unsigned int flags);
+
+/* The differential flame graph of `stalltrap diff`: the frames of cd (the
+ * incident) sized by its off-CPU time, coloured by the change of their time
+ * per second of window against base: red grew, blue shrank, the deeper the
+ * more, white unchanged. Tooltips give both rates in ms/s. */
+int render_flame_diff(FILE *f, const struct capdata *base, const struct aggregate *base_agg,
+		      const struct capdata *cd, const struct aggregate *agg, const json_t *extra);
+
+/* diff.txt: the off-CPU time per second of window of both captures, then the
+ * top_n functions (inclusive time, a function counted once per stack) and
+ * the top_n call sites whose rate changed most, grew or shrank. */
+int render_diff_text(FILE *f, const char *base_name, const struct capdata *base,
+		     const struct aggregate *base_agg, const char *name, const struct capdata *cd,
+		     const struct aggregate *agg, int top_n);
+
+/* timeline.svg: the capture window on the x axis (the part before the
+ * trigger shaded and the trigger instant marked when window.trigger_mono_ns
+ * is set); one lane per thread saying when it was off-CPU and why (lock
+ * wait: mmap_lock or another kernel lock; I/O: uninterruptible without a
+ * lock; runnable: waiting for a CPU; sleep: the rest, futexes included), with
+ * its on-CPU samples, its mmap_lock holds under it and the biggest
+ * address-space operations labelled; the target's RSS underneath. Blocks are
+ * drawn per pixel column (shade = share of the column), so the size does not
+ * grow with the number of blocks. Threads of one comm with the same picture
+ * and no holds share a lane, labelled with their count. */
+int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *agg,
+		    const json_t *extra, unsigned int flags);
+
+/* profile.pb.gz: gzipped pprof profile.proto. Sample types offcpu/nanoseconds
+ * (the default) and count/count (blocks); one sample per (thread, user stack,
+ * kernel stack) labelled pid, tid (numbers) and comm (the thread name);
+ * locations leaf first; the capture's mappings with their build ids, plus
+ * "[kernel.kallsyms]" for kernel frames; all with has_functions, so pprof
+ * does not symbolize again; every drop counter as a "drop NAME=VALUE"
+ * comment. The offcpu values add up to report.json's offcpu_total_ms. */
+int render_pprof(FILE *f, const struct capdata *cd, const struct aggregate *agg,
+		 const json_t *extra);
+
+/* report.html: one self-contained page (no network: styles, the SVGs and the
+ * flame graph's script are inline): the verdict, the key figures, the
+ * timeline, the flame graph, the top call sites, the drop counters and, when
+ * extra has a "trigger" object, its fields and metric samples. */
+int render_html(FILE *f, const struct capdata *cd, const struct aggregate *agg,
+		const json_t *extra);
+
+/* Writes every file of a capture directory: profile.folded and report.json
+ * (as render_all), flamegraph.svg, timeline.svg, profile.pb.gz, report.html.
+ * Returns 0, or a negative errno with a one-line reason in err naming the
+ * file. */
+int render_all_files(const char *dir, const struct capdata *cd, const struct aggregate *agg,
+		     const json_t *extra, char *err, size_t errlen);
+
 #endif /* STALLTRAP_RENDER_H */

@@ -19,4 +19,64 @@ bool render_shows_ustack(const struct capdata *cd, uint32_t ustack);
 /* "complete", "truncated", "unreadable" or "none" (also for ST_NO_STACK). */
 const char *render_ustack_status(const struct capdata *cd, uint32_t ustack);
 
+
+/* ---- helpers of the picture renderers (render_util.c) ---- */
+
+#include <stdio.h>
+#include <jansson.h>
+
+/* Writes s escaped for XML and HTML text and attribute values (& < > " '),
+ * with every character XML 1.0 forbids (and C0/C1 controls) replaced by '?',
+ * tabs and newlines by spaces. _n stops after max_chars characters and
+ * returns how many it wrote; _fit writes s whole when it has at most max_chars
+ * characters, else its first max_chars - 2 and "..", or nothing when
+ * max_chars < 3 (flamegraph.pl's way of fitting a name in a frame). */
+void render_xml_put(FILE *f, const char *s);
+size_t render_xml_put_n(FILE *f, const char *s, size_t max_chars);
+void render_xml_put_fit(FILE *f, const char *s, size_t max_chars);
+/* Characters (UTF-8 code points) in s. */
+size_t render_utf8_chars(const char *s);
+/* Writes s (a verdict) as one or two centred <text class=cls> lines at
+ * (x, y) and (x, y + line_h), broken at a space, each of at most max_chars
+ * characters (the second cut with ".."). Returns the lines written, or
+ * -ENOMEM. _lines says how many that will be (0 for NULL). */
+int render_svg_subtitle(FILE *f, const char *cls, double x, double y, double line_h,
+			const char *s, size_t max_chars);
+size_t render_svg_subtitle_lines(const char *s, size_t max_chars);
+/* A well-mixed 32-bit hash of len bytes (FNV-1a and a finalizer). */
+uint32_t render_hash(const void *data, size_t len, uint32_t seed);
+
+/* Interns (string, tag) pairs into dense ids 0..n-1. Strings are borrowed,
+ * not copied: they must outlive the table. At most RENDER_STRTAB_MAX. A
+ * zeroed struct is an empty table. */
+#define RENDER_STRTAB_MAX (1u << 24)
+struct render_strtab {
+	const char **strs;
+	uint8_t *tags;
+	size_t n, cap;
+	uint32_t *slots;        /* open addressing; id + 1, 0 = empty */
+	size_t nslots;
+};
+/* Returns the id, or -ENOMEM / -E2BIG. */
+int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag);
+void render_strtab_release(struct render_strtab *t);
+
+/* "512 B", "3.00 GiB", "12.5 MiB". */
+void render_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+/* "12.345 ms" under a second, "1.234 s", "12.3 s". */
+void render_fmt_dur(uint64_t ns, char *buf, size_t len);
+/* extra.verdict.summary / extra.verdict.kind, or NULL when absent or not a
+ * non-empty string (extra may be NULL). */
+const char *render_verdict_summary(const json_t *extra);
+const char *render_verdict_kind(const json_t *extra);
+/* x86_64 syscall name, or NULL for one not in the table. _label adds the
+ * size argument of address-space operations: "mmap 3.00 GiB". */
+const char *render_syscall_name(int32_t nr);
+void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len);
+
+/* The tooltip script of the SVGs: put it in a <script> (in CDATA) that is a
+ * child of the <svg>; it shows the data-t attribute of the element under the
+ * mouse ("&#10;" separates lines) in a box that follows it. */
+extern const char render_tooltip_js[];
+
 #endif /* STALLTRAP_RENDER_INT_H */

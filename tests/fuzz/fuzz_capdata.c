@@ -3,13 +3,14 @@
  * Each input is written as DIR/capture.jsonl.gz (plain or gzip: the reader
  * takes both) and read with capdata_read(). The reader must never crash, and
  * a refusal must come with a one-line message. An accepted input is then run
- * through aggregate, every renderer, and a write + read round trip that must
- * succeed and give the same counts.
+ * through aggregate, the diagnosis, every renderer, and a write + read round
+ * trip that must succeed and give the same counts.
  *
  * Build (clang 14; see docs/capture-format.md, "Fuzzing"):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
  *     -Isrc -Ibuild tests/fuzz/fuzz_capdata.c src/capdata/capdata.c \
- *     src/aggregate/aggregate.c src/render/render*.c -ljansson -lz -lm -o build/fuzz_capdata
+ *     src/aggregate/aggregate.c src/diagnose/diagnose.c src/render/render*.c \
+ *     build/proto/profile.pb-c.c -ljansson -lz -lm -lprotobuf-c -o build/fuzz_capdata
  *   build/fuzz_capdata -dict=tests/fuzz/capdata.dict build/corpus tests/fuzz/corpus_capdata
  * Without libFuzzer (gcc), -DFUZZ_STANDALONE adds a main() that replays the
  * files named on the command line.
@@ -24,6 +25,7 @@
 
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
+#include "diagnose/diagnose.h"
 #include "render/render.h"
 
 static char in_dir[] = "/tmp/fuzz_capdata_in.XXXXXX";
@@ -66,15 +68,28 @@ static void exercise(const struct capdata *cd)
 	struct aggregate agg;
 	struct capdata again;
 	char err[512];
-	json_t *report;
+	json_t *report, *diag = NULL;
+	char line[512];
 	int rc;
 
 	if (aggregate_build(&agg, cd))
 		return; /* -ENOMEM only */
+	/* whatever the file says, the diagnosis has a verdict line */
+	rc = diagnose_build(cd, &agg, NULL, &diag);
+	if (rc && rc != -ENOMEM)
+		abort();
+	if (!rc && diagnose_summary_line(diag, line, sizeof(line)))
+		abort();
 	render_folded(devnull, cd, &agg);
 	render_summary(devnull, cd, &agg, 10);
-	if (render_report(cd, &agg, NULL, &report) == 0)
+	if (render_report(cd, &agg, diag, &report) == 0)
 		json_decref(report);
+	/* the pictures, with the diagnosis as their extra, as output.c calls them */
+	render_flame(devnull, cd, &agg, diag, 0);
+	render_timeline(devnull, cd, &agg, diag, 0);
+	render_pprof(devnull, cd, &agg, diag);
+	render_html(devnull, cd, &agg, diag);
+	json_decref(diag);
 	aggregate_release(&agg);
 
 	/* Whatever the reader accepts, the writer must write and the reader reread. */
@@ -90,7 +105,9 @@ static void exercise(const struct capdata *cd)
 	if (rc || again.nframes != cd->nframes || again.nstacks != cd->nstacks ||
 	    again.nthreads != cd->nthreads || again.nblocks != cd->nblocks ||
 	    again.nmappings != cd->nmappings || again.ndrops != cd->ndrops ||
-	    again.nstats != cd->nstats) {
+	    again.nstats != cd->nstats || again.nholds != cd->nholds ||
+	    again.nhold_totals != cd->nhold_totals || again.nsamples != cd->nsamples ||
+	    again.nmem != cd->nmem) {
 		fprintf(stderr, "round trip failed: %s\n", err);
 		abort();
 	}

@@ -372,6 +372,64 @@ static void build_sample(struct capdata *cd)
 		};
 		assert_int_equal(capdata_add_block(cd, &b), 0);
 	}
+	/* Cause evidence: syscalls, lock and futex waits, wakers. */
+	cd->blocks[1].in_syscall = true;
+	cd->blocks[1].syscall = 202;
+	cd->blocks[1].wait_kind = CAP_WAIT_FUTEX;
+	cd->blocks[1].wait_obj = 0x7ffff7ff0010ULL;
+	cd->blocks[1].has_waker = true;
+	cd->blocks[1].waker = (uint32_t)t0;
+	cd->blocks[1].waker_ustack = (uint32_t)su;
+	cd->blocks[1].waker_kstack = (uint32_t)sk;
+	cd->blocks[2].in_syscall = true;
+	cd->blocks[2].syscall = 0; /* read: 0 is a syscall, not "unknown" */
+	cd->blocks[3].wait_kind = CAP_WAIT_MMAP_LOCK;
+	cd->blocks[3].wait_obj = 0xffff888012345678ULL;
+	cd->blocks[3].lock_flags = 4;
+	cd->blocks[4].has_waker = true;
+	cd->blocks[4].waker = (uint32_t)t2;
+	cd->blocks[4].waker_ustack = ST_NO_STACK;
+	cd->blocks[4].waker_kstack = ST_NO_STACK;
+	cd->threads[t2].outside = true;
+	cd->threads[t1].io_bytes = 1ULL << 33;
+	cd->threads[t1].io_count = 77;
+	cd->window.trigger_mono_ns = 123456789012999ULL;
+	cd->window.sample_period_ns = 10101010;
+	cd->window.hold_threshold_ns = 10000000;
+	{
+		struct cap_hold h = {
+			.thread = (uint32_t)t1, .mm_pid = 4242, .mode = CAP_HOLD_READ,
+			.flags = CAP_BLOCK_IN_PROGRESS, .start_ns = 5, .dur_ns = 6000000000ULL,
+			.ustack = (uint32_t)su, .kstack = (uint32_t)sk, .in_syscall = true, .syscall = 9,
+			.args = { 0, 3ULL << 30, 3, 0xffffffffffffffffULL },
+		};
+		struct cap_hold_total ht = { .thread = (uint32_t)t2, .mm_pid = 4242, .hold_ns = 9,
+					     .holds = 2, .read_ns = 4, .write_ns = 5 };
+		struct cap_sample smp = { .thread = (uint32_t)t0, .ts_ns = 42, .ustack = (uint32_t)su,
+					  .kstack = ST_NO_STACK };
+		struct cap_mem mem = { .pid = 4242, .ts_ns = 43, .rss_bytes = 1ULL << 40,
+				       .vsz_bytes = 5ULL << 40 };
+
+		assert_int_equal(capdata_add_hold(cd, &h), 0);
+		h.mode = CAP_HOLD_DOWNGRADED;
+		h.flags = 0;
+		h.in_syscall = false; /* then syscall and args are not written: zero them */
+		h.syscall = 0;
+		memset(h.args, 0, sizeof(h.args));
+		h.ustack = ST_NO_STACK;
+		assert_int_equal(capdata_add_hold(cd, &h), 0);
+		assert_int_equal(capdata_add_hold_total(cd, &ht), 0);
+		assert_int_equal(capdata_add_sample(cd, &smp), 0);
+		smp.kstack = (uint32_t)sk;
+		smp.ustack = (uint32_t)snone;
+		assert_int_equal(capdata_add_sample(cd, &smp), 0);
+		assert_int_equal(capdata_add_mem(cd, &mem), 0);
+		/* Sides are checked: a kernel stack is not a user stack. */
+		smp.ustack = (uint32_t)sk;
+		assert_int_equal(capdata_add_sample(cd, &smp), -EINVAL);
+		h.mode = 3;
+		assert_int_equal(capdata_add_hold(cd, &h), -EINVAL);
+	}
 	assert_int_equal(capdata_add_drop(cd, "ringbuf_full", 0), 0);
 	assert_int_equal(capdata_add_drop(cd, "kstack_collision", 3), 0);
 	assert_int_equal(capdata_set_stat(cd, "blocks", 20), 0);
@@ -400,6 +458,9 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 	assert_true(a->window.start_real_ns == b->window.start_real_ns);
 	assert_true(a->window.duration_ns == b->window.duration_ns);
 	assert_true(a->window.min_block_ns == b->window.min_block_ns);
+	assert_true(a->window.trigger_mono_ns == b->window.trigger_mono_ns);
+	assert_true(a->window.sample_period_ns == b->window.sample_period_ns);
+	assert_true(a->window.hold_threshold_ns == b->window.hold_threshold_ns);
 
 	assert_int_equal(a->nmappings, b->nmappings);
 	for (i = 0; i < a->nmappings; i++) {
@@ -431,6 +492,9 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 		assert_string_equal(a->threads[i].comm, b->threads[i].comm);
 		assert_true(a->threads[i].below_min_ns == b->threads[i].below_min_ns);
 		assert_true(a->threads[i].below_min_count == b->threads[i].below_min_count);
+		assert_true(a->threads[i].io_bytes == b->threads[i].io_bytes);
+		assert_true(a->threads[i].io_count == b->threads[i].io_count);
+		assert_int_equal(a->threads[i].outside, b->threads[i].outside);
 	}
 	assert_int_equal(a->nblocks, b->nblocks);
 	for (i = 0; i < a->nblocks; i++) {
@@ -441,6 +505,49 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 		assert_int_equal(a->blocks[i].flags, b->blocks[i].flags);
 		assert_true(a->blocks[i].start_ns == b->blocks[i].start_ns);
 		assert_true(a->blocks[i].dur_ns == b->blocks[i].dur_ns);
+		assert_int_equal(a->blocks[i].in_syscall, b->blocks[i].in_syscall);
+		assert_int_equal(a->blocks[i].syscall, b->blocks[i].syscall);
+		assert_int_equal(a->blocks[i].wait_kind, b->blocks[i].wait_kind);
+		assert_int_equal(a->blocks[i].lock_flags, b->blocks[i].lock_flags);
+		assert_true(a->blocks[i].wait_obj == b->blocks[i].wait_obj);
+		assert_int_equal(a->blocks[i].has_waker, b->blocks[i].has_waker);
+		if (a->blocks[i].has_waker) {
+			assert_int_equal(a->blocks[i].waker, b->blocks[i].waker);
+			assert_int_equal(a->blocks[i].waker_ustack, b->blocks[i].waker_ustack);
+			assert_int_equal(a->blocks[i].waker_kstack, b->blocks[i].waker_kstack);
+		}
+	}
+	assert_int_equal(a->nholds, b->nholds);
+	for (i = 0; i < a->nholds; i++) {
+		const struct cap_hold *x = &a->holds[i], *y = &b->holds[i];
+
+		assert_int_equal(x->thread, y->thread);
+		assert_int_equal(x->mm_pid, y->mm_pid);
+		assert_int_equal(x->mode, y->mode);
+		assert_int_equal(x->flags, y->flags);
+		assert_true(x->start_ns == y->start_ns && x->dur_ns == y->dur_ns);
+		assert_int_equal(x->ustack, y->ustack);
+		assert_int_equal(x->kstack, y->kstack);
+		assert_int_equal(x->in_syscall, y->in_syscall);
+		assert_int_equal(x->syscall, y->syscall);
+		assert_memory_equal(x->args, y->args, sizeof(x->args));
+	}
+	assert_int_equal(a->nhold_totals, b->nhold_totals);
+	for (i = 0; i < a->nhold_totals; i++)
+		assert_memory_equal(&a->hold_totals[i], &b->hold_totals[i], sizeof(a->hold_totals[i]));
+	assert_int_equal(a->nsamples, b->nsamples);
+	for (i = 0; i < a->nsamples; i++) {
+		assert_int_equal(a->samples[i].thread, b->samples[i].thread);
+		assert_true(a->samples[i].ts_ns == b->samples[i].ts_ns);
+		assert_int_equal(a->samples[i].ustack, b->samples[i].ustack);
+		assert_int_equal(a->samples[i].kstack, b->samples[i].kstack);
+	}
+	assert_int_equal(a->nmem, b->nmem);
+	for (i = 0; i < a->nmem; i++) {
+		assert_int_equal(a->mem[i].pid, b->mem[i].pid);
+		assert_true(a->mem[i].ts_ns == b->mem[i].ts_ns);
+		assert_true(a->mem[i].rss_bytes == b->mem[i].rss_bytes);
+		assert_true(a->mem[i].vsz_bytes == b->mem[i].vsz_bytes);
 	}
 	assert_int_equal(a->ndrops, b->ndrops);
 	for (i = 0; i < a->ndrops; i++) {
@@ -627,6 +734,51 @@ static const struct bad_case bad_cases[] = {
 	  -EINVAL, "3: block: \"dur_ns\" must be an integer" },
 	{ "block flag not bool", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"runnable\",\"start_ns\":1,\"dur_ns\":1,\"in_progress\":1}\n",
 	  -EINVAL, "3: block: \"in_progress\" must be true or false" },
+	{ "block bad wait", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"wait\":\"spin\"}\n",
+	  -EINVAL, "3: block: \"wait\" must be one of none, mmap_lock, kernel_lock, futex" },
+	{ "block negative syscall", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"syscall\":-1}\n",
+	  -EINVAL, "3: block: \"syscall\" is -1, outside 0..2147483647" },
+	{ "block wait_obj not hex", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"wait_obj\":12}\n",
+	  -EINVAL, "3: block: \"wait_obj\" must be a hex string" },
+	{ "block lock_flags too big", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"lock_flags\":256}\n",
+	  -EINVAL, "3: block: \"lock_flags\" is 256, outside 0..255" },
+	{ "block waker out of range", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":1,\"waker_ustack\":null,\"waker_kstack\":null}\n",
+	  -EINVAL, "3: block refers to thread 1 but only 1 thread was defined" },
+	{ "block waker kernel stack as ustack", HDR UFRAME KFRAME USTACK KSTACK THREAD
+	  "{\"t\":\"block\",\"thread\":0,\"ustack\":0,\"kstack\":1,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":0,\"waker_ustack\":1,\"waker_kstack\":1}\n",
+	  -EINVAL, "7: block: \"waker_ustack\" 1 is a kernel stack" },
+	{ "block waker without stacks", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":0}\n",
+	  -EINVAL, "3: block: \"waker_ustack\" must be an integer or null" },
+	{ "thread io_bytes negative", HDR "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"a\",\"below_min_ns\":5,\"below_min_count\":1,\"io_bytes\":-1}\n",
+	  -EINVAL, "2: thread: \"io_bytes\" is -1, outside" },
+	{ "thread outside not bool", HDR "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"a\",\"below_min_ns\":5,\"below_min_count\":1,\"outside\":1}\n",
+	  -EINVAL, "2: thread: \"outside\" must be true or false" },
+	{ "header bad sample period", "{\"t\":\"header\",\"format\":\"stalltrap-capture\",\"version\":1,\"target\":{\"pids\":[],\"comm\":null,\"cmdline\":null},"
+	  "\"window\":{\"start_mono_ns\":1,\"start_real_ns\":2,\"duration_ns\":3,\"min_block_ns\":4,\"sample_period_ns\":\"x\"},\"capture_path\":null}\n",
+	  -EINVAL, "1: header window: \"sample_period_ns\" must be an integer" },
+	{ "hold bad mode", HDR THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"exclusive\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null}\n",
+	  -EINVAL, "3: hold: \"mode\" must be one of read, write, downgraded" },
+	{ "hold thread out of range", HDR "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"read\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null}\n",
+	  -EINVAL, "2: hold refers to thread 0 but only 0 threads were defined" },
+	{ "hold user stack as kstack", HDR UFRAME KFRAME USTACK KSTACK THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"write\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":0,\"kstack\":0}\n",
+	  -EINVAL, "7: hold: \"kstack\" 0 is a user stack" },
+	{ "hold args not hex", HDR THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"read\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null,\"syscall\":9,\"args\":[1,2]}\n",
+	  -EINVAL, "3: hold: \"args\" must be an array of at most 4 hex strings" },
+	{ "hold too many args", HDR THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"read\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null,\"args\":[\"0x1\",\"0x1\",\"0x1\",\"0x1\",\"0x1\"]}\n",
+	  -EINVAL, "3: hold: \"args\" must be an array of at most 4 hex strings" },
+	{ "hold_total negative", HDR THREAD "{\"t\":\"hold_total\",\"thread\":0,\"mm_pid\":7,\"hold_ns\":-1,\"holds\":1,\"read_ns\":0,\"write_ns\":0}\n",
+	  -EINVAL, "3: hold_total: \"hold_ns\" is -1, outside" },
+	{ "sample kernel stack as ustack", HDR UFRAME KFRAME USTACK KSTACK THREAD "{\"t\":\"sample\",\"thread\":0,\"ts_ns\":1,\"ustack\":1,\"kstack\":null}\n",
+	  -EINVAL, "7: sample: \"ustack\" 1 is a kernel stack" },
+	{ "sample stack out of range", HDR THREAD "{\"t\":\"sample\",\"thread\":0,\"ts_ns\":1,\"ustack\":null,\"kstack\":3}\n",
+	  -EINVAL, "3: sample refers to stack 3 but only 0 stacks were defined" },
+	{ "mem missing rss", HDR "{\"t\":\"mem\",\"pid\":7,\"ts_ns\":1,\"vsz_bytes\":1}\n",
+	  -EINVAL, "2: mem: \"rss_bytes\" must be an integer" },
+	{ "end without a hold count but a hold", HDR THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"read\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null}\n"
+	  END(0, 0, 0, 1, 0, 0, 0), -EINVAL, "4: end: the file says 0 holds but holds 1" },
+	{ "end sample count mismatch", HDR "{\"t\":\"end\",\"mappings\":0,\"frames\":0,\"stacks\":0,\"threads\":0,\"blocks\":0,"
+	  "\"holds\":0,\"hold_totals\":0,\"samples\":2,\"mem\":0,\"drops\":0,\"stats\":0}\n",
+	  -EINVAL, "2: end: the file says 2 samples but holds 0" },
 	{ "duplicate drop", HDR "{\"t\":\"drop\",\"name\":\"a\",\"value\":1}\n{\"t\":\"drop\",\"name\":\"a\",\"value\":1}\n",
 	  -EINVAL, "3: drop \"a\" appears twice" },
 	{ "bad counter name", HDR "{\"t\":\"stat\",\"name\":\"a b\",\"value\":1}\n", -EINVAL, "2: stat: \"name\" must be" },
@@ -730,6 +882,72 @@ static void test_read_blocks_values(void **state)
 	remove_tmpdir(dir);
 }
 
+/* A file of the new records, written by hand: every field lands where it should. */
+static void test_read_cause_values(void **state)
+{
+	static const char text[] = HDR UFRAME KFRAME USTACK KSTACK THREAD
+		"{\"t\":\"thread\",\"pid\":9,\"tid\":9,\"comm\":\"khugepaged\",\"below_min_ns\":0,"
+		"\"below_min_count\":0,\"outside\":true,\"io_bytes\":4096,\"io_count\":1}\n"
+		"{\"t\":\"block\",\"thread\":0,\"ustack\":0,\"kstack\":1,\"state\":\"uninterruptible\","
+		"\"start_ns\":10,\"dur_ns\":20,\"syscall\":9,\"wait\":\"mmap_lock\",\"wait_obj\":\"0xffff888000001000\","
+		"\"lock_flags\":4,\"waker\":1,\"waker_ustack\":null,\"waker_kstack\":1}\n"
+		"{\"t\":\"hold\",\"thread\":1,\"mm_pid\":7,\"mode\":\"downgraded\",\"start_ns\":3,\"dur_ns\":40,"
+		"\"ustack\":null,\"kstack\":1,\"in_progress\":true,\"syscall\":10,"
+		"\"args\":[\"0x7f0000000000\",\"0x10000000\",\"0x1\"]}\n"
+		"{\"t\":\"hold_total\",\"thread\":1,\"mm_pid\":7,\"hold_ns\":40,\"holds\":1,\"read_ns\":30,\"write_ns\":10}\n"
+		"{\"t\":\"sample\",\"thread\":0,\"ts_ns\":15,\"ustack\":0,\"kstack\":null}\n"
+		"{\"t\":\"mem\",\"pid\":7,\"ts_ns\":16,\"rss_bytes\":1048576,\"vsz_bytes\":2097152}\n"
+		"{\"t\":\"end\",\"mappings\":0,\"frames\":2,\"stacks\":2,\"threads\":2,\"blocks\":1,"
+		"\"holds\":1,\"hold_totals\":1,\"samples\":1,\"mem\":1,\"drops\":0,\"stats\":0}\n";
+	char *dir = make_tmpdir(), err[512];
+	const struct cap_block *b;
+	const struct cap_hold *h;
+	struct capdata cd;
+
+	write_gz(dir, text, strlen(text));
+	assert_int_equal(capdata_init(&cd), 0);
+	if (capdata_read(&cd, dir, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(cd.threads[1].outside);
+	assert_false(cd.threads[0].outside);
+	assert_int_equal(cd.threads[1].io_bytes, 4096);
+	assert_int_equal(cd.threads[1].io_count, 1);
+	b = &cd.blocks[0];
+	assert_true(b->in_syscall);
+	assert_int_equal(b->syscall, 9);
+	assert_int_equal(b->wait_kind, CAP_WAIT_MMAP_LOCK);
+	assert_true(b->wait_obj == 0xffff888000001000ULL);
+	assert_int_equal(b->lock_flags, 4);
+	assert_true(b->has_waker);
+	assert_int_equal(b->waker, 1);
+	assert_int_equal(b->waker_ustack, ST_NO_STACK);
+	assert_int_equal(b->waker_kstack, 1);
+	assert_int_equal(cd.nholds, 1);
+	h = &cd.holds[0];
+	assert_int_equal(h->mode, CAP_HOLD_DOWNGRADED);
+	assert_int_equal(h->flags, CAP_BLOCK_IN_PROGRESS);
+	assert_true(h->in_syscall);
+	assert_int_equal(h->syscall, 10);
+	assert_true(h->args[1] == 0x10000000ULL && h->args[2] == 1 && h->args[3] == 0);
+	assert_int_equal(cd.hold_totals[0].read_ns, 30);
+	assert_int_equal(cd.samples[0].ts_ns, 15);
+	assert_int_equal(cd.samples[0].kstack, ST_NO_STACK);
+	assert_int_equal(cd.mem[0].vsz_bytes, 2097152);
+	/* Blocks without the optional keys read as "unknown". */
+	capdata_free(&cd);
+
+	assert_int_equal(capdata_init(&cd), 0);
+	write_plain(dir, BODY GOOD_END, strlen(BODY GOOD_END));
+	assert_int_equal(capdata_read(&cd, dir, err, sizeof(err)), 0);
+	assert_false(cd.blocks[0].in_syscall);
+	assert_int_equal(cd.blocks[0].wait_kind, CAP_WAIT_NONE);
+	assert_false(cd.blocks[0].has_waker);
+	assert_int_equal(cd.window.sample_period_ns, 0);
+	assert_int_equal(cd.window.hold_threshold_ns, 0);
+	capdata_free(&cd);
+	remove_tmpdir(dir);
+}
+
 static void test_damaged_gzip(void **state)
 {
 	struct capdata a, b;
@@ -811,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_accepted_variants),
 		cmocka_unit_test(test_read_blocks_values),
+		cmocka_unit_test(test_read_cause_values),
 		cmocka_unit_test(test_damaged_gzip),
 		cmocka_unit_test(test_missing_and_long_line),
 	};

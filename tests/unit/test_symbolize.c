@@ -189,12 +189,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int teardown_caps(void **state)
-{
-	free_caps();
-	return 0;
-}
-
 static const struct cap_stack *stack_of(struct fixture *fx, int64_t id)
 {
 	assert_true(id >= 0);
@@ -402,27 +396,48 @@ static int count_fds(void)
 /* Processes in a proc root of our own making (<root>/<pid>/root -> /), many
  * more than the symbolizer keeps libdwfl sessions open for: every one still
  * unwinds, and open files stay bounded. */
+enum { NPROC = 200, PID0 = 1000000 };
+static char proc_root[64];
+
+static int teardown_proc_root(void **state)
+{
+	char path[160];
+	int i;
+
+	free_caps();
+	if (!proc_root[0])
+		return 0;
+	for (i = 0; i < NPROC; i++) {
+		snprintf(path, sizeof(path), "%s/%d/root", proc_root, PID0 + i);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%d", proc_root, PID0 + i);
+		rmdir(path);
+	}
+	rmdir(proc_root);
+	proc_root[0] = '\0';
+	return 0;
+}
+
 static void test_many_processes(void **state)
 {
-	enum { NPROC = 200, PID0 = 1000000 };
-	char root[64], dir[128], link[160], err[256] = "", *maps;
+	char dir[128], link[160], err[256] = "", *maps;
 	struct capdata cd;
 	struct symbolizer *sym;
 	int fds0, fds1, fds_all, i;
 	int64_t id, first = -1;
 
 	capture_in_thread();
-	snprintf(root, sizeof(root), "/tmp/stalltrap-test-procroot.%d", (int)getpid());
-	assert_int_equal(mkdir(root, 0700), 0);
+	snprintf(proc_root, sizeof(proc_root), "/tmp/stalltrap-test-procroot.%d", (int)getpid());
+	assert_int_equal(mkdir(proc_root, 0700), 0);
 	for (i = 0; i < NPROC; i++) {
-		snprintf(dir, sizeof(dir), "%s/%d", root, PID0 + i);
+		snprintf(dir, sizeof(dir), "%s/%d", proc_root, PID0 + i);
 		assert_int_equal(mkdir(dir, 0700), 0);
 		snprintf(link, sizeof(link), "%s/root", dir);
 		assert_int_equal(symlink("/", link), 0);
 	}
 	maps = read_file("/proc/self/maps");
 	assert_int_equal(capdata_init(&cd), 0);
-	sym = symbolizer_new(&cd, NULL, root, err, sizeof(err));
+	sym = symbolizer_new(&cd, NULL, proc_root, err, sizeof(err));
 	assert_non_null(sym);
 
 	fds0 = count_fds();
@@ -449,13 +464,6 @@ static void test_many_processes(void **state)
 	assert_int_equal(count_fds(), fds0);
 	capdata_free(&cd);
 	free(maps);
-	for (i = 0; i < NPROC; i++) {
-		snprintf(link, sizeof(link), "%s/%d/root", root, PID0 + i);
-		unlink(link);
-		snprintf(dir, sizeof(dir), "%s/%d", root, PID0 + i);
-		rmdir(dir);
-	}
-	rmdir(root);
 }
 
 static void test_placeholder(void **state)
@@ -521,6 +529,7 @@ static void test_kstack(void **state)
 	fclose(f);
 	assert_int_equal(capdata_init(&cd), 0);
 	sym = symbolizer_new(&cd, path, "/proc", err, sizeof(err));
+	unlink(path); /* read once, at symbolizer_new */
 	assert_non_null(sym);
 
 	id = symbolizer_kstack(sym, ips, sizeof(ips) / sizeof(ips[0]));
@@ -569,7 +578,6 @@ static void test_kstack(void **state)
 	symbolizer_free(sym);
 
 	capdata_free(&cd);
-	unlink(path);
 }
 
 static void test_new_errors(void **state)
@@ -634,7 +642,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unwind_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_pid_and_pc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_placeholder, setup, teardown),
-		cmocka_unit_test_teardown(test_many_processes, teardown_caps),
+		cmocka_unit_test_teardown(test_many_processes, teardown_proc_root),
 		cmocka_unit_test(test_kstack),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_demangle),

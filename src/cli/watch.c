@@ -1,0 +1,843 @@
+/* watch.c: `stalltrap watch` (flags, --config, validation) and `stalltrap trigger`. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "capture/proc.h"
+#include "cli/cli.h"
+#include "util/parse.h"
+#include "watch/exposition.h"
+#include "watch/watch.h"
+
+#define MAX_PIDS 1024
+#define CONFIG_MAX_LINES 1024
+#define CONFIG_MAX_BYTES (1u << 20)
+#define DEFAULT_OUT "/var/lib/stalltrap"
+#define DEFAULT_STATE "/run/stalltrap"
+
+/* Options: one table for the command line and the config file's keys. */
+enum opt_id {
+	O_PID = 1000, O_NAME, O_CGROUP,
+	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
+	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
+	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_CONFIG,
+	O_MIN_BLOCK, O_NO_LOCKS, O_HOLD_THRESHOLD, O_MAX_USTACK, O_RINGBUF_KB, O_KSTACK_ENTRIES,
+	O_BPF_STATS, O_TOP, O_HELP,
+};
+
+static const struct option longopts[] = {
+	{ "pid", required_argument, NULL, O_PID },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "cgroup", required_argument, NULL, O_CGROUP },
+	{ "metrics-url", required_argument, NULL, O_METRICS_URL },
+	{ "metric", required_argument, NULL, O_METRIC },
+	{ "quantile", required_argument, NULL, O_QUANTILE },
+	{ "prometheus", required_argument, NULL, O_PROMETHEUS },
+	{ "query", required_argument, NULL, O_QUERY },
+	{ "probe", required_argument, NULL, O_PROBE },
+	{ "psi", required_argument, NULL, O_PSI },
+	{ "threshold", required_argument, NULL, O_THRESHOLD },
+	{ "for", required_argument, NULL, O_FOR },
+	{ "interval", required_argument, NULL, O_INTERVAL },
+	{ "poll-timeout", required_argument, NULL, O_POLL_TIMEOUT },
+	{ "on-no-data", required_argument, NULL, O_ON_NO_DATA },
+	{ "window", required_argument, NULL, O_WINDOW },
+	{ "before", required_argument, NULL, O_BEFORE },
+	{ "max-window", required_argument, NULL, O_MAX_WINDOW },
+	{ "baseline", required_argument, NULL, O_BASELINE },
+	{ "cooldown", required_argument, NULL, O_COOLDOWN },
+	{ "max-per-hour", required_argument, NULL, O_MAX_PER_HOUR },
+	{ "out", required_argument, NULL, O_OUT },
+	{ "state-dir", required_argument, NULL, O_STATE_DIR },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "min-block", required_argument, NULL, O_MIN_BLOCK },
+	{ "no-locks", no_argument, NULL, O_NO_LOCKS },
+	{ "hold-threshold", required_argument, NULL, O_HOLD_THRESHOLD },
+	{ "max-ustack", required_argument, NULL, O_MAX_USTACK },
+	{ "ringbuf-kb", required_argument, NULL, O_RINGBUF_KB },
+	{ "kstack-entries", required_argument, NULL, O_KSTACK_ENTRIES },
+	{ "bpf-stats", no_argument, NULL, O_BPF_STATS },
+	{ "top", required_argument, NULL, O_TOP },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* A metric source as given, before validation. */
+struct src_arg {
+	enum source_kind kind;
+	char *url, *metric, *query, *psi;
+	double quantile;
+	bool has_quantile;
+};
+
+struct wcfg {
+	pid_t pids[MAX_PIDS];
+	int npids;
+	char *name, *cgroup;
+	int ntargets;
+	struct src_arg src[WATCH_MAX_SOURCES];
+	size_t nsrc;
+	bool src_from_cli;         /* the command line named sources: the config's are dropped */
+	char *threshold, *on_no_data;
+	uint64_t for_ns, interval_ns, poll_timeout_ns, window_ns, before_ns, max_window_ns;
+	uint64_t baseline_ns, cooldown_ns, max_per_hour;
+	bool poll_timeout_set;
+	char *out, *state_dir, *listen, *token_file;
+	uint64_t min_block_ns, hold_threshold_ns, max_ustack, ringbuf_kb, kstack_entries, top;
+	bool no_locks, bpf_stats;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: stalltrap watch (--pid PID[,PID...] | --name COMM | --cgroup PATH) <metric source...>\n"
+		"                       [--threshold 200ms] [--for 2s] [--interval 500ms] [--poll-timeout D]\n"
+		"                       [--on-no-data breach|skip] [--window 15s] [--before 10s] [--max-window 60s]\n"
+		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR]\n"
+		"                       [--state-dir DIR] [--listen ADDR:PORT] [--token-file FILE]\n"
+		"                       [--config FILE] [record's capture flags]\n"
+		"\n"
+		"metric sources (one or more):\n"
+		"  --metrics-url URL --metric NAME[{label=\"v\",...}] [--quantile 0.99]\n"
+		"                      the service's own /metrics, polled every --interval: a gauge, a\n"
+		"                      summary's quantile, or a histogram's quantile over the bucket\n"
+		"                      deltas between two polls (PromQL's histogram_quantile rules)\n"
+		"  --prometheus URL --query EXPR   a PromQL instant query (for slower signals)\n"
+		"  --probe http://...|tcp://HOST:PORT   time a request or a connect to the service\n"
+		"  --psi memory|io|cpu pressure stall of the target's cgroup (or the machine):\n"
+		"                      --threshold of stall within --for fires at once\n"
+		"  --listen ADDR:PORT --token-file FILE   Alertmanager webhook (POST /webhook, bearer\n"
+		"                      token) and stalltrap's own GET /metrics\n"
+		"  manual: 'stalltrap trigger --pid PID' or SIGUSR1 to the watcher\n"
+		"\n"
+		"trigger:\n"
+		"  --threshold X       a duration (200ms) for latencies in seconds, a plain number otherwise\n"
+		"  --for D             fires once breaching polls span D; default 2s\n"
+		"  --interval D        poll interval; default 500ms\n"
+		"  --poll-timeout D    a poll without an answer by then counts as latency >= D; default --interval\n"
+		"  --on-no-data M      a histogram that stopped moving: breach (default) or skip\n"
+		"incidents (each a directory under --out, named by time and target):\n"
+		"  --before D          history before the trigger in the incident; default 10s\n"
+		"  --window D          capture after the trigger; default 15s\n"
+		"  --max-window D      how far triggers during a capture can extend it; default 60s\n"
+		"  --baseline D        history before the incident the diagnosis compares with; default 5m\n"
+		"  --cooldown D        no incident for D after one ends; default 5m\n"
+		"  --max-per-hour N    at most N incidents an hour; default 6\n"
+		"  --out DIR           default " DEFAULT_OUT "\n"
+		"  --state-dir DIR     control socket directory; default " DEFAULT_STATE "\n"
+		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n"
+		"capture flags, as for record: --min-block, --no-locks, --hold-threshold, --max-ustack,\n"
+		"  --ringbuf-kb, --kstack-entries, --bpf-stats (also needed for /metrics' BPF run time), --top\n");
+}
+
+/* "FILE:LINE: " while a --config line is being applied, so its error is one line */
+static char g_where[4200];
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "stalltrap watch: %s", g_where);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'stalltrap watch --help')\n");
+	return EXIT_USAGE;
+}
+
+static void free_cfg(struct wcfg *c)
+{
+	for (size_t i = 0; i < c->nsrc; i++) {
+		free(c->src[i].url);
+		free(c->src[i].metric);
+		free(c->src[i].query);
+		free(c->src[i].psi);
+	}
+	free(c->name);
+	free(c->cgroup);
+	free(c->threshold);
+	free(c->on_no_data);
+	free(c->out);
+	free(c->state_dir);
+	free(c->listen);
+	free(c->token_file);
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *d = strdup(v);
+
+	if (!d)
+		return -ENOMEM;
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+static int dur(const char *flag, const char *v, uint64_t *out)
+{
+	if (parse_duration_ns(v, out))
+		return usage_error("invalid --%s '%s': expected a duration such as 500ms, 2s, 1m", flag, v);
+	return 0;
+}
+
+static const char *opt_name(int id)
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == id)
+			return o->name;
+	return "?";
+}
+
+/* The source a --metric/--quantile/--query applies to: the last one of its kind. */
+static struct src_arg *last_src(struct wcfg *c, enum source_kind kind)
+{
+	return c->nsrc && c->src[c->nsrc - 1].kind == kind ? &c->src[c->nsrc - 1] : NULL;
+}
+
+/* Applies one option (from the command line or a config line). Returns 0 or an exit status. */
+static int apply(struct wcfg *c, int id, const char *v, bool cli)
+{
+	struct src_arg *s;
+	uint64_t u;
+
+	switch (id) {
+	case O_PID:
+		c->npids = parse_pid_list(v, c->pids, MAX_PIDS);
+		if (c->npids <= 0)
+			return usage_error("invalid --pid '%s': expected PID[,PID...]", v);
+		c->ntargets++;
+		return 0;
+	case O_NAME:
+		if (!*v || strlen(v) > 15)
+			return usage_error("invalid --name '%s': a comm has 1 to 15 characters", v);
+		c->ntargets++;
+		return set_str(&c->name, v) ? EXIT_RUNTIME : 0;
+	case O_CGROUP:
+		c->ntargets++;
+		return set_str(&c->cgroup, v) ? EXIT_RUNTIME : 0;
+	case O_METRICS_URL:
+	case O_PROMETHEUS:
+	case O_PROBE:
+	case O_PSI:
+		if (cli && !c->src_from_cli) {
+			/* the command line's sources replace the config file's */
+			for (size_t i = 0; i < c->nsrc; i++) {
+				free(c->src[i].url);
+				free(c->src[i].metric);
+				free(c->src[i].query);
+				free(c->src[i].psi);
+			}
+			memset(c->src, 0, sizeof(c->src));
+			c->nsrc = 0;
+			c->src_from_cli = true;
+		}
+		if (c->nsrc == WATCH_MAX_SOURCES)
+			return usage_error("too many metric sources (at most %u)", WATCH_MAX_SOURCES);
+		s = &c->src[c->nsrc++];
+		s->kind = id == O_METRICS_URL ? SOURCE_METRICS : id == O_PROMETHEUS ? SOURCE_PROMETHEUS
+			: id == O_PSI ? SOURCE_PSI : !strncmp(v, "tcp://", 6) ? SOURCE_PROBE_TCP : SOURCE_PROBE_HTTP;
+		if (id == O_PSI) {
+			if (strcmp(v, "memory") && strcmp(v, "io") && strcmp(v, "cpu"))
+				return usage_error("invalid --psi '%s': expected memory, io or cpu", v);
+			return set_str(&s->psi, v) ? EXIT_RUNTIME : 0;
+		}
+		if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8) &&
+		    !(id == O_PROBE && !strncmp(v, "tcp://", 6)))
+			return usage_error("invalid --%s '%s': expected an http:// or https:// URL%s", opt_name(id), v,
+					   id == O_PROBE ? " or tcp://HOST:PORT" : "");
+		return set_str(&s->url, v) ? EXIT_RUNTIME : 0;
+	case O_METRIC:
+		if (!(s = last_src(c, SOURCE_METRICS)) || s->metric)
+			return usage_error("--metric '%s' must follow its --metrics-url", v);
+		{
+			struct expo_sel sel;
+			char why[128];
+
+			if (expo_sel_parse(v, &sel, why, sizeof(why)))
+				return usage_error("invalid --metric '%s': %s", v, why);
+			expo_sel_release(&sel);
+		}
+		return set_str(&s->metric, v) ? EXIT_RUNTIME : 0;
+	case O_QUANTILE: {
+		char *end;
+		double q = strtod(v, &end);
+
+		if (!(s = last_src(c, SOURCE_METRICS)) || s->has_quantile)
+			return usage_error("--quantile '%s' must follow its --metrics-url", v);
+		if (end == v || *end || !(q >= 0 && q <= 1))
+			return usage_error("invalid --quantile '%s': expected a number in [0, 1]", v);
+		s->quantile = q;
+		s->has_quantile = true;
+		return 0;
+	}
+	case O_QUERY:
+		if (!(s = last_src(c, SOURCE_PROMETHEUS)) || s->query)
+			return usage_error("--query must follow its --prometheus URL");
+		if (!*v)
+			return usage_error("invalid --query: empty");
+		return set_str(&s->query, v) ? EXIT_RUNTIME : 0;
+	case O_THRESHOLD:
+		return set_str(&c->threshold, v) ? EXIT_RUNTIME : 0;
+	case O_ON_NO_DATA:
+		if (strcmp(v, "breach") && strcmp(v, "skip"))
+			return usage_error("invalid --on-no-data '%s': expected breach or skip", v);
+		return set_str(&c->on_no_data, v) ? EXIT_RUNTIME : 0;
+	case O_FOR: return dur("for", v, &c->for_ns);
+	case O_INTERVAL:
+		if (dur("interval", v, &c->interval_ns))
+			return EXIT_USAGE;
+		if (c->interval_ns < 10000000ull)
+			return usage_error("invalid --interval '%s': at least 10ms", v);
+		return 0;
+	case O_POLL_TIMEOUT:
+		c->poll_timeout_set = true;
+		if (dur("poll-timeout", v, &c->poll_timeout_ns))
+			return EXIT_USAGE;
+		if (c->poll_timeout_ns < 1000000ull)
+			return usage_error("invalid --poll-timeout '%s': at least 1ms", v);
+		return 0;
+	case O_WINDOW:
+		if (dur("window", v, &c->window_ns))
+			return EXIT_USAGE;
+		return c->window_ns ? 0 : usage_error("invalid --window '%s': must be positive", v);
+	case O_BEFORE: return dur("before", v, &c->before_ns);
+	case O_MAX_WINDOW: return dur("max-window", v, &c->max_window_ns);
+	case O_BASELINE: return dur("baseline", v, &c->baseline_ns);
+	case O_COOLDOWN: return dur("cooldown", v, &c->cooldown_ns);
+	case O_MAX_PER_HOUR:
+		if (parse_u64(v, 0, TRIGGER_MAX_PER_HOUR, &c->max_per_hour))
+			return usage_error("invalid --max-per-hour '%s': expected 0..%u (0: no cap)", v,
+					   TRIGGER_MAX_PER_HOUR);
+		return 0;
+	case O_OUT: return set_str(&c->out, v) ? EXIT_RUNTIME : 0;
+	case O_STATE_DIR: return set_str(&c->state_dir, v) ? EXIT_RUNTIME : 0;
+	case O_LISTEN: return set_str(&c->listen, v) ? EXIT_RUNTIME : 0;
+	case O_TOKEN_FILE: return set_str(&c->token_file, v) ? EXIT_RUNTIME : 0;
+	case O_MIN_BLOCK: return dur("min-block", v, &c->min_block_ns);
+	case O_HOLD_THRESHOLD: return dur("hold-threshold", v, &c->hold_threshold_ns);
+	case O_NO_LOCKS: c->no_locks = true; return 0;
+	case O_BPF_STATS: c->bpf_stats = true; return 0;
+	case O_MAX_USTACK:
+		if (parse_u64(v, 1024, 16384, &c->max_ustack))
+			return usage_error("invalid --max-ustack '%s': expected 1024..16384", v);
+		return 0;
+	case O_RINGBUF_KB:
+		if (parse_u64(v, 4, 1 << 20, &u) || (u & (u - 1)))
+			return usage_error("invalid --ringbuf-kb '%s': expected a power of two >= 4", v);
+		c->ringbuf_kb = u;
+		return 0;
+	case O_KSTACK_ENTRIES:
+		if (parse_u64(v, 1, 1 << 20, &c->kstack_entries))
+			return usage_error("invalid --kstack-entries '%s': expected 1..1048576", v);
+		return 0;
+	case O_TOP:
+		if (parse_u64(v, 1, 1000, &c->top))
+			return usage_error("invalid --top '%s': expected 1..1000", v);
+		return 0;
+	default:
+		return usage_error("unknown option");
+	}
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Reads --config: `key = value` lines (keys are the long flags), '#' comments.
+ * Flags without a value take true/false. One clear line on the first bad line. */
+static int load_config(struct wcfg *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int lineno = 0, ret = 0;
+
+	if (!f) {
+		fprintf(stderr, "stalltrap watch: cannot read --config %s: %s\n", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *k, *v, *eq;
+		const struct option *o;
+
+		lineno++;
+		if (lineno > CONFIG_MAX_LINES || (!strchr(line, '\n') && !feof(f))) {
+			fprintf(stderr, "stalltrap watch: %s:%d: line too long or too many lines\n", path, lineno);
+			ret = EXIT_USAGE;
+			break;
+		}
+		k = trim(line);
+		if (!*k || *k == '#')
+			continue;
+		eq = strchr(k, '=');
+		if (!eq) {
+			fprintf(stderr, "stalltrap watch: %s:%d: expected 'key = value'\n", path, lineno);
+			ret = EXIT_USAGE;
+			break;
+		}
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		if (strlen(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[strlen(v) - 1] == v[0]) {
+			v[strlen(v) - 1] = '\0';
+			v++;
+		}
+		for (o = longopts; o->name; o++)
+			if (!strcmp(o->name, k))
+				break;
+		if (!o->name || o->val == O_CONFIG || o->val == O_HELP) {
+			fprintf(stderr, "stalltrap watch: %s:%d: unknown key '%.64s'\n", path, lineno, k);
+			ret = EXIT_USAGE;
+			break;
+		}
+		if (o->has_arg == no_argument) {
+			if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+				ret = apply(c, o->val, "", false);
+			else if (strcmp(v, "false") && strcmp(v, "no") && strcmp(v, "0")) {
+				fprintf(stderr, "stalltrap watch: %s:%d: %s takes true or false\n", path, lineno, k);
+				ret = EXIT_USAGE;
+			}
+		} else if (!*v) {
+			fprintf(stderr, "stalltrap watch: %s:%d: %s needs a value\n", path, lineno, k);
+			ret = EXIT_USAGE;
+		} else {
+			snprintf(g_where, sizeof(g_where), "%.4000s:%d: ", path, lineno);
+			ret = apply(c, o->val, v, false);
+			g_where[0] = '\0';
+		}
+		if (ret)
+			break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static int read_token(const char *path, char **out)
+{
+	char buf[WATCH_MAX_TOKEN + 2];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	char *t;
+
+	if (!f) {
+		fprintf(stderr, "stalltrap watch: cannot read --token-file %s: %s\n", path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n > WATCH_MAX_TOKEN) {
+		fprintf(stderr, "stalltrap watch: --token-file %s: longer than %u bytes\n", path, WATCH_MAX_TOKEN);
+		return EXIT_RUNTIME;
+	}
+	t = trim(buf);
+	if (!*t || strpbrk(t, " \t\r\n")) {
+		fprintf(stderr, "stalltrap watch: --token-file %s: expected one token on one line\n", path);
+		return EXIT_RUNTIME;
+	}
+	*out = strdup(t);
+	return *out ? 0 : EXIT_RUNTIME;
+}
+
+/* The pressure file for resource: the target's cgroup v2 directory's, else the machine's. */
+static void psi_path(const char *res, const char *cgdir, pid_t pid, char *out, size_t len)
+{
+	char path[4096], line[4096], mnt[4096] = "";
+	FILE *f;
+
+	if (cgdir) {
+		snprintf(path, sizeof(path), "%.3000s/%s.pressure", cgdir, res);
+		if (!access(path, R_OK)) {
+			snprintf(out, len, "%s", path);
+			return;
+		}
+	}
+	/* the cgroup2 mount point, then the target's cgroup2 path */
+	f = fopen("/proc/self/mountinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - cgroup2 "), m[4096];
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", m) == 1) {
+			snprintf(mnt, sizeof(mnt), "%s", m);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (mnt[0] && pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "0::", 3))
+				continue;
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, sizeof(path), "%.2000s%.1900s/%s.pressure", mnt,
+				 strcmp(line + 3, "/") ? line + 3 : "", res);
+			if (!access(path, R_OK) && strcmp(line + 3, "/")) {
+				snprintf(out, len, "%s", path);
+				fclose(f);
+				return;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
+	snprintf(out, len, "/proc/pressure/%s", res);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	struct wcfg c = {
+		.for_ns = 2000000000ull, .interval_ns = 500000000ull, .window_ns = 15000000000ull,
+		.before_ns = 10000000000ull, .max_window_ns = 60000000000ull, .baseline_ns = 300000000000ull,
+		.cooldown_ns = 300000000000ull, .max_per_hour = 6, .min_block_ns = 1000000ull,
+		.hold_threshold_ns = 10000000ull, .max_ustack = 8192, .top = 10,
+	};
+	static struct watch_opts o;
+	char cgdir[4096], psi_paths[WATCH_MAX_SOURCES][4096];
+	pid_t *found = NULL, *pids;
+	char *token = NULL;
+	const char *config = NULL;
+	int opt, ret, status = EXIT_RUNTIME, npids;
+	bool tokenless_listen;
+
+	memset(&o, 0, sizeof(o));
+	/* the config file first, so that the command line wins */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			config = argv[i] + 9;
+	}
+	if (config && (ret = load_config(&c, config))) {
+		free_cfg(&c);
+		return ret;
+	}
+	if (config && c.ntargets > 1) {
+		free_cfg(&c);
+		return usage_error("--config %s names more than one target", config);
+	}
+	opterr = 0;
+	optind = 1;
+	{
+		bool cli_target = false;
+
+		while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+			if (opt == O_HELP || opt == 'h') {
+				usage(stdout);
+				free_cfg(&c);
+				return 0;
+			}
+			if (opt == O_CONFIG)
+				continue;
+			if (opt == '?' || opt == ':') {
+				free_cfg(&c);
+				if (optopt >= O_PID)
+					return usage_error("option '--%s' needs a value", opt_name(optopt));
+				return usage_error("unknown option '%s'", argv[optind - 1]);
+			}
+			if ((opt == O_PID || opt == O_NAME || opt == O_CGROUP) && !cli_target) {
+				/* a target on the command line replaces the config's */
+				cli_target = true;
+				c.ntargets = 0;
+				c.npids = 0;
+				free(c.name);
+				free(c.cgroup);
+				c.name = c.cgroup = NULL;
+			}
+			ret = apply(&c, opt, optarg ? optarg : "", true);
+			if (ret) {
+				free_cfg(&c);
+				return ret;
+			}
+		}
+	}
+	if (optind < argc) {
+		ret = usage_error("unexpected argument '%s'", argv[optind]);
+		free_cfg(&c);
+		return ret;
+	}
+	if (c.ntargets != 1) {
+		free_cfg(&c);
+		return usage_error("give exactly one of --pid, --name or --cgroup");
+	}
+
+	/* the trigger rule */
+	{
+		const char *t = c.threshold ? c.threshold : "200ms";
+		uint64_t ns;
+		char *end;
+		double v;
+
+		if (strpbrk(t, "abcdefghijklmnopqrstuvwxyz")) {
+			if (parse_duration_ns(t, &ns)) {
+				ret = usage_error("invalid --threshold '%s': a duration (200ms) or a plain number", t);
+				goto out;
+			}
+			o.rule.threshold = (double)ns / 1e9;
+			o.rule.is_seconds = true;
+		} else {
+			v = strtod(t, &end);
+			if (end == t || *end || !isfinite(v)) {
+				ret = usage_error("invalid --threshold '%s': a duration (200ms) or a plain number", t);
+				goto out;
+			}
+			o.rule.threshold = v;
+		}
+	}
+	if (!c.poll_timeout_set)
+		c.poll_timeout_ns = c.interval_ns;
+	o.rule.poll_timeout_s = (double)c.poll_timeout_ns / 1e9;
+	o.rule.no_data_breach = !c.on_no_data || !strcmp(c.on_no_data, "breach");
+	if (c.max_window_ns < c.window_ns) {
+		ret = usage_error("--max-window (%.1fs) is shorter than --window (%.1fs)", c.max_window_ns / 1e9,
+				  c.window_ns / 1e9);
+		goto out;
+	}
+	o.tcfg = (struct trigger_cfg){
+		.for_ns = c.for_ns, .before_ns = c.before_ns, .window_ns = c.window_ns,
+		.max_window_ns = c.max_window_ns, .cooldown_ns = c.cooldown_ns,
+		.max_per_hour = (uint32_t)c.max_per_hour,
+	};
+	o.baseline_ns = c.baseline_ns;
+	tokenless_listen = c.listen && !c.token_file;
+	if (!c.nsrc && (!c.listen || tokenless_listen)) {
+		ret = usage_error("give at least one metric source (--metrics-url, --prometheus, --probe, --psi) "
+				  "or --listen with --token-file");
+		goto out;
+	}
+	if (c.token_file && !c.listen) {
+		ret = usage_error("--token-file needs --listen");
+		goto out;
+	}
+
+	ret = EXIT_RUNTIME;
+	/* the target: a pid that does not exist is an error; a --name or
+	 * --cgroup without processes now is waited for (the service may be restarting) */
+	if (c.name) {
+		npids = proc_find_by_comm("/proc", c.name, &found);
+		if (npids < 0)
+			npids = 0;
+		pids = found;
+	} else if (c.cgroup) {
+		if (proc_resolve_cgroup(c.cgroup, cgdir, sizeof(cgdir))) {
+			fprintf(stderr, "stalltrap watch: no such cgroup: %s\n", c.cgroup);
+			goto out;
+		}
+		npids = proc_cgroup_pids(cgdir, &found);
+		if (npids < 0)
+			npids = 0;
+		pids = found;
+	} else {
+		for (int i = 0; i < c.npids; i++) {
+			if (!proc_alive(c.pids[i])) {
+				fprintf(stderr, "stalltrap watch: no such process: %d\n", (int)c.pids[i]);
+				goto out;
+			}
+		}
+		pids = c.pids;
+		npids = c.npids;
+	}
+
+	for (size_t i = 0; i < c.nsrc; i++) {
+		struct src_arg *s = &c.src[i];
+		struct source_cfg *d = &o.sources[i];
+
+		if (s->kind == SOURCE_METRICS && !s->metric) {
+			ret = usage_error("--metrics-url %s needs its --metric NAME", s->url);
+			goto out;
+		}
+		if (s->kind == SOURCE_PROMETHEUS && !s->query) {
+			ret = usage_error("--prometheus %s needs its --query EXPR", s->url);
+			goto out;
+		}
+		d->kind = s->kind;
+		d->url = s->url;
+		d->metric = s->metric;
+		d->quantile = s->has_quantile ? s->quantile : 0.99;
+		d->query = s->query;
+		d->interval_ns = c.interval_ns;
+		d->poll_timeout_ns = c.poll_timeout_ns;
+		if (s->kind == SOURCE_PSI) {
+			uint64_t win = c.for_ns < 500000000ull ? 500000000ull : c.for_ns > 10000000000ull ? 10000000000ull : c.for_ns;
+
+			if (!o.rule.is_seconds || o.rule.threshold * 1e9 >= (double)win || o.rule.threshold <= 0) {
+				ret = usage_error("--psi needs --threshold as a duration shorter than the PSI window "
+						  "(--for, clamped to 500ms..10s: %.1fs)", win / 1e9);
+				goto out;
+			}
+			psi_path(s->psi, c.cgroup ? cgdir : NULL, npids ? pids[0] : 0, psi_paths[i], sizeof(psi_paths[i]));
+			d->psi_resource = s->psi;
+			d->psi_path = psi_paths[i];
+			d->psi_threshold_us = (uint64_t)llround(o.rule.threshold * 1e6);
+			d->psi_window_us = win / 1000;
+		}
+	}
+	o.nsources = c.nsrc;
+	if (c.token_file && read_token(c.token_file, &token))
+		goto out;
+	o.pids = pids;
+	o.npids = (size_t)npids;
+	o.name = c.name;
+	o.cgroup_dir = c.cgroup ? cgdir : NULL;
+	o.ro.min_block_ns = c.min_block_ns;
+	o.ro.max_ustack = (uint32_t)c.max_ustack;
+	o.ro.ringbuf_kb = (uint32_t)c.ringbuf_kb;
+	o.ro.kstack_entries = (uint32_t)c.kstack_entries;
+	o.ro.bpf_stats = c.bpf_stats;
+	o.ro.no_locks = c.no_locks;
+	o.ro.hold_threshold_ns = c.hold_threshold_ns;
+	/* short: the watcher may start, or rotate, in the middle of a freeze */
+	o.ro.maps_timeout_ms = 200;
+	o.out_dir = c.out ? c.out : DEFAULT_OUT;
+	o.state_dir = c.state_dir ? c.state_dir : DEFAULT_STATE;
+	o.listen = c.listen;
+	o.token = token;
+	o.top = (int)c.top;
+	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));
+		goto out;
+	}
+	status = watch_run(&o);
+	ret = status;
+out:
+	free(found);
+	free(token);
+	free_cfg(&c);
+	return ret;
+}
+
+/* ---- stalltrap trigger ---- */
+
+static void trigger_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: stalltrap trigger (--pid PID | --name COMM) [--state-dir DIR]\n"
+		"\n"
+		"Asks the 'stalltrap watch' of that target to capture an incident now (as SIGUSR1\n"
+		"to the watcher does). Exit status 0 when a capture started or was extended.\n");
+}
+
+int cmd_trigger(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *what = NULL, *who = NULL, *dir = DEFAULT_STATE;
+	struct dirent *de;
+	DIR *d;
+	int opt, status = EXIT_RUNTIME;
+	bool asked = false;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': {
+			uint64_t v;
+
+			if (parse_u64(optarg, 1, 4194304, &v)) {
+				fprintf(stderr, "stalltrap trigger: invalid --pid '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			what = "pid";
+			who = optarg;
+			break;
+		}
+		case 'n':
+			if (!*optarg || strlen(optarg) > 15 || strpbrk(optarg, " \t\n")) {
+				fprintf(stderr, "stalltrap trigger: invalid --name '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			what = "name";
+			who = optarg;
+			break;
+		case 's':
+			dir = optarg;
+			break;
+		case 'h':
+			trigger_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "stalltrap trigger: unknown option or missing value '%s' (see --help)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!what || optind < argc) {
+		fprintf(stderr, "stalltrap trigger: give --pid PID or --name COMM (see --help)\n");
+		return EXIT_USAGE;
+	}
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "stalltrap trigger: no watcher: cannot open --state-dir %s: %s\n", dir, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	while ((de = readdir(d))) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct timeval tv = { .tv_sec = 5 };
+		char req[320], reply[128];
+		ssize_t n;
+		int fd;
+
+		if (strncmp(de->d_name, "watch-", 6) || !strstr(de->d_name, ".sock"))
+			continue;
+		if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, de->d_name) >= sizeof(sa.sun_path))
+			continue;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			close(fd); /* a watcher that is gone left its socket */
+			continue;
+		}
+		snprintf(req, sizeof(req), "trigger %s %s\n", what, who);
+		n = write(fd, req, strlen(req)) < 0 ? -1 : read(fd, reply, sizeof(reply) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		reply[n] = '\0';
+		reply[strcspn(reply, "\n")] = '\0';
+		if (!strcmp(reply, "not-mine"))
+			continue;
+		asked = true;
+		printf("%s: %s\n", de->d_name, reply);
+		if (!strcmp(reply, "started") || !strcmp(reply, "extended") || !strcmp(reply, "capturing") ||
+		    !strcmp(reply, "queued"))
+			status = 0;
+	}
+	closedir(d);
+	if (!asked)
+		fprintf(stderr, "stalltrap trigger: no watcher of --%s %s under %s\n", what, who, dir);
+	else if (status)
+		fprintf(stderr, "stalltrap trigger: the watcher refused (cooldown or hourly cap)\n");
+	return status;
+}

@@ -1,0 +1,1257 @@
+/* watch.c: the watch daemon's main loop, control socket, HTTP listener and incident writer. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <systemd/sd-daemon.h>
+
+#include "aggregate/aggregate.h"
+#include "capture/proc.h"
+#include "cli/output.h"
+#include "diagnose/diagnose.h"
+#include "watch/flight.h"
+#include "watch/watch.h"
+
+#define LOOP_TICK_MS 100
+#define MANUAL_QUEUE 64u
+#define WRITER_QUEUE 4u
+#define CONTROL_LINE 512u
+#define METRICS_EVERY_NS 1000000000ull
+#define REPLY_WAIT_MS 3000
+
+static volatile sig_atomic_t g_stop, g_usr1;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	g_stop++;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	g_usr1 = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+__attribute__((format(printf, 1, 2)))
+static void logline(const char *fmt, ...)
+{
+	char when[32], msg[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	localtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s stalltrap watch: %s\n", when, msg);
+}
+
+/* RFC 3339 UTC with milliseconds, as report.json's window.start. */
+static void rfc3339(int64_t ns, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000ll);
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", base, (int)((ns % 1000000000ll) / 1000000));
+}
+
+/* ---- manual triggers (control socket, SIGUSR1, webhook) ---- */
+
+struct manual {
+	char source[16];             /* "control", "signal", "webhook" */
+	char reason[256];
+	uint64_t t_ns;
+	int *reply;                  /* control: where the loop writes enum trigger_what (+1), or NULL */
+};
+
+struct incident {
+	bool active;
+	uint64_t trigger_ns, end_ns;
+	int64_t trigger_real_ns;
+	unsigned extensions;
+	json_t *trigger;             /* report.json's "trigger" */
+};
+
+struct job {
+	struct capdata *cd;
+	json_t *extra;
+	char dir[4096], tmp[4096];
+};
+
+struct source_state {
+	const char *status;          /* last logged status */
+	uint64_t polls, breaches, timeouts, no_data, down, errors;
+	double last_value;
+	char last_detail[320];
+};
+
+struct metrics_snap {
+	uint64_t polls, breaches, timeouts, triggers, extensions, suppressed_cooldown, suppressed_cap;
+	uint64_t incidents_written, incident_errors, incidents_dropped, results_dropped;
+	uint64_t rec_drops, rec_blocks, bpf_run_ns, evicted, rotations, webhook_rejected;
+	double cpu_s, history_s;
+	enum trigger_state state;
+};
+
+struct watch {
+	const struct watch_opts *o;
+	struct flight *flight;
+	struct sources *src;
+	struct trigger *trig;
+	struct source_state st[WATCH_MAX_SOURCES];
+	struct incident inc;
+	enum trigger_state state;
+	char comm[64];
+	uint64_t trig_count, ext_count, sup_cooldown, sup_cap;
+	bool targets_gone_logged;
+
+	pthread_mutex_t lock;        /* manual queue, replies, jobs, metrics */
+	pthread_cond_t cond;
+	struct manual manual[MANUAL_QUEUE];
+	size_t nmanual;
+	bool quit;
+
+	struct job *jobs[WRITER_QUEUE];
+	size_t njobs;
+	bool writing;
+	pthread_t writer;
+	bool writer_started;
+	atomic_uint_least64_t written, write_errors, jobs_dropped, webhook_rejected;
+
+	int ctl_fd;
+	char ctl_path[108];
+	pthread_t ctl_thread;
+	bool ctl_started;
+
+	struct MHD_Daemon *httpd;
+	struct metrics_snap snap;
+	uint64_t last_metrics;
+};
+
+static const char *obs_name(enum trigger_obs o)
+{
+	switch (o) {
+	case TO_VALUE: return "value";
+	case TO_TIMEOUT: return "timeout";
+	case TO_NO_DATA: return "no_data";
+	case TO_IDLE: return "idle";
+	case TO_DOWN: return "down";
+	default: return "error";
+	}
+}
+
+static const char *kind_name(enum source_kind k)
+{
+	switch (k) {
+	case SOURCE_METRICS: return "metrics";
+	case SOURCE_PROMETHEUS: return "prometheus";
+	case SOURCE_PROBE_HTTP:
+	case SOURCE_PROBE_TCP: return "probe";
+	default: return "psi";
+	}
+}
+
+static int enqueue_manual(struct watch *w, const char *source, const char *reason, int *reply)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&w->lock);
+	if (w->nmanual == MANUAL_QUEUE) {
+		ret = -ENOSPC;
+	} else {
+		struct manual *m = &w->manual[w->nmanual++];
+
+		snprintf(m->source, sizeof(m->source), "%s", source);
+		snprintf(m->reason, sizeof(m->reason), "%s", reason);
+		m->t_ns = mono_ns();
+		m->reply = reply;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
+/* ---- control socket ---- */
+
+void watch_socket_path(const char *state_dir, pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/watch-%d.sock", state_dir, (int)pid);
+}
+
+/* Whether pid is one of ours: in the target list, or matching --name / --cgroup now. */
+static bool is_our_pid(struct watch *w, pid_t pid)
+{
+	const struct watch_opts *o = w->o;
+	char comm[64];
+	bool ours = false;
+
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	if (o->name && !proc_read_comm(pid, comm, sizeof(comm)) && !strcmp(comm, o->name))
+		return true;
+	if (o->cgroup_dir) {
+		pid_t *pids = NULL;
+		int n = proc_cgroup_pids(o->cgroup_dir, &pids);
+
+		for (int i = 0; i < n && !ours; i++)
+			ours = pids[i] == pid;
+		free(pids);
+	}
+	return ours;
+}
+
+static void handle_control(struct watch *w, int fd)
+{
+	char line[CONTROL_LINE], what[16] = "", who[256] = "", reason[256] = "manual trigger";
+	const char *answer = "error: bad request\n";
+	struct timeval tv = { .tv_sec = 1 };
+	ssize_t n;
+	int reply = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = read(fd, line, sizeof(line) - 1);
+	if (n <= 0)
+		return;
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	/* "trigger pid 1234" or "trigger name comm" */
+	if (sscanf(line, "trigger %15s %255s", what, who) == 2 &&
+	    (!strcmp(what, "pid") || !strcmp(what, "name"))) {
+		bool ours;
+
+		if (!strcmp(what, "pid")) {
+			char *end;
+			long pid = strtol(who, &end, 10);
+
+			ours = !*end && pid > 0 && is_our_pid(w, (pid_t)pid);
+		} else {
+			ours = w->o->name && !strcmp(w->o->name, who);
+			if (!ours && !w->o->name) {
+				/* a pid target answers to its comm too */
+				char comm[64];
+
+				for (size_t i = 0; i < w->o->npids && !ours; i++)
+					ours = !proc_read_comm(w->o->pids[i], comm, sizeof(comm)) && !strcmp(comm, who);
+			}
+		}
+		if (!ours) {
+			answer = "not-mine\n";
+		} else {
+			snprintf(reason, sizeof(reason), "stalltrap trigger --%s %.200s", what, who);
+			if (enqueue_manual(w, "control", reason, &reply)) {
+				answer = "error: queue full\n";
+			} else {
+				struct timespec ts;
+				int rc = 0;
+
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				ts.tv_sec += REPLY_WAIT_MS / 1000;
+				pthread_mutex_lock(&w->lock);
+				while (!reply && !w->quit && rc != ETIMEDOUT)
+					rc = pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+				pthread_mutex_unlock(&w->lock);
+				switch (reply - 1) {
+				case TA_START: answer = "started\n"; break;
+				case TA_EXTEND: answer = "extended\n"; break;
+				case TA_SUPPRESSED: answer = "suppressed\n"; break;
+				case TA_NONE: answer = "capturing\n"; break;
+				default: answer = "queued\n"; break;
+				}
+				if (reply == 0) {
+					/* the loop will still write *reply: take it back under the lock */
+					pthread_mutex_lock(&w->lock);
+					for (size_t i = 0; i < w->nmanual; i++)
+						if (w->manual[i].reply == &reply)
+							w->manual[i].reply = NULL;
+					pthread_mutex_unlock(&w->lock);
+				}
+			}
+		}
+	}
+	if (write(fd, answer, strlen(answer)) < 0) {
+		/* the client went away: nothing to tell */
+	}
+}
+
+static void *control_main(void *arg)
+{
+	struct watch *w = arg;
+
+	for (;;) {
+		int fd = accept4(w->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break; /* shut down */
+		}
+		handle_control(w, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int control_start(struct watch *w, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ret;
+
+	if (mkdir(w->o->state_dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create --state-dir %s: %s", w->o->state_dir, strerror(errno));
+		return -errno;
+	}
+	watch_socket_path(w->o->state_dir, getpid(), w->ctl_path, sizeof(w->ctl_path));
+	if (strlen(w->ctl_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "--state-dir path too long for a socket: %s", w->o->state_dir);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, w->ctl_path, strlen(w->ctl_path) + 1);
+	unlink(w->ctl_path);
+	w->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->ctl_fd < 0 || bind(w->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(w->ctl_path, 0600) || listen(w->ctl_fd, 8)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", w->ctl_path, strerror(errno));
+		return ret;
+	}
+	ret = pthread_create(&w->ctl_thread, NULL, control_main, w);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the control thread: %s", strerror(ret));
+		return -ret;
+	}
+	w->ctl_started = true;
+	return 0;
+}
+
+static void control_stop(struct watch *w)
+{
+	if (w->ctl_fd > 0) {
+		shutdown(w->ctl_fd, SHUT_RDWR);
+		if (w->ctl_started)
+			pthread_join(w->ctl_thread, NULL);
+		close(w->ctl_fd);
+		unlink(w->ctl_path);
+	}
+}
+
+/* ---- HTTP: webhook and /metrics ---- */
+
+bool watch_auth_ok(const char *header, const char *token)
+{
+	size_t hl, tl;
+	unsigned char diff = 0;
+
+	if (!header || !token || strncmp(header, "Bearer ", 7))
+		return false;
+	header += 7;
+	hl = strlen(header);
+	tl = strlen(token);
+	/* constant time in the token's length: no early exit on the first difference */
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned char)(token[i] ^ (i < hl ? header[i] : 0));
+	return tl > 0 && hl == tl && !diff;
+}
+
+int watch_parse_webhook(const char *body, size_t len, char *reason, size_t rlen)
+{
+	json_t *root = json_loadb(body, len, 0, NULL), *alerts;
+	size_t used = 0;
+	int firing = 0;
+
+	if (rlen)
+		reason[0] = '\0';
+	alerts = json_object_get(root, "alerts");
+	if (!json_is_array(alerts)) {
+		json_decref(root);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_array_size(alerts); i++) {
+		json_t *a = json_array_get(alerts, i);
+		const char *status = json_string_value(json_object_get(a, "status"));
+		const char *name = json_string_value(json_object_get(json_object_get(a, "labels"), "alertname"));
+		int n;
+
+		if (!json_is_object(a)) {
+			json_decref(root);
+			return -EINVAL;
+		}
+		if (status && strcmp(status, "firing"))
+			continue;
+		firing++;
+		n = snprintf(reason + used, rlen > used ? rlen - used : 0, "%s%s", used ? "," : "alert ",
+			     name ? name : "(unnamed)");
+		if (n > 0 && used + (size_t)n < rlen)
+			used += (size_t)n;
+	}
+	json_decref(root);
+	return firing;
+}
+
+struct req {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void metrics_text(struct watch *w, char *buf, size_t len)
+{
+	struct metrics_snap s;
+	size_t n = 0;
+	static const char *const states[] = { "ok", "breaching", "capturing", "cooldown" };
+
+	pthread_mutex_lock(&w->lock);
+	s = w->snap;
+	pthread_mutex_unlock(&w->lock);
+#define PUT(...) do { int k_ = snprintf(buf + n, len - n, __VA_ARGS__); if (k_ > 0 && (size_t)k_ < len - n) n += (size_t)k_; } while (0)
+	PUT("# TYPE stalltrap_watch_polls_total counter\nstalltrap_watch_polls_total %llu\n", (unsigned long long)s.polls);
+	PUT("# TYPE stalltrap_watch_breaches_total counter\nstalltrap_watch_breaches_total %llu\n", (unsigned long long)s.breaches);
+	PUT("# TYPE stalltrap_watch_poll_timeouts_total counter\nstalltrap_watch_poll_timeouts_total %llu\n", (unsigned long long)s.timeouts);
+	PUT("# TYPE stalltrap_watch_triggers_total counter\nstalltrap_watch_triggers_total %llu\n", (unsigned long long)s.triggers);
+	PUT("# TYPE stalltrap_watch_extensions_total counter\nstalltrap_watch_extensions_total %llu\n", (unsigned long long)s.extensions);
+	PUT("# TYPE stalltrap_watch_suppressed_total counter\n"
+	    "stalltrap_watch_suppressed_total{reason=\"cooldown\"} %llu\n"
+	    "stalltrap_watch_suppressed_total{reason=\"max-per-hour\"} %llu\n",
+	    (unsigned long long)s.suppressed_cooldown, (unsigned long long)s.suppressed_cap);
+	PUT("# TYPE stalltrap_watch_captures_total counter\nstalltrap_watch_captures_total %llu\n", (unsigned long long)s.incidents_written);
+	PUT("# TYPE stalltrap_watch_capture_errors_total counter\nstalltrap_watch_capture_errors_total %llu\n", (unsigned long long)s.incident_errors);
+	PUT("# TYPE stalltrap_watch_drops_total counter\n"
+	    "stalltrap_watch_drops_total{what=\"recorder\"} %llu\n"
+	    "stalltrap_watch_drops_total{what=\"poll_results\"} %llu\n"
+	    "stalltrap_watch_drops_total{what=\"incidents\"} %llu\n"
+	    "stalltrap_watch_drops_total{what=\"webhook_rejected\"} %llu\n",
+	    (unsigned long long)s.rec_drops, (unsigned long long)s.results_dropped,
+	    (unsigned long long)s.incidents_dropped, (unsigned long long)s.webhook_rejected);
+	PUT("# TYPE stalltrap_watch_blocks_total counter\nstalltrap_watch_blocks_total %llu\n", (unsigned long long)s.rec_blocks);
+	PUT("# TYPE stalltrap_watch_cpu_seconds_total counter\nstalltrap_watch_cpu_seconds_total %.6f\n", s.cpu_s);
+	PUT("# HELP stalltrap_watch_bpf_run_seconds_total Run time of the recorder's BPF programs (needs --bpf-stats).\n"
+	    "# TYPE stalltrap_watch_bpf_run_seconds_total counter\nstalltrap_watch_bpf_run_seconds_total %.9f\n",
+	    (double)s.bpf_run_ns / 1e9);
+	PUT("# TYPE stalltrap_watch_history_seconds gauge\nstalltrap_watch_history_seconds %.3f\n", s.history_s);
+	PUT("# TYPE stalltrap_watch_evicted_total counter\nstalltrap_watch_evicted_total %llu\n", (unsigned long long)s.evicted);
+	PUT("# TYPE stalltrap_watch_state gauge\n");
+	for (unsigned i = 0; i < 4; i++)
+		PUT("stalltrap_watch_state{state=\"%s\"} %d\n", states[i], s.state == (enum trigger_state)i);
+#undef PUT
+}
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct watch *w = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (!strcmp(method, "GET") && !strcmp(url, "/metrics")) {
+		char *text = malloc(16384);
+		enum MHD_Result ret;
+
+		if (!text)
+			return MHD_NO;
+		metrics_text(w, text, 16384);
+		ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text);
+		free(text);
+		return ret;
+	}
+	if (strcmp(method, "POST") || strcmp(url, "/webhook"))
+		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: GET /metrics, POST /webhook\n");
+	if (!rq) {
+		/* first call: headers only; check the token before reading any body */
+		if (!w->o->token || !watch_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+									       MHD_HTTP_HEADER_AUTHORIZATION),
+						       w->o->token)) {
+			atomic_fetch_add(&w->webhook_rejected, 1);
+			return respond(c, MHD_HTTP_UNAUTHORIZED, "text/plain",
+				       w->o->token ? "unauthorized\n" : "webhook disabled: no --token-file\n");
+		}
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (rq->len + *upload_size > WATCH_MAX_BODY) {
+			rq->too_big = true;
+		} else if (!rq->too_big) {
+			char *p = realloc(rq->body, rq->len + *upload_size + 1);
+
+			if (!p)
+				return MHD_NO;
+			rq->body = p;
+			memcpy(rq->body + rq->len, upload, *upload_size);
+			rq->len += *upload_size;
+			rq->body[rq->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "body too large\n");
+	{
+		char reason[256];
+		int firing = watch_parse_webhook(rq->body ? rq->body : "", rq->len, reason, sizeof(reason));
+
+		if (firing < 0)
+			return respond(c, MHD_HTTP_BAD_REQUEST, "text/plain", "not an Alertmanager webhook message\n");
+		if (firing > 0 && enqueue_manual(w, "webhook", reason, NULL))
+			return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "busy\n");
+		return respond(c, MHD_HTTP_OK, "text/plain", firing ? "triggered\n" : "nothing firing\n");
+	}
+}
+
+static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+static int http_start(struct watch *w, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai = NULL;
+	char host[256], *colon;
+	const char *port;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	int ret;
+
+	snprintf(host, sizeof(host), "%s", w->o->listen);
+	colon = strrchr(host, ':');
+	if (!colon) {
+		snprintf(err, errlen, "invalid --listen '%s': expected ADDR:PORT", w->o->listen);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	port = colon + 1;
+	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
+		colon[-1] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	ret = getaddrinfo(host, port, &hints, &ai);
+	if (ret) {
+		snprintf(err, errlen, "invalid --listen '%s': %s", w->o->listen, gai_strerror(ret));
+		return -EINVAL;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	w->httpd = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, http_handler, w,
+				    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				    MHD_OPTION_CONNECTION_LIMIT, 32u,
+				    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+				    MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!w->httpd) {
+		snprintf(err, errlen, "cannot listen on %s (address in use?)", w->o->listen);
+		return -EADDRINUSE;
+	}
+	info = MHD_get_daemon_info(w->httpd, MHD_DAEMON_INFO_BIND_PORT);
+	logline("listening on %s:%u (GET /metrics%s)", host, info ? info->port : 0,
+		w->o->token ? ", POST /webhook" : "; webhook disabled without --token-file");
+	return 0;
+}
+
+/* ---- the incident writer ---- */
+
+static void free_job(struct job *j)
+{
+	if (!j)
+		return;
+	if (j->cd) {
+		capdata_free(j->cd);
+		free(j->cd);
+	}
+	json_decref(j->extra);
+	free(j);
+}
+
+static void *writer_main(void *arg)
+{
+	struct watch *w = arg;
+
+	for (;;) {
+		struct job *j;
+		char err[512];
+		int ret;
+
+		pthread_mutex_lock(&w->lock);
+		while (!w->njobs && !w->quit)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->njobs) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		j = w->jobs[0];
+		memmove(w->jobs, w->jobs + 1, (w->njobs - 1) * sizeof(w->jobs[0]));
+		w->njobs--;
+		w->writing = true;
+		pthread_mutex_unlock(&w->lock);
+
+		/* written under a hidden name and renamed: an incident directory is complete when it appears */
+		ret = mkdir(j->tmp, 0700) ? -errno : 0;
+		if (!ret)
+			ret = output_write_all_extra(j->cd, j->tmp, w->o->top, NULL, j->extra, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "cannot create %.400s: %s", j->tmp, strerror(-ret));
+		if (!ret && rename(j->tmp, j->dir)) {
+			ret = -errno;
+			snprintf(err, sizeof(err), "cannot rename %.400s: %s", j->tmp, strerror(errno));
+		}
+		if (ret) {
+			atomic_fetch_add(&w->write_errors, 1);
+			logline("incident not written: %s", err);
+		} else {
+			atomic_fetch_add(&w->written, 1);
+			logline("incident written: %s (%zu blocks)", j->dir, j->cd->nblocks);
+		}
+		free_job(j);
+		pthread_mutex_lock(&w->lock);
+		w->writing = false;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+	return NULL;
+}
+
+static void submit_job(struct watch *w, struct job *j)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->njobs == WRITER_QUEUE) {
+		pthread_mutex_unlock(&w->lock);
+		atomic_fetch_add(&w->jobs_dropped, 1);
+		logline("incident dropped: %u incidents already waiting to be written", WRITER_QUEUE);
+		free_job(j);
+		return;
+	}
+	w->jobs[w->njobs++] = j;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- incidents ---- */
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_' || *s == '.'))
+			*s = '_';
+}
+
+static json_t *samples_json(const struct trigger_action *act, uint64_t trigger_ns)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < act->nsamples; i++) {
+		const struct trigger_sample *s = &act->samples[i];
+		double t = ((double)s->t_ns - (double)trigger_ns) / 1e9;
+
+		json_array_append_new(a, json_pack("{s:f, s:o, s:s}", "t_s", round(t * 1000) / 1000,
+						   "value", isfinite(s->value) ? json_real(s->value) : json_null(),
+						   "obs", obs_name((enum trigger_obs)s->obs)));
+	}
+	return a;
+}
+
+static void start_incident(struct watch *w, const struct trigger_action *act, const char *source,
+			   const char *detail, const char *reason)
+{
+	char thr[64];
+
+	w->inc.active = true;
+	w->inc.trigger_ns = act->trigger_ns;
+	w->inc.end_ns = act->end_ns;
+	w->inc.trigger_real_ns = real_ns() - (int64_t)(mono_ns() - act->trigger_ns);
+	w->inc.extensions = 0;
+	json_decref(w->inc.trigger);
+	if (w->o->rule.is_seconds)
+		snprintf(thr, sizeof(thr), "%gs", w->o->rule.threshold);
+	else
+		snprintf(thr, sizeof(thr), "%g", w->o->rule.threshold);
+	w->inc.trigger = json_pack("{s:s, s:s, s:s, s:o, s:s, s:f}", "source", source, "source_detail", detail,
+				   "reason", reason, "samples", samples_json(act, act->trigger_ns),
+				   "threshold", thr, "for_s", (double)w->o->tcfg.for_ns / 1e9);
+	w->trig_count++;
+	logline("trigger (%s): %s; capturing [-%.1fs, +%.1fs]", source, reason,
+		(double)w->o->tcfg.before_ns / 1e9, (double)(act->end_ns - act->trigger_ns) / 1e9);
+}
+
+/* The targets as they are now, for the next recorder generation. */
+static int current_pids(struct watch *w, pid_t **out)
+{
+	const struct watch_opts *o = w->o;
+	pid_t *p;
+	size_t n = 0;
+
+	if (o->name)
+		return proc_find_by_comm("/proc", o->name, out);
+	if (o->cgroup_dir)
+		return proc_cgroup_pids(o->cgroup_dir, out);
+	p = malloc((o->npids ? o->npids : 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->npids; i++)
+		if (proc_alive(o->pids[i]))
+			p[n++] = o->pids[i];
+	*out = p;
+	return (int)n;
+}
+
+static json_t *window_json(const struct capdata *cd, uint64_t trigger_ns)
+{
+	char start[40], trig[40];
+	int64_t trig_real = cd->window.start_real_ns + (int64_t)(trigger_ns - cd->window.start_mono_ns);
+
+	rfc3339(cd->window.start_real_ns, start, sizeof(start));
+	rfc3339(trig_real, trig, sizeof(trig));
+	return json_pack("{s:s, s:f, s:f, s:s}", "start", start,
+			 "duration_s", round((double)cd->window.duration_ns / 1e6) / 1e3,
+			 "pre_trigger_s", round((double)(trigger_ns - cd->window.start_mono_ns) / 1e6) / 1e3,
+			 "trigger", trig);
+}
+
+/* The baseline: the diagnosis of the window before the incident's, so that
+ * the incident's diagnosis can subtract what is normal for this service. */
+static json_t *baseline_json(struct watch *w, uint64_t ws)
+{
+	uint64_t hs = flight_history_start(w->flight), bs = ws > w->o->baseline_ns ? ws - w->o->baseline_ns : 0;
+	struct capdata cd;
+	struct aggregate agg;
+	json_t *diag = NULL;
+	char start[40];
+
+	if (bs < hs)
+		bs = hs;
+	if (!w->o->baseline_ns || ws <= bs || ws - bs < 1000000000ull)
+		return json_pack("{s:s}", "note", "no baseline: the watcher's history before the window is under 1 s");
+	if (capdata_init(&cd))
+		return NULL;
+	if (flight_cut(w->flight, bs, ws, 0, &cd) || aggregate_build(&agg, &cd)) {
+		capdata_free(&cd);
+		return NULL;
+	}
+	if (!diagnose_build(&cd, &agg, NULL, &diag)) {
+		rfc3339(cd.window.start_real_ns, start, sizeof(start));
+		json_object_set_new(diag, "window", json_pack("{s:s, s:f}", "start", start, "duration_s",
+							      round((double)cd.window.duration_ns / 1e6) / 1e3));
+		json_object_set_new(diag, "offcpu_total_ms", json_real(round((double)agg.offcpu_ns / 1e3) / 1e3));
+		json_object_set_new(diag, "blocks", json_integer((json_int_t)agg.nblocks));
+	}
+	aggregate_release(&agg);
+	capdata_free(&cd);
+	return diag;
+}
+
+static void finish_incident(struct watch *w, const struct trigger_action *act)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	uint64_t ws = act->trigger_ns > w->o->tcfg.before_ns ? act->trigger_ns - w->o->tcfg.before_ns : 0;
+	pid_t *pids = NULL;
+	char err[512], when[32], comm[64];
+	struct tm tm;
+	time_t t;
+	int n, ret;
+
+	w->inc.active = false;
+	for (size_t i = 0; i < sources_count(w->src); i++)
+		sources_rearm(w->src, (unsigned)i);
+	/* only stopping the capture flushes the waits still in progress: end this
+	 * generation, cut the incident out of the history, go on with a new one */
+	n = current_pids(w, &pids);
+	ret = flight_rotate(w->flight, pids, n > 0 ? (size_t)n : 0, err, sizeof(err));
+	free(pids);
+	if (ret)
+		logline("recorder restart failed (will retry): %s", err);
+	if (!j || !(j->cd = calloc(1, sizeof(*j->cd))) || capdata_init(j->cd)) {
+		logline("incident dropped: out of memory");
+		free_job(j);
+		return;
+	}
+	ret = flight_cut(w->flight, ws, act->end_ns, act->trigger_ns, j->cd);
+	if (ret) {
+		logline("incident cut failed: %s", strerror(-ret));
+		free_job(j);
+		atomic_fetch_add(&w->write_errors, 1);
+		return;
+	}
+	j->extra = json_object();
+	json_object_set_new(j->extra, "window", window_json(j->cd, act->trigger_ns));
+	json_object_set(j->extra, "trigger", w->inc.trigger);
+	json_object_set_new(json_object_get(j->extra, "trigger"), "extensions", json_integer(w->inc.extensions));
+	json_object_set_new(j->extra, "baseline", baseline_json(w, j->cd->window.start_mono_ns));
+	if (!json_object_get(j->extra, "baseline"))
+		json_object_set_new(j->extra, "baseline", json_null());
+
+	t = (time_t)(w->inc.trigger_real_ns / 1000000000ll);
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+	snprintf(comm, sizeof(comm), "%s", w->comm);
+	sanitize(comm);
+	for (int k = 1; k < 100; k++) {
+		struct stat st;
+		char suffix[8] = "";
+
+		if (k > 1)
+			snprintf(suffix, sizeof(suffix), "-%d", k);
+		snprintf(j->dir, sizeof(j->dir), "%s/%s-%s-%d%s", w->o->out_dir, when, comm,
+			 w->o->npids ? (int)w->o->pids[0] : 0, suffix);
+		if (stat(j->dir, &st))
+			break;
+	}
+	{
+		const char *slash = strrchr(j->dir, '/');
+
+		snprintf(j->tmp, sizeof(j->tmp), "%.*s/.%s.tmp", (int)(slash - j->dir), j->dir, slash + 1);
+	}
+	logline("incident ended: %.1f s captured (%.1f s before the trigger, extended %u times), %zu blocks; "
+		"writing %s", (double)j->cd->window.duration_ns / 1e9,
+		(double)(act->trigger_ns - j->cd->window.start_mono_ns) / 1e9, w->inc.extensions, j->cd->nblocks,
+		j->dir);
+	submit_job(w, j);
+}
+
+static void handle_action(struct watch *w, const struct trigger_action *act, const char *source,
+			  const char *detail, const char *reason)
+{
+	switch (act->what) {
+	case TA_START:
+		start_incident(w, act, source, detail, reason);
+		break;
+	case TA_EXTEND:
+		/* logged once per incident (and summed up when it ends): a long
+		 * freeze extends the capture at every poll */
+		if (!w->inc.extensions)
+			logline("capture extended (%s): the trigger holds; up to +%.1fs after the trigger", source,
+				(double)w->o->tcfg.max_window_ns / 1e9);
+		w->inc.end_ns = act->end_ns;
+		w->inc.extensions++;
+		w->ext_count++;
+		break;
+	case TA_SUPPRESSED:
+		if (!strcmp(act->reason, "cooldown"))
+			w->sup_cooldown++;
+		else
+			w->sup_cap++;
+		logline("trigger (%s) suppressed by %s: %s", source, act->reason, reason);
+		break;
+	case TA_FINISH:
+		finish_incident(w, act);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the loop ---- */
+
+static void on_result(struct watch *w, const struct source_result *r)
+{
+	struct source_state *st = &w->st[r->source];
+	enum trigger_verdict v = trigger_classify(&w->o->rule, r->obs, r->value);
+	struct trigger_action act;
+	const char *status;
+	char reason[512];
+
+	st->polls++;
+	st->last_value = r->value;
+	snprintf(st->last_detail, sizeof(st->last_detail), "%s", r->detail);
+	if (r->obs == TO_TIMEOUT)
+		st->timeouts++;
+	if (v == TV_BREACH)
+		st->breaches++;
+	status = r->obs == TO_VALUE ? (v == TV_BREACH ? "breach" : "ok") : obs_name(r->obs);
+	if (!st->status || strcmp(st->status, status)) {
+		logline("source %u (%s): %s -> %s: %s", r->source, sources_name(w->src, r->source),
+			st->status ? st->status : "start", status, r->detail);
+		st->status = status;
+	}
+	if (r->event) {
+		snprintf(reason, sizeof(reason), "%s", r->detail);
+		trigger_event(w->trig, r->source, r->t_ns, r->value, &act);
+	} else {
+		uint64_t since = r->t_ns;
+
+		trigger_poll(w->trig, r->source, r->t_ns, v, r->obs, r->value, &act);
+		trigger_breaching(w->trig, r->source, &since);
+		snprintf(reason, sizeof(reason), "%s; breaching for %.1f s (threshold %g%s, --for %.1f s)",
+			 r->detail, (double)(r->t_ns - since) / 1e9, w->o->rule.threshold,
+			 w->o->rule.is_seconds ? "s" : "", (double)w->o->tcfg.for_ns / 1e9);
+	}
+	handle_action(w, &act, kind_name(sources_cfg(w->src, r->source)->kind), sources_name(w->src, r->source),
+		      reason);
+}
+
+static void read_counter(void *arg, const struct capture_counter *c)
+{
+	struct metrics_snap *s = arg;
+
+	if (c->is_drop)
+		s->rec_drops += c->value;
+	else if (!strcmp(c->name, "bpf_run_ns"))
+		s->bpf_run_ns = c->value;
+}
+
+static void update_metrics(struct watch *w, uint64_t now)
+{
+	struct metrics_snap s = { 0 };
+	struct rusage ru;
+	struct recorder *rec = flight_recorder(w->flight);
+
+	for (size_t i = 0; i < sources_count(w->src); i++) {
+		s.polls += w->st[i].polls;
+		s.breaches += w->st[i].breaches;
+		s.timeouts += w->st[i].timeouts;
+	}
+	s.triggers = w->trig_count;
+	s.extensions = w->ext_count;
+	s.suppressed_cooldown = w->sup_cooldown;
+	s.suppressed_cap = w->sup_cap;
+	s.incidents_written = atomic_load(&w->written);
+	s.incident_errors = atomic_load(&w->write_errors);
+	s.incidents_dropped = atomic_load(&w->jobs_dropped);
+	s.webhook_rejected = atomic_load(&w->webhook_rejected);
+	s.results_dropped = sources_dropped(w->src);
+	if (rec) {
+		recorder_read_counters(rec, read_counter, &s);
+		s.rec_blocks = recorder_blocks(rec);
+	}
+	s.evicted = flight_evicted(w->flight);
+	s.rotations = flight_rotations(w->flight);
+	if (!getrusage(RUSAGE_SELF, &ru))
+		s.cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	s.history_s = (double)(now - flight_history_start(w->flight)) / 1e9;
+	s.state = w->state;
+	pthread_mutex_lock(&w->lock);
+	w->snap = s;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void drain_manual(struct watch *w, uint64_t now)
+{
+	struct manual m[MANUAL_QUEUE];
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->nmanual;
+	memcpy(m, w->manual, n * sizeof(m[0]));
+	pthread_mutex_unlock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct trigger_action act;
+
+		trigger_fire(w->trig, m[i].t_ns < now ? now : m[i].t_ns, &act);
+		handle_action(w, &act, m[i].source, m[i].source, m[i].reason);
+		pthread_mutex_lock(&w->lock);
+		/* the reply pointer may have been withdrawn meanwhile: read it under the lock */
+		if (w->manual[i].reply)
+			*w->manual[i].reply = (int)act.what + 1;
+		pthread_mutex_unlock(&w->lock);
+	}
+	pthread_mutex_lock(&w->lock);
+	memmove(w->manual, w->manual + n, (w->nmanual - n) * sizeof(w->manual[0]));
+	w->nmanual -= n;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int watch_loop(struct watch *w)
+{
+	uint64_t last_watchdog = 0, watchdog_usec = 0;
+	bool stopping = false;
+
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+	sd_notify(0, "READY=1\nSTATUS=watching");
+	logline("watching %s (pid %d): %zu source%s; threshold %g%s for %.1fs, interval %.3gs, poll timeout %.3gs, "
+		"on no data %s; incidents [-%.1fs, +%.1fs] up to +%.1fs, cooldown %.0fs, max %u/hour; state ok",
+		w->comm, w->o->npids ? (int)w->o->pids[0] : 0, sources_count(w->src),
+		sources_count(w->src) == 1 ? "" : "s", w->o->rule.threshold, w->o->rule.is_seconds ? "s" : "",
+		(double)w->o->tcfg.for_ns / 1e9, w->o->nsources ? w->o->sources[0].interval_ns / 1e9 : 0.0,
+		w->o->rule.poll_timeout_s, w->o->rule.no_data_breach ? "breach" : "skip",
+		(double)w->o->tcfg.before_ns / 1e9, (double)w->o->tcfg.window_ns / 1e9,
+		(double)w->o->tcfg.max_window_ns / 1e9, (double)w->o->tcfg.cooldown_ns / 1e9,
+		w->o->tcfg.max_per_hour);
+	for (;;) {
+		struct source_result res[64];
+		struct trigger_action act;
+		enum trigger_state st;
+		uint64_t now, deadline;
+		int timeout = LOOP_TICK_MS;
+		size_t n;
+
+		now = mono_ns();
+		deadline = trigger_next_deadline(w->trig);
+		if (deadline > now && deadline - now < (uint64_t)LOOP_TICK_MS * 1000000ull)
+			timeout = (int)((deadline - now) / 1000000ull) + 1;
+		if (flight_poll(w->flight, timeout) < 0 && !stopping)
+			logline("recorder poll failed");
+		now = mono_ns();
+
+		if (g_stop && !stopping) {
+			stopping = true;
+			sd_notify(0, "STOPPING=1");
+			logline(w->inc.active ? "stopping: finishing the capture in progress first" : "stopping");
+		}
+		if (g_stop > 1 && w->inc.active) {
+			/* asked twice: end the capture now with what it has */
+			trigger_tick(w->trig, w->inc.end_ns, &act);
+			handle_action(w, &act, "stop", "stop", "stop");
+		}
+		trigger_tick(w->trig, now, &act);
+		handle_action(w, &act, "time", "time", "time");
+		while ((n = sources_drain(w->src, res, 64)) > 0)
+			for (size_t i = 0; i < n; i++)
+				on_result(w, &res[i]);
+		if (g_usr1) {
+			g_usr1 = 0;
+			trigger_fire(w->trig, now, &act);
+			handle_action(w, &act, "signal", "SIGUSR1", "SIGUSR1");
+		}
+		drain_manual(w, now);
+
+		st = trigger_state(w->trig, now);
+		if (st != w->state) {
+			char status[64];
+
+			logline("state %s -> %s", trigger_state_name(w->state), trigger_state_name(st));
+			w->state = st;
+			snprintf(status, sizeof(status), "STATUS=%s", trigger_state_name(st));
+			sd_notify(0, status);
+		}
+		if (flight_targets_gone(w->flight)) {
+			if (!w->o->name && !w->o->cgroup_dir && !w->inc.active) {
+				logline("the target exited: nothing left to watch");
+				return 1;
+			}
+			if (!w->targets_gone_logged)
+				logline("the target has no process now: waiting for it to come back");
+			w->targets_gone_logged = true;
+		} else if (w->targets_gone_logged) {
+			logline("the target is back");
+			w->targets_gone_logged = false;
+		}
+		if (now - w->last_metrics >= METRICS_EVERY_NS) {
+			w->last_metrics = now;
+			update_metrics(w, now);
+		}
+		if (watchdog_usec && now - last_watchdog >= watchdog_usec * 500ull) {
+			last_watchdog = now;
+			sd_notify(0, "WATCHDOG=1");
+		}
+		if (stopping && !w->inc.active)
+			break;
+	}
+	return 0;
+}
+
+int watch_run(const struct watch_opts *o)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	struct sigaction sa = { 0 };
+	struct recorder_opts ro;
+	char err[512] = "";
+	int status = 1, ret;
+
+	if (!w) {
+		fprintf(stderr, "stalltrap watch: out of memory\n");
+		return 1;
+	}
+	w->o = o;
+	w->ctl_fd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (o->npids)
+		proc_read_comm(o->pids[0], w->comm, sizeof(w->comm));
+	if (!w->comm[0])
+		snprintf(w->comm, sizeof(w->comm), "%s", o->name ? o->name : "target");
+
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	ret = sources_new(&w->src, o->sources, o->nsources, err, sizeof(err));
+	if (ret)
+		goto fail;
+	/* bad input is refused before anything else starts; an unreachable
+	 * source is only warned about: the service may come up later */
+	for (size_t i = 0; i < o->nsources; i++) {
+		ret = sources_check(w->src, (unsigned)i, err, sizeof(err));
+		if (ret == -ENOENT || ret == -EINVAL) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, sizeof(err), "%.150s: %.300s", sources_name(w->src, (unsigned)i), why);
+			goto fail;
+		}
+		if (ret)
+			logline("warning: %s: %s; polling goes on", sources_name(w->src, (unsigned)i), err);
+		else
+			logline("source %zu: %s", i, sources_name(w->src, (unsigned)i));
+	}
+	err[0] = '\0';
+	if (o->rule.is_seconds && o->rule.poll_timeout_s < o->rule.threshold && o->nsources)
+		logline("warning: --poll-timeout %gs is under --threshold %gs: a poll that times out proves "
+			"less than the threshold and will not count as a breach", o->rule.poll_timeout_s,
+			o->rule.threshold);
+	{
+		struct trigger_cfg tc = o->tcfg;
+
+		tc.nsources = (unsigned)o->nsources;
+		ret = trigger_new(&w->trig, &tc);
+		if (ret) {
+			snprintf(err, sizeof(err), "bad trigger settings");
+			goto fail;
+		}
+	}
+	/* after the checks of the input, which need no privilege */
+	if (geteuid() != 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0) {
+		snprintf(err, sizeof(err), "not permitted: run as root (BPF needs CAP_BPF, CAP_PERFMON and "
+			 "CAP_SYS_RESOURCE)");
+		goto fail;
+	}
+	ret = control_start(w, err, sizeof(err));
+	if (ret)
+		goto fail;
+	if (o->listen && (ret = http_start(w, err, sizeof(err))))
+		goto fail;
+
+	ro = o->ro;
+	ro.pids = o->pids;
+	ro.npids = o->npids;
+	ro.name = o->name;
+	ro.cgroup_dir = o->cgroup_dir;
+	/* an incident reaches back to trigger - before, its baseline a further
+	 * --baseline, and it is cut up to max-window after the trigger */
+	ret = flight_start(&w->flight, &ro, o->tcfg.before_ns + o->baseline_ns + o->tcfg.max_window_ns,
+			   err, sizeof(err));
+	if (ret) {
+		if (ret == -EPERM || ret == -EACCES)
+			fprintf(stderr, "stalltrap watch: not permitted: %s\n", err);
+		else
+			fprintf(stderr, "stalltrap watch: %s\n", err);
+		err[0] = '\0';
+		goto fail;
+	}
+	{
+		char path[64], *buf = NULL, cmdline[4096] = "";
+		size_t len;
+
+		/* cmdline takes the target's mmap_lock: a deadline, like every such read */
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", o->npids ? (int)o->pids[0] : 0);
+		if (o->npids && proc_read_deadline(path, 200, &buf, &len) == 0)
+			proc_format_cmdline(buf, len, cmdline, sizeof(cmdline));
+		free(buf);
+		capdata_set_target(recorder_capdata(flight_recorder(w->flight)), o->pids, o->npids, w->comm, cmdline);
+	}
+	ret = sources_start(w->src);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot start the pollers: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = pthread_create(&w->writer, NULL, writer_main, w);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot start the writer: %s", strerror(ret));
+		goto fail;
+	}
+	w->writer_started = true;
+	update_metrics(w, mono_ns());
+	status = watch_loop(w);
+	goto cleanup;
+fail:
+	if (err[0])
+		fprintf(stderr, "stalltrap watch: %s\n", err);
+	status = 1;
+cleanup:
+	if (w->httpd)
+		MHD_stop_daemon(w->httpd);
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	/* the writer finishes the incidents already cut before it sees quit */
+	if (w->writer_started)
+		pthread_join(w->writer, NULL);
+	control_stop(w);
+	sources_free(w->src);
+	flight_free(w->flight);
+	trigger_free(w->trig);
+	json_decref(w->inc.trigger);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return status;
+}

@@ -1,0 +1,60 @@
+/* watch.h: `stalltrap watch`'s daemon: sources -> trigger -> flight recorder -> incidents.
+ *
+ * One main loop owns the flight recorder and the trigger; everything that
+ * can wait on the outside world runs on its own thread and talks to the
+ * loop through bounded queues: the source pollers (sources.h), the control
+ * socket (stalltrap trigger), the HTTP listener (Alertmanager webhook and
+ * our own /metrics) and the incident writer (rendering an incident takes
+ * long enough to overflow the ring buffer if the loop did it).
+ * The loop never reads the target's /proc files without a deadline.
+ */
+#ifndef STALLTRAP_WATCH_H
+#define STALLTRAP_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cli/recorder.h"
+#include "watch/sources.h"
+#include "watch/trigger.h"
+
+#define WATCH_MAX_SOURCES 16u
+#define WATCH_MAX_TOKEN 4096u
+#define WATCH_MAX_BODY (1u << 20)   /* bytes of one webhook request */
+
+struct watch_opts {
+	/* the target: pids (--pid, or what --name/--cgroup resolved to at start) */
+	const pid_t *pids;
+	size_t npids;
+	const char *name;            /* --name, or NULL */
+	const char *cgroup_dir;      /* --cgroup resolved, or NULL */
+	struct recorder_opts ro;     /* capture flags; pids/name/cgroup_dir are set by watch */
+	struct source_cfg sources[WATCH_MAX_SOURCES];
+	size_t nsources;
+	struct trigger_rule rule;
+	struct trigger_cfg tcfg;     /* nsources is set by watch */
+	uint64_t baseline_ns;
+	const char *out_dir;
+	const char *state_dir;
+	const char *listen;          /* ADDR:PORT, or NULL */
+	const char *token;           /* the webhook's bearer token (contents), or NULL */
+	int top;
+};
+
+/* Runs until SIGTERM/SIGINT (a capture in progress is finished and written
+ * first). Returns the exit status: 0, or 1 after a one-line reason on stderr. */
+int watch_run(const struct watch_opts *o);
+
+/* The control socket's path for the watcher with process id pid. */
+void watch_socket_path(const char *state_dir, pid_t pid, char *buf, size_t len);
+/* Pure helpers, unit-tested. */
+/* Whether the Authorization header value carries token (constant time). */
+bool watch_auth_ok(const char *header, const char *token);
+/* Reads an Alertmanager webhook body: the firing alerts' names, joined
+ * with ',' into reason (at most len). Returns the number of firing alerts,
+ * or -EINVAL for a body that is not a webhook message. */
+int watch_parse_webhook(const char *body, size_t len, char *reason, size_t rlen);
+
+#endif /* STALLTRAP_WATCH_H */

@@ -1,0 +1,61 @@
+#!/bin/bash
+# test_scenarios.sh: `stalltrap record` names the cause of each scenario's stall
+# (tests/workloads/scen_*.c), for the -O2 build without frame pointers and for
+# the frame-pointer build: report.json's verdict.kind is the scenario's
+# expect_kind, and in the lock and busy cases verdict.culprit.tid is the
+# scenario's culprit_tid and the culprit's stack holds its culprit_function.
+# SCENARIOS="mutex busy" runs a subset.
+source "$(dirname "$0")/lib.sh"
+
+SCENARIOS=${SCENARIOS:-"mmap_populate mprotect fork mutex fsync cpuquota reclaim kernel_lock busy pool_stall idle"}
+
+# Waits until stalltrap (pid $1) has attached its BPF programs: its bpf_link
+# descriptors appear together once attaching is done; then lets the task
+# iterator seed blocks already in progress.
+wait_attached() {
+	local st=$1 i n=0 prev=-1
+	for i in $(seq 1 200); do
+		kill -0 "$st" 2>/dev/null || fail "stalltrap exited before attaching: $(cat "$TMP/st.err")"
+		n=$(ls -l "/proc/$st/fd" 2>/dev/null | grep -c bpf_link || true)
+		[ "$n" -gt 0 ] && [ "$n" -eq "$prev" ] && return 0
+		prev=$n
+		sleep 0.05
+	done
+	fail "stalltrap did not attach within 10 s"
+}
+
+run_one() { # name build
+	local name=$1 bin=$2 dir=$TMP/$2 wl st kind want tid fn r
+	mkdir -p "$dir"
+	"$WL/$bin" --ready "$dir/ready" --start-after "$dir/gate" >"$dir/wl.json" 2>"$dir/wl.err" &
+	wl=$!; PIDS_TO_KILL+=($wl)
+	wait_for_file "$dir/ready" 10
+	"$ST" record --pid "$wl" --duration 20s --out "$dir/out" >"$dir/summary" 2>"$TMP/st.err" &
+	st=$!; PIDS_TO_KILL+=($st)
+	wait_attached "$st"
+	touch "$dir/gate"
+	wait "$wl" || fail "$bin: workload failed: $(cat "$dir/wl.err")"
+	wait "$st" || fail "$bin: record failed: $(cat "$TMP/st.err")"
+	r=$dir/out/report.json
+	want=$(jq -r .expect_kind "$dir/wl.json")
+	kind=$(jq -r .verdict.kind "$r")
+	[ "$kind" = "$want" ] || fail "$bin: verdict.kind $kind, want $want: $(jq -c .verdict "$r" | head -c 600); waits: $(jq -c .waits "$r")"
+	head -1 "$dir/summary" | grep -q "^verdict: $want: " || fail "$bin: summary does not start with the verdict: $(head -1 "$dir/summary")"
+	tid=$(jq -r .culprit_tid "$dir/wl.json")
+	if [ "$tid" != null ]; then
+		fn=$(jq -r .culprit_function "$dir/wl.json")
+		jq -e --argjson tid "$tid" '.verdict.culprit.tid == $tid' "$r" >/dev/null ||
+			fail "$bin: culprit tid $(jq -c .verdict.culprit.tid "$r"), want $tid: $(jq -r .verdict.summary "$r")"
+		jq -e --arg fn "$fn" '.verdict.culprit.stack | index($fn)' "$r" >/dev/null ||
+			fail "$bin: culprit stack lacks $fn: $(jq -c .verdict.culprit.stack "$r")"
+	fi
+	[ "$want" != none ] || jq -e '.verdict.culprit == null' "$r" >/dev/null || fail "$bin: none with a culprit"
+	ok "$bin: $kind, stall $(jq -r .stall_ms "$dir/wl.json") ms measured; $(jq -r .verdict.summary "$r" | head -c 300)"
+}
+
+for name in $SCENARIOS; do
+	for bin in "scen_$name" "scen_$name-fp"; do
+		[ -x "$WL/$bin" ] || fail "missing $WL/$bin (make)"
+		run_one "$name" "$bin"
+	done
+done

@@ -1,0 +1,212 @@
+/* render_world.h: a hand-built capture for the picture renderers' unit tests (header-only; include after cmocka.h).
+ *
+ * pid 100 "srv" over a 10 s window with a trigger at +7 s:
+ *   - "alloc" (tid 110) holds mmap_lock for write in mmap(3 GiB) from +6 s
+ *     for 1 s, with on-CPU samples meanwhile; it sleeps 100 ms every 200 ms
+ *     otherwise;
+ *   - 4 "worker"s (tids 101..104) wait 60 ms on a futex every 100 ms, and for
+ *     the mmap_lock from +6 s for 1 s: one picture, one lane;
+ *   - "disk" (tid 120) is in D state 200 ms every 500 ms, in a user stack
+ *     whose frames have hostile names;
+ *   - RSS grows from 100 MiB to 3.1 GiB during the hold.
+ * Kernel stacks end in schedule; user stacks start at start_thread.
+ */
+#ifndef STALLTRAP_TEST_RENDER_WORLD_H
+#define STALLTRAP_TEST_RENDER_WORLD_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregate/aggregate.h"
+#include "capdata/capdata.h"
+#include "capture/capture_abi.h"
+#include "render/render.h"
+
+#define RW_MS 1000000ULL
+#define RW_S 1000000000ULL
+#define RW_T0 (500 * RW_S)
+#define RW_HOSTILE_1 "evil</script><script>alert(1)</script>"
+#define RW_HOSTILE_2 "q\"uo'te&amp]]>x<y>"
+
+struct rworld {
+	struct capdata cd;
+	struct aggregate agg;
+	uint64_t offcpu_ns;     /* what the blocks add up to */
+	size_t nblocks;
+};
+
+static inline uint32_t rw_stack(struct capdata *cd, const char *const *names, size_t n, bool kernel,
+			 uint32_t mapping)
+{
+	uint32_t f[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t id = capdata_frame(cd, names[i], (kernel ? 0xffffffff81000000ULL : 0x400000ULL) + i * 16 +
+					   strlen(names[i]), kernel ? ST_NO_MAPPING : mapping, kernel);
+
+		assert_true(id >= 0);
+		f[i] = (uint32_t)id;
+	}
+	int64_t s = capdata_stack(cd, f, (uint32_t)n, CAP_STACK_COMPLETE);
+
+	assert_true(s >= 0);
+	return (uint32_t)s;
+}
+
+#define RW_STACK(w, kernel, ...) \
+	rw_stack(&(w)->cd, (const char *const[]){ __VA_ARGS__ }, \
+		 sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *), kernel, ST_NO_MAPPING)
+
+static inline void rw_block(struct rworld *w, uint32_t thread, uint32_t us, uint32_t ks, uint8_t state,
+		     uint8_t wait, uint64_t start, uint64_t dur)
+{
+	struct cap_block b = { .thread = thread, .ustack = us, .kstack = ks, .state = state,
+			       .wait_kind = wait, .start_ns = RW_T0 + start, .dur_ns = dur };
+
+	assert_int_equal(capdata_add_block(&w->cd, &b), 0);
+	w->offcpu_ns += dur;
+	w->nblocks++;
+}
+
+static inline void rworld_init(struct rworld *w, bool evidence)
+{
+	int32_t pid = 100;
+	uint64_t t;
+	int i;
+
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(capdata_init(&w->cd), 0);
+	assert_int_equal(capdata_set_target(&w->cd, &pid, 1, "srv", "/usr/bin/srv -x"), 0);
+	w->cd.window.start_mono_ns = RW_T0;
+	w->cd.window.start_real_ns = 1714566896LL * 1000000000LL;
+	w->cd.window.duration_ns = 10 * RW_S;
+	w->cd.window.min_block_ns = RW_MS;
+	w->cd.window.sample_period_ns = 10 * RW_MS;
+	assert_true(capdata_mapping(&w->cd, 0x7f0000000000ULL, 0x7f0000100000ULL, 0, "/usr/lib/libc.so.6",
+				    "aaaa0000bbbb") == 0);
+	assert_true(capdata_mapping(&w->cd, 0x400000ULL, 0x500000ULL, 0, "/usr/bin/srv", "1234abcd") == 1);
+
+	uint32_t k_futex = RW_STACK(w, true, "entry_SYSCALL_64", "futex_wait_queue", "schedule");
+	uint32_t k_fault = RW_STACK(w, true, "asm_exc_page_fault", "rwsem_down_read_slowpath", "schedule");
+	uint32_t k_io = RW_STACK(w, true, "entry_SYSCALL_64", "io_schedule", "schedule");
+	uint32_t k_sleep = RW_STACK(w, true, "entry_SYSCALL_64", "do_nanosleep", "schedule");
+	uint32_t k_mmap = RW_STACK(w, true, "entry_SYSCALL_64", "vm_mmap_pgoff", "clear_page_erms");
+	uint32_t u_queue = rw_stack(&w->cd, (const char *const[]){ "start_thread", "worker_main", "queue_pop" },
+				    3, false, 1);
+	uint32_t u_fault = rw_stack(&w->cd, (const char *const[]){ "start_thread", "worker_main", "memcpy" },
+				    3, false, 1);
+	uint32_t u_disk = rw_stack(&w->cd, (const char *const[]){ "start_thread", RW_HOSTILE_1, RW_HOSTILE_2 },
+				   3, false, 1);
+	uint32_t u_alloc = rw_stack(&w->cd, (const char *const[]){ "start_thread", "alloc_main", "grow" },
+				    3, false, 1);
+	int64_t alloc = capdata_thread(&w->cd, 100, 110, "alloc"), disk = capdata_thread(&w->cd, 100, 120, "disk");
+
+	assert_true(alloc >= 0 && disk >= 0);
+	for (i = 0; i < 4; i++) {
+		int64_t wt = capdata_thread(&w->cd, 100, 101 + i, "worker");
+
+		assert_true(wt >= 0);
+		for (t = 0; t < 10 * RW_S; t += 100 * RW_MS) {
+			if (evidence && t >= 6 * RW_S - 100 * RW_MS && t < 7 * RW_S)
+				continue;
+			rw_block(w, (uint32_t)wt, u_queue, k_futex, ST_STATE_SLEEPING, CAP_WAIT_FUTEX, t + 20 * RW_MS,
+				 60 * RW_MS);
+		}
+		if (evidence)
+			rw_block(w, (uint32_t)wt, u_fault, k_fault, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_MMAP_LOCK,
+				 6 * RW_S, RW_S);
+	}
+	for (t = 0; t < 10 * RW_S; t += 500 * RW_MS)
+		rw_block(w, (uint32_t)disk, u_disk, k_io, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_NONE, t, 200 * RW_MS);
+	for (t = 0; t < 10 * RW_S; t += 200 * RW_MS) {
+		if (evidence && t >= 6 * RW_S - 200 * RW_MS && t < 7 * RW_S)
+			continue;
+		rw_block(w, (uint32_t)alloc, u_alloc, k_sleep, ST_STATE_SLEEPING, CAP_WAIT_NONE, t, 100 * RW_MS);
+	}
+	assert_int_equal(capdata_add_drop(&w->cd, "ringbuf_full", 3), 0);
+	assert_int_equal(capdata_add_drop(&w->cd, "kstack_collision", 0), 0);
+	if (evidence) {
+		struct cap_hold h = { .thread = (uint32_t)alloc, .mm_pid = 100, .mode = CAP_HOLD_WRITE,
+				      .start_ns = RW_T0 + 6 * RW_S, .dur_ns = RW_S, .ustack = u_alloc,
+				      .kstack = k_mmap, .in_syscall = true, .syscall = 9,
+				      .args = { 0, 3ULL << 30, 3, 0x22 } };
+
+		assert_int_equal(capdata_add_hold(&w->cd, &h), 0);
+		for (t = 6 * RW_S; t < 7 * RW_S; t += 10 * RW_MS) {
+			struct cap_sample s = { .thread = (uint32_t)alloc, .ts_ns = RW_T0 + t, .ustack = u_alloc,
+						.kstack = k_mmap };
+
+			assert_int_equal(capdata_add_sample(&w->cd, &s), 0);
+		}
+		for (t = 0; t < 10 * RW_S; t += 50 * RW_MS) {
+			struct cap_mem m = { .pid = 100, .ts_ns = RW_T0 + t, .rss_bytes = 100ULL << 20 };
+
+			if (t >= 6 * RW_S)
+				m.rss_bytes += (3ULL << 30) * (t >= 7 * RW_S ? RW_S : t - 6 * RW_S) / RW_S;
+			assert_int_equal(capdata_add_mem(&w->cd, &m), 0);
+		}
+		w->cd.window.trigger_mono_ns = RW_T0 + 7 * RW_S;
+	}
+	assert_int_equal(aggregate_build(&w->agg, &w->cd), 0);
+}
+
+static inline void rworld_free(struct rworld *w)
+{
+	aggregate_release(&w->agg);
+	capdata_free(&w->cd);
+}
+
+/* Runs a renderer into a string (the caller frees it). */
+#define RW_RENDER(buf, call) \
+	do { \
+		size_t len_ = 0; \
+		FILE *f = open_memstream(&(buf), &len_); \
+		assert_non_null(f); \
+		assert_int_equal((call), 0); \
+		assert_int_equal(fclose(f), 0); \
+	} while (0)
+
+static inline size_t rw_count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (hay = strstr(hay, needle); hay; hay = strstr(hay + 1, needle))
+		n++;
+	return n;
+}
+
+/* Every data-t="..." value holds no raw < > " and only &-entities: what came
+ * from the capture cannot open a tag or leave its attribute. */
+static inline void rw_assert_attrs_escaped(const char *svg)
+{
+	const char *p = svg;
+
+	while ((p = strstr(p, "data-t=\""))) {
+		const char *e = strchr(p + 8, '"');
+
+		assert_non_null(e);
+		for (const char *q = p + 8; q < e; q++) {
+			assert_false(*q == '<' || *q == '>');
+			if (*q == '&')
+				assert_true(strncmp(q, "&lt;", 4) == 0 || strncmp(q, "&gt;", 4) == 0 ||
+					    strncmp(q, "&amp;", 5) == 0 || strncmp(q, "&quot;", 6) == 0 ||
+					    strncmp(q, "&#39;", 5) == 0 || strncmp(q, "&#10;", 5) == 0);
+		}
+		p = e + 1;
+	}
+}
+
+/* The only scripts are ours: no hostile name opened one. */
+static inline void rw_assert_no_injection(const char *doc)
+{
+	assert_null(strstr(doc, RW_HOSTILE_1));
+	assert_null(strstr(doc, "<script>"));
+	assert_null(strstr(doc, "alert(1)</script>"));
+	assert_non_null(strstr(doc, "evil&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+	/* CDATA sections close only where we close them. */
+	assert_int_equal(rw_count(doc, "]]>"), rw_count(doc, "<![CDATA["));
+}
+
+#endif /* STALLTRAP_TEST_RENDER_WORLD_H */

@@ -1,0 +1,760 @@
+/* test_diagnose.c: unit tests of the diagnose stage: one hand-built capture per verdict kind and per trap, table-driven. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "aggregate/aggregate.h"
+#include "capdata/capdata.h"
+#include "diagnose/diagnose.h"
+
+#define MS 1000000ull
+#define S 1000000000ull
+#define T0 (1000 * S)          /* window start */
+#define PID 4242
+#define GIB (1ull << 30)
+#define MIB (1ull << 20)
+
+/* ---- a small language for hand-built captures ---- */
+
+static struct capdata *W; /* the capture being built */
+
+/* "a;b@;c": frames root first; a name ending in '@' is libc's (its mapping
+ * is libc.so.6, which summaries skip when naming the caller). */
+static uint32_t stack_of(bool kernel, const char *names)
+{
+	uint32_t ids[64], n = 0, libc;
+	char *copy = strdup(names), *save, *tok;
+	int64_t id;
+
+	assert_non_null(copy);
+	id = capdata_mapping(W, 0x7f0000000000ull, 0x7f0000200000ull, 0,
+			     "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL);
+	assert_true(id >= 0);
+	libc = (uint32_t)id;
+	for (tok = strtok_r(copy, ";", &save); tok && n < 64; tok = strtok_r(NULL, ";", &save)) {
+		size_t len = strlen(tok);
+		bool in_libc = len && tok[len - 1] == '@';
+
+		if (in_libc)
+			tok[len - 1] = '\0';
+		id = capdata_frame(W, tok, 0x1000 + n, in_libc ? libc : ST_NO_MAPPING, kernel);
+		assert_true(id >= 0);
+		ids[n++] = (uint32_t)id;
+	}
+	free(copy);
+	id = capdata_stack(W, ids, n, CAP_STACK_COMPLETE);
+	assert_true(id >= 0);
+	return (uint32_t)id;
+}
+
+/* "start_thread;worker;pthread_mutex_lock;__lll_lock_wait", root first */
+static uint32_t U(const char *names)
+{
+	return stack_of(false, names);
+}
+
+static uint32_t K(const char *names)
+{
+	return stack_of(true, names);
+}
+
+static uint32_t thread(int32_t tid, const char *comm)
+{
+	int64_t id = capdata_thread(W, PID, tid, comm);
+
+	assert_true(id >= 0);
+	return (uint32_t)id;
+}
+
+static uint32_t outside_thread(int32_t pid, int32_t tid, const char *comm)
+{
+	int64_t id = capdata_thread(W, pid, tid, comm);
+
+	assert_true(id >= 0);
+	W->threads[id].outside = true;
+	return (uint32_t)id;
+}
+
+struct blk {
+	uint32_t thread, ustack, kstack;
+	uint8_t state;
+	uint64_t start_ms, dur_ms;
+	int32_t syscall;          /* -1: not in a syscall */
+	uint8_t wait_kind, lock_flags;
+	uint64_t wait_obj;
+	int64_t waker;            /* -1: none */
+	uint32_t waker_ustack, waker_kstack;
+	bool in_progress;
+};
+
+static void block(struct blk b)
+{
+	struct cap_block cb = {
+		.thread = b.thread, .ustack = b.ustack, .kstack = b.kstack, .state = b.state,
+		.flags = b.in_progress ? CAP_BLOCK_IN_PROGRESS : 0,
+		.start_ns = T0 + b.start_ms * MS, .dur_ns = b.dur_ms * MS,
+		.in_syscall = b.syscall >= 0, .syscall = b.syscall >= 0 ? b.syscall : 0,
+		.wait_kind = b.wait_kind, .lock_flags = b.lock_flags, .wait_obj = b.wait_obj,
+		.has_waker = b.waker >= 0, .waker = b.waker >= 0 ? (uint32_t)b.waker : 0,
+		.waker_ustack = b.waker >= 0 ? b.waker_ustack : 0,
+		.waker_kstack = b.waker >= 0 ? b.waker_kstack : 0,
+	};
+
+	assert_int_equal(capdata_add_block(W, &cb), 0);
+}
+
+/* B(...) starts from the fields that are rarely zero in a real block and
+ * lets the case override them: designated initializers given twice, on purpose. */
+#pragma GCC diagnostic ignored "-Woverride-init"
+#define B(...) block((struct blk){ .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .syscall = -1, \
+				   .waker = -1, __VA_ARGS__ })
+
+static void samples(uint32_t t, uint64_t from_ms, uint64_t to_ms, uint64_t every_ms, uint32_t us,
+		    uint32_t ks)
+{
+	uint64_t ms;
+
+	for (ms = from_ms; ms < to_ms; ms += every_ms) {
+		struct cap_sample s = { .thread = t, .ts_ns = T0 + ms * MS, .ustack = us, .kstack = ks };
+
+		assert_int_equal(capdata_add_sample(W, &s), 0);
+	}
+}
+
+static void hold(uint32_t t, uint8_t mode, uint64_t start_ms, uint64_t dur_ms, int32_t sys,
+		 uint64_t a1, uint64_t a2, uint64_t a3, uint32_t us, uint32_t ks)
+{
+	struct cap_hold h = {
+		.thread = t, .mm_pid = PID, .mode = mode, .start_ns = T0 + start_ms * MS,
+		.dur_ns = dur_ms * MS, .ustack = us, .kstack = ks, .in_syscall = sys >= 0,
+		.syscall = sys >= 0 ? sys : 0, .args = { 0, a1, a2, a3 },
+	};
+
+	assert_int_equal(capdata_add_hold(W, &h), 0);
+}
+
+static void mem(uint64_t ms, uint64_t rss, uint64_t vsz)
+{
+	struct cap_mem m = { .pid = PID, .ts_ns = T0 + ms * MS, .rss_bytes = rss, .vsz_bytes = vsz };
+
+	assert_int_equal(capdata_add_mem(W, &m), 0);
+}
+
+enum { SLEEP = 0, DSTATE = 1, RUNNABLE = 2 };
+enum { NR_read = 0, NR_poll = 7, NR_mmap = 9, NR_mprotect = 10, NR_clone = 56, NR_fsync = 74,
+       NR_futex = 202, NR_clock_nanosleep = 230, NR_epoll_wait = 232 };
+
+/* Common stacks */
+#define K_FUTEX "entry_SYSCALL_64;do_syscall_64;__x64_sys_futex;do_futex;futex_wait;futex_do_wait;schedule;__schedule"
+#define K_WAKE "entry_SYSCALL_64;do_syscall_64;__x64_sys_futex;do_futex;futex_wake;wake_up_q;try_to_wake_up"
+#define K_MMAP_WAIT "entry_SYSCALL_64;do_syscall_64;vm_mmap_pgoff;down_write_killable;rwsem_down_write_slowpath;schedule;__schedule"
+#define K_SLEEP "entry_SYSCALL_64;do_syscall_64;__x64_sys_clock_nanosleep;hrtimer_nanosleep;do_nanosleep;schedule;__schedule"
+#define K_EPOLL "entry_SYSCALL_64;do_syscall_64;__x64_sys_epoll_wait;do_epoll_wait;ep_poll;schedule_hrtimeout_range;schedule;__schedule"
+#define K_PREEMPT "asm_sysvec_apic_timer_interrupt;irqentry_exit_to_user_mode;schedule;__schedule"
+
+static void window(uint64_t dur_ms)
+{
+	int32_t pid = PID;
+
+	assert_int_equal(capdata_set_target(W, &pid, 1, "svc", "/usr/bin/svc"), 0);
+	W->window.start_mono_ns = T0;
+	W->window.duration_ns = dur_ms * MS;
+	W->window.min_block_ns = 1 * MS;
+	W->window.sample_period_ns = 10 * MS;
+	W->window.hold_threshold_ns = 10 * MS;
+}
+
+/* ---- the cases ---- */
+
+/* The issue's origin story: one thread holds mmap_lock for read for 6 s
+ * inside mmap(3 GiB, MAP_POPULATE); six threads queue on it. */
+static void build_mmap_populate(void)
+{
+	uint32_t holder = thread(4250, "indexer"), i;
+	uint32_t hu = U("__clone3@;start_thread@;main;rebuild_index;__mmap@");
+	uint32_t hk = K("entry_SYSCALL_64;do_syscall_64;vm_mmap_pgoff;__mm_populate;__mmap_lock_do_trace_released");
+	uint32_t wu = U("__clone3@;start_thread@;handle;malloc@;__mmap@"), wk = K(K_MMAP_WAIT);
+
+	window(10000);
+	for (i = 0; i < 6; i++) {
+		uint32_t t = thread(4260 + (int32_t)i, "worker");
+
+		B(.thread = t, .ustack = wu, .kstack = wk, .state = DSTATE, .start_ms = 1000 + i * 10,
+		  .dur_ms = 3000 - i * 10, .syscall = NR_mmap, .wait_kind = CAP_WAIT_MMAP_LOCK,
+		  .lock_flags = CAP_LCB_WRITE, .wait_obj = 0xffff888000aa0000ull);
+	}
+	hold(holder, CAP_HOLD_READ, 900, 6000, NR_mmap, 3 * GIB, 3, 0x8022, hu, hk);
+	{
+		struct cap_hold_total t = { .thread = holder, .mm_pid = PID, .hold_ns = 6000 * MS,
+					    .holds = 3, .read_ns = 6000 * MS };
+
+		assert_int_equal(capdata_add_hold_total(W, &t), 0);
+	}
+	mem(800, 1 * GIB, 2 * GIB);
+	mem(3000, 2 * GIB, 5 * GIB);
+	mem(7000, 4 * GIB, 5 * GIB);
+}
+
+/* Many 9 ms mprotect holds back to back block as surely as one long one. */
+static void build_mmap_mprotect(void)
+{
+	uint32_t holder = thread(7, "guard"), a = thread(8, "alloc"), b = thread(9, "alloc"), i;
+	uint32_t hu = U("__clone3@;start_thread@;guard_main;toggle_guard;__mprotect@");
+	uint32_t hk = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_mprotect;do_mprotect_pkey");
+	uint32_t wu = U("__clone3@;start_thread@;alloc_main;__mmap@"), wk = K(K_MMAP_WAIT);
+
+	window(3000);
+	for (i = 0; i < 200; i++) {
+		hold(holder, CAP_HOLD_WRITE, 100 + i * 10, 9, NR_mprotect, 256 * MIB, 1, 0, hu, hk);
+		B(.thread = i % 2 ? a : b, .ustack = wu, .kstack = wk, .state = DSTATE,
+		  .start_ms = 101 + i * 10, .dur_ms = 8, .syscall = NR_mmap,
+		  .wait_kind = CAP_WAIT_MMAP_LOCK, .lock_flags = CAP_LCB_WRITE, .wait_obj = 0xffff1000);
+	}
+}
+
+/* The holder is outside the target (khugepaged): reported with its pid. */
+static void build_mmap_outside(void)
+{
+	uint32_t kh = outside_thread(77, 77, "khugepaged"), t = thread(4243, "worker");
+	uint32_t none = (uint32_t)capdata_stack(W, NULL, 0, CAP_STACK_NONE);
+	uint32_t hk = K("kthread;khugepaged;collapse_huge_page;__mmap_lock_do_trace_released");
+
+	window(5000);
+	B(.thread = t, .ustack = U("start_thread@;fault_in"), .kstack = K(K_MMAP_WAIT), .state = DSTATE,
+	  .start_ms = 1000, .dur_ms = 2000, .wait_kind = CAP_WAIT_MMAP_LOCK,
+	  .lock_flags = CAP_LCB_READ, .wait_obj = 0xffff2000);
+	hold(kh, CAP_HOLD_WRITE, 990, 2100, -1, 0, 0, 0, none, hk);
+}
+
+/* Without hold records (an older capture), the waker is the holder. */
+static void build_mmap_waker(void)
+{
+	uint32_t h = thread(50, "loader"), t = thread(51, "worker");
+	uint32_t hu = U("start_thread@;load_all;munmap@"), hk = K("do_syscall_64;__vm_munmap;up_write;rwsem_wake;wake_up_q");
+
+	window(5000);
+	B(.thread = t, .ustack = U("start_thread@;w;__mmap@"), .kstack = K(K_MMAP_WAIT), .state = DSTATE,
+	  .start_ms = 1000, .dur_ms = 1500, .wait_kind = CAP_WAIT_MMAP_LOCK, .wait_obj = 0xffff3000,
+	  .waker = h, .waker_ustack = hu, .waker_kstack = hk);
+}
+
+/* --no-locks: no wait_kind, but the kernel stack shows an rwsem taken by mmap. */
+static void build_mmap_no_locks(void)
+{
+	uint32_t t = thread(60, "worker"), u = thread(61, "worker");
+
+	window(5000);
+	B(.thread = t, .ustack = U("start_thread@;w;__mmap@"), .kstack = K(K_MMAP_WAIT), .state = DSTATE,
+	  .start_ms = 1000, .dur_ms = 800, .syscall = NR_mmap);
+	B(.thread = u, .ustack = U("start_thread@;w;__mmap@"), .kstack = K(K_MMAP_WAIT), .state = DSTATE,
+	  .start_ms = 1000, .dur_ms = 700, .syscall = NR_mmap);
+}
+
+/* A slow thread holds a mutex; waiters hand it on to each other, so only the
+ * first one is woken by the real holder: blame must still find the holder. */
+static void build_futex_chain(void)
+{
+	uint32_t slow = thread(100, "slow"), w[4], i;
+	uint32_t su = U("__clone3@;start_thread@;slow_main;rebuild_cache_locked;__GI___pthread_mutex_unlock_usercnt@;__GI___lll_lock_wake@");
+	uint32_t wu = U("__clone3@;start_thread@;worker;handle_request;__pthread_mutex_lock@;__GI___lll_lock_wait@");
+	uint32_t wrk_unlock = U("__clone3@;start_thread@;worker;handle_request;__GI___pthread_mutex_unlock_usercnt@");
+	uint32_t wk = K(K_FUTEX), kw = K(K_WAKE);
+
+	window(4000);
+	for (i = 0; i < 4; i++)
+		w[i] = thread(101 + (int32_t)i, "worker");
+	/* slow holds 1000..2500; w0 waits from 1100, woken by slow at 2500;
+	 * w1 from 1200 to 2501 woken by w0; w2 woken by w1; w3 by w2 */
+	for (i = 0; i < 4; i++)
+		B(.thread = w[i], .ustack = wu, .kstack = wk, .state = SLEEP, .start_ms = 1100 + i * 100,
+		  .dur_ms = 1400 - i * 100 + i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000001000ull, .waker = i ? w[i - 1] : slow,
+		  .waker_ustack = i ? wrk_unlock : su, .waker_kstack = kw);
+}
+
+/* Mutex waiters still waiting at the end: futex, holder unknown. */
+static void build_futex_in_progress(void)
+{
+	uint32_t wu = U("start_thread@;worker;pthread_mutex_lock@;__lll_lock_wait@"), wk = K(K_FUTEX), i;
+
+	window(3000);
+	for (i = 0; i < 3; i++)
+		B(.thread = thread(200 + (int32_t)i, "worker"), .ustack = wu, .kstack = wk, .state = SLEEP,
+		  .start_ms = 1000, .dur_ms = 2000, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000002000ull, .in_progress = true);
+}
+
+/* A file's inode lock, held by a writer whose source page faults from a slow disk. */
+static void build_kernel_lock(void)
+{
+	uint32_t slow = thread(300, "slow"), i;
+	uint32_t wk = K("entry_SYSCALL_64;do_syscall_64;ksys_write;vfs_write;ext4_buffered_write_iter;down_write;rwsem_down_write_slowpath;schedule;__schedule");
+	uint32_t hk = K("entry_SYSCALL_64;do_syscall_64;ksys_write;vfs_write;ext4_buffered_write_iter;up_write;rwsem_wake;wake_up_q;try_to_wake_up");
+	uint32_t hu = U("start_thread@;slow_main;append_from_cold_page;__write@");
+	uint32_t ik = K("entry_SYSCALL_64;do_syscall_64;ksys_write;vfs_write;ext4_buffered_write_iter;generic_perform_write;fault_in_readable;asm_exc_page_fault;filemap_fault;folio_wait_bit_common;io_schedule;schedule;__schedule");
+	uint32_t prev = slow;
+
+	window(3000);
+	B(.thread = slow, .ustack = hu, .kstack = ik, .state = DSTATE, .start_ms = 300, .dur_ms = 1500,
+	  .syscall = 1);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(301 + (int32_t)i, "logger");
+
+		B(.thread = t, .ustack = U("start_thread@;logger_main;log_record;__write@"), .kstack = wk,
+		  .state = DSTATE, .start_ms = 400 + i, .dur_ms = 1400 - i, .syscall = 1,
+		  .wait_kind = CAP_WAIT_KERNEL_LOCK, .lock_flags = CAP_LCB_WRITE,
+		  .wait_obj = 0xffff888100000010ull, .waker = prev, .waker_ustack = prev == slow ? hu : U("start_thread@;logger_main;log_record;__write@"),
+		  .waker_kstack = hk);
+		prev = t;
+	}
+}
+
+/* Writers on fsync to a slow disk: io; the culprit issued the most I/O. */
+static void build_io(void)
+{
+	uint32_t ku = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fsync;do_fsync;vfs_fsync_range;ext4_sync_file;file_write_and_wait_range;__filemap_fdatawait_range;folio_wait_writeback;folio_wait_bit_common;io_schedule;schedule;__schedule");
+	uint32_t u = U("start_thread@;writer_main;persist_batch;fsync@"), i;
+
+	window(3000);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(400 + (int32_t)i, "writer");
+
+		W->threads[t].io_bytes = (i + 1) * 10 * MIB;
+		W->threads[t].io_count = 10 + i;
+		B(.thread = t, .ustack = u, .kstack = ku, .state = DSTATE, .start_ms = 100, .dur_ms = 600,
+		  .syscall = NR_fsync);
+	}
+}
+
+/* A cpu quota: three threads throttled (runnable) most of the time; the
+ * hasher that ran meanwhile took the CPU. */
+static void build_runqueue(void)
+{
+	uint32_t h = thread(500, "hasher"), a = thread(501, "ticker"), b = thread(502, "ticker");
+	uint32_t hu = U("start_thread@;hasher_main;crunch_batch"), kp = K(K_PREEMPT), i;
+
+	window(2000);
+	for (i = 0; i < 20; i++) {
+		/* every 100 ms: 20 ms of CPU (the hasher's), then 80 ms throttled */
+		samples(h, i * 100, i * 100 + 20, 10, hu, ST_NO_STACK);
+		B(.thread = h, .ustack = hu, .kstack = kp, .state = RUNNABLE, .start_ms = i * 100 + 20,
+		  .dur_ms = 80);
+		B(.thread = a, .ustack = U("start_thread@;tick"), .kstack = kp, .state = RUNNABLE,
+		  .start_ms = i * 100, .dur_ms = 95);
+		B(.thread = b, .ustack = U("start_thread@;tick"), .kstack = kp, .state = RUNNABLE,
+		  .start_ms = i * 100, .dur_ms = 95);
+	}
+}
+
+/* A busy event loop preempted now and then (a noisy machine): its runnable
+ * waits belong to its busy run, the verdict is cpu_busy. */
+static void build_busy(void)
+{
+	uint32_t t = thread(PID, "loop"), i;
+	uint32_t bu = U("_start;__libc_start_main@;main;compute_digest");
+
+	window(3000);
+	B(.thread = t, .ustack = U("_start;main;poll@"), .kstack = K("do_syscall_64;do_sys_poll;schedule"),
+	  .state = SLEEP, .start_ms = 0, .dur_ms = 200, .syscall = NR_poll);
+	samples(t, 210, 2400, 10, bu, ST_NO_STACK);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = bu, .kstack = K(K_PREEMPT), .state = RUNNABLE,
+		  .start_ms = 300 + i * 200, .dur_ms = 60);
+	B(.thread = t, .ustack = U("_start;main;poll@"), .kstack = K("do_syscall_64;do_sys_poll;schedule"),
+	  .state = SLEEP, .start_ms = 2410, .dur_ms = 500, .syscall = NR_poll);
+}
+
+/* A thread "running" 2 s but on-CPU 10 % of it is starved, not busy. */
+static void build_starved(void)
+{
+	uint32_t t = thread(PID, "loop");
+	uint32_t bu = U("main;compute_digest"), i;
+
+	window(3000);
+	/* 10 ms on-CPU in every 100 ms: sampled once, then runnable for 90 ms */
+	for (i = 0; i < 20; i++) {
+		samples(t, i * 100 + 5, i * 100 + 6, 10, bu, ST_NO_STACK);
+		B(.thread = t, .ustack = bu, .kstack = K(K_PREEMPT), .state = RUNNABLE,
+		  .start_ms = i * 100 + 10, .dur_ms = 90);
+	}
+}
+
+/* Direct reclaim under a memcg limit, even when it waits on writeback (an
+ * I/O wait inside reclaim is still reclaim). */
+static void build_reclaim(void)
+{
+	uint32_t rk = K("entry_SYSCALL_64;do_syscall_64;ksys_pwrite64;vfs_write;generic_perform_write;filemap_add_folio;__mem_cgroup_charge;try_charge_memcg;try_to_free_mem_cgroup_pages;do_try_to_free_pages;shrink_node;shrink_lruvec;shrink_folio_list;folio_wait_writeback;io_schedule;schedule");
+	uint32_t u = U("start_thread@;ingest_main;ingest_chunk;pwrite@"), i, j;
+
+	window(3000);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(600 + (int32_t)i, "ingest");
+
+		for (j = 0; j < 20; j++)
+			B(.thread = t, .ustack = u, .kstack = rk, .state = DSTATE, .start_ms = j * 100,
+			  .dur_ms = 30, .syscall = 18);
+		samples(t, 50, 1000, 100, u, rk);
+	}
+}
+
+/* An idle pool (condvar waits woken by a dispatcher, seconds of them) with a
+ * mutex stall on top: the idle waits must not win. */
+static void build_pool_stall(void)
+{
+	uint32_t disp = thread(700, "dispatch"), fl = thread(701, "flusher"), i, j;
+	uint32_t cu = U("start_thread@;pool_main;pthread_cond_wait@;__futex_abstimed_wait_common@");
+	uint32_t mu = U("start_thread@;pool_main;run_task;__pthread_mutex_lock@;__GI___lll_lock_wait@");
+	uint32_t du = U("start_thread@;dispatcher_main;__pthread_cond_signal@");
+	uint32_t fu = U("start_thread@;flusher_main;flush_state_locked;__pthread_mutex_unlock@");
+	uint32_t wk = K(K_FUTEX), kw = K(K_WAKE);
+
+	window(3000);
+	for (i = 0; i < 8; i++) {
+		uint32_t t = thread(710 + (int32_t)i, "pool");
+
+		for (j = 0; j < 3; j++)
+			B(.thread = t, .ustack = cu, .kstack = wk, .state = SLEEP, .start_ms = j * 1000,
+			  .dur_ms = 990, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .wait_obj = 0x7f00000c0000ull, .waker = disp, .waker_ustack = du, .waker_kstack = kw);
+		if (i < 2)
+			B(.thread = t, .ustack = mu, .kstack = wk, .state = SLEEP, .start_ms = 1000 + i,
+			  .dur_ms = 600, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .wait_obj = 0x7f00000d0000ull, .waker = fl, .waker_ustack = fu, .waker_kstack = kw);
+	}
+	B(.thread = thread(PID, "main"), .ustack = U("main;epoll_wait@"), .kstack = K(K_EPOLL),
+	  .state = SLEEP, .start_ms = 0, .dur_ms = 3000, .syscall = NR_epoll_wait, .in_progress = true);
+}
+
+/* A healthy idle service: epoll, sleeps, condvar waits. */
+static void build_idle(void)
+{
+	uint32_t i;
+
+	window(3000);
+	B(.thread = thread(PID, "main"), .ustack = U("main;epoll_wait@"), .kstack = K(K_EPOLL),
+	  .state = SLEEP, .start_ms = 0, .dur_ms = 3000, .syscall = NR_epoll_wait, .in_progress = true);
+	for (i = 0; i < 4; i++)
+		B(.thread = thread(800 + (int32_t)i, "pool"),
+		  .ustack = U("start_thread@;pool_main;pthread_cond_wait@"), .kstack = K(K_FUTEX),
+		  .state = SLEEP, .start_ms = 0, .dur_ms = 3000, .syscall = NR_futex,
+		  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000e00000ull, .in_progress = true);
+	for (i = 0; i < 30; i++)
+		B(.thread = thread(810, "timer"), .ustack = U("start_thread@;timer_main;clock_nanosleep@"),
+		  .kstack = K(K_SLEEP), .state = SLEEP, .start_ms = i * 100, .dur_ms = 99,
+		  .syscall = NR_clock_nanosleep);
+}
+
+/* Futex waits of a binary without symbols, ended by timeouts (no waker):
+ * idle. And a short D-state wait of unknown cause: not a verdict. */
+static void build_idle_nosyms(void)
+{
+	uint32_t i, t = thread(900, "w");
+
+	window(3000);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = U("[unknown];[unknown]"), .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = i * 300, .dur_ms = 290, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x1000);
+	B(.thread = thread(901, "d"), .kstack = K("kthread;some_driver_wait;schedule"),
+	  .state = DSTATE, .start_ms = 10, .dur_ms = 50);
+}
+
+static void build_empty(void)
+{
+	window(1000);
+}
+
+struct dcase {
+	const char *name;
+	void (*build)(void);
+	const char *kind;
+	int32_t culprit_tid;        /* 0: culprit must be null */
+	const char *culprit_frame;  /* must be in culprit.stack (NULL: not checked) */
+	const char *summary_has[3]; /* substrings of verdict.summary */
+	const char *operation;      /* substring of culprit.operation */
+};
+
+static const struct dcase cases[] = {
+	{ "mmap_lock populate", build_mmap_populate, "mmap_lock", 4250, "rebuild_index",
+	  { "6 threads waited", "for mmap_lock of pid 4242", "held it for read for 6.0 s inside mmap(3.0 GiB, MAP_POPULATE) called from rebuild_index ← main; RSS +3.0 GiB" },
+	  "mmap 3.0 GiB MAP_POPULATE" },
+	{ "mmap_lock repeated mprotect", build_mmap_mprotect, "mmap_lock", 7, "toggle_guard",
+	  { "2 threads waited 1.6 s", "held it for write", "mprotect(256 MiB, PROT_READ) ×200" },
+	  "mprotect 256 MiB PROT_READ ×200" },
+	{ "mmap_lock outside holder", build_mmap_outside, "mmap_lock", 77, "collapse_huge_page_[k]",
+	  { "pid 77 tid 77 (khugepaged, outside the target) held it for write", NULL, NULL },
+	  "kernel work of khugepaged" },
+	{ "mmap_lock waker without holds", build_mmap_waker, "mmap_lock", 50, "load_all",
+	  { "held it for 1.5 s", "released in __vm_munmap", NULL }, "held mmap_lock for 1.5 s" },
+	{ "mmap_lock without lock tracepoints", build_mmap_no_locks, "mmap_lock", 0, NULL,
+	  { "its holder was not seen", NULL, NULL }, NULL },
+	{ "futex chain of waiters", build_futex_chain, "futex", 100, "rebuild_cache_locked",
+	  { "4 threads waited", "for a mutex (futex 0x7f0000001000)", "held it for 1.4 s, released in rebuild_cache_locked" },
+	  "held mutex for 1.4 s" },
+	{ "futex waiters in progress", build_futex_in_progress, "futex", 0, NULL,
+	  { "its holder is unknown", NULL, NULL }, NULL },
+	{ "kernel lock (inode)", build_kernel_lock, "kernel_lock", 300, "append_from_cold_page",
+	  { "the inode lock (i_rwsem) of a file", "taken in ext4_buffered_write_iter", "released it in ext4_buffered_write_iter" },
+	  "held the kernel rwsem for 1.4 s" },
+	{ "io on fsync", build_io, "io", 402, "persist_batch",
+	  { "3 threads waited 1.8 s", "mostly in fsync", "issued the most I/O: 30.0 MiB in 12 requests" },
+	  "issued 30.0 MiB" },
+	{ "runqueue under a quota", build_runqueue, "runqueue", 500, "crunch_batch",
+	  { "3 threads waited runnable", "tid 500 (hasher) ran", NULL }, "on-CPU while other threads" },
+	{ "busy loop preempted", build_busy, "cpu_busy", PID, "compute_digest",
+	  { "no thread waited abnormally", "ran on-CPU for 2.2 s without blocking, in compute_digest ← main", NULL },
+	  "on-CPU for 2.2 s" },
+	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
+	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },
+	{ "memory reclaim beats io", build_reclaim, "memory_reclaim", 600, "ingest_chunk",
+	  { "3 threads stalled", "in direct memory reclaim", "on-CPU" }, "in direct reclaim" },
+	{ "idle pool with a stall on top", build_pool_stall, "futex", 701, "flush_state_locked",
+	  { "2 threads waited 1.2 s", "held it for 600 ms", NULL }, "held mutex for 600 ms" },
+	{ "healthy idle", build_idle, "none", 0, NULL, { "no stall: 6 threads", NULL, NULL }, NULL },
+	{ "idle without symbols", build_idle_nosyms, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "empty", build_empty, "none", 0, NULL, { "no stall: 0 threads", NULL, NULL }, NULL },
+};
+
+static json_t *diagnose(json_t *baseline)
+{
+	struct aggregate agg;
+	json_t *d = NULL;
+
+	assert_int_equal(aggregate_build(&agg, W), 0);
+	assert_int_equal(diagnose_build(W, &agg, baseline, &d), 0);
+	aggregate_release(&agg);
+	assert_non_null(d);
+	return d;
+}
+
+static bool stack_has(const json_t *stack, const char *frame)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(stack, i, v) {
+		if (!strcmp(json_string_value(v), frame))
+			return true;
+	}
+	return false;
+}
+
+static void test_cases(void **state)
+{
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct dcase *c = &cases[i];
+		struct capdata cd;
+		json_t *d, *v, *cul;
+		const char *kind, *sum;
+		char *dump;
+
+		assert_int_equal(capdata_init(&cd), 0);
+		W = &cd;
+		c->build();
+		d = diagnose(NULL);
+		v = json_object_get(d, "verdict");
+		kind = json_string_value(json_object_get(v, "kind"));
+		sum = json_string_value(json_object_get(v, "summary"));
+		cul = json_object_get(v, "culprit");
+		dump = json_dumps(v, JSON_COMPACT);
+		if (!kind || strcmp(kind, c->kind))
+			fail_msg("%s: kind %s, want %s: %s\nwaits: %s", c->name, kind, c->kind, dump,
+				 json_dumps(json_object_get(d, "waits"), JSON_COMPACT));
+		for (k = 0; k < 3; k++)
+			if (c->summary_has[k] && !strstr(sum, c->summary_has[k]))
+				fail_msg("%s: summary lacks \"%s\": %s", c->name, c->summary_has[k], sum);
+		if (!c->culprit_tid) {
+			if (!json_is_null(cul))
+				fail_msg("%s: culprit should be null: %s", c->name, dump);
+		} else {
+			if (json_integer_value(json_object_get(cul, "tid")) != c->culprit_tid)
+				fail_msg("%s: culprit tid, want %d: %s", c->name, c->culprit_tid, dump);
+			if (c->culprit_frame && !stack_has(json_object_get(cul, "stack"), c->culprit_frame))
+				fail_msg("%s: culprit stack lacks %s: %s", c->name, c->culprit_frame, dump);
+			if (c->operation && !strstr(json_string_value(json_object_get(cul, "operation")),
+						    c->operation))
+				fail_msg("%s: operation lacks \"%s\": %s", c->name, c->operation, dump);
+			assert_true(json_is_boolean(json_object_get(cul, "stack_complete")));
+			assert_true(json_is_integer(json_object_get(cul, "pid")));
+			assert_true(json_is_string(json_object_get(cul, "comm")));
+		}
+		/* every section is there, every time */
+		assert_true(json_is_object(json_object_get(d, "waits")));
+		assert_true(json_is_array(json_object_get(d, "locks")));
+		assert_true(json_is_array(json_object_get(d, "holders")));
+		assert_true(json_is_array(json_object_get(d, "memory")));
+		assert_true(json_is_object(json_object_get(d, "cpu")));
+		assert_true(json_is_array(json_object_get(d, "io")));
+		assert_true(json_is_object(json_object_get(d, "diagnosis")));
+		assert_true(json_is_integer(json_object_get(v, "waiters")));
+		assert_true(json_is_number(json_object_get(v, "total_wait_ms")));
+		assert_true(json_is_number(json_object_get(v, "max_wait_ms")));
+		free(dump);
+		json_decref(d);
+		capdata_free(&cd);
+	}
+}
+
+/* The evidence sections of the origin story. */
+static void test_evidence(void **state)
+{
+	struct capdata cd;
+	json_t *d, *l, *h, *m;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	W = &cd;
+	build_mmap_populate();
+	d = diagnose(NULL);
+	l = json_array_get(json_object_get(d, "locks"), 0);
+	assert_string_equal(json_string_value(json_object_get(l, "kind")), "mmap_lock");
+	assert_int_equal(json_integer_value(json_object_get(l, "waiters")), 6);
+	assert_string_equal(json_string_value(json_object_get(l, "blame")), "holds");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(l, "holders"), 0), "tid")), 4250);
+	h = json_array_get(json_object_get(d, "holders"), 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "tid")), 4250);
+	assert_true(json_real_value(json_object_get(h, "hold_ms")) == 6000.0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(h, "longest"), "operation")),
+			    "mmap 3.0 GiB MAP_POPULATE");
+	m = json_array_get(json_object_get(d, "memory"), 0);
+	assert_int_equal(json_integer_value(json_object_get(m, "pid")), PID);
+	assert_int_equal(json_integer_value(json_object_get(m, "samples")), 3);
+	assert_true((uint64_t)json_integer_value(json_object_get(m, "rss_max_bytes")) == 4 * GIB);
+	assert_int_equal(json_array_size(json_object_get(m, "series")), 3);
+	json_decref(d);
+	capdata_free(&cd);
+
+	/* repeated short holds: the holder's total is summed over the window */
+	assert_int_equal(capdata_init(&cd), 0);
+	W = &cd;
+	build_mmap_mprotect();
+	d = diagnose(NULL);
+	h = json_array_get(json_object_get(d, "holders"), 0);
+	assert_int_equal(json_integer_value(json_object_get(h, "holds")), 200);
+	assert_true(json_real_value(json_object_get(h, "hold_ms")) == 1800.0);
+	json_decref(d);
+	capdata_free(&cd);
+}
+
+/* With a baseline, waits at the usual rate are not a stall. */
+static void test_baseline(void **state)
+{
+	struct capdata cd;
+	json_t *d, *base;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	W = &cd;
+	build_io();
+	/* the same I/O waits, over a window twice as long: half the rate */
+	base = json_pack("{s:{s:{s:f}}, s:{s:f}}", "waits", "io", "total_wait_ms", 3600.0,
+			 "diagnosis", "window_s", 6.0);
+	d = diagnose(base);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "none");
+	assert_true(json_is_true(json_object_get(json_object_get(d, "diagnosis"), "baseline")));
+	json_decref(d);
+	json_decref(base);
+	/* a baseline at a third of the rate: still a stall */
+	base = json_pack("{s:{s:{s:f}}, s:{s:f}}", "waits", "io", "total_wait_ms", 600.0,
+			 "window", "duration_s", 3.0);
+	d = diagnose(base);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "io");
+	json_decref(d);
+	json_decref(base);
+	/* a baseline that is not one is ignored */
+	base = json_string("nonsense");
+	d = diagnose(base);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "io");
+	assert_true(json_is_false(json_object_get(json_object_get(d, "diagnosis"), "baseline")));
+	json_decref(d);
+	json_decref(base);
+	capdata_free(&cd);
+}
+
+/* Same capture, same diagnosis, also after a write/read round trip (what
+ * `stalltrap report DIR` does). */
+static void test_deterministic(void **state)
+{
+	char dir[] = "/tmp/test_diagnose.XXXXXX", path[64], err[512];
+	struct capdata cd, again;
+	json_t *a, *b;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(capdata_init(&cd), 0);
+	W = &cd;
+	build_kernel_lock();
+	a = diagnose(NULL);
+	b = diagnose(NULL);
+	assert_true(json_equal(a, b));
+	json_decref(b);
+	assert_int_equal(capdata_write(&cd, dir), 0);
+	assert_int_equal(capdata_init(&again), 0);
+	assert_int_equal(capdata_read(&again, dir, err, sizeof(err)), 0);
+	W = &again;
+	b = diagnose(NULL);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	capdata_free(&cd);
+	capdata_free(&again);
+	snprintf(path, sizeof(path), "%s/%s", dir, CAPDATA_FILE);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_summary_line(void **state)
+{
+	char buf[64], big[1024];
+	json_t *d = json_pack("{s:{s:s, s:s}}", "verdict", "kind", "futex", "summary",
+			      "tid 7 (evil\x1b[31m) held a caf\xc3\xa9 lock for a long long long time indeed");
+
+	assert_int_equal(diagnose_summary_line(d, big, sizeof(big)), 0);
+	assert_string_equal(big, "verdict: futex: tid 7 (evil?[31m) held a caf\xc3\xa9 lock for a long long long time indeed");
+	assert_int_equal(diagnose_summary_line(d, buf, sizeof(buf)), 0);
+	assert_true(strlen(buf) < sizeof(buf));
+	assert_non_null(strstr(buf, "…"));
+	/* cut inside "é": the whole character goes */
+	assert_int_equal(diagnose_summary_line(d, buf, 48), 0);
+	assert_true(strlen(buf) < 48);
+	assert_null(strstr(buf, "\xc3…"));
+	assert_int_equal(diagnose_summary_line(d, buf, 8), -EINVAL);
+	json_decref(d);
+	d = json_object();
+	assert_int_equal(diagnose_summary_line(d, big, sizeof(big)), -EINVAL);
+	json_decref(d);
+	assert_string_equal(diagnose_kind_name(DIAG_MEMORY_RECLAIM), "memory_reclaim");
+	assert_string_equal(diagnose_kind_name(99), "unknown");
+}
+
+static void test_bad_args(void **state)
+{
+	json_t *d = (json_t *)1;
+
+	assert_int_equal(diagnose_build(NULL, NULL, NULL, &d), -EINVAL);
+	assert_null(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_evidence),
+		cmocka_unit_test(test_baseline),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_summary_line),
+		cmocka_unit_test(test_bad_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

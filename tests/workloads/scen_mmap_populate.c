@@ -1,0 +1,89 @@
+/* scen_mmap_populate.c: scenario: mmap_lock held for read by huge MAP_POPULATE mappings.
+ *
+ * A loader thread maps --size-mb MiB (default 384) with MAP_POPULATE in
+ * load_snapshot(): the kernel faults every page in while holding the
+ * process's mmap_lock for read, so three allocator threads (mmap/munmap of
+ * 64 KiB, which need it for write) wait the whole time. It does that every
+ * 300 ms (unmapping in between), each time one huge populate. The culprit
+ * is the loader; load_snapshot is the function that called mmap.
+ *
+ * Usage: scen_mmap_populate [--size-mb N] [--seconds S] [--ready FILE] [--start-after FILE]
+ * Prints {"scenario":"mmap_populate","expect_kind":"mmap_lock","culprit_tid":..,
+ *         "culprit_function":"load_snapshot","populates":N,"hold_ms":<longest populate>,
+ *         "stall_ms":<longest victim wait>,"victims_blocked_ms":<their waits over 1 ms>}
+ */
+#define _GNU_SOURCE
+#include "scen_common.h"
+
+#define VICTIMS 3
+
+static long size_mb = 384;
+static atomic_bool stop;
+static atomic_int loader_tid;
+static uint64_t hold_max_ns;
+static int populates;
+
+WL_FRAME static void load_snapshot(void)
+{
+	size_t len = (size_t)size_mb << 20;
+	uint64_t t0 = wl_now_ns(), d;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		       -1, 0);
+
+	d = wl_now_ns() - t0;
+	if (p == MAP_FAILED)
+		wl_die("mmap %ld MiB:", size_mb);
+	if (d > hold_max_ns)
+		hold_max_ns = d;
+	populates++;
+	munmap(p, len);
+	WL_NO_TAILCALL();
+}
+
+WL_FRAME static void *loader_main(void *arg)
+{
+	(void)arg;
+	atomic_store(&loader_tid, scen_gettid());
+	while (!atomic_load(&stop)) {
+		wl_sleep_until(wl_now_ns() + 300000000ull);
+		if (!atomic_load(&stop))
+			load_snapshot();
+	}
+	WL_NO_TAILCALL();
+	return NULL;
+}
+
+static int opt(const char *a, const char *v)
+{
+	if (v && !strcmp(a, "--size-mb")) {
+		size_mb = wl_parse_long(v, 1, 1 << 20);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct scen_opts o = { .seconds = 2.5 };
+	struct scen_victim v[VICTIMS];
+	uint64_t sum = 0, max;
+	pthread_t loader;
+
+	memset(v, 0, sizeof(v));
+	scen_parse(argc, argv, &o, "usage: scen_mmap_populate [--size-mb N] [--seconds S] "
+		   "[--ready FILE] [--start-after FILE]", opt);
+	scen_ready_then_gate(&o);
+	scen_victims_start(v, VICTIMS, &stop);
+	if (pthread_create(&loader, NULL, loader_main, NULL))
+		wl_die("pthread_create failed");
+	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
+	atomic_store(&stop, true);
+	pthread_join(loader, NULL);
+	max = scen_victims_join(v, VICTIMS, &sum);
+	printf("{\"scenario\":\"mmap_populate\",\"pid\":%d,\"expect_kind\":\"mmap_lock\","
+	       "\"culprit_tid\":%d,\"culprit_function\":\"load_snapshot\",\"populates\":%d,"
+	       "\"size_mb\":%ld,\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f}\n",
+	       (int)getpid(), atomic_load(&loader_tid), populates, size_mb, hold_max_ns / 1e6,
+	       max / 1e6, sum / 1e6);
+	return 0;
+}

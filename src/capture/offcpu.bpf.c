@@ -481,14 +481,15 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
  * the woken task's storage is needed; loaded only where the kernel takes it. */
 #define NR_FUTEX 202
 #define NR_FUTEX_WAITV 449
+#define NR_FUTEX_WAKE 454
 
-static __always_inline bool is_futex_wait(struct task_struct *p)
+static __always_inline bool in_futex_syscall(struct task_struct *p)
 {
 	/* a trusted pointer in tp_btf: a plain load, no probe read */
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
 	long nr = regs->orig_ax;
 
-	return nr == NR_FUTEX || nr == NR_FUTEX_WAITV;
+	return nr == NR_FUTEX || nr == NR_FUTEX_WAITV || nr == NR_FUTEX_WAKE;
 }
 
 SEC("tp_btf/sched_waking")
@@ -506,12 +507,17 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	 * usually the user-space lock's holder. Other wakeups (a pipe, a timer)
 	 * are left alone, and cheaply: this runs at every wakeup of a target, and
 	 * a context-switch storm is made of wakeups. */
-	futex = is_futex_wait(p);
+	futex = in_futex_syscall(p);
 	/* kernel lock waiters sleep uninterruptibly (rwsem, mutex) */
 	if (!futex && !(p->__state & TASK_UNINTERRUPTIBLE))
 		return 0;
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
 	if (!s || !s->ts_out || s->waker_seq || (!futex && !s->lock_kind))
+		return 0;
+	/* A futex is woken by a thread in a futex syscall; anything else is an
+	 * interrupt (a timeout's timer) landing on whoever ran, not a waker.
+	 * Kernel locks are released in process context only. */
+	if (futex && !s->lock_kind && !in_futex_syscall(bpf_get_current_task_btf()))
 		return 0;
 	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
 		return 0;

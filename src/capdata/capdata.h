@@ -112,23 +112,24 @@ enum cap_wait_kind {
 #define CAP_LCB_MUTEX  0x20
 
 struct cap_block {
+	/* laid out by size: hundreds of thousands of these are kept */
+	uint64_t start_ns;      /* CLOCK_MONOTONIC */
+	uint64_t dur_ns;
+	uint64_t wait_obj;      /* lock address or futex user address */
 	uint32_t thread;        /* index into threads */
 	uint32_t ustack;        /* stack id or ST_NO_STACK */
 	uint32_t kstack;        /* stack id or ST_NO_STACK */
-	uint8_t state;          /* enum st_state of capture_abi.h: 0 sleeping, 1 uninterruptible, 2 runnable */
-	uint8_t flags;          /* CAP_BLOCK_* */
-	uint64_t start_ns;      /* CLOCK_MONOTONIC */
-	uint64_t dur_ns;
 	/* cause evidence; zero (false) means unknown, so { 0 } is a valid block */
-	bool in_syscall;        /* it blocked inside a syscall ... */
-	int32_t syscall;        /* ... this one (x86_64 number) */
-	uint8_t wait_kind;      /* enum cap_wait_kind */
-	uint8_t lock_flags;     /* lock:contention_begin flags (LCB_F_*) for lock waits */
-	uint64_t wait_obj;      /* lock address or futex user address */
-	bool has_waker;         /* the thread that woke it is known: */
-	uint32_t waker;         /* its thread index */
+	int32_t syscall;        /* the syscall it blocked in (x86_64 number), if in_syscall */
+	uint32_t waker;         /* if has_waker: the thread index of the thread that woke it */
 	uint32_t waker_ustack;  /* its stacks at the wakeup, or ST_NO_STACK */
 	uint32_t waker_kstack;
+	uint8_t state;          /* enum st_state of capture_abi.h: 0 sleeping, 1 uninterruptible, 2 runnable */
+	uint8_t flags;          /* CAP_BLOCK_* */
+	uint8_t wait_kind;      /* enum cap_wait_kind */
+	uint8_t lock_flags;     /* lock:contention_begin flags (LCB_F_*) for lock waits */
+	bool in_syscall;
+	bool has_waker;
 };
 
 /* mmap_lock hold modes */

@@ -18,7 +18,6 @@
 #include "offcpu.skel.h"
 
 #define DEFAULT_RINGBUF_KB (8 * 1024)   /* ~1,000 full records; drained every 100 ms */
-#define DEFAULT_KSTACKS 16384
 
 struct capture {
 	struct offcpu_bpf *skel;
@@ -161,15 +160,13 @@ static int handle_record(void *ctx, void *data, size_t size)
 			c->bad_records++;
 			return 0;
 		}
-		if (ev->flags & ST_BF_KSTACK_RAW) {
-			kips = (const uint64_t *)p;
-			p += ST_KSTACK_DEPTH * sizeof(uint64_t);
-		}
-		if ((size_t)(p - (const uint8_t *)data) + ev->ustack_len > size ||
-		    ev->nkips > ST_KSTACK_DEPTH) {
+		if (ev->nkips > ST_KSTACK_DEPTH ||
+		    sizeof(*ev) + ev->nkips * sizeof(uint64_t) + ev->ustack_len > size) {
 			c->bad_records++;
 			return 0;
 		}
+		kips = (const uint64_t *)p;
+		p += ev->nkips * sizeof(uint64_t);
 		if (c->cbs.on_block)
 			err = c->cbs.on_block(c->cbs.arg, ev, kips, p);
 		break;
@@ -227,8 +224,6 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
-	bpf_map__set_max_entries(skel->maps.kstacks,
-				 o->kstack_entries ? o->kstack_entries : DEFAULT_KSTACKS);
 
 	bpf_program__set_autoload(skel->progs.handle_exit_tp, path == CAPTURE_PATH_SCHED_EXIT_TP);
 	bpf_program__set_autoload(skel->progs.handle_fts_fentry, path == CAPTURE_PATH_FENTRY_FTS);
@@ -571,21 +566,6 @@ int capture_stop(struct capture *c)
 	return c->cb_err;
 }
 
-int capture_kstack(struct capture *c, int32_t id, uint64_t *ips, size_t max)
-{
-	uint64_t buf[ST_KSTACK_DEPTH];
-	uint32_t key = id;
-	size_t n;
-
-	if (id < 0)
-		return -ENOENT;
-	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.kstacks), &key, buf))
-		return -errno;
-	for (n = 0; n < ST_KSTACK_DEPTH && n < max && buf[n]; n++)
-		ips[n] = buf[n];
-	return (int)n;
-}
-
 enum capture_path capture_get_path(const struct capture *c)
 {
 	return c->path;
@@ -643,8 +623,7 @@ void capture_read_counters(struct capture *c,
 		{ "waker_ringbuf_full", d->waker_ringbuf_full, true },
 		{ "sample_ringbuf_full", d->sample_ringbuf_full, true },
 		{ "target_mms_full", d->target_mms_full, true },
-		{ "kstack_collision", d->kstack_collision, true },
-		{ "kstack_map_full", d->kstack_map_full, true },
+		{ "kstack_failed", d->kstack_failed, true },
 		{ "task_storage_full", d->task_storage_full, true },
 		{ "bad_records", c->bad_records, true },
 		{ "flush_timeouts", c->flush_timeouts, true },

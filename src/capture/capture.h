@@ -8,7 +8,7 @@
  *   capture_poll()     hand ring-buffer records to the callbacks;
  *   capture_stop()     detach, flush blocks still in progress and per-thread
  *                      totals, drain the ring;
- *   capture_read_drops() / capture_kstack()  read maps into plain data;
+ *   capture_read_counters()  read the counters into plain data;
  *   capture_finish()   free everything.
  * This is the only module that touches BPF maps. Records are handed out as
  * they are in the ring: pointers are valid only during the callback.
@@ -48,7 +48,6 @@ struct capture_opts {
 	uint64_t min_block_ns;
 	uint32_t max_ustack;      /* bytes of user stack copied per block */
 	uint32_t ringbuf_kb;      /* 0: default */
-	uint32_t kstack_entries;  /* 0: default */
 	bool follow_forks;
 	bool bpf_stats;           /* turn on the kernel's BPF run-time stats meanwhile */
 	bool no_locks;            /* --no-locks: no cause tracing (locks, holders, wakers, samples, I/O) */
@@ -62,7 +61,7 @@ struct capture_opts {
 struct capture_cbs {
 	void *arg;
 	/* ST_EV_BLOCK, _HOLD, _WAKER and _SAMPLE records (ev->hdr.type says which).
-	 * kips is NULL unless ST_BF_KSTACK_RAW; ustack has ev->ustack_len bytes. */
+	 * kips has ev->nkips kernel ips, leaf first; ustack has ev->ustack_len bytes. */
 	int (*on_block)(void *arg, const struct st_block_event *ev, const uint64_t *kips,
 			const uint8_t *ustack);
 	int (*on_thread)(void *arg, const struct st_thread_event *ev);
@@ -79,8 +78,6 @@ int capture_start(struct capture *c, char *err, size_t errlen);
 /* Waits up to timeout_ms for records; returns how many were handled or a negative errno. */
 int capture_poll(struct capture *c, int timeout_ms);
 int capture_stop(struct capture *c);
-/* Reads a kernel stack by id: ips leaf first; returns the count or a negative errno. */
-int capture_kstack(struct capture *c, int32_t id, uint64_t *ips, size_t max);
 enum capture_path capture_get_path(const struct capture *c);
 /* On-CPU sampling period in ns (0: not sampling). */
 uint64_t capture_sample_period_ns(const struct capture *c);

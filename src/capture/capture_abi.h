@@ -57,11 +57,9 @@ enum st_wait_kind {
 #define ST_HOLD_DOWNGRADED 2
 
 /* Flags of ST_EV_BLOCK. */
-#define ST_NO_KSTACK (-1000)  /* kstack_id: none taken (a sample in user mode) */
-
 #define ST_BF_IN_PROGRESS   (1u << 0) /* still off-CPU when the capture ended */
 #define ST_BF_BEGAN_BEFORE  (1u << 1) /* already off-CPU when the capture began */
-#define ST_BF_KSTACK_RAW    (1u << 2) /* kernel ips are inline (kips), not a stack id */
+#define ST_BF_KSTACK_NONE   (1u << 2) /* no kernel stack taken (a sample in user mode) */
 #define ST_BF_USTACK_LOCKED (1u << 3) /* user stack not read: the target's mmap_lock was busy */
 #define ST_BF_USTACK_NONE   (1u << 4) /* no user stack: kernel thread, or no way to read it */
 #define ST_BF_USTACK_FAULT  (1u << 5) /* the first user stack chunk faulted */
@@ -71,15 +69,16 @@ struct st_event_hdr {
 	__u32 size;             /* bytes of the whole record */
 };
 
-/* ST_EV_BLOCK. Followed by nkips kernel ips (when ST_BF_KSTACK_RAW) and then
- * ustack_len bytes of user stack copied from regs[ST_REG_RSP] upwards. */
+/* ST_EV_BLOCK (and _HOLD, _WAKER, _SAMPLE). Followed by nkips kernel ips, leaf
+ * first, and then ustack_len bytes of user stack copied from regs[ST_REG_RSP]
+ * upwards. */
 struct st_block_event {
 	struct st_event_hdr hdr;
 	__u32 pid;              /* tgid */
 	__u32 tid;
 	__u64 start_ns;         /* switch-out (or its estimate, see ST_BF_BEGAN_BEFORE) */
 	__u64 dur_ns;
-	__s32 kstack_id;        /* id in the kstacks map, or negative errno */
+	__u32 pad0;
 	__u32 state;            /* enum st_state */
 	__u32 flags;            /* ST_BF_* */
 	__u32 nkips;
@@ -164,8 +163,7 @@ struct st_drops {
 	__u64 waker_ringbuf_full;  /* a waker record did not fit */
 	__u64 sample_ringbuf_full; /* an on-CPU sample did not fit */
 	__u64 target_mms_full;     /* a target mm did not fit in target_mms: its holders are not seen */
-	__u64 kstack_collision;    /* kstacks hash bucket held another stack (-EEXIST) */
-	__u64 kstack_map_full;     /* kstacks map full or stack walk failed */
+	__u64 kstack_failed;       /* the kernel stack walk failed */
 	__u64 task_storage_full;   /* no task storage for a target thread: its blocks are lost */
 };
 

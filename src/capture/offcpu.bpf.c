@@ -64,13 +64,6 @@ struct {
 	__type(value, struct st_task_state);
 } tstate SEC(".maps");
 
-/* Kernel stacks of captured blocks, deduplicated by the kernel's stack hash. */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, ST_KSTACK_DEPTH * sizeof(__u64));
-} kstacks SEC(".maps");
 
 /* The mm_structs of target processes -> their tgid: the mmap_lock tracepoints
  * run for every mm in the system, and for any task (holders can be outside). */
@@ -91,15 +84,26 @@ struct {
  * real length (a fixed-size reservation would waste most of the ring). */
 struct scratch {
 	struct st_block_event ev;
-	/* ST_BF_KSTACK_RAW: ST_KSTACK_DEPTH kernel ips; otherwise the user stack */
+	/* nkips kernel ips, then the user stack */
 	__u8 payload[ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX];
 };
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch_map SEC(".maps");
+/* One per program that builds records: an interrupt (a sample, a wakeup) or a
+ * preemption must never land in a half-built record of another program on the
+ * same CPU. The same program cannot nest on a CPU (the kernel's recursion
+ * check), so one buffer per program is enough. */
+#define SCRATCH_MAP(name)					\
+	struct {						\
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);	\
+		__uint(max_entries, 1);				\
+		__type(key, __u32);				\
+		__type(value, struct scratch);			\
+	} name SEC(".maps")
+SCRATCH_MAP(scratch_in);        /* switch-in: sched_exit_tp / finish_task_switch */
+SCRATCH_MAP(scratch_hold);      /* mmap_lock_released */
+SCRATCH_MAP(scratch_wake);      /* sched_waking */
+SCRATCH_MAP(scratch_sample);    /* perf_event samples */
+SCRATCH_MAP(scratch_iter);      /* iter/task */
+SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts) */
 
 /* The timestamp sched_switch took for a target going off-CPU, and the task it
  * switched to: that task's switch-in, moments later on the same CPU in the
@@ -164,19 +168,29 @@ static __always_inline void fill_regs(struct st_block_event *ev, struct task_str
 	ev->args[3] = r.r10;
 }
 
-/* Copy the current task's user stack from sp upwards. The first piece ends at a
+/* Copies a user stack from sp upwards to payload + off: the current task's
+ * (task NULL: no lock taken, it is current) or another task's (sleepable
+ * programs only; takes its mmap_lock for read). The first piece ends at a
  * chunk boundary so that later chunks never straddle the end of the mapping:
  * the copy then stops exactly where the stack ends. */
-static __always_inline __u32 copy_user_stack(struct scratch *sc, __u64 sp)
+static __always_inline __u32 copy_stack(struct scratch *sc, __u64 sp, __u32 off,
+					struct task_struct *task)
 {
 	__u32 first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
 	__u32 len, limit = max_ustack;
+	long err;
 
 	if (limit > ST_USTACK_MAX)
 		limit = ST_USTACK_MAX;
 	if (first > ST_USTACK_CHUNK || first == 0)
 		first = ST_USTACK_CHUNK;
-	if (bpf_probe_read_user(sc->payload, first, (void *)sp))
+	if (off > ST_KSTACK_DEPTH * sizeof(__u64))
+		return 0;
+	if (task)
+		err = bpf_copy_from_user_task(sc->payload + off, first, (void *)sp, task, 0);
+	else
+		err = bpf_probe_read_user(sc->payload + off, first, (void *)sp);
+	if (err)
 		return 0;
 	len = first;
 	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
@@ -186,22 +200,33 @@ static __always_inline __u32 copy_user_stack(struct scratch *sc, __u64 sp)
 		}
 		if (len > ST_USTACK_MAX - ST_USTACK_CHUNK)
 			break;
-		if (bpf_probe_read_user(sc->payload + len, ST_USTACK_CHUNK, (void *)(sp + len)))
+		if (task)
+			err = bpf_copy_from_user_task(sc->payload + off + len, ST_USTACK_CHUNK,
+						      (void *)(sp + len), task, 0);
+		else
+			err = bpf_probe_read_user(sc->payload + off + len, ST_USTACK_CHUNK,
+						  (void *)(sp + len));
+		if (err)
 			break;
 		len += ST_USTACK_CHUNK;
 	}
 	return len;
 }
 
-/* Record: the event, then (ST_BF_KSTACK_RAW) the kernel ips, then the user stack. */
+/* Record: the event, then nkips kernel ips, then the user stack. */
 static __always_inline void emit(struct scratch *sc, __u32 ulen)
 {
-	__u64 size = sizeof(sc->ev) + ulen;
+	__u64 nk = sc->ev.nkips, size;
 
-	if (sc->ev.flags & ST_BF_KSTACK_RAW)
-		size += ST_KSTACK_DEPTH * sizeof(__u64);
+	/* clamps the verifier can follow: size never exceeds the scratch value */
+	if (nk > ST_KSTACK_DEPTH)
+		nk = ST_KSTACK_DEPTH;
+	if (ulen > ST_USTACK_MAX)
+		ulen = ST_USTACK_MAX;
+	size = sizeof(sc->ev) + nk * sizeof(__u64) + ulen;
 	sc->ev.ustack_len = ulen;
 	sc->ev.hdr.size = size;
+	asm volatile("" : "+r"(size));
 	if (size > sizeof(*sc))
 		return;
 	if (bpf_ringbuf_output(&events, sc, size, wakeup_flags())) {
@@ -220,6 +245,7 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 ulen = 0;
+	long n;
 
 	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
 	sc->ev.hdr.type = type;
@@ -227,18 +253,24 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	sc->ev.syscall = -1;
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
-	sc->ev.kstack_id = kstack ? bpf_get_stackid(ctx, &kstacks, 0) : ST_NO_KSTACK;
-	if (sc->ev.kstack_id == -EEXIST)
-		__sync_fetch_and_add(&drops.kstack_collision, 1);
-	else if (sc->ev.kstack_id < 0 && kstack)
-		__sync_fetch_and_add(&drops.kstack_map_full, 1);
+	/* The kernel stack travels in the record: a stack-id map would lose
+	 * stacks to hash collisions, and costs the same walk. */
+	if (kstack) {
+		n = bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+		if (n > 0)
+			sc->ev.nkips = n / sizeof(__u64);
+		else
+			__sync_fetch_and_add(&drops.kstack_failed, 1);
+	} else {
+		sc->ev.flags |= ST_BF_KSTACK_NONE;
+	}
 	if (task->flags & PF_KTHREAD) {
 		sc->ev.flags |= ST_BF_USTACK_NONE;
 		return 0;
 	}
 	fill_regs(&sc->ev, task);
 	if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
-		ulen = copy_user_stack(sc, sc->ev.regs[ST_REG_RSP]);
+		ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP], sc->ev.nkips * sizeof(__u64), NULL);
 		if (!ulen)
 			sc->ev.flags |= ST_BF_USTACK_FAULT;
 	}
@@ -272,7 +304,7 @@ static __always_inline int on_switch_in(void *ctx)
 		s->below_count++;
 		return 0;
 	}
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	sc = bpf_map_lookup_elem(&scratch_in, &zero);
 	if (!sc)
 		return 0;
 	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true);
@@ -410,7 +442,7 @@ static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 
 	struct scratch *sc;
 	__u32 zero = 0, ulen;
 
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	sc = bpf_map_lookup_elem(&scratch_hold, &zero);
 	if (!sc)
 		return;
 	ulen = fill_current(ctx, sc, ST_EV_HOLD, true);
@@ -521,7 +553,7 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 		return 0;
 	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	sc = bpf_map_lookup_elem(&scratch_wake, &zero);
 	if (!sc)
 		return 0;
 	seq = __sync_fetch_and_add(&waker_seq, 1) + 1;
@@ -561,7 +593,7 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 
 	if (!is_target(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	sc = bpf_map_lookup_elem(&scratch_sample, &zero);
 	if (!sc)
 		return 0;
 	/* a sample taken in user mode has no kernel stack, which is no loss */
@@ -697,39 +729,12 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 #define RWSEM_WRITER_LOCKED (1UL << 0)
 #define RWSEM_FLAG_WAITERS (1UL << 1)
 
-/* Copies another task's user stack (sleepable context only). */
-static __always_inline __u32 copy_task_stack(struct scratch *sc, struct task_struct *task,
-					     __u64 sp, __u32 off)
-{
-	__u32 len = 0, first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
-	__u32 limit = max_ustack;
-
-	if (limit > ST_USTACK_MAX)
-		limit = ST_USTACK_MAX;
-	if (first > ST_USTACK_CHUNK || first == 0)
-		first = ST_USTACK_CHUNK;
-	if (off > sizeof(sc->payload) - ST_USTACK_MAX)
-		return 0;
-	if (bpf_copy_from_user_task(sc->payload + off, first, (void *)sp, task, 0))
-		return 0;
-	len = first;
-	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
-		if (len + ST_USTACK_CHUNK > limit || len > ST_USTACK_MAX - ST_USTACK_CHUNK)
-			break;
-		if (bpf_copy_from_user_task(sc->payload + off + len, ST_USTACK_CHUNK,
-					    (void *)(sp + len), task, 0))
-			break;
-		len += ST_USTACK_CHUNK;
-	}
-	return len;
-}
 
 /* A hold still in progress at the end: its duration so far and the holder's
  * kernel stack; its user stack is not read (the lock it holds would be taken). */
-static __always_inline void flush_hold(struct task_struct *task, struct st_task_state *s, __u64 now)
+static __always_inline void flush_hold(struct task_struct *task, struct st_task_state *s, __u64 now,
+				       struct scratch *sc)
 {
-	struct scratch *sc;
-	__u32 zero = 0;
 	long n;
 
 	if (!s->hold_ts || now < s->hold_ts)
@@ -740,7 +745,6 @@ static __always_inline void flush_hold(struct task_struct *task, struct st_task_
 		s->hold_read_ns += now - s->hold_ts;
 	else
 		s->hold_write_ns += now - s->hold_ts;
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (sc) {
 		__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
 		sc->ev.hdr.type = ST_EV_HOLD;
@@ -751,8 +755,7 @@ static __always_inline void flush_hold(struct task_struct *task, struct st_task_
 		sc->ev.aux = s->hold_mode;
 		sc->ev.aux_pid = s->hold_mm_pid;
 		sc->ev.syscall = -1;
-		sc->ev.flags = ST_BF_IN_PROGRESS | ST_BF_KSTACK_RAW | ST_BF_USTACK_LOCKED;
-		sc->ev.kstack_id = -1;
+		sc->ev.flags = ST_BF_IN_PROGRESS | ST_BF_USTACK_LOCKED;
 		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
 		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
@@ -764,25 +767,23 @@ static __always_inline void flush_hold(struct task_struct *task, struct st_task_
 
 /* Emits the block in progress of a target thread (kernel stack always, user
  * stack when allowed and safe) and its per-thread totals. */
-static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u64 now, bool user)
+static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u64 now, bool user,
+				       struct scratch *sc)
 {
 	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, 0);
-	struct scratch *sc;
-	__u32 zero = 0, ulen = 0;
+	__u32 ulen = 0;
 	long n;
 
 	if (!s || (s->flags & ST_TF_FLUSHED))
 		return;
-	if (s->ts_out && now > s->ts_out && now - s->ts_out >= min_block_ns &&
-	    (sc = bpf_map_lookup_elem(&scratch_map, &zero))) {
+	if (sc && s->ts_out && now > s->ts_out && now - s->ts_out >= min_block_ns) {
 		sc->ev.hdr.type = ST_EV_BLOCK;
 		sc->ev.pid = tgid;
 		sc->ev.tid = task->pid;
 		sc->ev.start_ns = s->ts_out;
 		sc->ev.dur_ns = now - s->ts_out;
 		sc->ev.state = s->state;
-		sc->ev.flags = ST_BF_IN_PROGRESS | ST_BF_KSTACK_RAW | (s->flags & ST_BF_BEGAN_BEFORE);
-		sc->ev.kstack_id = -1;
+		sc->ev.flags = ST_BF_IN_PROGRESS | (s->flags & ST_BF_BEGAN_BEFORE);
 		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
 		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
@@ -793,8 +794,8 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 		} else {
 			fill_regs(&sc->ev, task);
 			if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
-				ulen = copy_task_stack(sc, task, sc->ev.regs[ST_REG_RSP],
-						       ST_KSTACK_DEPTH * sizeof(__u64));
+				ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP],
+						  sc->ev.nkips * sizeof(__u64), task);
 				if (!ulen)
 					sc->ev.flags |= ST_BF_USTACK_FAULT;
 			}
@@ -810,15 +811,16 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 
 /* The end flush of one task: a target's block in progress and totals; any
  * task's mmap_lock hold in progress; an outside holder's totals. */
-static __always_inline void flush_all(struct task_struct *task, __u32 tgid, __u64 now, bool user)
+static __always_inline void flush_all(struct task_struct *task, __u32 tgid, __u64 now, bool user,
+				      struct scratch *sc)
 {
 	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, 0);
 	bool target = is_target(tgid);
 
 	if (s)
-		flush_hold(task, s, now);
+		flush_hold(task, s, now, sc);
 	if (target)
-		flush_task(task, tgid, now, user);
+		flush_task(task, tgid, now, user, sc);
 	if (!s)
 		return;
 	if (!target && s->holds && !(s->flags & ST_TF_FLUSHED)) {
@@ -841,7 +843,9 @@ int iter_tasks(struct bpf_iter__task *ctx)
 	tgid = task->tgid;
 	now = bpf_ktime_get_ns();
 	if (iter_phase == ST_ITER_FLUSH) {
-		flush_all(task, tgid, now, false);
+		__u32 zero = 0;
+
+		flush_all(task, tgid, now, false, bpf_map_lookup_elem(&scratch_iter, &zero));
 		return 0;
 	}
 	if (!is_target(tgid))
@@ -883,9 +887,11 @@ SEC("iter.s/task")
 int iter_flush_user(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
+	__u32 zero = 0;
 
 	if (!task)
 		return 0;
-	flush_all(task, task->tgid, bpf_ktime_get_ns(), true);
+	flush_all(task, task->tgid, bpf_ktime_get_ns(), true,
+		  bpf_map_lookup_elem(&scratch_iter_user, &zero));
 	return 0;
 }

@@ -43,7 +43,6 @@ static void usage(FILE *f)
 		"  --top N             call sites in the printed summary; default 10\n"
 		"  --max-ustack BYTES  user stack copied per block (1024..16384); default 8192\n"
 		"  --ringbuf-kb N      ring buffer size in KiB (power of two, >= 4); default 8192\n"
-		"  --kstack-entries N  kernel stack map size; default 16384\n"
 		"  --bpf-stats         measure the BPF programs' run time into report.json\n"
 		"                      (the kernel's stats cost ~20-40 ns per program run)\n");
 }
@@ -103,7 +102,6 @@ int cmd_record(int argc, char **argv)
 		{ "top", required_argument, NULL, 't' },
 		{ "max-ustack", required_argument, NULL, 'U' },
 		{ "ringbuf-kb", required_argument, NULL, 'R' },
-		{ "kstack-entries", required_argument, NULL, 'K' },
 		{ "bpf-stats", no_argument, NULL, 'S' },
 		{ "no-locks", no_argument, NULL, 'L' },
 		{ "hold-threshold", required_argument, NULL, 'H' },
@@ -115,7 +113,7 @@ int cmd_record(int argc, char **argv)
 	const char *name = NULL, *cgroup = NULL, *out = NULL;
 	char cgdir[4096], dir[4096], err[512] = "", comm[64] = "", cmdline[4096] = "";
 	uint64_t duration_ns = 15000000000ull, min_block_ns = 1000000ull, v;
-	uint64_t top = 10, max_ustack = 8192, ringbuf_kb = 0, kstacks = 0;
+	uint64_t top = 10, max_ustack = 8192, ringbuf_kb = 0;
 	struct recorder_opts ro = { 0 };
 	struct recorder *rec = NULL;
 	struct sigaction sa;
@@ -165,10 +163,6 @@ int cmd_record(int argc, char **argv)
 			if (parse_u64(optarg, 4, 1 << 20, &v) || (v & (v - 1)))
 				return usage_error("invalid --ringbuf-kb '%s'%s: expected a power of two >= 4", optarg, "");
 			ringbuf_kb = v;
-			break;
-		case 'K':
-			if (parse_u64(optarg, 1, 1 << 20, &kstacks))
-				return usage_error("invalid --kstack-entries '%s'%s: expected 1..1048576", optarg, "");
 			break;
 		case 'S':
 			bpf_stats = true;
@@ -257,7 +251,6 @@ int cmd_record(int argc, char **argv)
 	ro.min_block_ns = min_block_ns;
 	ro.max_ustack = (uint32_t)max_ustack;
 	ro.ringbuf_kb = (uint32_t)ringbuf_kb;
-	ro.kstack_entries = (uint32_t)kstacks;
 	ro.bpf_stats = bpf_stats;
 	ro.no_locks = no_locks;
 	ro.hold_threshold_ns = hold_threshold_ns;

@@ -1,6 +1,7 @@
 /* recorder.c: glue from ring-buffer records to an interned capdata. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -40,8 +41,6 @@ struct recorder {
 	struct target_proc *procs;
 	size_t nprocs, aprocs;
 
-	int64_t *kstack_ids;      /* BPF stack id -> capdata stack id (-1: not yet) */
-	size_t nkstack_ids;
 
 	uint64_t last_cgroup_ns, last_alive_ns, last_mem_ns;
 	long page_size;
@@ -55,7 +54,7 @@ struct recorder {
 	uint64_t start_mono_ns;
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
-	uint64_t maps_unavailable, kstack_lookup_failed, capdata_full;
+	uint64_t maps_unavailable, capdata_full;
 	uint64_t maps_refreshes, wakers_unmatched, wakers_from_irq;
 	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
@@ -160,31 +159,12 @@ static int64_t placeholder_kstack(struct recorder *r, const char *what)
 
 static int64_t kernel_stack(struct recorder *r, const struct st_block_event *ev, const uint64_t *kips)
 {
-	uint64_t ips[ST_KSTACK_DEPTH];
-	int64_t id;
-	int n;
-
-	if (kips)
-		return ev->nkips ? symbolizer_kstack(r->sym, kips, ev->nkips)
-				 : placeholder_kstack(r, "[kernel stack unavailable]");
-	if (ev->kstack_id == ST_NO_KSTACK)
+	if (ev->flags & ST_BF_KSTACK_NONE)
 		return ST_NO_STACK;
-	if (ev->kstack_id < 0)
+	if (!ev->nkips)
 		return placeholder_kstack(r, "[kernel stack lost]");
-	if ((size_t)ev->kstack_id < r->nkstack_ids && r->kstack_ids[ev->kstack_id] >= 0)
-		return r->kstack_ids[ev->kstack_id];
-	n = capture_kstack(r->cap, ev->kstack_id, ips, ST_KSTACK_DEPTH);
-	if (n < 0) {
-		r->kstack_lookup_failed++;
-		return placeholder_kstack(r, "[kernel stack lost]");
-	}
-	id = symbolizer_kstack(r->sym, ips, (size_t)n);
-	/* stack ids are stable: the kernel never reuses a bucket without BPF_F_REUSE_STACKID */
-	if (id >= 0 && (size_t)ev->kstack_id < r->nkstack_ids)
-		r->kstack_ids[ev->kstack_id] = id;
-	return id;
+	return symbolizer_kstack(r->sym, kips, ev->nkips);
 }
-
 static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, const uint8_t *ustack)
 {
 	struct target_proc *tp;
@@ -456,7 +436,6 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		.min_block_ns = o->min_block_ns,
 		.max_ustack = o->max_ustack,
 		.ringbuf_kb = o->ringbuf_kb,
-		.kstack_entries = o->kstack_entries,
 		.follow_forks = true,
 		.bpf_stats = o->bpf_stats,
 		.no_locks = o->no_locks,
@@ -492,14 +471,6 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		ret = -EINVAL;
 		goto cleanup;
 	}
-	r->nkstack_ids = o->kstack_entries ? o->kstack_entries : 16384;
-	r->kstack_ids = malloc(r->nkstack_ids * sizeof(*r->kstack_ids));
-	if (!r->kstack_ids) {
-		ret = -ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	memset(r->kstack_ids, 0xff, r->nkstack_ids * sizeof(*r->kstack_ids));
 
 	/* Read every target's maps before attaching: from here on a freeze may
 	 * make the read block, and what was read before it stays valid. */
@@ -630,9 +601,10 @@ static void sum_drops(void *arg, const struct capture_counter *c)
 
 uint64_t recorder_drops(const struct recorder *r)
 {
-	uint64_t n = r->maps_unavailable + r->kstack_lookup_failed + r->capdata_full;
+	uint64_t n = r->maps_unavailable + r->capdata_full;
 
-	capture_read_counters(r->cap, sum_drops, &n);
+	if (r->cap)
+		capture_read_counters(r->cap, sum_drops, &n);
 	return n;
 }
 
@@ -650,7 +622,6 @@ int recorder_stop(struct recorder *r)
 	capture_read_counters(r->cap, add_counter, &r->cd);
 	capdata_add_drop(&r->cd, "maps_unavailable", r->maps_unavailable);
 	capdata_add_drop(&r->cd, "outside_maps_unavailable", r->outside_maps_unavailable);
-	capdata_add_drop(&r->cd, "kstack_lookup_failed", r->kstack_lookup_failed);
 	capdata_add_drop(&r->cd, "capdata_full", r->capdata_full);
 	symbolizer_stats(r->sym, &ss);
 	capdata_set_stat(&r->cd, "ustacks", ss.ustacks);
@@ -662,6 +633,14 @@ int recorder_stop(struct recorder *r)
 	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
 	capdata_set_stat(&r->cd, "wakers_from_irq", r->wakers_from_irq);
 	r->stopped = true;
+	/* The capture and the symbolizer are done: give their memory back (the
+	 * ring's mapping, libdwfl sessions, caches) before the reports, which
+	 * need room of their own. */
+	capture_finish(r->cap);
+	r->cap = NULL;
+	symbolizer_free(r->sym);
+	r->sym = NULL;
+	malloc_trim(0);
 	return ret;
 }
 
@@ -678,7 +657,6 @@ void recorder_free(struct recorder *r)
 	symbolizer_free(r->sym);
 	if (r->cd_init)
 		capdata_free(&r->cd);
-	free(r->kstack_ids);
 	free(r->procs);
 	free(r);
 }
@@ -742,7 +720,6 @@ void recorder_read_counters(struct recorder *r,
 {
 	struct capture_counter user[] = {
 		{ "maps_unavailable", r->maps_unavailable, true },
-		{ "kstack_lookup_failed", r->kstack_lookup_failed, true },
 		{ "capdata_full", r->capdata_full, true },
 	};
 

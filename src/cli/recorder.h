@@ -24,7 +24,6 @@ struct recorder_opts {
 	uint64_t min_block_ns;
 	uint32_t max_ustack;
 	uint32_t ringbuf_kb;
-	uint32_t kstack_entries;
 	int maps_timeout_ms;        /* deadline for one /proc/PID/maps read */
 	bool bpf_stats;             /* measure the BPF programs' run time (costs a little) */
 	bool no_locks;              /* --no-locks: no cause tracing */

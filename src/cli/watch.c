@@ -33,7 +33,7 @@ enum opt_id {
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
 	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_CONFIG,
-	O_MIN_BLOCK, O_NO_LOCKS, O_HOLD_THRESHOLD, O_MAX_USTACK, O_RINGBUF_KB, O_KSTACK_ENTRIES,
+	O_MIN_BLOCK, O_NO_LOCKS, O_HOLD_THRESHOLD, O_MAX_USTACK, O_RINGBUF_KB,
 	O_BPF_STATS, O_TOP, O_HELP,
 };
 
@@ -69,7 +69,6 @@ static const struct option longopts[] = {
 	{ "hold-threshold", required_argument, NULL, O_HOLD_THRESHOLD },
 	{ "max-ustack", required_argument, NULL, O_MAX_USTACK },
 	{ "ringbuf-kb", required_argument, NULL, O_RINGBUF_KB },
-	{ "kstack-entries", required_argument, NULL, O_KSTACK_ENTRIES },
 	{ "bpf-stats", no_argument, NULL, O_BPF_STATS },
 	{ "top", required_argument, NULL, O_TOP },
 	{ "help", no_argument, NULL, O_HELP },
@@ -97,8 +96,8 @@ struct wcfg {
 	uint64_t baseline_ns, cooldown_ns, max_per_hour;
 	bool poll_timeout_set;
 	char *out, *state_dir, *listen, *token_file;
-	uint64_t min_block_ns, hold_threshold_ns, max_ustack, ringbuf_kb, kstack_entries, top;
 	bool no_locks, bpf_stats;
+	uint64_t min_block_ns, hold_threshold_ns, max_ustack, ringbuf_kb, top;
 };
 
 static void usage(FILE *f)
@@ -141,7 +140,7 @@ static void usage(FILE *f)
 		"  --state-dir DIR     control socket directory; default " DEFAULT_STATE "\n"
 		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n"
 		"capture flags, as for record: --min-block, --no-locks, --hold-threshold, --max-ustack,\n"
-		"  --ringbuf-kb, --kstack-entries, --bpf-stats (also needed for /metrics' BPF run time), --top\n");
+		"  --ringbuf-kb, --bpf-stats (also needed for /metrics' BPF run time), --top\n");
 }
 
 /* "FILE:LINE: " while a --config line is being applied, so its error is one line */
@@ -341,10 +340,6 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 		if (parse_u64(v, 4, 1 << 20, &u) || (u & (u - 1)))
 			return usage_error("invalid --ringbuf-kb '%s': expected a power of two >= 4", v);
 		c->ringbuf_kb = u;
-		return 0;
-	case O_KSTACK_ENTRIES:
-		if (parse_u64(v, 1, 1 << 20, &c->kstack_entries))
-			return usage_error("invalid --kstack-entries '%s': expected 1..1048576", v);
 		return 0;
 	case O_TOP:
 		if (parse_u64(v, 1, 1000, &c->top))
@@ -706,7 +701,6 @@ int cmd_watch(int argc, char **argv)
 	o.ro.min_block_ns = c.min_block_ns;
 	o.ro.max_ustack = (uint32_t)c.max_ustack;
 	o.ro.ringbuf_kb = (uint32_t)c.ringbuf_kb;
-	o.ro.kstack_entries = (uint32_t)c.kstack_entries;
 	o.ro.bpf_stats = c.bpf_stats;
 	o.ro.no_locks = c.no_locks;
 	o.ro.hold_threshold_ns = c.hold_threshold_ns;

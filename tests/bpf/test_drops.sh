@@ -1,12 +1,11 @@
 #!/bin/bash
-# test_drops.sh: with a deliberately tiny ring buffer and kernel stack map,
-# losses are counted, the counters add up to what was lost, and the summary
-# says so; nothing crashes.
+# test_drops.sh: with a deliberately tiny ring buffer, losses are counted, the
+# counters add up to what was lost, and the summary says so; nothing crashes.
 source "$(dirname "$0")/lib.sh"
 "$WL/longblock" --threads 8 --duration 3 --start-after "$TMP/gate" >"$TMP/wl.json" &
 wl=$!; PIDS_TO_KILL+=($wl)
 ( sleep 0.5; touch "$TMP/gate" ) &
-"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --kstack-entries 2 --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" \
+"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" \
 	|| fail "record with tiny buffers failed: $(cat "$TMP/err")"
 wait $wl
 r=$TMP/out/report.json
@@ -22,6 +21,4 @@ truth=$(jq '.blocks_ge_1ms' "$TMP/wl.json")
 diff=$(( attempted > truth ? attempted - truth : truth - attempted ))
 [ "$diff" -le $(( truth / 50 + 5 )) ] || fail "captured $attempted blocks but the workload did $truth >= 1 ms"
 grep -qE 'drops:.*ringbuf_full' "$TMP/summary" || fail "the summary does not say what was lost: $(grep -i drop "$TMP/summary")"
-jq -e '[.stacks[] | select(.frames | any(test("kernel stack lost")))] | length > 0' "$r" >/dev/null || fail "a 2-entry stack map lost no kernel stack?"
-[ "$(jq '.drops.kstack_collision + .drops.kstack_map_full' "$r")" -gt 0 ] || fail "kernel stack losses not counted"
 ok "recorded $recorded + lost $lost = captured $attempted (workload: $truth)"

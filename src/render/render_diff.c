@@ -286,8 +286,8 @@ static int list_rows(FILE *f, struct diff *d, bool sites, int top_n)
 			rows[nrows++] = r;
 	}
 	qsort(rows, nrows, sizeof(*rows), cmp_rows);
-	fprintf(f, "\nbiggest changes by %s (ms per second of window):\n"
-		"      change       base   incident  %s\n", sites ? "call site" : "function (inclusive)",
+	fprintf(f, "\nbiggest changes by %s, in ms per second of window:\n"
+		"      change       base   incident  %s\n", sites ? "call site" : "function (inclusive time)",
 		sites ? "thread: innermost user frames | kernel leaf" : "function");
 	if (!nrows)
 		fputs("  (none)\n", f);

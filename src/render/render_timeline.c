@@ -132,7 +132,8 @@ static void cover(struct timeline *t, struct tl_cand *c, enum tl_cat cat, uint64
 		return;
 	}
 	ca = (double)(i + 1) - a; /* share of column i covered */
-	c->part[cat][i] += ca * t->col_ns;
+	if (ca > 0) /* a start rounded past the last column adds nothing */
+		c->part[cat][i] += ca * t->col_ns;
 	if (j > i + 1) {
 		c->full[cat][i + 1] += 1;
 		c->full[cat][j] -= 1;

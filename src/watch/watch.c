@@ -29,11 +29,15 @@
 #include "watch/flight.h"
 #include "watch/watch.h"
 
-#define LOOP_TICK_MS 100
+/* The loop wakes at least this often (and at the incident's end). Results
+ * carry their own timestamps, so a later pickup changes no decision; fewer
+ * wakeups keep the idle cost down. */
+#define LOOP_TICK_MS 500
 #define MANUAL_QUEUE 64u
 #define WRITER_QUEUE 4u
 #define CONTROL_LINE 512u
 #define METRICS_EVERY_NS 1000000000ull
+#define COUNTERS_EVERY_NS 5000000000ull   /* the recorder's counters: a syscall per BPF program */
 #define REPLY_WAIT_MS 3000
 
 static volatile sig_atomic_t g_stop, g_usr1;
@@ -164,7 +168,8 @@ struct watch {
 
 	struct MHD_Daemon *httpd;
 	struct metrics_snap snap;
-	uint64_t last_metrics;
+	uint64_t last_metrics, last_counters;
+	uint64_t rec_drops, bpf_run_ns;      /* the recorder's, read every COUNTERS_EVERY_NS */
 };
 
 static const char *obs_name(enum trigger_obs o)
@@ -974,10 +979,21 @@ static void update_metrics(struct watch *w, uint64_t now)
 	s.incidents_dropped = atomic_load(&w->jobs_dropped);
 	s.webhook_rejected = atomic_load(&w->webhook_rejected);
 	s.results_dropped = sources_dropped(w->src);
-	if (rec) {
-		recorder_read_counters(rec, read_counter, &s);
-		s.rec_blocks = recorder_blocks(rec);
+	if (rec && now - w->last_counters >= COUNTERS_EVERY_NS) {
+		w->last_counters = now;
+		w->rec_drops = w->bpf_run_ns = 0;
+		{
+			struct metrics_snap c = { 0 };
+
+			recorder_read_counters(rec, read_counter, &c);
+			w->rec_drops = c.rec_drops;
+			w->bpf_run_ns = c.bpf_run_ns;
+		}
 	}
+	s.rec_drops = w->rec_drops;
+	s.bpf_run_ns = w->bpf_run_ns;
+	if (rec)
+		s.rec_blocks = recorder_blocks(rec);
 	s.evicted = flight_evicted(w->flight);
 	s.rotations = flight_rotations(w->flight);
 	if (!getrusage(RUSAGE_SELF, &ru))
@@ -999,6 +1015,8 @@ static void drain_manual(struct watch *w, uint64_t now)
 	n = w->nmanual;
 	memcpy(m, w->manual, n * sizeof(m[0]));
 	pthread_mutex_unlock(&w->lock);
+	if (!n)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		struct trigger_action act;
 
@@ -1010,6 +1028,8 @@ static void drain_manual(struct watch *w, uint64_t now)
 			*w->manual[i].reply = (int)act.what + 1;
 		pthread_mutex_unlock(&w->lock);
 	}
+	if (!n)
+		return; /* the common case: no lock round trip, no wakeup of the waiters */
 	pthread_mutex_lock(&w->lock);
 	memmove(w->manual, w->manual + n, (w->nmanual - n) * sizeof(w->manual[0]));
 	w->nmanual -= n;
@@ -1093,7 +1113,7 @@ static int watch_loop(struct watch *w)
 			logline("the target is back");
 			w->targets_gone_logged = false;
 		}
-		if (now - w->last_metrics >= METRICS_EVERY_NS) {
+		if (w->httpd && now - w->last_metrics >= METRICS_EVERY_NS) {
 			w->last_metrics = now;
 			update_metrics(w, now);
 		}

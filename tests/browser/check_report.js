@@ -130,10 +130,13 @@ async function flameChecks(page, label, report, state, shot) {
   await elementShot(page, svg, path.join(args.artifacts, `${shot}-tooltip.png`));
 
   // Kernel and user frames are coloured apart.
-  const fills = await svg.locator('g[data-w]').evaluateAll((gs) => gs.map((g) => ({
-    kernel: /, kernel$/.test(g.getAttribute('data-t')),
-    user: !/, (kernel|thread name)$/.test(g.getAttribute('data-t')) && g.getAttribute('data-x') !== '0' || false,
-    fill: g.querySelector('rect').getAttribute('fill') })));
+  // (user frames: neither kernel nor thread name, nor the root, nor a merged box)
+  const fills = await svg.locator('g[data-w]').evaluateAll((gs) => gs.map((g) => {
+    const t = g.getAttribute('data-t');
+    return { kernel: /, kernel$/.test(t),
+      user: !/, (kernel|thread name)$/.test(t) && !/^all\n/.test(t) && !/^\[\d+ frames under/.test(t),
+      fill: g.querySelector('rect').getAttribute('fill') };
+  }));
   const kf = new Set(fills.filter((f) => f.kernel).map((f) => f.fill));
   const uf = new Set(fills.filter((f) => !f.kernel && f.user).map((f) => f.fill));
   check(kf.size > 0 && [...kf].every((c) => !uf.has(c)), `${label}: kernel frames (${kf.size} colours) coloured apart from user frames (${uf.size})`, true);

@@ -245,8 +245,8 @@ static void test_flame_diff(void **state)
 	assert_non_null(strstr(txt, "base:     /b (srv, window 20.000 s"));
 	assert_non_null(strstr(txt, "incident: /i (srv, window 10.000 s"));
 	/* Biggest function change first: memcpy (and the lock-wait frames) +400 ms/s. */
-	assert_non_null(strstr(txt, "biggest changes by function (inclusive)"));
-	assert_non_null(strstr(txt, "biggest changes by call site"));
+	assert_non_null(strstr(txt, "biggest changes by function (inclusive time), in ms per second of window:"));
+	assert_non_null(strstr(txt, "biggest changes by call site, in ms per second of window:"));
 	assert_non_null(strstr(txt, "+400.000      0.000    400.000  "));
 	assert_non_null(strstr(txt, "worker: start_thread > worker_main > memcpy | schedule [k]"));
 	/* No control character from a name reaches the terminal. */

@@ -14,6 +14,7 @@
  *                        on the lock (take_state_lock), so the metrics endpoint
  *                        hangs with the service, as a real freeze does. Answers
  *                        at once with the culprit's tid.
+ * Connections are kept alive (HTTP/1.1) unless the client says otherwise.
  * SIGUSR2 freezes for --freeze-seconds too. A load thread (--load RPS) sends
  * /work requests to the service itself, so that the histogram moves.
  *
@@ -191,38 +192,45 @@ WL_FRAME static void handle_work(void)
 	WL_NO_TAILCALL();
 }
 
+static __thread bool keep_alive;   /* the request allows the connection to stay open */
+
 static void reply(int fd, int status, const char *type, const char *body, size_t len)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			 status, status == 200 ? "OK" : "Not Found", type, len);
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+			 status, status == 200 ? "OK" : "Not Found", type, len, keep_alive ? "keep-alive" : "close");
 
 	if (write(fd, head, (size_t)n) < 0 || (len && write(fd, body, len) < 0))
 		return; /* the client gave up (a poll timeout): nothing to do */
 }
 
-static void serve(int fd)
+/* One request of a connection; false when the connection is to be closed. */
+static bool serve_one(int fd)
 {
 	static __thread char req[REQ_MAX], out[65536];
 	size_t len = 0;
-	char path[256] = "";
+	char path[256] = "", version[16] = "";
 	uint64_t t0;
 
 	while (len < sizeof(req) - 1) {
 		ssize_t n = read(fd, req + len, sizeof(req) - 1 - len);
 
 		if (n <= 0)
-			return;
+			return false;
 		len += (size_t)n;
 		req[len] = '\0';
 		if (strstr(req, "\r\n\r\n"))
 			break;
 	}
 	t0 = wl_now_ns();
-	if (sscanf(req, "GET %255s", path) != 1) {
+	/* HTTP/1.1 keeps the connection unless told otherwise (as most servers do) */
+	keep_alive = sscanf(req, "GET %255s %15s", path, version) == 2 && !strcmp(version, "HTTP/1.1") &&
+		     !strcasestr(req, "\nConnection: close");
+	if (!path[0]) {
+		keep_alive = false;
 		reply(fd, 404, "text/plain", "", 0);
-		return;
+		return false;
 	}
 	if (!strcmp(path, "/metrics")) {
 		size_t n = render_metrics(out, sizeof(out));
@@ -249,17 +257,23 @@ static void serve(int fd)
 	} else {
 		reply(fd, 404, "text/plain", "", 0);
 	}
+	return keep_alive;
 }
 
 static void *worker_main(void *arg)
 {
+	struct timeval idle = { .tv_sec = 30 };
+
 	(void)arg;
 	for (;;) {
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (fd < 0)
 			continue;
-		serve(fd);
+		/* an idle keep-alive connection gives its worker back after a while */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+		while (serve_one(fd))
+			;
 		close(fd);
 	}
 	return NULL;
@@ -270,7 +284,7 @@ static void load_once(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg.port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	static const char req[] = "GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	static const char req[] = "GET /work HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 	char buf[512];
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 

@@ -17,4 +17,4 @@ echo "demo: recording pid $wl (offcpu_truth: threads blocking in nanosleep, a pi
 ( sleep 0.5; touch "$gate" ) &
 ./build/stalltrap record --pid "$wl" --duration 5s --out "$out"
 echo
-echo "demo: the profile is in $out (profile.folded loads in flamegraph.pl; report.json for tools)"
+echo "demo: the profile is in $out: report.html (open it in a browser), flamegraph.svg, timeline.svg, profile.pb.gz (go tool pprof), profile.folded, report.json"

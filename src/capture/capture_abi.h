@@ -16,7 +16,7 @@
 #define ST_TARGET_WORDS (ST_PID_MAX_LIMIT / 64)     /* u64 words of the targets bitmap */
 #define ST_KSTACK_DEPTH 127        /* kernel frames kept per stack (the kernel's own limit) */
 #define ST_USTACK_MAX (16 * 1024)  /* hard cap on the user stack bytes copied per block */
-#define ST_USTACK_CHUNK 1024       /* copy granularity; the copy stops at the first fault */
+#define ST_USTACK_CHUNK 4096       /* copy granularity (a page: the stack mapping ends on one); the copy stops at the first fault */
 
 /* Task state at switch-out, as later stages split off-CPU time. */
 enum st_state {

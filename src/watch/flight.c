@@ -392,14 +392,18 @@ int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, 
 
 struct dedup {
 	const struct capdata *next;   /* the generation after src, or NULL */
+	uint64_t ended_by;            /* 0, or: leave out blocks that had not ended by then */
 };
 
-/* A block cut short at a generation's end, whose whole self is in the next one. */
+/* A block cut short at a generation's end, whose whole self is in the next
+ * one; or, for a baseline, a block still going at the baseline's end. */
 static bool dup_of_next(void *arg, const struct capdata *src, const struct cap_block *b)
 {
 	const struct dedup *d = arg;
 	const struct cap_thread *t = &src->threads[b->thread];
 
+	if (d->ended_by && b->start_ns + b->dur_ns > d->ended_by)
+		return true;
 	if (!d->next || !(b->flags & CAP_BLOCK_IN_PROGRESS))
 		return false;
 	for (size_t i = 0; i < d->next->nblocks; i++) {
@@ -415,7 +419,7 @@ static bool dup_of_next(void *arg, const struct capdata *src, const struct cap_b
 }
 
 int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t trigger_ns,
-	       struct capdata *dst)
+	       bool ended_only, struct capdata *dst)
 {
 	const struct capdata *newest = NULL;
 	uint64_t ws = start_ns < f->history_start ? f->history_start : start_ns;
@@ -426,6 +430,7 @@ int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t tr
 		struct dedup d = {
 			.next = i + 1 < f->nold ? recorder_capdata(f->old[i + 1].rec)
 				: f->cur ? recorder_capdata(f->cur) : NULL,
+			.ended_by = ended_only ? end_ns : 0,
 		};
 
 		if (capdata_window_end(src) < ws || src->window.start_mono_ns > end_ns)

@@ -48,9 +48,12 @@ struct recorder *flight_recorder(struct flight *f);
 int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, size_t errlen);
 /* Copies [start_ns, end_ns] of every ended generation into dst (fresh from
  * capdata_init), with the target of the newest one. trigger_ns goes to
- * dst->window.trigger_mono_ns. Returns 0 or a negative errno. */
+ * dst->window.trigger_mono_ns. ended_only (a baseline): leave out blocks
+ * still going at end_ns, which belong to what follows (a freeze that began
+ * just before an incident's window is not "normal"). Returns 0 or a
+ * negative errno. */
 int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t trigger_ns,
-	       struct capdata *dst);
+	       bool ended_only, struct capdata *dst);
 /* Records evicted so far (for /metrics). */
 uint64_t flight_evicted(const struct flight *f);
 uint64_t flight_rotations(const struct flight *f);

@@ -329,7 +329,13 @@ static void poll_metrics(struct source *src, struct source_result *r, int *fatal
 		} else {
 			hist_delta(src->prev, src->nprev, cur, (size_t)n, delta, &reset);
 			moved = hist_count(delta, (size_t)n);
-			if (moved > 0) {
+			if (moved > 0 && isnan(hist_quantile(src->cfg.quantile, delta, (size_t)n))) {
+				/* observations but no quantile: no +Inf bucket, or a single bucket */
+				r->obs = TO_ERROR;
+				snprintf(r->detail, sizeof(r->detail), "histogram %.150s has no quantile: "
+					 "it needs a +Inf bucket and another one", src->cfg.metric);
+				*fatal = -EINVAL;
+			} else if (moved > 0) {
 				atomic_store(&src->moving, true);
 				r->obs = TO_VALUE;
 				r->value = hist_quantile(src->cfg.quantile, delta, (size_t)n);
@@ -372,7 +378,8 @@ static void poll_metrics(struct source *src, struct source_result *r, int *fatal
 		double v;
 
 		expo_read_value(e, &src->sel, &v);
-		r->obs = TO_VALUE;
+		/* a gauge without a value says nothing about a freeze */
+		r->obs = isnan(v) ? TO_IDLE : TO_VALUE;
 		r->value = v;
 		snprintf(r->detail, sizeof(r->detail), "%.6g", v);
 	}
@@ -515,6 +522,8 @@ static void poll_prometheus(struct source *src, struct source_result *r, int *fa
 			snprintf(r->detail, sizeof(r->detail), "%s", perr);
 		*fatal = -EINVAL;
 	} else {
+		if (isnan(r->value))
+			r->obs = TO_IDLE; /* NaN everywhere: nothing to compare */
 		snprintf(r->detail, sizeof(r->detail), "%.6g", r->value);
 	}
 	goto cleanup;

@@ -19,14 +19,15 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
 #include <systemd/sd-daemon.h>
 
 #include "aggregate/aggregate.h"
 #include "capture/proc.h"
 #include "cli/output.h"
 #include "diagnose/diagnose.h"
+#include "watch/control.h"
 #include "watch/flight.h"
+#include "watch/listen.h"
 #include "watch/watch.h"
 
 /* The loop wakes at least this often (and at the incident's end). Results
@@ -35,7 +36,6 @@
 #define LOOP_TICK_MS 500
 #define MANUAL_QUEUE 64u
 #define WRITER_QUEUE 4u
-#define CONTROL_LINE 512u
 #define METRICS_EVERY_NS 1000000000ull
 #define COUNTERS_EVERY_NS 5000000000ull   /* the recorder's counters: a syscall per BPF program */
 #define REPLY_WAIT_MS 3000
@@ -159,14 +159,10 @@ struct watch {
 	bool writing;
 	pthread_t writer;
 	bool writer_started;
-	atomic_uint_least64_t written, write_errors, jobs_dropped, webhook_rejected;
+	atomic_uint_least64_t written, write_errors, jobs_dropped;
 
-	int ctl_fd;
-	char ctl_path[108];
-	pthread_t ctl_thread;
-	bool ctl_started;
-
-	struct MHD_Daemon *httpd;
+	struct control *ctl;
+	struct listener *http;
 	struct metrics_snap snap;
 	uint64_t last_metrics, last_counters;
 	uint64_t rec_drops, bpf_run_ns;      /* the recorder's, read every COUNTERS_EVERY_NS */
@@ -214,12 +210,7 @@ static int enqueue_manual(struct watch *w, const char *source, const char *reaso
 	return ret;
 }
 
-/* ---- control socket ---- */
-
-void watch_socket_path(const char *state_dir, pid_t pid, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/watch-%d.sock", state_dir, (int)pid);
-}
+/* ---- control socket and HTTP listener callbacks ---- */
 
 /* Whether pid is one of ours: in the target list, or matching --name / --cgroup now. */
 static bool is_our_pid(struct watch *w, pid_t pid)
@@ -244,216 +235,64 @@ static bool is_our_pid(struct watch *w, pid_t pid)
 	return ours;
 }
 
-static void handle_control(struct watch *w, int fd)
-{
-	char line[CONTROL_LINE], what[16] = "", who[256] = "", reason[256] = "manual trigger";
-	const char *answer = "error: bad request\n";
-	struct timeval tv = { .tv_sec = 1 };
-	ssize_t n;
-	int reply = 0;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = read(fd, line, sizeof(line) - 1);
-	if (n <= 0)
-		return;
-	line[n] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	/* "trigger pid 1234" or "trigger name comm" */
-	if (sscanf(line, "trigger %15s %255s", what, who) == 2 &&
-	    (!strcmp(what, "pid") || !strcmp(what, "name"))) {
-		bool ours;
-
-		if (!strcmp(what, "pid")) {
-			char *end;
-			long pid = strtol(who, &end, 10);
-
-			ours = !*end && pid > 0 && is_our_pid(w, (pid_t)pid);
-		} else {
-			ours = w->o->name && !strcmp(w->o->name, who);
-			if (!ours && !w->o->name) {
-				/* a pid target answers to its comm too */
-				char comm[64];
-
-				for (size_t i = 0; i < w->o->npids && !ours; i++)
-					ours = !proc_read_comm(w->o->pids[i], comm, sizeof(comm)) && !strcmp(comm, who);
-			}
-		}
-		if (!ours) {
-			answer = "not-mine\n";
-		} else {
-			snprintf(reason, sizeof(reason), "stalltrap trigger --%s %.200s", what, who);
-			if (enqueue_manual(w, "control", reason, &reply)) {
-				answer = "error: queue full\n";
-			} else {
-				struct timespec ts;
-				int rc = 0;
-
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				ts.tv_sec += REPLY_WAIT_MS / 1000;
-				pthread_mutex_lock(&w->lock);
-				while (!reply && !w->quit && rc != ETIMEDOUT)
-					rc = pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-				pthread_mutex_unlock(&w->lock);
-				switch (reply - 1) {
-				case TA_START: answer = "started\n"; break;
-				case TA_EXTEND: answer = "extended\n"; break;
-				case TA_SUPPRESSED: answer = "suppressed\n"; break;
-				case TA_NONE: answer = "capturing\n"; break;
-				default: answer = "queued\n"; break;
-				}
-				if (reply == 0) {
-					/* the loop will still write *reply: take it back under the lock */
-					pthread_mutex_lock(&w->lock);
-					for (size_t i = 0; i < w->nmanual; i++)
-						if (w->manual[i].reply == &reply)
-							w->manual[i].reply = NULL;
-					pthread_mutex_unlock(&w->lock);
-				}
-			}
-		}
-	}
-	if (write(fd, answer, strlen(answer)) < 0) {
-		/* the client went away: nothing to tell */
-	}
-}
-
-static void *control_main(void *arg)
+static bool ctl_is_ours(void *arg, const char *what, const char *who)
 {
 	struct watch *w = arg;
+	char comm[64];
 
-	for (;;) {
-		int fd = accept4(w->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (!strcmp(what, "pid")) {
+		char *end;
+		long pid = strtol(who, &end, 10);
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			break; /* shut down */
-		}
-		handle_control(w, fd);
-		close(fd);
+		return !*end && pid > 0 && is_our_pid(w, (pid_t)pid);
 	}
-	return NULL;
+	if (w->o->name)
+		return !strcmp(w->o->name, who);
+	/* a pid target answers to its comm too */
+	for (size_t i = 0; i < w->o->npids; i++)
+		if (!proc_read_comm(w->o->pids[i], comm, sizeof(comm)) && !strcmp(comm, who))
+			return true;
+	return false;
 }
 
-static int control_start(struct watch *w, char *err, size_t errlen)
+/* On the control thread: hands the trigger to the loop and waits (bounded) for its answer. */
+static const char *ctl_trigger(void *arg, const char *reason)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int ret;
+	struct watch *w = arg;
+	struct timespec ts;
+	int reply = 0, rc = 0;
 
-	if (mkdir(w->o->state_dir, 0700) && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create --state-dir %s: %s", w->o->state_dir, strerror(errno));
-		return -errno;
+	if (enqueue_manual(w, "control", reason, &reply))
+		return "error: queue full";
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += REPLY_WAIT_MS / 1000;
+	pthread_mutex_lock(&w->lock);
+	while (!reply && !w->quit && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	if (!reply) {
+		/* the loop must not write *reply after we return: withdraw it */
+		for (size_t i = 0; i < w->nmanual; i++)
+			if (w->manual[i].reply == &reply)
+				w->manual[i].reply = NULL;
 	}
-	watch_socket_path(w->o->state_dir, getpid(), w->ctl_path, sizeof(w->ctl_path));
-	if (strlen(w->ctl_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "--state-dir path too long for a socket: %s", w->o->state_dir);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, w->ctl_path, strlen(w->ctl_path) + 1);
-	unlink(w->ctl_path);
-	w->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (w->ctl_fd < 0 || bind(w->ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(w->ctl_path, 0600) || listen(w->ctl_fd, 8)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot listen on %s: %s", w->ctl_path, strerror(errno));
-		return ret;
-	}
-	ret = pthread_create(&w->ctl_thread, NULL, control_main, w);
-	if (ret) {
-		snprintf(err, errlen, "cannot start the control thread: %s", strerror(ret));
-		return -ret;
-	}
-	w->ctl_started = true;
-	return 0;
-}
-
-static void control_stop(struct watch *w)
-{
-	if (w->ctl_fd > 0) {
-		shutdown(w->ctl_fd, SHUT_RDWR);
-		if (w->ctl_started)
-			pthread_join(w->ctl_thread, NULL);
-		close(w->ctl_fd);
-		unlink(w->ctl_path);
+	pthread_mutex_unlock(&w->lock);
+	switch (reply - 1) {
+	case TA_START: return "started";
+	case TA_EXTEND: return "extended";
+	case TA_SUPPRESSED: return "suppressed";
+	case TA_NONE: return "capturing";
+	default: return "queued";
 	}
 }
 
-/* ---- HTTP: webhook and /metrics ---- */
-
-bool watch_auth_ok(const char *header, const char *token)
+static int http_alert(void *arg, const char *reason)
 {
-	size_t hl, tl;
-	unsigned char diff = 0;
-
-	if (!header || !token || strncmp(header, "Bearer ", 7))
-		return false;
-	header += 7;
-	hl = strlen(header);
-	tl = strlen(token);
-	/* constant time in the token's length: no early exit on the first difference */
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(token[i] ^ (i < hl ? header[i] : 0));
-	return tl > 0 && hl == tl && !diff;
+	return enqueue_manual(arg, "webhook", reason, NULL);
 }
 
-int watch_parse_webhook(const char *body, size_t len, char *reason, size_t rlen)
+static void metrics_text(void *arg, char *buf, size_t len)
 {
-	json_t *root = json_loadb(body, len, 0, NULL), *alerts;
-	size_t used = 0;
-	int firing = 0;
-
-	if (rlen)
-		reason[0] = '\0';
-	alerts = json_object_get(root, "alerts");
-	if (!json_is_array(alerts)) {
-		json_decref(root);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < json_array_size(alerts); i++) {
-		json_t *a = json_array_get(alerts, i);
-		const char *status = json_string_value(json_object_get(a, "status"));
-		const char *name = json_string_value(json_object_get(json_object_get(a, "labels"), "alertname"));
-		int n;
-
-		if (!json_is_object(a)) {
-			json_decref(root);
-			return -EINVAL;
-		}
-		if (status && strcmp(status, "firing"))
-			continue;
-		firing++;
-		n = snprintf(reason + used, rlen > used ? rlen - used : 0, "%s%s", used ? "," : "alert ",
-			     name ? name : "(unnamed)");
-		if (n > 0 && used + (size_t)n < rlen)
-			used += (size_t)n;
-	}
-	json_decref(root);
-	return firing;
-}
-
-struct req {
-	char *body;
-	size_t len;
-	bool too_big;
-};
-
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type, const char *text)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-								 MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static void metrics_text(struct watch *w, char *buf, size_t len)
-{
+	struct watch *w = arg;
 	struct metrics_snap s;
 	size_t n = 0;
 	static const char *const states[] = { "ok", "breaching", "capturing", "cooldown" };
@@ -461,6 +300,7 @@ static void metrics_text(struct watch *w, char *buf, size_t len)
 	pthread_mutex_lock(&w->lock);
 	s = w->snap;
 	pthread_mutex_unlock(&w->lock);
+	s.webhook_rejected = w->http ? listen_rejected(w->http) : 0;
 #define PUT(...) do { int k_ = snprintf(buf + n, len - n, __VA_ARGS__); if (k_ > 0 && (size_t)k_ < len - n) n += (size_t)k_; } while (0)
 	PUT("# TYPE stalltrap_watch_polls_total counter\nstalltrap_watch_polls_total %llu\n", (unsigned long long)s.polls);
 	PUT("# TYPE stalltrap_watch_breaches_total counter\nstalltrap_watch_breaches_total %llu\n", (unsigned long long)s.breaches);
@@ -491,132 +331,6 @@ static void metrics_text(struct watch *w, char *buf, size_t len)
 	for (unsigned i = 0; i < 4; i++)
 		PUT("stalltrap_watch_state{state=\"%s\"} %d\n", states[i], s.state == (enum trigger_state)i);
 #undef PUT
-}
-
-static enum MHD_Result http_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-				    const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-	struct watch *w = cls;
-	struct req *rq = *con_cls;
-
-	(void)version;
-	if (!strcmp(method, "GET") && !strcmp(url, "/metrics")) {
-		char *text = malloc(16384);
-		enum MHD_Result ret;
-
-		if (!text)
-			return MHD_NO;
-		metrics_text(w, text, 16384);
-		ret = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text);
-		free(text);
-		return ret;
-	}
-	if (strcmp(method, "POST") || strcmp(url, "/webhook"))
-		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: GET /metrics, POST /webhook\n");
-	if (!rq) {
-		/* first call: headers only; check the token before reading any body */
-		if (!w->o->token || !watch_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-									       MHD_HTTP_HEADER_AUTHORIZATION),
-						       w->o->token)) {
-			atomic_fetch_add(&w->webhook_rejected, 1);
-			return respond(c, MHD_HTTP_UNAUTHORIZED, "text/plain",
-				       w->o->token ? "unauthorized\n" : "webhook disabled: no --token-file\n");
-		}
-		rq = calloc(1, sizeof(*rq));
-		if (!rq)
-			return MHD_NO;
-		*con_cls = rq;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		if (rq->len + *upload_size > WATCH_MAX_BODY) {
-			rq->too_big = true;
-		} else if (!rq->too_big) {
-			char *p = realloc(rq->body, rq->len + *upload_size + 1);
-
-			if (!p)
-				return MHD_NO;
-			rq->body = p;
-			memcpy(rq->body + rq->len, upload, *upload_size);
-			rq->len += *upload_size;
-			rq->body[rq->len] = '\0';
-		}
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (rq->too_big)
-		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "body too large\n");
-	{
-		char reason[256];
-		int firing = watch_parse_webhook(rq->body ? rq->body : "", rq->len, reason, sizeof(reason));
-
-		if (firing < 0)
-			return respond(c, MHD_HTTP_BAD_REQUEST, "text/plain", "not an Alertmanager webhook message\n");
-		if (firing > 0 && enqueue_manual(w, "webhook", reason, NULL))
-			return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "busy\n");
-		return respond(c, MHD_HTTP_OK, "text/plain", firing ? "triggered\n" : "nothing firing\n");
-	}
-}
-
-static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			   enum MHD_RequestTerminationCode toe)
-{
-	struct req *rq = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)toe;
-	if (rq) {
-		free(rq->body);
-		free(rq);
-		*con_cls = NULL;
-	}
-}
-
-static int http_start(struct watch *w, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	char host[256], *colon;
-	const char *port;
-	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
-	int ret;
-
-	snprintf(host, sizeof(host), "%s", w->o->listen);
-	colon = strrchr(host, ':');
-	if (!colon) {
-		snprintf(err, errlen, "invalid --listen '%s': expected ADDR:PORT", w->o->listen);
-		return -EINVAL;
-	}
-	*colon = '\0';
-	port = colon + 1;
-	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
-		colon[-1] = '\0';
-		memmove(host, host + 1, strlen(host));
-	}
-	ret = getaddrinfo(host, port, &hints, &ai);
-	if (ret) {
-		snprintf(err, errlen, "invalid --listen '%s': %s", w->o->listen, gai_strerror(ret));
-		return -EINVAL;
-	}
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	w->httpd = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, http_handler, w,
-				    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				    MHD_OPTION_CONNECTION_LIMIT, 32u,
-				    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-				    MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (!w->httpd) {
-		snprintf(err, errlen, "cannot listen on %s (address in use?)", w->o->listen);
-		return -EADDRINUSE;
-	}
-	info = MHD_get_daemon_info(w->httpd, MHD_DAEMON_INFO_BIND_PORT);
-	logline("listening on %s:%u (GET /metrics%s)", host, info ? info->port : 0,
-		w->o->token ? ", POST /webhook" : "; webhook disabled without --token-file");
-	return 0;
 }
 
 /* ---- the incident writer ---- */
@@ -794,7 +508,7 @@ static json_t *baseline_json(struct watch *w, uint64_t ws)
 		return json_pack("{s:s}", "note", "no baseline: the watcher's history before the window is under 1 s");
 	if (capdata_init(&cd))
 		return NULL;
-	if (flight_cut(w->flight, bs, ws, 0, &cd) || aggregate_build(&agg, &cd)) {
+	if (flight_cut(w->flight, bs, ws, 0, true, &cd) || aggregate_build(&agg, &cd)) {
 		capdata_free(&cd);
 		return NULL;
 	}
@@ -827,15 +541,24 @@ static void finish_incident(struct watch *w, const struct trigger_action *act)
 	 * generation, cut the incident out of the history, go on with a new one */
 	n = current_pids(w, &pids);
 	ret = flight_rotate(w->flight, pids, n > 0 ? (size_t)n : 0, err, sizeof(err));
-	free(pids);
 	if (ret)
 		logline("recorder restart failed (will retry): %s", err);
 	if (!j || !(j->cd = calloc(1, sizeof(*j->cd))) || capdata_init(j->cd)) {
 		logline("incident dropped: out of memory");
 		free_job(j);
+		free(pids);
 		return;
 	}
-	ret = flight_cut(w->flight, ws, act->end_ns, act->trigger_ns, j->cd);
+	ret = flight_cut(w->flight, ws, act->end_ns, act->trigger_ns, false, j->cd);
+	if (!ret && n > 0) {
+		/* the target as it is now (a --name or --cgroup target may have restarted) */
+		char tcomm[64], tcmd[4096];
+
+		snprintf(tcomm, sizeof(tcomm), "%s", j->cd->target.comm ? j->cd->target.comm : w->comm);
+		snprintf(tcmd, sizeof(tcmd), "%s", j->cd->target.cmdline ? j->cd->target.cmdline : "");
+		ret = capdata_set_target(j->cd, pids, (size_t)n, tcomm, tcmd);
+	}
+	free(pids);
 	if (ret) {
 		logline("incident cut failed: %s", strerror(-ret));
 		free_job(j);
@@ -861,8 +584,9 @@ static void finish_incident(struct watch *w, const struct trigger_action *act)
 
 		if (k > 1)
 			snprintf(suffix, sizeof(suffix), "-%d", k);
+		/* the target's pid as of this incident: a --name target may have restarted */
 		snprintf(j->dir, sizeof(j->dir), "%s/%s-%s-%d%s", w->o->out_dir, when, comm,
-			 w->o->npids ? (int)w->o->pids[0] : 0, suffix);
+			 j->cd->target.npids ? (int)j->cd->target.pids[0] : 0, suffix);
 		if (stat(j->dir, &st))
 			break;
 	}
@@ -977,7 +701,6 @@ static void update_metrics(struct watch *w, uint64_t now)
 	s.incidents_written = atomic_load(&w->written);
 	s.incident_errors = atomic_load(&w->write_errors);
 	s.incidents_dropped = atomic_load(&w->jobs_dropped);
-	s.webhook_rejected = atomic_load(&w->webhook_rejected);
 	s.results_dropped = sources_dropped(w->src);
 	if (rec && now - w->last_counters >= COUNTERS_EVERY_NS) {
 		w->last_counters = now;
@@ -1040,7 +763,8 @@ static void drain_manual(struct watch *w, uint64_t now)
 static int watch_loop(struct watch *w)
 {
 	uint64_t last_watchdog = 0, watchdog_usec = 0;
-	bool stopping = false;
+	bool stopping = false, poll_failed = false;
+	int ret;
 
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
 		watchdog_usec = 0;
@@ -1066,8 +790,10 @@ static int watch_loop(struct watch *w)
 		deadline = trigger_next_deadline(w->trig);
 		if (deadline > now && deadline - now < (uint64_t)LOOP_TICK_MS * 1000000ull)
 			timeout = (int)((deadline - now) / 1000000ull) + 1;
-		if (flight_poll(w->flight, timeout) < 0 && !stopping)
-			logline("recorder poll failed");
+		ret = flight_poll(w->flight, timeout);
+		if (ret < 0 && ret != -EINTR && !poll_failed) /* EINTR: a signal (SIGUSR1, SIGTERM) */
+			logline("recorder poll failed: %s", strerror(-ret));
+		poll_failed = ret < 0 && ret != -EINTR;
 		now = mono_ns();
 
 		if (g_stop && !stopping) {
@@ -1078,6 +804,8 @@ static int watch_loop(struct watch *w)
 		if (g_stop > 1 && w->inc.active) {
 			/* asked twice: end the capture now with what it has */
 			trigger_tick(w->trig, w->inc.end_ns, &act);
+			if (act.end_ns > now)
+				act.end_ns = now;
 			handle_action(w, &act, "stop", "stop", "stop");
 		}
 		trigger_tick(w->trig, now, &act);
@@ -1113,7 +841,7 @@ static int watch_loop(struct watch *w)
 			logline("the target is back");
 			w->targets_gone_logged = false;
 		}
-		if (w->httpd && now - w->last_metrics >= METRICS_EVERY_NS) {
+		if (w->http && now - w->last_metrics >= METRICS_EVERY_NS) {
 			w->last_metrics = now;
 			update_metrics(w, now);
 		}
@@ -1140,7 +868,6 @@ int watch_run(const struct watch_opts *o)
 		return 1;
 	}
 	w->o = o;
-	w->ctl_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -1203,11 +930,24 @@ int watch_run(const struct watch_opts *o)
 			 "CAP_SYS_RESOURCE)");
 		goto fail;
 	}
-	ret = control_start(w, err, sizeof(err));
-	if (ret)
-		goto fail;
-	if (o->listen && (ret = http_start(w, err, sizeof(err))))
-		goto fail;
+	{
+		struct control_cbs cc = { .arg = w, .is_ours = ctl_is_ours, .trigger = ctl_trigger };
+
+		ret = control_start(&w->ctl, o->state_dir, &cc, err, sizeof(err));
+		if (ret)
+			goto fail;
+	}
+	if (o->listen) {
+		struct listen_cbs lc = { .arg = w, .metrics = metrics_text, .alert = http_alert };
+
+		ret = listen_start(&w->http, o->listen, o->token, &lc, err, sizeof(err));
+		if (ret)
+			goto fail;
+		/* the address as given, with the port the kernel picked for port 0 */
+		logline("listening on %.*s:%u (GET /metrics%s)", (int)(strrchr(o->listen, ':') - o->listen),
+			o->listen, listen_port(w->http),
+			o->token ? ", POST /webhook" : "; webhook disabled without --token-file");
+	}
 
 	ro = o->ro;
 	ro.pids = o->pids;
@@ -1256,8 +996,7 @@ fail:
 		fprintf(stderr, "stalltrap watch: %s\n", err);
 	status = 1;
 cleanup:
-	if (w->httpd)
-		MHD_stop_daemon(w->httpd);
+	listen_stop(w->http);
 	pthread_mutex_lock(&w->lock);
 	w->quit = true;
 	pthread_cond_broadcast(&w->cond);
@@ -1265,7 +1004,7 @@ cleanup:
 	/* the writer finishes the incidents already cut before it sees quit */
 	if (w->writer_started)
 		pthread_join(w->writer, NULL);
-	control_stop(w);
+	control_stop(w->ctl);
 	sources_free(w->src);
 	flight_free(w->flight);
 	trigger_free(w->trig);

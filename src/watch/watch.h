@@ -3,8 +3,8 @@
  * One main loop owns the flight recorder and the trigger; everything that
  * can wait on the outside world runs on its own thread and talks to the
  * loop through bounded queues: the source pollers (sources.h), the control
- * socket (stalltrap trigger), the HTTP listener (Alertmanager webhook and
- * our own /metrics) and the incident writer (rendering an incident takes
+ * socket (control.h: stalltrap trigger), the HTTP listener (listen.h:
+ * Alertmanager webhook and our own /metrics) and the incident writer (rendering an incident takes
  * long enough to overflow the ring buffer if the loop did it).
  * The loop never reads the target's /proc files without a deadline.
  */
@@ -22,7 +22,6 @@
 
 #define WATCH_MAX_SOURCES 16u
 #define WATCH_MAX_TOKEN 4096u
-#define WATCH_MAX_BODY (1u << 20)   /* bytes of one webhook request */
 
 struct watch_opts {
 	/* the target: pids (--pid, or what --name/--cgroup resolved to at start) */
@@ -46,15 +45,5 @@ struct watch_opts {
 /* Runs until SIGTERM/SIGINT (a capture in progress is finished and written
  * first). Returns the exit status: 0, or 1 after a one-line reason on stderr. */
 int watch_run(const struct watch_opts *o);
-
-/* The control socket's path for the watcher with process id pid. */
-void watch_socket_path(const char *state_dir, pid_t pid, char *buf, size_t len);
-/* Pure helpers, unit-tested. */
-/* Whether the Authorization header value carries token (constant time). */
-bool watch_auth_ok(const char *header, const char *token);
-/* Reads an Alertmanager webhook body: the firing alerts' names, joined
- * with ',' into reason (at most len). Returns the number of firing alerts,
- * or -EINVAL for a body that is not a webhook message. */
-int watch_parse_webhook(const char *body, size_t len, char *reason, size_t rlen);
 
 #endif /* STALLTRAP_WATCH_H */

@@ -39,9 +39,18 @@ rm -rf "$TMP/incidents"
 start_watch --pid "$SVC_PID" --psi cpu --threshold 700ms --for 1s --interval 250ms --before 1s --window 1s \
 	--max-window 2s --cooldown 1m --baseline 2s
 grep -q "source 0: psi cpu .*pressure" "$TMP/watch.log" || fail "no PSI source"
-for i in 1 2 3 4; do timeout 20 sh -c 'while :; do :; done' & PIDS_TO_KILL+=($!); done
+# busy loops that end by themselves after 30 s even if this script is killed, and are killed
+# by their own pid (no wrapper that would leave them running) as soon as PSI fired
+BUSY=()
+for i in 1 2 3 4; do
+	python3 -c 'import time
+end = time.monotonic() + 30
+while time.monotonic() < end: pass' &
+	BUSY+=($!); PIDS_TO_KILL+=($!)
+done
 wait_until 30 "a PSI incident" incident_count_is 1
-for p in "${PIDS_TO_KILL[@]}"; do [ "$p" = "$SVC_PID" ] || [ "$p" = "$WATCH_PID" ] || kill "$p" 2>/dev/null || true; done
+kill "${BUSY[@]}" 2>/dev/null || true
+wait "${BUSY[@]}" 2>/dev/null || true
 r=$(incidents)/report.json
 [ "$(jq -r .trigger.source "$r")" = psi ] || fail "trigger.source $(jq -r .trigger.source "$r")"
 jq -e '.trigger.reason | test("cpu some stall")' "$r" >/dev/null || fail "reason $(jq -r .trigger.reason "$r")"

@@ -39,7 +39,10 @@ start_watch --pid "$SVC_PID" --prometheus "$PROM/" --query "$Q" --threshold 0.5 
 wait_until 30 "polls" metric_at_least stalltrap_watch_polls_total 4
 [ "$(watch_metric stalltrap_watch_triggers_total)" = 0 ] || fail "triggered before the freeze: $(cat "$TMP/watch.log")"
 curl -s -m 2 "http://127.0.0.1:$SVC_PORT/freeze?seconds=3" >/dev/null
-wait_until 60 "an incident" incident_count_is 1
+wait_until 10 "the freeze to end" grep -q '"freeze_end"' "$TMP/svc.out"
+for i in $(seq 1 600); do incident_count_is 1 && break; sleep 0.1; done
+incident_count_is 1 || fail "no incident after 60 s; the query gives $(curl -s "$PROM/api/v1/query" \
+	--data-urlencode "query=$Q" | jq -c .data.result); up: $(curl -s "$PROM/api/v1/query?query=up" | jq -c .data.result)"
 stop_watch
 r=$(incidents)/report.json
 [ "$(jq -r .trigger.source "$r")" = prometheus ] || fail "trigger.source $(jq -r .trigger.source "$r")"

@@ -53,6 +53,7 @@ grep -q "CapBnd:.*" "/proc/$WATCH_PID/status" || fail "watcher gone: $(cat "$TMP
 bnd=$(awk '/^CapBnd/ { print $2 }' "/proc/$WATCH_PID/status")
 [ "$bnd" != "000001ffffffffff" ] || fail "the bounding set was not applied"
 wait_until 10 "WATCHDOG=1" grep -q "WATCHDOG=1" "$TMP/notify.log"
+wait_until 30 "history >= before + baseline" metric_at_least stalltrap_watch_history_seconds 3.5
 curl -s -m 2 "http://127.0.0.1:$SVC_PORT/freeze?seconds=2" >/dev/null
 wait_until 60 "an incident" incident_count_is 1
 grep -q "STATUS=capturing" "$TMP/notify.log" || fail "no STATUS=capturing: $(cat "$TMP/notify.log")"

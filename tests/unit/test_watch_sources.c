@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "watch/sources.h"
-#include "watch/watch.h"
+#include "watch/listen.h"
 
 static void test_promql(void **state)
 {
@@ -96,7 +96,7 @@ static void test_auth(void **state)
 		{ "Bearer x", NULL, false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (watch_auth_ok(cases[i].hdr, cases[i].token) != cases[i].ok)
+		if (listen_auth_ok(cases[i].hdr, cases[i].token) != cases[i].ok)
 			fail_msg("case %zu", i);
 }
 
@@ -115,7 +115,7 @@ static void test_webhook(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char reason[64];
-		int ret = watch_parse_webhook(cases[i].body, strlen(cases[i].body), reason, sizeof(reason));
+		int ret = listen_parse_webhook(cases[i].body, strlen(cases[i].body), reason, sizeof(reason));
 
 		if (ret != cases[i].ret)
 			fail_msg("case %zu: ret %d", i, ret);
@@ -131,7 +131,7 @@ static void test_webhook(void **state)
 			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"labels\":{\"alertname\":\"Alert%d\"}}",
 					      i ? "," : "", i);
 		snprintf(body + n, sizeof(body) - n, "]}");
-		assert_int_equal(watch_parse_webhook(body, strlen(body), reason, sizeof(reason)), 40);
+		assert_int_equal(listen_parse_webhook(body, strlen(body), reason, sizeof(reason)), 40);
 		assert_true(strlen(reason) < sizeof(reason));
 	}
 }

@@ -211,6 +211,20 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Ends the building of a pid list: freed on error, sorted otherwise.
+ * Returns the count or err. */
+static int pid_list_finish(pid_t **pids, size_t n, int err)
+{
+	if (err) {
+		free(*pids);
+		*pids = NULL;
+		return err;
+	}
+	if (n)
+		qsort(*pids, n, sizeof(pid_t), cmp_pid);
+	return (int)n;
+}
+
 /* Appends pid to a growable array unless present; returns 0 or -ENOMEM. */
 static int pid_push(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
 {
@@ -267,14 +281,7 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 			break;
 	}
 	closedir(d);
-	if (err) {
-		free(*pids);
-		*pids = NULL;
-		return err;
-	}
-	if (n)
-		qsort(*pids, n, sizeof(pid_t), cmp_pid);
-	return (int)n;
+	return pid_list_finish(pids, n, err);
 }
 
 int proc_resolve_cgroup(const char *path, char *out, size_t outlen)
@@ -346,12 +353,60 @@ int proc_cgroup_pids(const char *dir, pid_t **pids)
 
 	*pids = NULL;
 	err = cgroup_walk(dir, pids, &n, &cap, 0);
-	if (err) {
-		free(*pids);
-		*pids = NULL;
-		return err;
+	return pid_list_finish(pids, n, err);
+}
+
+int proc_resolve_targets(const pid_t *pids, int npids, const char *name, const char *cgroup,
+			 bool allow_empty, pid_t **out, char *cgdir, size_t cgdirlen,
+			 char *err, size_t errlen)
+{
+	int n, i;
+
+	*out = NULL;
+	if (name) {
+		n = proc_find_by_comm("/proc", name, out);
+		if (n < 0 || (n == 0 && !allow_empty)) {
+			snprintf(err, errlen, "no process named '%s'", name);
+			return n < 0 ? n : -ESRCH;
+		}
+		return n;
 	}
-	if (n)
-		qsort(*pids, n, sizeof(pid_t), cmp_pid);
-	return (int)n;
+	if (cgroup) {
+		if (proc_resolve_cgroup(cgroup, cgdir, cgdirlen)) {
+			snprintf(err, errlen, "no such cgroup: %s", cgroup);
+			return -ENOENT;
+		}
+		n = proc_cgroup_pids(cgdir, out);
+		if (n < 0 || (n == 0 && !allow_empty)) {
+			snprintf(err, errlen, "cgroup %s has no processes", cgdir);
+			return n < 0 ? n : -ESRCH;
+		}
+		return n;
+	}
+	for (i = 0; i < npids; i++) {
+		if (!proc_alive(pids[i])) {
+			snprintf(err, errlen, "no such process: %d", (int)pids[i]);
+			return -ESRCH;
+		}
+	}
+	*out = malloc((npids ? npids : 1) * sizeof(pid_t));
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(*out, pids, npids * sizeof(pid_t));
+	return npids;
+}
+
+void proc_read_cmdline(pid_t pid, int timeout_ms, char *out, size_t outlen)
+{
+	char path[64], *buf = NULL;
+	size_t len;
+
+	if (outlen)
+		out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (proc_read_deadline(path, timeout_ms, &buf, &len) == 0)
+		proc_format_cmdline(buf, len, out, outlen);
+	free(buf);
 }

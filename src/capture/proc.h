@@ -43,4 +43,18 @@ int proc_resolve_cgroup(const char *path, char *out, size_t outlen);
 /* Distinct tgids in DIR/cgroup.procs (and its descendants' cgroup.procs). */
 int proc_cgroup_pids(const char *dir, pid_t **pids);
 
+/* Resolves one of --pid (pids, npids), --name or --cgroup into the target
+ * pids, as record and watch take them. *out is malloc'd (the caller frees
+ * it); cgdir receives the resolved cgroup directory for --cgroup. A pid that
+ * does not exist is an error; so is a name or a cgroup without processes,
+ * unless allow_empty (a watcher waits for a restarting service). Returns the
+ * count, or a negative errno with a one-line reason in err. */
+int proc_resolve_targets(const pid_t *pids, int npids, const char *name, const char *cgroup,
+			 bool allow_empty, pid_t **out, char *cgdir, size_t cgdirlen,
+			 char *err, size_t errlen);
+
+/* The cmdline of pid, spaces between the arguments, read with a deadline
+ * (it takes the target's mmap_lock). "" when it cannot be read in time. */
+void proc_read_cmdline(pid_t pid, int timeout_ms, char *out, size_t outlen);
+
 #endif /* STALLTRAP_PROC_H */

@@ -190,48 +190,20 @@ int cmd_record(int argc, char **argv)
 		return usage_error("give exactly one of --pid, --name or --cgroup%s%s", "", "");
 
 	/* Resolve the targets: no match is an error. */
-	if (name) {
-		npids = proc_find_by_comm("/proc", name, &found);
-		if (npids <= 0) {
-			fprintf(stderr, "stalltrap record: no process named '%s'\n", name);
-			goto cleanup;
-		}
-		pids = found;
-	} else if (cgroup) {
-		if (proc_resolve_cgroup(cgroup, cgdir, sizeof(cgdir))) {
-			fprintf(stderr, "stalltrap record: no such cgroup: %s\n", cgroup);
-			goto cleanup;
-		}
-		npids = proc_cgroup_pids(cgdir, &found);
-		if (npids <= 0) {
-			fprintf(stderr, "stalltrap record: cgroup %s has no processes\n", cgdir);
-			goto cleanup;
-		}
-		pids = found;
-	} else {
-		for (int i = 0; i < npids; i++) {
-			if (!proc_alive(pids[i])) {
-				fprintf(stderr, "stalltrap record: no such process: %d\n", (int)pids[i]);
-				goto cleanup;
-			}
-		}
+	npids = proc_resolve_targets(pids_buf, npids, name, cgroup, false, &found, cgdir,
+				     sizeof(cgdir), err, sizeof(err));
+	if (npids <= 0) {
+		fprintf(stderr, "stalltrap record: %s\n", err);
+		goto cleanup;
 	}
+	pids = found;
 	if (geteuid() != 0 && access("/sys/kernel/btf/vmlinux", R_OK) == 0) {
 		/* libbpf would fail later with a less helpful EPERM */
 		fprintf(stderr, "stalltrap record: not permitted: run as root (BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)\n");
 		goto cleanup;
 	}
 	proc_read_comm(pids[0], comm, sizeof(comm));
-	{
-		char path[64], *buf = NULL;
-		size_t len;
-
-		/* cmdline takes the target's mmap_lock: a deadline, like every such read */
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pids[0]);
-		if (proc_read_deadline(path, 500, &buf, &len) == 0)
-			proc_format_cmdline(buf, len, cmdline, sizeof(cmdline));
-		free(buf);
-	}
+	proc_read_cmdline(pids[0], 500, cmdline, sizeof(cmdline));
 	ret = make_out_dir(out, dir, sizeof(dir));
 	if (ret) {
 		fprintf(stderr, "stalltrap record: cannot create --out directory '%s': %s\n",

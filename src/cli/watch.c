@@ -512,7 +512,7 @@ int cmd_watch(int argc, char **argv)
 		.hold_threshold_ns = 10000000ull, .max_ustack = 8192, .top = 10,
 	};
 	static struct watch_opts o;
-	char cgdir[4096], psi_paths[WATCH_MAX_SOURCES][4096];
+	char cgdir[4096], psi_paths[WATCH_MAX_SOURCES][4096], errbuf[512];
 	pid_t *found = NULL, *pids;
 	char *token = NULL;
 	const char *config = NULL;
@@ -632,30 +632,13 @@ int cmd_watch(int argc, char **argv)
 	ret = EXIT_RUNTIME;
 	/* the target: a pid that does not exist is an error; a --name or
 	 * --cgroup without processes now is waited for (the service may be restarting) */
-	if (c.name) {
-		npids = proc_find_by_comm("/proc", c.name, &found);
-		if (npids < 0)
-			npids = 0;
-		pids = found;
-	} else if (c.cgroup) {
-		if (proc_resolve_cgroup(c.cgroup, cgdir, sizeof(cgdir))) {
-			fprintf(stderr, "stalltrap watch: no such cgroup: %s\n", c.cgroup);
-			goto out;
-		}
-		npids = proc_cgroup_pids(cgdir, &found);
-		if (npids < 0)
-			npids = 0;
-		pids = found;
-	} else {
-		for (int i = 0; i < c.npids; i++) {
-			if (!proc_alive(c.pids[i])) {
-				fprintf(stderr, "stalltrap watch: no such process: %d\n", (int)c.pids[i]);
-				goto out;
-			}
-		}
-		pids = c.pids;
-		npids = c.npids;
+	npids = proc_resolve_targets(c.pids, c.npids, c.name, c.cgroup, true, &found, cgdir,
+				     sizeof(cgdir), errbuf, sizeof(errbuf));
+	if (npids < 0) {
+		fprintf(stderr, "stalltrap watch: %s\n", errbuf);
+		goto out;
 	}
+	pids = found;
 
 	for (size_t i = 0; i < c.nsrc; i++) {
 		struct src_arg *s = &c.src[i];

@@ -967,14 +967,10 @@ int watch_run(const struct watch_opts *o)
 		goto fail;
 	}
 	{
-		char path[64], *buf = NULL, cmdline[4096] = "";
-		size_t len;
+		char cmdline[4096] = "";
 
-		/* cmdline takes the target's mmap_lock: a deadline, like every such read */
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", o->npids ? (int)o->pids[0] : 0);
-		if (o->npids && proc_read_deadline(path, 200, &buf, &len) == 0)
-			proc_format_cmdline(buf, len, cmdline, sizeof(cmdline));
-		free(buf);
+		if (o->npids)
+			proc_read_cmdline(o->pids[0], 200, cmdline, sizeof(cmdline));
 		capdata_set_target(recorder_capdata(flight_recorder(w->flight)), o->pids, o->npids, w->comm, cmdline);
 	}
 	ret = sources_start(w->src);

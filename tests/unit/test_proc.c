@@ -138,6 +138,30 @@ static void test_cgroup_walk(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+static void test_resolve_targets(void **state)
+{
+	pid_t self = getpid(), missing = 4194000, *out = NULL;
+	char cg[64], err[256];
+
+	assert_int_equal(proc_resolve_targets(&self, 1, NULL, NULL, false, &out, cg, sizeof(cg),
+					      err, sizeof(err)), 1);
+	assert_int_equal(out[0], self);
+	free(out);
+	assert_int_equal(proc_resolve_targets(&missing, 1, NULL, NULL, false, &out, cg, sizeof(cg),
+					      err, sizeof(err)), -ESRCH);
+	assert_string_equal(err, "no such process: 4194000");
+	assert_int_equal(proc_resolve_targets(NULL, 0, "no-such-comm-x", NULL, false, &out, cg,
+					      sizeof(cg), err, sizeof(err)), -ESRCH);
+	assert_string_equal(err, "no process named 'no-such-comm-x'");
+	/* a watcher waits for a service that is not there yet */
+	assert_int_equal(proc_resolve_targets(NULL, 0, "no-such-comm-x", NULL, true, &out, cg,
+					      sizeof(cg), err, sizeof(err)), 0);
+	free(out);
+	assert_int_equal(proc_resolve_targets(NULL, 0, NULL, "/no/such/cg", true, &out, cg,
+					      sizeof(cg), err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "no such cgroup: /no/such/cg");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_read_deadline_times_out),
 		cmocka_unit_test(test_find_by_comm_in_fake_proc),
 		cmocka_unit_test(test_cgroup_walk),
+		cmocka_unit_test(test_resolve_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -583,6 +583,15 @@ int expo_metric_type(const struct expo *e, const struct expo_sel *sel, enum expo
 	return 0;
 }
 
+/* Several series match: keep the largest value. NaN loses to any number: a
+ * series without data is not the worst one. */
+static void keep_worst(double *best, bool *found, double v)
+{
+	if (!*found || isnan(*best) || v > *best)
+		*best = v;
+	*found = true;
+}
+
 int expo_read_value(const struct expo *e, const struct expo_sel *sel, double *out)
 {
 	bool found = false;
@@ -593,10 +602,7 @@ int expo_read_value(const struct expo *e, const struct expo_sel *sel, double *ou
 
 		if (!expo_sel_match(sel, sel->name, s))
 			continue;
-		/* NaN loses to any number: a series without data is not the worst one */
-		if (!found || isnan(best) || s->value > best)
-			best = s->value;
-		found = true;
+		keep_worst(&best, &found, s->value);
 	}
 	if (!found)
 		return -ENOENT;
@@ -626,9 +632,7 @@ int expo_read_summary(const struct expo *e, const struct expo_sel *sel, double q
 		if (!expo_sel_match(sel, sel->name, s) || !(qs = label_of(s, "quantile")) ||
 		    parse_float(qs, &sq) || fabs(sq - q) > 1e-9)
 			continue;
-		if (!found || isnan(best) || s->value > best)
-			best = s->value;
-		found = true;
+		keep_worst(&best, &found, s->value);
 	}
 	if (!found)
 		return -ENOENT;

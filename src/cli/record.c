@@ -10,12 +10,28 @@
 #include <unistd.h>
 
 #include "capture/proc.h"
+#include "cli/capture_flags.h"
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/recorder.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
+
+/* record's own options; the capture flags come from capture_flags.c */
+enum {
+	R_PID = 0x100, R_NAME, R_CGROUP, R_DURATION, R_OUT,
+};
+
+static const struct option own_opts[] = {
+	{ "pid", required_argument, NULL, R_PID },
+	{ "name", required_argument, NULL, R_NAME },
+	{ "cgroup", required_argument, NULL, R_CGROUP },
+	{ "duration", required_argument, NULL, R_DURATION },
+	{ "out", required_argument, NULL, R_OUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -35,16 +51,8 @@ static void usage(FILE *f)
 		"  --name COMM         trace every process with this comm, and those that exec it later\n"
 		"  --cgroup PATH       trace every process of this cgroup, and those that join it\n"
 		"  --duration D        capture window (500ms, 2s, 1m, or seconds); default 15s\n"
-		"  --min-block D       blocks shorter than this are only counted; default 1ms\n"
-		"  --no-locks          no cause tracing (lock waits, mmap_lock holders, wakers,\n"
-		"                      on-CPU samples, I/O): the off-CPU profile only\n"
-		"  --hold-threshold D  report mmap_lock holders above this total; default 10ms\n"
-		"  --out DIR           output directory; default ./stalltrap-YYYYmmdd-HHMMSS\n"
-		"  --top N             call sites in the printed summary; default 10\n"
-		"  --max-ustack BYTES  user stack copied per block (1024..16384); default 8192\n"
-		"  --ringbuf-kb N      ring buffer size in KiB (power of two, >= 4); default 8192\n"
-		"  --bpf-stats         measure the BPF programs' run time into report.json\n"
-		"                      (the kernel's stats cost ~20-40 ns per program run)\n");
+		"  --out DIR           output directory; default ./stalltrap-YYYYmmdd-HHMMSS\n");
+	capture_flags_usage(f);
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -92,96 +100,57 @@ static int make_out_dir(const char *want, char *dir, size_t len)
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "min-block", required_argument, NULL, 'm' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "top", required_argument, NULL, 't' },
-		{ "max-ustack", required_argument, NULL, 'U' },
-		{ "ringbuf-kb", required_argument, NULL, 'R' },
-		{ "bpf-stats", no_argument, NULL, 'S' },
-		{ "no-locks", no_argument, NULL, 'L' },
-		{ "hold-threshold", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[sizeof(own_opts) / sizeof(own_opts[0]) + CAPTURE_FLAGS_N];
 	pid_t pids_buf[MAX_PIDS], *pids = pids_buf, *found = NULL;
 	int npids = 0, ntargets = 0, opt, ret, status = EXIT_RUNTIME;
 	const char *name = NULL, *cgroup = NULL, *out = NULL;
 	char cgdir[4096], dir[4096], err[512] = "", comm[64] = "", cmdline[4096] = "";
-	uint64_t duration_ns = 15000000000ull, min_block_ns = 1000000ull, v;
-	uint64_t top = 10, max_ustack = 8192, ringbuf_kb = 0;
-	struct recorder_opts ro = { 0 };
+	uint64_t duration_ns = 15000000000ull;
+	struct capture_flags cf;
+	struct recorder_opts ro;
 	struct recorder *rec = NULL;
 	struct sigaction sa;
-	bool tty = isatty(STDERR_FILENO), bpf_stats = false, no_locks = false;
-	uint64_t hold_threshold_ns = 10000000ull;
+	bool tty = isatty(STDERR_FILENO);
 
+	capture_flags_longopts(longopts, own_opts);
+	capture_flags_init(&cf);
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'p':
+		case R_PID:
 			npids = parse_pid_list(optarg, pids_buf, MAX_PIDS);
 			if (npids <= 0)
 				return usage_error("invalid --pid '%s'%s: expected PID[,PID...]", optarg, "");
 			ntargets++;
 			break;
-		case 'n':
+		case R_NAME:
 			if (!*optarg || strlen(optarg) > 15)
 				return usage_error("invalid --name '%s'%s: a comm has 1 to 15 characters", optarg, "");
 			name = optarg;
 			ntargets++;
 			break;
-		case 'c':
+		case R_CGROUP:
 			cgroup = optarg;
 			ntargets++;
 			break;
-		case 'd':
+		case R_DURATION:
 			if (parse_duration_ns(optarg, &duration_ns) || !duration_ns)
 				return usage_error("invalid --duration '%s'%s: expected e.g. 500ms, 2s, 1m or seconds", optarg, "");
 			break;
-		case 'm':
-			if (parse_duration_ns(optarg, &min_block_ns))
-				return usage_error("invalid --min-block '%s'%s: expected e.g. 1ms, 500us", optarg, "");
-			break;
-		case 'o':
+		case R_OUT:
 			out = optarg;
-			break;
-		case 't':
-			if (parse_u64(optarg, 1, 1000, &top))
-				return usage_error("invalid --top '%s'%s: expected 1..1000", optarg, "");
-			break;
-		case 'U':
-			if (parse_u64(optarg, 1024, 16384, &max_ustack))
-				return usage_error("invalid --max-ustack '%s'%s: expected 1024..16384", optarg, "");
-			break;
-		case 'R':
-			if (parse_u64(optarg, 4, 1 << 20, &v) || (v & (v - 1)))
-				return usage_error("invalid --ringbuf-kb '%s'%s: expected a power of two >= 4", optarg, "");
-			ringbuf_kb = v;
-			break;
-		case 'S':
-			bpf_stats = true;
-			break;
-		case 'L':
-			no_locks = true;
-			break;
-		case 'H':
-			if (parse_duration_ns(optarg, &hold_threshold_ns))
-				return usage_error("invalid --hold-threshold '%s'%s: expected e.g. 10ms", optarg, "");
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case '?':
+			getopt_error(longopts, optopt, argv[optind - 1], err, sizeof(err));
+			return usage_error("%s%s", err, "");
 		default:
-			if (optopt)
-				return usage_error("option '-%c'%s needs a value or is unknown", (char[]){ (char)optopt, 0 }, "");
-			return usage_error("unknown option '%s'%s", argv[optind - 1], "");
+			if (capture_flags_apply(&cf, opt, optarg ? optarg : "", err, sizeof(err)))
+				return usage_error("%s%s", err, "");
+			break;
 		}
 	}
 	if (optind < argc)
@@ -216,16 +185,11 @@ int cmd_record(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	ro = cf.ro;
 	ro.pids = pids;
 	ro.npids = (size_t)npids;
 	ro.name = name;
 	ro.cgroup_dir = cgroup ? cgdir : NULL;
-	ro.min_block_ns = min_block_ns;
-	ro.max_ustack = (uint32_t)max_ustack;
-	ro.ringbuf_kb = (uint32_t)ringbuf_kb;
-	ro.bpf_stats = bpf_stats;
-	ro.no_locks = no_locks;
-	ro.hold_threshold_ns = hold_threshold_ns;
 	ret = recorder_start(&rec, &ro, err, sizeof(err));
 	if (ret) {
 		/* as root, EACCES from a load is the verifier refusing a program */
@@ -274,7 +238,7 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "stalltrap: capture ended early (%s) after %.1f s\n", why, elapsed / 1e9);
 	}
 	recorder_stop(rec);
-	ret = output_write_all(recorder_capdata(rec), dir, (int)top, stdout, err, sizeof(err));
+	ret = output_write_all(recorder_capdata(rec), dir, cf.top, stdout, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "stalltrap record: %s\n", err);
 		goto cleanup;

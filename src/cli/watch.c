@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "capture/proc.h"
+#include "cli/capture_flags.h"
 #include "cli/cli.h"
 #include "util/parse.h"
 #include "watch/exposition.h"
@@ -26,18 +27,17 @@
 #define DEFAULT_OUT "/var/lib/stalltrap"
 #define DEFAULT_STATE "/run/stalltrap"
 
-/* Options: one table for the command line and the config file's keys. */
+/* Options: one table for the command line and the config file's keys: watch's
+ * own, and record's capture flags merged in by cmd_watch(). */
 enum opt_id {
 	O_PID = 1000, O_NAME, O_CGROUP,
 	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
-	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_CONFIG,
-	O_MIN_BLOCK, O_NO_LOCKS, O_HOLD_THRESHOLD, O_MAX_USTACK, O_RINGBUF_KB,
-	O_BPF_STATS, O_TOP, O_HELP,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_CONFIG, O_HELP,
 };
 
-static const struct option longopts[] = {
+static const struct option own_opts[] = {
 	{ "pid", required_argument, NULL, O_PID },
 	{ "name", required_argument, NULL, O_NAME },
 	{ "cgroup", required_argument, NULL, O_CGROUP },
@@ -64,16 +64,11 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
 	{ "config", required_argument, NULL, O_CONFIG },
-	{ "min-block", required_argument, NULL, O_MIN_BLOCK },
-	{ "no-locks", no_argument, NULL, O_NO_LOCKS },
-	{ "hold-threshold", required_argument, NULL, O_HOLD_THRESHOLD },
-	{ "max-ustack", required_argument, NULL, O_MAX_USTACK },
-	{ "ringbuf-kb", required_argument, NULL, O_RINGBUF_KB },
-	{ "bpf-stats", no_argument, NULL, O_BPF_STATS },
-	{ "top", required_argument, NULL, O_TOP },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
+
+static struct option longopts[sizeof(own_opts) / sizeof(own_opts[0]) + CAPTURE_FLAGS_N];
 
 /* A metric source as given, before validation. */
 struct src_arg {
@@ -96,8 +91,7 @@ struct wcfg {
 	uint64_t baseline_ns, cooldown_ns, max_per_hour;
 	bool poll_timeout_set;
 	char *out, *state_dir, *listen, *token_file;
-	bool no_locks, bpf_stats;
-	uint64_t min_block_ns, hold_threshold_ns, max_ustack, ringbuf_kb, top;
+	struct capture_flags cf;
 };
 
 static void usage(FILE *f)
@@ -139,8 +133,8 @@ static void usage(FILE *f)
 		"  --out DIR           default " DEFAULT_OUT "\n"
 		"  --state-dir DIR     control socket directory; default " DEFAULT_STATE "\n"
 		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n"
-		"capture flags, as for record: --min-block, --no-locks, --hold-threshold, --max-ustack,\n"
-		"  --ringbuf-kb, --bpf-stats (also needed for /metrics' BPF run time), --top\n");
+		"capture flags, as for record (--bpf-stats also gives /metrics the BPF run time):\n");
+	capture_flags_usage(f);
 }
 
 /* "FILE:LINE: " while a --config line is being applied, so its error is one line */
@@ -213,7 +207,7 @@ static struct src_arg *last_src(struct wcfg *c, enum source_kind kind)
 static int apply(struct wcfg *c, int id, const char *v, bool cli)
 {
 	struct src_arg *s;
-	uint64_t u;
+	char err[512];
 
 	switch (id) {
 	case O_PID:
@@ -328,25 +322,11 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 	case O_STATE_DIR: return set_str(&c->state_dir, v) ? EXIT_RUNTIME : 0;
 	case O_LISTEN: return set_str(&c->listen, v) ? EXIT_RUNTIME : 0;
 	case O_TOKEN_FILE: return set_str(&c->token_file, v) ? EXIT_RUNTIME : 0;
-	case O_MIN_BLOCK: return dur("min-block", v, &c->min_block_ns);
-	case O_HOLD_THRESHOLD: return dur("hold-threshold", v, &c->hold_threshold_ns);
-	case O_NO_LOCKS: c->no_locks = true; return 0;
-	case O_BPF_STATS: c->bpf_stats = true; return 0;
-	case O_MAX_USTACK:
-		if (parse_u64(v, 1024, 16384, &c->max_ustack))
-			return usage_error("invalid --max-ustack '%s': expected 1024..16384", v);
-		return 0;
-	case O_RINGBUF_KB:
-		if (parse_u64(v, 4, 1 << 20, &u) || (u & (u - 1)))
-			return usage_error("invalid --ringbuf-kb '%s': expected a power of two >= 4", v);
-		c->ringbuf_kb = u;
-		return 0;
-	case O_TOP:
-		if (parse_u64(v, 1, 1000, &c->top))
-			return usage_error("invalid --top '%s': expected 1..1000", v);
-		return 0;
 	default:
-		return usage_error("unknown option");
+		/* record's capture flags (and their errors) */
+		if (capture_flags_apply(&c->cf, id, v, err, sizeof(err)))
+			return usage_error("%s", err);
+		return 0;
 	}
 }
 
@@ -508,8 +488,7 @@ int cmd_watch(int argc, char **argv)
 	struct wcfg c = {
 		.for_ns = 2000000000ull, .interval_ns = 500000000ull, .window_ns = 15000000000ull,
 		.before_ns = 10000000000ull, .max_window_ns = 60000000000ull, .baseline_ns = 300000000000ull,
-		.cooldown_ns = 300000000000ull, .max_per_hour = 6, .min_block_ns = 1000000ull,
-		.hold_threshold_ns = 10000000ull, .max_ustack = 8192, .top = 10,
+		.cooldown_ns = 300000000000ull, .max_per_hour = 6,
 	};
 	static struct watch_opts o;
 	char cgdir[4096], psi_paths[WATCH_MAX_SOURCES][4096], errbuf[512];
@@ -520,6 +499,8 @@ int cmd_watch(int argc, char **argv)
 	bool tokenless_listen;
 
 	memset(&o, 0, sizeof(o));
+	capture_flags_init(&c.cf);
+	capture_flags_longopts(longopts, own_opts);
 	/* the config file first, so that the command line wins */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc)
@@ -550,9 +531,8 @@ int cmd_watch(int argc, char **argv)
 				continue;
 			if (opt == '?' || opt == ':') {
 				free_cfg(&c);
-				if (optopt >= O_PID)
-					return usage_error("option '--%s' needs a value", opt_name(optopt));
-				return usage_error("unknown option '%s'", argv[optind - 1]);
+				getopt_error(longopts, optopt, argv[optind - 1], errbuf, sizeof(errbuf));
+				return usage_error("%s", errbuf);
 			}
 			if ((opt == O_PID || opt == O_NAME || opt == O_CGROUP) && !cli_target) {
 				/* a target on the command line replaces the config's */
@@ -681,19 +661,14 @@ int cmd_watch(int argc, char **argv)
 	o.npids = (size_t)npids;
 	o.name = c.name;
 	o.cgroup_dir = c.cgroup ? cgdir : NULL;
-	o.ro.min_block_ns = c.min_block_ns;
-	o.ro.max_ustack = (uint32_t)c.max_ustack;
-	o.ro.ringbuf_kb = (uint32_t)c.ringbuf_kb;
-	o.ro.bpf_stats = c.bpf_stats;
-	o.ro.no_locks = c.no_locks;
-	o.ro.hold_threshold_ns = c.hold_threshold_ns;
+	o.ro = c.cf.ro;
 	/* short: the watcher may start, or rotate, in the middle of a freeze */
 	o.ro.maps_timeout_ms = 200;
 	o.out_dir = c.out ? c.out : DEFAULT_OUT;
 	o.state_dir = c.state_dir ? c.state_dir : DEFAULT_STATE;
 	o.listen = c.listen;
 	o.token = token;
-	o.top = (int)c.top;
+	o.top = c.cf.top;
 	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));
 		goto out;

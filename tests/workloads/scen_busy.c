@@ -47,8 +47,9 @@ int main(int argc, char **argv)
 
 	scen_parse(argc, argv, &o, "usage: scen_busy [--busy S] [--seconds S] [--ready FILE] "
 		   "[--start-after FILE]", opt);
+	scen_culprit_here();
 	scen_ready_then_gate(&o);
-	end = wl_now_ns() + (uint64_t)(o.seconds * 1e9);
+	end = scen_deadline(&o);
 	busy_at = wl_now_ns() + 200000000ull;
 	while (wl_now_ns() < end || !busy_done) {
 		uint64_t now = wl_now_ns();
@@ -65,8 +66,7 @@ int main(int argc, char **argv)
 		}
 		wait_for_events();
 	}
-	printf("{\"scenario\":\"busy\",\"pid\":%d,\"expect_kind\":\"cpu_busy\",\"culprit_tid\":%d,"
-	       "\"culprit_function\":\"compute_digest\",\"stall_ms\":%.1f,\"loop_gap_ms\":%.1f}\n",
-	       (int)getpid(), scen_gettid(), busy_ns / 1e6, gap / 1e6);
+	scen_report("busy", "cpu_busy", "compute_digest", ",\"stall_ms\":%.1f,\"loop_gap_ms\":%.1f",
+		    busy_ns / 1e6, gap / 1e6);
 	return 0;
 }

@@ -18,13 +18,8 @@
 
 #include "scen_common.h"
 
-#define VICTIMS 3
-
 static long heap_mb = 384;
-static atomic_bool stop;
-static atomic_int snap_tid;
-static uint64_t fork_max_ns;
-static long forks;
+static struct scen_stat forks;
 
 WL_FRAME static void snapshot_to_child(void)
 {
@@ -36,9 +31,7 @@ WL_FRAME static void snapshot_to_child(void)
 	d = wl_now_ns() - t0;
 	if (child < 0)
 		wl_die("fork:");
-	if (d > fork_max_ns)
-		fork_max_ns = d;
-	forks++;
+	scen_stat_add(&forks, d, 0);
 	waitpid(child, NULL, 0);
 	WL_NO_TAILCALL();
 }
@@ -46,8 +39,8 @@ WL_FRAME static void snapshot_to_child(void)
 WL_FRAME static void *snapshot_main(void *arg)
 {
 	(void)arg;
-	atomic_store(&snap_tid, scen_gettid());
-	while (!atomic_load(&stop))
+	scen_culprit_here();
+	while (!atomic_load(&scen_stop))
 		snapshot_to_child();
 	WL_NO_TAILCALL();
 	return NULL;
@@ -65,12 +58,9 @@ static int opt(const char *a, const char *v)
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
-	struct scen_victim v[VICTIMS];
-	uint64_t sum = 0, max;
-	pthread_t snap;
+	struct scen_stat waits;
 	char *heap;
 
-	memset(v, 0, sizeof(v));
 	scen_parse(argc, argv, &o, "usage: scen_fork [--heap-mb N] [--seconds S] [--ready FILE] "
 		   "[--start-after FILE]", opt);
 	heap = mmap(NULL, (size_t)heap_mb << 20, PROT_READ | PROT_WRITE,
@@ -78,17 +68,9 @@ int main(int argc, char **argv)
 	if (heap == MAP_FAILED)
 		wl_die("mmap %ld MiB:", heap_mb);
 	madvise(heap, (size_t)heap_mb << 20, MADV_NOHUGEPAGE);
-	scen_ready_then_gate(&o);
-	scen_victims_start(v, VICTIMS, &stop);
-	if (pthread_create(&snap, NULL, snapshot_main, NULL))
-		wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
-	atomic_store(&stop, true);
-	pthread_join(snap, NULL);
-	max = scen_victims_join(v, VICTIMS, &sum);
-	printf("{\"scenario\":\"fork\",\"pid\":%d,\"expect_kind\":\"mmap_lock\",\"culprit_tid\":%d,"
-	       "\"culprit_function\":\"snapshot_to_child\",\"forks\":%ld,\"heap_mb\":%ld,"
-	       "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f}\n", (int)getpid(),
-	       atomic_load(&snap_tid), forks, heap_mb, fork_max_ns / 1e6, max / 1e6, sum / 1e6);
+	waits = scen_victims_run(&o, snapshot_main);
+	scen_report("fork", "mmap_lock", "snapshot_to_child", ",\"forks\":%ld,\"heap_mb\":%ld,"
+		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", forks.n, heap_mb,
+		    forks.max_ns / 1e6, waits.max_ns / 1e6, waits.sum_ns / 1e6);
 	return 0;
 }

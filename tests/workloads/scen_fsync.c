@@ -20,43 +20,25 @@
 
 static long bps = 2 << 20;
 static const char *dir = "/var/tmp";
-static atomic_bool stop;
+static int fds[WRITERS];
+static struct scen_stat fsyncs[WRITERS];
 
-struct writer {
-	pthread_t th;
-	int fd;
-	uint64_t max_ns, sum_ns, bytes;
-	long fsyncs;
-};
-
-WL_FRAME static void persist_batch(struct writer *w)
+WL_FRAME static void persist_batch(int w)
 {
 	static char buf[BATCH];
-	uint64_t t0, d;
+	uint64_t t0;
 
-	memset(buf, (int)w->fsyncs, sizeof(buf));
-	if (write(w->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+	memset(buf, (int)fsyncs[w].n, sizeof(buf));
+	if (write(fds[w], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
 		wl_die("write:");
 	t0 = wl_now_ns();
-	if (fsync(w->fd))
+	if (fsync(fds[w]))
 		wl_die("fsync:");
-	d = wl_now_ns() - t0;
-	w->max_ns = d > w->max_ns ? d : w->max_ns;
-	w->sum_ns += d;
-	w->bytes += sizeof(buf);
-	w->fsyncs++;
+	scen_stat_add(&fsyncs[w], wl_now_ns() - t0, 0);
 	WL_NO_TAILCALL();
 }
 
-WL_FRAME static void *writer_main(void *arg)
-{
-	struct writer *w = arg;
-
-	while (!atomic_load(&stop))
-		persist_batch(w);
-	WL_NO_TAILCALL();
-	return NULL;
-}
+SCEN_LOOP_THREAD(writer_main, persist_batch, 0)
 
 static int opt(const char *a, const char *v)
 {
@@ -74,47 +56,24 @@ static int opt(const char *a, const char *v)
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
-	struct writer w[WRITERS];
-	char disk[32], rule[64];
-	uint64_t max = 0, sum = 0, bytes = 0;
-	long fsyncs = 0;
+	pthread_t th[WRITERS];
+	struct scen_stat t;
 	int cg, i;
 
-	memset(w, 0, sizeof(w));
 	scen_parse(argc, argv, &o, "usage: scen_fsync [--bps N] [--dir DIR] [--seconds S] "
 		   "[--ready FILE] [--start-after FILE]", opt);
-	for (i = 0; i < WRITERS; i++) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/scen_fsync.XXXXXX", dir);
-		w[i].fd = mkstemp(path);
-		if (w[i].fd < 0)
-			wl_die("mkstemp %s:", path);
-		unlink(path);
-	}
-	scen_disk_of(dir, disk, sizeof(disk));
-	cg = scen_cgroup_make("blkio");
-	snprintf(rule, sizeof(rule), "%s %ld", disk, bps);
-	scen_cgroup_set(cg, "blkio.throttle.write_bps_device", rule);
+	for (i = 0; i < WRITERS; i++)
+		fds[i] = scen_tmpfile(dir, "scen_fsync");
+	cg = scen_blkio_cgroup(dir, "blkio.throttle.write_bps_device", bps);
 	scen_cgroup_join(cg, "cgroup.procs", (int)getpid());
 	scen_ready_then_gate(&o);
-	for (i = 0; i < WRITERS; i++)
-		if (pthread_create(&w[i].th, NULL, writer_main, &w[i]))
-			wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
-	atomic_store(&stop, true);
-	for (i = 0; i < WRITERS; i++) {
-		pthread_join(w[i].th, NULL);
-		max = w[i].max_ns > max ? w[i].max_ns : max;
-		sum += w[i].sum_ns;
-		bytes += w[i].bytes;
-		fsyncs += w[i].fsyncs;
-		close(w[i].fd);
-	}
+	scen_threads_start(th, WRITERS, writer_main);
+	scen_run(&o);
+	scen_threads_stop(th, WRITERS);
 	scen_cgroup_cleanup();
-	printf("{\"scenario\":\"fsync\",\"pid\":%d,\"expect_kind\":\"io\",\"culprit_tid\":null,"
-	       "\"culprit_function\":\"persist_batch\",\"bps\":%ld,\"fsyncs\":%ld,\"stall_ms\":%.1f,"
-	       "\"fsync_ms\":%.1f,\"written_bytes\":%" PRIu64 "}\n", (int)getpid(), bps, fsyncs,
-	       max / 1e6, sum / 1e6, bytes);
+	t = scen_stat_total(fsyncs, WRITERS);
+	scen_report("fsync", "io", "persist_batch", ",\"bps\":%ld,\"fsyncs\":%ld,\"stall_ms\":%.1f,"
+		    "\"fsync_ms\":%.1f,\"written_bytes\":%" PRIu64, bps, t.n, t.max_ns / 1e6,
+		    t.sum_ns / 1e6, (uint64_t)t.n * BATCH);
 	return 0;
 }

@@ -23,11 +23,10 @@
 
 static double hold_s = 1.5;
 static const char *dir = "/var/tmp";
-static atomic_bool stop;
-static atomic_int slow_tid;
 static int log_fd, logger_fd[LOGGERS], cg;
 static char *cold;
-static uint64_t hold_ns, write_max_ns[LOGGERS];
+static uint64_t hold_ns;
+static struct scen_stat writes[LOGGERS];
 
 WL_FRAME static void append_from_cold_page(void)
 {
@@ -40,12 +39,18 @@ WL_FRAME static void append_from_cold_page(void)
 	WL_NO_TAILCALL();
 }
 
+static atomic_bool slow_joined, gate_open;
+
 WL_FRAME static void *slow_main(void *arg)
 {
 	(void)arg;
-	atomic_store(&slow_tid, scen_gettid());
+	scen_culprit_here();
 	/* only this thread is throttled: joining takes tens of ms, done before the gate */
 	scen_cgroup_join(cg, "tasks", scen_gettid());
+	atomic_store(&slow_joined, true);
+	/* the 300 ms count from the gate, which opens when the recorder is attached */
+	while (!atomic_load(&gate_open))
+		wl_sleep_until(wl_now_ns() + 1000000ull);
 	wl_sleep_until(wl_now_ns() + 300000000ull);
 	append_from_cold_page();
 	WL_NO_TAILCALL();
@@ -55,26 +60,15 @@ WL_FRAME static void *slow_main(void *arg)
 WL_FRAME static void log_record(int l)
 {
 	static const char rec[64] = "log record\n";
-	uint64_t t0 = wl_now_ns(), d;
+	uint64_t t0 = wl_now_ns();
 
 	if (write(logger_fd[l], rec, sizeof(rec)) != (ssize_t)sizeof(rec))
 		wl_die("write:");
-	d = wl_now_ns() - t0;
-	write_max_ns[l] = d > write_max_ns[l] ? d : write_max_ns[l];
+	scen_stat_add(&writes[l], wl_now_ns() - t0, 0);
 	WL_NO_TAILCALL();
 }
 
-WL_FRAME static void *logger_main(void *arg)
-{
-	int l = (int)(intptr_t)arg;
-
-	while (!atomic_load(&stop)) {
-		log_record(l);
-		wl_sleep_until(wl_now_ns() + 5000000ull);
-	}
-	WL_NO_TAILCALL();
-	return NULL;
-}
+SCEN_LOOP_THREAD(logger_main, log_record, 5000000ull)
 
 /* A file whose pages are on disk and not in the page cache, mapped with no
  * read-around: touching its second page reads exactly that page from disk. */
@@ -82,17 +76,11 @@ static void make_cold_mapping(void)
 {
 	static char block[COLD_BYTES];
 	unsigned char vec[COLD_BYTES / 4096];
-	char path[PATH_MAX];
-	int fd;
+	int fd = scen_tmpfile(dir, "scen_kernel_lock");
 
-	snprintf(path, sizeof(path), "%s/scen_kernel_lock.XXXXXX", dir);
-	fd = mkstemp(path);
-	if (fd < 0)
-		wl_die("mkstemp %s:", path);
-	unlink(path);
 	memset(block, 0x5a, sizeof(block));
 	if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block) || fdatasync(fd))
-		wl_die("writing %s:", path);
+		wl_die("writing the cold file in %s:", dir);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	cold = mmap(NULL, COLD_BYTES, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (cold == MAP_FAILED)
@@ -122,8 +110,7 @@ int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
 	pthread_t loggers[LOGGERS], slow;
-	char path[PATH_MAX], disk[32], rule[64];
-	uint64_t max = 0;
+	char path[PATH_MAX];
 	long bps;
 	int i;
 
@@ -141,31 +128,19 @@ int main(int argc, char **argv)
 	}
 	unlink(path);
 	make_cold_mapping();
-	scen_disk_of(dir, disk, sizeof(disk));
-	cg = scen_cgroup_make("blkio");
 	bps = (long)(4096.0 / hold_s);
-	snprintf(rule, sizeof(rule), "%s %ld", disk, bps > 0 ? bps : 1);
-	scen_cgroup_set(cg, "blkio.throttle.read_bps_device", rule);
-	if (pthread_create(&slow, NULL, slow_main, NULL))
-		wl_die("pthread_create failed");
-	while (!atomic_load(&slow_tid))
+	cg = scen_blkio_cgroup(dir, "blkio.throttle.read_bps_device", bps > 0 ? bps : 1);
+	scen_thread_start(&slow, slow_main, NULL);
+	while (!atomic_load(&slow_joined))
 		sched_yield();
 	scen_ready_then_gate(&o);
-	for (i = 0; i < LOGGERS; i++)
-		if (pthread_create(&loggers[i], NULL, logger_main, (void *)(intptr_t)i))
-			wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
+	atomic_store(&gate_open, true);
+	scen_threads_start(loggers, LOGGERS, logger_main);
+	scen_run(&o);
 	pthread_join(slow, NULL);
-	atomic_store(&stop, true);
-	for (i = 0; i < LOGGERS; i++) {
-		pthread_join(loggers[i], NULL);
-		max = write_max_ns[i] > max ? write_max_ns[i] : max;
-		close(logger_fd[i]);
-	}
-	close(log_fd);
+	scen_threads_stop(loggers, LOGGERS);
 	scen_cgroup_cleanup();
-	printf("{\"scenario\":\"kernel_lock\",\"pid\":%d,\"expect_kind\":\"kernel_lock\",\"culprit_tid\":%d,"
-	       "\"culprit_function\":\"append_from_cold_page\",\"hold_ms\":%.1f,\"stall_ms\":%.1f}\n",
-	       (int)getpid(), atomic_load(&slow_tid), hold_ns / 1e6, max / 1e6);
+	scen_report("kernel_lock", "kernel_lock", "append_from_cold_page", ",\"hold_ms\":%.1f,\"stall_ms\":%.1f",
+		    hold_ns / 1e6, scen_stat_total(writes, LOGGERS).max_ns / 1e6);
 	return 0;
 }

@@ -15,13 +15,8 @@
 #define _GNU_SOURCE
 #include "scen_common.h"
 
-#define VICTIMS 3
-
 static long size_mb = 384;
-static atomic_bool stop;
-static atomic_int loader_tid;
-static uint64_t hold_max_ns;
-static int populates;
+static struct scen_stat holds;
 
 WL_FRAME static void load_snapshot(void)
 {
@@ -33,9 +28,7 @@ WL_FRAME static void load_snapshot(void)
 	d = wl_now_ns() - t0;
 	if (p == MAP_FAILED)
 		wl_die("mmap %ld MiB:", size_mb);
-	if (d > hold_max_ns)
-		hold_max_ns = d;
-	populates++;
+	scen_stat_add(&holds, d, 0);
 	munmap(p, len);
 	WL_NO_TAILCALL();
 }
@@ -43,10 +36,10 @@ WL_FRAME static void load_snapshot(void)
 WL_FRAME static void *loader_main(void *arg)
 {
 	(void)arg;
-	atomic_store(&loader_tid, scen_gettid());
-	while (!atomic_load(&stop)) {
+	scen_culprit_here();
+	while (!atomic_load(&scen_stop)) {
 		wl_sleep_until(wl_now_ns() + 300000000ull);
-		if (!atomic_load(&stop))
+		if (!atomic_load(&scen_stop))
 			load_snapshot();
 	}
 	WL_NO_TAILCALL();
@@ -65,25 +58,13 @@ static int opt(const char *a, const char *v)
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
-	struct scen_victim v[VICTIMS];
-	uint64_t sum = 0, max;
-	pthread_t loader;
+	struct scen_stat waits;
 
-	memset(v, 0, sizeof(v));
 	scen_parse(argc, argv, &o, "usage: scen_mmap_populate [--size-mb N] [--seconds S] "
 		   "[--ready FILE] [--start-after FILE]", opt);
-	scen_ready_then_gate(&o);
-	scen_victims_start(v, VICTIMS, &stop);
-	if (pthread_create(&loader, NULL, loader_main, NULL))
-		wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
-	atomic_store(&stop, true);
-	pthread_join(loader, NULL);
-	max = scen_victims_join(v, VICTIMS, &sum);
-	printf("{\"scenario\":\"mmap_populate\",\"pid\":%d,\"expect_kind\":\"mmap_lock\","
-	       "\"culprit_tid\":%d,\"culprit_function\":\"load_snapshot\",\"populates\":%d,"
-	       "\"size_mb\":%ld,\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f}\n",
-	       (int)getpid(), atomic_load(&loader_tid), populates, size_mb, hold_max_ns / 1e6,
-	       max / 1e6, sum / 1e6);
+	waits = scen_victims_run(&o, loader_main);
+	scen_report("mmap_populate", "mmap_lock", "load_snapshot", ",\"populates\":%ld,\"size_mb\":%ld,"
+		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, size_mb,
+		    holds.max_ns / 1e6, waits.max_ns / 1e6, waits.sum_ns / 1e6);
 	return 0;
 }

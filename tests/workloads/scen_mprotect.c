@@ -16,14 +16,9 @@
 #define _GNU_SOURCE
 #include "scen_common.h"
 
-#define VICTIMS 3
-
 static long size_mb = 384;
-static atomic_bool stop;
-static atomic_int guard_tid;
 static char *region;
-static uint64_t mprotect_ns;
-static long mprotects;
+static struct scen_stat holds;
 
 WL_FRAME static void toggle_guard(int writable)
 {
@@ -31,8 +26,7 @@ WL_FRAME static void toggle_guard(int writable)
 
 	if (mprotect(region, (size_t)size_mb << 20, PROT_READ | (writable ? PROT_WRITE : 0)))
 		wl_die("mprotect:");
-	mprotect_ns += wl_now_ns() - t0;
-	mprotects++;
+	scen_stat_add(&holds, wl_now_ns() - t0, 0);
 	WL_NO_TAILCALL();
 }
 
@@ -41,8 +35,8 @@ WL_FRAME static void *guard_main(void *arg)
 	int flip = 0;
 
 	(void)arg;
-	atomic_store(&guard_tid, scen_gettid());
-	while (!atomic_load(&stop))
+	scen_culprit_here();
+	while (!atomic_load(&scen_stop))
 		toggle_guard(flip ^= 1);
 	WL_NO_TAILCALL();
 	return NULL;
@@ -60,11 +54,8 @@ static int opt(const char *a, const char *v)
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
-	struct scen_victim v[VICTIMS];
-	uint64_t sum = 0, max;
-	pthread_t guard;
+	struct scen_stat waits;
 
-	memset(v, 0, sizeof(v));
 	scen_parse(argc, argv, &o, "usage: scen_mprotect [--size-mb N] [--seconds S] [--ready FILE] "
 		   "[--start-after FILE]", opt);
 	region = mmap(NULL, (size_t)size_mb << 20, PROT_READ | PROT_WRITE,
@@ -73,17 +64,9 @@ int main(int argc, char **argv)
 		wl_die("mmap %ld MiB:", size_mb);
 	/* 4 KiB pages: one page table entry each for mprotect to rewrite */
 	madvise(region, (size_t)size_mb << 20, MADV_NOHUGEPAGE);
-	scen_ready_then_gate(&o);
-	scen_victims_start(v, VICTIMS, &stop);
-	if (pthread_create(&guard, NULL, guard_main, NULL))
-		wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
-	atomic_store(&stop, true);
-	pthread_join(guard, NULL);
-	max = scen_victims_join(v, VICTIMS, &sum);
-	printf("{\"scenario\":\"mprotect\",\"pid\":%d,\"expect_kind\":\"mmap_lock\",\"culprit_tid\":%d,"
-	       "\"culprit_function\":\"toggle_guard\",\"mprotects\":%ld,\"size_mb\":%ld,"
-	       "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f}\n", (int)getpid(),
-	       atomic_load(&guard_tid), mprotects, size_mb, mprotect_ns / 1e6, max / 1e6, sum / 1e6);
+	waits = scen_victims_run(&o, guard_main);
+	scen_report("mprotect", "mmap_lock", "toggle_guard", ",\"mprotects\":%ld,\"size_mb\":%ld,"
+		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, size_mb,
+		    holds.sum_ns / 1e6, waits.max_ns / 1e6, waits.sum_ns / 1e6);
 	return 0;
 }

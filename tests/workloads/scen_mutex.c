@@ -13,19 +13,14 @@
  *         "waiters_blocked_ms":<sum of lock waits over 10 ms>}
  */
 #define _GNU_SOURCE
-#include <pthread.h>
-#include <stdatomic.h>
-
 #include "scen_common.h"
 
 #define WORKERS 4
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool stop;
-static atomic_int slow_tid;
 static double hold_s = 1.5;
 static uint64_t cache_value, hold_ns_measured;
-static uint64_t wait_max_ns[WORKERS], wait_sum_ns[WORKERS];
+static struct scen_stat waits[WORKERS];
 
 WL_FRAME static void rebuild_cache_locked(void)
 {
@@ -39,15 +34,7 @@ WL_FRAME static void rebuild_cache_locked(void)
 	WL_NO_TAILCALL();
 }
 
-WL_FRAME static void *slow_main(void *arg)
-{
-	(void)arg;
-	atomic_store(&slow_tid, scen_gettid());
-	wl_sleep_until(wl_now_ns() + 300000000ull);
-	rebuild_cache_locked();
-	WL_NO_TAILCALL();
-	return NULL;
-}
+SCEN_CULPRIT_THREAD(slow_main, rebuild_cache_locked)
 
 WL_FRAME static void handle_request(int w)
 {
@@ -57,24 +44,11 @@ WL_FRAME static void handle_request(int w)
 	waited = wl_now_ns() - t0;
 	cache_value++;
 	pthread_mutex_unlock(&cache_mu);
-	if (waited > wait_max_ns[w])
-		wait_max_ns[w] = waited;
-	if (waited > 10000000ull)
-		wait_sum_ns[w] += waited;
+	scen_stat_add(&waits[w], waited, 10000000ull);
 	WL_NO_TAILCALL();
 }
 
-WL_FRAME static void *worker_main(void *arg)
-{
-	int w = (int)(intptr_t)arg;
-
-	while (!atomic_load(&stop)) {
-		handle_request(w);
-		wl_sleep_until(wl_now_ns() + 5000000ull);
-	}
-	WL_NO_TAILCALL();
-	return NULL;
-}
+SCEN_LOOP_THREAD(worker_main, handle_request, 5000000ull)
 
 static int opt(const char *a, const char *v)
 {
@@ -89,28 +63,18 @@ int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
 	pthread_t workers[WORKERS], slow;
-	uint64_t max = 0, sum = 0;
-	int i;
+	struct scen_stat w;
 
 	scen_parse(argc, argv, &o, "usage: scen_mutex [--hold S] [--seconds S] [--ready FILE] "
 		   "[--start-after FILE]", opt);
 	scen_ready_then_gate(&o);
-	for (i = 0; i < WORKERS; i++)
-		if (pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i))
-			wl_die("pthread_create failed");
-	if (pthread_create(&slow, NULL, slow_main, NULL))
-		wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
+	scen_threads_start(workers, WORKERS, worker_main);
+	scen_thread_start(&slow, slow_main, NULL);
+	scen_run(&o);
 	pthread_join(slow, NULL);
-	atomic_store(&stop, true);
-	for (i = 0; i < WORKERS; i++) {
-		pthread_join(workers[i], NULL);
-		max = wait_max_ns[i] > max ? wait_max_ns[i] : max;
-		sum += wait_sum_ns[i];
-	}
-	printf("{\"scenario\":\"mutex\",\"pid\":%d,\"expect_kind\":\"futex\",\"culprit_tid\":%d,"
-	       "\"culprit_function\":\"rebuild_cache_locked\",\"hold_ms\":%.1f,\"stall_ms\":%.1f,"
-	       "\"waiters_blocked_ms\":%.1f}\n", (int)getpid(), atomic_load(&slow_tid),
-	       hold_ns_measured / 1e6, max / 1e6, sum / 1e6);
+	scen_threads_stop(workers, WORKERS);
+	w = scen_stat_total(waits, WORKERS);
+	scen_report("mutex", "futex", "rebuild_cache_locked", ",\"hold_ms\":%.1f,\"stall_ms\":%.1f,"
+		    "\"waiters_blocked_ms\":%.1f", hold_ns_measured / 1e6, w.max_ns / 1e6, w.sum_ns / 1e6);
 	return 0;
 }

@@ -27,61 +27,24 @@
 
 static long limit_mb = 64;
 static const char *dir = "/var/tmp";
-static atomic_bool stop;
-static int cg;
 static uint64_t pace_ns = 10000000ull;
+static int fds[INGESTERS];
+static struct scen_stat writes[INGESTERS];
 
-struct ingester {
-	pthread_t th;
-	int fd;
-	uint64_t off, max_ns, sum_ns, bytes;
-};
-
-WL_FRAME static void ingest_chunk(struct ingester *g)
+WL_FRAME static void ingest_chunk(int g)
 {
 	static char buf[CHUNK];
-	uint64_t t0 = wl_now_ns(), d;
+	/* each file is rewritten round and round, FILE_MAX long */
+	uint64_t off = (uint64_t)writes[g].n * CHUNK % FILE_MAX, t0 = wl_now_ns();
 
-	memset(buf, (int)(g->off >> 20), 4096);
-	if (pwrite(g->fd, buf, sizeof(buf), (off_t)g->off) != (ssize_t)sizeof(buf))
+	memset(buf, (int)(off >> 20), 4096);
+	if (pwrite(fds[g], buf, sizeof(buf), (off_t)off) != (ssize_t)sizeof(buf))
 		wl_die("pwrite:");
-	d = wl_now_ns() - t0;
-	g->max_ns = d > g->max_ns ? d : g->max_ns;
-	g->sum_ns += d;
-	g->bytes += sizeof(buf);
-	g->off = (g->off + sizeof(buf)) % FILE_MAX;
+	scen_stat_add(&writes[g], wl_now_ns() - t0, 0);
 	WL_NO_TAILCALL();
 }
 
-WL_FRAME static void *ingest_main(void *arg)
-{
-	struct ingester *g = arg;
-
-	while (!atomic_load(&stop)) {
-		ingest_chunk(g);
-		wl_sleep_until(wl_now_ns() + pace_ns);
-	}
-	WL_NO_TAILCALL();
-	return NULL;
-}
-
-static long cg_read_long(const char *file)
-{
-	char path[PATH_MAX + 64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", scen_cgroups[cg].dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
+SCEN_LOOP_THREAD(ingest_main, ingest_chunk, pace_ns)
 
 static int opt(const char *a, const char *v)
 {
@@ -103,46 +66,28 @@ static int opt(const char *a, const char *v)
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
-	struct ingester g[INGESTERS];
-	uint64_t max = 0, sum = 0, bytes = 0;
-	long fail0;
-	char lim[32];
-	int i;
+	pthread_t th[INGESTERS];
+	struct scen_stat t;
+	uint64_t fail0;
+	int cg, i;
 
-	memset(g, 0, sizeof(g));
 	scen_parse(argc, argv, &o, "usage: scen_reclaim [--limit-mb N] [--pace-ms N] [--dir DIR] [--seconds S] "
 		   "[--ready FILE] [--start-after FILE]", opt);
-	for (i = 0; i < INGESTERS; i++) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/scen_reclaim.XXXXXX", dir);
-		g[i].fd = mkstemp(path);
-		if (g[i].fd < 0)
-			wl_die("mkstemp %s:", path);
-		unlink(path);
-	}
+	for (i = 0; i < INGESTERS; i++)
+		fds[i] = scen_tmpfile(dir, "scen_reclaim");
 	cg = scen_cgroup_make("memory");
-	snprintf(lim, sizeof(lim), "%ld", limit_mb << 20);
-	scen_cgroup_set(cg, "memory.limit_in_bytes", lim);
+	scen_cgroup_setn(cg, "memory.limit_in_bytes", limit_mb << 20);
 	scen_cgroup_join(cg, "cgroup.procs", (int)getpid());
 	scen_ready_then_gate(&o);
-	fail0 = cg_read_long("memory.failcnt");
-	for (i = 0; i < INGESTERS; i++)
-		if (pthread_create(&g[i].th, NULL, ingest_main, &g[i]))
-			wl_die("pthread_create failed");
-	wl_sleep_until(wl_now_ns() + (uint64_t)(o.seconds * 1e9));
-	atomic_store(&stop, true);
-	for (i = 0; i < INGESTERS; i++) {
-		pthread_join(g[i].th, NULL);
-		max = g[i].max_ns > max ? g[i].max_ns : max;
-		sum += g[i].sum_ns;
-		bytes += g[i].bytes;
-		close(g[i].fd);
-	}
-	printf("{\"scenario\":\"reclaim\",\"pid\":%d,\"expect_kind\":\"memory_reclaim\",\"culprit_tid\":null,"
-	       "\"culprit_function\":\"ingest_chunk\",\"limit_mb\":%ld,\"stall_ms\":%.1f,"
-	       "\"write_ms\":%.1f,\"written_bytes\":%" PRIu64 ",\"failcnt\":%ld}\n", (int)getpid(),
-	       limit_mb, max / 1e6, sum / 1e6, bytes, cg_read_long("memory.failcnt") - fail0);
+	fail0 = scen_cgroup_read(cg, "memory.failcnt", NULL);
+	scen_threads_start(th, INGESTERS, ingest_main);
+	scen_run(&o);
+	scen_threads_stop(th, INGESTERS);
+	t = scen_stat_total(writes, INGESTERS);
+	scen_report("reclaim", "memory_reclaim", "ingest_chunk", ",\"limit_mb\":%ld,\"stall_ms\":%.1f,"
+		    "\"write_ms\":%.1f,\"written_bytes\":%" PRIu64 ",\"failcnt\":%ld", limit_mb,
+		    t.max_ns / 1e6, t.sum_ns / 1e6, (uint64_t)t.n * CHUNK,
+		    (long)(scen_cgroup_read(cg, "memory.failcnt", NULL) - fail0));
 	scen_cgroup_cleanup();
 	return 0;
 }

@@ -108,6 +108,23 @@ WL_UNUSED static long wl_parse_long(const char *s, long min, long max)
 	return v;
 }
 
+/* Reads a small file (/proc, /sys, cgroup) into buf as a string; returns
+ * its length, or -1 when it cannot be read or is empty. */
+WL_UNUSED static ssize_t wl_read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 WL_UNUSED static void wl_touch(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);

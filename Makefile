@@ -52,10 +52,15 @@ WORK_BINS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORK_SRCS)) \
 # Helpers of the end-to-end tests (tests/e2e/*.c: capture generators, no root).
 E2E_SRCS  := $(sort $(wildcard tests/e2e/*.c))
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUT)/e2e/%,$(E2E_SRCS))
+# The freeze demo's service and clients (demo/), built with the distribution's
+# default flags, as users' services are: -O2, no frame pointers.
+DEMO_CFLAGS := $(or $(shell dpkg-buildflags --get CFLAGS 2>/dev/null),-g -O2 -fstack-protector-strong -Wformat -Werror=format-security)
+DEMO_LDFLAGS := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
+DEMO_BINS := $(OUT)/demo/feedstore $(OUT)/demo/loadgen
 
 .SECONDARY:
 .PHONY: all test test-unit test-bpf san demo clean deps
-all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS)
+all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(DEMO_BINS)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -119,6 +124,16 @@ $(OUT)/workloads/%: tests/workloads/%.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -pthread -fomit-frame-pointer $< -o $@ -lm
 
+$(OUT)/demo/feedstore: demo/feedstore.c demo/common.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(DEMO_CFLAGS) -Wall -Wextra -Werror -pthread $(DEMO_LDFLAGS) $< -o $@ -lmicrohttpd
+
+$(OUT)/demo/loadgen: demo/loadgen.c demo/common.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(DEMO_CFLAGS) -Wall -Wextra -Werror -pthread $(DEMO_LDFLAGS) $< -o $@ -lcurl -lm
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
@@ -129,7 +144,7 @@ san:
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)./scripts/demo.sh
+	$(Q)./demo/run.sh
 
 clean:
 	rm -rf build build-san

@@ -2013,3 +2013,66 @@ int capdata_read(struct capdata *cd, const char *dir, char *err, size_t errlen)
 	}
 	return capdata_read_file(cd, path, err, errlen);
 }
+
+/* ---- eviction (the flight recorder's running generation) ---- */
+
+/* Keeps the records of arr (n of them, each sz bytes) for which keep() holds, in order.
+ * Records arrive in about the order they end, so the evictable ones are a
+ * prefix: the array is compacted (one pass over all of it) only once that
+ * prefix is an eighth of it, so that a watcher evicting every second does
+ * not move its whole history every second. Until then, records older than
+ * the cutoff stay a little longer; cuts never reach behind the cutoff. */
+static size_t compact(void *arr, size_t *n, size_t sz, bool (*keep)(const void *rec, uint64_t cutoff),
+		      uint64_t cutoff)
+{
+	char *base = arr;
+	size_t w = 0, dropped, prefix = 0;
+
+	while (prefix < *n && !keep(base + prefix * sz, cutoff))
+		prefix++;
+	if (prefix == 0 || prefix < *n / 8)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (!keep(base + i * sz, cutoff))
+			continue;
+		if (w != i)
+			memcpy(base + w * sz, base + i * sz, sz);
+		w++;
+	}
+	dropped = *n - w;
+	*n = w;
+	return dropped;
+}
+
+static bool keep_block(const void *p, uint64_t cutoff)
+{
+	const struct cap_block *b = p;
+
+	return (b->flags & CAP_BLOCK_IN_PROGRESS) || b->start_ns + b->dur_ns >= cutoff;
+}
+
+static bool keep_hold(const void *p, uint64_t cutoff)
+{
+	const struct cap_hold *h = p;
+
+	return (h->flags & CAP_BLOCK_IN_PROGRESS) || h->start_ns + h->dur_ns >= cutoff;
+}
+
+static bool keep_sample(const void *p, uint64_t cutoff)
+{
+	return ((const struct cap_sample *)p)->ts_ns >= cutoff;
+}
+
+static bool keep_mem(const void *p, uint64_t cutoff)
+{
+	return ((const struct cap_mem *)p)->ts_ns >= cutoff;
+}
+
+size_t capdata_evict(struct capdata *cd, uint64_t cutoff_ns)
+{
+	/* the arrays are plain (only interning has indexes): compacting in place is safe */
+	return compact(cd->blocks, &cd->nblocks, sizeof(*cd->blocks), keep_block, cutoff_ns) +
+	       compact(cd->holds, &cd->nholds, sizeof(*cd->holds), keep_hold, cutoff_ns) +
+	       compact(cd->samples, &cd->nsamples, sizeof(*cd->samples), keep_sample, cutoff_ns) +
+	       compact(cd->mem, &cd->nmem, sizeof(*cd->mem), keep_mem, cutoff_ns);
+}

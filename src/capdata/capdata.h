@@ -278,6 +278,12 @@ int capdata_read_file(struct capdata *cd, const char *path, char *err, size_t er
 int capdata_set_capture_path(struct capdata *cd, const char *path);
 /* CLOCK_MONOTONIC at the end of the window. */
 uint64_t capdata_window_end(const struct capdata *cd);
+
+/* Drops the blocks, holds, samples and memory samples that ended before
+ * cutoff_ns (blocks and holds in progress stay), in batches: nothing moves
+ * until an eighth of an array is evictable. Interned frames, stacks and
+ * threads stay. Returns how many records went. */
+size_t capdata_evict(struct capdata *cd, uint64_t cutoff_ns);
 /* Names used in the file, in report.json and in summaries: "sleeping",
  * "uninterruptible", "runnable"; "complete", "truncated", "unreadable", "none".
  * Out-of-range values give "unknown". */

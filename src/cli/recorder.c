@@ -29,6 +29,8 @@ struct target_proc {
 	bool maps_ok;             /* the symbolizer knows its mappings */
 	uint64_t maps_retry_ns;   /* earliest time to try reading its maps again */
 	uint64_t maps_refresh_ns; /* earliest time to refresh maps that look stale */
+	int statm_fd;             /* /proc/PID/statm, kept open: read at 5 Hz; -1 when not open */
+	bool statm_tried;
 };
 
 struct recorder {
@@ -119,6 +121,14 @@ static void maybe_refresh_maps(struct recorder *r, struct target_proc *tp)
 	load_maps(r, tp);
 }
 
+static void proc_gone(struct target_proc *tp)
+{
+	tp->alive = false;
+	if (tp->statm_fd >= 0)
+		close(tp->statm_fd);
+	tp->statm_fd = -1;
+}
+
 static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
 {
 	struct target_proc *tp = find_proc(r, pid);
@@ -141,6 +151,7 @@ static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
 	memset(tp, 0, sizeof(*tp));
 	tp->pid = pid;
 	tp->alive = true;
+	tp->statm_fd = -1;
 	if (load)
 		load_maps(r, tp);
 	return tp;
@@ -409,7 +420,7 @@ static int on_proc(void *arg, const struct st_proc_event *ev)
 	case ST_EV_PROC_EXIT:
 		tp = find_proc(r, (pid_t)ev->pid);
 		if (tp)
-			tp->alive = false;
+			proc_gone(tp);
 		break;
 	}
 	return 0;
@@ -517,16 +528,19 @@ static void sample_memory(struct recorder *r, uint64_t now)
 		unsigned long long size, resident;
 		struct cap_mem m;
 		ssize_t n;
-		int fd;
 
 		if (!tp->alive || tp->outside)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/statm", (int)tp->pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		/* kept open: a watcher reads it five times a second for days, and
+		 * the open and close would cost more than the read */
+		if (!tp->statm_tried) {
+			tp->statm_tried = true;
+			snprintf(path, sizeof(path), "/proc/%d/statm", (int)tp->pid);
+			tp->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (tp->statm_fd < 0)
 			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
+		n = pread(tp->statm_fd, buf, sizeof(buf) - 1, 0);
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
@@ -559,7 +573,7 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 		r->last_alive_ns = now;
 		for (i = 0; i < r->nprocs; i++)
 			if (r->procs[i].alive && !proc_alive(r->procs[i].pid))
-				r->procs[i].alive = false;
+				proc_gone(&r->procs[i]);
 	}
 	if (now - r->last_mem_ns >= MEM_POLL_NS) {
 		r->last_mem_ns = now;
@@ -657,62 +671,15 @@ void recorder_free(struct recorder *r)
 	symbolizer_free(r->sym);
 	if (r->cd_init)
 		capdata_free(&r->cd);
+	for (size_t i = 0; i < r->nprocs; i++)
+		proc_gone(&r->procs[i]);
 	free(r->procs);
 	free(r);
 }
 
-/* Keeps the records of arr (n of them, each sz bytes) for which keep() holds, in order. */
-static size_t compact(void *arr, size_t *n, size_t sz, bool (*keep)(const void *rec, uint64_t cutoff),
-		      uint64_t cutoff)
-{
-	char *base = arr;
-	size_t w = 0, dropped;
-
-	for (size_t i = 0; i < *n; i++) {
-		if (!keep(base + i * sz, cutoff))
-			continue;
-		if (w != i)
-			memcpy(base + w * sz, base + i * sz, sz);
-		w++;
-	}
-	dropped = *n - w;
-	*n = w;
-	return dropped;
-}
-
-static bool keep_block(const void *p, uint64_t cutoff)
-{
-	const struct cap_block *b = p;
-
-	return (b->flags & CAP_BLOCK_IN_PROGRESS) || b->start_ns + b->dur_ns >= cutoff;
-}
-
-static bool keep_hold(const void *p, uint64_t cutoff)
-{
-	const struct cap_hold *h = p;
-
-	return (h->flags & CAP_BLOCK_IN_PROGRESS) || h->start_ns + h->dur_ns >= cutoff;
-}
-
-static bool keep_sample(const void *p, uint64_t cutoff)
-{
-	return ((const struct cap_sample *)p)->ts_ns >= cutoff;
-}
-
-static bool keep_mem(const void *p, uint64_t cutoff)
-{
-	return ((const struct cap_mem *)p)->ts_ns >= cutoff;
-}
-
 size_t recorder_evict(struct recorder *r, uint64_t cutoff_ns)
 {
-	struct capdata *cd = &r->cd;
-
-	/* the arrays are plain (only interning has indexes): compacting in place is safe */
-	return compact(cd->blocks, &cd->nblocks, sizeof(*cd->blocks), keep_block, cutoff_ns) +
-	       compact(cd->holds, &cd->nholds, sizeof(*cd->holds), keep_hold, cutoff_ns) +
-	       compact(cd->samples, &cd->nsamples, sizeof(*cd->samples), keep_sample, cutoff_ns) +
-	       compact(cd->mem, &cd->nmem, sizeof(*cd->mem), keep_mem, cutoff_ns);
+	return capdata_evict(&r->cd, cutoff_ns);
 }
 
 void recorder_read_counters(struct recorder *r,

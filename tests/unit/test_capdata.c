@@ -1014,6 +1014,57 @@ static void test_missing_and_long_line(void **state)
 	remove_tmpdir(dir);
 }
 
+/* Eviction: nothing moves until an eighth of an array is evictable; then
+ * every record that ended before the cutoff goes, wherever it is, and waits
+ * in progress stay. */
+static void test_evict_batches(void **state)
+{
+	struct capdata cd;
+	int64_t t;
+
+	assert_int_equal(capdata_init(&cd), 0);
+	t = capdata_thread(&cd, 100, 101, "worker");
+	assert_int_equal(t, 0);
+	for (uint64_t i = 0; i < 100; i++) {
+		struct cap_block b = { .thread = 0, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK,
+				       .start_ns = i * 1000, .dur_ns = 500 };
+		struct cap_sample smp = { .thread = 0, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK,
+					  .ts_ns = i * 1000 };
+		struct cap_mem m = { .pid = 100, .ts_ns = i * 1000 };
+
+		if (i == 50)           /* a late record that ended long ago */
+			b.start_ns = 0;
+		if (i == 60) {         /* a wait still in progress, begun at the start */
+			b.start_ns = 0;
+			b.flags = CAP_BLOCK_IN_PROGRESS;
+		}
+		assert_int_equal(capdata_add_block(&cd, &b), 0);
+		assert_int_equal(capdata_add_sample(&cd, &smp), 0);
+		assert_int_equal(capdata_add_mem(&cd, &m), 0);
+	}
+	/* 10 evictable of 100: below an eighth, nothing moves */
+	assert_int_equal(capdata_evict(&cd, 9800), 0);
+	assert_int_equal(cd.nblocks, 100);
+	assert_int_equal(cd.nsamples, 100);
+	/* 20 of 100: every array is compacted; the late block goes too, the one in progress stays */
+	assert_int_equal(capdata_evict(&cd, 19800), 21 + 20 + 20);
+	assert_int_equal(cd.nblocks, 79);
+	assert_int_equal(cd.nsamples, 80);
+	assert_int_equal(cd.nmem, 80);
+	assert_int_equal(cd.blocks[0].start_ns, 20000);
+	for (size_t i = 0; i < cd.nblocks; i++)
+		assert_true((cd.blocks[i].flags & CAP_BLOCK_IN_PROGRESS) ||
+			    cd.blocks[i].start_ns + cd.blocks[i].dur_ns >= 19800);
+	assert_int_equal(cd.samples[0].ts_ns, 20000);
+	/* everything old: all of it goes, but the wait in progress */
+	assert_int_equal(capdata_evict(&cd, 1000000), 78 + 80 + 80);
+	assert_int_equal(cd.nblocks, 1);
+	assert_true(cd.blocks[0].flags & CAP_BLOCK_IN_PROGRESS);
+	/* the interned thread stays */
+	assert_int_equal(cd.nthreads, 1);
+	capdata_free(&cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_read_cause_values),
 		cmocka_unit_test(test_damaged_gzip),
 		cmocka_unit_test(test_missing_and_long_line),
+		cmocka_unit_test(test_evict_batches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

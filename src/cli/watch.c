@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "util/parse.h"
 #include "watch/exposition.h"
+#include "watch/listen.h"
 #include "watch/watch.h"
 
 #define MAX_PIDS 1024
@@ -34,7 +35,7 @@ enum opt_id {
 	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
-	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_CONFIG, O_HELP,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_ALERT_MATCH, O_CONFIG, O_HELP,
 };
 
 static const struct option own_opts[] = {
@@ -63,6 +64,7 @@ static const struct option own_opts[] = {
 	{ "state-dir", required_argument, NULL, O_STATE_DIR },
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "alert-match", required_argument, NULL, O_ALERT_MATCH },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -91,6 +93,9 @@ struct wcfg {
 	uint64_t baseline_ns, cooldown_ns, max_per_hour;
 	bool poll_timeout_set;
 	char *out, *state_dir, *listen, *token_file;
+	char *alert_match[WATCH_MAX_ALERT_MATCH];
+	size_t nalert_match;
+	bool match_from_cli;       /* as sources: the command line's replace the config file's */
 	struct capture_flags cf;
 };
 
@@ -102,7 +107,7 @@ static void usage(FILE *f)
 		"                       [--on-no-data breach|skip] [--window 15s] [--before 10s] [--max-window 60s]\n"
 		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR]\n"
 		"                       [--state-dir DIR] [--listen ADDR:PORT] [--token-file FILE]\n"
-		"                       [--config FILE] [record's capture flags]\n"
+		"                       [--alert-match LABEL=VALUE...] [--config FILE] [record's capture flags]\n"
 		"\n"
 		"metric sources (one or more):\n"
 		"  --metrics-url URL --metric NAME[{label=\"v\",...}] [--quantile 0.99]\n"
@@ -115,6 +120,8 @@ static void usage(FILE *f)
 		"                      --threshold of stall within --for fires at once\n"
 		"  --listen ADDR:PORT --token-file FILE   Alertmanager webhook (POST /webhook, bearer\n"
 		"                      token) and stalltrap's own GET /metrics\n"
+		"  --alert-match LABEL=VALUE   only firing alerts with that label value trigger\n"
+		"                      (repeatable: all must hold; e.g. service=feed, instance=host1:9100)\n"
 		"  manual: 'stalltrap trigger --pid PID' or SIGUSR1 to the watcher\n"
 		"\n"
 		"trigger:\n"
@@ -169,6 +176,8 @@ static void free_cfg(struct wcfg *c)
 	free(c->state_dir);
 	free(c->listen);
 	free(c->token_file);
+	for (size_t i = 0; i < c->nalert_match; i++)
+		free(c->alert_match[i]);
 }
 
 static int set_str(char **dst, const char *v)
@@ -322,6 +331,22 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 	case O_STATE_DIR: return set_str(&c->state_dir, v) ? EXIT_RUNTIME : 0;
 	case O_LISTEN: return set_str(&c->listen, v) ? EXIT_RUNTIME : 0;
 	case O_TOKEN_FILE: return set_str(&c->token_file, v) ? EXIT_RUNTIME : 0;
+	case O_ALERT_MATCH:
+		if (cli && !c->match_from_cli) {
+			for (size_t i = 0; i < c->nalert_match; i++)
+				free(c->alert_match[i]);
+			c->nalert_match = 0;
+			c->match_from_cli = true;
+		}
+		if (!listen_match_valid(v))
+			return usage_error("invalid --alert-match '%s': expected LABEL=VALUE (a Prometheus label name)", v);
+		if (c->nalert_match == WATCH_MAX_ALERT_MATCH)
+			return usage_error("too many --alert-match (at most %u)", WATCH_MAX_ALERT_MATCH);
+		c->alert_match[c->nalert_match] = NULL;
+		if (set_str(&c->alert_match[c->nalert_match], v))
+			return EXIT_RUNTIME;
+		c->nalert_match++;
+		return 0;
 	default:
 		/* record's capture flags (and their errors) */
 		if (capture_flags_apply(&c->cf, id, v, err, sizeof(err)))
@@ -608,6 +633,10 @@ int cmd_watch(int argc, char **argv)
 		ret = usage_error("--token-file needs --listen");
 		goto out;
 	}
+	if (c.nalert_match && !c.token_file) {
+		ret = usage_error("--alert-match needs the webhook: --listen and --token-file");
+		goto out;
+	}
 
 	ret = EXIT_RUNTIME;
 	/* the target: a pid that does not exist is an error; a --name or
@@ -668,6 +697,8 @@ int cmd_watch(int argc, char **argv)
 	o.state_dir = c.state_dir ? c.state_dir : DEFAULT_STATE;
 	o.listen = c.listen;
 	o.token = token;
+	o.alert_match = (const char *const *)c.alert_match;
+	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
 	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));

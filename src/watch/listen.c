@@ -17,7 +17,9 @@ struct listener {
 	char *token;
 	struct MHD_Daemon *httpd;
 	unsigned port;
-	atomic_uint_least64_t rejected;
+	char **match;     /* --alert-match LABEL=VALUE, all of them must hold */
+	size_t nmatch;
+	atomic_uint_least64_t rejected, ignored;
 };
 
 /* One request's body, gathered across calls. */
@@ -43,7 +45,40 @@ bool listen_auth_ok(const char *header, const char *token)
 	return tl > 0 && hl == tl && !diff;
 }
 
-int listen_parse_webhook(const char *body, size_t len, char *reason, size_t rlen)
+bool listen_match_valid(const char *m)
+{
+	const char *eq = strchr(m, '=');
+
+	if (!eq || eq == m || !eq[1])
+		return false;
+	for (const char *p = m; p < eq; p++)
+		if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (p > m && *p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+/* Whether the alert's labels hold every LABEL=VALUE of match. */
+static bool alert_matches(json_t *labels, const char *const *match, size_t nmatch)
+{
+	for (size_t i = 0; i < nmatch; i++) {
+		const char *eq = strchr(match[i], '=');
+		char label[128];
+		const char *v;
+
+		if (!eq || (size_t)(eq - match[i]) >= sizeof(label))
+			return false;
+		memcpy(label, match[i], (size_t)(eq - match[i]));
+		label[eq - match[i]] = '\0';
+		v = json_string_value(json_object_get(labels, label));
+		if (!v || strcmp(v, eq + 1))
+			return false;
+	}
+	return true;
+}
+
+int listen_parse_webhook(const char *body, size_t len, const char *const *match, size_t nmatch,
+			 char *reason, size_t rlen, unsigned *ignored)
 {
 	json_t *root = json_loadb(body, len, 0, NULL), *alerts;
 	size_t used = 0;
@@ -51,15 +86,17 @@ int listen_parse_webhook(const char *body, size_t len, char *reason, size_t rlen
 
 	if (rlen)
 		reason[0] = '\0';
+	if (ignored)
+		*ignored = 0;
 	alerts = json_object_get(root, "alerts");
 	if (!json_is_array(alerts)) {
 		json_decref(root);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < json_array_size(alerts); i++) {
-		json_t *a = json_array_get(alerts, i);
+		json_t *a = json_array_get(alerts, i), *labels = json_object_get(a, "labels");
 		const char *status = json_string_value(json_object_get(a, "status"));
-		const char *name = json_string_value(json_object_get(json_object_get(a, "labels"), "alertname"));
+		const char *name = json_string_value(json_object_get(labels, "alertname"));
 		int n;
 
 		if (!json_is_object(a)) {
@@ -68,6 +105,12 @@ int listen_parse_webhook(const char *body, size_t len, char *reason, size_t rlen
 		}
 		if (status && strcmp(status, "firing"))
 			continue;
+		/* an alert about another service or host is not this watcher's */
+		if (!alert_matches(labels, match, nmatch)) {
+			if (ignored)
+				(*ignored)++;
+			continue;
+		}
 		firing++;
 		n = snprintf(reason + used, rlen > used ? rlen - used : 0, "%s%s", used ? "," : "alert ",
 			     name ? name : "(unnamed)");
@@ -148,13 +191,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "body too large\n");
 	{
 		char reason[256];
-		int firing = listen_parse_webhook(rq->body ? rq->body : "", rq->len, reason, sizeof(reason));
+		unsigned ignored = 0;
+		int firing = listen_parse_webhook(rq->body ? rq->body : "", rq->len,
+						  (const char *const *)l->match, l->nmatch, reason,
+						  sizeof(reason), &ignored);
 
 		if (firing < 0)
 			return respond(c, MHD_HTTP_BAD_REQUEST, "text/plain", "not an Alertmanager webhook message\n");
+		atomic_fetch_add(&l->ignored, ignored);
 		if (firing > 0 && l->cbs.alert(l->cbs.arg, reason))
 			return respond(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "busy\n");
-		return respond(c, MHD_HTTP_OK, "text/plain", firing ? "triggered\n" : "nothing firing\n");
+		return respond(c, MHD_HTTP_OK, "text/plain",
+			       firing ? "triggered\n" : ignored ? "no firing alert matches --alert-match\n"
+								: "nothing firing\n");
 	}
 }
 
@@ -173,6 +222,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 }
 
 int listen_start(struct listener **out, const char *addr, const char *token,
+		 const char *const *match, size_t nmatch,
 		 const struct listen_cbs *cbs, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
@@ -203,10 +253,20 @@ int listen_start(struct listener **out, const char *addr, const char *token,
 		return -EINVAL;
 	}
 	l = calloc(1, sizeof(*l));
-	if (!l || (token && !(l->token = strdup(token)))) {
+	if (l && nmatch)
+		l->match = calloc(nmatch, sizeof(*l->match));
+	if (!l || (token && !(l->token = strdup(token))) || (nmatch && !l->match)) {
 		freeaddrinfo(ai);
 		listen_stop(l);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nmatch; i++) {
+		if (!(l->match[l->nmatch] = strdup(match[i]))) {
+			freeaddrinfo(ai);
+			listen_stop(l);
+			return -ENOMEM;
+		}
+		l->nmatch++;
 	}
 	l->cbs = *cbs;
 	if (ai->ai_family == AF_INET6)
@@ -239,12 +299,20 @@ uint64_t listen_rejected(const struct listener *l)
 	return atomic_load(&((struct listener *)l)->rejected);
 }
 
+uint64_t listen_ignored(const struct listener *l)
+{
+	return atomic_load(&((struct listener *)l)->ignored);
+}
+
 void listen_stop(struct listener *l)
 {
 	if (!l)
 		return;
 	if (l->httpd)
 		MHD_stop_daemon(l->httpd);
+	for (size_t i = 0; i < l->nmatch; i++)
+		free(l->match[i]);
+	free(l->match);
 	free(l->token);
 	free(l);
 }

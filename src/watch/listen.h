@@ -35,18 +35,26 @@ struct listener;
 /* token: NULL disables the webhook. Returns 0 or a negative errno with a
  * one-line reason in err (bad address, address in use). */
 int listen_start(struct listener **out, const char *addr, const char *token,
+		 const char *const *match, size_t nmatch,
 		 const struct listen_cbs *cbs, char *err, size_t errlen);
 unsigned listen_port(const struct listener *l);
 /* Webhook requests refused (no or wrong token). */
 uint64_t listen_rejected(const struct listener *l);
+/* Firing alerts ignored: their labels did not match --alert-match. */
+uint64_t listen_ignored(const struct listener *l);
 void listen_stop(struct listener *l);
 
 /* Pure helpers, unit-tested. */
 /* Whether the Authorization header value carries token (constant time). */
 bool listen_auth_ok(const char *header, const char *token);
-/* Reads an Alertmanager webhook body: the firing alerts' names, joined with
- * ',' into reason (at most rlen). Returns the number of firing alerts, or
- * -EINVAL for a body that is not a webhook message. */
-int listen_parse_webhook(const char *body, size_t len, char *reason, size_t rlen);
+/* Whether "LABEL=VALUE" is a valid --alert-match (a Prometheus label name, '=', a value). */
+bool listen_match_valid(const char *m);
+/* Reads an Alertmanager webhook body: the firing alerts whose labels match
+ * every one of match ("LABEL=VALUE", nmatch of them; none: every alert), their
+ * names joined with ',' into reason (at most rlen). Returns how many, or
+ * -EINVAL for a body that is not a webhook message; *ignored (if not NULL)
+ * gets the firing alerts that did not match. */
+int listen_parse_webhook(const char *body, size_t len, const char *const *match, size_t nmatch,
+			 char *reason, size_t rlen, unsigned *ignored);
 
 #endif /* STALLTRAP_LISTEN_H */

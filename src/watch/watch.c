@@ -131,7 +131,7 @@ struct source_state {
 struct metrics_snap {
 	uint64_t polls, breaches, timeouts, triggers, extensions, suppressed_cooldown, suppressed_cap;
 	uint64_t incidents_written, incident_errors, incidents_dropped, results_dropped;
-	uint64_t rec_drops, rec_blocks, bpf_run_ns, evicted, rotations, webhook_rejected;
+	uint64_t rec_drops, rec_blocks, bpf_run_ns, evicted, rotations, webhook_rejected, webhook_ignored;
 	double cpu_s, history_s;
 	enum trigger_state state;
 };
@@ -301,6 +301,7 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	s = w->snap;
 	pthread_mutex_unlock(&w->lock);
 	s.webhook_rejected = w->http ? listen_rejected(w->http) : 0;
+	s.webhook_ignored = w->http ? listen_ignored(w->http) : 0;
 #define PUT(...) do { int k_ = snprintf(buf + n, len - n, __VA_ARGS__); if (k_ > 0 && (size_t)k_ < len - n) n += (size_t)k_; } while (0)
 	PUT("# TYPE stalltrap_watch_polls_total counter\nstalltrap_watch_polls_total %llu\n", (unsigned long long)s.polls);
 	PUT("# TYPE stalltrap_watch_breaches_total counter\nstalltrap_watch_breaches_total %llu\n", (unsigned long long)s.breaches);
@@ -320,6 +321,9 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	    "stalltrap_watch_drops_total{what=\"webhook_rejected\"} %llu\n",
 	    (unsigned long long)s.rec_drops, (unsigned long long)s.results_dropped,
 	    (unsigned long long)s.incidents_dropped, (unsigned long long)s.webhook_rejected);
+	PUT("# HELP stalltrap_watch_webhook_ignored_total Firing alerts whose labels did not match --alert-match.\n"
+	    "# TYPE stalltrap_watch_webhook_ignored_total counter\nstalltrap_watch_webhook_ignored_total %llu\n",
+	    (unsigned long long)s.webhook_ignored);
 	PUT("# TYPE stalltrap_watch_blocks_total counter\nstalltrap_watch_blocks_total %llu\n", (unsigned long long)s.rec_blocks);
 	PUT("# TYPE stalltrap_watch_cpu_seconds_total counter\nstalltrap_watch_cpu_seconds_total %.6f\n", s.cpu_s);
 	PUT("# HELP stalltrap_watch_bpf_run_seconds_total Run time of the recorder's BPF programs (needs --bpf-stats).\n"
@@ -940,7 +944,7 @@ int watch_run(const struct watch_opts *o)
 	if (o->listen) {
 		struct listen_cbs lc = { .arg = w, .metrics = metrics_text, .alert = http_alert };
 
-		ret = listen_start(&w->http, o->listen, o->token, &lc, err, sizeof(err));
+		ret = listen_start(&w->http, o->listen, o->token, o->alert_match, o->nalert_match, &lc, err, sizeof(err));
 		if (ret)
 			goto fail;
 		/* the address as given, with the port the kernel picked for port 0 */

@@ -23,6 +23,8 @@
 #define WATCH_MAX_SOURCES 16u
 #define WATCH_MAX_TOKEN 4096u
 
+#define WATCH_MAX_ALERT_MATCH 8u
+
 struct watch_opts {
 	/* the target: pids (--pid, or what --name/--cgroup resolved to at start) */
 	const pid_t *pids;
@@ -39,6 +41,8 @@ struct watch_opts {
 	const char *state_dir;
 	const char *listen;          /* ADDR:PORT, or NULL */
 	const char *token;           /* the webhook's bearer token (contents), or NULL */
+	const char *const *alert_match; /* --alert-match LABEL=VALUE: the webhook's alerts must hold all */
+	size_t nalert_match;
 	int top;
 };
 

@@ -21,7 +21,7 @@ expect_exit() {
 	local want=$1 pat=$2 rc=0; shift 2
 	"$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
 	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, want $want (stderr: $(head -c 300 "$TMP/err"))"
-	grep -qE "$pat" "$TMP/err" || fail "'$*' stderr does not match /$pat/: $(head -c 300 "$TMP/err")"
+	grep -qE -e "$pat" "$TMP/err" || fail "'$*' stderr does not match /$pat/: $(head -c 300 "$TMP/err")"
 	[ "$(wc -l <"$TMP/err")" -le 2 ] || fail "'$*' printed more than a line or two on stderr"
 }
 # wait_for_file FILE TIMEOUT_S

@@ -3,7 +3,8 @@
 # (Debian's prometheus-alertmanager 0.25), started by the test on loopback,
 # routes an alert the test posts to its API to the watcher's /webhook with the
 # bearer token from a credentials_file; the incident must name the alert.
-# Requests without the token, or with a wrong one, are refused and start nothing.
+# Requests without the token, or with a wrong one, are refused and start nothing;
+# with --alert-match, an alert about another service starts nothing either.
 source "$(dirname "$0")/watch_lib.sh"
 require_root
 command -v prometheus-alertmanager >/dev/null || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh)"
@@ -11,7 +12,8 @@ command -v prometheus-alertmanager >/dev/null || fail "prometheus-alertmanager i
 start_svc --load 20
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/token"
 chmod 600 "$TMP/token"
-start_watch --pid "$SVC_PID" --token-file "$TMP/token" --before 1s --window 2s --cooldown 1m --baseline 5s
+start_watch --pid "$SVC_PID" --token-file "$TMP/token" --alert-match service=freezesvc \
+	--before 1s --window 2s --cooldown 1m --baseline 5s
 W=http://127.0.0.1:$WATCH_PORT
 
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
@@ -50,6 +52,12 @@ PIDS_TO_KILL+=($!)
 AM=http://127.0.0.1:$AM_PORT
 wait_until 60 "Alertmanager ready" curl -sf "$AM/-/ready"
 ok "Alertmanager ready on $AM_PORT"
+# an alert about another service reaches the watcher and is ignored
+curl -sf -X POST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
+	-d '[{"labels":{"alertname":"CartStalled","service":"cart"}}]' >/dev/null || fail "Alertmanager refused the alert"
+wait_until 60 "the other service's alert delivered" metric_at_least stalltrap_watch_webhook_ignored_total 1
+[ "$(watch_metric stalltrap_watch_triggers_total)" = 0 ] || fail "an alert for another service triggered"
+ok "an alert with service=cart is ignored (--alert-match service=freezesvc)"
 curl -sf -X POST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
 	-d '[{"labels":{"alertname":"FreezesvcStalled","service":"freezesvc"},"annotations":{"summary":"p99 over 1s"}}]' >/dev/null ||
 	fail "Alertmanager refused the alert"

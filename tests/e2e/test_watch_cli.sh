@@ -18,6 +18,8 @@ expect_exit 2 "invalid --quantile" "$ST" watch "${SRC[@]}" --quantile 1.5
 expect_exit 2 "needs its --metric" "$ST" watch --pid "$SVC_PID" --metrics-url "http://127.0.0.1:$SVC_PORT/metrics"
 expect_exit 2 "must follow its --metrics-url" "$ST" watch --pid "$SVC_PID" --metric foo
 expect_exit 2 "needs its --query" "$ST" watch --pid "$SVC_PID" --prometheus http://127.0.0.1:1
+expect_exit 2 "invalid --alert-match 'service'" "$ST" watch "${SRC[@]}" --alert-match service
+expect_exit 2 "--alert-match needs the webhook" "$ST" watch "${SRC[@]}" --alert-match service=feed
 expect_exit 2 "invalid --metric" "$ST" watch --pid "$SVC_PID" --metrics-url "http://127.0.0.1:$SVC_PORT/metrics" --metric 'foo{a=b}'
 expect_exit 2 "expected an http" "$ST" watch --pid "$SVC_PID" --metrics-url ftp://x --metric foo
 expect_exit 2 "invalid --psi" "$ST" watch --pid "$SVC_PID" --psi disk

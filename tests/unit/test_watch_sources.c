@@ -115,7 +115,7 @@ static void test_webhook(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char reason[64];
-		int ret = listen_parse_webhook(cases[i].body, strlen(cases[i].body), reason, sizeof(reason));
+		int ret = listen_parse_webhook(cases[i].body, strlen(cases[i].body), NULL, 0, reason, sizeof(reason), NULL);
 
 		if (ret != cases[i].ret)
 			fail_msg("case %zu: ret %d", i, ret);
@@ -131,8 +131,42 @@ static void test_webhook(void **state)
 			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s{\"labels\":{\"alertname\":\"Alert%d\"}}",
 					      i ? "," : "", i);
 		snprintf(body + n, sizeof(body) - n, "]}");
-		assert_int_equal(listen_parse_webhook(body, strlen(body), reason, sizeof(reason)), 40);
+		assert_int_equal(listen_parse_webhook(body, strlen(body), NULL, 0, reason, sizeof(reason), NULL), 40);
 		assert_true(strlen(reason) < sizeof(reason));
+	}
+	{
+		/* --alert-match: only alerts with every label value count; the others are told apart */
+		static const char body[] =
+			"{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"service\":\"feed\","
+			"\"instance\":\"h1\"}},{\"status\":\"firing\",\"labels\":{\"alertname\":\"B\",\"service\":\"cart\"}},"
+			"{\"status\":\"firing\",\"labels\":{\"alertname\":\"C\",\"service\":\"feed\",\"instance\":\"h2\"}},"
+			"{\"status\":\"resolved\",\"labels\":{\"alertname\":\"D\",\"service\":\"feed\"}},"
+			"{\"status\":\"firing\",\"labels\":{\"alertname\":\"E\"}}]}";
+		const char *one[] = { "service=feed" }, *two[] = { "service=feed", "instance=h2" },
+			   *none[] = { "service=search" };
+		char reason[64];
+		unsigned ignored = 99;
+
+		assert_int_equal(listen_parse_webhook(body, strlen(body), one, 1, reason, sizeof(reason), &ignored), 2);
+		assert_string_equal(reason, "alert A,C");
+		assert_int_equal(ignored, 2);
+		assert_int_equal(listen_parse_webhook(body, strlen(body), two, 2, reason, sizeof(reason), &ignored), 1);
+		assert_string_equal(reason, "alert C");
+		assert_int_equal(ignored, 3);
+		assert_int_equal(listen_parse_webhook(body, strlen(body), none, 1, reason, sizeof(reason), &ignored), 0);
+		assert_int_equal(ignored, 4);
+		assert_int_equal(listen_parse_webhook(body, strlen(body), NULL, 0, reason, sizeof(reason), &ignored), 4);
+		assert_int_equal(ignored, 0);
+	}
+	{
+		static const struct { const char *m; bool ok; } m[] = {
+			{ "service=feed", true }, { "a_1=x=y", true }, { "_x=1", true },
+			{ "=feed", false }, { "service=", false }, { "service", false }, { "1x=y", false },
+			{ "se-rvice=y", false }, { "", false },
+		};
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+			if (listen_match_valid(m[i].m) != m[i].ok)
+				fail_msg("--alert-match '%s'", m[i].m);
 	}
 }
 

@@ -347,6 +347,17 @@ int flight_poll(struct flight *f, int timeout_ms)
 	return ret;
 }
 
+bool flight_generation_full(const struct capdata *cd)
+{
+	return cd->nstacks >= FLIGHT_ROTATE_STACKS || cd->nframes >= FLIGHT_ROTATE_FRAMES ||
+	       cd->nthreads >= FLIGHT_ROTATE_THREADS;
+}
+
+const struct capdata *flight_current(struct flight *f)
+{
+	return f->cur ? recorder_capdata(f->cur) : NULL;
+}
+
 uint64_t flight_history_start(const struct flight *f)
 {
 	return f->history_start;

@@ -28,6 +28,12 @@
 #include "cli/recorder.h"
 
 #define FLIGHT_MAX_GENERATIONS 8u
+/* A running generation whose interned stacks, frames or threads pass these is
+ * ended while calm (interning is never undone within a generation): memory
+ * stays bounded for a service that makes new stacks or threads forever. */
+#define FLIGHT_ROTATE_STACKS  (1u << 17)
+#define FLIGHT_ROTATE_FRAMES  (1u << 18)
+#define FLIGHT_ROTATE_THREADS (1u << 15)
 
 struct flight;
 
@@ -54,6 +60,10 @@ int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, 
  * negative errno. */
 int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t trigger_ns,
 	       bool ended_only, struct capdata *dst);
+/* Whether cd has interned enough to be ended (the FLIGHT_ROTATE_* caps). */
+bool flight_generation_full(const struct capdata *cd);
+/* The running generation, NULL if none runs. */
+const struct capdata *flight_current(struct flight *f);
 /* Records evicted so far (for /metrics). */
 uint64_t flight_evicted(const struct flight *f);
 uint64_t flight_rotations(const struct flight *f);

@@ -39,6 +39,7 @@
 #define METRICS_EVERY_NS 1000000000ull
 #define COUNTERS_EVERY_NS 5000000000ull   /* the recorder's counters: a syscall per BPF program */
 #define REPLY_WAIT_MS 3000
+#define RESTART_RETRY_NS 5000000000ull
 
 static volatile sig_atomic_t g_stop, g_usr1;
 
@@ -147,6 +148,7 @@ struct watch {
 	char comm[64];
 	uint64_t trig_count, ext_count, sup_cooldown, sup_cap;
 	bool targets_gone_logged;
+	uint64_t last_restart_try;
 
 	pthread_mutex_t lock;        /* manual queue, replies, jobs, metrics */
 	pthread_cond_t cond;
@@ -528,12 +530,48 @@ static json_t *baseline_json(struct watch *w, uint64_t ws)
 	return diag;
 }
 
+/* Ends the recorder's generation and starts the next one with the targets
+ * as they are now. A failed start leaves no recorder running: the loop
+ * retries every RESTART_RETRY_NS. why: logged with the time it took. */
+static int restart_recorder(struct watch *w, const char *why)
+{
+	pid_t *pids = NULL;
+	char err[512];
+	int n = current_pids(w, &pids), ret;
+
+	uint64_t t0 = mono_ns();
+
+	w->last_restart_try = t0;
+	ret = flight_rotate(w->flight, pids, n > 0 ? (size_t)n : 0, err, sizeof(err));
+	if (ret)
+		logline("recorder restart failed (retrying every %llu s): %s",
+			(unsigned long long)(RESTART_RETRY_NS / 1000000000ull), err);
+	else
+		logline("recorder restarted in %.0f ms (nothing captured meanwhile): %s",
+			(double)(mono_ns() - t0) / 1e6, why);
+	free(pids);
+	return ret;
+}
+
+/* Interning is never undone within a generation: a service that keeps making
+ * new stacks or threads would grow the watcher without bound. End such a
+ * generation while calm; the history it holds stays readable. */
+static void rotate_full(struct watch *w)
+{
+	const struct capdata *cd = flight_current(w->flight);
+	char why[160];
+
+	snprintf(why, sizeof(why), "the generation had interned %zu stacks, %zu frames, %zu threads (bounding memory)",
+		 cd->nstacks, cd->nframes, cd->nthreads);
+	restart_recorder(w, why);
+}
+
 static void finish_incident(struct watch *w, const struct trigger_action *act)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	uint64_t ws = act->trigger_ns > w->o->tcfg.before_ns ? act->trigger_ns - w->o->tcfg.before_ns : 0;
 	pid_t *pids = NULL;
-	char err[512], when[32], comm[64];
+	char when[32], comm[64];
 	struct tm tm;
 	time_t t;
 	int n, ret;
@@ -543,10 +581,8 @@ static void finish_incident(struct watch *w, const struct trigger_action *act)
 		sources_rearm(w->src, (unsigned)i);
 	/* only stopping the capture flushes the waits still in progress: end this
 	 * generation, cut the incident out of the history, go on with a new one */
+	restart_recorder(w, "the incident's end flushed the waits in progress");
 	n = current_pids(w, &pids);
-	ret = flight_rotate(w->flight, pids, n > 0 ? (size_t)n : 0, err, sizeof(err));
-	if (ret)
-		logline("recorder restart failed (will retry): %s", err);
 	if (!j || !(j->cd = calloc(1, sizeof(*j->cd))) || capdata_init(j->cd)) {
 		logline("incident dropped: out of memory");
 		free_job(j);
@@ -833,6 +869,10 @@ static int watch_loop(struct watch *w)
 			snprintf(status, sizeof(status), "STATUS=%s", trigger_state_name(st));
 			sd_notify(0, status);
 		}
+		if (st == TS_OK && flight_current(w->flight) && flight_generation_full(flight_current(w->flight)))
+			rotate_full(w);
+		else if (!flight_current(w->flight) && now - w->last_restart_try >= RESTART_RETRY_NS)
+			restart_recorder(w, "after a failed start");
 		if (flight_targets_gone(w->flight)) {
 			if (!w->o->name && !w->o->cgroup_dir && !w->inc.active) {
 				logline("the target exited: nothing left to watch");

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -119,11 +120,47 @@ static void test_cut_skip_and_empty(void **state)
 	capdata_free(&src);
 }
 
+/* A generation is full once it has interned FLIGHT_ROTATE_STACKS stacks (or
+ * the frame or thread caps): real interning, one distinct frame per stack. */
+static void test_generation_full(void **state)
+{
+	struct capdata cd;
+	char name[32];
+
+	(void)state;
+	assert_int_equal(capdata_init(&cd), 0);
+	for (uint32_t i = 0; i + 1 < FLIGHT_ROTATE_STACKS; i++) {
+		int64_t f;
+		uint32_t id;
+
+		snprintf(name, sizeof(name), "fn%u", i);
+		f = capdata_frame(&cd, name, 0x1000 + i, ST_NO_MAPPING, false);
+		assert_true(f >= 0);
+		id = (uint32_t)f;
+		assert_true(capdata_stack(&cd, &id, 1, CAP_STACK_COMPLETE) >= 0);
+	}
+	assert_false(flight_generation_full(&cd));
+	{
+		uint32_t two[2] = { 0, 1 };
+
+		assert_true(capdata_stack(&cd, two, 2, CAP_STACK_COMPLETE) >= 0);
+	}
+	assert_true(flight_generation_full(&cd));
+	capdata_free(&cd);
+
+	assert_int_equal(capdata_init(&cd), 0);
+	for (uint32_t i = 0; i < FLIGHT_ROTATE_THREADS; i++)
+		assert_true(capdata_thread(&cd, 100, (int32_t)(1000 + i), "worker") >= 0);
+	assert_true(flight_generation_full(&cd));
+	capdata_free(&cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cut_window),
 		cmocka_unit_test(test_cut_skip_and_empty),
+		cmocka_unit_test(test_generation_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

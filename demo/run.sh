@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh: the freeze demo. A feed store freezes when its hash table doubles;
 # `stalltrap watch`, set up as in the origin story (poll every 500 ms, fire when
-# p99 latency stays above 200 ms for 2 s, capture 15 s), catches it and names
+# p99 latency stays above 200 ms for 2 s, capture 15 s; a poll not answered
+# within the 200 ms is itself a breach), catches it and names
 # the cause. A second phase runs the same service with --preallocate, the
 # incident's fix: nothing fires, and the memory paid up front is printed.
 #
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
 		esac
 		shift ;;
 	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift ;;
-	-h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift
@@ -70,9 +71,9 @@ run_phase() {
 	D=$OUT/$name
 	mkdir -p "$D"
 	if [ "$*" = --preallocate ]; then
-		echo "demo: [$name] starting the feed store with --preallocate: the doubled 2.5 GiB table reserved at start"
+		echo "demo: [$name] starting the feed store with --preallocate: the doubled 2.75 GiB table reserved at start"
 	else
-		echo "demo: [$name] starting the feed store: a 1.25 GiB hash table that crosses 7/8 full in ${GROW_AFTER} s and doubles"
+		echo "demo: [$name] starting the feed store: a 1.375 GiB hash table that crosses 7/8 full in ${GROW_AFTER} s and doubles"
 	fi
 	"$FS" --grow-after "$GROW_AFTER" "$@" >"$D/feedstore.log" 2>&1 &
 	local fs=$!
@@ -89,7 +90,7 @@ run_phase() {
 	echo "demo: [$name] $RATE requests/s from $CONNS clients; stalltrap watch --pid $fs, polling p99 of feedstore_request_duration_seconds"
 	"$ST" watch --pid "$fs" \
 		--metrics-url "http://127.0.0.1:$port/metrics" --metric feedstore_request_duration_seconds --quantile 0.99 \
-		--threshold 200ms --for 2s --interval 500ms --window "$WINDOW" --before "$BEFORE" \
+		--threshold 200ms --for 2s --interval 500ms --poll-timeout 200ms --window "$WINDOW" --before "$BEFORE" \
 		--out "$D/incidents" --state-dir "$D/state" >"$D/watch.out" 2>"$D/watch.log" &
 	local wp=$!
 	PIDS+=("$wp")

@@ -701,12 +701,15 @@ static void on_result(struct watch *w, const struct source_result *r)
 		snprintf(reason, sizeof(reason), "%s", r->detail);
 		trigger_event(w->trig, r->source, r->t_ns, r->value, &act);
 	} else {
-		uint64_t since = r->t_ns;
+		/* A poll is stamped when it was sent, as Prometheus stamps a scrape:
+		 * one that timed out is evidence of a freeze from that moment on, not
+		 * from when the timeout ran out. */
+		uint64_t sent = r->t_ns - (r->took_ns < r->t_ns ? r->took_ns : 0), since = sent;
 
-		trigger_poll(w->trig, r->source, r->t_ns, v, r->obs, r->value, &act);
+		trigger_poll(w->trig, r->source, sent, v, r->obs, r->value, &act);
 		trigger_breaching(w->trig, r->source, &since);
 		snprintf(reason, sizeof(reason), "%s; breaching for %.1f s (threshold %g%s, --for %.1f s)",
-			 r->detail, (double)(r->t_ns - since) / 1e9, w->o->rule.threshold,
+			 r->detail, (double)(sent - since) / 1e9, w->o->rule.threshold,
 			 w->o->rule.is_seconds ? "s" : "", (double)w->o->tcfg.for_ns / 1e9);
 	}
 	handle_action(w, &act, kind_name(sources_cfg(w->src, r->source)->kind), sources_name(w->src, r->source),

@@ -18,6 +18,7 @@
 #define MAPS_RETRY_TIMEOUT_MS 20
 #define MAPS_REFRESH_INTERVAL_NS 1000000000ull
 #define MEM_POLL_NS 200000000ull   /* RSS/VSZ at 5 Hz */
+#define STATM_KEPT_OPEN 64u
 #define WAKER_SLOTS 4096
 #define NR_FUTEX 202
 #define NR_FUTEX_WAITV 449
@@ -42,6 +43,7 @@ struct recorder {
 
 	struct target_proc *procs;
 	size_t nprocs, aprocs;
+	unsigned statm_open;      /* target_proc.statm_fd descriptors open */
 
 
 	uint64_t last_cgroup_ns, last_alive_ns, last_mem_ns;
@@ -121,11 +123,13 @@ static void maybe_refresh_maps(struct recorder *r, struct target_proc *tp)
 	load_maps(r, tp);
 }
 
-static void proc_gone(struct target_proc *tp)
+static void proc_gone(struct recorder *r, struct target_proc *tp)
 {
 	tp->alive = false;
-	if (tp->statm_fd >= 0)
+	if (tp->statm_fd >= 0) {
 		close(tp->statm_fd);
+		r->statm_open--;
+	}
 	tp->statm_fd = -1;
 }
 
@@ -420,7 +424,7 @@ static int on_proc(void *arg, const struct st_proc_event *ev)
 	case ST_EV_PROC_EXIT:
 		tp = find_proc(r, (pid_t)ev->pid);
 		if (tp)
-			proc_gone(tp);
+			proc_gone(r, tp);
 		break;
 	}
 	return 0;
@@ -531,16 +535,29 @@ static void sample_memory(struct recorder *r, uint64_t now)
 
 		if (!tp->alive || tp->outside)
 			continue;
-		/* kept open: a watcher reads it five times a second for days, and
-		 * the open and close would cost more than the read */
-		if (!tp->statm_tried) {
+		/* kept open for the first STATM_KEPT_OPEN processes: a watcher
+		 * reads it five times a second for days, and the open and close
+		 * cost more than the read; a cgroup of many processes must not
+		 * run the watcher out of descriptors */
+		if (!tp->statm_tried && r->statm_open < STATM_KEPT_OPEN) {
 			tp->statm_tried = true;
 			snprintf(path, sizeof(path), "/proc/%d/statm", (int)tp->pid);
 			tp->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (tp->statm_fd >= 0)
+				r->statm_open++;
 		}
-		if (tp->statm_fd < 0)
-			continue;
-		n = pread(tp->statm_fd, buf, sizeof(buf) - 1, 0);
+		if (tp->statm_fd >= 0) {
+			n = pread(tp->statm_fd, buf, sizeof(buf) - 1, 0);
+		} else {
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/%d/statm", (int)tp->pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+		}
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
@@ -573,7 +590,7 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 		r->last_alive_ns = now;
 		for (i = 0; i < r->nprocs; i++)
 			if (r->procs[i].alive && !proc_alive(r->procs[i].pid))
-				proc_gone(&r->procs[i]);
+				proc_gone(r, &r->procs[i]);
 	}
 	if (now - r->last_mem_ns >= MEM_POLL_NS) {
 		r->last_mem_ns = now;
@@ -672,7 +689,7 @@ void recorder_free(struct recorder *r)
 	if (r->cd_init)
 		capdata_free(&r->cd);
 	for (size_t i = 0; i < r->nprocs; i++)
-		proc_gone(&r->procs[i]);
+		proc_gone(r, &r->procs[i]);
 	free(r->procs);
 	free(r);
 }

@@ -535,11 +535,10 @@ static json_t *baseline_json(struct watch *w, uint64_t ws)
  * retries every RESTART_RETRY_NS. why: logged with the time it took. */
 static int restart_recorder(struct watch *w, const char *why)
 {
+	uint64_t t0 = mono_ns();
 	pid_t *pids = NULL;
 	char err[512];
 	int n = current_pids(w, &pids), ret;
-
-	uint64_t t0 = mono_ns();
 
 	w->last_restart_try = t0;
 	ret = flight_rotate(w->flight, pids, n > 0 ? (size_t)n : 0, err, sizeof(err));

@@ -5,7 +5,8 @@
  * feeds of U and of the 31 users U follows in an open-addressing hash table,
  * and renders them into a response buffer big enough for glibc to mmap it
  * (so every request does an mmap and a munmap). A writer thread keeps
- * inserting feeds. The table doubles when an insert would take it past 7/8 of
+ * inserting feeds (and, once a doubled table would be 7/8 full, updating
+ * them instead: the demo is one doubling). The table doubles when an insert would take it past 7/8 of
  * its slots, as Rust's hashbrown does; the origin's map had just passed
  * 58,720,256 entries, 7/8 of 2^26.
  *
@@ -180,8 +181,12 @@ static void table_insert_batch(uint64_t from, uint64_t to)
 	pthread_rwlock_wrlock(&tab_lock);
 	for (uint64_t u = from; u < to; u++) {
 		struct feed *f = slot_for(tab.slots, tab.nslots, u);
-		if (!f->user)
-			tab.count++;
+		if (f->user) {
+			f->version++;   /* a user already in: its feed moves on */
+			f->items[f->version % FEED_ITEMS] = (uint32_t)mix64(u + f->version);
+			continue;
+		}
+		tab.count++;
 		fill_feed(f, u);
 	}
 	pthread_rwlock_unlock(&tab_lock);
@@ -198,8 +203,14 @@ static void *writer_main(void *arg)
 	uint64_t per_tick = (uint64_t)(cfg.insert_rate * tick);
 	if (per_tick < 1)
 		per_tick = 1;
+	/* one doubling is the demo: once the users would fill the doubled table
+	 * to 7/8, the writer goes on updating the feeds it has instead of adding
+	 * users, so a service left running stays at its final size */
+	uint64_t users = grow_limit((size_t)2 << cfg.log2_slots) - per_tick;
 	double next = now_s();
 	for (;;) {
+		if (next_user + per_tick > users)
+			next_user = 1;
 		table_insert_batch(next_user, next_user + per_tick);
 		next_user += per_tick;
 		next += tick;

@@ -120,8 +120,12 @@ run_phase() {
 	INCIDENTS=$(find "$D/incidents" -mindepth 1 -maxdepth 1 -type d ! -name '.*' 2>/dev/null | sort)
 }
 
-rm -rf "$OUT"
-mkdir -p "$OUT"
+# the output of an earlier run is replaced; anything else is not ours to delete
+if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && [ ! -e "$OUT/freeze" ] && [ ! -e "$OUT/preallocate" ]; then
+	die "--out $OUT exists and is not an earlier demo's output: give a new or empty directory"
+fi
+rm -rf "$OUT/freeze" "$OUT/preallocate" "$OUT/summary.json"
+mkdir -p "$OUT" || die "cannot create --out $OUT"
 summary='{}'
 for phase in $PHASES; do
 	case $phase in

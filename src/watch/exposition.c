@@ -85,6 +85,16 @@ static bool label_char(char c)
 	return name_char(c) && c != ':';
 }
 
+bool expo_label_name_valid(const char *s, size_t len)
+{
+	if (!len || !label_start(s[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!label_char(s[i]))
+			return false;
+	return true;
+}
+
 static char *skip_blank(char *p)
 {
 	while (*p == ' ' || *p == '\t')

@@ -75,6 +75,8 @@ void expo_sel_release(struct expo_sel *sel);
 /* Whether sample s has name `name` and every label of sel (more labels are
  * allowed: they are summed over, or maxed over, by the readers below). */
 bool expo_sel_match(const struct expo_sel *sel, const char *name, const struct expo_sample *s);
+/* Whether s[0..len) is a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*). */
+bool expo_label_name_valid(const char *s, size_t len);
 
 /* What a metric is in this exposition: its declared type, else inferred
  * (NAME_bucket series with `le` -> histogram; NAME with `quantile` ->

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "watch/exposition.h"
 #include "watch/listen.h"
 
 struct listener {
@@ -49,13 +50,7 @@ bool listen_match_valid(const char *m)
 {
 	const char *eq = strchr(m, '=');
 
-	if (!eq || eq == m || !eq[1])
-		return false;
-	for (const char *p = m; p < eq; p++)
-		if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (p > m && *p >= '0' && *p <= '9')))
-			return false;
-	return true;
+	return eq && eq[1] && expo_label_name_valid(m, (size_t)(eq - m));
 }
 
 /* Whether the alert's labels hold every LABEL=VALUE of match. */

@@ -20,6 +20,8 @@
 # when one is missed.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=../demo/feedstore.sh
+source "$ROOT/demo/feedstore.sh"
 
 ROUNDS=3
 GROW_AFTER=8
@@ -44,14 +46,9 @@ LG=$ROOT/build/demo/loadgen
 # one_run NAME [feedstore flags]: prints one JSON object
 one_run() {
 	local name=$1 log=$WORK/$1.log; shift
-	"$FS" --grow-after "$GROW_AFTER" "$@" >"$log" 2>&1 &
-	local fs=$!
-	BG_PIDS+=("$fs")
-	local i
-	for i in $(seq 1 600); do grep -q '"ready"' "$log" && break; sleep 0.1; done
-	grep -q '"ready"' "$log" || die "feedstore did not start: $(tail -2 "$log")"
-	local port
-	port=$(grep '"ready"' "$log" | jq -r .port)
+	feedstore_start "$log" 60 BG_PIDS "$FS" --grow-after "$GROW_AFTER" "$@" ||
+		die "feedstore did not start: $(tail -2 "$log")"
+	local fs=$FEEDSTORE_PID port=$FEEDSTORE_PORT
 	"$LG" --url "http://127.0.0.1:$port/feed" --rate 200 --conns 8 --duration $((GROW_AFTER + 10)) >"$WORK/$name.lg"
 	local hwm
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$fs/status")

@@ -21,6 +21,8 @@ WINDOW=15s BEFORE=10s GROW_AFTER=15 AFTER_GROW=20 PAST_DUE=8
 RATE=200 CONNS=8
 
 die() { echo "demo: $*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=feedstore.sh
+source demo/feedstore.sh
 while [ $# -gt 0 ]; do
 	case $1 in
 	--short) WINDOW=5s BEFORE=5s GROW_AFTER=9 AFTER_GROW=12 PAST_DUE=6 ;;
@@ -51,16 +53,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for SECONDS FILE PATTERN: until a line of FILE matches
-wait_for() {
-	local i
-	for i in $(seq 1 $(($1 * 10))); do
-		grep -q "$3" "$2" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # stop PID: SIGTERM, then wait
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
@@ -75,12 +67,9 @@ run_phase() {
 	else
 		echo "demo: [$name] starting the feed store: a 1.375 GiB hash table that crosses 7/8 full in ${GROW_AFTER} s and doubles"
 	fi
-	"$FS" --grow-after "$GROW_AFTER" "$@" >"$D/feedstore.log" 2>&1 &
-	local fs=$!
-	PIDS+=("$fs")
-	wait_for 90 "$D/feedstore.log" '"ready"' || die "[$name] the feed store did not start: $(tail -3 "$D/feedstore.log")"
-	local port
-	port=$(grep '"ready"' "$D/feedstore.log" | jq -r .port)
+	feedstore_start "$D/feedstore.log" 90 PIDS "$FS" --grow-after "$GROW_AFTER" "$@" ||
+		die "[$name] the feed store did not start: $(tail -3 "$D/feedstore.log")"
+	local fs=$FEEDSTORE_PID port=$FEEDSTORE_PORT
 	jq -r '"demo: [\(if .preallocate then "preallocate" else "freeze" end)] ready in \(.startup_s) s: pid \(.pid), \(.slots) slots, \(.entries) feeds, RSS \(.rss_kb / 1048576 * 100 | floor / 100) GiB"' \
 		< <(grep '"ready"' "$D/feedstore.log")
 

@@ -84,6 +84,19 @@ WL_UNUSED static void scen_parse(int argc, char **argv, struct scen_opts *o, con
 	}
 }
 
+/* --size-mb N, for the scenarios that map a region of N MiB (default 384):
+ * pass scen_opt_size_mb to scen_parse as other, read scen_size_mb. */
+WL_UNUSED static long scen_size_mb = 384;
+
+WL_UNUSED static int scen_opt_size_mb(const char *a, const char *v)
+{
+	if (v && !strcmp(a, "--size-mb")) {
+		scen_size_mb = wl_parse_long(v, 1, 1 << 20);
+		return 2;
+	}
+	return 0;
+}
+
 /* Says it is ready, then waits for the gate. */
 WL_UNUSED static void scen_ready_then_gate(const struct scen_opts *o)
 {

@@ -15,19 +15,18 @@
 #define _GNU_SOURCE
 #include "scen_common.h"
 
-static long size_mb = 384;
 static struct scen_stat holds;
 
 WL_FRAME static void load_snapshot(void)
 {
-	size_t len = (size_t)size_mb << 20;
+	size_t len = (size_t)scen_size_mb << 20;
 	uint64_t t0 = wl_now_ns(), d;
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
 		       -1, 0);
 
 	d = wl_now_ns() - t0;
 	if (p == MAP_FAILED)
-		wl_die("mmap %ld MiB:", size_mb);
+		wl_die("mmap %ld MiB:", scen_size_mb);
 	scen_stat_add(&holds, d, 0);
 	munmap(p, len);
 	WL_NO_TAILCALL();
@@ -46,25 +45,16 @@ WL_FRAME static void *loader_main(void *arg)
 	return NULL;
 }
 
-static int opt(const char *a, const char *v)
-{
-	if (v && !strcmp(a, "--size-mb")) {
-		size_mb = wl_parse_long(v, 1, 1 << 20);
-		return 2;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
 	struct scen_stat waits;
 
 	scen_parse(argc, argv, &o, "usage: scen_mmap_populate [--size-mb N] [--seconds S] "
-		   "[--ready FILE] [--start-after FILE]", opt);
+		   "[--ready FILE] [--start-after FILE]", scen_opt_size_mb);
 	waits = scen_victims_run(&o, loader_main);
 	scen_report("mmap_populate", "mmap_lock", "load_snapshot", ",\"populates\":%ld,\"size_mb\":%ld,"
-		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, size_mb,
+		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, scen_size_mb,
 		    holds.max_ns / 1e6, waits.max_ns / 1e6, waits.sum_ns / 1e6);
 	return 0;
 }

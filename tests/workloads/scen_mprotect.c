@@ -16,7 +16,6 @@
 #define _GNU_SOURCE
 #include "scen_common.h"
 
-static long size_mb = 384;
 static char *region;
 static struct scen_stat holds;
 
@@ -24,7 +23,7 @@ WL_FRAME static void toggle_guard(int writable)
 {
 	uint64_t t0 = wl_now_ns();
 
-	if (mprotect(region, (size_t)size_mb << 20, PROT_READ | (writable ? PROT_WRITE : 0)))
+	if (mprotect(region, (size_t)scen_size_mb << 20, PROT_READ | (writable ? PROT_WRITE : 0)))
 		wl_die("mprotect:");
 	scen_stat_add(&holds, wl_now_ns() - t0, 0);
 	WL_NO_TAILCALL();
@@ -42,31 +41,22 @@ WL_FRAME static void *guard_main(void *arg)
 	return NULL;
 }
 
-static int opt(const char *a, const char *v)
-{
-	if (v && !strcmp(a, "--size-mb")) {
-		size_mb = wl_parse_long(v, 1, 1 << 20);
-		return 2;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct scen_opts o = { .seconds = 2.5 };
 	struct scen_stat waits;
 
 	scen_parse(argc, argv, &o, "usage: scen_mprotect [--size-mb N] [--seconds S] [--ready FILE] "
-		   "[--start-after FILE]", opt);
-	region = mmap(NULL, (size_t)size_mb << 20, PROT_READ | PROT_WRITE,
+		   "[--start-after FILE]", scen_opt_size_mb);
+	region = mmap(NULL, (size_t)scen_size_mb << 20, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (region == MAP_FAILED)
-		wl_die("mmap %ld MiB:", size_mb);
+		wl_die("mmap %ld MiB:", scen_size_mb);
 	/* 4 KiB pages: one page table entry each for mprotect to rewrite */
-	madvise(region, (size_t)size_mb << 20, MADV_NOHUGEPAGE);
+	madvise(region, (size_t)scen_size_mb << 20, MADV_NOHUGEPAGE);
 	waits = scen_victims_run(&o, guard_main);
 	scen_report("mprotect", "mmap_lock", "toggle_guard", ",\"mprotects\":%ld,\"size_mb\":%ld,"
-		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, size_mb,
+		    "\"hold_ms\":%.1f,\"stall_ms\":%.1f,\"victims_blocked_ms\":%.1f", holds.n, scen_size_mb,
 		    holds.sum_ns / 1e6, waits.max_ns / 1e6, waits.sum_ns / 1e6);
 	return 0;
 }

@@ -196,6 +196,8 @@ struct cap_window {
 	uint64_t trigger_mono_ns;  /* watch: the trigger instant; 0 for record */
 	uint64_t sample_period_ns; /* on-CPU sampling period; 0 when not sampled */
 	uint64_t hold_threshold_ns;/* --hold-threshold: holders above this total are reported */
+	uint64_t attached_mono_ns; /* when every program was attached, before the seed (0: unknown);
+				    * in memory only: watch's generations hand over there */
 };
 
 struct capdata {

@@ -32,6 +32,7 @@ struct capture {
 	int nsamples;           /* sampling links attached now */
 	int sampling_cpus;      /* CPUs sampled during the capture */
 	uint64_t sample_period_ns;
+	uint64_t attached_ns;   /* CLOCK_MONOTONIC once every program was attached */
 	int stats_fd;           /* keeps kernel BPF run-time stats on while open */
 	enum capture_path path;
 	uint32_t sample_hz;
@@ -507,6 +508,12 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 		if (bpf_program__fd(s->progs.handle_sample) >= 0)
 			attach_sampling(c);
 	}
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		c->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	if (c->feat.task_iter) {
 		if (bpf_program__fd(s->progs.iter_flush_user) >= 0)
 			c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);
@@ -574,6 +581,11 @@ enum capture_path capture_get_path(const struct capture *c)
 uint64_t capture_sample_period_ns(const struct capture *c)
 {
 	return c->sample_period_ns;
+}
+
+uint64_t capture_attached_ns(const struct capture *c)
+{
+	return c->attached_ns;
 }
 
 uint64_t capture_blocks_captured(const struct capture *c)

@@ -81,6 +81,8 @@ int capture_stop(struct capture *c);
 enum capture_path capture_get_path(const struct capture *c);
 /* On-CPU sampling period in ns (0: not sampling). */
 uint64_t capture_sample_period_ns(const struct capture *c);
+/* CLOCK_MONOTONIC ns at which every program was attached (before the seed). */
+uint64_t capture_attached_ns(const struct capture *c);
 uint64_t capture_blocks_captured(const struct capture *c);
 
 /* Calls fn for every drop counter (zeros included) and then every statistic. */

@@ -829,6 +829,33 @@ static __always_inline void flush_all(struct task_struct *task, __u32 tgid, __u6
 	}
 }
 
+/* How long ago a sleeping task switched out, from the scheduler's clocks.
+ * se.exec_start was set then, in its CPU's clock_task, which leaves out IRQ
+ * and steal time and so drifts from CPU to CPU (by tens of ms in these VMs):
+ * compare it with the same CPU's clock_task, as of that runqueue's last
+ * clock update; then add how stale that update is, from the raw clocks
+ * (rq->clock, synchronized across CPUs), against our own runqueue's, which
+ * was updated when we were last scheduled. */
+static __always_inline __u64 seed_ago(struct task_struct *cur, struct task_struct *task)
+{
+	struct rq *trq = BPF_CORE_READ(task, se.cfs_rq, rq), *crq = BPF_CORE_READ(cur, se.cfs_rq, rq);
+	__u64 t_exec = task->se.exec_start, ago, tclock, cclock, ttask;
+
+	if (!trq || !crq) {
+		/* no group scheduling: both in our CPU's clock_task (drifts) */
+		__u64 cur_exec = cur->se.exec_start;
+
+		return cur_exec > t_exec ? cur_exec - t_exec : 0;
+	}
+	ttask = BPF_CORE_READ(trq, clock_task);
+	tclock = BPF_CORE_READ(trq, clock);
+	cclock = BPF_CORE_READ(crq, clock);
+	ago = ttask > t_exec ? ttask - t_exec : 0;
+	if (cclock > tclock)
+		ago += cclock - tclock;
+	return ago;
+}
+
 /* Seed (start) and flush (end) for target threads, by iter_phase. */
 SEC("iter/task")
 int iter_tasks(struct bpf_iter__task *ctx)
@@ -854,7 +881,6 @@ int iter_tasks(struct bpf_iter__task *ctx)
 	if (iter_phase == ST_ITER_SEED) {
 		struct task_struct *cur = bpf_get_current_task_btf();
 		unsigned int state = task->__state;
-		__u64 cur_exec, t_exec, ago;
 
 		if (state == TASK_RUNNING || task->on_cpu)
 			return 0;
@@ -865,12 +891,7 @@ int iter_tasks(struct bpf_iter__task *ctx)
 		}
 		if (s->ts_out)	/* switched out after we attached: the exact time is known */
 			return 0;
-		/* se.exec_start was set at its switch-out, in the scheduler's clock; our
-		 * own exec_start stands for "now" in that clock, at most a tick old. */
-		cur_exec = cur->se.exec_start;
-		t_exec = task->se.exec_start;
-		ago = cur_exec > t_exec ? cur_exec - t_exec : 0;
-		s->ts_out = now - ago;
+		s->ts_out = now - seed_ago(cur, task);
 		s->state = classify_state(false, state);
 		s->flags = ST_BF_BEGAN_BEFORE;
 		return 0;

@@ -511,6 +511,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		goto cleanup;
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
 	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
+	r->cd.window.attached_mono_ns = capture_attached_ns(r->cap);
 	sample_memory(r, r->start_mono_ns);
 	r->last_cgroup_ns = r->last_alive_ns = r->start_mono_ns;
 	*out = r;

@@ -8,9 +8,9 @@
 #include "watch/flight.h"
 
 #define EVICT_EVERY_NS 1000000000ull
-/* a block in progress at a generation's end and the same block seeded in the
- * next one have starts this close (the seed reads se.exec_start: a tick) */
-#define SAME_BLOCK_NS 20000000ull
+/* a block that ended while two generations overlapped: both saw the same
+ * switch-in, their clocks read microseconds apart */
+#define SAME_END_NS 500000ull
 
 struct gen {
 	struct recorder *rec;    /* stopped: its capdata is final */
@@ -163,9 +163,56 @@ static bool overlaps(uint64_t start, uint64_t dur, uint64_t ws, uint64_t we)
 
 #define TRY(expr) do { int64_t v_ = (expr); if (v_ < 0) { ret = (int)v_; goto cleanup; } } while (0)
 
-int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uint64_t we,
-		bool (*skip)(void *arg, const struct capdata *src, const struct cap_block *b), void *arg)
+static uint64_t attached_at(const struct capdata *cd)
 {
+	return cd->window.attached_mono_ns ? cd->window.attached_mono_ns : cd->window.start_mono_ns;
+}
+
+/* Are block pb of prev and block nb of next, the generation after it, the
+ * same wait? Only a wait still going when next attached can be in both.
+ * - One prev cut short at its end was still going when next attached: next
+ *   has it whole, seeded (began_before: its start known only roughly, from
+ *   the scheduler's clocks, to a tick), or,
+ *   if it began after next attached, with the same start.
+ * - One that ended while both ran ended at the same switch-in in both, their
+ *   clocks read microseconds apart. */
+static bool same_wait(const struct capdata *prev, const struct cap_block *pb, const struct capdata *next,
+		      const struct cap_block *nb)
+{
+	const struct cap_thread *pt = &prev->threads[pb->thread], *nt = &next->threads[nb->thread];
+	uint64_t pend = pb->start_ns + pb->dur_ns, nend = nb->start_ns + nb->dur_ns;
+	uint64_t tol = next->window.min_block_ns / 2;
+
+	if (pt->tid != nt->tid || pt->pid != nt->pid || pend <= next->window.start_mono_ns)
+		return false;
+	if (!tol || tol > SAME_END_NS)
+		tol = SAME_END_NS;
+	if (pb->flags & CAP_BLOCK_IN_PROGRESS)
+		return pb->start_ns < attached_at(next) ? (nb->flags & CAP_BLOCK_BEGAN_BEFORE) != 0
+							: (pb->start_ns > nb->start_ns ? pb->start_ns - nb->start_ns
+										     : nb->start_ns - pb->start_ns) <= tol;
+	return (pend > nend ? pend - nend : nend - pend) <= tol;
+}
+
+/* The block of other that is the same wait as b (other before b's
+ * generation when b_is_next, else after it), or NULL. */
+static const struct cap_block *find_same_wait(const struct capdata *cd, const struct cap_block *b,
+					      const struct capdata *other, bool b_is_next)
+{
+	for (size_t i = 0; i < other->nblocks; i++) {
+		const struct cap_block *ob = &other->blocks[i];
+
+		if (b_is_next ? same_wait(other, ob, cd, b) : same_wait(cd, b, other, ob))
+			return ob;
+	}
+	return NULL;
+}
+
+int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uint64_t we,
+		const struct capdata *prev, const struct capdata *next, uint64_t ended_by)
+{
+	/* from the moment next attached, it holds everything src saw */
+	uint64_t handover = next ? attached_at(next) : UINT64_MAX;
 	struct remap m = { 0 };
 	int ret = remap_init(&m, src);
 
@@ -176,8 +223,18 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		struct cap_block nb = *b;
 		int64_t v;
 
-		if (!overlaps(b->start_ns, b->dur_ns, ws, we) || (skip && skip(arg, src, b)))
+		if (!overlaps(b->start_ns, b->dur_ns, ws, we) || (ended_by && b->start_ns + b->dur_ns > ended_by) ||
+		    (next && find_same_wait(src, b, next, false)))
 			continue;
+		if (prev && (b->flags & CAP_BLOCK_BEGAN_BEFORE)) {
+			/* seeded: prev saw it begin, and knows when exactly */
+			const struct cap_block *pb = find_same_wait(src, b, prev, true);
+
+			if (pb && pb->start_ns < b->start_ns + b->dur_ns) {
+				nb.dur_ns = b->start_ns + b->dur_ns - pb->start_ns;
+				nb.start_ns = pb->start_ns;
+			}
+		}
 		TRY(v = copy_thread(dst, src, &m, b->thread));
 		nb.thread = (uint32_t)v;
 		TRY(v = copy_stack(dst, src, &m, b->ustack));
@@ -202,7 +259,8 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		struct cap_hold nh = *h;
 		int64_t v;
 
-		if (!overlaps(h->start_ns, h->dur_ns, ws, we))
+		/* a hold that began before next attached is only here (next never saw its acquire) */
+		if (!overlaps(h->start_ns, h->dur_ns, ws, we) || h->start_ns >= handover)
 			continue;
 		TRY(v = copy_thread(dst, src, &m, h->thread));
 		nh.thread = (uint32_t)v;
@@ -227,7 +285,7 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		struct cap_sample s = src->samples[i];
 		int64_t v;
 
-		if (s.ts_ns < ws || s.ts_ns > we)
+		if (s.ts_ns < ws || s.ts_ns > we || s.ts_ns >= handover)
 			continue;
 		TRY(v = copy_thread(dst, src, &m, s.thread));
 		s.thread = (uint32_t)v;
@@ -238,7 +296,7 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		TRY(capdata_add_sample(dst, &s));
 	}
 	for (size_t i = 0; i < src->nmem; i++)
-		if (src->mem[i].ts_ns >= ws && src->mem[i].ts_ns <= we)
+		if (src->mem[i].ts_ns >= ws && src->mem[i].ts_ns <= we && src->mem[i].ts_ns < handover)
 			TRY(capdata_add_mem(dst, &src->mem[i]));
 	for (size_t i = 0; i < src->ndrops; i++)
 		TRY(capdata_add_drop(dst, src->drops[i].name, src->drops[i].value));
@@ -375,22 +433,26 @@ struct recorder *flight_recorder(struct flight *f)
 
 int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, size_t errlen)
 {
-	int ret;
+	struct recorder *next = NULL;
+	int ret = set_pids(f, pids, npids);
 
-	if (f->cur) {
-		recorder_stop(f->cur);
-		if (f->nold == FLIGHT_MAX_GENERATIONS)
-			drop_oldest(f);
-		f->old[f->nold++].rec = f->cur;
-		f->cur = NULL;
-	}
-	ret = set_pids(f, pids, npids);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
 		return ret;
 	}
 	f->rotations++;
-	ret = recorder_start(&f->cur, &f->ro, err, errlen);
+	/* The next generation attaches before this one stops, so that no moment
+	 * goes uncaptured; what both saw meanwhile is cut once (capdata_cut).
+	 * This one stops even if the next did not start: its stop flushes the
+	 * waits in progress, which an incident needs. */
+	ret = recorder_start(&next, &f->ro, err, errlen);
+	if (f->cur) {
+		recorder_stop(f->cur);
+		if (f->nold == FLIGHT_MAX_GENERATIONS)
+			drop_oldest(f);
+		f->old[f->nold++].rec = f->cur;
+	}
+	f->cur = next;
 	if (!ret && f->nold) {
 		/* the target's name and command line carry over; its pids are the current ones */
 		const struct capdata *prev = recorder_capdata(f->old[f->nold - 1].rec);
@@ -401,32 +463,12 @@ int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, 
 	return ret;
 }
 
-struct dedup {
-	const struct capdata *next;   /* the generation after src, or NULL */
-	uint64_t ended_by;            /* 0, or: leave out blocks that had not ended by then */
-};
-
-/* A block cut short at a generation's end, whose whole self is in the next
- * one; or, for a baseline, a block still going at the baseline's end. */
-static bool dup_of_next(void *arg, const struct capdata *src, const struct cap_block *b)
+/* Generation i, oldest first, the running one last; NULL past the end. */
+static const struct capdata *generation(const struct flight *f, size_t i)
 {
-	const struct dedup *d = arg;
-	const struct cap_thread *t = &src->threads[b->thread];
-
-	if (d->ended_by && b->start_ns + b->dur_ns > d->ended_by)
-		return true;
-	if (!d->next || !(b->flags & CAP_BLOCK_IN_PROGRESS))
-		return false;
-	for (size_t i = 0; i < d->next->nblocks; i++) {
-		const struct cap_block *nb = &d->next->blocks[i];
-		const struct cap_thread *nt = &d->next->threads[nb->thread];
-		uint64_t diff = nb->start_ns > b->start_ns ? nb->start_ns - b->start_ns : b->start_ns - nb->start_ns;
-
-		if ((nb->flags & CAP_BLOCK_BEGAN_BEFORE) && nt->tid == t->tid && nt->pid == t->pid &&
-		    diff <= SAME_BLOCK_NS)
-			return true;
-	}
-	return false;
+	if (i < f->nold)
+		return recorder_capdata(f->old[i].rec);
+	return i == f->nold && f->cur ? recorder_capdata(f->cur) : NULL;
 }
 
 int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t trigger_ns,
@@ -436,20 +478,20 @@ int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t tr
 	uint64_t ws = start_ns < f->history_start ? f->history_start : start_ns;
 	int ret = 0;
 
-	for (size_t i = 0; i < f->nold; i++) {
-		const struct capdata *src = recorder_capdata(f->old[i].rec);
-		struct dedup d = {
-			.next = i + 1 < f->nold ? recorder_capdata(f->old[i + 1].rec)
-				: f->cur ? recorder_capdata(f->cur) : NULL,
-			.ended_by = ended_only ? end_ns : 0,
-		};
+	/* every generation, the running one too: the waits that ended while it
+	 * overlapped the previous one are kept from it alone */
+	for (size_t i = 0; i < f->nold + (f->cur != NULL); i++) {
+		const struct capdata *src = generation(f, i), *prev = i ? generation(f, i - 1) : NULL;
+		const struct capdata *next = generation(f, i + 1);
 
-		if (capdata_window_end(src) < ws || src->window.start_mono_ns > end_ns)
+		/* (the running one's window has no end yet) */
+		if ((i < f->nold && capdata_window_end(src) < ws) || src->window.start_mono_ns > end_ns)
 			continue;
-		ret = capdata_cut(dst, src, ws, end_ns, dup_of_next, &d);
+		ret = capdata_cut(dst, src, ws, end_ns, prev, next, ended_only ? end_ns : 0);
 		if (ret)
 			return ret;
-		newest = src;
+		if (i < f->nold)
+			newest = src;
 	}
 	if (!newest && f->nold)
 		newest = recorder_capdata(f->old[f->nold - 1].rec);

@@ -12,9 +12,11 @@
  * (recorder_evict). flight_cut() copies a time range out of every
  * generation into a fresh capdata.
  *
- * A block in progress when a generation ended appears twice: cut short
- * (in_progress) in the old generation and whole (began_before) in the new
- * one; the cut keeps only the whole one.
+ * The next generation attaches before the old one stops, so capture has no
+ * gap; what both saw meanwhile is kept once. A block in progress when a
+ * generation ended appears twice: cut short (in_progress) in the old
+ * generation and whole in the new one (began_before when it began before
+ * the new one attached); the cut keeps only the whole one.
  */
 #ifndef STALLTRAP_FLIGHT_H
 #define STALLTRAP_FLIGHT_H
@@ -52,8 +54,8 @@ struct recorder *flight_recorder(struct flight *f);
  * On failure the old generation is kept as history and no recorder runs;
  * the call can be retried. */
 int flight_rotate(struct flight *f, const pid_t *pids, size_t npids, char *err, size_t errlen);
-/* Copies [start_ns, end_ns] of every ended generation into dst (fresh from
- * capdata_init), with the target of the newest one. trigger_ns goes to
+/* Copies [start_ns, end_ns] of every generation (the running one too) into
+ * dst (fresh from capdata_init), with the target of the newest ended one. trigger_ns goes to
  * dst->window.trigger_mono_ns. ended_only (a baseline): leave out blocks
  * still going at end_ns, which belong to what follows (a freeze that began
  * just before an incident's window is not "normal"). Returns 0 or a
@@ -72,12 +74,19 @@ void flight_free(struct flight *f);
 /* The pure part, unit-tested without BPF: copies every record of src that
  * overlaps [start_ns, end_ns] into dst, interning the frames, stacks,
  * threads and mappings they reference. A block that began before start_ns
- * keeps its full length; an in-progress block is cut at end_ns. skip (may
- * be NULL) says whether a block of src is to be left out (the duplicate of
- * a block in progress at a generation's end). Drop counters of src are
- * added to dst's; per-thread counters are added to dst's threads. Returns 0
- * or a negative errno (-E2BIG, -ENOMEM, -EINVAL). */
+ * keeps its full length; an in-progress block is cut at end_ns.
+ * next (may be NULL) is the generation after src: it attached
+ * (window.attached_mono_ns) before src stopped, so src's samples, memory
+ * readings and holds from then on are left out, and so are src's blocks
+ * that next also has (the same thread's wait: one src cut short that next
+ * seeded or saw begin, or one that ended at the same switch-in in both).
+ * prev (may be NULL) is the generation before src: a wait src seeded
+ * (began_before, its start known only roughly) that prev saw begin takes
+ * prev's exact start. ended_by (0: none) leaves out the blocks that had not
+ * ended by then. Drop counters of src are added to dst's;
+ * per-thread counters are added to dst's threads. Returns 0 or a negative
+ * errno (-E2BIG, -ENOMEM, -EINVAL). */
 int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t start_ns, uint64_t end_ns,
-		bool (*skip)(void *arg, const struct capdata *src, const struct cap_block *b), void *arg);
+		const struct capdata *prev, const struct capdata *next, uint64_t ended_by);
 
 #endif /* STALLTRAP_FLIGHT_H */

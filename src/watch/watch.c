@@ -530,9 +530,10 @@ static json_t *baseline_json(struct watch *w, uint64_t ws)
 	return diag;
 }
 
-/* Ends the recorder's generation and starts the next one with the targets
- * as they are now. A failed start leaves no recorder running: the loop
- * retries every RESTART_RETRY_NS. why: logged with the time it took. */
+/* Starts the recorder's next generation with the targets as they are now,
+ * then ends the current one (flight_rotate). A failed start leaves no
+ * recorder running: the loop retries every RESTART_RETRY_NS. why: logged
+ * with the time it took. */
 static int restart_recorder(struct watch *w, const char *why)
 {
 	uint64_t t0 = mono_ns();
@@ -546,7 +547,7 @@ static int restart_recorder(struct watch *w, const char *why)
 		logline("recorder restart failed (retrying every %llu s): %s",
 			(unsigned long long)(RESTART_RETRY_NS / 1000000000ull), err);
 	else
-		logline("recorder restarted in %.0f ms (nothing captured meanwhile): %s",
+		logline("recorder restarted in %.0f ms (the new generation attached before the old one stopped: no gap): %s",
 			(double)(mono_ns() - t0) / 1e6, why);
 	free(pids);
 	return ret;

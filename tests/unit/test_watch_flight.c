@@ -67,7 +67,7 @@ static void test_cut_window(void **state)
 
 	build_src(&src);
 	assert_int_equal(capdata_init(&dst), 0);
-	assert_int_equal(capdata_cut(&dst, &src, 50 * S, 60 * S, NULL, NULL), 0);
+	assert_int_equal(capdata_cut(&dst, &src, 50 * S, 60 * S, NULL, NULL, 0), 0);
 	assert_int_equal(dst.nblocks, 3);
 	/* the wait that began before the window keeps its full length */
 	assert_true(dst.blocks[0].start_ns == 48 * S && dst.blocks[0].dur_ns == 5 * S);
@@ -94,30 +94,131 @@ static void test_cut_window(void **state)
 	capdata_free(&src);
 }
 
-static bool skip_in_progress(void *arg, const struct capdata *src, const struct cap_block *b)
-{
-	(*(int *)arg)++;
-	return b->flags & CAP_BLOCK_IN_PROGRESS;
-}
-
-static void test_cut_skip_and_empty(void **state)
+/* ended_by (a baseline) leaves out the waits still going then. */
+static void test_cut_ended_by_and_empty(void **state)
 {
 	struct capdata src, dst;
-	int calls = 0;
 
+	(void)state;
 	build_src(&src);
 	assert_int_equal(capdata_init(&dst), 0);
-	assert_int_equal(capdata_cut(&dst, &src, 50 * S, 60 * S, skip_in_progress, &calls), 0);
+	assert_int_equal(capdata_cut(&dst, &src, 50 * S, 60 * S, NULL, NULL, 60 * S), 0);
 	assert_int_equal(dst.nblocks, 2);
-	assert_int_equal(calls, 3);
+	for (size_t i = 0; i < dst.nblocks; i++)
+		assert_true(dst.blocks[i].start_ns + dst.blocks[i].dur_ns <= 60 * S);
 	capdata_free(&dst);
 
 	assert_int_equal(capdata_init(&dst), 0);
-	assert_int_equal(capdata_cut(&dst, &src, 200 * S, 210 * S, NULL, NULL), 0);
+	assert_int_equal(capdata_cut(&dst, &src, 200 * S, 210 * S, NULL, NULL, 0), 0);
 	assert_int_equal(dst.nblocks, 0);
 	assert_int_equal(dst.nthreads, 0);
 	capdata_free(&dst);
 	capdata_free(&src);
+}
+
+static const struct cap_block *block_of(const struct capdata *cd, const char *comm, size_t nth)
+{
+	for (size_t i = 0; i < cd->nblocks; i++)
+		if (!strcmp(cd->threads[cd->blocks[i].thread].comm, comm) && nth-- == 0)
+			return &cd->blocks[i];
+	return NULL;
+}
+
+static size_t blocks_of(const struct capdata *cd, const char *comm)
+{
+	size_t n = 0;
+
+	while (block_of(cd, comm, n))
+		n++;
+	return n;
+}
+
+static void add(struct capdata *cd, int64_t t, uint64_t start, uint64_t dur, uint8_t flags)
+{
+	assert_int_equal(capdata_add_block(cd, &(struct cap_block){ .thread = (uint32_t)t, .ustack = ST_NO_STACK,
+		.kstack = ST_NO_STACK, .start_ns = start, .dur_ns = dur, .flags = flags }), 0);
+}
+
+/* Two generations overlap: the next one attached at 56.1 s, the old one
+ * stopped at 58.5 s. What both saw is kept once, with the exact start. */
+static void test_cut_handover(void **state)
+{
+	const uint64_t ms = 1000000, us = 1000;
+	struct capdata old, next, dst;
+	const struct cap_block *b;
+	int64_t o[5], n[5];
+	const char *comm[5] = { "early", "seeded", "overlap", "unseen", "late" };
+
+	(void)state;
+	assert_int_equal(capdata_init(&old), 0);
+	assert_int_equal(capdata_init(&next), 0);
+	old.window.start_mono_ns = 10 * S;
+	old.window.duration_ns = 48500 * ms;
+	next.window.start_mono_ns = 56 * S;
+	next.window.attached_mono_ns = 56100 * ms;
+	next.window.min_block_ns = ms;
+	for (int i = 0; i < 5; i++) {
+		o[i] = capdata_thread(&old, 100, 101 + i, comm[i]);
+		n[i] = capdata_thread(&next, 100, 101 + i, comm[i]);
+	}
+	/* early: ended before next existed; only in old */
+	add(&old, o[0], 50 * S, 1 * S, 0);
+	/* seeded: began before next attached, still going when old stopped; next
+	 * seeded it, its start 30 ms off (matched by being seeded, not by the start) */
+	add(&old, o[1], 55500 * ms, 3000 * ms, CAP_BLOCK_IN_PROGRESS);
+	add(&next, n[1], 55470 * ms, 3500 * ms, CAP_BLOCK_BEGAN_BEFORE);
+	/* overlap: began before next attached, ended at 57 s in both (the clocks
+	 * read 30 us apart); next seeded it */
+	add(&old, o[2], 56000 * ms, 1000 * ms, 0);
+	add(&next, n[2], 55980 * ms, 1020 * ms + 30 * us, CAP_BLOCK_BEGAN_BEFORE);
+	/* its next wait began after next attached: both saw it begin; old cut it short */
+	add(&old, o[2], 57200 * ms, 1300 * ms, CAP_BLOCK_IN_PROGRESS);
+	add(&next, n[2], 57200 * ms + 20 * us, 2000 * ms, 0);
+	/* unseen: ended between next's start and its attach, so next never saw it;
+	 * its next wait began 5 ms later and next has that one alone */
+	add(&old, o[3], 55000 * ms, 1050 * ms, 0);
+	add(&next, n[3], 56055 * ms, 2 * ms, 0);
+	/* late: a wait still going when old stopped, which began after next
+	 * attached, and which next has not closed yet: only old has it */
+	add(&old, o[4], 58000 * ms, 500 * ms, CAP_BLOCK_IN_PROGRESS);
+
+	assert_int_equal(capdata_add_hold(&old, &(struct cap_hold){ .thread = (uint32_t)o[0], .mm_pid = 100,
+		.start_ns = 56 * S, .dur_ns = 2500 * ms, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK,
+		.flags = CAP_BLOCK_IN_PROGRESS }), 0); /* began before next attached: only here */
+	assert_int_equal(capdata_add_hold(&old, &(struct cap_hold){ .thread = (uint32_t)o[0], .mm_pid = 100,
+		.start_ns = 57 * S, .dur_ns = 1 * S, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK }), 0);
+	assert_int_equal(capdata_add_hold(&next, &(struct cap_hold){ .thread = (uint32_t)n[0], .mm_pid = 100,
+		.start_ns = 57 * S, .dur_ns = 1 * S, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK }), 0);
+	assert_int_equal(capdata_add_sample(&old, &(struct cap_sample){ .thread = (uint32_t)o[0], .ts_ns = 56 * S,
+		.ustack = ST_NO_STACK, .kstack = ST_NO_STACK }), 0);
+	assert_int_equal(capdata_add_sample(&old, &(struct cap_sample){ .thread = (uint32_t)o[0], .ts_ns = 57 * S,
+		.ustack = ST_NO_STACK, .kstack = ST_NO_STACK }), 0);
+	assert_int_equal(capdata_add_mem(&old, &(struct cap_mem){ .pid = 100, .ts_ns = 56 * S, .rss_bytes = 1 }), 0);
+	assert_int_equal(capdata_add_mem(&old, &(struct cap_mem){ .pid = 100, .ts_ns = 57 * S, .rss_bytes = 2 }), 0);
+
+	assert_int_equal(capdata_init(&dst), 0);
+	assert_int_equal(capdata_cut(&dst, &old, 50 * S, 60 * S, NULL, &next, 0), 0);
+	assert_int_equal(capdata_cut(&dst, &next, 50 * S, 60 * S, &old, NULL, 0), 0);
+	assert_int_equal(blocks_of(&dst, "early"), 1);
+	assert_int_equal(blocks_of(&dst, "seeded"), 1);
+	b = block_of(&dst, "seeded", 0);
+	assert_true(b->start_ns == 55500 * ms && b->start_ns + b->dur_ns == 58970 * ms);  /* old's start, next's end */
+	assert_true(b->flags & CAP_BLOCK_BEGAN_BEFORE);
+	assert_int_equal(blocks_of(&dst, "overlap"), 2);
+	b = block_of(&dst, "overlap", 0);
+	assert_true(b->start_ns == 56000 * ms && b->dur_ns == 1000 * ms + 30 * us);
+	assert_false(block_of(&dst, "overlap", 1)->flags & CAP_BLOCK_IN_PROGRESS);
+	assert_int_equal(blocks_of(&dst, "unseen"), 2);
+	assert_int_equal(blocks_of(&dst, "late"), 1);
+	assert_true(block_of(&dst, "late", 0)->flags & CAP_BLOCK_IN_PROGRESS);
+	/* holds: the one still held at the handover from old, the 57 s one from next */
+	assert_int_equal(dst.nholds, 2);
+	/* samples and memory from old only before the handover */
+	assert_int_equal(dst.nsamples, 1);
+	assert_int_equal(dst.nmem, 1);
+	capdata_free(&dst);
+	capdata_free(&next);
+	capdata_free(&old);
 }
 
 /* A generation is full once it has interned FLIGHT_ROTATE_STACKS stacks (or
@@ -159,7 +260,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cut_window),
-		cmocka_unit_test(test_cut_skip_and_empty),
+		cmocka_unit_test(test_cut_ended_by_and_empty),
+		cmocka_unit_test(test_cut_handover),
 		cmocka_unit_test(test_generation_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@ PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
   libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev"
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node.
-PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc
+PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager"
 

@@ -35,7 +35,7 @@ enum opt_id {
 	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
-	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_ALERT_MATCH, O_CONFIG, O_HELP,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALERT_MATCH, O_CONFIG, O_HELP,
 };
 
 static const struct option own_opts[] = {
@@ -64,6 +64,8 @@ static const struct option own_opts[] = {
 	{ "state-dir", required_argument, NULL, O_STATE_DIR },
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
 	{ "alert-match", required_argument, NULL, O_ALERT_MATCH },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, O_HELP },
@@ -92,7 +94,7 @@ struct wcfg {
 	uint64_t for_ns, interval_ns, poll_timeout_ns, window_ns, before_ns, max_window_ns;
 	uint64_t baseline_ns, cooldown_ns, max_per_hour;
 	bool poll_timeout_set;
-	char *out, *state_dir, *listen, *token_file;
+	char *out, *state_dir, *listen, *token_file, *tls_cert, *tls_key;
 	char *alert_match[WATCH_MAX_ALERT_MATCH];
 	size_t nalert_match;
 	bool match_from_cli;       /* as sources: the command line's replace the config file's */
@@ -107,7 +109,8 @@ static void usage(FILE *f)
 		"                       [--on-no-data breach|skip] [--window 15s] [--before 10s] [--max-window 60s]\n"
 		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR]\n"
 		"                       [--state-dir DIR] [--listen ADDR:PORT] [--token-file FILE]\n"
-		"                       [--alert-match LABEL=VALUE...] [--config FILE] [record's capture flags]\n"
+		"                       [--alert-match LABEL=VALUE...] [--tls-cert FILE --tls-key FILE]\n"
+		"                       [--config FILE] [record's capture flags]\n"
 		"\n"
 		"metric sources (one or more):\n"
 		"  --metrics-url URL --metric NAME[{label=\"v\",...}] [--quantile 0.99]\n"
@@ -122,6 +125,8 @@ static void usage(FILE *f)
 		"                      token) and stalltrap's own GET /metrics\n"
 		"  --alert-match LABEL=VALUE   only firing alerts with that label value trigger\n"
 		"                      (repeatable: all must hold; e.g. service=feed, instance=host1:9100)\n"
+		"  --tls-cert FILE --tls-key FILE   serve --listen over HTTPS (PEM certificate chain and\n"
+		"                      its private key)\n"
 		"  manual: 'stalltrap trigger --pid PID' or SIGUSR1 to the watcher\n"
 		"\n"
 		"trigger:\n"
@@ -176,6 +181,8 @@ static void free_cfg(struct wcfg *c)
 	free(c->state_dir);
 	free(c->listen);
 	free(c->token_file);
+	free(c->tls_cert);
+	free(c->tls_key);
 	for (size_t i = 0; i < c->nalert_match; i++)
 		free(c->alert_match[i]);
 }
@@ -331,6 +338,8 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 	case O_STATE_DIR: return set_str(&c->state_dir, v) ? EXIT_RUNTIME : 0;
 	case O_LISTEN: return set_str(&c->listen, v) ? EXIT_RUNTIME : 0;
 	case O_TOKEN_FILE: return set_str(&c->token_file, v) ? EXIT_RUNTIME : 0;
+	case O_TLS_CERT: return set_str(&c->tls_cert, v) ? EXIT_RUNTIME : 0;
+	case O_TLS_KEY: return set_str(&c->tls_key, v) ? EXIT_RUNTIME : 0;
 	case O_ALERT_MATCH:
 		if (cli && !c->match_from_cli) {
 			for (size_t i = 0; i < c->nalert_match; i++)
@@ -462,6 +471,38 @@ static int read_token(const char *path, char **out)
 	return *out ? 0 : EXIT_RUNTIME;
 }
 
+/* A PEM file (--tls-cert, --tls-key) into *out; GnuTLS says later whether
+ * it is a certificate and key it can use. */
+static int read_pem(const char *path, const char *flag, char **out)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "stalltrap watch: cannot read %s %s: %s\n", flag, path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	buf = malloc(WATCH_MAX_PEM + 1);
+	n = buf ? fread(buf, 1, WATCH_MAX_PEM + 1, f) : 0;
+	fclose(f);
+	if (!buf)
+		return EXIT_RUNTIME;
+	if (n > WATCH_MAX_PEM) {
+		fprintf(stderr, "stalltrap watch: %s %s: longer than %u bytes\n", flag, path, WATCH_MAX_PEM);
+		free(buf);
+		return EXIT_RUNTIME;
+	}
+	buf[n] = '\0';
+	if (!strstr(buf, "-----BEGIN ")) {
+		fprintf(stderr, "stalltrap watch: %s %s: not a PEM file (no -----BEGIN line)\n", flag, path);
+		free(buf);
+		return EXIT_RUNTIME;
+	}
+	*out = buf;
+	return 0;
+}
+
 /* The pressure file for resource: the target's cgroup v2 directory's, else the machine's. */
 static void psi_path(const char *res, const char *cgdir, pid_t pid, char *out, size_t len)
 {
@@ -518,7 +559,7 @@ int cmd_watch(int argc, char **argv)
 	static struct watch_opts o;
 	char cgdir[4096], psi_paths[WATCH_MAX_SOURCES][4096], errbuf[512];
 	pid_t *found = NULL, *pids;
-	char *token = NULL;
+	char *token = NULL, *tls_cert = NULL, *tls_key = NULL;
 	const char *config = NULL;
 	int opt, ret, status = EXIT_RUNTIME, npids;
 	bool tokenless_listen;
@@ -637,6 +678,14 @@ int cmd_watch(int argc, char **argv)
 		ret = usage_error("--alert-match needs the webhook: --listen and --token-file");
 		goto out;
 	}
+	if (!c.tls_cert != !c.tls_key) {
+		ret = usage_error("--tls-cert and --tls-key go together");
+		goto out;
+	}
+	if (c.tls_cert && !c.listen) {
+		ret = usage_error("--tls-cert needs --listen");
+		goto out;
+	}
 
 	ret = EXIT_RUNTIME;
 	/* the target: a pid that does not exist is an error; a --name or
@@ -686,6 +735,8 @@ int cmd_watch(int argc, char **argv)
 	o.nsources = c.nsrc;
 	if (c.token_file && read_token(c.token_file, &token))
 		goto out;
+	if (c.tls_cert && (read_pem(c.tls_cert, "--tls-cert", &tls_cert) || read_pem(c.tls_key, "--tls-key", &tls_key)))
+		goto out;
 	o.pids = pids;
 	o.npids = (size_t)npids;
 	o.name = c.name;
@@ -697,6 +748,8 @@ int cmd_watch(int argc, char **argv)
 	o.state_dir = c.state_dir ? c.state_dir : DEFAULT_STATE;
 	o.listen = c.listen;
 	o.token = token;
+	o.tls_cert = tls_cert;
+	o.tls_key = tls_key;
 	o.alert_match = (const char *const *)c.alert_match;
 	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
@@ -709,6 +762,10 @@ int cmd_watch(int argc, char **argv)
 out:
 	free(found);
 	free(token);
+	free(tls_cert);
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
 	free_cfg(&c);
 	return ret;
 }

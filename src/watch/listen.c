@@ -216,10 +216,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	}
 }
 
-int listen_start(struct listener **out, const char *addr, const char *token,
-		 const char *const *match, size_t nmatch,
-		 const struct listen_cbs *cbs, char *err, size_t errlen)
+int listen_start(struct listener **out, const struct listen_cfg *cfg, const struct listen_cbs *cbs,
+		 char *err, size_t errlen)
 {
+	const char *addr = cfg->addr, *token = cfg->token, *const *match = cfg->match;
+	size_t nmatch = cfg->nmatch;
+	bool tls = cfg->tls_cert && cfg->tls_key;
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai = NULL;
 	struct listener *l;
@@ -266,12 +268,42 @@ int listen_start(struct listener **out, const char *addr, const char *token,
 	l->cbs = *cbs;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	l->httpd = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, handler, l,
-				    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				    MHD_OPTION_CONNECTION_LIMIT, 32u,
-				    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				    MHD_OPTION_END);
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		freeaddrinfo(ai);
+		listen_stop(l);
+		snprintf(err, errlen, "cannot serve --listen over TLS: this libmicrohttpd has no TLS support");
+		return -ENOTSUP;
+	}
+	if (tls)
+		l->httpd = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)atoi(port), NULL, NULL, handler, l,
+					    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+					    MHD_OPTION_CONNECTION_LIMIT, 32u,
+					    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+					    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert,
+					    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
+					    MHD_OPTION_END);
+	else
+		l->httpd = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, handler, l,
+					    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+					    MHD_OPTION_CONNECTION_LIMIT, 32u,
+					    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+					    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+					    MHD_OPTION_END);
+	if (!l->httpd && tls) {
+		/* the same address without TLS tells a bad certificate from a busy address */
+		struct MHD_Daemon *probe = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, handler, l,
+							    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_END);
+
+		if (probe) {
+			MHD_stop_daemon(probe);
+			freeaddrinfo(ai);
+			snprintf(err, errlen, "cannot serve --listen over TLS: --tls-cert and --tls-key are not a "
+				 "certificate and its private key that GnuTLS accepts");
+			listen_stop(l);
+			return -EINVAL;
+		}
+	}
 	freeaddrinfo(ai);
 	if (!l->httpd) {
 		snprintf(err, errlen, "cannot listen on %s (address in use?)", addr);

@@ -32,11 +32,18 @@ struct listen_cbs {
 
 struct listener;
 
-/* token: NULL disables the webhook. Returns 0 or a negative errno with a
- * one-line reason in err (bad address, address in use). */
-int listen_start(struct listener **out, const char *addr, const char *token,
-		 const char *const *match, size_t nmatch,
-		 const struct listen_cbs *cbs, char *err, size_t errlen);
+struct listen_cfg {
+	const char *addr;             /* ADDR:PORT */
+	const char *token;            /* the webhook's bearer token; NULL disables the webhook */
+	const char *const *match;     /* --alert-match LABEL=VALUE, all must hold */
+	size_t nmatch;
+	const char *tls_cert, *tls_key; /* PEM contents: serve HTTPS; both NULL: plain HTTP */
+};
+
+/* Returns 0 or a negative errno with a one-line reason in err (bad address,
+ * address in use, a certificate or key TLS cannot use). */
+int listen_start(struct listener **out, const struct listen_cfg *cfg, const struct listen_cbs *cbs,
+		 char *err, size_t errlen);
 unsigned listen_port(const struct listener *l);
 /* Webhook requests refused (no or wrong token). */
 uint64_t listen_rejected(const struct listener *l);

@@ -986,13 +986,15 @@ int watch_run(const struct watch_opts *o)
 	}
 	if (o->listen) {
 		struct listen_cbs lc = { .arg = w, .metrics = metrics_text, .alert = http_alert };
+		struct listen_cfg cfg = { .addr = o->listen, .token = o->token, .match = o->alert_match,
+					  .nmatch = o->nalert_match, .tls_cert = o->tls_cert, .tls_key = o->tls_key };
 
-		ret = listen_start(&w->http, o->listen, o->token, o->alert_match, o->nalert_match, &lc, err, sizeof(err));
+		ret = listen_start(&w->http, &cfg, &lc, err, sizeof(err));
 		if (ret)
 			goto fail;
 		/* the address as given, with the port the kernel picked for port 0 */
-		logline("listening on %.*s:%u (GET /metrics%s)", (int)(strrchr(o->listen, ':') - o->listen),
-			o->listen, listen_port(w->http),
+		logline("listening on %.*s:%u (%sGET /metrics%s)", (int)(strrchr(o->listen, ':') - o->listen),
+			o->listen, listen_port(w->http), o->tls_cert ? "HTTPS: " : "",
 			o->token ? ", POST /webhook" : "; webhook disabled without --token-file");
 	}
 

@@ -22,6 +22,7 @@
 
 #define WATCH_MAX_SOURCES 16u
 #define WATCH_MAX_TOKEN 4096u
+#define WATCH_MAX_PEM (1024u * 1024u) /* --tls-cert, --tls-key */
 
 #define WATCH_MAX_ALERT_MATCH 8u
 
@@ -41,6 +42,7 @@ struct watch_opts {
 	const char *state_dir;
 	const char *listen;          /* ADDR:PORT, or NULL */
 	const char *token;           /* the webhook's bearer token (contents), or NULL */
+	const char *tls_cert, *tls_key; /* --listen over HTTPS: PEM contents, or NULL */
 	const char *const *alert_match; /* --alert-match LABEL=VALUE: the webhook's alerts must hold all */
 	size_t nalert_match;
 	int top;

@@ -5,6 +5,7 @@
 # bearer token from a credentials_file; the incident must name the alert.
 # Requests without the token, or with a wrong one, are refused and start nothing;
 # with --alert-match, an alert about another service starts nothing either.
+# Then the same over HTTPS (--tls-cert, --tls-key).
 source "$(dirname "$0")/watch_lib.sh"
 require_root
 command -v prometheus-alertmanager >/dev/null || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh)"
@@ -48,7 +49,8 @@ receivers:
 YML
 prometheus-alertmanager --config.file="$TMP/alertmanager.yml" --storage.path="$TMP/am" \
 	--web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >"$TMP/am.log" 2>&1 &
-PIDS_TO_KILL+=($!)
+AM_PID=$!
+PIDS_TO_KILL+=($AM_PID)
 AM=http://127.0.0.1:$AM_PORT
 wait_until 60 "Alertmanager ready" curl -sf "$AM/-/ready"
 ok "Alertmanager ready on $AM_PORT"
@@ -58,12 +60,39 @@ curl -sf -X POST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
 wait_until 60 "the other service's alert delivered" metric_at_least stalltrap_watch_webhook_ignored_total 1
 [ "$(watch_metric stalltrap_watch_triggers_total)" = 0 ] || fail "an alert for another service triggered"
 ok "an alert with service=cart is ignored (--alert-match service=freezesvc)"
-curl -sf -X POST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
-	-d '[{"labels":{"alertname":"FreezesvcStalled","service":"freezesvc"},"annotations":{"summary":"p99 over 1s"}}]' >/dev/null ||
-	fail "Alertmanager refused the alert"
-wait_until 60 "an incident" incident_count_is 1
-stop_watch
-r=$(incidents)/report.json
-[ "$(jq -r .trigger.source "$r")" = webhook ] || fail "trigger.source $(jq -r .trigger.source "$r")"
-jq -e '.trigger.reason | contains("FreezesvcStalled")' "$r" >/dev/null || fail "trigger.reason $(jq -r .trigger.reason "$r")"
+# alert_fires NAME: an alert NAME about freezesvc, posted to Alertmanager, makes
+# the watcher write one incident from the webhook, naming it; stops the watcher
+alert_fires() {
+	curl -sf -X POST -H 'Content-Type: application/json' "$AM/api/v2/alerts" \
+		-d '[{"labels":{"alertname":"'"$1"'","service":"freezesvc"},"annotations":{"summary":"p99 over 1s"}}]' \
+		>/dev/null || fail "Alertmanager refused the alert $1"
+	wait_until 60 "an incident from $1" incident_count_is 1
+	stop_watch
+	r=$(incidents)/report.json
+	jq -e --arg a "$1" '.trigger.source == "webhook" and (.trigger.reason | contains($a))' "$r" >/dev/null ||
+		fail "the incident's trigger: $(jq -c .trigger "$r")"
+}
+alert_fires FreezesvcStalled
 ok "Alertmanager's webhook fired the incident: $(jq -r .trigger.reason "$r")"
+
+# The same webhook over HTTPS (--tls-cert, --tls-key): Alertmanager, told to
+# trust the test's self-signed certificate, delivers to it; plain HTTP to the
+# TLS port gets nothing.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+	-keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	2>"$TMP/openssl.err" || fail "openssl: $(tail -1 "$TMP/openssl.err")"
+rm -rf "$TMP/incidents"
+start_watch --pid "$SVC_PID" --token-file "$TMP/token" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" \
+	--before 1s --window 2s --cooldown 1m --baseline 5s
+grep -q "listening on 127.0.0.1:$WATCH_PORT (HTTPS: " "$TMP/watch.log" || fail "the watcher does not say it serves HTTPS"
+W=https://127.0.0.1:$WATCH_PORT
+[ "$(code --cacert "$TMP/cert.pem" "$W/metrics")" = 200 ] || fail "GET /metrics over HTTPS"
+[ "$(code -m 3 "http://127.0.0.1:$WATCH_PORT/metrics")" = 000 ] || fail "plain HTTP to the TLS port got an answer"
+[ "$(code -m 3 "$W/metrics")" = 000 ] || fail "curl trusted the self-signed certificate without --cacert"
+sed -i "s|url: .*|url: $W/webhook|; s|          authorization:|          tls_config:\n            ca_file: $TMP/cert.pem\n          authorization:|" \
+	"$TMP/alertmanager.yml"
+kill -HUP "$AM_PID"
+am_has_tls() { curl -sf "$AM/api/v2/status" | grep -q ca_file; }
+wait_until 30 "Alertmanager to reload its configuration" am_has_tls
+alert_fires FreezesvcStalledTLS
+ok "Alertmanager delivered over HTTPS (tls_config.ca_file): $(jq -r .trigger.reason "$r")"

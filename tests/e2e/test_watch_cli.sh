@@ -27,6 +27,8 @@ expect_exit 2 "at least one metric source" "$ST" watch --pid "$SVC_PID"
 expect_exit 2 "exactly one of --pid" "$ST" watch --metrics-url "http://127.0.0.1:$SVC_PORT/metrics" --metric foo
 expect_exit 2 "shorter than --window" "$ST" watch "${SRC[@]}" --window 30s --max-window 10s
 expect_exit 2 "unknown option" "$ST" watch "${SRC[@]}" --bogus
+expect_exit 2 "--tls-cert and --tls-key go together" "$ST" watch "${SRC[@]}" --listen 127.0.0.1:0 --tls-cert /x
+expect_exit 2 "--tls-cert needs --listen" "$ST" watch "${SRC[@]}" --tls-cert /x --tls-key /y
 ok "usage errors"
 
 # config files: a bad line is one line naming the file and line
@@ -40,6 +42,16 @@ printf 'no-locks = maybe\n' >"$TMP/bad4.conf"
 expect_exit 2 "bad4.conf:1: no-locks takes true or false" "$ST" watch "${SRC[@]}" --config "$TMP/bad4.conf"
 expect_exit 1 "cannot read --config" "$ST" watch "${SRC[@]}" --config "$TMP/none.conf"
 ok "config errors"
+
+# TLS files: unreadable, not PEM, or a pair GnuTLS refuses (a key given as the certificate)
+printf 'not a certificate\n' >"$TMP/plain.txt"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$TMP/key.pem" 2>/dev/null || fail "openssl genpkey"
+TLS=("${SRC[@]}" --listen 127.0.0.1:0)
+expect_exit 1 "cannot read --tls-cert $TMP/none.pem" "$ST" watch "${TLS[@]}" --tls-cert "$TMP/none.pem" --tls-key "$TMP/key.pem"
+expect_exit 1 "--tls-key $TMP/plain.txt: not a PEM file" "$ST" watch "${TLS[@]}" --tls-cert "$TMP/key.pem" --tls-key "$TMP/plain.txt"
+expect_exit 1 "are not a certificate and its private key that GnuTLS accepts" "$ST" watch "${TLS[@]}" \
+	--tls-cert "$TMP/key.pem" --tls-key "$TMP/key.pem"
+ok "TLS file errors"
 
 # runtime errors: exit 1, one line
 expect_exit 1 "no such process: 4000000" "$ST" watch --pid 4000000 --metrics-url "http://127.0.0.1:$SVC_PORT/metrics" --metric foo

@@ -219,6 +219,14 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : 8192;
 	skel->rodata->has_prev_state_arg = c->feat.prev_state_arg;
 	skel->rodata->follow_forks = o->follow_forks;
+	/* STALLTRAP_KSTACK_CHECK=N: verify every Nth kernel stack cache hit by a
+	 * walk (1: every one, for tests); 0 turns the cache off (for benchmarks) */
+	if (getenv("STALLTRAP_KSTACK_CHECK")) {
+		long every = strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10);
+
+		skel->rodata->kstack_cache = every > 0;
+		skel->rodata->kc_check_every = every > 0 ? (__u32)every : 1;
+	}
 	skel->rodata->hold_min_ns = o->hold_min_ns ? o->hold_min_ns : 1000000;
 	skel->rodata->waker_min_ns = o->min_block_ns > 1000000 ? o->min_block_ns : 1000000;
 	if (o->name)
@@ -662,6 +670,12 @@ void capture_read_counters(struct capture *c,
 		const struct capture_counter st[] = {
 			{ "blocks", c->skel->bss->blocks_captured, false },
 			{ "ustack_copy_capped", c->skel->bss->ustack_capped, false },
+			/* the kernel stack cache (offcpu.bpf.c, kstack_cached()) */
+			{ "kstack_cache_hits", c->skel->bss->kc_hits, false },
+			{ "kstack_cache_learnt", c->skel->bss->kc_learnt, false },
+			{ "kstack_cache_unlearnable", c->skel->bss->kc_unlearnable, false },
+			{ "kstack_cache_checks", c->skel->bss->kc_checks, false },
+			{ "kstack_cache_mismatches", c->skel->bss->kc_mismatches, false },
 			{ "bpf_run_ns", run_ns, false },
 			{ "bpf_run_cnt", run_cnt, false },
 			{ "bpf_switch_in_run_ns", in_ns, false },

@@ -15,6 +15,10 @@
 #define ST_PID_MAX_LIMIT (4u << 20)                 /* the kernel's PID_MAX_LIMIT on 64-bit */
 #define ST_TARGET_WORDS (ST_PID_MAX_LIMIT / 64)     /* u64 words of the targets bitmap */
 #define ST_KSTACK_DEPTH 127        /* kernel frames kept per stack (the kernel's own limit) */
+#define ST_KC_MAX 24               /* kernel stacks up to this deep are cached per thread */
+#define ST_KC_WAYS 4               /* ... up to this many of them (wait sites) */
+#define ST_KC_SPAN 4096            /* bytes below pt_regs searched for their slots */
+#define ST_KC_CHECK_EVERY 64       /* every Nth cache hit also walks the stack, to verify */
 #define ST_USTACK_MAX (16 * 1024)  /* hard cap on the user stack bytes copied per block */
 #define ST_USTACK_CHUNK 4096       /* copy granularity (a page: the stack mapping ends on one); the copy stops at the first fault */
 
@@ -152,6 +156,17 @@ struct st_task_state {
 	__u32 hold_mm_pid;
 	__u64 hold_ns, holds, hold_read_ns, hold_write_ns;
 	__u64 io_bytes, io_count;
+	/* The kernel stacks of its last captured blocks (kstack_cached() in offcpu.bpf.c) */
+	__u32 kc_skip;          /* learning failed: misses left before trying again */
+	__u32 kc_next;          /* the way learnt into next, when no way has the key */
+	struct st_kc_way {
+		__u64 key;      /* the user-mode syscall and return address it was learnt at; 0: empty */
+		__u32 n;        /* frames */
+		__u32 uses;     /* hits since it was learnt (every ST_KC_CHECK_EVERY-th is checked) */
+		__u16 off[ST_KC_MAX];   /* where each address was found: bytes below pt_regs, */
+		__s16 off_sp[ST_KC_MAX];        /* and bytes from the saved stack pointer */
+		__u64 ip[ST_KC_MAX];    /* the addresses, innermost first */
+	} kc[ST_KC_WAYS];
 };
 
 /* Every way the BPF side can lose an event or a stack: one counter each,

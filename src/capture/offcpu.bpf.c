@@ -36,11 +36,14 @@ const volatile bool follow_forks = true;
 const volatile char targ_comm[ST_COMM_LEN] = {}; /* --name: exec'd processes with this comm join */
 const volatile __u64 hold_min_ns = 1000000;    /* mmap_lock holds at least this long get stacks */
 const volatile __u64 waker_min_ns = 1000000;   /* blocks at least this long get their waker */
+const volatile bool kstack_cache = true;        /* reuse a thread's kernel stacks when verified */
+const volatile __u32 kc_check_every = ST_KC_CHECK_EVERY; /* every Nth cache hit walks too, and compares */
 
 /* Run-time state (bss), read by user space through the skeleton's mmap. */
 struct st_drops drops = {};
 __u64 blocks_captured = 0;
 __u64 ustack_capped = 0;   /* copies that reached max_ustack (not a loss unless the unwind then fails) */
+__u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
 
@@ -239,11 +242,202 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen)
 	}
 }
 
-/* The parts of a record every type shares, for the current task: identity,
- * kernel stack, user registers and stack. Returns the user stack length. */
-static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type, bool kstack)
+/* ---- Kernel stack cache ------------------------------------------------------
+ * Walking the kernel stack (ORC) is most of a captured block's cost when
+ * caches are cold: ~10 us of the ~15 us a block costs a quiet service. A thread
+ * mostly blocks again where it blocked before, and then the walk returns the
+ * same addresses. The walk reads each return address from a slot of the
+ * thread's own kernel stack. So after a walk the slots are found (searching
+ * down from pt_regs for each address, outermost first: only live frames lie
+ * between pt_regs and this program) and kept in task storage, in one of
+ * ST_KC_WAYS ways chosen by the wait site's user-mode syscall and return
+ * address. A slot's place is kept both as bytes below pt_regs and as bytes
+ * from the stack pointer the thread saved when it switched out: the kernel
+ * moves the frames from the syscall handler in by a random offset at every
+ * syscall (CONFIG_RANDOMIZE_KSTACK_OFFSET), so those are fixed relative to
+ * the saved stack pointer, and the entry frames relative to pt_regs. At the
+ * next block there, reading those slots and finding the same addresses says
+ * the path is the same: the cached stack is used and the walk skipped.
+ * The walk's first address is not on the stack: it is the return into this
+ * program from bpf_get_stack(), one of the capture's own frames, which user
+ * space cuts (symbolizer_kstack()); it is kept as is.
+ * Every kc_check_every-th hit walks anyway and compares (kc_checks,
+ * kc_mismatches; a mismatch relearns). A stack deeper than ST_KC_MAX, or
+ * one whose addresses are not all found, is not cached. */
+
+/* The image of the span bytes below pt_regs, in the scratch's user-stack
+ * area (filled later). */
+static __always_inline bool kstack_image(struct scratch *sc, struct task_struct *task, __u32 span)
+{
+	__u64 top = (__u64)bpf_task_pt_regs(task);
+
+	if (span > ST_KC_SPAN || span < 8)
+		return false;
+	return !bpf_probe_read_kernel(sc->payload + ST_KSTACK_DEPTH * sizeof(__u64), span, (void *)(top - span));
+}
+
+static __always_inline __u64 image_word(struct scratch *sc, __u32 span, __u32 off)
+{
+	__u32 idx = span - off;	/* off: bytes below pt_regs; the image starts span below */
+
+	asm volatile("" : "+r"(idx));	/* checked as computed, for the verifier */
+	if (idx > ST_KC_SPAN - 8)
+		return 0;
+	return *(__u64 *)(sc->payload + ST_KSTACK_DEPTH * sizeof(__u64) + idx);
+}
+
+/* Whether way w's slots still hold its addresses: each slot read where it was
+ * from the saved stack pointer, else where it was below pt_regs. */
+static __always_inline bool kc_holds(struct st_kc_way *w, struct task_struct *task)
+{
+	__u64 top = (__u64)bpf_task_pt_regs(task), sp = task->thread.sp, v;
+	__u32 n = w->n;
+
+	if (n < 2 || n > ST_KC_MAX)
+		return false;
+	for (int i = 1; i < ST_KC_MAX; i++) {
+		if ((__u32)i >= n)
+			break;
+		if (!bpf_probe_read_kernel(&v, sizeof(v), (void *)(sp + w->off_sp[i])) && v == w->ip[i])
+			continue;
+		if (!bpf_probe_read_kernel(&v, sizeof(v), (void *)(top - w->off[i])) && v == w->ip[i])
+			continue;
+		return false;
+	}
+	return true;
+}
+
+struct kc_scan {
+	struct scratch *sc;
+	struct st_kc_way *w;    /* w->n: the address looked for next, outermost first */
+	__u64 top, sp;          /* pt_regs, and the stack pointer saved at the switch-out */
+};
+
+/* One word of the image, j + 1 words below pt_regs (bpf_loop: verified once;
+ * what changes between words lives in the map value, so that the verifier's
+ * states converge). */
+static long kc_scan_word(__u32 j, void *arg)
+{
+	struct kc_scan *k = arg;
+	__u32 off = (j + 1) * 8, idx = k->w->n;
+	__u64 *ips;
+	__s64 rel;
+
+	if (idx < 1 || idx >= ST_KC_MAX || off > ST_KC_SPAN)	/* the first address is not on the stack */
+		return 1;
+	ips = (__u64 *)k->sc->payload;
+	if (image_word(k->sc, ST_KC_SPAN, off) != ips[idx])
+		return 0;
+	rel = (__s64)(k->top - off - k->sp);
+	if (rel < -32768 || rel > 32767)
+		return 1;
+	k->w->off[idx] = off;
+	k->w->off_sp[idx] = (__s16)rel;
+	k->w->ip[idx] = ips[idx];
+	k->w->n = idx - 1;
+	return 0;
+}
+
+/* After a walk of n addresses (in sc->payload): find their slots, into w. */
+static __always_inline void kc_learn(struct scratch *sc, struct st_task_state *s, struct st_kc_way *w,
+				     __u64 key, struct task_struct *task, __u32 n)
+{
+	struct kc_scan k = { .sc = sc, .w = w, .sp = task->thread.sp };
+
+	/* pt_regs' address as a plain number: through memory, for the verifier */
+	w->key = (__u64)bpf_task_pt_regs(task);
+	k.top = *(volatile __u64 *)&w->key;
+	w->key = key;
+	w->n = 0;
+	w->uses = 0;
+	if (s->kc_skip) {
+		s->kc_skip--;
+		return;
+	}
+	if (n < 2 || n > ST_KC_MAX || !kstack_image(sc, task, ST_KC_SPAN))
+		goto fail;
+	w->n = n - 1;
+	bpf_loop(ST_KC_SPAN / 8, kc_scan_word, &k, 0);
+	if (w->n >= 1)
+		goto fail;
+	w->off[0] = 0;
+	w->off_sp[0] = 0;
+	w->ip[0] = ((__u64 *)sc->payload)[0];
+	w->n = n;
+	__sync_fetch_and_add(&kc_learnt, 1);
+	return;
+fail:
+	w->n = 0;
+	__sync_fetch_and_add(&kc_unlearnable, 1);
+	s->kc_skip = 16;
+}
+
+/* The kernel stack of the current thread, blocked at the wait site key, into
+ * sc->payload: from the cache when its slots still hold it, else walked (and
+ * learnt). Returns its size in bytes, as bpf_get_stack() does (<= 0: the
+ * walk failed). */
+static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct st_task_state *s, __u64 key)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 *ips = (__u64 *)sc->payload;
+	struct st_kc_way *w = NULL;
+	bool hit = false, same = true;
+	long got;
+	__u32 n;
+
+	if (!kstack_cache)
+		return bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+	for (int i = 0; i < ST_KC_WAYS; i++) {
+		if (s->kc[i].key == key) {
+			w = &s->kc[i];
+			break;
+		}
+	}
+	if (w && kc_holds(w, task)) {
+		n = w->n;
+		hit = true;
+		if (kc_check_every > 1 && ++w->uses % kc_check_every) {
+			for (int i = 0; i < ST_KC_MAX; i++) {
+				if ((__u32)i >= n)
+					break;
+				ips[i] = w->ip[i];
+			}
+			__sync_fetch_and_add(&kc_hits, 1);
+			return n * sizeof(__u64);
+		}
+		__sync_fetch_and_add(&kc_checks, 1);
+	}
+	/* the one call site: the walk's first address depends on it */
+	got = bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+	if (got <= 0)
+		return got;
+	if (hit) {
+		/* (the first address, the return into this program, is the
+		 * capture's own and cut in user space: clang may emit the call
+		 * more than once, so it differs) */
+		same = got / sizeof(__u64) == w->n;
+		for (int i = 1; i < ST_KC_MAX && same; i++) {
+			if ((__u32)i >= w->n)
+				break;
+			same = ips[i] == w->ip[i];
+		}
+		if (same)
+			return got;
+		__sync_fetch_and_add(&kc_mismatches, 1);
+	}
+	if (!w)
+		w = &s->kc[s->kc_next++ % ST_KC_WAYS];
+	kc_learn(sc, s, w, key, task, got / sizeof(__u64));
+	return got;
+}
+
+/* The parts of a record every type shares, for the current task: identity,
+ * kernel stack, user registers and stack. Returns the user stack length. */
+static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type, bool kstack,
+					 struct st_task_state *kc)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	bool kthread = task->flags & PF_KTHREAD;
 	__u32 ulen = 0;
 	long n;
 
@@ -253,10 +447,18 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	sc->ev.tid = (__u32)bpf_get_current_pid_tgid();
 	sc->ev.syscall = -1;
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
+	if (kthread)
+		sc->ev.flags |= ST_BF_USTACK_NONE;
+	else
+		fill_regs(&sc->ev, task);
 	/* The kernel stack travels in the record: a stack-id map would lose
 	 * stacks to hash collisions, and costs the same walk. */
 	if (kstack) {
-		n = bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
+		/* the wait site, for the cache: the syscall and where user mode left */
+		__u64 site = ((__u64)(__u32)sc->ev.syscall << 48 ^ sc->ev.regs[ST_REG_RIP]) | 1;
+
+		n = kc ? kstack_cached(ctx, sc, kc, site)
+		       : bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		if (n > 0)
 			sc->ev.nkips = n / sizeof(__u64);
 		else
@@ -264,11 +466,8 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	} else {
 		sc->ev.flags |= ST_BF_KSTACK_NONE;
 	}
-	if (task->flags & PF_KTHREAD) {
-		sc->ev.flags |= ST_BF_USTACK_NONE;
+	if (kthread)
 		return 0;
-	}
-	fill_regs(&sc->ev, task);
 	if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
 		ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP], sc->ev.nkips * sizeof(__u64), NULL);
 		if (!ulen)
@@ -307,7 +506,7 @@ static __always_inline int on_switch_in(void *ctx)
 	sc = bpf_map_lookup_elem(&scratch_in, &zero);
 	if (!sc)
 		return 0;
-	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true);
+	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
@@ -445,7 +644,7 @@ static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 
 	sc = bpf_map_lookup_elem(&scratch_hold, &zero);
 	if (!sc)
 		return;
-	ulen = fill_current(ctx, sc, ST_EV_HOLD, true);
+	ulen = fill_current(ctx, sc, ST_EV_HOLD, true, NULL);
 	sc->ev.start_ns = s->hold_ts;
 	sc->ev.dur_ns = now - s->hold_ts;
 	sc->ev.aux = s->hold_mode;
@@ -560,7 +759,7 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	s->waker_seq = seq;
 	s->waker_tid = (__u32)bpf_get_current_pid_tgid();
 	s->waker_pid = bpf_get_current_pid_tgid() >> 32;
-	ulen = fill_current(ctx, sc, ST_EV_WAKER, true);
+	ulen = fill_current(ctx, sc, ST_EV_WAKER, true, NULL);
 	sc->ev.waker_seq = seq;
 	sc->ev.start_ns = bpf_ktime_get_ns();
 	emit(sc, ulen);
@@ -597,7 +796,7 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	if (!sc)
 		return 0;
 	/* a sample taken in user mode has no kernel stack, which is no loss */
-	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3));
+	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3), NULL);
 	sc->ev.start_ns = bpf_ktime_get_ns();
 	emit(sc, ulen);
 	return 0;

@@ -5,7 +5,11 @@
 # expect_kind, and in the lock and busy cases verdict.culprit.tid is the
 # scenario's culprit_tid and the culprit's stack holds its culprit_function.
 # SCENARIOS="mutex busy" runs a subset.
+# The kernel stack cache (offcpu.bpf.c) runs in check mode here: every hit is
+# also walked and compared; over these varied kernel paths no hit may differ.
 source "$(dirname "$0")/lib.sh"
+export STALLTRAP_KSTACK_CHECK=1
+kc_checks=0
 
 SCENARIOS=${SCENARIOS:-"mmap_populate mprotect fork mutex fsync cpuquota reclaim kernel_lock busy pool_stall idle"}
 
@@ -50,6 +54,9 @@ run_one() { # name build
 			fail "$bin: culprit stack lacks $fn: $(jq -c .verdict.culprit.stack "$r")"
 	fi
 	[ "$want" != none ] || jq -e '.verdict.culprit == null' "$r" >/dev/null || fail "$bin: none with a culprit"
+	jq -e '.capture.kstack_cache_mismatches == 0' "$r" >/dev/null ||
+		fail "$bin: the kernel stack cache differed from the walk: $(jq -c '.capture | with_entries(select(.key | startswith("kstack_cache")))' "$r")"
+	kc_checks=$((kc_checks + $(jq -r '.capture.kstack_cache_checks' "$r")))
 	ok "$bin: $kind, stall $(jq -r .stall_ms "$dir/wl.json") ms measured; $(jq -r .verdict.summary "$r" | head -c 300)"
 }
 
@@ -59,3 +66,5 @@ for name in $SCENARIOS; do
 		run_one "$name" "$bin"
 	done
 done
+[ "$kc_checks" -ge 200 ] || fail "only $kc_checks kernel stack cache hits were checked against a walk"
+ok "kernel stack cache: $kc_checks hits, each checked against a walk, none differed"

@@ -57,10 +57,12 @@ E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUT)/e2e/%,$(E2E_SRCS))
 DEMO_CFLAGS := $(or $(shell dpkg-buildflags --get CFLAGS 2>/dev/null),-g -O2 -fstack-protector-strong -Wformat -Werror=format-security)
 DEMO_LDFLAGS := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null)
 DEMO_BINS := $(OUT)/demo/feedstore $(OUT)/demo/loadgen
+# Benchmark helpers (bench/*.c): standalone, without the stalltrap library.
+BENCH_BINS := $(OUT)/bench/poll_floor
 
 .SECONDARY:
 .PHONY: all test test-unit test-bpf san demo clean deps
-all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(DEMO_BINS)
+all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(DEMO_BINS) $(BENCH_BINS)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -112,6 +114,12 @@ $(OUT)/e2e/%: tests/e2e/%.c $(LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# The floor of polling with libcurl, for bench/watch_idle.sh.
+$(OUT)/bench/poll_floor: bench/poll_floor.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lcurl
 
 # Workloads: plain -O2 (Debian's default flags, no frame pointers) and an -fp twin.
 $(OUT)/workloads/%-fp: tests/workloads/%.c

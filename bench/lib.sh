@@ -8,6 +8,7 @@
 #   wait_file PATH SECONDS       wait until PATH exists
 #   wait_attached PID SECONDS    wait until process PID holds a BPF link (its programs are attached)
 #   bpf_prog_stats PID           "run_time_ns run_cnt nprogs" summed over the BPF programs PID holds
+#   bpf_prog_each PID            "prog_id run_time_ns run_cnt", a line per BPF program PID holds
 #   cpu_ns PID                   on-CPU ns of a process so far (all threads, /proc/PID/schedstat)
 #   wait_exit PID SECONDS        wait for a child to end; SIGINT it after SECONDS; returns its status
 #   bg_pids / kill_bg            background processes started by the script, ended at exit
@@ -125,6 +126,24 @@ bpf_prog_stats() {
 		/^run_time_ns:/ { ns = $2 }
 		/^run_cnt:/ { cnt = $2 }
 		END { flush(); printf "%.0f %.0f %d\n", tns, tcnt, n }
+	' /proc/"$pid"/fdinfo/* 2>/dev/null
+}
+
+# bpf_prog_each PID: "prog_id run_time_ns run_cnt", one line per distinct BPF
+# program whose fd PID holds (the same fdinfo as bpf_prog_stats, not summed).
+bpf_prog_each() {
+	local pid=$1
+	# shellcheck disable=SC2016
+	awk '
+		function flush() {
+			if (id != "" && ns != "" && !(id in seen)) { seen[id] = 1; print id, ns, cnt }
+			id = ""; ns = ""; cnt = ""
+		}
+		FNR == 1 { flush() }
+		/^prog_id:/ { id = $2 }
+		/^run_time_ns:/ { ns = $2 }
+		/^run_cnt:/ { cnt = $2 }
+		END { flush() }
 	' /proc/"$pid"/fdinfo/* 2>/dev/null
 }
 

@@ -708,9 +708,13 @@ static void on_result(struct watch *w, const struct source_result *r)
 
 		trigger_poll(w->trig, r->source, sent, v, r->obs, r->value, &act);
 		trigger_breaching(w->trig, r->source, &since);
-		snprintf(reason, sizeof(reason), "%s; breaching for %.1f s (threshold %g%s, --for %.1f s)",
-			 r->detail, (double)(sent - since) / 1e9, w->o->rule.threshold,
-			 w->o->rule.is_seconds ? "s" : "", (double)w->o->tcfg.for_ns / 1e9);
+		/* (only a start or a suppression says why: most polls need no words) */
+		if (act.what == TA_START || act.what == TA_SUPPRESSED)
+			snprintf(reason, sizeof(reason), "%s; breaching for %.1f s (threshold %g%s, --for %.1f s)",
+				 r->detail, (double)(sent - since) / 1e9, w->o->rule.threshold,
+				 w->o->rule.is_seconds ? "s" : "", (double)w->o->tcfg.for_ns / 1e9);
+		else
+			reason[0] = '\0';
 	}
 	handle_action(w, &act, kind_name(sources_cfg(w->src, r->source)->kind), sources_name(w->src, r->source),
 		      reason);

@@ -407,7 +407,6 @@ static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct 
 		}
 		__sync_fetch_and_add(&kc_checks, 1);
 	}
-	/* the one call site: the walk's first address depends on it */
 	got = bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 	if (got <= 0)
 		return got;

@@ -199,6 +199,9 @@ static bool same_wait(const struct capdata *prev, const struct cap_block *pb, co
 static const struct cap_block *find_same_wait(const struct capdata *cd, const struct cap_block *b,
 					      const struct capdata *other, bool b_is_next)
 {
+	/* most blocks ended before the next generation began: no scan for them */
+	if (!b_is_next && b->start_ns + b->dur_ns <= other->window.start_mono_ns)
+		return NULL;
 	for (size_t i = 0; i < other->nblocks; i++) {
 		const struct cap_block *ob = &other->blocks[i];
 

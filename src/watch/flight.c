@@ -194,16 +194,39 @@ static bool same_wait(const struct capdata *prev, const struct cap_block *pb, co
 	return (pend > nend ? pend - nend : nend - pend) <= tol;
 }
 
-/* The block of other that is the same wait as b (other before b's
- * generation when b_is_next, else after it), or NULL. */
+/* The blocks of other that can be the same wait as one of cd's (other
+ * before cd when cd_is_next, else after it): those still going when the
+ * later generation began. A few, out of a history of many. */
+static size_t *overlap_blocks(const struct capdata *cd, const struct capdata *other, bool cd_is_next, size_t *n)
+{
+	size_t *idx = malloc((other->nblocks + 1) * sizeof(*idx));
+
+	*n = 0;
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < other->nblocks; i++) {
+		const struct cap_block *ob = &other->blocks[i];
+		bool maybe = cd_is_next ? ob->start_ns + ob->dur_ns > cd->window.start_mono_ns
+					: (ob->flags & CAP_BLOCK_BEGAN_BEFORE) ||
+					  ob->start_ns <= capdata_window_end(cd) + SAME_END_NS;
+
+		if (maybe)
+			idx[(*n)++] = i;
+	}
+	return idx;
+}
+
+/* The block of other (its candidates idx) that is the same wait as b
+ * (other before b's generation when b_is_next, else after it), or NULL. */
 static const struct cap_block *find_same_wait(const struct capdata *cd, const struct cap_block *b,
-					      const struct capdata *other, bool b_is_next)
+					      const struct capdata *other, bool b_is_next,
+					      const size_t *idx, size_t nidx)
 {
 	/* most blocks ended before the next generation began: no scan for them */
 	if (!b_is_next && b->start_ns + b->dur_ns <= other->window.start_mono_ns)
 		return NULL;
-	for (size_t i = 0; i < other->nblocks; i++) {
-		const struct cap_block *ob = &other->blocks[i];
+	for (size_t k = 0; k < nidx; k++) {
+		const struct cap_block *ob = &other->blocks[idx[k]];
 
 		if (b_is_next ? same_wait(other, ob, cd, b) : same_wait(cd, b, other, ob))
 			return ob;
@@ -217,21 +240,27 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 	/* from the moment next attached, it holds everything src saw */
 	uint64_t handover = next ? attached_at(next) : UINT64_MAX;
 	struct remap m = { 0 };
+	size_t *pidx = NULL, *nidx = NULL, npidx = 0, nnidx = 0;
 	int ret = remap_init(&m, src);
 
 	if (ret)
 		goto cleanup;
+	if ((prev && !(pidx = overlap_blocks(src, prev, true, &npidx))) ||
+	    (next && !(nidx = overlap_blocks(src, next, false, &nnidx)))) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
 	for (size_t i = 0; i < src->nblocks; i++) {
 		const struct cap_block *b = &src->blocks[i];
 		struct cap_block nb = *b;
 		int64_t v;
 
 		if (!overlaps(b->start_ns, b->dur_ns, ws, we) || (ended_by && b->start_ns + b->dur_ns > ended_by) ||
-		    (next && find_same_wait(src, b, next, false)))
+		    (next && find_same_wait(src, b, next, false, nidx, nnidx)))
 			continue;
 		if (prev && (b->flags & CAP_BLOCK_BEGAN_BEFORE)) {
 			/* seeded: prev saw it begin, and knows when exactly */
-			const struct cap_block *pb = find_same_wait(src, b, prev, true);
+			const struct cap_block *pb = find_same_wait(src, b, prev, true, pidx, npidx);
 
 			if (pb && pb->start_ns < b->start_ns + b->dur_ns) {
 				nb.dur_ns = b->start_ns + b->dur_ns - pb->start_ns;
@@ -305,6 +334,8 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		TRY(capdata_add_drop(dst, src->drops[i].name, src->drops[i].value));
 	ret = 0;
 cleanup:
+	free(pidx);
+	free(nidx);
 	remap_release(&m);
 	return ret;
 }

@@ -519,12 +519,7 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 		if (bpf_program__fd(s->progs.handle_sample) >= 0)
 			attach_sampling(c);
 	}
-	{
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		c->attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	}
+	c->attached_ns = mono_ns();
 	if (c->feat.task_iter) {
 		if (bpf_program__fd(s->progs.iter_flush_user) >= 0)
 			c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);

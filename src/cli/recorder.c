@@ -11,6 +11,7 @@
 #include "capture/proc.h"
 #include "cli/recorder.h"
 #include "symbolize/symbolize.h"
+#include "util/timeutil.h"
 
 #define MAX_TARGET_PROCS 4096
 #define CGROUP_POLL_NS 250000000ull
@@ -65,22 +66,6 @@ struct recorder {
 };
 
 static void sample_memory(struct recorder *r, uint64_t now);
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 static struct target_proc *find_proc(struct recorder *r, pid_t pid)
 {

@@ -12,6 +12,7 @@
 #include "symbolize/maps.h"
 #include "symbolize/ucache.h"
 #include "symbolize/uproc.h"
+#include "util/timeutil.h"
 
 /* Hard caps: every table here has a fixed size or a maximum count. */
 #define SYM_MAX_PROCS 65536          /* registered processes; the least recently used goes */
@@ -84,14 +85,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t mix64(uint64_t x)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "watch/flight.h"
+#include "util/timeutil.h"
 
 #define EVICT_EVERY_NS 1000000000ull
 /* a block that ended while two generations overlapped: both saw the same
@@ -28,14 +29,6 @@ struct flight {
 	uint64_t last_evict;
 	uint64_t evicted, rotations;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the pure cut ---- */
 

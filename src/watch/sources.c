@@ -20,6 +20,7 @@
 #include "watch/exposition.h"
 #include "watch/histogram.h"
 #include "watch/sources.h"
+#include "util/timeutil.h"
 
 struct body {
 	char *data;
@@ -66,14 +67,6 @@ struct sources {
 	atomic_uint_least64_t polls, dropped;
 	bool curl_init;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static char *dup_or_null(const char *s, bool *fail)
 {

@@ -29,6 +29,7 @@
 #include "watch/flight.h"
 #include "watch/listen.h"
 #include "watch/watch.h"
+#include "util/timeutil.h"
 
 /* The loop wakes at least this often (and at the incident's end). Results
  * carry their own timestamps, so a later pickup changes no decision; fewer
@@ -53,22 +54,6 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	g_usr1 = 1;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
 __attribute__((format(printf, 1, 2)))

@@ -274,22 +274,24 @@ int listen_start(struct listener **out, const struct listen_cfg *cfg, const stru
 		snprintf(err, errlen, "cannot serve --listen over TLS: this libmicrohttpd has no TLS support");
 		return -ENOTSUP;
 	}
-	if (tls)
-		l->httpd = MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)atoi(port), NULL, NULL, handler, l,
+	{
+		/* the certificate and key, when given, in an option array: the
+		 * daemon's other options stay written once */
+		struct MHD_OptionItem tls_opts[] = {
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
+		l->httpd = MHD_start_daemon(tls ? flags | MHD_USE_TLS : flags, (uint16_t)atoi(port), NULL, NULL,
+					    handler, l,
 					    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 					    MHD_OPTION_CONNECTION_LIMIT, 32u,
 					    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
 					    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					    MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert,
-					    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key,
+					    MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[2],
 					    MHD_OPTION_END);
-	else
-		l->httpd = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, handler, l,
-					    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-					    MHD_OPTION_CONNECTION_LIMIT, 32u,
-					    MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-					    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-					    MHD_OPTION_END);
+	}
 	if (!l->httpd && tls) {
 		/* the same address without TLS tells a bad certificate from a busy address */
 		struct MHD_Daemon *probe = MHD_start_daemon(flags, (uint16_t)atoi(port), NULL, NULL, handler, l,

@@ -265,20 +265,20 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen)
  * kc_mismatches; a mismatch relearns). A stack deeper than ST_KC_MAX, or
  * one whose addresses are not all found, is not cached. */
 
-/* The image of the span bytes below pt_regs, in the scratch's user-stack
- * area (filled later). */
-static __always_inline bool kstack_image(struct scratch *sc, struct task_struct *task, __u32 span)
+/* The image of the ST_KC_SPAN bytes below pt_regs, searched when learning, in
+ * the scratch's user-stack area (filled later). */
+static __always_inline bool kstack_image(struct scratch *sc, struct task_struct *task)
 {
 	__u64 top = (__u64)bpf_task_pt_regs(task);
 
-	if (span > ST_KC_SPAN || span < 8)
-		return false;
-	return !bpf_probe_read_kernel(sc->payload + ST_KSTACK_DEPTH * sizeof(__u64), span, (void *)(top - span));
+	return !bpf_probe_read_kernel(sc->payload + ST_KSTACK_DEPTH * sizeof(__u64), ST_KC_SPAN,
+				      (void *)(top - ST_KC_SPAN));
 }
 
-static __always_inline __u64 image_word(struct scratch *sc, __u32 span, __u32 off)
+/* The image's word off bytes below pt_regs. */
+static __always_inline __u64 image_word(struct scratch *sc, __u32 off)
 {
-	__u32 idx = span - off;	/* off: bytes below pt_regs; the image starts span below */
+	__u32 idx = ST_KC_SPAN - off;	/* the image starts ST_KC_SPAN below */
 
 	asm volatile("" : "+r"(idx));	/* checked as computed, for the verifier */
 	if (idx > ST_KC_SPAN - 8)
@@ -326,7 +326,7 @@ static long kc_scan_word(__u32 j, void *arg)
 	if (idx < 1 || idx >= ST_KC_MAX || off > ST_KC_SPAN)	/* the first address is not on the stack */
 		return 1;
 	ips = (__u64 *)k->sc->payload;
-	if (image_word(k->sc, ST_KC_SPAN, off) != ips[idx])
+	if (image_word(k->sc, off) != ips[idx])
 		return 0;
 	rel = (__s64)(k->top - off - k->sp);
 	if (rel < -32768 || rel > 32767)
@@ -354,7 +354,7 @@ static __always_inline void kc_learn(struct scratch *sc, struct st_task_state *s
 		s->kc_skip--;
 		return;
 	}
-	if (n < 2 || n > ST_KC_MAX || !kstack_image(sc, task, ST_KC_SPAN))
+	if (n < 2 || n > ST_KC_MAX || !kstack_image(sc, task))
 		goto fail;
 	w->n = n - 1;
 	bpf_loop(ST_KC_SPAN / 8, kc_scan_word, &k, 0);

@@ -444,36 +444,10 @@ static int load_config(struct wcfg *c, const char *path)
 	return ret;
 }
 
-static int read_token(const char *path, char **out)
-{
-	char buf[WATCH_MAX_TOKEN + 2];
-	FILE *f = fopen(path, "r");
-	size_t n;
-	char *t;
-
-	if (!f) {
-		fprintf(stderr, "stalltrap watch: cannot read --token-file %s: %s\n", path, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (n > WATCH_MAX_TOKEN) {
-		fprintf(stderr, "stalltrap watch: --token-file %s: longer than %u bytes\n", path, WATCH_MAX_TOKEN);
-		return EXIT_RUNTIME;
-	}
-	t = trim(buf);
-	if (!*t || strpbrk(t, " \t\r\n")) {
-		fprintf(stderr, "stalltrap watch: --token-file %s: expected one token on one line\n", path);
-		return EXIT_RUNTIME;
-	}
-	*out = strdup(t);
-	return *out ? 0 : EXIT_RUNTIME;
-}
-
-/* A PEM file (--tls-cert, --tls-key) into *out; GnuTLS says later whether
- * it is a certificate and key it can use. */
-static int read_pem(const char *path, const char *flag, char **out)
+/* A flag's small file (--token-file, --tls-cert, --tls-key), at most max
+ * bytes, into *out (NUL-terminated, malloc'd). One line on stderr when it
+ * cannot be read or is too long. */
+static int read_flag_file(const char *flag, const char *path, size_t max, char **out)
 {
 	FILE *f = fopen(path, "r");
 	char *buf;
@@ -483,17 +457,49 @@ static int read_pem(const char *path, const char *flag, char **out)
 		fprintf(stderr, "stalltrap watch: cannot read %s %s: %s\n", flag, path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	buf = malloc(WATCH_MAX_PEM + 1);
-	n = buf ? fread(buf, 1, WATCH_MAX_PEM + 1, f) : 0;
+	buf = malloc(max + 1);
+	n = buf ? fread(buf, 1, max + 1, f) : 0;
 	fclose(f);
 	if (!buf)
 		return EXIT_RUNTIME;
-	if (n > WATCH_MAX_PEM) {
-		fprintf(stderr, "stalltrap watch: %s %s: longer than %u bytes\n", flag, path, WATCH_MAX_PEM);
+	if (n > max) {
+		fprintf(stderr, "stalltrap watch: %s %s: longer than %zu bytes\n", flag, path, max);
 		free(buf);
 		return EXIT_RUNTIME;
 	}
 	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int read_token(const char *path, char **out)
+{
+	char *buf, *t;
+	int ret = read_flag_file("--token-file", path, WATCH_MAX_TOKEN, &buf);
+
+	if (ret)
+		return ret;
+	t = trim(buf);
+	if (!*t || strpbrk(t, " \t\r\n")) {
+		fprintf(stderr, "stalltrap watch: --token-file %s: expected one token on one line\n", path);
+		ret = EXIT_RUNTIME;
+	} else if (!(*out = strdup(t))) {
+		ret = EXIT_RUNTIME;
+	}
+	explicit_bzero(buf, strlen(buf));
+	free(buf);
+	return ret;
+}
+
+/* A PEM file (--tls-cert, --tls-key) into *out; GnuTLS says later whether
+ * it is a certificate and key it can use. */
+static int read_pem(const char *path, const char *flag, char **out)
+{
+	char *buf;
+	int ret = read_flag_file(flag, path, WATCH_MAX_PEM, &buf);
+
+	if (ret)
+		return ret;
 	if (!strstr(buf, "-----BEGIN ")) {
 		fprintf(stderr, "stalltrap watch: %s %s: not a PEM file (no -----BEGIN line)\n", flag, path);
 		free(buf);

@@ -159,10 +159,13 @@ struct st_task_state {
 	/* The kernel stacks of its last captured blocks (kstack_cached() in offcpu.bpf.c) */
 	__u32 kc_skip;          /* learning failed: misses left before trying again */
 	__u32 kc_next;          /* the way learnt into next, when no way has the key */
+	__u64 kc_top;           /* the address of its pt_regs (the top of its kernel stack) */
 	struct st_kc_way {
 		__u64 key;      /* the user-mode syscall and return address it was learnt at; 0: empty */
 		__u32 n;        /* frames */
 		__u32 uses;     /* hits since it was learnt (every ST_KC_CHECK_EVERY-th is checked) */
+		__u32 depth;    /* bytes from the saved stack pointer to pt_regs when it was learnt */
+		__u32 pad;
 		__u16 off[ST_KC_MAX];   /* where each address was found: bytes below pt_regs, */
 		__s16 off_sp[ST_KC_MAX];        /* and bytes from the saved stack pointer */
 		__u64 ip[ST_KC_MAX];    /* the addresses, innermost first */

@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define TASK_NOLOAD 0x0400
 #define PF_KTHREAD 0x00200000
 #define EEXIST 17
+#define ENOSYS 38
 
 /* Load-time knobs (rodata). */
 const volatile __u64 min_block_ns = 1000000;
@@ -251,11 +252,11 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen)
  * down from pt_regs for each address, outermost first: only live frames lie
  * between pt_regs and this program) and kept in task storage, in one of
  * ST_KC_WAYS ways chosen by the wait site's user-mode syscall and return
- * address. A slot's place is kept both as bytes below pt_regs and as bytes
- * from the stack pointer the thread saved when it switched out: the kernel
- * moves the frames from the syscall handler in by a random offset at every
- * syscall (CONFIG_RANDOMIZE_KSTACK_OFFSET), so those are fixed relative to
- * the saved stack pointer, and the entry frames relative to pt_regs. At the
+ * address. The kernel moves the frames from the syscall handler in by a random
+ * offset at every syscall (CONFIG_RANDOMIZE_KSTACK_OFFSET), so their slots are
+ * kept as bytes from the stack pointer the thread saved when it switched out;
+ * only the outermost one, the return into the entry code, pushed before that
+ * offset, is kept as bytes below pt_regs (kc_holds()). At the
  * next block there, reading those slots and finding the same addresses says
  * the path is the same: the cached stack is used and the walk skipped.
  * The walk's first address is not on the stack: it is the return into this
@@ -286,23 +287,28 @@ static __always_inline __u64 image_word(struct scratch *sc, __u32 off)
 	return *(__u64 *)(sc->payload + ST_KSTACK_DEPTH * sizeof(__u64) + idx);
 }
 
-/* Whether way w's slots still hold its addresses: each slot read where it was
- * from the saved stack pointer, else where it was below pt_regs. */
-static __always_inline bool kc_holds(struct st_kc_way *w, struct task_struct *task)
+/* Whether way w's slots still hold its addresses. Each slot is read at its one
+ * anchor: the outermost return address (into the entry code, pushed before
+ * do_syscall_64() makes its random-sized room) below pt_regs, every other one
+ * from the saved stack pointer. Only a syscall's frames move by that random
+ * offset: for any other entry (a fault, an interrupt) the stack must be as deep
+ * as when the way was learnt. Otherwise a fault taken in the kernel on the way
+ * back from a fault in user mode (rseq's __put_user) passed for the plain
+ * fault: its inner frames and the outer entry's slot held the same addresses,
+ * the interrupted frames in between went unseen (1 in ~3,000 checks). */
+static __always_inline bool kc_holds(struct st_kc_way *w, __u64 top, struct task_struct *task, bool in_syscall)
 {
-	__u64 top = (__u64)bpf_task_pt_regs(task), sp = task->thread.sp, v;
+	__u64 sp = task->thread.sp, v, at;
 	__u32 n = w->n;
 
-	if (n < 2 || n > ST_KC_MAX)
+	if (n < 2 || n > ST_KC_MAX || (!in_syscall && top - sp != w->depth))
 		return false;
 	for (int i = 1; i < ST_KC_MAX; i++) {
 		if ((__u32)i >= n)
 			break;
-		if (!bpf_probe_read_kernel(&v, sizeof(v), (void *)(sp + w->off_sp[i])) && v == w->ip[i])
-			continue;
-		if (!bpf_probe_read_kernel(&v, sizeof(v), (void *)(top - w->off[i])) && v == w->ip[i])
-			continue;
-		return false;
+		at = (__u32)i == n - 1 ? top - w->off[i] : sp + w->off_sp[i];
+		if (bpf_probe_read_kernel(&v, sizeof(v), (void *)at) || v != w->ip[i])
+			return false;
 	}
 	return true;
 }
@@ -345,8 +351,8 @@ static __always_inline void kc_learn(struct scratch *sc, struct st_task_state *s
 	struct kc_scan k = { .sc = sc, .w = w, .sp = task->thread.sp };
 
 	/* pt_regs' address as a plain number: through memory, for the verifier */
-	w->key = (__u64)bpf_task_pt_regs(task);
-	k.top = *(volatile __u64 *)&w->key;
+	s->kc_top = (__u64)bpf_task_pt_regs(task);
+	k.top = *(volatile __u64 *)&s->kc_top;
 	w->key = key;
 	w->n = 0;
 	w->uses = 0;
@@ -363,6 +369,7 @@ static __always_inline void kc_learn(struct scratch *sc, struct st_task_state *s
 	w->off[0] = 0;
 	w->off_sp[0] = 0;
 	w->ip[0] = ((__u64 *)sc->payload)[0];
+	w->depth = (__u32)(k.top - k.sp);
 	w->n = n;
 	__sync_fetch_and_add(&kc_learnt, 1);
 	return;
@@ -376,7 +383,8 @@ fail:
  * sc->payload: from the cache when its slots still hold it, else walked (and
  * learnt). Returns its size in bytes, as bpf_get_stack() does (<= 0: the
  * walk failed). */
-static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct st_task_state *s, __u64 key)
+static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct st_task_state *s, __u64 key,
+					  bool in_syscall)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 *ips = (__u64 *)sc->payload;
@@ -393,7 +401,7 @@ static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct 
 			break;
 		}
 	}
-	if (w && kc_holds(w, task)) {
+	if (w && kc_holds(w, s->kc_top, task, in_syscall)) {
 		n = w->n;
 		hit = true;
 		if (kc_check_every > 1 && ++w->uses % kc_check_every) {
@@ -456,7 +464,10 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 		/* the wait site, for the cache: the syscall and where user mode left */
 		__u64 site = ((__u64)(__u32)sc->ev.syscall << 48 ^ sc->ev.regs[ST_REG_RIP]) | 1;
 
-		n = kc ? kstack_cached(ctx, sc, kc, site)
+		/* entry_SYSCALL_64 leaves -ENOSYS in pt_regs->ax until the syscall returns */
+		bool in_syscall = !kthread && (__s64)sc->ev.regs[0] == -ENOSYS && sc->ev.syscall >= 0;
+
+		n = kc ? kstack_cached(ctx, sc, kc, site, in_syscall)
 		       : bpf_get_stack(ctx, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		if (n > 0)
 			sc->ev.nkips = n / sizeof(__u64);

@@ -258,7 +258,7 @@ int aggregate_build(struct aggregate *agg, const struct capdata *cd)
 		en->count++;
 		if (b->dur_ns > en->max_ns)
 			en->max_ns = b->dur_ns;
-		if (b->state < ST_STATE__COUNT) {
+		if (b->state < CAP_STATE__COUNT) {
 			en->state_ns[b->state] = sat_add(en->state_ns[b->state], b->dur_ns);
 			agg->state_ns[b->state] = sat_add(agg->state_ns[b->state], b->dur_ns);
 		}

@@ -25,7 +25,6 @@
 #include <stdint.h>
 
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
 
 /* One call site: the blocks of threads named comm in one (user, kernel) stack pair. */
 struct agg_entry {
@@ -36,7 +35,7 @@ struct agg_entry {
 	uint64_t count;                  /* blocks */
 	uint64_t max_ns;                 /* longest block */
 	uint32_t threads;                /* distinct capdata threads, i.e. (pid, tid) */
-	uint64_t state_ns[ST_STATE__COUNT]; /* offcpu_ns split by enum st_state */
+	uint64_t state_ns[CAP_STATE__COUNT]; /* offcpu_ns split by enum cap_state */
 	bool in_progress;                /* some block was still going when the capture ended */
 };
 
@@ -57,7 +56,7 @@ struct aggregate {
 	uint64_t offcpu_ns;              /* all blocks */
 	uint64_t below_min_ns;           /* all threads' time in blocks under min_block */
 	uint64_t nblocks;
-	uint64_t state_ns[ST_STATE__COUNT];
+	uint64_t state_ns[CAP_STATE__COUNT];
 	/* offcpu_ns by the status of the user stack (enum cap_stack_status);
 	 * blocks without a user stack (ST_NO_STACK) count as CAP_STACK_NONE. */
 	uint64_t ustack_ns[CAP_STACK_NONE + 1];

@@ -14,7 +14,6 @@
 #include <zlib.h>
 
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
 
 /* ---------------------------------------------------------------------------
  * Hash index. Open addressing with linear probing; a slot holds id + 1 (0 means
@@ -362,12 +361,12 @@ uint64_t capdata_window_end(const struct capdata *cd)
 const char *capdata_state_name(unsigned int state)
 {
 	static const char *const names[] = {
-		[ST_STATE_SLEEPING] = "sleeping",
-		[ST_STATE_UNINTERRUPTIBLE] = "uninterruptible",
-		[ST_STATE_RUNNABLE] = "runnable",
+		[CAP_STATE_SLEEPING] = "sleeping",
+		[CAP_STATE_UNINTERRUPTIBLE] = "uninterruptible",
+		[CAP_STATE_RUNNABLE] = "runnable",
 	};
 
-	return state < ST_STATE__COUNT ? names[state] : "unknown";
+	return state < CAP_STATE__COUNT ? names[state] : "unknown";
 }
 
 const char *capdata_stack_status_name(unsigned int status)
@@ -650,7 +649,7 @@ int capdata_add_block(struct capdata *cd, const struct cap_block *b)
 {
 	int err;
 
-	if (b->thread >= cd->nthreads || b->state >= ST_STATE__COUNT)
+	if (b->thread >= cd->nthreads || b->state >= CAP_STATE__COUNT)
 		return -EINVAL;
 	if (b->ustack != ST_NO_STACK &&
 	    (b->ustack >= cd->nstacks || capdata_stack_is_kernel(cd, b->ustack)))
@@ -1653,7 +1652,7 @@ static int read_block(struct reader *r, json_t *o)
 	if ((err = get_ref(r, o, "thread", false, cd->nthreads, "thread", &b.thread)) ||
 	    (err = get_ref(r, o, "ustack", true, cd->nstacks, "stack", &b.ustack)) ||
 	    (err = get_ref(r, o, "kstack", true, cd->nstacks, "stack", &b.kstack)) ||
-	    (err = get_enum(r, o, "state", capdata_state_name, ST_STATE__COUNT, &state)) ||
+	    (err = get_enum(r, o, "state", capdata_state_name, CAP_STATE__COUNT, &state)) ||
 	    (err = get_u64(r, o, "start_ns", &b.start_ns)) ||
 	    (err = get_u64(r, o, "dur_ns", &b.dur_ns)) ||
 	    (err = get_bool(r, o, "in_progress", false, &in_progress)) ||

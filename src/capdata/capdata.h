@@ -19,7 +19,7 @@
  * - every id stored in the model points to an existing entry: the interning
  *   functions and capdata_add_block refuse (-EINVAL) out-of-range ids, a stack
  *   mixing kernel and user frames, a kernel stack used as a user stack or the
- *   reverse, and a state outside enum st_state.
+ *   reverse, and a state outside enum cap_state.
  * - every array has a hard cap (CAPDATA_MAX_*); past it the call fails with
  *   -E2BIG and the model is unchanged, so the caller can count a drop.
  */
@@ -90,6 +90,14 @@ struct cap_thread {
 	bool outside;              /* not of the target (an outside mmap_lock holder, a waker) */
 };
 
+/* The thread's state when it went off-CPU. */
+enum cap_state {
+	CAP_STATE_SLEEPING = 0,        /* waiting for an event (TASK_INTERRUPTIBLE, TASK_IDLE) */
+	CAP_STATE_UNINTERRUPTIBLE = 1, /* disk, rwsem, D-state waits (TASK_UNINTERRUPTIBLE) */
+	CAP_STATE_RUNNABLE = 2,        /* preempted or still running: waited for a CPU */
+	CAP_STATE__COUNT
+};
+
 #define CAP_BLOCK_IN_PROGRESS 0x1  /* still going when the capture ended */
 #define CAP_BLOCK_BEGAN_BEFORE 0x2 /* already going when the capture began */
 
@@ -124,7 +132,7 @@ struct cap_block {
 	uint32_t waker;         /* if has_waker: the thread index of the thread that woke it */
 	uint32_t waker_ustack;  /* its stacks at the wakeup, or ST_NO_STACK */
 	uint32_t waker_kstack;
-	uint8_t state;          /* enum st_state of capture_abi.h: 0 sleeping, 1 uninterruptible, 2 runnable */
+	uint8_t state;          /* enum cap_state */
 	uint8_t flags;          /* CAP_BLOCK_* */
 	uint8_t wait_kind;      /* enum cap_wait_kind */
 	uint8_t lock_flags;     /* lock:contention_begin flags (LCB_F_*) for lock waits */

@@ -11,11 +11,11 @@
 int output_render(const struct capdata *cd, const char *dir, int top, FILE *summary,
 		  char *err, size_t errlen)
 {
-	return output_render_extra(cd, dir, top, summary, NULL, err, errlen);
+	return output_render_extra(cd, dir, top, summary, NULL, NULL, err, errlen);
 }
 
 int output_render_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
-			const json_t *extra, char *err, size_t errlen)
+			const json_t *extra, const struct capdata *baseline, char *err, size_t errlen)
 {
 	struct aggregate agg;
 	json_t *diag = NULL;
@@ -29,7 +29,7 @@ int output_render_extra(const struct capdata *cd, const char *dir, int top, FILE
 	}
 	/* The diagnosis goes at the top of report.json and of the summary; the
 	 * caller's extra keys (watch: trigger, baseline) ride along. */
-	ret = diagnose_build(cd, &agg, json_object_get(extra, "baseline"), &diag);
+	ret = diagnose_build(cd, &agg, baseline, &diag);
 	if (ret) {
 		snprintf(err, errlen, "cannot diagnose the capture: %s", strerror(-ret));
 		aggregate_release(&agg);
@@ -52,11 +52,11 @@ int output_render_extra(const struct capdata *cd, const char *dir, int top, FILE
 int output_write_all(const struct capdata *cd, const char *dir, int top, FILE *summary,
 		     char *err, size_t errlen)
 {
-	return output_write_all_extra(cd, dir, top, summary, NULL, err, errlen);
+	return output_write_all_extra(cd, dir, top, summary, NULL, NULL, err, errlen);
 }
 
 int output_write_all_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
-			   const json_t *extra, char *err, size_t errlen)
+			   const json_t *extra, const struct capdata *baseline, char *err, size_t errlen)
 {
 	int ret = capdata_write(cd, dir);
 
@@ -64,5 +64,5 @@ int output_write_all_extra(const struct capdata *cd, const char *dir, int top, F
 		snprintf(err, errlen, "cannot write %s/%s: %s", dir, CAPDATA_FILE, strerror(-ret));
 		return ret;
 	}
-	return output_render_extra(cd, dir, top, summary, extra, err, errlen);
+	return output_render_extra(cd, dir, top, summary, extra, baseline, err, errlen);
 }

@@ -20,14 +20,15 @@ int output_render(const struct capdata *cd, const char *dir, int top, FILE *summ
 		  char *err, size_t errlen);
 /* output_render with the later stages' findings: extra (NULL or an object:
  * verdict, trigger, ...) goes into report.json and the pictures, as in
- * render_all_files(). output_render is this with extra NULL. */
+ * render_all_files(); baseline (NULL or the capture of a healthy window
+ * before cd's) goes to diagnose_build(). output_render is this with both NULL. */
 int output_render_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
-			const json_t *extra, char *err, size_t errlen);
+			const json_t *extra, const struct capdata *baseline, char *err, size_t errlen);
 int output_write_all(const struct capdata *cd, const char *dir, int top, FILE *summary,
 		     char *err, size_t errlen);
 /* output_write_all with extra, as output_render_extra (watch incidents:
  * window, trigger, baseline). */
 int output_write_all_extra(const struct capdata *cd, const char *dir, int top, FILE *summary,
-			   const json_t *extra, char *err, size_t errlen);
+			   const json_t *extra, const struct capdata *baseline, char *err, size_t errlen);
 
 #endif /* STALLTRAP_OUTPUT_H */

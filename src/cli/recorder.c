@@ -228,6 +228,12 @@ static int64_t event_thread(struct recorder *r, const struct st_block_event *ev)
 	return th;
 }
 
+/* The capture's task states are capdata's, value for value. */
+_Static_assert((int)ST_STATE_SLEEPING == (int)CAP_STATE_SLEEPING &&
+	       (int)ST_STATE_UNINTERRUPTIBLE == (int)CAP_STATE_UNINTERRUPTIBLE &&
+	       (int)ST_STATE_RUNNABLE == (int)CAP_STATE_RUNNABLE && (int)ST_STATE__COUNT == (int)CAP_STATE__COUNT,
+	       "enum st_state and enum cap_state differ");
+
 static void fill_block(struct recorder *r, struct cap_block *b, const struct st_block_event *ev)
 {
 	struct pending_waker *w;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/capture_abi.h"
 #include "diagnose/diagnose.h"
 
 /* ---------------------------------------------------------------------------
@@ -674,7 +673,7 @@ static enum dclass classify(struct ctx *x, const struct cap_block *b)
 		return DC_MMAP_LOCK;
 	if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
 		return DC_KERNEL_LOCK;
-	if (b->state == ST_STATE_RUNNABLE) {
+	if (b->state == CAP_STATE_RUNNABLE) {
 		/* preempted in the middle of its own long computation: that
 		 * computation, not the CPU it lost, is what stalls it */
 		if (b->thread < x->cd->nthreads && x->trun_e[b->thread] &&
@@ -694,13 +693,13 @@ static enum dclass classify(struct ctx *x, const struct cap_block *b)
 	 * sleeping lock, and whether the path takes the mmap_lock. */
 	if (b->wait_kind == CAP_WAIT_NONE && (kf & KF_LOCK))
 		return (kf & KF_MM) ? DC_MMAP_LOCK : DC_KERNEL_LOCK;
-	if (b->state == ST_STATE_UNINTERRUPTIBLE &&
+	if (b->state == CAP_STATE_UNINTERRUPTIBLE &&
 	    ((kf & KF_IO) || (b->in_syscall && syscall_io(b->syscall))))
 		return DC_IO;
 	if ((kf & KF_IDLE) || (b->in_syscall && syscall_idle(b->syscall)))
 		return DC_IDLE;
 	/* Interruptible sleeps wait for an event someone else sends. */
-	if (b->state == ST_STATE_SLEEPING)
+	if (b->state == CAP_STATE_SLEEPING)
 		return DC_IDLE;
 	return DC_OTHER;
 }
@@ -1164,7 +1163,7 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 	memcpy(ci->tsamp, x->samp, x->nsamp * sizeof(*x->samp));
 	qsort_r(ci->tsamp, x->nsamp, sizeof(*ci->tsamp), cmp_samp_thread, (void *)cd);
 	for (i = 0; i < cd->nblocks; i++) {
-		if (cd->blocks[i].state != ST_STATE_RUNNABLE && thread_is_target(x, cd->blocks[i].thread))
+		if (cd->blocks[i].state != CAP_STATE_RUNNABLE && thread_is_target(x, cd->blocks[i].thread))
 			vb[nvb++] = i;
 	}
 	qsort_r(vb, nvb, sizeof(*vb), cmp_block_thread, (void *)cd);
@@ -2532,35 +2531,6 @@ static void verdict_none(struct ctx *x, struct verdict *v)
 		sb_put(&v->sum, " beyond the baseline", 32);
 }
 
-/* The baseline's waits, per second of its window, scaled to this window. */
-static void apply_baseline(struct ctx *x, const json_t *base)
-{
-	const json_t *waits, *d;
-	double bwin = 0;
-	unsigned int c;
-
-	if (!json_is_object(base))
-		return;
-	waits = json_object_get(base, "waits");
-	d = json_object_get(json_object_get(base, "diagnosis"), "window_s");
-	if (json_is_number(d))
-		bwin = json_number_value(d);
-	else if (json_is_number(json_object_get(json_object_get(base, "window"), "duration_s")))
-		bwin = json_number_value(json_object_get(json_object_get(base, "window"), "duration_s"));
-	if (!json_is_object(waits) || !(bwin > 0))
-		return;
-	x->have_baseline = true;
-	for (c = 0; c < DC_IDLE; c++) {
-		const json_t *ms = json_object_get(json_object_get(waits, class_names[c]), "total_wait_ms");
-		double e;
-
-		if (!json_is_number(ms) || !(json_number_value(ms) > 0))
-			continue;
-		e = json_number_value(ms) * 1e6 * ((double)x->win_ns / 1e9) / bwin;
-		x->tot[c].expected_ns = e >= 1.8e19 ? UINT64_MAX : (uint64_t)e;
-	}
-}
-
 static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci)
 {
 	enum diag_kind best = DIAG_NONE;
@@ -2641,7 +2611,37 @@ static int ctx_init(struct ctx *x, const struct capdata *cd, const struct aggreg
 	return 0;
 }
 
-int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const json_t *baseline,
+/* The baseline's waits (the same classification run over the baseline's own
+ * capture), per second of its window, scaled to this window. */
+static int apply_baseline(struct ctx *x, const struct capdata *base)
+{
+	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
+	struct ctx b;
+	unsigned int c;
+	int err;
+
+	if (!base || !base->window.duration_ns)
+		return 0;
+	err = ctx_init(&b, base, NULL);
+	if (!err) {
+		collect_samples(&b);
+		err = cpu_busy_runs(&b, &ci);
+	}
+	if (!err) {
+		classify_all(&b);
+		x->have_baseline = true;
+		for (c = 0; c < DC_IDLE; c++) {
+			double e = (double)b.tot[c].total_ns * ((double)x->win_ns / (double)base->window.duration_ns);
+
+			x->tot[c].expected_ns = e >= 1.8e19 ? UINT64_MAX : (uint64_t)e;
+		}
+	}
+	cpu_release(&ci);
+	ctx_release(&b);
+	return err;
+}
+
+int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const struct capdata *baseline,
 		   json_t **out)
 {
 	struct verdict v = { .kind = DIAG_NONE };
@@ -2673,7 +2673,8 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		goto cleanup;
 	}
 	nio = io_order(&x, ioidx);
-	apply_baseline(&x, baseline);
+	if ((err = apply_baseline(&x, baseline)))
+		goto cleanup;
 	v.kind = judge(&x, &ci);
 
 	switch (v.kind) {

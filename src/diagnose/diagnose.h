@@ -61,11 +61,12 @@ enum diag_kind {
 const char *diagnose_kind_name(unsigned int kind);
 
 /* Builds the diagnosis of cd (agg must be built from cd). baseline is NULL, or
- * an earlier diagnosis (or a report.json holding one) of the same service in
- * a healthy window: its "waits" rates are subtracted before judging. *out is
- * the caller's (json_decref). Returns 0, -EINVAL (bad arguments) or -ENOMEM.
- * Deterministic: the same capdata gives the same object. */
-int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const json_t *baseline,
+ * the capture of the same service in a healthy window before cd's: its waits,
+ * classified by the same rules, are taken per second of its window and
+ * subtracted before judging. *out is the caller's (json_decref). Returns 0,
+ * -EINVAL (bad arguments) or -ENOMEM. Deterministic: the same capdata gives
+ * the same object. */
+int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const struct capdata *baseline,
 		   json_t **out);
 
 /* The first line of the printed summary: "verdict: KIND: SUMMARY", control

@@ -132,8 +132,8 @@ static void section_figures(FILE *f, const struct capdata *cd, const struct aggr
 		render_ms(agg->below_min_ns));
 	fprintf(f, "<tr><td>off-CPU by task state</td><td class=\"n\">sleeping %.3f ms, "
 		"uninterruptible %.3f ms, runnable %.3f ms</td></tr>\n",
-		render_ms(agg->state_ns[ST_STATE_SLEEPING]), render_ms(agg->state_ns[ST_STATE_UNINTERRUPTIBLE]),
-		render_ms(agg->state_ns[ST_STATE_RUNNABLE]));
+		render_ms(agg->state_ns[CAP_STATE_SLEEPING]), render_ms(agg->state_ns[CAP_STATE_UNINTERRUPTIBLE]),
+		render_ms(agg->state_ns[CAP_STATE_RUNNABLE]));
 	fprintf(f, "<tr><td>threads</td><td class=\"n\">%zu off-CPU, %zu seen</td></tr>\n", active,
 		agg->nthreads);
 	fprintf(f, "<tr><td>call sites</td><td class=\"n\">%zu</td></tr>\n", agg->nentries);
@@ -215,9 +215,9 @@ static void section_sites(FILE *f, const struct capdata *cd, const struct aggreg
 			"</td><td class=\"n\">%.1f / %.1f / %.1f</td><td>", i + 1, render_ms(en->offcpu_ns),
 			agg->offcpu_ns ? (double)en->offcpu_ns * 100.0 / (double)agg->offcpu_ns : 0.0,
 			en->count, render_ms(en->max_ns), en->threads,
-			render_ms(en->state_ns[ST_STATE_SLEEPING]),
-			render_ms(en->state_ns[ST_STATE_UNINTERRUPTIBLE]),
-			render_ms(en->state_ns[ST_STATE_RUNNABLE]));
+			render_ms(en->state_ns[CAP_STATE_SLEEPING]),
+			render_ms(en->state_ns[CAP_STATE_UNINTERRUPTIBLE]),
+			render_ms(en->state_ns[CAP_STATE_RUNNABLE]));
 		put(f, en->comm);
 		fputs("</td><td class=\"stack\"><details><summary>", f);
 		put_site_summary(f, cd, en);

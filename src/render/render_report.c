@@ -81,9 +81,9 @@ static json_t *stack_json(const struct capdata *cd, const struct agg_entry *en,
 		      "offcpu_ms", render_ms(en->offcpu_ns), "count", jcount(en->count),
 		      "max_ms", render_ms(en->max_ns), "threads", (json_int_t)en->threads,
 		      "states",
-		      "sleeping", render_ms(en->state_ns[ST_STATE_SLEEPING]),
-		      "uninterruptible", render_ms(en->state_ns[ST_STATE_UNINTERRUPTIBLE]),
-		      "runnable", render_ms(en->state_ns[ST_STATE_RUNNABLE]),
+		      "sleeping", render_ms(en->state_ns[CAP_STATE_SLEEPING]),
+		      "uninterruptible", render_ms(en->state_ns[CAP_STATE_UNINTERRUPTIBLE]),
+		      "runnable", render_ms(en->state_ns[CAP_STATE_RUNNABLE]),
 		      "in_progress", en->in_progress,
 		      "user_stack", render_ustack_status(cd, en->ustack));
 	return o;

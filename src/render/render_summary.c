@@ -105,10 +105,10 @@ static double pct(uint64_t part, uint64_t whole)
 
 static void put_states(FILE *f, const struct agg_entry *en)
 {
-	static const char letter[ST_STATE__COUNT] = { 'S', 'D', 'R' }; /* as ps(1) prints them */
+	static const char letter[CAP_STATE__COUNT] = { 'S', 'D', 'R' }; /* as ps(1) prints them */
 	int s;
 
-	for (s = 0; s < ST_STATE__COUNT; s++) {
+	for (s = 0; s < CAP_STATE__COUNT; s++) {
 		if (en->state_ns[s])
 			fprintf(f, " %c %.0f%%", letter[s], pct(en->state_ns[s], en->offcpu_ns));
 	}

@@ -89,9 +89,9 @@ static enum tl_cat block_cat(const struct cap_block *b)
 {
 	if (b->wait_kind == CAP_WAIT_MMAP_LOCK || b->wait_kind == CAP_WAIT_KERNEL_LOCK)
 		return CAT_LOCK;
-	if (b->state == ST_STATE_UNINTERRUPTIBLE)
+	if (b->state == CAP_STATE_UNINTERRUPTIBLE)
 		return CAT_IO;
-	if (b->state == ST_STATE_RUNNABLE)
+	if (b->state == CAP_STATE_RUNNABLE)
 		return CAT_RUNNABLE;
 	return CAT_SLEEP;
 }

@@ -103,6 +103,7 @@ struct incident {
 
 struct job {
 	struct capdata *cd;
+	struct capdata *base;        /* the baseline window, or NULL */
 	json_t *extra;
 	char dir[4096], tmp[4096];
 };
@@ -334,6 +335,10 @@ static void free_job(struct job *j)
 		capdata_free(j->cd);
 		free(j->cd);
 	}
+	if (j->base) {
+		capdata_free(j->base);
+		free(j->base);
+	}
 	json_decref(j->extra);
 	free(j);
 }
@@ -363,7 +368,8 @@ static void *writer_main(void *arg)
 		/* written under a hidden name and renamed: an incident directory is complete when it appears */
 		ret = mkdir(j->tmp, 0700) ? -errno : 0;
 		if (!ret)
-			ret = output_write_all_extra(j->cd, j->tmp, w->o->top, NULL, j->extra, err, sizeof(err));
+			ret = output_write_all_extra(j->cd, j->tmp, w->o->top, NULL, j->extra, j->base, err,
+						     sizeof(err));
 		else
 			snprintf(err, sizeof(err), "cannot create %.400s: %s", j->tmp, strerror(-ret));
 		if (!ret && rename(j->tmp, j->dir)) {
@@ -483,35 +489,41 @@ static json_t *window_json(const struct capdata *cd, uint64_t trigger_ns)
 			 "trigger", trig);
 }
 
-/* The baseline: the diagnosis of the window before the incident's, so that
- * the incident's diagnosis can subtract what is normal for this service. */
-static json_t *baseline_json(struct watch *w, uint64_t ws)
+/* The baseline: the window before the incident's, so that the incident's
+ * diagnosis can subtract what is normal for this service. Cuts it into *out
+ * (NULL when the history before the window is under 1 s) and returns
+ * report.json's "baseline": its diagnosis, or a note. */
+static json_t *baseline_json(struct watch *w, uint64_t ws, struct capdata **out)
 {
 	uint64_t hs = flight_history_start(w->flight), bs = ws > w->o->baseline_ns ? ws - w->o->baseline_ns : 0;
-	struct capdata cd;
+	struct capdata *cd;
 	struct aggregate agg;
 	json_t *diag = NULL;
 	char start[40];
 
+	*out = NULL;
 	if (bs < hs)
 		bs = hs;
 	if (!w->o->baseline_ns || ws <= bs || ws - bs < 1000000000ull)
 		return json_pack("{s:s}", "note", "no baseline: the watcher's history before the window is under 1 s");
-	if (capdata_init(&cd))
-		return NULL;
-	if (flight_cut(w->flight, bs, ws, 0, true, &cd) || aggregate_build(&agg, &cd)) {
-		capdata_free(&cd);
+	if (!(cd = calloc(1, sizeof(*cd))) || capdata_init(cd)) {
+		free(cd);
 		return NULL;
 	}
-	if (!diagnose_build(&cd, &agg, NULL, &diag)) {
-		rfc3339(cd.window.start_real_ns, start, sizeof(start));
+	if (flight_cut(w->flight, bs, ws, 0, true, cd) || aggregate_build(&agg, cd)) {
+		capdata_free(cd);
+		free(cd);
+		return NULL;
+	}
+	if (!diagnose_build(cd, &agg, NULL, &diag)) {
+		rfc3339(cd->window.start_real_ns, start, sizeof(start));
 		json_object_set_new(diag, "window", json_pack("{s:s, s:f}", "start", start, "duration_s",
-							      round((double)cd.window.duration_ns / 1e6) / 1e3));
+							      round((double)cd->window.duration_ns / 1e6) / 1e3));
 		json_object_set_new(diag, "offcpu_total_ms", json_real(round((double)agg.offcpu_ns / 1e3) / 1e3));
 		json_object_set_new(diag, "blocks", json_integer((json_int_t)agg.nblocks));
 	}
 	aggregate_release(&agg);
-	capdata_free(&cd);
+	*out = cd;
 	return diag;
 }
 
@@ -594,7 +606,7 @@ static void finish_incident(struct watch *w, const struct trigger_action *act)
 	json_object_set_new(j->extra, "window", window_json(j->cd, act->trigger_ns));
 	json_object_set(j->extra, "trigger", w->inc.trigger);
 	json_object_set_new(json_object_get(j->extra, "trigger"), "extensions", json_integer(w->inc.extensions));
-	json_object_set_new(j->extra, "baseline", baseline_json(w, j->cd->window.start_mono_ns));
+	json_object_set_new(j->extra, "baseline", baseline_json(w, j->cd->window.start_mono_ns, &j->base));
 	if (!json_object_get(j->extra, "baseline"))
 		json_object_set_new(j->extra, "baseline", json_null());
 

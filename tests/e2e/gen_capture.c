@@ -185,7 +185,7 @@ static void feedsrv(uint64_t dur, bool stall)
 
 	cd.threads[khuge_t].outside = true;
 	for (t = 0; t + S <= dur; t += S)
-		block(main_t, u_main, k_epoll, ST_STATE_SLEEPING, CAP_WAIT_NONE, 232, T0 + t, S - 2 * MS);
+		block(main_t, u_main, k_epoll, CAP_STATE_SLEEPING, CAP_WAIT_NONE, 232, T0 + t, S - 2 * MS);
 	/* Eight workers with one picture: they share a lane. */
 	for (w = 0; w < 8; w++) {
 		uint32_t wt = check(capdata_thread(&cd, 4242, 4250 + w, "worker"), "thread");
@@ -193,24 +193,24 @@ static void feedsrv(uint64_t dur, bool stall)
 		for (t = 0; t + 100 * MS <= dur; t += 100 * MS) {
 			if (stall && t >= stall_at - 100 * MS && t < stall_at + stall_len)
 				continue;
-			block(wt, u_queue, k_futex, ST_STATE_SLEEPING, CAP_WAIT_FUTEX, 202, T0 + t + 20 * MS,
+			block(wt, u_queue, k_futex, CAP_STATE_SLEEPING, CAP_WAIT_FUTEX, 202, T0 + t + 20 * MS,
 			      60 * MS);
 		}
 		if (stall)
-			block(wt, u_fault, k_fault, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_MMAP_LOCK, -1,
+			block(wt, u_fault, k_fault, CAP_STATE_UNINTERRUPTIBLE, CAP_WAIT_MMAP_LOCK, -1,
 			      T0 + stall_at + 5 * MS, stall_len - 5 * MS);
 	}
 	for (t = 0; t + 500 * MS <= dur; t += 500 * MS)
-		block(flush_t, u_flush, k_fsync, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_NONE, 74, T0 + t + 100 * MS,
+		block(flush_t, u_flush, k_fsync, CAP_STATE_UNINTERRUPTIBLE, CAP_WAIT_NONE, 74, T0 + t + 100 * MS,
 		      200 * MS);
 	for (t = 0; t + 50 * MS <= dur; t += 50 * MS)
-		block(busy_t, u_busy, k_preempt, ST_STATE_RUNNABLE, CAP_WAIT_NONE, -1, T0 + t, 5 * MS);
+		block(busy_t, u_busy, k_preempt, CAP_STATE_RUNNABLE, CAP_WAIT_NONE, -1, T0 + t, 5 * MS);
 	for (t = 0; t + S <= dur; t += S)
-		block(khuge_t, none, k_khuge, ST_STATE_SLEEPING, CAP_WAIT_NONE, -1, T0 + t, 900 * MS);
+		block(khuge_t, none, k_khuge, CAP_STATE_SLEEPING, CAP_WAIT_NONE, -1, T0 + t, 900 * MS);
 	for (t = 0; t + 200 * MS <= dur; t += 200 * MS) {
 		if (stall && t >= stall_at - 200 * MS && t < stall_at + stall_len)
 			continue;
-		block(alloc_t, u_alloc_sleep, k_sleep, ST_STATE_SLEEPING, CAP_WAIT_NONE, 230, T0 + t, 150 * MS);
+		block(alloc_t, u_alloc_sleep, k_sleep, CAP_STATE_SLEEPING, CAP_WAIT_NONE, 230, T0 + t, 150 * MS);
 	}
 
 	/* Evidence the capture stage collects: holds, on-CPU samples, memory. */
@@ -284,7 +284,7 @@ static void big(uint64_t nstacks, bool wide)
 				snprintf(names[d], sizeof(names[d]), "hot%04" PRIu64 "::level%02u(int)", i, d);
 				ptrs[d] = names[d];
 			}
-			block(threads[i % 64], stack_of(ptrs, d, false), kstacks[i % 8], ST_STATE_SLEEPING,
+			block(threads[i % 64], stack_of(ptrs, d, false), kstacks[i % 8], CAP_STATE_SLEEPING,
 			      CAP_WAIT_NONE, -1, T0 + rnd() % S, 20 * S);
 			continue;
 		}
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 	if (rc)
 		die("capdata_write", rc);
 	if (render) {
-		rc = output_render_extra(&cd, out, 10, NULL, extra, err, sizeof(err));
+		rc = output_render_extra(&cd, out, 10, NULL, extra, NULL, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "gen_capture: %s\n", err);
 			return 1;

@@ -111,19 +111,19 @@ static inline void rworld_init(struct rworld *w, bool evidence)
 		for (t = 0; t < 10 * RW_S; t += 100 * RW_MS) {
 			if (evidence && t >= 6 * RW_S - 100 * RW_MS && t < 7 * RW_S)
 				continue;
-			rw_block(w, (uint32_t)wt, u_queue, k_futex, ST_STATE_SLEEPING, CAP_WAIT_FUTEX, t + 20 * RW_MS,
+			rw_block(w, (uint32_t)wt, u_queue, k_futex, CAP_STATE_SLEEPING, CAP_WAIT_FUTEX, t + 20 * RW_MS,
 				 60 * RW_MS);
 		}
 		if (evidence)
-			rw_block(w, (uint32_t)wt, u_fault, k_fault, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_MMAP_LOCK,
+			rw_block(w, (uint32_t)wt, u_fault, k_fault, CAP_STATE_UNINTERRUPTIBLE, CAP_WAIT_MMAP_LOCK,
 				 6 * RW_S, RW_S);
 	}
 	for (t = 0; t < 10 * RW_S; t += 500 * RW_MS)
-		rw_block(w, (uint32_t)disk, u_disk, k_io, ST_STATE_UNINTERRUPTIBLE, CAP_WAIT_NONE, t, 200 * RW_MS);
+		rw_block(w, (uint32_t)disk, u_disk, k_io, CAP_STATE_UNINTERRUPTIBLE, CAP_WAIT_NONE, t, 200 * RW_MS);
 	for (t = 0; t < 10 * RW_S; t += 200 * RW_MS) {
 		if (evidence && t >= 6 * RW_S - 200 * RW_MS && t < 7 * RW_S)
 			continue;
-		rw_block(w, (uint32_t)alloc, u_alloc, k_sleep, ST_STATE_SLEEPING, CAP_WAIT_NONE, t, 100 * RW_MS);
+		rw_block(w, (uint32_t)alloc, u_alloc, k_sleep, CAP_STATE_SLEEPING, CAP_WAIT_NONE, t, 100 * RW_MS);
 	}
 	assert_int_equal(capdata_add_drop(&w->cd, "ringbuf_full", 3), 0);
 	assert_int_equal(capdata_add_drop(&w->cd, "kstack_collision", 0), 0);

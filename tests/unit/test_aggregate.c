@@ -80,24 +80,24 @@ static void test_totals_and_entries(void **state)
 	const struct agg_entry *e;
 
 	world_init(&w);
-	add(&w, w.web1, w.u1, w.k, ST_STATE_SLEEPING, 10 * MS, 0);
-	add(&w, w.web1, w.u1, w.k, ST_STATE_UNINTERRUPTIBLE, 5 * MS, 0);
-	add(&w, w.web2, w.u1, w.k, ST_STATE_RUNNABLE, 3 * MS, CAP_BLOCK_IN_PROGRESS);
-	add(&w, w.db, w.u1, w.k, ST_STATE_SLEEPING, 20 * MS, CAP_BLOCK_BEGAN_BEFORE);
-	add(&w, w.web1, w.u2, w.k, ST_STATE_SLEEPING, 1 * MS, 0);
-	add(&w, w.web2, ST_NO_STACK, w.k, ST_STATE_SLEEPING, 2 * MS, 0);
-	add(&w, w.web2, w.unr, w.k, ST_STATE_UNINTERRUPTIBLE, 4 * MS, 0);
-	add(&w, w.kw, w.none, w.k, ST_STATE_SLEEPING, 6 * MS, 0);
-	add(&w, w.kw, w.none, ST_NO_STACK, ST_STATE_SLEEPING, 1500, 0);
+	add(&w, w.web1, w.u1, w.k, CAP_STATE_SLEEPING, 10 * MS, 0);
+	add(&w, w.web1, w.u1, w.k, CAP_STATE_UNINTERRUPTIBLE, 5 * MS, 0);
+	add(&w, w.web2, w.u1, w.k, CAP_STATE_RUNNABLE, 3 * MS, CAP_BLOCK_IN_PROGRESS);
+	add(&w, w.db, w.u1, w.k, CAP_STATE_SLEEPING, 20 * MS, CAP_BLOCK_BEGAN_BEFORE);
+	add(&w, w.web1, w.u2, w.k, CAP_STATE_SLEEPING, 1 * MS, 0);
+	add(&w, w.web2, ST_NO_STACK, w.k, CAP_STATE_SLEEPING, 2 * MS, 0);
+	add(&w, w.web2, w.unr, w.k, CAP_STATE_UNINTERRUPTIBLE, 4 * MS, 0);
+	add(&w, w.kw, w.none, w.k, CAP_STATE_SLEEPING, 6 * MS, 0);
+	add(&w, w.kw, w.none, ST_NO_STACK, CAP_STATE_SLEEPING, 1500, 0);
 
 	assert_int_equal(aggregate_build(&agg, &w.cd), 0);
 	assert_int_equal(agg.nblocks, 9);
 	assert_int_equal(agg.nentries, 7);
 	assert_int_equal(agg.offcpu_ns, 51 * MS + 1500);
 	assert_int_equal(agg.below_min_ns, 1000000);
-	assert_int_equal(agg.state_ns[ST_STATE_SLEEPING], 39 * MS + 1500);
-	assert_int_equal(agg.state_ns[ST_STATE_UNINTERRUPTIBLE], 9 * MS);
-	assert_int_equal(agg.state_ns[ST_STATE_RUNNABLE], 3 * MS);
+	assert_int_equal(agg.state_ns[CAP_STATE_SLEEPING], 39 * MS + 1500);
+	assert_int_equal(agg.state_ns[CAP_STATE_UNINTERRUPTIBLE], 9 * MS);
+	assert_int_equal(agg.state_ns[CAP_STATE_RUNNABLE], 3 * MS);
 
 	/* Same stacks, different comm: separate entries. */
 	e = find(&agg, "web", w.u1, w.k);
@@ -105,9 +105,9 @@ static void test_totals_and_entries(void **state)
 	assert_int_equal(e->count, 3);
 	assert_int_equal(e->max_ns, 10 * MS);
 	assert_int_equal(e->threads, 2);
-	assert_int_equal(e->state_ns[ST_STATE_SLEEPING], 10 * MS);
-	assert_int_equal(e->state_ns[ST_STATE_UNINTERRUPTIBLE], 5 * MS);
-	assert_int_equal(e->state_ns[ST_STATE_RUNNABLE], 3 * MS);
+	assert_int_equal(e->state_ns[CAP_STATE_SLEEPING], 10 * MS);
+	assert_int_equal(e->state_ns[CAP_STATE_UNINTERRUPTIBLE], 5 * MS);
+	assert_int_equal(e->state_ns[CAP_STATE_RUNNABLE], 3 * MS);
 	assert_true(e->in_progress);
 
 	e = find(&agg, "db", w.u1, w.k);

@@ -215,7 +215,7 @@ static void test_intern_stacks_threads(void **state)
 	b.ustack = ST_NO_STACK;
 	b.kstack = ST_NO_STACK;
 	assert_int_equal(capdata_add_block(&cd, &b), 0);
-	b.state = ST_STATE__COUNT;
+	b.state = CAP_STATE__COUNT;
 	assert_int_equal(capdata_add_block(&cd, &b), -EINVAL);
 	b.state = 0;
 	b.thread = 3;
@@ -308,7 +308,7 @@ static void test_header_setters(void **state)
 	cd.window.start_mono_ns = 1000;
 	cd.window.duration_ns = 234;
 	assert_int_equal(capdata_window_end(&cd), 1234);
-	assert_string_equal(capdata_state_name(ST_STATE_UNINTERRUPTIBLE), "uninterruptible");
+	assert_string_equal(capdata_state_name(CAP_STATE_UNINTERRUPTIBLE), "uninterruptible");
 	assert_string_equal(capdata_state_name(9), "unknown");
 	assert_string_equal(capdata_stack_status_name(CAP_STACK_UNREADABLE), "unreadable");
 	capdata_free(&cd);
@@ -873,7 +873,7 @@ static void test_read_blocks_values(void **state)
 	assert_true(cd.frames[1].addr == 0xffffffff81000000ULL);
 	assert_true(cd.frames[1].kernel);
 	assert_int_equal(cd.threads[0].below_min_ns, 5);
-	assert_int_equal(cd.blocks[0].state, ST_STATE_UNINTERRUPTIBLE);
+	assert_int_equal(cd.blocks[0].state, CAP_STATE_UNINTERRUPTIBLE);
 	assert_int_equal(cd.blocks[0].flags, CAP_BLOCK_IN_PROGRESS | CAP_BLOCK_BEGAN_BEFORE);
 	assert_int_equal(cd.blocks[0].dur_ns, 20);
 	assert_int_equal(cd.ndrops, 1);

@@ -525,7 +525,7 @@ static const struct dcase cases[] = {
 	{ "empty", build_empty, "none", 0, NULL, { "no stall: 0 threads", NULL, NULL }, NULL },
 };
 
-static json_t *diagnose(json_t *baseline)
+static json_t *diagnose(const struct capdata *baseline)
 {
 	struct aggregate agg;
 	json_t *d = NULL;
@@ -651,34 +651,33 @@ static void test_evidence(void **state)
 /* With a baseline, waits at the usual rate are not a stall. */
 static void test_baseline(void **state)
 {
-	struct capdata cd;
-	json_t *d, *base;
+	struct capdata cd, base;
+	json_t *d;
 
+	/* the baseline: the same I/O waits in a window of the same length */
+	assert_int_equal(capdata_init(&base), 0);
+	W = &base;
+	build_io();
 	assert_int_equal(capdata_init(&cd), 0);
 	W = &cd;
 	build_io();
-	/* the same I/O waits, over a window twice as long: half the rate */
-	base = json_pack("{s:{s:{s:f}}, s:{s:f}}", "waits", "io", "total_wait_ms", 3600.0,
-			 "diagnosis", "window_s", 6.0);
-	d = diagnose(base);
+	d = diagnose(&base);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "none");
 	assert_true(json_is_true(json_object_get(json_object_get(d, "diagnosis"), "baseline")));
 	json_decref(d);
-	json_decref(base);
-	/* a baseline at a third of the rate: still a stall */
-	base = json_pack("{s:{s:{s:f}}, s:{s:f}}", "waits", "io", "total_wait_ms", 600.0,
-			 "window", "duration_s", 3.0);
-	d = diagnose(base);
+	/* the same waits over a window three times as long: a third of the rate, still a stall */
+	base.window.duration_ns *= 3;
+	d = diagnose(&base);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "io");
+	assert_true(json_is_true(json_object_get(json_object_get(d, "diagnosis"), "baseline")));
 	json_decref(d);
-	json_decref(base);
-	/* a baseline that is not one is ignored */
-	base = json_string("nonsense");
-	d = diagnose(base);
+	/* a baseline without a window is ignored */
+	base.window.duration_ns = 0;
+	d = diagnose(&base);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "verdict"), "kind")), "io");
 	assert_true(json_is_false(json_object_get(json_object_get(d, "diagnosis"), "baseline")));
 	json_decref(d);
-	json_decref(base);
+	capdata_free(&base);
 	capdata_free(&cd);
 }
 

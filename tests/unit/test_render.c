@@ -71,15 +71,15 @@ static void world_init(struct world *w, bool with_drops)
 	w->cd.threads[w->kw].below_min_count = 2;
 
 	struct cap_block blocks[] = {
-		{ .thread = w->app1, .ustack = w->ucpp, .kstack = w->k, .state = ST_STATE_SLEEPING,
+		{ .thread = w->app1, .ustack = w->ucpp, .kstack = w->k, .state = CAP_STATE_SLEEPING,
 		  .start_ns = 100, .dur_ns = 10 * MS },
-		{ .thread = w->app2, .ustack = w->ucpp, .kstack = w->k, .state = ST_STATE_UNINTERRUPTIBLE,
+		{ .thread = w->app2, .ustack = w->ucpp, .kstack = w->k, .state = CAP_STATE_UNINTERRUPTIBLE,
 		  .flags = CAP_BLOCK_IN_PROGRESS, .start_ns = 200, .dur_ns = 5 * MS },
-		{ .thread = w->app1, .ustack = w->unr, .kstack = w->k, .state = ST_STATE_UNINTERRUPTIBLE,
+		{ .thread = w->app1, .ustack = w->unr, .kstack = w->k, .state = CAP_STATE_UNINTERRUPTIBLE,
 		  .start_ns = 300, .dur_ns = 4 * MS },
-		{ .thread = w->kw, .ustack = w->none, .kstack = w->k, .state = ST_STATE_RUNNABLE,
+		{ .thread = w->kw, .ustack = w->none, .kstack = w->k, .state = CAP_STATE_RUNNABLE,
 		  .start_ns = 400, .dur_ns = 2 * MS + 400 },
-		{ .thread = w->kw, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .state = ST_STATE_SLEEPING,
+		{ .thread = w->kw, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .state = CAP_STATE_SLEEPING,
 		  .start_ns = 500, .dur_ns = 1 * MS },
 	};
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)

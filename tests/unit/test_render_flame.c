@@ -146,11 +146,11 @@ static void test_flame_merges_narrow_frames(void **state)
 	t = capdata_thread(&w.cd, 1, 1, "app");
 	big = RW_STACK(&w, false, "main", "big_one");
 	k = RW_STACK(&w, true, "schedule");
-	rw_block(&w, (uint32_t)t, big, k, ST_STATE_SLEEPING, 0, 0, 1000 * RW_S);
+	rw_block(&w, (uint32_t)t, big, k, CAP_STATE_SLEEPING, 0, 0, 1000 * RW_S);
 	for (i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "thin_%04d", i);
 		rw_block(&w, (uint32_t)t, rw_stack(&w.cd, (const char *const[]){ "main", name }, 2, false, ST_NO_MAPPING), k,
-			 ST_STATE_SLEEPING, 0, 0, RW_MS);
+			 CAP_STATE_SLEEPING, 0, 0, RW_MS);
 	}
 	assert_int_equal(aggregate_build(&w.agg, &w.cd), 0);
 	RW_RENDER(svg, render_flame(f, &w.cd, &w.agg, NULL, 0));
@@ -185,7 +185,7 @@ static void test_flame_size_cap(void **state)
 				 " std::char_traits<char>, std::allocator<char> > >::method(int, long, double) const", i, d);
 			ptrs[d] = names[d];
 		}
-		rw_block(&w, (uint32_t)t, rw_stack(&w.cd, ptrs, 30, false, ST_NO_MAPPING), k, ST_STATE_SLEEPING, 0, 0, RW_S);
+		rw_block(&w, (uint32_t)t, rw_stack(&w.cd, ptrs, 30, false, ST_NO_MAPPING), k, CAP_STATE_SLEEPING, 0, 0, RW_S);
 	}
 	assert_int_equal(aggregate_build(&w.agg, &w.cd), 0);
 	RW_RENDER(svg, render_flame(f, &w.cd, &w.agg, NULL, 0));

@@ -191,7 +191,7 @@ static void test_pprof_no_stack(void **state)
 	memset(&w, 0, sizeof(w));
 	assert_int_equal(capdata_init(&w.cd), 0);
 	t = capdata_thread(&w.cd, 7, 8, "k");
-	rw_block(&w, (uint32_t)t, ST_NO_STACK, ST_NO_STACK, ST_STATE_SLEEPING, 0, 0, 5 * RW_MS);
+	rw_block(&w, (uint32_t)t, ST_NO_STACK, ST_NO_STACK, CAP_STATE_SLEEPING, 0, 0, 5 * RW_MS);
 	assert_int_equal(aggregate_build(&w.agg, &w.cd), 0);
 	f = open_memstream(&gz, &len);
 	assert_int_equal(render_pprof(f, &w.cd, &w.agg, NULL), 0);

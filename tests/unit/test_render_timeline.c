@@ -97,7 +97,7 @@ static void test_timeline_hostile_comm(void **state)
 	w.cd.window.duration_ns = RW_S;
 	t = capdata_thread(&w.cd, 1, 1, "<b>&\"'x");
 	k = RW_STACK(&w, true, "schedule");
-	rw_block(&w, (uint32_t)t, ST_NO_STACK, k, ST_STATE_SLEEPING, 0, 0, 10 * RW_MS);
+	rw_block(&w, (uint32_t)t, ST_NO_STACK, k, CAP_STATE_SLEEPING, 0, 0, 10 * RW_MS);
 	assert_int_equal(aggregate_build(&w.agg, &w.cd), 0);
 	RW_RENDER(svg, render_timeline(f, &w.cd, &w.agg, NULL, 0));
 	assert_non_null(strstr(svg, ">&lt;b&gt;&amp;&quot;&#39;x 1</text>"));

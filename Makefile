@@ -1,5 +1,11 @@
 # stalltrap build: BPF objects + skeletons, the user-space agent, tests, sanitizer build, demo.
-# `make V=1` shows the commands.
+# `make V=1` shows the commands. The test targets (README.md, "Running the tests"):
+#   make test        deps, both builds, then every test (tests/run.sh all)
+#   make test-unit   cmocka unit tests, normal and ASan+UBSan builds, no root
+#   make test-e2e    end-to-end tests without root
+#   make test-bpf    root tests: workloads, and the watch tests that attach BPF
+#   make fuzz        each libFuzzer target for FUZZ_S seconds (default 60)
+# T=name runs only the tests whose name contains name.
 
 ifeq ($(V),1)
 Q :=
@@ -25,6 +31,16 @@ ifeq ($(SAN),1)
 OUT      := build-san
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=address,undefined
+endif
+# libFuzzer build (make FUZZ=1, for `make fuzz`): the library compiled by clang
+# with coverage for libFuzzer, in its own tree. clang's warnings are not made
+# errors here: gcc's -Werror build is the one that checks them.
+ifeq ($(FUZZ),1)
+OUT      := build-fuzz
+CC       := $(CLANG)
+CFLAGS   := $(filter-out -Werror,$(CFLAGS)) -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
 endif
 
 BPF_SRCS  := $(wildcard src/capture/*.bpf.c)
@@ -52,6 +68,16 @@ WORK_BINS := $(patsubst tests/workloads/%.c,$(OUT)/workloads/%,$(WORK_SRCS)) \
 # Helpers of the end-to-end tests (tests/e2e/*.c: capture generators, no root).
 E2E_SRCS  := $(sort $(wildcard tests/e2e/*.c))
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(OUT)/e2e/%,$(E2E_SRCS))
+# Headers the tests share (tests/lib/capbuild.h, tests/unit/render_world.h).
+TEST_HDRS := $(wildcard tests/lib/*.h tests/unit/*.h)
+# Fuzz targets: every tests/fuzz/fuzz_NAME.c, its seeds in tests/fuzz/corpus_NAME/
+# (and tests/fuzz/NAME.dict if there is one). $(OUT)/fuzz/fuzz_NAME is the target
+# with tests/fuzz/replay_main.c (make test replays the corpus with the SAN=1 one);
+# with FUZZ=1 it is the libFuzzer binary instead.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(addprefix $(OUT)/fuzz/,$(FUZZ_NAMES))
+FUZZ_S    ?= 60
 # The freeze demo's service and clients (demo/), built with the distribution's
 # default flags, as users' services are: -O2, no frame pointers.
 DEMO_CFLAGS := $(or $(shell dpkg-buildflags --get CFLAGS 2>/dev/null),-g -O2 -fstack-protector-strong -Wformat -Werror=format-security)
@@ -61,8 +87,11 @@ DEMO_BINS := $(OUT)/demo/feedstore $(OUT)/demo/loadgen
 BENCH_BINS := $(OUT)/bench/poll_floor
 
 .SECONDARY:
-.PHONY: all test test-unit test-bpf san demo clean deps
-all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(DEMO_BINS) $(BENCH_BINS)
+.PHONY: all test test-unit test-e2e test-bpf fuzz bins-unit bins-e2e bins-fuzz san demo clean deps
+all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(FUZZ_BINS) $(DEMO_BINS) $(BENCH_BINS)
+bins-unit: $(UNIT_BINS)
+bins-e2e: $(OUT)/stalltrap $(E2E_BINS)
+bins-fuzz: $(FUZZ_BINS)
 
 deps:
 	$(Q)./scripts/install-deps.sh
@@ -105,15 +134,27 @@ $(OUT)/stalltrap: src/cli/main.c $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OUT)/tests/%: tests/unit/%.c $(LIB)
+$(OUT)/tests/%: tests/unit/%.c $(TEST_HDRS) $(LIB)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-$(OUT)/e2e/%: tests/e2e/%.c $(LIB)
+$(OUT)/e2e/%: tests/e2e/%.c $(TEST_HDRS) $(LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+ifeq ($(FUZZ),1)
+$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+else
+$(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDLIBS) -o $@
+endif
 
 # The floor of polling with libcurl, for bench/watch_idle.sh.
 $(OUT)/bench/poll_floor: bench/poll_floor.c
@@ -142,10 +183,41 @@ $(OUT)/demo/loadgen: demo/loadgen.c demo/common.h
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(DEMO_CFLAGS) -Wall -Wextra -Werror -pthread $(DEMO_LDFLAGS) $< -o $@ -lcurl -lm
 
+# The test targets build what their tests run, then hand over to tests/run.sh,
+# whose last line is "N passed, N failed[, N skipped]".
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
-	$(Q)./tests/run.sh
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 bins-fuzz
+	$(Q)T='$(T)' ./tests/run.sh all
+
+test-unit:
+	$(Q)$(MAKE) --no-print-directory bins-unit
+	$(Q)$(MAKE) --no-print-directory SAN=1 bins-unit
+	$(Q)T='$(T)' ./tests/run.sh unit
+
+test-e2e:
+	$(Q)$(MAKE) --no-print-directory bins-e2e
+	$(Q)T='$(T)' ./tests/run.sh e2e
+
+test-bpf:
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)T='$(T)' ./tests/run.sh bpf
+
+# Each libFuzzer target runs FUZZ_S seconds on a copy of its corpus (what it
+# finds stays in build-fuzz/corpus/); a crash is saved into the corpus dir, where
+# make test replays it from then on.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 bins-fuzz
+	$(Q)for name in $(FUZZ_NAMES); do \
+		case $$name in *"$(T)"*) ;; *) continue ;; esac; \
+		corpus=tests/fuzz/corpus_$${name#fuzz_}; dict=tests/fuzz/$${name#fuzz_}.dict; \
+		work=build-fuzz/corpus/$$name; \
+		rm -rf "$$work" && mkdir -p "$$work" && cp "$$corpus"/* "$$work"/ || exit 1; \
+		echo "fuzz: $$name for $(FUZZ_S) s on $$work (crashes go to $$corpus/)"; \
+		build-fuzz/fuzz/$$name -max_total_time=$(FUZZ_S) -print_final_stats=1 \
+			-artifact_prefix="$$corpus/" $$([ -f "$$dict" ] && echo "-dict=$$dict") "$$work" || exit 1; \
+	done
 
 san:
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
@@ -155,4 +227,4 @@ demo: deps
 	$(Q)./demo/run.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

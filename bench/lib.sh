@@ -17,6 +17,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# poll_until, shared with the tests (only its functions: the tests' setup is not ours)
+TESTS_LIB_FUNCTIONS_ONLY=1 source "$ROOT/tests/lib.sh"
 ST=${STALLTRAP:-build/stalltrap}
 case $ST in /*) ;; *) ST=$ROOT/$ST ;; esac
 WORK=$(mktemp -d /tmp/stalltrap-bench.XXXXXX)
@@ -86,12 +88,7 @@ wl() {
 
 # wait_file PATH SECONDS
 wait_file() {
-	local path=$1 n=$(($2 * 20))
-	while [ ! -e "$path" ]; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.05
-	done
+	poll_until 0.05 "$2" test -e "$1"
 }
 
 # wait_attached PID SECONDS: the process holds a BPF link fd (libbpf attaches

@@ -1,13 +1,27 @@
 #!/bin/bash
-# run.sh: runs every test: unit tests (normal and ASan+UBSan builds), then the
-# root/BPF tests. Ends with the summary line "N passed, N failed".
+# run.sh: the one test runner. usage: tests/run.sh [unit|e2e|bpf|fuzz|includes|all]...
+#   unit      cmocka unit tests, normal and ASan+UBSan builds (build/tests, build-san/tests)
+#   e2e       end-to-end tests without root (tests/e2e/test_*.sh)
+#   bpf       root tests: workloads and the watch tests that attach BPF (tests/bpf/test_*.sh)
+#   fuzz      replays every committed corpus file through each fuzz target (build-san/fuzz)
+#   includes  the include-graph check of src/ and its self-test (tests/check_includes*.sh)
+#   all       (the default) all of these, in that order
+# T=name runs only the tests whose name contains name (test_capdata, test_watch_freeze).
+# Runs what is built (make builds it: make test, make test-unit, ...). Each
+# script's output goes to build/test-logs/NAME.log ($TEST_LOG_DIR). Ends with
+# the summary line "N passed, N failed[, N skipped]"; exits non-zero on a failure.
 set -u
 cd "$(dirname "$0")/.."
 passed=0
 failed=0
+skipped=0
 failures=()
 log_dir=${TEST_LOG_DIR:-build/test-logs}
+filter=${T:-}
 mkdir -p "$log_dir"
+
+# selected NAME: whether T= lets this test run
+selected() { [ -z "$filter" ] || [[ $1 == *"$filter"* ]]; }
 
 run_unit() { # binary label
 	local bin=$1 label=$2 out rc p f
@@ -24,24 +38,12 @@ run_unit() { # binary label
 	printf 'unit  %-40s %3d passed %d failed\n' "$label" "$p" "$f"
 }
 
-for bin in build/tests/test_*; do
-	[ -x "$bin" ] && run_unit "$bin" "$(basename "$bin")"
-done
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-for bin in build-san/tests/test_*; do
-	[ -x "$bin" ] && run_unit "$bin" "san/$(basename "$bin")"
-done
-
-# End-to-end tests: each starts its real components on loopback; exit 77 is a
-# skip (e.g. not root), said in its first output line.
-skipped=0
-for t in tests/e2e/test_*.sh; do
-	[ -f "$t" ] || continue
-	name=$(basename "$t" .sh)
+# run_script KIND TIMEOUT_S NAME CMD...: one test, its output in the log; exit
+# 77 is a skip (e.g. not root), said in its first output line.
+run_script() {
+	local kind=$1 limit=$2 name=$3 start rc=0 res; shift 3
 	start=$(date +%s)
-	rc=0
-	timeout 180 bash "$t" >"$log_dir/$name.log" 2>&1 || rc=$?
+	timeout "$limit" "$@" >"$log_dir/$name.log" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1)); res=ok
 	elif [ "$rc" -eq 77 ]; then
@@ -50,25 +52,82 @@ for t in tests/e2e/test_*.sh; do
 		failed=$((failed + 1)); res=FAIL; failures+=("$name")
 		tail -15 "$log_dir/$name.log" | sed "s|^|  $name: |"
 	fi
-	printf 'e2e   %-40s %s (%ds)\n' "$name" "$res" $(( $(date +%s) - start ))
-done
+	printf '%-5s %-40s %s (%ds)\n' "$kind" "$name" "$res" $(( $(date +%s) - start ))
+}
 
-if [ "$(id -u)" -eq 0 ]; then
-	for t in tests/bpf/test_*.sh; do
-		[ -f "$t" ] || continue
-		name=$(basename "$t" .sh)
-		start=$(date +%s)
-		if timeout 300 bash "$t" >"$log_dir/$name.log" 2>&1; then
-			passed=$((passed + 1)); res=ok
-		else
-			failed=$((failed + 1)); res=FAIL; failures+=("$name")
-			tail -15 "$log_dir/$name.log" | sed "s|^|  $name: |"
-		fi
-		printf 'bpf   %-40s %s (%ds)\n' "$name" "$res" $(( $(date +%s) - start ))
+suite_unit() {
+	local bin
+	for bin in build/tests/test_*; do
+		[ -x "$bin" ] && selected "$(basename "$bin")" && run_unit "$bin" "$(basename "$bin")"
 	done
-else
-	echo "bpf tests skipped: they need root"
-fi
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	for bin in build-san/tests/test_*; do
+		[ -x "$bin" ] && selected "$(basename "$bin")" && run_unit "$bin" "san/$(basename "$bin")"
+	done
+	return 0
+}
+
+# End-to-end tests: each starts its real components on loopback, without root.
+suite_e2e() {
+	local t name
+	for t in tests/e2e/test_*.sh; do
+		name=$(basename "$t" .sh)
+		[ -f "$t" ] && selected "$name" && run_script e2e 180 "$name" bash "$t"
+	done
+	return 0
+}
+
+suite_bpf() {
+	local t name
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bpf tests skipped: they need root"
+		return 0
+	fi
+	for t in tests/bpf/test_*.sh; do
+		name=$(basename "$t" .sh)
+		[ -f "$t" ] && selected "$name" && run_script bpf 300 "$name" bash "$t"
+	done
+	return 0
+}
+
+# Each fuzz target's replay binary (gcc, ASan+UBSan) runs its whole committed
+# corpus: one test per target.
+suite_fuzz() {
+	local src name corpus
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	for src in tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c)
+		corpus=tests/fuzz/corpus_${name#fuzz_}
+		selected "$name" || continue
+		if [ ! -x "build-san/fuzz/$name" ] || [ ! -d "$corpus" ]; then
+			failed=$((failed + 1)); failures+=("$name")
+			printf 'fuzz  %-40s FAIL (no build-san/fuzz/%s or no %s/: make SAN=1 all)\n' "$name" "$name" "$corpus"
+			continue
+		fi
+		run_script fuzz 300 "$name" "build-san/fuzz/$name" "$corpus"
+	done
+	return 0
+}
+
+suite_includes() {
+	local t name
+	for t in tests/check_includes*.sh; do
+		name=$(basename "$t" .sh)
+		[ -f "$t" ] && selected "$name" && run_script incl 60 "$name" bash "$t"
+	done
+	return 0
+}
+
+[ $# -gt 0 ] || set -- all
+for suite in "$@"; do
+	case $suite in
+	unit | e2e | bpf | fuzz | includes) "suite_$suite" ;;
+	all) suite_unit; suite_e2e; suite_bpf; suite_fuzz; suite_includes ;;
+	*) echo "usage: tests/run.sh [unit|e2e|bpf|fuzz|includes|all]... (T=name filters)" >&2; exit 2 ;;
+	esac
+done
 
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]}"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_cli.sh: bad input gets one clear line and the right exit status; the
 # output directory and files have the documented modes and keys.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 
 expect_exit 2 "unknown command" "$ST" frobnicate
 expect_exit 2 "exactly one of --pid, --name or --cgroup" "$ST" record

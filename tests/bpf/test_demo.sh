@@ -5,7 +5,7 @@
 # must really freeze when its table doubles; stalltrap watch must write exactly
 # one incident whose verdict is mmap_lock with the resize function in the
 # culprit's stack; and with --preallocate nothing may fire.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 FS=$PWD/build/demo/feedstore
 
 # The demo binary has no frame pointers: its resize function does not set one up.

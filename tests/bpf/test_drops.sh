@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_drops.sh: with a deliberately tiny ring buffer, losses are counted, the
 # counters add up to what was lost, and the summary says so; nothing crashes.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 "$WL/longblock" --threads 8 --duration 3 --start-after "$TMP/gate" >"$TMP/wl.json" &
 wl=$!; PIDS_TO_KILL+=($wl)
 ( sleep 0.5; touch "$TMP/gate" ) &

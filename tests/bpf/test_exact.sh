@@ -4,7 +4,7 @@
 # complete user stack (start_thread -> worker_X -> block_X), for the -O2 build
 # without frame pointers and for the frame-pointer build. The kernel stack
 # cache serves most kernel stacks, and its checks find no difference.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 for build in offcpu_truth offcpu_truth-fp; do
 	gate=$TMP/gate-$build
 	"$WL/$build" --duration 3 --start-after "$gate" --truth "$TMP/$build.truth.json" >"$TMP/$build.wl" &

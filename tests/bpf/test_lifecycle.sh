@@ -2,7 +2,7 @@
 # test_lifecycle.sh: how a capture ends and what it follows: targets that exit,
 # SIGTERM, --name over several processes, --cgroup with a process joining,
 # children forked during the capture.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 
 # targets exit: the profile of their lives so far is written, early
 # (the target forks its child after 1.5 s, well after record has attached)

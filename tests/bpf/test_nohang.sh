@@ -3,7 +3,7 @@
 # read stuck behind throttled I/O, with a writer queued behind it). record must
 # finish on time, whether it starts before the hold or during it, and say that
 # the user stack of the blocked thread could not be read.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 hold=6
 "$WL/mmap_hold" --mode io --hold-seconds $hold --no-outside --start-after "$TMP/gate" >"$TMP/wl.out" 2>"$TMP/wl.err" &
 wl=$!; PIDS_TO_KILL+=($wl)

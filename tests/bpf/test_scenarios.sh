@@ -7,7 +7,7 @@
 # SCENARIOS="mutex busy" runs a subset.
 # The kernel stack cache (offcpu.bpf.c) runs in check mode here: every hit is
 # also walked and compared; over these varied kernel paths no hit may differ.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 export STALLTRAP_KSTACK_CHECK=1
 kc_checks=0
 

@@ -6,7 +6,7 @@
 # these VMs. Eight threads, pinned to alternate CPUs, note CLOCK_MONOTONIC and
 # sleep; record starts a second later; each seeded start must be within 10 ms
 # (a scheduler tick is 4 ms here) of the noted one.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib.sh"
 
 ncpu=$(nproc)
 cat >"$TMP/sleeper.py" <<'PY'

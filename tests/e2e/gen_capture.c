@@ -31,6 +31,7 @@
 #include "capdata/capdata.h"
 #include "capture/capture_abi.h"
 #include "cli/output.h"
+#include "lib/capbuild.h"
 
 #define MS 1000000ULL
 #define S 1000000000ULL
@@ -38,7 +39,7 @@
 #define MAX_FRAMES 64
 
 static struct capdata cd;
-static uint32_t exe_map, libc_map;
+static struct capbuild cb = { .cd = &cd, .exe_map = ST_NO_MAPPING, .libc_map = ST_NO_MAPPING };
 static uint64_t rng_state = 88172645463325252ULL;
 
 static uint64_t rnd(void)
@@ -55,42 +56,8 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static uint32_t check(int64_t id, const char *what)
-{
-	if (id < 0)
-		die(what, (int)id);
-	return (uint32_t)id;
-}
-
-/* A stack from names, root first; kernel ones get kernel addresses. */
-static uint32_t stack_of(const char *const *names, size_t n, bool kernel)
-{
-	uint32_t frames[MAX_FRAMES];
-	size_t i;
-
-	for (i = 0; i < n && i < MAX_FRAMES; i++) {
-		uint64_t h = 1469598103934665603ULL;
-		const char *p;
-
-		for (p = names[i]; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-		if (kernel)
-			frames[i] = check(capdata_frame(&cd, names[i], 0xffffffff81000000ULL + (h & 0xffffff),
-						       ST_NO_MAPPING, true), "frame");
-		else if (strncmp(names[i], "__", 2) == 0 || strncmp(names[i], "pthread", 7) == 0 ||
-			 strcmp(names[i], "start_thread") == 0)
-			frames[i] = check(capdata_frame(&cd, names[i], 0x7f0000000000ULL + (h & 0xfffff),
-						       libc_map, false), "frame");
-		else
-			frames[i] = check(capdata_frame(&cd, names[i], 0x555555554000ULL + (h & 0xfffff),
-						       exe_map, false), "frame");
-	}
-	return check(capdata_stack(&cd, frames, (uint32_t)i, CAP_STACK_COMPLETE), "stack");
-}
-
-#define STACK(kernel, ...) \
-	stack_of((const char *const[]){ __VA_ARGS__ }, \
-		 sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *), kernel)
+/* Stacks are named root first; user frames ending in '@' are libc's (tests/lib/capbuild.h). */
+#define STACK(kernel, ...) CB_STACK(&cb, kernel, __VA_ARGS__)
 
 static void block(uint32_t thread, uint32_t us, uint32_t ks, int state, uint8_t wait_kind,
 		  int32_t syscall, uint64_t start, uint64_t dur)
@@ -100,10 +67,8 @@ static void block(uint32_t thread, uint32_t us, uint32_t ks, int state, uint8_t 
 		.start_ns = start, .dur_ns = dur, .wait_kind = wait_kind,
 		.in_syscall = syscall >= 0, .syscall = syscall >= 0 ? syscall : 0,
 	};
-	int err = capdata_add_block(&cd, &b);
 
-	if (err)
-		die("block", err);
+	cb_block(&cb, &b);
 }
 
 static void header(const char *comm, uint64_t dur)
@@ -120,11 +85,10 @@ static void header(const char *comm, uint64_t dur)
 	cd.window.duration_ns = dur;
 	cd.window.min_block_ns = 1 * MS;
 	cd.window.sample_period_ns = 10 * MS;
-	exe_map = check(capdata_mapping(&cd, 0x555555554000ULL, 0x555555754000ULL, 0, "/usr/bin/feedsrv",
-					"4f1c0a2b3c4d5e6f708192a3b4c5d6e7f8091a2b"), "mapping");
-	libc_map = check(capdata_mapping(&cd, 0x7f0000000000ULL, 0x7f0000200000ULL, 0x28000,
-					 "/usr/lib/x86_64-linux-gnu/libc.so.6",
-					 "93ac61ec5a8eb1396f9fbd350e3169a558528a40"), "mapping");
+	cb.exe_map = cb_mapping(&cb, 0x555555554000ULL, 0x555555754000ULL, 0, "/usr/bin/feedsrv",
+				"4f1c0a2b3c4d5e6f708192a3b4c5d6e7f8091a2b");
+	cb.libc_map = cb_mapping(&cb, 0x7f0000000000ULL, 0x7f0000200000ULL, 0x28000,
+				 "/usr/lib/x86_64-linux-gnu/libc.so.6", "93ac61ec5a8eb1396f9fbd350e3169a558528a40");
 }
 
 static void counters(void)
@@ -163,32 +127,32 @@ static void feedsrv(uint64_t dur, bool stall)
 				 "schedule_timeout", "schedule", "__schedule");
 	uint32_t k_collapse = STACK(true, "ret_from_fork", "kthread", "khugepaged", "collapse_huge_page",
 				    "hugepage_vma_revalidate");
-	uint32_t u_queue = STACK(false, "start_thread", "worker_main", "queue_pop", "pthread_cond_wait",
-				 "__futex_abstimed_wait_common");
-	uint32_t u_fault = STACK(false, "start_thread", "worker_main", "handle_request", "build_response",
-				 "__memcpy_avx_unaligned_erms");
-	uint32_t u_main = STACK(false, "__libc_start_main", "main", "event_loop", "epoll_wait");
-	uint32_t u_flush = STACK(false, "start_thread", "flusher_main",
-				 "evil</script><script>alert(1)</script>", "__fsync");
-	uint32_t u_busy = STACK(false, "start_thread", "busy_main", "a&b<c>\"d\"'e'", "]]>cdata",
+	uint32_t u_queue = STACK(false, "start_thread@", "worker_main", "queue_pop", "pthread_cond_wait@",
+				 "__futex_abstimed_wait_common@");
+	uint32_t u_fault = STACK(false, "start_thread@", "worker_main", "handle_request", "build_response",
+				 "__memcpy_avx_unaligned_erms@");
+	uint32_t u_main = STACK(false, "__libc_start_main@", "main", "event_loop", "epoll_wait");
+	uint32_t u_flush = STACK(false, "start_thread@", "flusher_main",
+				 "evil</script><script>alert(1)</script>", "__fsync@");
+	uint32_t u_busy = STACK(false, "start_thread@", "busy_main", "a&b<c>\"d\"'e'", "]]>cdata",
 				"operator<<(std::ostream&, T const&)", "ünïcødé_€_fn");
-	uint32_t u_alloc_sleep = STACK(false, "start_thread", "alloc_main", "usleep", "__nanosleep");
-	uint32_t u_alloc = STACK(false, "start_thread", "alloc_main", "grow_arena", "__mmap");
-	uint32_t none = check(capdata_stack(&cd, NULL, 0, CAP_STACK_NONE), "stack");
-	uint32_t main_t = check(capdata_thread(&cd, 4242, 4242, "feedsrv"), "thread");
-	uint32_t alloc_t = check(capdata_thread(&cd, 4242, 4260, "alloc-3gb"), "thread");
-	uint32_t flush_t = check(capdata_thread(&cd, 4242, 4261, "flusher"), "thread");
-	uint32_t busy_t = check(capdata_thread(&cd, 4242, 4262, "busy"), "thread");
-	uint32_t khuge_t = check(capdata_thread(&cd, 88, 88, "khugepaged"), "thread");
+	uint32_t u_alloc_sleep = STACK(false, "start_thread@", "alloc_main", "usleep", "__nanosleep@");
+	uint32_t u_alloc = STACK(false, "start_thread@", "alloc_main", "grow_arena", "__mmap@");
+	uint32_t none = cb_no_stack(&cb);
+	uint32_t main_t = cb_thread(&cb, 4242, 4242, "feedsrv");
+	uint32_t alloc_t = cb_thread(&cb, 4242, 4260, "alloc-3gb");
+	uint32_t flush_t = cb_thread(&cb, 4242, 4261, "flusher");
+	uint32_t busy_t = cb_thread(&cb, 4242, 4262, "busy");
+	uint32_t khuge_t = cb_thread(&cb, 88, 88, "khugepaged");
 	uint64_t t, stall_at = 6 * S, stall_len = 1200 * MS;
-	int w, err;
+	int w;
 
 	cd.threads[khuge_t].outside = true;
 	for (t = 0; t + S <= dur; t += S)
 		block(main_t, u_main, k_epoll, CAP_STATE_SLEEPING, CAP_WAIT_NONE, 232, T0 + t, S - 2 * MS);
 	/* Eight workers with one picture: they share a lane. */
 	for (w = 0; w < 8; w++) {
-		uint32_t wt = check(capdata_thread(&cd, 4242, 4250 + w, "worker"), "thread");
+		uint32_t wt = cb_thread(&cb, 4242, 4250 + w, "worker");
 
 		for (t = 0; t + 100 * MS <= dur; t += 100 * MS) {
 			if (stall && t >= stall_at - 100 * MS && t < stall_at + stall_len)
@@ -217,17 +181,13 @@ static void feedsrv(uint64_t dur, bool stall)
 	struct cap_hold hold = { .thread = khuge_t, .mm_pid = 4242, .mode = CAP_HOLD_READ,
 				 .start_ns = T0 + 3 * S, .dur_ns = 100 * MS, .ustack = none,
 				 .kstack = k_collapse };
-	if ((err = capdata_add_hold(&cd, &hold)))
-		die("hold", err);
+	cb_hold(&cb, &hold);
 	for (t = 0; t < dur; t += 10 * MS) {
-		struct cap_mem m = { .pid = 4242, .ts_ns = T0 + t, .rss_bytes = 250ULL << 20,
-				     .vsz_bytes = 8ULL << 30 };
+		uint64_t rss = 250ULL << 20;
 
 		if (stall && t >= stall_at)
-			m.rss_bytes += (3ULL << 30) * (t >= stall_at + stall_len ? stall_len : t - stall_at) /
-				       stall_len;
-		if ((err = capdata_add_mem(&cd, &m)))
-			die("mem", err);
+			rss += (3ULL << 30) * (t >= stall_at + stall_len ? stall_len : t - stall_at) / stall_len;
+		cb_mem(&cb, 4242, T0 + t, rss, 8ULL << 30);
 	}
 	if (!stall)
 		return;
@@ -235,20 +195,14 @@ static void feedsrv(uint64_t dur, bool stall)
 				  .start_ns = T0 + stall_at, .dur_ns = stall_len, .ustack = u_alloc,
 				  .kstack = k_mmap, .in_syscall = true, .syscall = 9,
 				  .args = { 0, 3ULL << 30, 3, 0x22 } };
-	if ((err = capdata_add_hold(&cd, &hold)))
-		die("hold", err);
+	cb_hold(&cb, &hold);
 	hold = (struct cap_hold){ .thread = alloc_t, .mm_pid = 4242, .mode = CAP_HOLD_WRITE,
 				  .start_ns = T0 + 8 * S, .dur_ns = 40 * MS, .ustack = u_alloc,
 				  .kstack = k_mmap, .in_syscall = true, .syscall = 11,
 				  .args = { 0x7f1000000000ULL, 64ULL << 20, 0, 0 } };
-	if ((err = capdata_add_hold(&cd, &hold)))
-		die("hold", err);
-	for (t = stall_at; t < stall_at + stall_len; t += 10 * MS) {
-		struct cap_sample s = { .thread = alloc_t, .ts_ns = T0 + t, .ustack = u_alloc, .kstack = k_mmap };
-
-		if ((err = capdata_add_sample(&cd, &s)))
-			die("sample", err);
-	}
+	cb_hold(&cb, &hold);
+	for (t = stall_at; t < stall_at + stall_len; t += 10 * MS)
+		cb_sample(&cb, alloc_t, T0 + t, u_alloc, k_mmap);
 	cd.window.trigger_mono_ns = T0 + 7 * S;
 }
 
@@ -272,7 +226,7 @@ static void big(uint64_t nstacks, bool wide)
 		char comm[16];
 
 		snprintf(comm, sizeof(comm), "worker-%d", k % 8);
-		threads[k] = check(capdata_thread(&cd, 4242, 5000 + k, comm), "thread");
+		threads[k] = cb_thread(&cb, 4242, 5000 + k, comm);
 	}
 	for (i = 0; i < nstacks; i++) {
 		uint32_t depth = 8 + (uint32_t)(rnd() % 24), d, fn = 0;
@@ -284,12 +238,12 @@ static void big(uint64_t nstacks, bool wide)
 				snprintf(names[d], sizeof(names[d]), "hot%04" PRIu64 "::level%02u(int)", i, d);
 				ptrs[d] = names[d];
 			}
-			block(threads[i % 64], stack_of(ptrs, d, false), kstacks[i % 8], CAP_STATE_SLEEPING,
+			block(threads[i % 64], cb_stackv(&cb, false, ptrs, d), kstacks[i % 8], CAP_STATE_SLEEPING,
 			      CAP_WAIT_NONE, -1, T0 + rnd() % S, 20 * S);
 			continue;
 		}
 
-		snprintf(names[0], sizeof(names[0]), "start_thread");
+		snprintf(names[0], sizeof(names[0]), "start_thread@");
 		for (d = 1; d + 3 < depth; d++) {
 			/* Each function calls one of six others: prefixes repeat. */
 			fn = (uint32_t)((fn * 2654435761u + d * 40503u + (uint32_t)(rnd() % 6)) % 4000);
@@ -301,7 +255,7 @@ static void big(uint64_t nstacks, bool wide)
 		snprintf(names[d++], sizeof(names[0]), "leaf_c%02" PRIu64 "_%" PRIu64, i % 50, i / 125000);
 		for (k = 0; k < (int)d; k++)
 			ptrs[k] = names[k];
-		block(threads[rnd() % 64], stack_of(ptrs, d, false), kstacks[rnd() % 8],
+		block(threads[rnd() % 64], cb_stackv(&cb, false, ptrs, d), kstacks[rnd() % 8],
 		      (int)(rnd() % 3), (uint8_t)(rnd() % 4 == 0 ? CAP_WAIT_FUTEX : CAP_WAIT_NONE), -1,
 		      T0 + rnd() % (9 * S), MS + rnd() % (20 * MS) * (rnd() % 8 == 0 ? 10 : 1));
 	}

@@ -6,14 +6,10 @@
  * through aggregate, the diagnosis, every renderer, and a write + read round
  * trip that must succeed and give the same counts.
  *
- * Build (clang 14; see docs/capture-format.md, "Fuzzing"):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
- *     -Isrc -Ibuild tests/fuzz/fuzz_capdata.c src/capdata/capdata.c \
- *     src/aggregate/aggregate.c src/diagnose/diagnose.c src/render/render*.c \
- *     build/proto/profile.pb-c.c -ljansson -lz -lm -lprotobuf-c -o build/fuzz_capdata
- *   build/fuzz_capdata -dict=tests/fuzz/capdata.dict build/corpus tests/fuzz/corpus_capdata
- * Without libFuzzer (gcc), -DFUZZ_STANDALONE adds a main() that replays the
- * files named on the command line.
+ * Built by the Makefile (see docs/capture-format.md, "Fuzzing the reader"):
+ * `make fuzz` runs build-fuzz/fuzz/fuzz_capdata (libFuzzer, clang) on a copy of
+ * tests/fuzz/corpus_capdata with tests/fuzz/capdata.dict; `make test` replays
+ * the corpus with build-san/fuzz/fuzz_capdata (gcc, tests/fuzz/replay_main.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -141,24 +137,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_STANDALONE
-int main(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		static uint8_t buf[1 << 22];
-		size_t n;
-
-		if (!f) {
-			perror(argv[i]);
-			return 1;
-		}
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

@@ -5,12 +5,9 @@
  * few selectors, and a histogram found is run through the quantile math and
  * a delta against itself (which must give no observations).
  *
- * Build (clang 14):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Isrc \
- *     tests/fuzz/fuzz_exposition.c src/watch/exposition.c src/watch/histogram.c -lm -o build/fuzz_exposition
- *   build/fuzz_exposition build/corpus_expo tests/fuzz/corpus_exposition
- * Without libFuzzer (gcc), -DFUZZ_STANDALONE adds a main() that replays the
- * files named on the command line.
+ * Built by the Makefile: `make fuzz` runs build-fuzz/fuzz/fuzz_exposition
+ * (libFuzzer, clang) on a copy of tests/fuzz/corpus_exposition; `make test`
+ * replays the corpus with build-san/fuzz/fuzz_exposition (gcc, replay_main.c).
  */
 #include <math.h>
 #include <stdint.h>
@@ -72,20 +69,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_STANDALONE
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		static uint8_t buf[1 << 20];
-		size_t n;
-
-		if (!f)
-			continue;
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif

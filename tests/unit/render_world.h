@@ -21,6 +21,7 @@
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
 #include "capture/capture_abi.h"
+#include "lib/capbuild.h"
 #include "render/render.h"
 
 #define RW_MS 1000000ULL
@@ -36,23 +37,14 @@ struct rworld {
 	size_t nblocks;
 };
 
+/* A complete stack named root first; user frames in MAPPING (tests/lib/capbuild.h places them). */
 static inline uint32_t rw_stack(struct capdata *cd, const char *const *names, size_t n, bool kernel,
 			 uint32_t mapping)
 {
-	uint32_t f[32];
-	size_t i;
+	struct capbuild b = cb_of(cd);
 
-	for (i = 0; i < n; i++) {
-		int64_t id = capdata_frame(cd, names[i], (kernel ? 0xffffffff81000000ULL : 0x400000ULL) + i * 16 +
-					   strlen(names[i]), kernel ? ST_NO_MAPPING : mapping, kernel);
-
-		assert_true(id >= 0);
-		f[i] = (uint32_t)id;
-	}
-	int64_t s = capdata_stack(cd, f, (uint32_t)n, CAP_STACK_COMPLETE);
-
-	assert_true(s >= 0);
-	return (uint32_t)s;
+	b.exe_map = mapping;
+	return cb_stackv(&b, kernel, names, n);
 }
 
 #define RW_STACK(w, kernel, ...) \
@@ -62,10 +54,11 @@ static inline uint32_t rw_stack(struct capdata *cd, const char *const *names, si
 static inline void rw_block(struct rworld *w, uint32_t thread, uint32_t us, uint32_t ks, uint8_t state,
 		     uint8_t wait, uint64_t start, uint64_t dur)
 {
+	struct capbuild cb = cb_of(&w->cd);
 	struct cap_block b = { .thread = thread, .ustack = us, .kstack = ks, .state = state,
 			       .wait_kind = wait, .start_ns = RW_T0 + start, .dur_ns = dur };
 
-	assert_int_equal(capdata_add_block(&w->cd, &b), 0);
+	cb_block(&cb, &b);
 	w->offcpu_ns += dur;
 	w->nblocks++;
 }

@@ -16,6 +16,7 @@
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
 #include "diagnose/diagnose.h"
+#include "lib/capbuild.h"
 
 #define MS 1000000ull
 #define S 1000000000ull
@@ -32,29 +33,11 @@ static struct capdata *W; /* the capture being built */
  * is libc.so.6, which summaries skip when naming the caller). */
 static uint32_t stack_of(bool kernel, const char *names)
 {
-	uint32_t ids[64], n = 0, libc;
-	char *copy = strdup(names), *save, *tok;
-	int64_t id;
+	struct capbuild b = cb_of(W);
 
-	assert_non_null(copy);
-	id = capdata_mapping(W, 0x7f0000000000ull, 0x7f0000200000ull, 0,
-			     "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL);
-	assert_true(id >= 0);
-	libc = (uint32_t)id;
-	for (tok = strtok_r(copy, ";", &save); tok && n < 64; tok = strtok_r(NULL, ";", &save)) {
-		size_t len = strlen(tok);
-		bool in_libc = len && tok[len - 1] == '@';
-
-		if (in_libc)
-			tok[len - 1] = '\0';
-		id = capdata_frame(W, tok, 0x1000 + n, in_libc ? libc : ST_NO_MAPPING, kernel);
-		assert_true(id >= 0);
-		ids[n++] = (uint32_t)id;
-	}
-	free(copy);
-	id = capdata_stack(W, ids, n, CAP_STACK_COMPLETE);
-	assert_true(id >= 0);
-	return (uint32_t)id;
+	b.libc_map = cb_mapping(&b, 0x7f0000000000ull, 0x7f0000200000ull, 0,
+				"/usr/lib/x86_64-linux-gnu/libc.so.6", NULL);
+	return cb_stack(&b, kernel, names);
 }
 
 /* "start_thread;worker;pthread_mutex_lock;__lll_lock_wait", root first */
@@ -70,19 +53,18 @@ static uint32_t K(const char *names)
 
 static uint32_t thread(int32_t tid, const char *comm)
 {
-	int64_t id = capdata_thread(W, PID, tid, comm);
+	struct capbuild b = cb_of(W);
 
-	assert_true(id >= 0);
-	return (uint32_t)id;
+	return cb_thread(&b, PID, tid, comm);
 }
 
 static uint32_t outside_thread(int32_t pid, int32_t tid, const char *comm)
 {
-	int64_t id = capdata_thread(W, pid, tid, comm);
+	struct capbuild b = cb_of(W);
+	uint32_t id = cb_thread(&b, pid, tid, comm);
 
-	assert_true(id >= 0);
 	W->threads[id].outside = true;
-	return (uint32_t)id;
+	return id;
 }
 
 struct blk {
@@ -109,8 +91,9 @@ static void block(struct blk b)
 		.waker_ustack = b.waker >= 0 ? b.waker_ustack : 0,
 		.waker_kstack = b.waker >= 0 ? b.waker_kstack : 0,
 	};
+	struct capbuild cbld = cb_of(W);
 
-	assert_int_equal(capdata_add_block(W, &cb), 0);
+	cb_block(&cbld, &cb);
 }
 
 /* B(...) starts from the fields that are rarely zero in a real block and
@@ -122,13 +105,11 @@ static void block(struct blk b)
 static void samples(uint32_t t, uint64_t from_ms, uint64_t to_ms, uint64_t every_ms, uint32_t us,
 		    uint32_t ks)
 {
+	struct capbuild b = cb_of(W);
 	uint64_t ms;
 
-	for (ms = from_ms; ms < to_ms; ms += every_ms) {
-		struct cap_sample s = { .thread = t, .ts_ns = T0 + ms * MS, .ustack = us, .kstack = ks };
-
-		assert_int_equal(capdata_add_sample(W, &s), 0);
-	}
+	for (ms = from_ms; ms < to_ms; ms += every_ms)
+		cb_sample(&b, t, T0 + ms * MS, us, ks);
 }
 
 static void hold(uint32_t t, uint8_t mode, uint64_t start_ms, uint64_t dur_ms, int32_t sys,
@@ -139,15 +120,16 @@ static void hold(uint32_t t, uint8_t mode, uint64_t start_ms, uint64_t dur_ms, i
 		.dur_ns = dur_ms * MS, .ustack = us, .kstack = ks, .in_syscall = sys >= 0,
 		.syscall = sys >= 0 ? sys : 0, .args = { 0, a1, a2, a3 },
 	};
+	struct capbuild b = cb_of(W);
 
-	assert_int_equal(capdata_add_hold(W, &h), 0);
+	cb_hold(&b, &h);
 }
 
 static void mem(uint64_t ms, uint64_t rss, uint64_t vsz)
 {
-	struct cap_mem m = { .pid = PID, .ts_ns = T0 + ms * MS, .rss_bytes = rss, .vsz_bytes = vsz };
+	struct capbuild b = cb_of(W);
 
-	assert_int_equal(capdata_add_mem(W, &m), 0);
+	cb_mem(&b, PID, T0 + ms * MS, rss, vsz);
 }
 
 enum { SLEEP = 0, DSTATE = 1, RUNNABLE = 2 };

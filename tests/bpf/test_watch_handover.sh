@@ -20,8 +20,8 @@ wait_until 30 "incident 2" incident_count_is 2
 
 mapfile -t dirs < <(incidents)
 first=${dirs[0]} second=${dirs[1]}
-python3 tests/e2e/watch_check.py "$first" load_main >"$TMP/i1.json" || fail "cannot read incident 1"
-python3 tests/e2e/watch_check.py "$second" load_main >"$TMP/i2.json" || fail "cannot read incident 2"
+python3 tests/bpf/watch_check.py "$first" load_main >"$TMP/i1.json" || fail "cannot read incident 1"
+python3 tests/bpf/watch_check.py "$second" load_main >"$TMP/i2.json" || fail "cannot read incident 2"
 python3 - "$TMP/i1.json" "$TMP/i2.json" <<'PY' || fail "see above"
 import json, sys
 i1, i2 = (json.load(open(p)) for p in sys.argv[1:3])

@@ -47,8 +47,8 @@ jq -e '.baseline.window.duration_s > 0' "$r" >/dev/null || fail "no baseline: $(
 
 fs=$(grep '"freeze_start"' "$TMP/svc.out" | jq -r .t)
 fe=$(grep '"freeze_end"' "$TMP/svc.out" | jq -r .t)
-python3 tests/e2e/watch_check.py "$dir" take_state_lock >"$TMP/waits.json"
-python3 tests/e2e/watch_check.py "$dir" freezer_hold >"$TMP/hold.json"
+python3 tests/bpf/watch_check.py "$dir" take_state_lock >"$TMP/waits.json"
+python3 tests/bpf/watch_check.py "$dir" freezer_hold >"$TMP/hold.json"
 # the workers that blocked on the lock when the freeze began: their waits began
 # before the trigger and run to the freeze's end, whole
 n=$(jq --argjson fs "$fs" --argjson fe "$fe" '[.blocks[] | select(.start_s < 0 and .start_mono_s < $fs + 1.0

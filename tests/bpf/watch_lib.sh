@@ -1,32 +1,12 @@
-# watch_lib.sh: helpers for the `stalltrap watch` end-to-end tests (sourced): the test
-# service, the watcher, waiting on their endpoints, free loopback ports.
-source "$(dirname "${BASH_SOURCE[0]}")/../bpf/lib.sh"
-SVC_BIN=$PWD/build/workloads/freezesvc
+# watch_lib.sh: helpers for the `stalltrap watch` tests (sourced): the test service,
+# the watcher, its metrics and incidents. The shared helpers are tests/lib.sh's.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+SVC_BIN=$WL/freezesvc
 # a failure shows the watcher's last log lines: they say what it saw
 fail() {
 	echo "FAIL: $*" >&2
 	[ -s "$TMP/watch.log" ] && tail -25 "$TMP/watch.log" | sed 's/^/  watch.log: /' >&2
 	exit 1
-}
-
-# Tests that need root skip with exit 77 (tests/run.sh counts them as skipped).
-require_root() {
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "skip: $(basename "$0") needs root (BPF)"
-		exit 77
-	fi
-}
-
-# free_port: a free TCP port on 127.0.0.1 (bound by the kernel, then released)
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_until TIMEOUT_S DESCRIPTION CMD...: polls CMD every 0.1 s until it succeeds
-wait_until() {
-	local t=$1 what=$2 i; shift 2
-	for i in $(seq 1 $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	fail "timed out after ${t}s waiting for $what"
 }
 
 # start_svc ARGS...: starts freezesvc on a random loopback port; sets SVC_PID, SVC_PORT

@@ -426,7 +426,8 @@ int expo_parse(const char *text, size_t len, struct expo **out, char *err, size_
 	}
 	for (size_t i = 0; i < e->nraw; i++) {
 		e->samples[i].name = e->raw[i].name;
-		e->samples[i].labels = e->labels + e->raw[i].label0;
+		/* no labels: no pointer arithmetic on a NULL array */
+		e->samples[i].labels = e->raw[i].nlabels ? e->labels + e->raw[i].label0 : NULL;
 		e->samples[i].nlabels = e->raw[i].nlabels;
 		e->samples[i].value = e->raw[i].value;
 	}

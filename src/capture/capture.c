@@ -1,4 +1,4 @@
-/* capture.c: probes the kernel, loads and drives the offcpu BPF programs. */
+/* capture.c: probes the kernel, loads and drives the offcpu BPF programs, hands out their records as capture.h's plain structs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

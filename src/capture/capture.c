@@ -1,4 +1,4 @@
-/* capture.c: probes the kernel, loads and drives the offcpu BPF programs. */
+/* capture.c: probes the kernel, loads and drives the offcpu BPF programs, hands out their records as capture.h's plain structs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 
 #include "util/timeutil.h"
 #include "capture/capture.h"
+#include "capture/capture_abi.h"
 #include "offcpu.skel.h"
 
 #define DEFAULT_RINGBUF_KB (8 * 1024)   /* ~1,000 full records; drained every 100 ms */
@@ -138,6 +139,78 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* The facade's plain types mirror the ABI's values: flags are copied as
+ * they are, states and sizes need no table. */
+_Static_assert(CAPTURE_F_IN_PROGRESS == ST_BF_IN_PROGRESS && CAPTURE_F_BEGAN_BEFORE == ST_BF_BEGAN_BEFORE &&
+	       CAPTURE_F_KSTACK_NONE == ST_BF_KSTACK_NONE && CAPTURE_F_USTACK_LOCKED == ST_BF_USTACK_LOCKED &&
+	       CAPTURE_F_USTACK_NONE == ST_BF_USTACK_NONE && CAPTURE_F_USTACK_FAULT == ST_BF_USTACK_FAULT,
+	       "CAPTURE_F_* and ST_BF_* differ");
+#define CAPTURE_F_ALL (CAPTURE_F_IN_PROGRESS | CAPTURE_F_BEGAN_BEFORE | CAPTURE_F_KSTACK_NONE | \
+		       CAPTURE_F_USTACK_LOCKED | CAPTURE_F_USTACK_NONE | CAPTURE_F_USTACK_FAULT)
+_Static_assert((int)CAPTURE_STATE_SLEEPING == (int)ST_STATE_SLEEPING &&
+	       (int)CAPTURE_STATE_UNINTERRUPTIBLE == (int)ST_STATE_UNINTERRUPTIBLE &&
+	       (int)CAPTURE_STATE_RUNNABLE == (int)ST_STATE_RUNNABLE &&
+	       (int)CAPTURE_STATE__COUNT == (int)ST_STATE__COUNT, "enum capture_state and enum st_state differ");
+_Static_assert(CAPTURE_COMM_LEN == ST_COMM_LEN && CAPTURE_NREGS == ST_NREGS,
+	       "CAPTURE_COMM_LEN or CAPTURE_NREGS differ from the ABI's");
+
+static const enum capture_rec_kind rec_kinds[] = {
+	[ST_EV_BLOCK] = CAPTURE_REC_BLOCK, [ST_EV_HOLD] = CAPTURE_REC_HOLD,
+	[ST_EV_WAKER] = CAPTURE_REC_WAKER, [ST_EV_SAMPLE] = CAPTURE_REC_SAMPLE,
+};
+
+static void copy_comm(char *dst, const char *src)
+{
+	memcpy(dst, src, CAPTURE_COMM_LEN);
+	dst[CAPTURE_COMM_LEN] = '\0';
+}
+
+/* A block-layout record (ST_EV_BLOCK, _HOLD, _WAKER, _SAMPLE), its bounds checked. */
+static void block_record(const struct st_block_event *ev, const uint64_t *kips, const uint8_t *ustack,
+			 struct capture_record *r)
+{
+	r->kind = rec_kinds[ev->hdr.type];
+	r->flags = ev->flags & CAPTURE_F_ALL;
+	r->pid = (int32_t)ev->pid;
+	r->tid = (int32_t)ev->tid;
+	copy_comm(r->comm, ev->comm);
+	r->start_ns = ev->start_ns;
+	r->dur_ns = ev->dur_ns;
+	r->state = (enum capture_state)ev->state;
+	r->syscall = ev->syscall;
+	memcpy(r->args, ev->args, sizeof(r->args));
+	r->wait_kind = ev->wait_kind == ST_WAIT_MMAP_LOCK ? CAPTURE_WAIT_MMAP_LOCK :
+		       ev->wait_kind == ST_WAIT_KERNEL_LOCK ? CAPTURE_WAIT_KERNEL_LOCK : CAPTURE_WAIT_NONE;
+	r->wait_obj = ev->wait_obj;
+	r->lock_flags = ev->lock_flags;
+	r->hold_mode = ev->aux == ST_HOLD_WRITE ? CAPTURE_HOLD_WRITE :
+		       ev->aux == ST_HOLD_DOWNGRADED ? CAPTURE_HOLD_DOWNGRADED : CAPTURE_HOLD_READ;
+	r->hold_mm_pid = (int32_t)ev->aux_pid;
+	r->waker_seq = ev->waker_seq;
+	r->regs = (const uint64_t *)ev->regs;   /* __u64 is unsigned long long */
+	r->kips = kips;
+	r->nkips = ev->nkips;
+	r->ustack = ustack;
+	r->ustack_len = ev->ustack_len;
+}
+
+static void thread_record(const struct st_thread_event *ev, struct capture_thread *t)
+{
+	t->pid = (int32_t)ev->pid;
+	t->tid = (int32_t)ev->tid;
+	copy_comm(t->comm, ev->comm);
+	t->is_target = ev->is_target != 0;
+	t->below_ns = ev->below_ns;
+	t->below_count = ev->below_count;
+	t->io_bytes = ev->io_bytes;
+	t->io_count = ev->io_count;
+	t->holds = ev->holds;
+	t->hold_ns = ev->hold_ns;
+	t->hold_read_ns = ev->hold_read_ns;
+	t->hold_write_ns = ev->hold_write_ns;
+	t->hold_mm_pid = (int32_t)ev->hold_mm_pid;
+}
+
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
@@ -155,7 +228,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	case ST_EV_SAMPLE: {
 		const struct st_block_event *ev = data;
 		const uint8_t *p = (const uint8_t *)(ev + 1);
-		const uint64_t *kips = NULL;
+		struct capture_record rec;
 
 		if (size < sizeof(*ev)) {
 			c->bad_records++;
@@ -166,30 +239,45 @@ static int handle_record(void *ctx, void *data, size_t size)
 			c->bad_records++;
 			return 0;
 		}
-		kips = (const uint64_t *)p;
-		p += ev->nkips * sizeof(uint64_t);
-		if (c->cbs.on_block)
-			err = c->cbs.on_block(c->cbs.arg, ev, kips, p);
+		if (c->cbs.on_record) {
+			block_record(ev, (const uint64_t *)p, p + ev->nkips * sizeof(uint64_t), &rec);
+			err = c->cbs.on_record(c->cbs.arg, &rec);
+		}
 		break;
 	}
-	case ST_EV_THREAD:
+	case ST_EV_THREAD: {
+		struct capture_thread t;
+
 		if (size < sizeof(struct st_thread_event)) {
 			c->bad_records++;
 			return 0;
 		}
-		if (c->cbs.on_thread)
-			err = c->cbs.on_thread(c->cbs.arg, data);
+		if (c->cbs.on_thread) {
+			thread_record(data, &t);
+			err = c->cbs.on_thread(c->cbs.arg, &t);
+		}
 		break;
+	}
 	case ST_EV_PROC_NEW:
 	case ST_EV_PROC_EXEC:
-	case ST_EV_PROC_EXIT:
-		if (size < sizeof(struct st_proc_event)) {
+	case ST_EV_PROC_EXIT: {
+		const struct st_proc_event *ev = data;
+		struct capture_proc pr;
+
+		if (size < sizeof(*ev)) {
 			c->bad_records++;
 			return 0;
 		}
-		if (c->cbs.on_proc)
-			err = c->cbs.on_proc(c->cbs.arg, data);
+		if (c->cbs.on_proc) {
+			pr.kind = h->type == ST_EV_PROC_NEW ? CAPTURE_PROC_NEW :
+				  h->type == ST_EV_PROC_EXEC ? CAPTURE_PROC_EXEC : CAPTURE_PROC_EXIT;
+			pr.pid = (int32_t)ev->pid;
+			pr.ppid = (int32_t)ev->ppid;
+			copy_comm(pr.comm, ev->comm);
+			err = c->cbs.on_proc(c->cbs.arg, &pr);
+		}
 		break;
+	}
 	default:
 		c->bad_records++;
 	}

@@ -10,8 +10,11 @@
  *                      totals, drain the ring;
  *   capture_read_counters()  read the counters into plain data;
  *   capture_finish()   free everything.
- * This is the only module that touches BPF maps. Records are handed out as
- * they are in the ring: pointers are valid only during the callback.
+ * This is the only module that touches BPF maps, and the only one that knows
+ * the BPF programs' record layouts (capture_abi.h): each ring-buffer record
+ * is handed out as a plain struct below, filled on the stack per record (no
+ * allocation); its pointers point into the ring and are valid only during
+ * the callback.
  */
 #ifndef STALLTRAP_CAPTURE_H
 #define STALLTRAP_CAPTURE_H
@@ -20,8 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#include "capture/capture_abi.h"
 
 /* How off-CPU blocks are closed and their stacks taken, cheapest first. */
 enum capture_path {
@@ -58,14 +59,108 @@ struct capture_opts {
 	enum capture_path force_path;
 };
 
+/* Task state at switch-out, as later stages split off-CPU time
+ * (capdata's enum cap_state has the same values). */
+enum capture_state {
+	CAPTURE_STATE_SLEEPING = 0,        /* TASK_INTERRUPTIBLE, TASK_IDLE: waiting for an event */
+	CAPTURE_STATE_UNINTERRUPTIBLE = 1, /* TASK_UNINTERRUPTIBLE: disk, rwsem, D-state waits */
+	CAPTURE_STATE_RUNNABLE = 2,        /* preempted or still TASK_RUNNING: waited for a CPU */
+	CAPTURE_STATE__COUNT
+};
+
+enum capture_rec_kind {
+	CAPTURE_REC_BLOCK = 0,  /* one off-CPU block of a target thread */
+	CAPTURE_REC_HOLD,       /* an mmap_lock hold of a target's mm */
+	CAPTURE_REC_WAKER,      /* who woke a long block, with its stacks */
+	CAPTURE_REC_SAMPLE,     /* an on-CPU sample of a target thread */
+};
+
+/* What a block waited on, from the lock tracepoints. */
+enum capture_wait {
+	CAPTURE_WAIT_NONE = 0,
+	CAPTURE_WAIT_MMAP_LOCK,     /* lock:contention_begin on its own mm->mmap_lock */
+	CAPTURE_WAIT_KERNEL_LOCK,   /* lock:contention_begin on another lock */
+};
+
+enum capture_hold_mode {
+	CAPTURE_HOLD_READ = 0,
+	CAPTURE_HOLD_WRITE,
+	CAPTURE_HOLD_DOWNGRADED,
+};
+
+/* capture_record.flags */
+#define CAPTURE_F_IN_PROGRESS   (1u << 0) /* still off-CPU (or holding) when the capture ended */
+#define CAPTURE_F_BEGAN_BEFORE  (1u << 1) /* already off-CPU when the capture began */
+#define CAPTURE_F_KSTACK_NONE   (1u << 2) /* no kernel stack taken (a sample in user mode) */
+#define CAPTURE_F_USTACK_LOCKED (1u << 3) /* user stack not read: the target's mmap_lock was busy */
+#define CAPTURE_F_USTACK_NONE   (1u << 4) /* no user stack: kernel thread, or no way to read it */
+#define CAPTURE_F_USTACK_FAULT  (1u << 5) /* the first user stack chunk faulted */
+
+#define CAPTURE_COMM_LEN 16
+/* User registers in the order of the x86_64 DWARF register numbers 0..16
+ * (rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip), as the symbolizer takes them. */
+#define CAPTURE_NREGS 17
+
+/* A block, hold, waker or sample record. Times are CLOCK_MONOTONIC ns. */
+struct capture_record {
+	enum capture_rec_kind kind;
+	uint32_t flags;                 /* CAPTURE_F_* */
+	int32_t pid, tid;               /* tgid and thread */
+	char comm[CAPTURE_COMM_LEN + 1];/* NUL-terminated */
+	uint64_t start_ns;              /* switch-out (estimated with CAPTURE_F_BEGAN_BEFORE); sample: when */
+	uint64_t dur_ns;
+	enum capture_state state;       /* block: the task state at switch-out */
+	int32_t syscall;                /* the syscall it was in, -1 none */
+	uint64_t args[4];               /* that syscall's first arguments (di, si, dx, r10) */
+	/* block: what it waited on */
+	enum capture_wait wait_kind;
+	uint64_t wait_obj;              /* the contended lock's address */
+	uint32_t lock_flags;            /* lock:contention_begin flags */
+	/* hold: its mode and whose mm it is */
+	enum capture_hold_mode hold_mode;
+	int32_t hold_mm_pid;
+	/* block: the waker record with the waker's stacks (0: none); waker: its own id */
+	uint64_t waker_seq;
+	/* stacks, pointing into the ring */
+	const uint64_t *regs;           /* CAPTURE_NREGS user registers */
+	const uint64_t *kips;           /* nkips kernel ips, leaf first */
+	uint32_t nkips;
+	const uint8_t *ustack;          /* ustack_len bytes of user stack copied at the user rsp */
+	uint32_t ustack_len;
+};
+
+/* Per-thread totals: when a target thread exits and, at the end, for every
+ * live one; also for outside threads that held a target's mmap_lock. */
+struct capture_thread {
+	int32_t pid, tid;
+	char comm[CAPTURE_COMM_LEN + 1];
+	bool is_target;                 /* false: an outside thread (a holder of a target's mmap_lock) */
+	uint64_t below_ns;              /* off-CPU time in blocks shorter than min_block_ns */
+	uint64_t below_count;
+	uint64_t io_bytes;              /* block I/O submitted */
+	uint64_t io_count;
+	uint64_t holds;                 /* mmap_lock holds of a target mm, all of them */
+	uint64_t hold_ns, hold_read_ns, hold_write_ns;
+	int32_t hold_mm_pid;            /* whose mm (the last one held) */
+};
+
+enum capture_proc_kind {
+	CAPTURE_PROC_NEW = 0,   /* a process became a target (fork of a target, exec of --name) */
+	CAPTURE_PROC_EXEC,      /* a target process exec'd: its mappings changed */
+	CAPTURE_PROC_EXIT,      /* the last thread of a target process exited */
+};
+
+struct capture_proc {
+	enum capture_proc_kind kind;
+	int32_t pid, ppid;
+	char comm[CAPTURE_COMM_LEN + 1];
+};
+
 struct capture_cbs {
 	void *arg;
-	/* ST_EV_BLOCK, _HOLD, _WAKER and _SAMPLE records (ev->hdr.type says which).
-	 * kips has ev->nkips kernel ips, leaf first; ustack has ev->ustack_len bytes. */
-	int (*on_block)(void *arg, const struct st_block_event *ev, const uint64_t *kips,
-			const uint8_t *ustack);
-	int (*on_thread)(void *arg, const struct st_thread_event *ev);
-	int (*on_proc)(void *arg, const struct st_proc_event *ev);
+	int (*on_record)(void *arg, const struct capture_record *rec);
+	int (*on_thread)(void *arg, const struct capture_thread *t);
+	int (*on_proc)(void *arg, const struct capture_proc *p);
 };
 
 struct capture;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "cli/recorder.h"
+#include "pipeline/recorder.h"
 
 /* getopt_long values: above any character, below watch's own (1000 up) */
 enum capture_flag_id {

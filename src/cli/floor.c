@@ -1,15 +1,14 @@
-/* floor.c: hidden `stalltrap floor --duration D`: empty programs on record's
- * tracepoints, so that bench/overhead.sh can measure the cost of attachment alone. */
+/* floor.c: hidden `stalltrap floor --duration D`: keeps the empty programs of
+ * capture/floor.h attached, so that bench/overhead.sh can measure the cost of attachment alone. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 
+#include "capture/floor.h"
 #include "cli/cli.h"
-#include "floor.skel.h"
 #include "util/parse.h"
 
 static volatile sig_atomic_t floor_stop;
@@ -22,7 +21,8 @@ static void on_signal(int sig)
 
 int cmd_floor(int argc, char **argv)
 {
-	struct floor_bpf *skel;
+	struct floor *fl;
+	char err[256];
 	uint64_t dur = 10000000000ull;
 	struct timespec ts;
 	struct sigaction sa;
@@ -39,10 +39,8 @@ int cmd_floor(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	skel = floor_bpf__open_and_load();
-	if (!skel || floor_bpf__attach(skel)) {
-		fprintf(stderr, "stalltrap floor: cannot load or attach the empty programs: %s\n", strerror(errno));
-		floor_bpf__destroy(skel);
+	if (floor_attach(&fl, err, sizeof(err))) {
+		fprintf(stderr, "stalltrap floor: %s\n", err);
 		return EXIT_RUNTIME;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -55,6 +53,6 @@ int cmd_floor(int argc, char **argv)
 	ts.tv_nsec = dur % 1000000000ull;
 	while (!floor_stop && nanosleep(&ts, &ts) && errno == EINTR)
 		;
-	floor_bpf__destroy(skel);
+	floor_detach(fl);
 	return 0;
 }

@@ -12,8 +12,8 @@
 #include "capture/proc.h"
 #include "cli/capture_flags.h"
 #include "cli/cli.h"
-#include "cli/output.h"
-#include "cli/recorder.h"
+#include "pipeline/recorder.h"
+#include "pipeline/writer.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
@@ -238,7 +238,7 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "stalltrap: capture ended early (%s) after %.1f s\n", why, elapsed / 1e9);
 	}
 	recorder_stop(rec);
-	ret = output_write_all(recorder_capdata(rec), dir, cf.top, stdout, err, sizeof(err));
+	ret = writer_write(recorder_capdata(rec), dir, cf.top, stdout, NULL, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "stalltrap record: %s\n", err);
 		goto cleanup;

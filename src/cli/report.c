@@ -5,7 +5,7 @@
 
 #include "capdata/capdata.h"
 #include "cli/cli.h"
-#include "cli/output.h"
+#include "pipeline/writer.h"
 #include "util/parse.h"
 
 int cmd_report(int argc, char **argv)
@@ -54,7 +54,7 @@ int cmd_report(int argc, char **argv)
 		capdata_free(&cd);
 		return EXIT_RUNTIME;
 	}
-	ret = output_render(&cd, argv[optind], (int)top, stdout, err, sizeof(err));
+	ret = writer_render(&cd, argv[optind], (int)top, stdout, NULL, NULL, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "stalltrap report: %s\n", err);
 	capdata_free(&cd);

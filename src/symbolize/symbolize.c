@@ -379,7 +379,7 @@ int64_t symbolizer_ustack(struct symbolizer *sym, pid_t pid, const uint64_t *reg
 		len = 0;
 	if (len > UPROC_MAX_STACK)
 		len = UPROC_MAX_STACK;
-	sp = regs[ST_REG_RSP];
+	sp = regs[SYM_REG_RSP];
 
 	ucache__key(p->session, regs, len, &key);
 	if (ucache__lookup(sym->ucache, &key, sp, stack, len, &val)) {

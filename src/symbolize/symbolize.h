@@ -26,6 +26,16 @@
 
 #include "capdata/capdata.h"
 
+/* A user stack's initial frame: the registers in the order of the x86_64
+ * DWARF register numbers 0..16 (rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip),
+ * as libdwfl takes them (dwfl_thread_state_registers from 0). The capture
+ * hands them over in this order (capture.h's CAPTURE_NREGS; the recorder
+ * asserts they agree). */
+#define SYM_NREGS 17
+#define SYM_REG_RBP 6
+#define SYM_REG_RSP 7
+#define SYM_REG_RIP 16
+
 struct symbolizer;
 
 /* kallsyms_path is normally "/proc/kallsyms"; NULL skips kernel symbols (tests).
@@ -46,8 +56,8 @@ void symbolizer_drop_process(struct symbolizer *sym, pid_t pid);
  * Returns the capdata stack id (root first) or a negative errno. */
 int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n);
 
-/* User stack: regs in the x86_64 DWARF order of capture_abi.h (ST_NREGS), and
- * len bytes of stack memory that were at regs[ST_REG_RSP]. Unwinds, names the
+/* User stack: regs in the DWARF order above (SYM_NREGS), and
+ * len bytes of stack memory that were at regs[SYM_REG_RSP]. Unwinds, names the
  * frames, interns the stack and returns its id (root first), or a negative errno.
  * The status says whether the unwind reached the thread's entry.
  * Repeated stacks are served from a cache of verified unwinds: an entry keeps

@@ -37,7 +37,7 @@ static uint64_t key_hash(const struct ucache_key *k)
 	uint64_t h = mix(mix(0x243f6a8885a308d3ull, k->session), k->ip);
 	size_t i;
 
-	for (i = 0; i < ST_NREGS; i++)
+	for (i = 0; i < SYM_NREGS; i++)
 		h = mix(h, (uint64_t)k->regoff[i]);
 	return h ? h : 1;
 }
@@ -89,14 +89,14 @@ bool ucache__stack_like(uint64_t v, uint64_t sp, size_t len)
 
 void ucache__key(uint64_t session, const uint64_t *regs, size_t len, struct ucache_key *k)
 {
-	uint64_t sp = regs[ST_REG_RSP];
+	uint64_t sp = regs[SYM_REG_RSP];
 	size_t i;
 
 	memset(k, 0, sizeof(*k));
 	k->session = session;
-	k->ip = regs[ST_REG_RIP];
-	for (i = 0; i < ST_NREGS; i++) {
-		if (i == ST_REG_RSP || i == ST_REG_RIP)
+	k->ip = regs[SYM_REG_RIP];
+	for (i = 0; i < SYM_NREGS; i++) {
+		if (i == SYM_REG_RSP || i == SYM_REG_RIP)
 			continue;
 		k->regoff[i] = ucache__stack_like(regs[i], sp, len) ? (int64_t)(regs[i] - sp)
 								    : UCACHE_NOT_STACK;

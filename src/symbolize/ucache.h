@@ -29,7 +29,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "capture/capture_abi.h"
 #include "symbolize/uproc.h"
 
 #define UCACHE_STACK_MARGIN (64u * 1024)
@@ -38,7 +37,7 @@
 struct ucache_key {
 	uint64_t session;
 	uint64_t ip;
-	int64_t regoff[ST_NREGS];       /* rsp's and rip's slots are 0 */
+	int64_t regoff[SYM_NREGS];       /* rsp's and rip's slots are 0 */
 };
 
 /* What a hit returns: the interned stack and the per-stack counters. */

@@ -169,7 +169,7 @@ static bool cb_set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	struct uproc *p = arg;
 
-	return dwfl_thread_state_registers(thread, 0, ST_NREGS, p->cur.regs);
+	return dwfl_thread_state_registers(thread, 0, SYM_NREGS, p->cur.regs);
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
@@ -372,7 +372,7 @@ int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, s
 	if (!err && p->attached) {
 		p->cur = (struct unwind_ctx){ .regs = regs, .stack = stack, .res = res,
 					      .len = len > UPROC_MAX_STACK ? UPROC_MAX_STACK : len,
-					      .sp = regs[ST_REG_RSP] };
+					      .sp = regs[SYM_REG_RSP] };
 		rc = dwfl_getthread_frames(p->dwfl, p->pid, frame_cb, p);
 		p->cur = (struct unwind_ctx){ 0 };
 		/* 0: the CFI said the return address is undefined (the outermost
@@ -381,7 +381,7 @@ int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, s
 		res->complete = rc == 0 && res->n > 0 && outermost(p, res);
 	}
 	if (!res->n) {
-		res->pcs[0] = regs[ST_REG_RIP];
+		res->pcs[0] = regs[SYM_REG_RIP];
 		res->activation[0] = true;
 		res->n = 1;
 		res->complete = false;

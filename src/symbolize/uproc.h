@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "capture/capture_abi.h"
 #include "symbolize/maps.h"
+#include "symbolize/symbolize.h"
 
 #define UPROC_MAX_FRAMES 256    /* frames per user stack; deeper unwinds are truncated */
 #define UPROC_MAX_READS 512     /* stack words logged per unwind; beyond, the log is marked full */
@@ -63,8 +63,8 @@ bool uproc__is_open(const struct uproc *p);
 /* Ends the libdwfl session (closing its files); the next call reopens it. */
 void uproc__close(struct uproc *p);
 
-/* Unwinds from regs (ST_NREGS, DWARF order) and len bytes of stack copied at
- * regs[ST_REG_RSP]. Memory is served only from the copy. Fills *res (always a
+/* Unwinds from regs (SYM_NREGS, DWARF order) and len bytes of stack copied at
+ * regs[SYM_REG_RSP]. Memory is served only from the copy. Fills *res (always a
  * valid, possibly one-frame result). Returns 0, or a negative errno when the
  * libdwfl session could not be set up (res then holds only the initial pc). */
 int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, size_t len,

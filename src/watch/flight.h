@@ -27,7 +27,7 @@
 #include <sys/types.h>
 
 #include "capdata/capdata.h"
-#include "cli/recorder.h"
+#include "pipeline/recorder.h"
 
 #define FLIGHT_MAX_GENERATIONS 8u
 /* A running generation whose interned stacks, frames or threads pass these is

@@ -21,10 +21,8 @@
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
 
-#include "aggregate/aggregate.h"
 #include "capture/proc.h"
-#include "cli/output.h"
-#include "diagnose/diagnose.h"
+#include "pipeline/writer.h"
 #include "watch/control.h"
 #include "watch/flight.h"
 #include "watch/listen.h"
@@ -72,18 +70,6 @@ static void logline(const char *fmt, ...)
 	fprintf(stderr, "%s stalltrap watch: %s\n", when, msg);
 }
 
-/* RFC 3339 UTC with milliseconds, as report.json's window.start. */
-static void rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000ll);
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", base, (int)((ns % 1000000000ll) / 1000000));
-}
-
 /* ---- manual triggers (control socket, SIGUSR1, webhook) ---- */
 
 struct manual {
@@ -101,10 +87,14 @@ struct incident {
 	json_t *trigger;             /* report.json's "trigger" */
 };
 
+/* An incident handed to the writer thread: the data report.json is made of
+ * (pipeline/writer.h builds its keys). Owns cd, base and trigger. */
 struct job {
 	struct capdata *cd;
 	struct capdata *base;        /* the baseline window, or NULL */
-	json_t *extra;
+	const char *base_note;       /* no base: why (a string constant), or NULL */
+	json_t *trigger;             /* report.json's "trigger" */
+	uint64_t trigger_ns;
 	char dir[4096], tmp[4096];
 };
 
@@ -339,7 +329,7 @@ static void free_job(struct job *j)
 		capdata_free(j->base);
 		free(j->base);
 	}
-	json_decref(j->extra);
+	json_decref(j->trigger);
 	free(j);
 }
 
@@ -367,11 +357,14 @@ static void *writer_main(void *arg)
 
 		/* written under a hidden name and renamed: an incident directory is complete when it appears */
 		ret = mkdir(j->tmp, 0700) ? -errno : 0;
-		if (!ret)
-			ret = output_write_all_extra(j->cd, j->tmp, w->o->top, NULL, j->extra, j->base, err,
-						     sizeof(err));
-		else
+		if (!ret) {
+			struct writer_incident inc = { .trigger_ns = j->trigger_ns, .trigger = j->trigger,
+						       .baseline = j->base, .baseline_note = j->base_note };
+
+			ret = writer_write_incident(j->cd, &inc, j->tmp, w->o->top, err, sizeof(err));
+		} else {
 			snprintf(err, sizeof(err), "cannot create %.400s: %s", j->tmp, strerror(-ret));
+		}
 		if (!ret && rename(j->tmp, j->dir)) {
 			ret = -errno;
 			snprintf(err, sizeof(err), "cannot rename %.400s: %s", j->tmp, strerror(errno));
@@ -476,55 +469,31 @@ static int current_pids(struct watch *w, pid_t **out)
 	return (int)n;
 }
 
-static json_t *window_json(const struct capdata *cd, uint64_t trigger_ns)
-{
-	char start[40], trig[40];
-	int64_t trig_real = cd->window.start_real_ns + (int64_t)(trigger_ns - cd->window.start_mono_ns);
-
-	rfc3339(cd->window.start_real_ns, start, sizeof(start));
-	rfc3339(trig_real, trig, sizeof(trig));
-	return json_pack("{s:s, s:f, s:f, s:s}", "start", start,
-			 "duration_s", round((double)cd->window.duration_ns / 1e6) / 1e3,
-			 "pre_trigger_s", round((double)(trigger_ns - cd->window.start_mono_ns) / 1e6) / 1e3,
-			 "trigger", trig);
-}
-
 /* The baseline: the window before the incident's, so that the incident's
- * diagnosis can subtract what is normal for this service. Cuts it into *out
- * (NULL when the history before the window is under 1 s) and returns
- * report.json's "baseline": its diagnosis, or a note. */
-static json_t *baseline_json(struct watch *w, uint64_t ws, struct capdata **out)
+ * diagnosis can subtract what is normal for this service. Cuts it into
+ * j->base, or says in j->base_note why there is none (j->base NULL and no
+ * note: the cut failed; report.json says null). */
+static void cut_baseline(struct watch *w, uint64_t ws, struct job *j)
 {
 	uint64_t hs = flight_history_start(w->flight), bs = ws > w->o->baseline_ns ? ws - w->o->baseline_ns : 0;
 	struct capdata *cd;
-	struct aggregate agg;
-	json_t *diag = NULL;
-	char start[40];
 
-	*out = NULL;
 	if (bs < hs)
 		bs = hs;
-	if (!w->o->baseline_ns || ws <= bs || ws - bs < 1000000000ull)
-		return json_pack("{s:s}", "note", "no baseline: the watcher's history before the window is under 1 s");
+	if (!w->o->baseline_ns || ws <= bs || ws - bs < 1000000000ull) {
+		j->base_note = "no baseline: the watcher's history before the window is under 1 s";
+		return;
+	}
 	if (!(cd = calloc(1, sizeof(*cd))) || capdata_init(cd)) {
 		free(cd);
-		return NULL;
+		return;
 	}
-	if (flight_cut(w->flight, bs, ws, 0, true, cd) || aggregate_build(&agg, cd)) {
+	if (flight_cut(w->flight, bs, ws, 0, true, cd)) {
 		capdata_free(cd);
 		free(cd);
-		return NULL;
+		return;
 	}
-	if (!diagnose_build(cd, &agg, NULL, &diag)) {
-		rfc3339(cd->window.start_real_ns, start, sizeof(start));
-		json_object_set_new(diag, "window", json_pack("{s:s, s:f}", "start", start, "duration_s",
-							      round((double)cd->window.duration_ns / 1e6) / 1e3));
-		json_object_set_new(diag, "offcpu_total_ms", json_real(round((double)agg.offcpu_ns / 1e3) / 1e3));
-		json_object_set_new(diag, "blocks", json_integer((json_int_t)agg.nblocks));
-	}
-	aggregate_release(&agg);
-	*out = cd;
-	return diag;
+	j->base = cd;
 }
 
 /* Starts the recorder's next generation with the targets as they are now,
@@ -602,13 +571,12 @@ static void finish_incident(struct watch *w, const struct trigger_action *act)
 		atomic_fetch_add(&w->write_errors, 1);
 		return;
 	}
-	j->extra = json_object();
-	json_object_set_new(j->extra, "window", window_json(j->cd, act->trigger_ns));
-	json_object_set(j->extra, "trigger", w->inc.trigger);
-	json_object_set_new(json_object_get(j->extra, "trigger"), "extensions", json_integer(w->inc.extensions));
-	json_object_set_new(j->extra, "baseline", baseline_json(w, j->cd->window.start_mono_ns, &j->base));
-	if (!json_object_get(j->extra, "baseline"))
-		json_object_set_new(j->extra, "baseline", json_null());
+	j->trigger_ns = act->trigger_ns;
+	/* the incident is over: its trigger is the job's now */
+	j->trigger = w->inc.trigger;
+	w->inc.trigger = NULL;
+	json_object_set_new(j->trigger, "extensions", json_integer(w->inc.extensions));
+	cut_baseline(w, j->cd->window.start_mono_ns, j);
 
 	t = (time_t)(w->inc.trigger_real_ns / 1000000000ll);
 	localtime_r(&t, &tm);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cli/recorder.h"
+#include "pipeline/recorder.h"
 #include "watch/sources.h"
 #include "watch/trigger.h"
 

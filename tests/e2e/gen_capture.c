@@ -14,7 +14,7 @@
  *   about a pixel wide: the flame graph's worst case for size.
  *
  * Writes DIR/capture.jsonl.gz. With --render it also renders DIR in-process
- * (output_render_extra), with a verdict and trigger samples as extra: the
+ * (writer_render), with a verdict and trigger samples as extra: the
  * cause evidence (holds, samples, memory) then reaches the pictures even
  * where the capture file does not carry it.
  */
@@ -29,9 +29,8 @@
 #include <jansson.h>
 
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
-#include "cli/output.h"
 #include "lib/capbuild.h"
+#include "pipeline/writer.h"
 
 #define MS 1000000ULL
 #define S 1000000000ULL
@@ -332,7 +331,7 @@ int main(int argc, char **argv)
 	if (rc)
 		die("capdata_write", rc);
 	if (render) {
-		rc = output_render_extra(&cd, out, 10, NULL, extra, NULL, err, sizeof(err));
+		rc = writer_render(&cd, out, 10, NULL, extra, NULL, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "gen_capture: %s\n", err);
 			return 1;

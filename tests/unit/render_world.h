@@ -20,7 +20,6 @@
 
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
 #include "lib/capbuild.h"
 #include "render/render.h"
 

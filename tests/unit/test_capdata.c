@@ -17,7 +17,6 @@
 #include <zlib.h>
 
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
 
 /* ---- helpers ---- */
 

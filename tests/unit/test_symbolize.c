@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "capdata/capdata.h"
-#include "capture/capture_abi.h"
 #include "symbolize/demangle.h"
 #include "symbolize/symbolize.h"
 
@@ -35,7 +34,7 @@
 #endif
 
 struct capture {
-	uint64_t regs[ST_NREGS];
+	uint64_t regs[SYM_NREGS];
 	uint8_t *stack;
 	size_t len;
 };
@@ -75,13 +74,13 @@ KEEP_FRAME void st_capture(struct capture *c)
 	pthread_attr_getstack(&attr, &lo, &size);
 	pthread_attr_destroy(&attr);
 	top = (uint64_t)lo + size;
-	len = top - c->regs[ST_REG_RSP];
+	len = top - c->regs[SYM_REG_RSP];
 	if (len > COPY_MAX)
 		len = COPY_MAX;
 	c->stack = malloc(len);
 	if (!c->stack)
 		abort();
-	raw_copy(c->stack, (const void *)c->regs[ST_REG_RSP], len);
+	raw_copy(c->stack, (const void *)c->regs[SYM_REG_RSP], len);
 	c->len = len;
 }
 
@@ -237,7 +236,7 @@ static void test_thread_chain(void **state)
 	assert_int_equal(s->status, CAP_STACK_COMPLETE);
 	/* The leaf is where the registers were taken; callers are return addresses. */
 	f = &fx->cd.frames[s->frames[6]];
-	assert_int_equal(f->addr, caps[0].regs[ST_REG_RIP]);
+	assert_int_equal(f->addr, caps[0].regs[SYM_REG_RIP]);
 	assert_false(f->kernel);
 	/* Frames in files carry their mapping, with the build id of this binary. */
 	assert_int_not_equal(f->mapping, ST_NO_MAPPING);
@@ -363,11 +362,11 @@ static void test_unknown_pid_and_pc(void **state)
 	struct fixture *fx = *state;
 	struct symbolizer_stats st;
 	const struct cap_stack *s;
-	uint64_t regs[ST_NREGS] = { 0 };
+	uint64_t regs[SYM_NREGS] = { 0 };
 	uint8_t stack[64] = { 0 };
 
-	regs[ST_REG_RIP] = 0x10;
-	regs[ST_REG_RSP] = 0x1000;
+	regs[SYM_REG_RIP] = 0x10;
+	regs[SYM_REG_RSP] = 0x1000;
 	assert_int_equal(symbolizer_ustack(fx->sym, 999999999, regs, stack, sizeof(stack)), -ESRCH);
 	s = stack_of(fx, symbolizer_ustack(fx->sym, getpid(), regs, stack, sizeof(stack)));
 	assert_int_equal(s->nframes, 1);

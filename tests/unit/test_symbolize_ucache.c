@@ -23,10 +23,10 @@ static void put(uint8_t *stack, size_t off, uint64_t v)
 
 static void regs_at(uint64_t *regs, uint64_t sp)
 {
-	memset(regs, 0, ST_NREGS * sizeof(*regs));
-	regs[ST_REG_RIP] = 0x401000;
-	regs[ST_REG_RSP] = sp;
-	regs[ST_REG_RBP] = 0x1;         /* a counter, not a pointer */
+	memset(regs, 0, SYM_NREGS * sizeof(*regs));
+	regs[SYM_REG_RIP] = 0x401000;
+	regs[SYM_REG_RSP] = sp;
+	regs[SYM_REG_RBP] = 0x1;         /* a counter, not a pointer */
 	regs[3] = 0x5555deadbeef;       /* rbx: a heap pointer */
 }
 
@@ -55,7 +55,7 @@ static struct ucache *setup_cache(uint64_t *regs, struct ucache_key *k)
 
 static void test_hit_and_verify(void **state)
 {
-	uint64_t regs[ST_NREGS];
+	uint64_t regs[SYM_NREGS];
 	struct ucache_key k, k2;
 	struct ucache_val v;
 	struct ucache *c = setup_cache(regs, &k);
@@ -81,7 +81,7 @@ static void test_hit_and_verify(void **state)
 	/* Another session (maps layout), ip or process: another key. */
 	ucache__key(2, regs, LEN, &k2);
 	assert_false(ucache__lookup(c, &k2, SP, stack_a, LEN, &v));
-	regs[ST_REG_RIP]++;
+	regs[SYM_REG_RIP]++;
 	ucache__key(1, regs, LEN, &k2);
 	assert_false(ucache__lookup(c, &k2, SP, stack_a, LEN, &v));
 	ucache__free(c);
@@ -89,32 +89,32 @@ static void test_hit_and_verify(void **state)
 
 static void test_registers_in_key(void **state)
 {
-	uint64_t regs[ST_NREGS];
+	uint64_t regs[SYM_NREGS];
 	struct ucache_key k, k2;
 	struct ucache_val v;
 	struct ucache *c = setup_cache(regs, &k);
 
 	/* Registers pointing elsewhere differ freely: they cannot lead into the copy. */
 	regs[3] = 0x5555cafef00d;
-	regs[ST_REG_RBP] = 2;
+	regs[SYM_REG_RBP] = 2;
 	ucache__key(1, regs, LEN, &k2);
 	assert_true(ucache__lookup(c, &k2, SP, stack_a, LEN, &v));
 	/* A register pointing into the stack is part of the key, by its offset. */
-	regs[ST_REG_RBP] = SP + 64;
+	regs[SYM_REG_RBP] = SP + 64;
 	ucache__key(1, regs, LEN, &k2);
 	assert_false(ucache__lookup(c, &k2, SP, stack_a, LEN, &v));
-	assert_int_equal(k2.regoff[ST_REG_RBP], 64);
-	assert_int_equal(k.regoff[ST_REG_RBP], UCACHE_NOT_STACK);
+	assert_int_equal(k2.regoff[SYM_REG_RBP], 64);
+	assert_int_equal(k.regoff[SYM_REG_RBP], UCACHE_NOT_STACK);
 	/* Just below sp is still the stack window (a red zone, a stale frame). */
-	regs[ST_REG_RBP] = SP - 8;
+	regs[SYM_REG_RBP] = SP - 8;
 	ucache__key(1, regs, LEN, &k2);
-	assert_int_equal(k2.regoff[ST_REG_RBP], -8);
+	assert_int_equal(k2.regoff[SYM_REG_RBP], -8);
 	ucache__free(c);
 }
 
 static void test_moved_stack(void **state)
 {
-	uint64_t regs[ST_NREGS], sp2 = SP + FAR;
+	uint64_t regs[SYM_NREGS], sp2 = SP + FAR;
 	struct ucache_key k, k2;
 	struct ucache_val v, val = { .stack_id = 9 };
 	struct ucache *c = setup_cache(regs, &k);
@@ -169,14 +169,14 @@ static void test_bounded(void **state)
 	struct ucache *c = ucache__new(16);
 	struct ucache_key k;
 	struct ucache_val v = { .stack_id = 1 };
-	uint64_t regs[ST_NREGS];
+	uint64_t regs[SYM_NREGS];
 	struct uread *many;
 	size_t i;
 
 	assert_non_null(c);
 	regs_at(regs, SP);
 	for (i = 0; i < 1000; i++) {
-		regs[ST_REG_RIP] = 0x400000 + i;
+		regs[SYM_REG_RIP] = 0x400000 + i;
 		ucache__key(1, regs, LEN, &k);
 		assert_int_equal(ucache__insert(c, &k, SP, LEN, reads, 3, &v), 0);
 		assert_true(ucache__count(c) <= 16);

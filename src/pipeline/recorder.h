@@ -1,12 +1,14 @@
-/* recorder.h: drives one capture into a capdata: capture -> unwind/symbolize -> capdata.
+/* recorder.h: the live half of the pipeline: capture -> unwind/symbolize -> capdata.
  *
  * It owns the capture session, the symbolizer and the target list, reads each
  * target's maps ahead of time (and again, with a deadline, when they change),
- * and turns every ring-buffer record into interned stacks and blocks. `record`
- * runs it for a fixed window; `watch` will keep it running as a flight recorder.
+ * and turns every capture record (capture.h: the facade's plain records; the
+ * BPF layouts stay inside capture/) into interned stacks and blocks. `record`
+ * runs it for a fixed window; `watch` keeps it running as a flight recorder
+ * (watch/flight.h). The offline half is writer.h.
  */
-#ifndef STALLTRAP_RECORDER_H
-#define STALLTRAP_RECORDER_H
+#ifndef STALLTRAP_PIPELINE_RECORDER_H
+#define STALLTRAP_PIPELINE_RECORDER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,4 +60,4 @@ size_t recorder_evict(struct recorder *r, uint64_t cutoff_ns);
 void recorder_read_counters(struct recorder *r,
 			    void (*fn)(void *arg, const struct capture_counter *c), void *arg);
 
-#endif /* STALLTRAP_RECORDER_H */
+#endif /* STALLTRAP_PIPELINE_RECORDER_H */

@@ -1,4 +1,4 @@
-/* recorder.c: glue from ring-buffer records to an interned capdata. */
+/* recorder.c: the live half of the pipeline: capture records -> symbolized, interned capdata. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "capture/proc.h"
-#include "cli/recorder.h"
+#include "pipeline/recorder.h"
 #include "symbolize/symbolize.h"
 #include "util/timeutil.h"
 
@@ -157,27 +157,27 @@ static int64_t placeholder_kstack(struct recorder *r, const char *what)
 	return capdata_stack(&r->cd, &fid, 1, CAP_STACK_UNREADABLE);
 }
 
-static int64_t kernel_stack(struct recorder *r, const struct st_block_event *ev, const uint64_t *kips)
+static int64_t kernel_stack(struct recorder *r, const struct capture_record *ev)
 {
-	if (ev->flags & ST_BF_KSTACK_NONE)
+	if (ev->flags & CAPTURE_F_KSTACK_NONE)
 		return ST_NO_STACK;
 	if (!ev->nkips)
 		return placeholder_kstack(r, "[kernel stack lost]");
-	return symbolizer_kstack(r->sym, kips, ev->nkips);
+	return symbolizer_kstack(r->sym, ev->kips, ev->nkips);
 }
-static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, const uint8_t *ustack)
+static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 {
 	struct target_proc *tp;
 
-	if (ev->flags & ST_BF_USTACK_LOCKED)
+	if (ev->flags & CAPTURE_F_USTACK_LOCKED)
 		return symbolizer_placeholder(r->sym, "[user stack unreadable: mmap_lock busy]",
 					      CAP_STACK_UNREADABLE);
-	if ((ev->flags & ST_BF_IN_PROGRESS) && (ev->flags & ST_BF_USTACK_NONE))
+	if ((ev->flags & CAPTURE_F_IN_PROGRESS) && (ev->flags & CAPTURE_F_USTACK_NONE))
 		return symbolizer_placeholder(r->sym, "[user stack not read: still blocked at the end]",
 					      CAP_STACK_UNREADABLE);
-	if (ev->flags & ST_BF_USTACK_NONE)
+	if (ev->flags & CAPTURE_F_USTACK_NONE)
 		return ST_NO_STACK;
-	if (ev->flags & ST_BF_USTACK_FAULT || !ev->ustack_len)
+	if (ev->flags & CAPTURE_F_USTACK_FAULT || !ev->ustack_len)
 		return symbolizer_placeholder(r->sym, "[user stack unreadable: fault]",
 					      CAP_STACK_UNREADABLE);
 	tp = find_proc(r, (pid_t)ev->pid);
@@ -185,7 +185,7 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 		/* holders and wakers can be outside the target: symbolize them too */
 		tp = add_proc(r, (pid_t)ev->pid, false);
 		if (tp)
-			tp->outside = ev->hdr.type == ST_EV_HOLD || ev->hdr.type == ST_EV_WAKER;
+			tp->outside = ev->kind == CAPTURE_REC_HOLD || ev->kind == CAPTURE_REC_WAKER;
 	}
 	if (tp && !tp->maps_ok && mono_ns() >= tp->maps_retry_ns)
 		load_maps(r, tp);
@@ -202,8 +202,7 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 		int64_t id;
 
 		symbolizer_stats(r->sym, &before);
-		id = symbolizer_ustack(r->sym, (pid_t)ev->pid, (const uint64_t *)ev->regs, ustack,
-				       ev->ustack_len);
+		id = symbolizer_ustack(r->sym, (pid_t)ev->pid, ev->regs, ev->ustack, ev->ustack_len);
 		symbolizer_stats(r->sym, &after);
 		/* pcs outside every mapping or without a symbol: the maps read ahead
 		 * of time may predate a dlopen or the dynamic loader's work */
@@ -214,27 +213,26 @@ static int64_t user_stack(struct recorder *r, const struct st_block_event *ev, c
 	}
 }
 
-static int64_t event_thread(struct recorder *r, const struct st_block_event *ev)
+static int64_t event_thread(struct recorder *r, const struct capture_record *ev)
 {
-	char comm[ST_COMM_LEN + 1];
 	struct target_proc *tp = find_proc(r, (pid_t)ev->pid);
 	int64_t th;
 
-	memcpy(comm, ev->comm, ST_COMM_LEN);
-	comm[ST_COMM_LEN] = '\0';
-	th = capdata_thread(&r->cd, (int32_t)ev->pid, (int32_t)ev->tid, comm);
+	th = capdata_thread(&r->cd, ev->pid, ev->tid, ev->comm);
 	if (th >= 0 && (!tp || tp->outside))
 		r->cd.threads[th].outside = true;
 	return th;
 }
 
-/* The capture's task states are capdata's, value for value. */
-_Static_assert((int)ST_STATE_SLEEPING == (int)CAP_STATE_SLEEPING &&
-	       (int)ST_STATE_UNINTERRUPTIBLE == (int)CAP_STATE_UNINTERRUPTIBLE &&
-	       (int)ST_STATE_RUNNABLE == (int)CAP_STATE_RUNNABLE && (int)ST_STATE__COUNT == (int)CAP_STATE__COUNT,
-	       "enum st_state and enum cap_state differ");
+/* The capture's task states are capdata's, value for value (capture.c ties
+ * them to the BPF programs'), and its registers the symbolizer's. */
+_Static_assert((int)CAPTURE_STATE_SLEEPING == (int)CAP_STATE_SLEEPING &&
+	       (int)CAPTURE_STATE_UNINTERRUPTIBLE == (int)CAP_STATE_UNINTERRUPTIBLE &&
+	       (int)CAPTURE_STATE_RUNNABLE == (int)CAP_STATE_RUNNABLE &&
+	       (int)CAPTURE_STATE__COUNT == (int)CAP_STATE__COUNT, "enum capture_state and enum cap_state differ");
+_Static_assert(CAPTURE_NREGS == SYM_NREGS, "the capture's and the symbolizer's registers differ");
 
-static void fill_block(struct recorder *r, struct cap_block *b, const struct st_block_event *ev)
+static void fill_block(struct recorder *r, struct cap_block *b, const struct capture_record *ev)
 {
 	struct pending_waker *w;
 
@@ -243,8 +241,8 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct st_
 	b->dur_ns = ev->dur_ns;
 	b->in_syscall = ev->syscall >= 0;
 	b->syscall = ev->syscall >= 0 ? ev->syscall : 0;
-	if (ev->wait_kind == ST_WAIT_MMAP_LOCK || ev->wait_kind == ST_WAIT_KERNEL_LOCK) {
-		b->wait_kind = ev->wait_kind == ST_WAIT_MMAP_LOCK ? CAP_WAIT_MMAP_LOCK : CAP_WAIT_KERNEL_LOCK;
+	if (ev->wait_kind != CAPTURE_WAIT_NONE) {
+		b->wait_kind = ev->wait_kind == CAPTURE_WAIT_MMAP_LOCK ? CAP_WAIT_MMAP_LOCK : CAP_WAIT_KERNEL_LOCK;
 		b->wait_obj = ev->wait_obj;
 		b->lock_flags = (uint8_t)ev->lock_flags;
 	} else if (b->in_syscall && (ev->syscall == NR_FUTEX || ev->syscall == NR_FUTEX_WAITV)) {
@@ -289,8 +287,7 @@ static bool kstack_in_interrupt(struct recorder *r, uint32_t ks)
 	return false;
 }
 
-static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *kips,
-		    const uint8_t *ustack)
+static int on_record(void *arg, const struct capture_record *ev)
 {
 	struct recorder *r = arg;
 	int64_t th, ks, us;
@@ -298,34 +295,34 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 	int err = 0;
 
 	th = event_thread(r, ev);
-	ks = kernel_stack(r, ev, kips);
-	us = user_stack(r, ev, ustack);
+	ks = kernel_stack(r, ev);
+	us = user_stack(r, ev);
 	if (th < 0 || ks < 0 || us < 0) {
 		r->capdata_full++;
 		return 0;
 	}
 	u = (uint32_t)us;
-	switch (ev->hdr.type) {
-	case ST_EV_BLOCK: {
+	switch (ev->kind) {
+	case CAPTURE_REC_BLOCK: {
 		struct cap_block b = { 0 };
 
 		b.thread = (uint32_t)th;
 		b.kstack = (uint32_t)ks;
 		b.ustack = u;
-		b.flags = (ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
-			  (ev->flags & ST_BF_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
+		b.flags = (ev->flags & CAPTURE_F_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
+			  (ev->flags & CAPTURE_F_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
 		fill_block(r, &b, ev);
 		err = capdata_add_block(&r->cd, &b);
 		if (!err)
 			r->blocks++;
 		break;
 	}
-	case ST_EV_HOLD: {
+	case CAPTURE_REC_HOLD: {
 		struct cap_hold h = {
-			.thread = (uint32_t)th, .mm_pid = (int32_t)ev->aux_pid,
-			.mode = ev->aux == ST_HOLD_WRITE ? CAP_HOLD_WRITE :
-				ev->aux == ST_HOLD_DOWNGRADED ? CAP_HOLD_DOWNGRADED : CAP_HOLD_READ,
-			.flags = ev->flags & ST_BF_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0,
+			.thread = (uint32_t)th, .mm_pid = ev->hold_mm_pid,
+			.mode = ev->hold_mode == CAPTURE_HOLD_WRITE ? CAP_HOLD_WRITE :
+				ev->hold_mode == CAPTURE_HOLD_DOWNGRADED ? CAP_HOLD_DOWNGRADED : CAP_HOLD_READ,
+			.flags = ev->flags & CAPTURE_F_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0,
 			.start_ns = ev->start_ns, .dur_ns = ev->dur_ns,
 			.ustack = u, .kstack = (uint32_t)ks,
 			.in_syscall = ev->syscall >= 0, .syscall = ev->syscall >= 0 ? ev->syscall : 0,
@@ -335,7 +332,7 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 		err = capdata_add_hold(&r->cd, &h);
 		break;
 	}
-	case ST_EV_WAKER: {
+	case CAPTURE_REC_WAKER: {
 		struct pending_waker *w = &r->wakers[ev->waker_seq % WAKER_SLOTS];
 
 		/* A wakeup from an interrupt (a timer, I/O completion) has no waker:
@@ -349,7 +346,7 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 		w->kstack = (uint32_t)ks;
 		break;
 	}
-	case ST_EV_SAMPLE: {
+	case CAPTURE_REC_SAMPLE: {
 		struct cap_sample smp = {
 			.thread = (uint32_t)th, .ts_ns = ev->start_ns, .ustack = u, .kstack = (uint32_t)ks,
 		};
@@ -363,15 +360,12 @@ static int on_block(void *arg, const struct st_block_event *ev, const uint64_t *
 	return 0;
 }
 
-static int on_thread(void *arg, const struct st_thread_event *ev)
+static int on_thread(void *arg, const struct capture_thread *ev)
 {
 	struct recorder *r = arg;
-	char comm[ST_COMM_LEN + 1];
 	int64_t th;
 
-	memcpy(comm, ev->comm, ST_COMM_LEN);
-	comm[ST_COMM_LEN] = '\0';
-	th = capdata_thread(&r->cd, (int32_t)ev->pid, (int32_t)ev->tid, comm);
+	th = capdata_thread(&r->cd, ev->pid, ev->tid, ev->comm);
 	if (th < 0) {
 		r->capdata_full++;
 		return 0;
@@ -384,7 +378,7 @@ static int on_thread(void *arg, const struct st_thread_event *ev)
 		r->cd.threads[th].outside = true;
 	if (ev->holds) {
 		struct cap_hold_total t = {
-			.thread = (uint32_t)th, .mm_pid = (int32_t)ev->hold_mm_pid,
+			.thread = (uint32_t)th, .mm_pid = ev->hold_mm_pid,
 			.hold_ns = ev->hold_ns, .holds = ev->holds,
 			.read_ns = ev->hold_read_ns, .write_ns = ev->hold_write_ns,
 		};
@@ -395,16 +389,16 @@ static int on_thread(void *arg, const struct st_thread_event *ev)
 	return 0;
 }
 
-static int on_proc(void *arg, const struct st_proc_event *ev)
+static int on_proc(void *arg, const struct capture_proc *ev)
 {
 	struct recorder *r = arg;
 	struct target_proc *tp;
 
-	switch (ev->hdr.type) {
-	case ST_EV_PROC_NEW:
+	switch (ev->kind) {
+	case CAPTURE_PROC_NEW:
 		add_proc(r, (pid_t)ev->pid, true);
 		break;
-	case ST_EV_PROC_EXEC:
+	case CAPTURE_PROC_EXEC:
 		tp = add_proc(r, (pid_t)ev->pid, false);
 		if (tp) {
 			symbolizer_drop_process(r->sym, tp->pid);
@@ -412,7 +406,7 @@ static int on_proc(void *arg, const struct st_proc_event *ev)
 			load_maps(r, tp);
 		}
 		break;
-	case ST_EV_PROC_EXIT:
+	case CAPTURE_PROC_EXIT:
 		tp = find_proc(r, (pid_t)ev->pid);
 		if (tp)
 			proc_gone(r, tp);
@@ -448,7 +442,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 		.name = o->name,
 		.force_path = CAPTURE_PATH_NONE,
 	};
-	struct capture_cbs cbs = { .on_block = on_block, .on_thread = on_thread, .on_proc = on_proc };
+	struct capture_cbs cbs = { .on_record = on_record, .on_thread = on_thread, .on_proc = on_proc };
 	struct recorder *r;
 	size_t i;
 	int ret;

@@ -85,3 +85,18 @@ wait_until() {
 	local t=$1 what=$2; shift 2
 	poll_until 0.1 "$t" "$@" || fail "timed out after ${t}s waiting for $what"
 }
+
+# wait_attached PID [ERRFILE]: waits until stalltrap (pid PID) has attached its BPF programs: its bpf_link
+# descriptors appear together once attaching is done; then lets the task
+# iterator seed blocks already in progress.
+wait_attached() {
+	local st=$1 i n=0 prev=-1
+	for i in $(seq 1 200); do
+		kill -0 "$st" 2>/dev/null || fail "stalltrap exited before attaching: $(cat "${2:-$TMP/st.err}" 2>/dev/null)"
+		n=$(ls -l "/proc/$st/fd" 2>/dev/null | grep -c bpf_link || true)
+		[ "$n" -gt 0 ] && [ "$n" -eq "$prev" ] && return 0
+		prev=$n
+		sleep 0.05
+	done
+	fail "stalltrap did not attach within 10 s"
+}

@@ -4,10 +4,12 @@
 source "$(dirname "$0")/../lib.sh"
 "$WL/longblock" --threads 8 --duration 3 --start-after "$TMP/gate" >"$TMP/wl.json" &
 wl=$!; PIDS_TO_KILL+=($wl)
-( sleep 0.5; touch "$TMP/gate" ) &
-"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" \
-	|| fail "record with tiny buffers failed: $(cat "$TMP/err")"
+"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" &
+st=$!; PIDS_TO_KILL+=($st)
+wait_attached "$st" "$TMP/err"
+touch "$TMP/gate"
 wait $wl
+wait $st || fail "record with tiny buffers failed: $(cat "$TMP/err")"
 r=$TMP/out/report.json
 rb=$(jq '.drops.ringbuf_full' "$r")
 [ "$rb" -gt 0 ] || fail "a 16 KiB ring buffer lost nothing? drops: $(jq -c .drops "$r")"

@@ -9,10 +9,12 @@ for build in offcpu_truth offcpu_truth-fp; do
 	gate=$TMP/gate-$build
 	"$WL/$build" --duration 3 --start-after "$gate" --truth "$TMP/$build.truth.json" >"$TMP/$build.wl" &
 	wl=$!; PIDS_TO_KILL+=($wl)
-	( sleep 0.5; touch "$gate" ) &
-	"$ST" record --pid $wl --duration 10s --min-block 1ms --out "$TMP/$build" >"$TMP/$build.summary" 2>"$TMP/$build.err" \
-		|| fail "$build: record failed: $(cat "$TMP/$build.err")"
+	"$ST" record --pid $wl --duration 10s --min-block 1ms --out "$TMP/$build" >"$TMP/$build.summary" 2>"$TMP/$build.err" &
+	st=$!; PIDS_TO_KILL+=($st)
+	wait_attached "$st" "$TMP/$build.err"
+	touch "$gate"
 	wait $wl || fail "$build: workload failed"
+	wait $st || fail "$build: record failed: $(cat "$TMP/$build.err")"
 	python3 tests/bpf/check_truth.py "$TMP/$build/report.json" "$TMP/$build.truth.json" \
 		--tolerance-pct 2 --min-complete-pct 95 || fail "$build: exactness or completeness goal missed"
 	# the kernel stack cache was used, and its periodic checks found no difference

@@ -7,10 +7,13 @@ source "$(dirname "$0")/../lib.sh"
 hold=6
 "$WL/mmap_hold" --mode io --hold-seconds $hold --no-outside --start-after "$TMP/gate" >"$TMP/wl.out" 2>"$TMP/wl.err" &
 wl=$!; PIDS_TO_KILL+=($wl)
-( sleep 0.3; touch "$TMP/gate" ) &
 # 1. attached before the hold begins; the capture ends while the lock is held
 start=$(date +%s.%N)
-"$ST" record --pid $wl --duration 3s --out "$TMP/before" >"$TMP/before.summary" 2>"$TMP/before.err" || fail "record failed: $(cat "$TMP/before.err")"
+"$ST" record --pid $wl --duration 3s --out "$TMP/before" >"$TMP/before.summary" 2>"$TMP/before.err" &
+st=$!; PIDS_TO_KILL+=($st)
+wait_attached "$st" "$TMP/before.err"
+touch "$TMP/gate"
+wait $st || fail "record failed: $(cat "$TMP/before.err")"
 took=$(echo "$(date +%s.%N) - $start" | bc)
 grep -q '"hold_start"' "$TMP/wl.out" || fail "the workload never held its mmap_lock: $(cat "$TMP/wl.out" "$TMP/wl.err" | head -5)"
 grep -q '"hold_end"' "$TMP/wl.out" && fail "the hold ended before the capture did; the test proves nothing"

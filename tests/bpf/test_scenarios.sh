@@ -13,21 +13,6 @@ kc_checks=0
 
 SCENARIOS=${SCENARIOS:-"mmap_populate mprotect fork mutex fsync cpuquota reclaim kernel_lock busy pool_stall idle"}
 
-# Waits until stalltrap (pid $1) has attached its BPF programs: its bpf_link
-# descriptors appear together once attaching is done; then lets the task
-# iterator seed blocks already in progress.
-wait_attached() {
-	local st=$1 i n=0 prev=-1
-	for i in $(seq 1 200); do
-		kill -0 "$st" 2>/dev/null || fail "stalltrap exited before attaching: $(cat "$TMP/st.err")"
-		n=$(ls -l "/proc/$st/fd" 2>/dev/null | grep -c bpf_link || true)
-		[ "$n" -gt 0 ] && [ "$n" -eq "$prev" ] && return 0
-		prev=$n
-		sleep 0.05
-	done
-	fail "stalltrap did not attach within 10 s"
-}
-
 run_one() { # name build
 	local name=$1 bin=$2 dir=$TMP/$2 wl st kind want tid fn r
 	mkdir -p "$dir"

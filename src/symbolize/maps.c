@@ -94,6 +94,16 @@ static int parse_line(char *line, struct maps_line *ml)
 	return 0;
 }
 
+void maps__free(struct maps *m)
+{
+	if (!m)
+		return;
+	free(m->orig);
+	free(m->buf);
+	free(m->lines);
+	free(m);
+}
+
 int maps__parse(const char *text, struct maps **out)
 {
 	struct maps *m = NULL;
@@ -142,16 +152,6 @@ int maps__parse(const char *text, struct maps **out)
 cleanup:
 	maps__free(m);
 	return err;
-}
-
-void maps__free(struct maps *m)
-{
-	if (!m)
-		return;
-	free(m->orig);
-	free(m->buf);
-	free(m->lines);
-	free(m);
 }
 
 size_t maps__count(const struct maps *m)

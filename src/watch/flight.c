@@ -227,6 +227,24 @@ static const struct cap_block *find_same_wait(const struct capdata *cd, const st
 	return NULL;
 }
 
+/* Remaps a record's thread and its two stacks from src's ids to dst's, in place. */
+static int copy_refs(struct capdata *dst, const struct capdata *src, struct remap *m, uint32_t *thread,
+		     uint32_t *ustack, uint32_t *kstack)
+{
+	int64_t t = copy_thread(dst, src, m, *thread), u, k;
+
+	if (t < 0)
+		return (int)t;
+	if ((u = copy_stack(dst, src, m, *ustack)) < 0)
+		return (int)u;
+	if ((k = copy_stack(dst, src, m, *kstack)) < 0)
+		return (int)k;
+	*thread = (uint32_t)t;
+	*ustack = (uint32_t)u;
+	*kstack = (uint32_t)k;
+	return 0;
+}
+
 int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uint64_t we,
 		const struct capdata *prev, const struct capdata *next, uint64_t ended_by)
 {
@@ -246,7 +264,6 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 	for (size_t i = 0; i < src->nblocks; i++) {
 		const struct cap_block *b = &src->blocks[i];
 		struct cap_block nb = *b;
-		int64_t v;
 
 		if (!overlaps(b->start_ns, b->dur_ns, ws, we) || (ended_by && b->start_ns + b->dur_ns > ended_by) ||
 		    (next && find_same_wait(src, b, next, false, nidx, nnidx)))
@@ -260,20 +277,9 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 				nb.start_ns = pb->start_ns;
 			}
 		}
-		TRY(v = copy_thread(dst, src, &m, b->thread));
-		nb.thread = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, b->ustack));
-		nb.ustack = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, b->kstack));
-		nb.kstack = (uint32_t)v;
-		if (b->has_waker) {
-			TRY(v = copy_thread(dst, src, &m, b->waker));
-			nb.waker = (uint32_t)v;
-			TRY(v = copy_stack(dst, src, &m, b->waker_ustack));
-			nb.waker_ustack = (uint32_t)v;
-			TRY(v = copy_stack(dst, src, &m, b->waker_kstack));
-			nb.waker_kstack = (uint32_t)v;
-		}
+		TRY(copy_refs(dst, src, &m, &nb.thread, &nb.ustack, &nb.kstack));
+		if (b->has_waker)
+			TRY(copy_refs(dst, src, &m, &nb.waker, &nb.waker_ustack, &nb.waker_kstack));
 		/* the capture ran past the window's end: a wait still going is cut there */
 		if ((b->flags & CAP_BLOCK_IN_PROGRESS) && b->start_ns + b->dur_ns > we)
 			nb.dur_ns = we - b->start_ns;
@@ -282,17 +288,11 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 	for (size_t i = 0; i < src->nholds; i++) {
 		const struct cap_hold *h = &src->holds[i];
 		struct cap_hold nh = *h;
-		int64_t v;
 
 		/* a hold that began before next attached is only here (next never saw its acquire) */
 		if (!overlaps(h->start_ns, h->dur_ns, ws, we) || h->start_ns >= handover)
 			continue;
-		TRY(v = copy_thread(dst, src, &m, h->thread));
-		nh.thread = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, h->ustack));
-		nh.ustack = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, h->kstack));
-		nh.kstack = (uint32_t)v;
+		TRY(copy_refs(dst, src, &m, &nh.thread, &nh.ustack, &nh.kstack));
 		if ((h->flags & CAP_BLOCK_IN_PROGRESS) && h->start_ns + h->dur_ns > we)
 			nh.dur_ns = we - h->start_ns;
 		TRY(capdata_add_hold(dst, &nh));
@@ -308,16 +308,10 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 	}
 	for (size_t i = 0; i < src->nsamples; i++) {
 		struct cap_sample s = src->samples[i];
-		int64_t v;
 
 		if (s.ts_ns < ws || s.ts_ns > we || s.ts_ns >= handover)
 			continue;
-		TRY(v = copy_thread(dst, src, &m, s.thread));
-		s.thread = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, s.ustack));
-		s.ustack = (uint32_t)v;
-		TRY(v = copy_stack(dst, src, &m, s.kstack));
-		s.kstack = (uint32_t)v;
+		TRY(copy_refs(dst, src, &m, &s.thread, &s.ustack, &s.kstack));
 		TRY(capdata_add_sample(dst, &s));
 	}
 	for (size_t i = 0; i < src->nmem; i++)

@@ -5,111 +5,13 @@
 
 #include "capdata/capdata.h"
 #include "capdata/capdata_int.h"
+#include "util/htab.h"
 
-/* ---------------------------------------------------------------------------
- * Hash index. Open addressing with linear probing; a slot holds id + 1 (0 means
- * empty) and the 32-bit hash, so probes compare hashes before touching entries
- * and a resize never needs to rehash the entries themselves.
- */
-struct hslot {
-	uint32_t id1;
-	uint32_t hash;
-};
-
-struct htab {
-	struct hslot *slots;
-	uint32_t mask;          /* capacity - 1; capacity is a power of two */
-	uint32_t count;
-};
-
+/* One table per kind of interned record; ids index cd->mappings, frames,
+ * stacks and threads, whose CAPDATA_MAX_* caps the tables share. */
 struct capdata_index {
 	struct htab mappings, frames, stacks, threads;
 };
-
-static void htab_release(struct htab *t)
-{
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
-
-/* Makes room for one more entry, keeping the load under 3/4. */
-static int htab_reserve(struct htab *t)
-{
-	uint32_t cap = t->slots ? t->mask + 1 : 0;
-	uint32_t ncap, i;
-	struct hslot *ns;
-
-	if (t->slots && (uint64_t)(t->count + 1) * 4 <= (uint64_t)cap * 3)
-		return 0;
-	ncap = cap ? cap * 2 : 64;
-	if (ncap == 0 || ncap > (1u << 30))
-		return -E2BIG;
-	ns = calloc(ncap, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; i < cap; i++) {
-		uint32_t j;
-
-		if (!t->slots[i].id1)
-			continue;
-		for (j = t->slots[i].hash & (ncap - 1); ns[j].id1; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = ns;
-	t->mask = ncap - 1;
-	return 0;
-}
-
-typedef bool (*htab_eq_fn)(const struct capdata *cd, uint32_t id, const void *key);
-
-/* Returns the id of an entry equal to key, or -1 with *slot set to the empty
- * slot where it would go. The table must have been reserved. */
-static int64_t htab_find(const struct htab *t, uint32_t hash, htab_eq_fn eq,
-			 const struct capdata *cd, const void *key, uint32_t *slot)
-{
-	uint32_t j;
-
-	for (j = hash & t->mask; t->slots[j].id1; j = (j + 1) & t->mask) {
-		if (t->slots[j].hash == hash && eq(cd, t->slots[j].id1 - 1, key))
-			return t->slots[j].id1 - 1;
-	}
-	*slot = j;
-	return -1;
-}
-
-static void htab_put(struct htab *t, uint32_t slot, uint32_t hash, uint32_t id)
-{
-	t->slots[slot].id1 = id + 1;
-	t->slots[slot].hash = hash;
-	t->count++;
-}
-
-/* FNV-1a, 64 bits, folded to 32. Chained over the fields of a key. */
-#define HASH_SEED 0xcbf29ce484222325ULL
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	while (n--) {
-		h ^= *s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-	/* The terminator is hashed too, so "ab"+"c" and "a"+"bc" differ. */
-	return hash_bytes(h, s ? s : "", s ? strlen(s) + 1 : 1);
-}
-
-static uint32_t hash_fold(uint64_t h)
-{
-	return (uint32_t)(h ^ (h >> 32));
-}
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -120,7 +22,15 @@ static bool str_eq(const char *a, const char *b)
 
 struct capdata_index *capdata_index_new(void)
 {
-	return calloc(1, sizeof(struct capdata_index));
+	struct capdata_index *ix = malloc(sizeof(*ix));
+
+	if (!ix)
+		return NULL;
+	htab_init(&ix->mappings, CAPDATA_MAX_MAPPINGS);
+	htab_init(&ix->frames, CAPDATA_MAX_FRAMES);
+	htab_init(&ix->stacks, CAPDATA_MAX_STACKS);
+	htab_init(&ix->threads, CAPDATA_MAX_THREADS);
+	return ix;
 }
 
 void capdata_index_free(struct capdata_index *ix)
@@ -137,8 +47,9 @@ void capdata_index_free(struct capdata_index *ix)
 /* ---------------------------------------------------------------------------
  * Interning.
  */
-static bool mapping_eq(const struct capdata *cd, uint32_t id, const void *key)
+static bool mapping_eq(const void *ctx, uint32_t id, const void *key)
 {
+	const struct capdata *cd = ctx;
 	const struct cap_mapping *a = &cd->mappings[id], *b = key;
 
 	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
@@ -149,9 +60,7 @@ int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint
 			const char *file, const char *build_id)
 {
 	struct cap_mapping m = { .start = start, .limit = limit, .offset = offset };
-	struct htab *t = &cd->index->mappings;
 	uint64_t h;
-	uint32_t hash, slot = 0;
 	int64_t id = 0;
 	int err;
 
@@ -162,24 +71,18 @@ int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint
 		err = capdata_str_dup_clean(build_id, CAPDATA_MAX_STRING, &m.build_id);
 	if (err)
 		goto cleanup;
-	h = hash_bytes(HASH_SEED, &start, sizeof(start));
-	h = hash_bytes(h, &limit, sizeof(limit));
-	h = hash_bytes(h, &offset, sizeof(offset));
-	h = hash_str(h, m.file);
-	hash = hash_fold(hash_str(h, m.build_id));
-
-	err = htab_reserve(t);
-	if (err)
-		goto cleanup;
-	id = htab_find(t, hash, mapping_eq, cd, &m, &slot);
+	h = htab_hash_u64(htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, start), limit), offset);
+	h = htab_hash_str(htab_hash_str(h, m.file), m.build_id);
+	id = htab_find(&cd->index->mappings, h, mapping_eq, cd, &m);
 	if (id >= 0)
 		goto cleanup; /* known: our copies go */
 	err = GROW(cd, mappings, CAPDATA_MAX_MAPPINGS);
+	if (!err)
+		err = htab_insert(&cd->index->mappings, h, (uint32_t)cd->nmappings);
 	if (err)
 		goto cleanup;
-	id = cd->nmappings++;
+	id = (int64_t)cd->nmappings++;
 	cd->mappings[id] = m; /* the model owns the strings now */
-	htab_put(t, slot, hash, (uint32_t)id);
 	return id;
 
 cleanup:
@@ -188,8 +91,9 @@ cleanup:
 	return err ? err : id;
 }
 
-static bool frame_eq(const struct capdata *cd, uint32_t id, const void *key)
+static bool frame_eq(const void *ctx, uint32_t id, const void *key)
 {
+	const struct capdata *cd = ctx;
 	const struct cap_frame *a = &cd->frames[id], *b = key;
 
 	return a->addr == b->addr && a->mapping == b->mapping && a->kernel == b->kernel &&
@@ -200,10 +104,8 @@ int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
 		      uint32_t mapping, bool kernel)
 {
 	struct cap_frame f = { .addr = addr, .mapping = mapping, .kernel = kernel };
-	struct htab *t = &cd->index->frames;
 	char *owned = NULL;
 	uint64_t h;
-	uint32_t hash, slot = 0;
 	int64_t id;
 	int err;
 
@@ -217,15 +119,9 @@ int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
 		name = owned;
 	}
 	f.name = (char *)name;
-	h = hash_bytes(HASH_SEED, &addr, sizeof(addr));
-	h = hash_bytes(h, &mapping, sizeof(mapping));
-	h = hash_bytes(h, &kernel, sizeof(kernel));
-	hash = hash_fold(hash_str(h, name));
-
-	err = htab_reserve(t);
-	if (err)
-		goto cleanup;
-	id = htab_find(t, hash, frame_eq, cd, &f, &slot);
+	h = htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, addr), (uint64_t)mapping << 1 | kernel);
+	h = htab_hash_str(h, name);
+	id = htab_find(&cd->index->frames, h, frame_eq, cd, &f);
 	if (id >= 0) {
 		free(owned);
 		return id;
@@ -240,10 +136,12 @@ int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
 			goto cleanup;
 		}
 	}
+	err = htab_insert(&cd->index->frames, h, (uint32_t)cd->nframes);
+	if (err)
+		goto cleanup;
 	f.name = owned;
-	id = cd->nframes++;
+	id = (int64_t)cd->nframes++;
 	cd->frames[id] = f;
-	htab_put(t, slot, hash, id);
 	return id;
 
 cleanup:
@@ -257,8 +155,9 @@ struct stack_key {
 	uint8_t status;
 };
 
-static bool stack_eq(const struct capdata *cd, uint32_t id, const void *key)
+static bool stack_eq(const void *ctx, uint32_t id, const void *key)
 {
+	const struct capdata *cd = ctx;
 	const struct cap_stack *a = &cd->stacks[id];
 	const struct stack_key *b = key;
 
@@ -270,8 +169,8 @@ int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nfram
 		      enum cap_stack_status status)
 {
 	struct stack_key k = { .frames = frames, .nframes = nframes, .status = status };
-	struct htab *t = &cd->index->stacks;
-	uint32_t *copy, i, hash, slot = 0;
+	uint32_t *copy = NULL, i;
+	uint64_t h;
 	int64_t id;
 	int err;
 
@@ -284,32 +183,33 @@ int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nfram
 		    cd->frames[frames[i]].kernel != cd->frames[frames[0]].kernel)
 			return -EINVAL;
 	}
-	hash = hash_fold(hash_bytes(hash_bytes(HASH_SEED, &k.status, 1), frames,
-				    nframes * sizeof(uint32_t)));
-	err = htab_reserve(t);
-	if (err)
-		return err;
-	id = htab_find(t, hash, stack_eq, cd, &k, &slot);
+	h = htab_hash_bytes(htab_hash_u64(HTAB_HASH_SEED, k.status), frames,
+			    nframes * sizeof(uint32_t));
+	id = htab_find(&cd->index->stacks, h, stack_eq, cd, &k);
 	if (id >= 0)
 		return id;
 	err = GROW(cd, stacks, CAPDATA_MAX_STACKS);
 	if (err)
 		return err;
-	copy = NULL;
 	if (nframes) {
 		copy = malloc(nframes * sizeof(*copy));
 		if (!copy)
 			return -ENOMEM;
 		memcpy(copy, frames, nframes * sizeof(*copy));
 	}
-	id = cd->nstacks++;
+	err = htab_insert(&cd->index->stacks, h, (uint32_t)cd->nstacks);
+	if (err) {
+		free(copy);
+		return err;
+	}
+	id = (int64_t)cd->nstacks++;
 	cd->stacks[id] = (struct cap_stack){ .frames = copy, .nframes = nframes, .status = status };
-	htab_put(t, slot, hash, id);
 	return id;
 }
 
-static bool thread_eq(const struct capdata *cd, uint32_t id, const void *key)
+static bool thread_eq(const void *ctx, uint32_t id, const void *key)
 {
+	const struct capdata *cd = ctx;
 	const struct cap_thread *a = &cd->threads[id], *b = key;
 
 	return a->tid == b->tid && a->pid == b->pid && strcmp(a->comm, b->comm) == 0;
@@ -318,10 +218,8 @@ static bool thread_eq(const struct capdata *cd, uint32_t id, const void *key)
 int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char *comm)
 {
 	struct cap_thread th = { .pid = pid, .tid = tid };
-	struct htab *t = &cd->index->threads;
 	char *clean = NULL;
 	uint64_t h;
-	uint32_t hash, slot = 0;
 	int64_t id;
 	int err;
 
@@ -334,20 +232,17 @@ int64_t capdata_thread(struct capdata *cd, int32_t pid, int32_t tid, const char 
 	memcpy(th.comm, clean, strlen(clean) + 1);
 	free(clean);
 
-	h = hash_bytes(HASH_SEED, &pid, sizeof(pid));
-	h = hash_bytes(h, &tid, sizeof(tid));
-	hash = hash_fold(hash_str(h, th.comm));
-	err = htab_reserve(t);
-	if (err)
-		return err;
-	id = htab_find(t, hash, thread_eq, cd, &th, &slot);
+	h = htab_hash_u64(HTAB_HASH_SEED, (uint64_t)(uint32_t)pid << 32 | (uint32_t)tid);
+	h = htab_hash_str(h, th.comm);
+	id = htab_find(&cd->index->threads, h, thread_eq, cd, &th);
 	if (id >= 0)
 		return id;
 	err = GROW(cd, threads, CAPDATA_MAX_THREADS);
+	if (!err)
+		err = htab_insert(&cd->index->threads, h, (uint32_t)cd->nthreads);
 	if (err)
 		return err;
-	id = cd->nthreads++;
+	id = (int64_t)cd->nthreads++;
 	cd->threads[id] = th;
-	htab_put(t, slot, hash, id);
 	return id;
 }

@@ -232,50 +232,43 @@ uint64_t capdata_window_end(const struct capdata *cd)
 	return cd->window.start_mono_ns + cd->window.duration_ns;
 }
 
+/* The names of the enums, indexed by value: the capture file, report.json and
+ * the summaries spell them so. */
+static const char *const state_names[CAP_STATE__COUNT] = {
+	[CAP_STATE_SLEEPING] = "sleeping", [CAP_STATE_UNINTERRUPTIBLE] = "uninterruptible",
+	[CAP_STATE_RUNNABLE] = "runnable",
+};
+static const char *const stack_status_names[CAP_STACK_NONE + 1] = {
+	[CAP_STACK_COMPLETE] = "complete", [CAP_STACK_TRUNCATED] = "truncated",
+	[CAP_STACK_UNREADABLE] = "unreadable", [CAP_STACK_NONE] = "none",
+};
+static const char *const wait_kind_names[CAP_WAIT__COUNT] = {
+	[CAP_WAIT_NONE] = "none", [CAP_WAIT_MMAP_LOCK] = "mmap_lock",
+	[CAP_WAIT_KERNEL_LOCK] = "kernel_lock", [CAP_WAIT_FUTEX] = "futex",
+};
+static const char *const hold_mode_names[CAP_HOLD_DOWNGRADED + 1] = {
+	[CAP_HOLD_READ] = "read", [CAP_HOLD_WRITE] = "write", [CAP_HOLD_DOWNGRADED] = "downgraded",
+};
+#define NAME_OF(names, v) ((v) < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown")
+
 const char *capdata_state_name(unsigned int state)
 {
-	static const char *const names[] = {
-		[CAP_STATE_SLEEPING] = "sleeping",
-		[CAP_STATE_UNINTERRUPTIBLE] = "uninterruptible",
-		[CAP_STATE_RUNNABLE] = "runnable",
-	};
-
-	return state < CAP_STATE__COUNT ? names[state] : "unknown";
+	return NAME_OF(state_names, state);
 }
 
 const char *capdata_stack_status_name(unsigned int status)
 {
-	static const char *const names[] = {
-		[CAP_STACK_COMPLETE] = "complete",
-		[CAP_STACK_TRUNCATED] = "truncated",
-		[CAP_STACK_UNREADABLE] = "unreadable",
-		[CAP_STACK_NONE] = "none",
-	};
-
-	return status <= CAP_STACK_NONE ? names[status] : "unknown";
+	return NAME_OF(stack_status_names, status);
 }
 
 const char *capdata_wait_kind_name(unsigned int kind)
 {
-	static const char *const names[] = {
-		[CAP_WAIT_NONE] = "none",
-		[CAP_WAIT_MMAP_LOCK] = "mmap_lock",
-		[CAP_WAIT_KERNEL_LOCK] = "kernel_lock",
-		[CAP_WAIT_FUTEX] = "futex",
-	};
-
-	return kind < CAP_WAIT__COUNT ? names[kind] : "unknown";
+	return NAME_OF(wait_kind_names, kind);
 }
 
 const char *capdata_hold_mode_name(unsigned int mode)
 {
-	static const char *const names[] = {
-		[CAP_HOLD_READ] = "read",
-		[CAP_HOLD_WRITE] = "write",
-		[CAP_HOLD_DOWNGRADED] = "downgraded",
-	};
-
-	return mode <= CAP_HOLD_DOWNGRADED ? names[mode] : "unknown";
+	return NAME_OF(hold_mode_names, mode);
 }
 
 bool capdata_stack_is_kernel(const struct capdata *cd, uint32_t stack)

@@ -14,6 +14,14 @@
 
 #define LINE_MAX_BYTES (1u << 20)
 
+/* The result err of adding the record r->rec names: 0, or err with its message. */
+static int added(struct reader *r, int err)
+{
+	if (err)
+		return reader_fail(r, err, "%s: %s (%s)", r->rec, reader_errno_what(err), strerror(-err));
+	return 0;
+}
+
 static int read_header(struct reader *r, json_t *o)
 {
 	struct capdata *cd = r->cd;
@@ -24,6 +32,8 @@ static int read_header(struct reader *r, json_t *o)
 	size_t i, n;
 	int err;
 
+	if (r->have_header)
+		return reader_fail(r, -EINVAL, "a second header");
 	format = json_string_value(json_object_get(o, "format"));
 	if (!format || strcmp(format, CAPDATA_FORMAT) != 0)
 		return reader_fail(r, -EINVAL, "not a stalltrap capture (header \"format\" is not \"%s\")",
@@ -280,10 +290,7 @@ static int read_block(struct reader *r, json_t *o)
 		return err;
 	b.state = (uint8_t)state;
 	b.flags = (in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (began_before ? CAP_BLOCK_BEGAN_BEFORE : 0);
-	err = capdata_add_block(cd, &b);
-	if (err)
-		return reader_fail(r, err, "block: %s (%s)", reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, capdata_add_block(cd, &b));
 }
 
 static int read_hold(struct reader *r, json_t *o)
@@ -318,10 +325,7 @@ static int read_hold(struct reader *r, json_t *o)
 				return reader_fail(r, -EINVAL, "hold: \"args\" must be an array of at most 4 hex strings");
 		}
 	}
-	err = capdata_add_hold(cd, &h);
-	if (err)
-		return reader_fail(r, err, "hold: %s (%s)", reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, capdata_add_hold(cd, &h));
 }
 
 static int read_hold_total(struct reader *r, json_t *o)
@@ -337,10 +341,7 @@ static int read_hold_total(struct reader *r, json_t *o)
 	    (err = reader_u64(r, o, "read_ns", &t.read_ns)) ||
 	    (err = reader_u64(r, o, "write_ns", &t.write_ns)))
 		return err;
-	err = capdata_add_hold_total(cd, &t);
-	if (err)
-		return reader_fail(r, err, "hold_total: %s (%s)", reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, capdata_add_hold_total(cd, &t));
 }
 
 static int read_sample(struct reader *r, json_t *o)
@@ -355,10 +356,7 @@ static int read_sample(struct reader *r, json_t *o)
 	    (err = reader_ref(r, o, "kstack", true, cd->nstacks, "stack", &smp.kstack)) ||
 	    (err = check_stack_sides(r, "ustack", smp.ustack, "kstack", smp.kstack)))
 		return err;
-	err = capdata_add_sample(cd, &smp);
-	if (err)
-		return reader_fail(r, err, "sample: %s (%s)", reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, capdata_add_sample(cd, &smp));
 }
 
 static int read_mem(struct reader *r, json_t *o)
@@ -370,10 +368,7 @@ static int read_mem(struct reader *r, json_t *o)
 	    (err = reader_u64(r, o, "rss_bytes", &m.rss_bytes)) ||
 	    (err = reader_u64(r, o, "vsz_bytes", &m.vsz_bytes)))
 		return err;
-	err = capdata_add_mem(r->cd, &m);
-	if (err)
-		return reader_fail(r, err, "mem: %s (%s)", reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, capdata_add_mem(r->cd, &m));
 }
 
 static int read_counter(struct reader *r, json_t *o, bool drop)
@@ -391,10 +386,17 @@ static int read_counter(struct reader *r, json_t *o, bool drop)
 	if (drop ? !!capdata_counter_find(cd->drops, cd->ndrops, name)
 		 : !!capdata_counter_find(cd->stats, cd->nstats, name))
 		return reader_fail(r, -EINVAL, "%s \"%s\" appears twice", r->rec, name);
-	err = drop ? capdata_add_drop(cd, name, value) : capdata_set_stat(cd, name, value);
-	if (err)
-		return reader_fail(r, err, "%s: %s (%s)", r->rec, reader_errno_what(err), strerror(-err));
-	return 0;
+	return added(r, drop ? capdata_add_drop(cd, name, value) : capdata_set_stat(cd, name, value));
+}
+
+static int read_drop(struct reader *r, json_t *o)
+{
+	return read_counter(r, o, true);
+}
+
+static int read_stat(struct reader *r, json_t *o)
+{
+	return read_counter(r, o, false);
 }
 
 static int read_end(struct reader *r, json_t *o)
@@ -432,11 +434,23 @@ static int read_end(struct reader *r, json_t *o)
 	return 0;
 }
 
+/* The reader of each record type ("t"). */
+static const struct {
+	const char *t;
+	int (*read)(struct reader *r, json_t *o);
+} readers[] = {
+	{ "header", read_header }, { "mapping", read_mapping }, { "frame", read_frame },
+	{ "stack", read_stack }, { "thread", read_thread }, { "block", read_block },
+	{ "hold", read_hold }, { "hold_total", read_hold_total }, { "sample", read_sample },
+	{ "mem", read_mem }, { "drop", read_drop }, { "stat", read_stat }, { "end", read_end },
+};
+
 static int read_record(struct reader *r, const char *buf, size_t len)
 {
 	json_error_t jerr;
 	json_t *o;
 	const char *t;
+	size_t i;
 	int err;
 
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -460,34 +474,13 @@ static int read_record(struct reader *r, const char *buf, size_t len)
 		err = reader_fail(r, -EINVAL, "record after the end record");
 		goto cleanup;
 	}
-	if (strcmp(t, "header") == 0)
-		err = r->have_header ? reader_fail(r, -EINVAL, "a second header") : read_header(r, o);
-	else if (strcmp(t, "mapping") == 0)
-		err = read_mapping(r, o);
-	else if (strcmp(t, "frame") == 0)
-		err = read_frame(r, o);
-	else if (strcmp(t, "stack") == 0)
-		err = read_stack(r, o);
-	else if (strcmp(t, "thread") == 0)
-		err = read_thread(r, o);
-	else if (strcmp(t, "block") == 0)
-		err = read_block(r, o);
-	else if (strcmp(t, "hold") == 0)
-		err = read_hold(r, o);
-	else if (strcmp(t, "hold_total") == 0)
-		err = read_hold_total(r, o);
-	else if (strcmp(t, "sample") == 0)
-		err = read_sample(r, o);
-	else if (strcmp(t, "mem") == 0)
-		err = read_mem(r, o);
-	else if (strcmp(t, "drop") == 0)
-		err = read_counter(r, o, true);
-	else if (strcmp(t, "stat") == 0)
-		err = read_counter(r, o, false);
-	else if (strcmp(t, "end") == 0)
-		err = read_end(r, o);
-	else
-		err = 0; /* a record type from a newer minor revision: skip it */
+	err = 0; /* a record type from a newer minor revision: skip it */
+	for (i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+		if (strcmp(t, readers[i].t) == 0) {
+			err = readers[i].read(r, o);
+			break;
+		}
+	}
 cleanup:
 	json_decref(o);
 	return err;

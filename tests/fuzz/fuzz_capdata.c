@@ -8,7 +8,7 @@
  *
  * Build (clang 14; see docs/capture-format.md, "Fuzzing"):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
- *     -Isrc -Ibuild tests/fuzz/fuzz_capdata.c src/capdata/capdata.c \
+ *     -Isrc -Ibuild tests/fuzz/fuzz_capdata.c src/capdata/*.c src/util/htab.c \
  *     src/aggregate/aggregate.c src/diagnose/diagnose.c src/render/render*.c \
  *     build/proto/profile.pb-c.c -ljansson -lz -lm -lprotobuf-c -o build/fuzz_capdata
  *   build/fuzz_capdata -dict=tests/fuzz/capdata.dict build/corpus tests/fuzz/corpus_capdata

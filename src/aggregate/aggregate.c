@@ -4,62 +4,43 @@
 #include <string.h>
 
 #include "aggregate/aggregate.h"
-
-static uint64_t mix64(uint64_t x)
-{
-	/* A 64-bit finalizer: spreads ids that differ in few low bits. */
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb93fe53e4ec3ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t hash_comm(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
+#include "util/htab.h"
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
+static bool comm_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct capdata *cd = ctx;
+
+	return strcmp(cd->threads[id].comm, key) == 0;
+}
+
 /* Gives each distinct thread comm a small id, so entries are keyed by integers. */
 static int comm_ids(const struct capdata *cd, uint32_t *ids)
 {
-	size_t size = 16, mask, i, j;
-	uint32_t *slots, next = 0;  /* thread index + 1 of the comm's first thread */
+	struct htab first;      /* comm -> index of its first thread */
+	uint32_t next = 0;
+	size_t i;
+	int err = 0;
 
-	while (size < 2 * cd->nthreads)
-		size *= 2;
-	mask = size - 1;
-	slots = calloc(size, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < cd->nthreads; i++) {
+	htab_init(&first, CAPDATA_MAX_THREADS);
+	for (i = 0; i < cd->nthreads && !err; i++) {
 		const char *comm = cd->threads[i].comm;
+		uint64_t h = htab_hash_str(HTAB_HASH_SEED, comm);
+		int64_t t = htab_find(&first, h, comm_eq, cd, comm);
 
-		for (j = hash_comm(comm) & mask; slots[j]; j = (j + 1) & mask) {
-			if (strcmp(cd->threads[slots[j] - 1].comm, comm) == 0)
-				break;
-		}
-		if (!slots[j]) {
-			slots[j] = (uint32_t)i + 1;
-			ids[i] = next++;
+		if (t >= 0) {
+			ids[i] = ids[t];
 		} else {
-			ids[i] = ids[slots[j] - 1];
+			ids[i] = next++;
+			err = htab_insert(&first, h, (uint32_t)i);
 		}
 	}
-	free(slots);
-	return 0;
+	htab_release(&first);
+	return err;
 }
 
 static int entry_cmp(const void *pa, const void *pb)
@@ -97,44 +78,31 @@ static int thread_cmp(const void *pa, const void *pb, void *arg)
 	return a->thread < b->thread ? -1 : a->thread > b->thread;
 }
 
-/* Working state of one build: two open-addressing hash tables that double at
- * half load, and the growing entry array. Entries and (entry, thread) pairs
- * are at most one per block, and blocks are capped by CAPDATA_MAX_BLOCKS, so
- * this is bounded by the capdata's own caps. */
+/* Working state of one build: the entry table, the set of (entry, thread)
+ * pairs seen, and the growing arrays behind them. Entries and pairs are at
+ * most one per block, and blocks are capped by CAPDATA_MAX_BLOCKS, so this is
+ * bounded by the capdata's own caps. */
 struct builder {
 	struct aggregate *agg;
 	size_t aentries;
 	uint32_t *key_comm;     /* comm id of each entry, parallel to agg->entries */
-	uint32_t *eslots;       /* entry index + 1, 0 = empty */
-	size_t esize;
-	uint64_t *pslots;       /* (entry << 32 | thread), UINT64_MAX = empty */
-	size_t psize, npairs;
+	struct htab entries;    /* (comm id, ustack, kstack) -> entry index */
+	uint64_t *pairs;        /* entry << 32 | thread, each pair seen once */
+	size_t npairs, apairs;
+	struct htab pair_set;   /* pair -> index into pairs */
 };
 
-static uint64_t entry_hash(uint32_t comm, uint32_t ustack, uint32_t kstack)
+struct entry_key {
+	uint32_t comm, ustack, kstack;
+};
+
+static bool entry_eq(const void *ctx, uint32_t id, const void *key)
 {
-	return mix64(((uint64_t)comm << 40) ^ ((uint64_t)ustack << 20) ^ mix64(kstack));
-}
+	const struct builder *bd = ctx;
+	const struct agg_entry *en = &bd->agg->entries[id];
+	const struct entry_key *k = key;
 
-static int entries_rehash(struct builder *bd)
-{
-	size_t n = bd->esize ? bd->esize * 2 : 1024, i, j;
-	uint32_t *slots = calloc(n, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < bd->agg->nentries; i++) {
-		const struct agg_entry *en = &bd->agg->entries[i];
-
-		for (j = entry_hash(bd->key_comm[i], en->ustack, en->kstack) & (n - 1); slots[j];
-		     j = (j + 1) & (n - 1))
-			;
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(bd->eslots);
-	bd->eslots = slots;
-	bd->esize = n;
-	return 0;
+	return bd->key_comm[id] == k->comm && en->ustack == k->ustack && en->kstack == k->kstack;
 }
 
 /* Returns the index of the entry for (comm, ustack, kstack), adding it if new. */
@@ -142,20 +110,14 @@ static int64_t entry_get(struct builder *bd, uint32_t comm, const char *comm_nam
 			 uint32_t ustack, uint32_t kstack)
 {
 	struct aggregate *agg = bd->agg;
+	struct entry_key k = { .comm = comm, .ustack = ustack, .kstack = kstack };
+	uint64_t h = htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, (uint64_t)comm << 32 | ustack), kstack);
 	struct agg_entry *en;
-	size_t j, mask;
+	int64_t e = htab_find(&bd->entries, h, entry_eq, bd, &k);
 	int err;
 
-	if ((agg->nentries + 1) * 2 > bd->esize && (err = entries_rehash(bd)))
-		return err;
-	mask = bd->esize - 1;
-	for (j = entry_hash(comm, ustack, kstack) & mask; bd->eslots[j]; j = (j + 1) & mask) {
-		size_t e = bd->eslots[j] - 1;
-
-		en = &agg->entries[e];
-		if (bd->key_comm[e] == comm && en->ustack == ustack && en->kstack == kstack)
-			return (int64_t)e;
-	}
+	if (e >= 0)
+		return e;
 	if (agg->nentries == bd->aentries) {
 		size_t n = bd->aentries ? bd->aentries * 2 : 256;
 		struct agg_entry *ne = reallocarray(agg->entries, n, sizeof(*ne));
@@ -170,6 +132,9 @@ static int64_t entry_get(struct builder *bd, uint32_t comm, const char *comm_nam
 		bd->key_comm = nk;
 		bd->aentries = n;
 	}
+	err = htab_insert(&bd->entries, h, (uint32_t)agg->nentries);
+	if (err)
+		return err;
 	en = &agg->entries[agg->nentries];
 	memset(en, 0, sizeof(*en));
 	memcpy(en->comm, comm_name, sizeof(en->comm));
@@ -177,41 +142,37 @@ static int64_t entry_get(struct builder *bd, uint32_t comm, const char *comm_nam
 	en->ustack = ustack;
 	en->kstack = kstack;
 	bd->key_comm[agg->nentries] = comm;
-	bd->eslots[j] = (uint32_t)agg->nentries + 1;
 	return (int64_t)agg->nentries++;
 }
 
-/* Adds pair to the set; returns 1 if it is new, 0 if seen, or -ENOMEM. */
+static bool pair_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct builder *bd = ctx;
+
+	return bd->pairs[id] == *(const uint64_t *)key;
+}
+
+/* Adds pair to the set; returns 1 if it is new, 0 if seen, or a negative errno. */
 static int pair_add(struct builder *bd, uint64_t pair)
 {
-	size_t j, mask;
+	uint64_t h = htab_hash_u64(HTAB_HASH_SEED, pair);
+	int err;
 
-	if ((bd->npairs + 1) * 2 > bd->psize) {
-		size_t n = bd->psize ? bd->psize * 2 : 1024, i;
-		uint64_t *slots = malloc(n * sizeof(*slots));
+	if (htab_find(&bd->pair_set, h, pair_eq, bd, &pair) >= 0)
+		return 0;
+	if (bd->npairs == bd->apairs) {
+		size_t n = bd->apairs ? bd->apairs * 2 : 1024;
+		uint64_t *np = reallocarray(bd->pairs, n, sizeof(*np));
 
-		if (!slots)
+		if (!np)
 			return -ENOMEM;
-		memset(slots, 0xff, n * sizeof(*slots));
-		for (i = 0; i < bd->psize; i++) {
-			if (bd->pslots[i] == UINT64_MAX)
-				continue;
-			for (j = mix64(bd->pslots[i]) & (n - 1); slots[j] != UINT64_MAX;
-			     j = (j + 1) & (n - 1))
-				;
-			slots[j] = bd->pslots[i];
-		}
-		free(bd->pslots);
-		bd->pslots = slots;
-		bd->psize = n;
+		bd->pairs = np;
+		bd->apairs = n;
 	}
-	mask = bd->psize - 1;
-	for (j = mix64(pair) & mask; bd->pslots[j] != UINT64_MAX; j = (j + 1) & mask) {
-		if (bd->pslots[j] == pair)
-			return 0;
-	}
-	bd->pslots[j] = pair;
-	bd->npairs++;
+	err = htab_insert(&bd->pair_set, h, (uint32_t)bd->npairs);
+	if (err)
+		return err;
+	bd->pairs[bd->npairs++] = pair;
 	return 1;
 }
 
@@ -223,6 +184,8 @@ int aggregate_build(struct aggregate *agg, const struct capdata *cd)
 	int err = 0;
 
 	memset(agg, 0, sizeof(*agg));
+	htab_init(&bd.entries, CAPDATA_MAX_BLOCKS);
+	htab_init(&bd.pair_set, CAPDATA_MAX_BLOCKS);
 	comm = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*comm));
 	agg->threads = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*agg->threads));
 	if (!comm || !agg->threads) {
@@ -291,8 +254,9 @@ int aggregate_build(struct aggregate *agg, const struct capdata *cd)
 cleanup:
 	free(comm);
 	free(bd.key_comm);
-	free(bd.eslots);
-	free(bd.pslots);
+	htab_release(&bd.entries);
+	free(bd.pairs);
+	htab_release(&bd.pair_set);
 	if (err)
 		aggregate_release(agg);
 	return err;

@@ -21,7 +21,6 @@
 enum { TAG_COMM = 1, TAG_USER = 2, TAG_KERNEL = 3 };
 
 struct diff_site {
-	uint64_t hash;
 	uint32_t off, len;      /* name ids in pool */
 	uint64_t ns[2];         /* base, incident */
 };
@@ -36,8 +35,7 @@ struct diff {
 	size_t npool, apool;
 	struct diff_site *sites;
 	size_t nsites, asites;
-	uint32_t *slots;        /* site index + 1 */
-	size_t nslots;
+	struct htab site_index; /* the names of a site (pool[off..off+len)) -> site index */
 	double secs[2];
 };
 
@@ -114,49 +112,32 @@ static int add_frames(struct diff *d, const struct capdata *cd, uint32_t stack, 
 	return 0;
 }
 
-static int sites_grow(struct diff *d)
+struct site_key {
+	uint32_t off, len;
+};
+
+static bool site_eq(const void *ctx, uint32_t id, const void *key)
 {
-	size_t cap = d->nslots ? d->nslots * 2 : 4096, i;
-	uint32_t *slots = calloc(cap, sizeof(*slots));
+	const struct diff *d = ctx;
+	const struct diff_site *s = &d->sites[id];
+	const struct site_key *k = key;
 
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < d->nsites; i++) {
-		size_t j = d->sites[i].hash & (cap - 1);
-
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(d->slots);
-	d->slots = slots;
-	d->nslots = cap;
-	return 0;
+	return s->len == k->len &&
+	       memcmp(d->pool + s->off, d->pool + k->off, k->len * sizeof(uint32_t)) == 0;
 }
 
 /* Files the key at pool[off..npool) as a site (reusing an equal one). */
 static int add_site(struct diff *d, uint32_t off, int which, uint64_t ns)
 {
-	uint32_t len = (uint32_t)(d->npool - off);
-	uint64_t h = render_hash(d->pool + off, len * sizeof(uint32_t), 1);
-	size_t j;
+	struct site_key k = { .off = off, .len = (uint32_t)(d->npool - off) };
+	uint64_t h = htab_hash_bytes(HTAB_HASH_SEED, d->pool + off, k.len * sizeof(uint32_t));
+	int64_t id = htab_find(&d->site_index, h, site_eq, d, &k);
 	int err;
 
-	h = h << 32 | render_hash(d->pool + off, len * sizeof(uint32_t), 2);
-	if ((d->nsites + 1) * 2 > d->nslots) {
-		err = sites_grow(d);
-		if (err)
-			return err;
-	}
-	for (j = h & (d->nslots - 1); d->slots[j]; j = (j + 1) & (d->nslots - 1)) {
-		struct diff_site *s = &d->sites[d->slots[j] - 1];
-
-		if (s->hash == h && s->len == len &&
-		    memcmp(d->pool + s->off, d->pool + off, len * sizeof(uint32_t)) == 0) {
-			s->ns[which] += ns;
-			d->npool = off; /* the key is already in the pool */
-			return 0;
-		}
+	if (id >= 0) {
+		d->sites[id].ns[which] += ns;
+		d->npool = off; /* the key is already in the pool */
+		return 0;
 	}
 	if (d->nsites == d->asites) {
 		size_t n = d->asites ? d->asites * 2 : 4096;
@@ -167,9 +148,11 @@ static int add_site(struct diff *d, uint32_t off, int which, uint64_t ns)
 		d->sites = p;
 		d->asites = n;
 	}
-	d->sites[d->nsites] = (struct diff_site){ .hash = h, .off = off, .len = len };
-	d->sites[d->nsites].ns[which] = ns;
-	d->slots[j] = (uint32_t)++d->nsites;
+	err = htab_insert(&d->site_index, h, (uint32_t)d->nsites);
+	if (err)
+		return err;
+	d->sites[d->nsites] = (struct diff_site){ .off = off, .len = k.len };
+	d->sites[d->nsites++].ns[which] = ns;
 	return 0;
 }
 
@@ -205,7 +188,7 @@ static void diff_release(struct diff *d)
 	free(d->stamp);
 	free(d->pool);
 	free(d->sites);
-	free(d->slots);
+	htab_release(&d->site_index);
 }
 
 static int cmp_rows(const void *a, const void *b)

@@ -47,8 +47,7 @@ struct flame {
 	struct render_strtab names;
 	struct flame_node *nodes;
 	size_t n, cap;
-	uint32_t *slots;        /* (parent, name) -> node + 1; open addressing */
-	size_t nslots;
+	struct htab children;   /* (parent, name) -> node; every node but the root */
 	uint32_t *kids, *kid_start; /* children, sorted by name, as ranges */
 	uint32_t max_depth;
 	/* per capdata being added: frame id -> name id (NO_NODE: not yet interned) */
@@ -64,31 +63,16 @@ struct flame_view {
 	double min_width_px;
 };
 
-static uint32_t node_hash(uint32_t parent, uint32_t name)
+struct node_key {
+	uint32_t parent, name;
+};
+
+static bool node_eq(const void *ctx, uint32_t id, const void *key)
 {
-	uint32_t k[2] = { parent, name };
+	const struct flame *fl = ctx;
+	const struct node_key *k = key;
 
-	return render_hash(k, sizeof(k), 0);
-}
-
-static int flame_slots_grow(struct flame *fl)
-{
-	size_t cap = fl->nslots ? fl->nslots * 2 : 4096, i;
-	uint32_t *slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 1; i < fl->n; i++) {
-		size_t j = node_hash(fl->nodes[i].parent, fl->nodes[i].name) & (cap - 1);
-
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(fl->slots);
-	fl->slots = slots;
-	fl->nslots = cap;
-	return 0;
+	return fl->nodes[id].parent == k->parent && fl->nodes[id].name == k->name;
 }
 
 static int64_t flame_new_node(struct flame *fl, uint32_t parent, uint32_t name)
@@ -119,26 +103,21 @@ static int64_t flame_new_node(struct flame *fl, uint32_t parent, uint32_t name)
 /* The child of parent named name, created if absent. */
 static int64_t flame_child(struct flame *fl, uint32_t parent, uint32_t name)
 {
-	size_t j;
-	int64_t id;
+	struct node_key k = { .parent = parent, .name = name };
+	uint64_t h = htab_hash_u64(HTAB_HASH_SEED, (uint64_t)parent << 32 | name);
+	int64_t id = htab_find(&fl->children, h, node_eq, fl, &k);
 	int err;
 
-	if ((fl->n + 1) * 2 > fl->nslots) {
-		err = flame_slots_grow(fl);
-		if (err)
-			return err;
-	}
-	j = node_hash(parent, name) & (fl->nslots - 1);
-	while (fl->slots[j]) {
-		uint32_t i = fl->slots[j] - 1;
-
-		if (fl->nodes[i].parent == parent && fl->nodes[i].name == name)
-			return i;
-		j = (j + 1) & (fl->nslots - 1);
-	}
-	id = flame_new_node(fl, parent, name);
 	if (id >= 0)
-		fl->slots[j] = (uint32_t)id + 1;
+		return id;
+	id = flame_new_node(fl, parent, name);
+	if (id < 0)
+		return id;
+	err = htab_insert(&fl->children, h, (uint32_t)id);
+	if (err) {
+		fl->n--; /* not findable: take it back */
+		return err;
+	}
 	return id;
 }
 
@@ -147,6 +126,7 @@ static int flame_init(struct flame *fl)
 	int64_t id;
 
 	memset(fl, 0, sizeof(*fl));
+	htab_init(&fl->children, FLAME_MAX_NODES);
 	id = render_strtab_intern(&fl->names, "all", TAG_ROOT);
 	if (id < 0)
 		return (int)id;
@@ -158,7 +138,7 @@ static void flame_release(struct flame *fl)
 {
 	render_strtab_release(&fl->names);
 	free(fl->nodes);
-	free(fl->slots);
+	htab_release(&fl->children);
 	free(fl->kids);
 	free(fl->kid_start);
 	free(fl->frame_names);

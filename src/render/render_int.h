@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "capdata/capdata.h"
+#include "util/htab.h"
 
 /* ns -> ms rounded to whole microseconds (3 decimals). */
 double render_ms(uint64_t ns);
@@ -43,7 +44,9 @@ size_t render_utf8_chars(const char *s);
 int render_svg_subtitle(FILE *f, const char *cls, double x, double y, double line_h,
 			const char *s, size_t max_chars);
 size_t render_svg_subtitle_lines(const char *s, size_t max_chars);
-/* A well-mixed 32-bit hash of len bytes (FNV-1a and a finalizer). */
+/* A well-mixed 32-bit hash of len bytes (FNV-1a and a finalizer). Not for
+ * hash tables (util/htab.h has the tree's): it picks flame graph colours, which
+ * must stay the same from one version to the next, and compares timeline lanes. */
 uint32_t render_hash(const void *data, size_t len, uint32_t seed);
 
 /* Interns (string, tag) pairs into dense ids 0..n-1. Strings are borrowed,
@@ -54,8 +57,7 @@ struct render_strtab {
 	const char **strs;
 	uint8_t *tags;
 	size_t n, cap;
-	uint32_t *slots;        /* open addressing; id + 1, 0 = empty */
-	size_t nslots;
+	struct htab index;      /* (string, tag) -> id */
 };
 /* Returns the id, or -ENOMEM / -E2BIG. */
 int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag);

@@ -166,52 +166,28 @@ uint32_t render_hash(const void *data, size_t len, uint32_t seed)
 
 /* ---- string interning ---- */
 
-static uint32_t strtab_hash(const char *s, uint8_t tag)
+struct strtab_key {
+	const char *s;
+	uint8_t tag;
+};
+
+static bool strtab_eq(const void *ctx, uint32_t id, const void *key)
 {
-	return render_hash(s, strlen(s), tag * 0x9e3779b9u);
-}
+	const struct render_strtab *t = ctx;
+	const struct strtab_key *k = key;
 
-static int strtab_grow(struct render_strtab *t)
-{
-	size_t cap = t->nslots ? t->nslots * 2 : 1024, i;
-	uint32_t *slots;
-
-	if (cap > RENDER_STRTAB_MAX * 2)
-		return -E2BIG;
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < t->n; i++) {
-		size_t j = strtab_hash(t->strs[i], t->tags[i]) & (cap - 1);
-
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = cap;
-	return 0;
+	return t->tags[id] == k->tag && strcmp(t->strs[id], k->s) == 0;
 }
 
 int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag)
 {
-	size_t j;
+	struct strtab_key k = { .s = s, .tag = tag };
+	uint64_t h = htab_hash_str(htab_hash_u64(HTAB_HASH_SEED, tag), s);
+	int64_t id = htab_find(&t->index, h, strtab_eq, t, &k);
 	int err;
 
-	if ((t->n + 1) * 2 > t->nslots) {
-		err = strtab_grow(t);
-		if (err)
-			return err;
-	}
-	j = strtab_hash(s, tag) & (t->nslots - 1);
-	while (t->slots[j]) {
-		uint32_t id = t->slots[j] - 1;
-
-		if (t->tags[id] == tag && strcmp(t->strs[id], s) == 0)
-			return id;
-		j = (j + 1) & (t->nslots - 1);
-	}
+	if (id >= 0)
+		return id;
 	if (t->n >= RENDER_STRTAB_MAX)
 		return -E2BIG;
 	if (t->n == t->cap) {
@@ -228,9 +204,11 @@ int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag
 		t->tags = tags;
 		t->cap = cap;
 	}
+	err = htab_insert(&t->index, h, (uint32_t)t->n);
+	if (err)
+		return err;
 	t->strs[t->n] = s;
 	t->tags[t->n] = tag;
-	t->slots[j] = (uint32_t)t->n + 1;
 	return (int64_t)t->n++;
 }
 
@@ -238,7 +216,7 @@ void render_strtab_release(struct render_strtab *t)
 {
 	free(t->strs);
 	free(t->tags);
-	free(t->slots);
+	htab_release(&t->index);
 	memset(t, 0, sizeof(*t));
 }
 

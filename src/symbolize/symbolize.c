@@ -12,12 +12,15 @@
 #include "symbolize/maps.h"
 #include "symbolize/ucache.h"
 #include "symbolize/uproc.h"
+#include "util/htab.h"
 #include "util/timeutil.h"
 
 /* Hard caps: every table here has a fixed size or a maximum count. */
 #define SYM_MAX_PROCS 65536          /* registered processes; the least recently used goes */
 #define SYM_MAX_OPEN 64              /* live libdwfl sessions (each holds open files) */
-#define SYM_PROC_BUCKETS 4096
+/* The frame caches are not util/htab tables: they are fixed-size caches that
+ * forget (set-associative with LRU, or direct-mapped), so memory stays flat
+ * however many pcs a long watch sees, and a miss only costs a lookup. */
 #define FCACHE_SETS 16384            /* user frame cache: 64 Ki entries, 2 MiB */
 #define FCACHE_WAYS 4
 #define KCACHE_SLOTS 16384           /* kernel frame cache, direct-mapped */
@@ -42,7 +45,6 @@ struct sproc {
 	uint64_t last_use;
 	struct uproc *up;
 	int64_t *line_mapping;  /* per maps line: capdata mapping id, MAPPING_UNSET or _NONE */
-	struct sproc *next;     /* hash chain */
 };
 
 struct fentry {
@@ -63,8 +65,9 @@ struct symbolizer {
 	struct capdata *cd;
 	struct ksyms *ks;
 	char *proc_root;
-	struct sproc *procs[SYM_PROC_BUCKETS];
-	size_t nprocs, nopen;
+	struct sproc **procs;           /* registered processes, in no order */
+	size_t nprocs, aprocs, nopen;
+	struct htab proc_index;         /* pid -> index into procs */
 	uint64_t next_session, clock;
 	struct fentry *fcache;
 	struct kentry *kcache;
@@ -87,15 +90,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
-}
-
 struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
 				  const char *proc_root, char *err, size_t errlen)
 {
@@ -113,6 +107,7 @@ struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
 	}
 	sym->cd = cd;
 	sym->next_session = 1;
+	htab_init(&sym->proc_index, SYM_MAX_PROCS);
 	sym->proc_root = strdup(proc_root);
 	sym->fcache = calloc((size_t)FCACHE_SETS * FCACHE_WAYS, sizeof(*sym->fcache));
 	sym->kcache = calloc(KCACHE_SLOTS, sizeof(*sym->kcache));
@@ -152,17 +147,14 @@ static void sproc_free(struct symbolizer *sym, struct sproc *p)
 
 void symbolizer_free(struct symbolizer *sym)
 {
-	struct sproc *p, *next;
-	size_t b;
+	size_t i;
 
 	if (!sym)
 		return;
-	for (b = 0; b < SYM_PROC_BUCKETS; b++) {
-		for (p = sym->procs[b]; p; p = next) {
-			next = p->next;
-			sproc_free(sym, p);
-		}
-	}
+	for (i = 0; i < sym->nprocs; i++)
+		sproc_free(sym, sym->procs[i]);
+	free(sym->procs);
+	htab_release(&sym->proc_index);
 	ksyms__free(sym->ks);
 	ucache__free(sym->ucache);
 	free(sym->fcache);
@@ -172,53 +164,99 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym);
 }
 
-static struct sproc **proc_slot(struct symbolizer *sym, pid_t pid)
+static bool proc_eq(const void *ctx, uint32_t id, const void *key)
 {
-	struct sproc **pp = &sym->procs[mix64((uint64_t)pid) & (SYM_PROC_BUCKETS - 1)];
+	const struct symbolizer *sym = ctx;
 
-	while (*pp && (*pp)->pid != pid)
-		pp = &(*pp)->next;
-	return pp;
+	return sym->procs[id]->pid == *(const pid_t *)key;
 }
 
+static uint64_t pid_hash(pid_t pid)
+{
+	return htab_hash_u64(HTAB_HASH_SEED, (uint32_t)pid);
+}
+
+/* The index in procs of pid, or -ENOENT. */
+static int64_t proc_find(struct symbolizer *sym, pid_t pid)
+{
+	return htab_find(&sym->proc_index, pid_hash(pid), proc_eq, sym, &pid);
+}
+
+/* Frees the process of pid; the last of procs moves into its place. */
 static void proc_unlink_free(struct symbolizer *sym, pid_t pid)
 {
-	struct sproc **pp = proc_slot(sym, pid), *p = *pp;
+	int64_t i = proc_find(sym, pid);
+	size_t last;
 
-	if (!p)
+	if (i < 0)
 		return;
-	*pp = p->next;
+	last = sym->nprocs - 1;
+	htab_remove(&sym->proc_index, pid_hash(pid), (uint32_t)i);
+	sproc_free(sym, sym->procs[i]);
+	if ((size_t)i != last) {
+		pid_t moved = sym->procs[last]->pid;
+
+		/* Cannot fail: the table just lost an id and keeps its slots. */
+		htab_remove(&sym->proc_index, pid_hash(moved), (uint32_t)last);
+		htab_insert(&sym->proc_index, pid_hash(moved), (uint32_t)i);
+		sym->procs[i] = sym->procs[last];
+	}
 	sym->nprocs--;
-	sproc_free(sym, p);
 }
 
 /* The least recently used process, among those with an open session if open_only. */
 static struct sproc *proc_lru(struct symbolizer *sym, bool open_only)
 {
-	struct sproc *p, *best = NULL;
-	size_t b;
+	struct sproc *best = NULL;
+	size_t i;
 
-	for (b = 0; b < SYM_PROC_BUCKETS; b++)
-		for (p = sym->procs[b]; p; p = p->next)
-			if ((!open_only || uproc__is_open(p->up)) &&
-			    (!best || p->last_use < best->last_use))
-				best = p;
+	for (i = 0; i < sym->nprocs; i++) {
+		struct sproc *p = sym->procs[i];
+
+		if ((!open_only || uproc__is_open(p->up)) && (!best || p->last_use < best->last_use))
+			best = p;
+	}
 	return best;
+}
+
+/* Files p (pid set) as a new process, making room by dropping the least
+ * recently used one at SYM_MAX_PROCS. */
+static int proc_add(struct symbolizer *sym, struct sproc *p)
+{
+	int err;
+
+	if (sym->nprocs == SYM_MAX_PROCS)
+		proc_unlink_free(sym, proc_lru(sym, false)->pid);
+	if (sym->nprocs == sym->aprocs) {
+		size_t n = sym->aprocs ? sym->aprocs * 2 : 64;
+		struct sproc **np = reallocarray(sym->procs, n, sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		sym->procs = np;
+		sym->aprocs = n;
+	}
+	err = htab_insert(&sym->proc_index, pid_hash(p->pid), (uint32_t)sym->nprocs);
+	if (err)
+		return err;
+	sym->procs[sym->nprocs++] = p;
+	return 0;
 }
 
 int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text)
 {
-	struct sproc **pp, *p = NULL, *lru;
+	struct sproc *old, *p = NULL;
 	struct uproc *up = NULL;
-	int64_t *lm = NULL;
-	size_t i, n;
+	int64_t *lm = NULL, i;
+	size_t j, n;
 	int err;
 
 	if (!sym || pid <= 0 || !maps_text)
 		return -EINVAL;
-	pp = proc_slot(sym, pid);
-	if (*pp && maps__same_text(uproc__maps((*pp)->up), maps_text)) {
-		(*pp)->last_use = ++sym->clock;
+	i = proc_find(sym, pid);
+	old = i >= 0 ? sym->procs[i] : NULL;
+	if (old && maps__same_text(uproc__maps(old->up), maps_text)) {
+		old->last_use = ++sym->clock;
 		return 0;
 	}
 	err = uproc__new(pid, sym->proc_root, maps_text, &up);
@@ -226,30 +264,26 @@ int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_t
 		goto cleanup;
 	n = maps__count(uproc__maps(up));
 	lm = malloc((n ? n : 1) * sizeof(*lm));
-	if (!*pp)
+	if (!old)
 		p = calloc(1, sizeof(*p));
-	if (!lm || (!*pp && !p)) {
+	if (!lm || (!old && !p)) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	for (i = 0; i < n; i++)
-		lm[i] = MAPPING_UNSET;
-	if (*pp) {
+	for (j = 0; j < n; j++)
+		lm[j] = MAPPING_UNSET;
+	if (old) {
 		/* A new layout: a new session, so that no cache entry of the old one matches. */
-		p = *pp;
+		p = old;
 		if (uproc__is_open(p->up))
 			sym->nopen--;
 		uproc__free(p->up);
 		free(p->line_mapping);
 	} else {
-		if (sym->nprocs == SYM_MAX_PROCS) {
-			lru = proc_lru(sym, false);
-			proc_unlink_free(sym, lru->pid);
-			pp = proc_slot(sym, pid);
-		}
 		p->pid = pid;
-		*pp = p;
-		sym->nprocs++;
+		err = proc_add(sym, p);
+		if (err)
+			goto cleanup;
 	}
 	p->up = up;
 	p->line_mapping = lm;
@@ -258,7 +292,7 @@ int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_t
 	return 0;
 
 cleanup:
-	if (p != NULL && p != *pp)
+	if (!old)
 		free(p);
 	free(lm);
 	uproc__free(up);
@@ -322,8 +356,8 @@ static int64_t user_frame(struct symbolizer *sym, struct sproc *p, uint64_t pc, 
 			  uint32_t *flags)
 {
 	uint64_t key = pc << 1 | act;
-	struct fentry *set = &sym->fcache[(mix64(p->session * 0x9e3779b97f4a7c15ull ^ key) &
-					   (FCACHE_SETS - 1)) * FCACHE_WAYS];
+	uint64_t h = htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, p->session), key);
+	struct fentry *set = &sym->fcache[(h & (FCACHE_SETS - 1)) * FCACHE_WAYS];
 	struct fentry *victim = &set[0];
 	struct uproc_pcinfo info;
 	int64_t fid;
@@ -370,9 +404,10 @@ int64_t symbolizer_ustack(struct symbolizer *sym, pid_t pid, const uint64_t *reg
 	if (!sym || !regs)
 		return -EINVAL;
 	t0 = mono_ns();
-	p = *proc_slot(sym, pid);
-	if (!p)
+	id = proc_find(sym, pid);
+	if (id < 0)
 		return -ESRCH;
+	p = sym->procs[id];
 	p->last_use = ++sym->clock;
 	sym->st.ustacks++;
 	if (!stack)
@@ -428,7 +463,7 @@ cleanup:
 static struct kentry *kernel_entry(struct symbolizer *sym, uint64_t addr, bool leaf)
 {
 	uint32_t lf = leaf ? KF_LEAF : 0;
-	struct kentry *e = &sym->kcache[mix64(addr ^ lf) & (KCACHE_SLOTS - 1)];
+	struct kentry *e = &sym->kcache[htab_hash_u64(HTAB_HASH_SEED, addr ^ lf) & (KCACHE_SLOTS - 1)];
 	const struct ksym *ks;
 
 	if ((e->flags & KF_USED) && e->addr == addr && (e->flags & KF_LEAF) == lf)

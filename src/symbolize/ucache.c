@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/htab.h"
+
+/* Not a util/htab table: a cache of a fixed number of entries, each set of
+ * UCACHE_WAYS replacing its least recently used entry, so that its memory
+ * stays flat over a long watch; an entry that went is only a slower unwind. */
 #define UCACHE_WAYS 4
 
 struct uentry {
@@ -25,20 +30,13 @@ struct ucache {
 	uint64_t clock;
 };
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	h *= 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 31);
-}
-
 static uint64_t key_hash(const struct ucache_key *k)
 {
-	uint64_t h = mix(mix(0x243f6a8885a308d3ull, k->session), k->ip);
+	uint64_t h = htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, k->session), k->ip);
 	size_t i;
 
 	for (i = 0; i < SYM_NREGS; i++)
-		h = mix(h, (uint64_t)k->regoff[i]);
+		h = htab_hash_u64(h, (uint64_t)k->regoff[i]);
 	return h ? h : 1;
 }
 

@@ -29,6 +29,8 @@
 #include <jansson.h>
 
 #include "diagnose/diagnose.h"
+#include "util/syscalls.h"
+#include "util/units.h"
 
 /* ---------------------------------------------------------------------------
  * Causes of one block. The first six share their index with enum diag_kind,
@@ -60,31 +62,6 @@ enum dclass {
 #define RSS_NOTE_MIN (16ull << 20) /* RSS changes smaller than this are not worth a word */
 
 /* ---------------------------------------------------------------------------
- * x86_64 syscalls the rules and the summaries need.
- */
-enum {
-	NR_read = 0, NR_write = 1, NR_close = 3, NR_poll = 7, NR_mmap = 9, NR_mprotect = 10,
-	NR_munmap = 11, NR_brk = 12, NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19,
-	NR_writev = 20, NR_select = 23, NR_mremap = 25, NR_msync = 26, NR_madvise = 28,
-	NR_pause = 34, NR_nanosleep = 35, NR_sendfile = 40, NR_accept = 43, NR_recvfrom = 45,
-	NR_recvmsg = 47, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59,
-	NR_exit = 60, NR_wait4 = 61, NR_semop = 65, NR_msgrcv = 70, NR_fsync = 74,
-	NR_fdatasync = 75, NR_truncate = 76, NR_ftruncate = 77, NR_rename = 82, NR_mkdir = 83,
-	NR_rmdir = 84, NR_creat = 85, NR_unlink = 87, NR_rt_sigtimedwait = 128,
-	NR_rt_sigsuspend = 130, NR_mlock = 149, NR_munlock = 150, NR_mlockall = 151,
-	NR_sync = 162, NR_futex = 202, NR_io_getevents = 208, NR_io_submit = 209,
-	NR_semtimedop = 220, NR_clock_nanosleep = 230, NR_exit_group = 231,
-	NR_epoll_wait = 232, NR_mq_timedreceive = 243, NR_waitid = 247, NR_openat = 257,
-	NR_unlinkat = 263, NR_renameat = 264, NR_pselect6 = 270, NR_ppoll = 271,
-	NR_splice = 275, NR_sync_file_range = 277, NR_epoll_pwait = 281, NR_fallocate = 285,
-	NR_accept4 = 288, NR_preadv = 295, NR_pwritev = 296, NR_recvmmsg = 299,
-	NR_syncfs = 306, NR_process_vm_readv = 310, NR_process_vm_writev = 311,
-	NR_renameat2 = 316, NR_mlock2 = 325, NR_copy_file_range = 326, NR_preadv2 = 327,
-	NR_pwritev2 = 328, NR_io_pgetevents = 333, NR_clone3 = 435, NR_io_uring_enter = 426,
-	NR_epoll_pwait2 = 441, NR_futex_waitv = 449,
-};
-
-/* ---------------------------------------------------------------------------
  * Frame evidence. Each frame gets feature bits once, from its name; a stack
  * gets the union of its frames' kernel bits and its leafmost user bit.
  */
@@ -114,7 +91,7 @@ struct sbuf {
 /* ms rounded to whole microseconds, as everywhere in report.json */
 static inline json_t *jms(uint64_t ns)
 {
-	return json_real((double)(ns / 1000 + (ns % 1000 >= 500)) / 1000.0);
+	return json_real(units_ms(ns));
 }
 
 static inline json_t *jcount(uint64_t v)
@@ -128,11 +105,6 @@ static inline json_t *jhex(uint64_t v)
 
 	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
 	return json_string(buf);
-}
-
-static inline uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
 }
 
 static inline uint64_t overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
@@ -279,13 +251,9 @@ void diag_cpu_release(struct cpuinfo *ci);
 size_t diag_mode_sample(const struct capdata *cd, const size_t *idx, size_t n);
 
 /* names.c */
-const char *diag_syscall_name(int32_t nr);
-bool diag_syscall_fork(int32_t nr);
 void diag_sb_put(struct sbuf *sb, const char *str, size_t max);
 __attribute__((format(printf, 2, 3)))
 void diag_sb_printf(struct sbuf *sb, const char *fmt, ...);
-void diag_fmt_dur(char *buf, size_t len, uint64_t ns);
-void diag_fmt_bytes(char *buf, size_t len, uint64_t b);
 bool diag_shows_ustack(const struct capdata *cd, uint32_t ustack);
 json_t *diag_stack_json(struct ctx *x, uint32_t ustack, uint32_t kstack);
 bool diag_stack_complete(const struct capdata *cd, uint32_t ustack);

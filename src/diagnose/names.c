@@ -1,4 +1,4 @@
-/* names.c: the words of the report: summary buffer, units, syscall names, stacks, threads, locks and what an mmap_lock holder was doing. */
+/* names.c: the words of the report: summary buffer, stacks, threads, locks and what an mmap_lock holder was doing. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -9,64 +9,10 @@
 
 #include "diagnose/diagnose_int.h"
 
-const char *diag_syscall_name(int32_t nr)
-{
-	static const struct {
-		int32_t nr;
-		const char *name;
-	} names[] = {
-		{ NR_read, "read" }, { NR_write, "write" }, { NR_close, "close" },
-		{ NR_poll, "poll" }, { NR_mmap, "mmap" }, { NR_mprotect, "mprotect" },
-		{ NR_munmap, "munmap" }, { NR_brk, "brk" }, { NR_pread64, "pread64" },
-		{ NR_pwrite64, "pwrite64" }, { NR_readv, "readv" }, { NR_writev, "writev" },
-		{ NR_select, "select" }, { NR_mremap, "mremap" }, { NR_msync, "msync" },
-		{ NR_madvise, "madvise" }, { NR_pause, "pause" }, { NR_nanosleep, "nanosleep" },
-		{ NR_sendfile, "sendfile" }, { NR_accept, "accept" }, { NR_recvfrom, "recvfrom" },
-		{ NR_recvmsg, "recvmsg" }, { NR_clone, "clone" }, { NR_fork, "fork" },
-		{ NR_vfork, "vfork" }, { NR_execve, "execve" }, { NR_exit, "exit" },
-		{ NR_wait4, "wait4" }, { NR_semop, "semop" }, { NR_msgrcv, "msgrcv" },
-		{ NR_fsync, "fsync" }, { NR_fdatasync, "fdatasync" }, { NR_truncate, "truncate" },
-		{ NR_ftruncate, "ftruncate" }, { NR_rename, "rename" }, { NR_mkdir, "mkdir" },
-		{ NR_rmdir, "rmdir" }, { NR_creat, "creat" }, { NR_unlink, "unlink" },
-		{ NR_rt_sigtimedwait, "rt_sigtimedwait" }, { NR_rt_sigsuspend, "rt_sigsuspend" },
-		{ NR_mlock, "mlock" }, { NR_munlock, "munlock" }, { NR_mlockall, "mlockall" },
-		{ NR_sync, "sync" }, { NR_futex, "futex" }, { NR_io_getevents, "io_getevents" },
-		{ NR_io_submit, "io_submit" }, { NR_semtimedop, "semtimedop" },
-		{ NR_clock_nanosleep, "clock_nanosleep" }, { NR_exit_group, "exit_group" },
-		{ NR_epoll_wait, "epoll_wait" }, { NR_mq_timedreceive, "mq_timedreceive" },
-		{ NR_waitid, "waitid" }, { NR_openat, "openat" }, { NR_unlinkat, "unlinkat" },
-		{ NR_renameat, "renameat" }, { NR_pselect6, "pselect6" }, { NR_ppoll, "ppoll" },
-		{ NR_splice, "splice" }, { NR_sync_file_range, "sync_file_range" },
-		{ NR_epoll_pwait, "epoll_pwait" }, { NR_fallocate, "fallocate" },
-		{ NR_accept4, "accept4" }, { NR_preadv, "preadv" }, { NR_pwritev, "pwritev" },
-		{ NR_recvmmsg, "recvmmsg" }, { NR_syncfs, "syncfs" },
-		{ NR_process_vm_readv, "process_vm_readv" },
-		{ NR_process_vm_writev, "process_vm_writev" }, { NR_renameat2, "renameat2" },
-		{ NR_mlock2, "mlock2" }, { NR_copy_file_range, "copy_file_range" },
-		{ NR_preadv2, "preadv2" }, { NR_pwritev2, "pwritev2" },
-		{ NR_io_pgetevents, "io_pgetevents" }, { NR_clone3, "clone3" },
-		{ NR_io_uring_enter, "io_uring_enter" }, { NR_epoll_pwait2, "epoll_pwait2" },
-		{ NR_futex_waitv, "futex_waitv" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].nr == nr)
-			return names[i].name;
-	}
-	return NULL;
-}
-
-bool diag_syscall_fork(int32_t nr)
-{
-	return nr == NR_clone || nr == NR_fork || nr == NR_vfork || nr == NR_clone3;
-}
-
 /* ---------------------------------------------------------------------------
  * Fixed-size text buffer for summaries: appends never overflow, and a cut
  * never splits a UTF-8 character (the result goes into JSON).
  */
-
 void diag_sb_put(struct sbuf *sb, const char *str, size_t max)
 {
 	size_t room = sizeof(sb->s) - 1 - sb->len, n = strlen(str), i;
@@ -96,32 +42,6 @@ void diag_sb_printf(struct sbuf *sb, const char *fmt, ...)
 	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	diag_sb_put(sb, tmp, sizeof(tmp));
-}
-
-/* "6.1 s", "240 ms", "3.5 ms" */
-void diag_fmt_dur(char *buf, size_t len, uint64_t ns)
-{
-	if (ns >= 1000000000ull)
-		snprintf(buf, len, "%.1f s", (double)ns / 1e9);
-	else if (ns >= 10000000ull)
-		snprintf(buf, len, "%.0f ms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
-}
-
-/* "3.0 GiB", "256 MiB", "4.5 MiB", "12 KiB", "512 B" */
-void diag_fmt_bytes(char *buf, size_t len, uint64_t b)
-{
-	if (b >= (1ull << 30))
-		snprintf(buf, len, "%.1f GiB", (double)b / (double)(1ull << 30));
-	else if (b >= (100ull << 20))
-		snprintf(buf, len, "%.0f MiB", (double)b / (double)(1ull << 20));
-	else if (b >= (1ull << 20))
-		snprintf(buf, len, "%.1f MiB", (double)b / (double)(1ull << 20));
-	else if (b >= 1024)
-		snprintf(buf, len, "%.0f KiB", (double)b / 1024.0);
-	else
-		snprintf(buf, len, "%" PRIu64 " B", b);
 }
 
 /* ---------------------------------------------------------------------------
@@ -314,10 +234,10 @@ void diag_put_rss_change(const struct capdata *cd, struct sbuf *sb, int32_t pid,
 		lo = m->rss_bytes < lo ? m->rss_bytes : lo;
 	}
 	if (hi >= a.rss_bytes + RSS_NOTE_MIN) {
-		diag_fmt_bytes(sz, sizeof(sz), hi - a.rss_bytes);
+		units_fmt_bytes(sz, sizeof(sz), hi - a.rss_bytes);
 		diag_sb_printf(sb, "; RSS +%s", sz);
 	} else if (a.rss_bytes >= lo + RSS_NOTE_MIN) {
-		diag_fmt_bytes(sz, sizeof(sz), a.rss_bytes - lo);
+		units_fmt_bytes(sz, sizeof(sz), a.rss_bytes - lo);
 		diag_sb_printf(sb, "; RSS -%s", sz);
 	}
 }
@@ -364,10 +284,10 @@ void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeat
 		[25] = "MADV_COLLAPSE",
 	};
 	char sz[32], sz2[32], fl[96];
-	const char *name = h->in_syscall ? diag_syscall_name(h->syscall) : NULL;
+	const char *name = h->in_syscall ? syscall_name(h->syscall) : NULL;
 	struct cap_mem m;
 
-	diag_fmt_bytes(sz, sizeof(sz), h->args[1]);
+	units_fmt_bytes(sz, sizeof(sz), h->args[1]);
 	if (!h->in_syscall) {
 		if (x->cd->threads[h->thread].outside && !diag_shows_ustack(x->cd, h->ustack)) {
 			snprintf(d->op, sizeof(d->op), "kernel work of %s", x->cd->threads[h->thread].comm);
@@ -394,13 +314,13 @@ void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeat
 		snprintf(d->op, sizeof(d->op), "%s %s", name, sz);
 		snprintf(d->call, sizeof(d->call), "%s(%s)", name, sz);
 	} else if (h->syscall == NR_mremap) {
-		diag_fmt_bytes(sz2, sizeof(sz2), h->args[2]);
+		units_fmt_bytes(sz2, sizeof(sz2), h->args[2]);
 		snprintf(d->op, sizeof(d->op), "mremap %s to %s", sz, sz2);
 		snprintf(d->call, sizeof(d->call), "mremap(%s to %s)", sz, sz2);
-	} else if (diag_syscall_fork(h->syscall)) {
+	} else if (syscall_is_fork(h->syscall)) {
 		/* the size of what fork copies: the process's VSZ at the time */
 		if (diag_mem_at(x->cd, h->mm_pid, h->start_ns, true, &m)) {
-			diag_fmt_bytes(sz2, sizeof(sz2), m.vsz_bytes);
+			units_fmt_bytes(sz2, sizeof(sz2), m.vsz_bytes);
 			snprintf(d->op, sizeof(d->op), "fork of a %s process", sz2);
 		} else {
 			snprintf(d->op, sizeof(d->op), "fork");

@@ -35,8 +35,8 @@ static void put_waited(struct sbuf *sb, uint64_t waiters, uint64_t total, uint64
 {
 	char t[32], m[32];
 
-	diag_fmt_dur(t, sizeof(t), total);
-	diag_fmt_dur(m, sizeof(m), max);
+	units_fmt_dur(t, sizeof(t), total);
+	units_fmt_dur(m, sizeof(m), max);
 	diag_sb_printf(sb, "%" PRIu64 " thread%s %s %s in total (max %s)", waiters, waiters == 1 ? "" : "s",
 		  verb, t, m);
 }
@@ -102,7 +102,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 				mode = e->write_ns > e->read_ns ? CAP_HOLD_WRITE : CAP_HOLD_READ;
 		}
 		diag_hold_op(x, hold, ops, &d);
-		diag_fmt_dur(held, sizeof(held), held_ns);
+		units_fmt_dur(held, sizeof(held), held_ns);
 		diag_sb_put(&v->sum, "; ", 4);
 		diag_put_who(x, &v->sum, holder);
 		diag_sb_printf(&v->sum, " held it for %s for %s inside %s", diag_mode_words(mode), held, d.call);
@@ -121,7 +121,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 		const char *site = diag_kernel_site(x, b->waker_kstack);
 		struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 
-		diag_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+		units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
 		diag_sb_printf(&op, "held mmap_lock for %s", held);
 		diag_sb_put(&v->sum, "; ", 4);
 		diag_put_who(x, &v->sum, b->waker);
@@ -154,7 +154,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	}
 	b = &cd->blocks[g->holders[0].best];
 	site = g->cls == DC_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
-	diag_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
 	if (g->cls == DC_FUTEX)
 		diag_sb_printf(&op, "held %s for %s", diag_futex_noun(x, g), held);
 	else
@@ -218,7 +218,7 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 		if (j == SIZE_MAX || sys[i].ns > sys[j].ns)
 			j = i;
 	}
-	if (j != SIZE_MAX && (name = diag_syscall_name(sys[j].nr)))
+	if (j != SIZE_MAX && (name = syscall_name(sys[j].nr)))
 		diag_sb_printf(&v->sum, ", mostly in %s", name);
 	if (!norder) {
 		diag_sb_put(&v->sum, "; no thread's I/O was seen", 40);
@@ -231,13 +231,13 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 	diag_sb_put(&v->sum, "; ", 4);
 	diag_put_who(x, &v->sum, t);
 	if (cd->threads[t].io_bytes) {
-		diag_fmt_bytes(sz, sizeof(sz), cd->threads[t].io_bytes);
+		units_fmt_bytes(sz, sizeof(sz), cd->threads[t].io_bytes);
 		diag_sb_printf(&v->sum, " issued the most I/O: %s in %" PRIu64 " request%s", sz,
 			  cd->threads[t].io_count, cd->threads[t].io_count == 1 ? "" : "s");
 		diag_sb_printf(&op, "issued %s of block I/O in %" PRIu64 " request%s", sz,
 			  cd->threads[t].io_count, cd->threads[t].io_count == 1 ? "" : "s");
 	} else {
-		diag_fmt_dur(sz, sizeof(sz), x->tio_ns[t]);
+		units_fmt_dur(sz, sizeof(sz), x->tio_ns[t]);
 		diag_sb_printf(&v->sum, " waited the most: %s", sz);
 		diag_sb_printf(&op, "waited %s on I/O", sz);
 	}
@@ -270,7 +270,7 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	}
 	s = idx ? diag_mode_sample(cd, idx, n) : SIZE_MAX;
 	free(idx);
-	diag_fmt_dur(took, sizeof(took), t->taken_ns);
+	units_fmt_dur(took, sizeof(took), t->taken_ns);
 	diag_sb_put(&v->sum, "; the target's threads that took the CPU meanwhile: ", 64);
 	diag_put_who(x, &v->sum, t->thread);
 	diag_sb_printf(&v->sum, " ran %s", took);
@@ -279,11 +279,11 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	for (i = 0, n = 0; i < ci->nthreads && n < 2; i++) {
 		if (i == ci->taker || !ci->threads[i].taken_ns)
 			continue;
-		diag_fmt_dur(took, sizeof(took), ci->threads[i].taken_ns);
+		units_fmt_dur(took, sizeof(took), ci->threads[i].taken_ns);
 		diag_sb_printf(&v->sum, ", tid %" PRId32 " %s", cd->threads[ci->threads[i].thread].tid, took);
 		n++;
 	}
-	diag_fmt_dur(took, sizeof(took), t->taken_ns);
+	units_fmt_dur(took, sizeof(took), t->taken_ns);
 	diag_sb_printf(&op, "ran %s on-CPU while other threads waited runnable", took);
 	v->culprit = diag_culprit_json(x, t->thread, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,
 				  s != SIZE_MAX ? cd->samples[s].kstack : ST_NO_STACK, op.s);
@@ -303,7 +303,7 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 		   x->tot[DC_RECLAIM].max_ns, "stalled");
 	diag_sb_put(&v->sum, " in direct memory reclaim or compaction", 48);
 	if (x->tot[DC_RECLAIM].oncpu_ns) {
-		diag_fmt_dur(d, sizeof(d), x->tot[DC_RECLAIM].oncpu_ns);
+		units_fmt_dur(d, sizeof(d), x->tot[DC_RECLAIM].oncpu_ns);
 		diag_sb_printf(&v->sum, " (%s of it on-CPU)", d);
 	}
 	for (i = 0; i < cd->nthreads; i++) {
@@ -333,7 +333,7 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 			ks = cd->samples[s].kstack;
 		}
 	}
-	diag_fmt_dur(d, sizeof(d), x->treclaim_ns[t]);
+	units_fmt_dur(d, sizeof(d), x->treclaim_ns[t]);
 	diag_sb_put(&v->sum, "; ", 4);
 	diag_put_who(x, &v->sum, t);
 	diag_sb_printf(&v->sum, " the most, %s", d);
@@ -341,7 +341,7 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 		diag_sb_printf(&v->sum, ", allocating in %s", callers.s);
 	/* page cache is charged too but not in RSS: a small RSS says nothing */
 	if (diag_mem_at(cd, cd->threads[t].pid, x->win_end, true, &m) && m.rss_bytes >= RSS_NOTE_MIN) {
-		diag_fmt_bytes(sz, sizeof(sz), m.rss_bytes);
+		units_fmt_bytes(sz, sizeof(sz), m.rss_bytes);
 		diag_sb_printf(&v->sum, "; RSS of pid %" PRId32 ": %s", cd->threads[t].pid, sz);
 	}
 	diag_sb_printf(&op, "stalled %s in direct reclaim", d);
@@ -356,7 +356,7 @@ static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	char d[32];
 
-	diag_fmt_dur(d, sizeof(d), t->run_ns);
+	units_fmt_dur(d, sizeof(d), t->run_ns);
 	diag_sb_put(&v->sum, "no thread waited abnormally; ", 40);
 	diag_put_who(x, &v->sum, t->thread);
 	diag_sb_printf(&v->sum, " ran on-CPU for %s without blocking", d);
@@ -375,9 +375,9 @@ static void verdict_none(struct ctx *x, struct verdict *v)
 
 	for (i = 0; i < x->cd->nthreads; i++)
 		threads += diag_thread_is_target(x, (uint32_t)i);
-	diag_fmt_dur(idle, sizeof(idle), x->tot[DC_IDLE].total_ns);
-	diag_fmt_dur(thr, sizeof(thr), DIAG_STALL_MAX_NS);
-	diag_fmt_dur(run, sizeof(run), DIAG_BUSY_RUN_NS);
+	units_fmt_dur(idle, sizeof(idle), x->tot[DC_IDLE].total_ns);
+	units_fmt_dur(thr, sizeof(thr), DIAG_STALL_MAX_NS);
+	units_fmt_dur(run, sizeof(run), DIAG_BUSY_RUN_NS);
 	diag_sb_printf(&v->sum, "no stall: %" PRIu64 " thread%s spent %s in idle waits (polling, sleeping, "
 			   "waiting for work); no abnormal wait reached %s and no thread ran %s without "
 			   "blocking", threads, threads == 1 ? "" : "s", idle, thr, run);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aggregate/aggregate.h"
+#include "util/units.h"
 
 static uint64_t mix64(uint64_t x)
 {
@@ -25,11 +26,6 @@ static uint64_t hash_comm(const char *s)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
 }
 
 /* Gives each distinct thread comm a small id, so entries are keyed by integers. */

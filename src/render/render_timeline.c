@@ -96,11 +96,6 @@ static enum tl_cat block_cat(const struct cap_block *b)
 	return CAT_SLEEP;
 }
 
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 static uint64_t span_end(uint64_t start, uint64_t dur)
 {
 	return sat_add(start, dur);

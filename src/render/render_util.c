@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "render/render_int.h"
+#include "util/syscalls.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one of
  * the characters XML 1.0 allows (controls, surrogates, overlongs, U+FFFE/F,
@@ -295,48 +296,11 @@ const char *render_verdict_kind(const json_t *extra)
 	return verdict_str(extra, "kind");
 }
 
-/* ---- x86_64 syscall names, for the ones a stall shows up in ---- */
-
-const char *render_syscall_name(int32_t nr)
-{
-	static const struct { int32_t nr; const char *name; } names[] = {
-		{ 0, "read" }, { 1, "write" }, { 2, "open" }, { 3, "close" }, { 7, "poll" },
-		{ 9, "mmap" }, { 10, "mprotect" }, { 11, "munmap" }, { 12, "brk" },
-		{ 17, "pread64" }, { 18, "pwrite64" }, { 19, "readv" }, { 20, "writev" },
-		{ 23, "select" }, { 24, "sched_yield" }, { 25, "mremap" }, { 26, "msync" },
-		{ 27, "mincore" }, { 28, "madvise" }, { 35, "nanosleep" }, { 42, "connect" },
-		{ 43, "accept" }, { 44, "sendto" }, { 45, "recvfrom" }, { 46, "sendmsg" },
-		{ 47, "recvmsg" }, { 56, "clone" }, { 57, "fork" }, { 58, "vfork" },
-		{ 59, "execve" }, { 60, "exit" }, { 61, "wait4" }, { 74, "fsync" },
-		{ 75, "fdatasync" }, { 76, "truncate" }, { 77, "ftruncate" }, { 82, "rename" },
-		{ 87, "unlink" }, { 149, "mlock" }, { 150, "munlock" }, { 151, "mlockall" },
-		{ 152, "munlockall" }, { 157, "prctl" }, { 162, "sync" }, { 202, "futex" },
-		{ 230, "clock_nanosleep" }, { 231, "exit_group" }, { 232, "epoll_wait" },
-		{ 237, "mbind" }, { 257, "openat" }, { 270, "pselect6" }, { 271, "ppoll" },
-		{ 279, "move_pages" }, { 281, "epoll_pwait" }, { 288, "accept4" },
-		{ 295, "preadv" }, { 296, "pwritev" }, { 299, "recvmmsg" }, { 307, "sendmmsg" },
-		{ 310, "process_vm_readv" }, { 311, "process_vm_writev" }, { 325, "mlock2" },
-		{ 329, "pkey_mprotect" }, { 426, "io_uring_enter" }, { 435, "clone3" },
-		{ 439, "faccessat2" }, { 440, "process_madvise" }, { 441, "epoll_pwait2" },
-	};
-	size_t lo = 0, hi = sizeof(names) / sizeof(names[0]);
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (names[mid].nr == nr)
-			return names[mid].name;
-		if (names[mid].nr < nr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
+/* ---- syscall labels ---- */
 
 void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len)
 {
-	const char *name = render_syscall_name(nr);
+	const char *name = syscall_name(nr);
 	char b1[32], b2[32];
 
 	if (!name) {

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "diagnose/classify.h"
 #include "diagnose/diagnose.h"
 #include "util/syscalls.h"
 #include "util/units.h"
@@ -219,14 +220,6 @@ struct hentry {
 	bool in_progress;
 };
 
-/* ---------------------------------------------------------------------------
- * What an mmap_lock holder was doing, from its syscall and arguments.
- * op: "mmap 3.0 GiB MAP_POPULATE"; call: "mmap(3.0 GiB, MAP_POPULATE)".
- */
-struct opdesc {
-	char op[160];
-	char call[160];
-};
 
 /* classify.c */
 extern const char *const diag_class_names[DC__COUNT];
@@ -267,7 +260,6 @@ bool diag_mem_at(const struct capdata *cd, int32_t pid, uint64_t ts, bool before
 		 struct cap_mem *out);
 void diag_put_rss_change(const struct capdata *cd, struct sbuf *sb, int32_t pid, uint64_t s,
 			 uint64_t e);
-void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeats, struct opdesc *d);
 const char *diag_mode_words(unsigned int mode);
 const char *diag_lock_type(uint8_t f);
 const char *diag_futex_noun(const struct ctx *x, const struct lgroup *g);

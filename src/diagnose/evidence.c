@@ -95,9 +95,9 @@ json_t *diag_holders_json(struct ctx *x, const struct hentry *e, size_t n, size_
 		shown++;
 		if (e[i].longest != SIZE_MAX) {
 			const struct cap_hold *h = &cd->holds[e[i].longest];
-			struct opdesc d;
+			struct diag_holdop d;
 
-			diag_hold_op(x, h, 1, &d);
+			diagnose_hold_op(cd, h, 1, &d);
 			longest = json_pack("{s:s, s:o, s:o, s:b, s:s, s:o, s:b}", "mode",
 					    capdata_hold_mode_name(h->mode), "hold_ms", jms(h->dur_ns),
 					    "start_ms", jms(h->start_ns > x->win_start ? h->start_ns - x->win_start : 0),

@@ -268,7 +268,8 @@ static void flags_str(char *buf, size_t len, uint64_t v, const struct flagname *
 		snprintf(buf, len, "%s", none);
 }
 
-void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeats, struct opdesc *d)
+void diagnose_hold_op(const struct capdata *cd, const struct cap_hold *h, uint32_t repeats,
+		      struct diag_holdop *d)
 {
 	static const struct flagname mapf[] = {
 		{ 0x1, "MAP_SHARED" }, { 0x10, "MAP_FIXED" }, { 0x2000, "MAP_LOCKED" },
@@ -289,8 +290,8 @@ void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeat
 
 	units_fmt_bytes(sz, sizeof(sz), h->args[1]);
 	if (!h->in_syscall) {
-		if (x->cd->threads[h->thread].outside && !diag_shows_ustack(x->cd, h->ustack)) {
-			snprintf(d->op, sizeof(d->op), "kernel work of %s", x->cd->threads[h->thread].comm);
+		if (cd->threads[h->thread].outside && !diag_shows_ustack(cd, h->ustack)) {
+			snprintf(d->op, sizeof(d->op), "kernel work of %s", cd->threads[h->thread].comm);
 		} else {
 			snprintf(d->op, sizeof(d->op), "a page fault or kernel work");
 		}
@@ -299,10 +300,10 @@ void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeat
 		flags_str(fl, sizeof(fl), h->args[3], mapf, sizeof(mapf) / sizeof(mapf[0]), NULL);
 		snprintf(d->op, sizeof(d->op), "mmap %s%s%s", sz, fl[0] ? " " : "", fl);
 		snprintf(d->call, sizeof(d->call), "mmap(%s%s%s)", sz, fl[0] ? ", " : "", fl);
-	} else if (h->syscall == NR_mprotect) {
+	} else if (h->syscall == NR_mprotect || h->syscall == NR_pkey_mprotect) {
 		flags_str(fl, sizeof(fl), h->args[2], prot, sizeof(prot) / sizeof(prot[0]), "PROT_NONE");
-		snprintf(d->op, sizeof(d->op), "mprotect %s %s", sz, fl);
-		snprintf(d->call, sizeof(d->call), "mprotect(%s, %s)", sz, fl);
+		snprintf(d->op, sizeof(d->op), "%s %s %s", name, sz, fl);
+		snprintf(d->call, sizeof(d->call), "%s(%s, %s)", name, sz, fl);
 	} else if (h->syscall == NR_madvise) {
 		const char *a = h->args[2] < sizeof(advice) / sizeof(advice[0]) && advice[h->args[2]]
 					? advice[h->args[2]] : "advice ?";
@@ -319,7 +320,7 @@ void diag_hold_op(const struct ctx *x, const struct cap_hold *h, uint32_t repeat
 		snprintf(d->call, sizeof(d->call), "mremap(%s to %s)", sz, sz2);
 	} else if (syscall_is_fork(h->syscall)) {
 		/* the size of what fork copies: the process's VSZ at the time */
-		if (diag_mem_at(x->cd, h->mm_pid, h->start_ns, true, &m)) {
+		if (diag_mem_at(cd, h->mm_pid, h->start_ns, true, &m)) {
 			units_fmt_bytes(sz2, sizeof(sz2), m.vsz_bytes);
 			snprintf(d->op, sizeof(d->op), "fork of a %s process", sz2);
 		} else {

@@ -71,7 +71,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 	const struct hentry *e = NULL;
 	uint32_t holder = 0, ops = 1;
 	char held[32];
-	struct opdesc d;
+	struct diag_holdop d;
 	size_t i;
 
 	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
@@ -101,7 +101,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 			if (mode != CAP_HOLD_DOWNGRADED)
 				mode = e->write_ns > e->read_ns ? CAP_HOLD_WRITE : CAP_HOLD_READ;
 		}
-		diag_hold_op(x, hold, ops, &d);
+		diagnose_hold_op(cd, hold, ops, &d);
 		units_fmt_dur(held, sizeof(held), held_ns);
 		diag_sb_put(&v->sum, "; ", 4);
 		diag_put_who(x, &v->sum, holder);

@@ -70,17 +70,10 @@ struct render_strtab {
 int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag);
 void render_strtab_release(struct render_strtab *t);
 
-/* "512 B", "3.00 GiB", "12.5 MiB". */
-void render_fmt_bytes(uint64_t bytes, char *buf, size_t len);
-/* "12.345 ms" under a second, "1.234 s", "12.3 s". */
-void render_fmt_dur(uint64_t ns, char *buf, size_t len);
 /* extra.verdict.summary / extra.verdict.kind, or NULL when absent or not a
  * non-empty string (extra may be NULL). */
 const char *render_verdict_summary(const json_t *extra);
 const char *render_verdict_kind(const json_t *extra);
-/* The x86_64 syscall's name (util/syscalls.h) with the size argument of
- * address-space operations: "mmap 3.00 GiB". */
-void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len);
 
 /* The tooltip script of the SVGs: put it in a <script> (in CDATA) that is a
  * child of the <svg>; it shows the data-t attribute of the element under the

@@ -22,6 +22,8 @@
 
 #include "render/render.h"
 #include "render/render_int.h"
+#include "diagnose/classify.h"
+#include "util/units.h"
 
 #define TL_WIDTH 1200
 #define TL_X0 200               /* plot left edge: lane labels to its left */
@@ -463,7 +465,7 @@ static int pick_labels(struct timeline *t, size_t nlanes)
 }
 
 /* Outlines the named holds in their lane's hold strip and names them in the
- * row under it: "mmap 3.00 GiB, 1.200 s". */
+ * row under it with the verdict's words: "mmap 3.0 GiB MAP_POPULATE, 1.2 s". */
 static void draw_labels(FILE *f, const struct timeline *t, const double *lane_y)
 {
 	const struct capdata *cd = t->cd;
@@ -476,29 +478,31 @@ static void draw_labels(FILE *f, const struct timeline *t, const double *lane_y)
 		double y = lane_y[t->cands[t->cand_of[h->thread]].lane];
 		const char *mode = h->mode == CAP_HOLD_READ ? "read" : h->mode == CAP_HOLD_WRITE ? "write"
 										  : "write (downgraded)";
-		char op[96], dur[32], text[160];
+		struct diag_holdop op;
+		char dur[32], text[sizeof(op.op) + sizeof(dur) + 2];
 		double tw;
 
-		render_fmt_dur(h->dur_ns, dur, sizeof(dur));
-		if (h->in_syscall)
-			render_syscall_label(h->syscall, h->args, op, sizeof(op));
-		else
-			snprintf(op, sizeof(op), "%s hold", mode);
-		snprintf(text, sizeof(text), "%s, %s", op, dur);
+		units_fmt_dur(dur, sizeof(dur), h->dur_ns);
+		diagnose_hold_op(cd, h, 1, &op);
+		snprintf(text, sizeof(text), "%s, %s", op.op, dur);
 		fprintf(f, "<rect class=\"stt-op\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" data-t=\""
 			"mmap_lock %s hold by ", x, y + TL_BAR_H + 2, x2 - x, TL_LANE_H - TL_BAR_H - 2, mode);
 		render_xml_put(f, th->comm);
-		fprintf(f, " %" PRId32 ": %s in %s, from %+.3f s%s\"/>\n", th->tid, dur,
-			h->in_syscall ? op : "no syscall",
+		/* the operation may name a thread outside the target: escaped */
+		fprintf(f, " %" PRId32 ": %s in ", th->tid, dur);
+		render_xml_put(f, op.op);
+		fprintf(f, ", from %+.3f s%s\"/>\n",
 			rel_s(t, h->start_ns > t->w0 ? (double)(h->start_ns - t->w0) : 0),
 			h->flags & CAP_BLOCK_IN_PROGRESS ? " (still held at the end)" : "");
 		/* A bracket under the hold, the name from its start (or ending at
 		 * its end when it would run off the plot). */
-		tw = 6.0 * (double)strlen(text);
+		tw = 6.0 * (double)render_utf8_chars(text);
 		fprintf(f, "<path class=\"stt-bracket\" d=\"M%.1f %.1fv3H%.1fv-3\"/>"
-			"<text class=\"stt-oplabel\" x=\"%.1f\" y=\"%.1f\"%s>%s</text>\n",
+			"<text class=\"stt-oplabel\" x=\"%.1f\" y=\"%.1f\"%s>",
 			x, y + TL_LANE_H - 1, x2, x + tw > TL_X1 ? x2 : x, y + TL_LANE_H + TL_OPS_H - 2,
-			x + tw > TL_X1 ? " text-anchor=\"end\"" : "", text);
+			x + tw > TL_X1 ? " text-anchor=\"end\"" : "");
+		render_xml_put(f, text);
+		fputs("</text>\n", f);
 	}
 }
 
@@ -552,7 +556,7 @@ static void draw_rss(FILE *f, const struct timeline *t, double top)
 	}
 	fprintf(f, "<rect class=\"stt-panel\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%d\"/>\n",
 		TL_X0, top, TL_X1 - TL_X0, TL_RSS_H);
-	render_fmt_bytes(max, b1, sizeof(b1));
+	units_fmt_bytes(b1, sizeof(b1), max);
 	fprintf(f, "<text class=\"stt-lane\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">RSS</text>"
 		"<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
 		"<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">0</text>\n",
@@ -599,8 +603,8 @@ static void draw_rss(FILE *f, const struct timeline *t, double top)
 		if (any) {
 			char b2[32];
 
-			render_fmt_bytes(first_rss, b1, sizeof(b1));
-			render_fmt_bytes(last_rss, b2, sizeof(b2));
+			units_fmt_bytes(b1, sizeof(b1), first_rss);
+			units_fmt_bytes(b2, sizeof(b2), last_rss);
 			fprintf(f, "<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" fill=\"%s\">pid %" PRId32
 				": %s \xe2\x86\x92 %s</text>\n", TL_X0 + 6, top + 12 + 12.0 * (double)p,
 				colours[p], pids[p], b1, b2);

@@ -1,4 +1,4 @@
-/* render_util.c: helpers of the picture renderers: XML/HTML escaping, string interning, colours, units, syscall names. */
+/* render_util.c: helpers of the picture renderers: XML/HTML escaping, string interning, hashing, the verdict, the tooltip script. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "render/render_int.h"
-#include "util/syscalls.h"
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one of
  * the characters XML 1.0 allows (controls, surrogates, overlongs, U+FFFE/F,
@@ -243,34 +242,6 @@ void render_strtab_release(struct render_strtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* ---- units ---- */
-
-void render_fmt_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, units[u]);
-}
-
-void render_fmt_dur(uint64_t ns, char *buf, size_t len)
-{
-	if (ns >= 10000000000ULL)
-		snprintf(buf, len, "%.1f s", (double)ns / 1e9);
-	else if (ns >= 1000000000ULL)
-		snprintf(buf, len, "%.3f s", (double)ns / 1e9);
-	else
-		snprintf(buf, len, "%.3f ms", render_ms(ns));
-}
-
 /* ---- the verdict, from the diagnosis' extra object ---- */
 
 static const char *verdict_str(const json_t *extra, const char *key)
@@ -294,33 +265,6 @@ const char *render_verdict_summary(const json_t *extra)
 const char *render_verdict_kind(const json_t *extra)
 {
 	return verdict_str(extra, "kind");
-}
-
-/* ---- syscall labels ---- */
-
-void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len)
-{
-	const char *name = syscall_name(nr);
-	char b1[32], b2[32];
-
-	if (!name) {
-		snprintf(buf, len, "syscall %" PRId32, nr);
-		return;
-	}
-	/* The length argument is what makes an address-space operation big. */
-	switch (nr) {
-	case 9: case 10: case 11: case 26: case 28: case 149: case 150: case 325: case 329:
-		render_fmt_bytes(args[1], b1, sizeof(b1));
-		snprintf(buf, len, "%s %s", name, b1);
-		break;
-	case 25:
-		render_fmt_bytes(args[1], b1, sizeof(b1));
-		render_fmt_bytes(args[2], b2, sizeof(b2));
-		snprintf(buf, len, "%s %s -> %s", name, b1, b2);
-		break;
-	default:
-		snprintf(buf, len, "%s", name);
-	}
 }
 
 /* ---- the SVGs' tooltips ---- */

@@ -14,7 +14,7 @@
  */
 static bool is_lock_class(unsigned int c)
 {
-	return c == DC_MMAP_LOCK || c == DC_KERNEL_LOCK || c == DC_FUTEX;
+	return c == DIAG_CAUSE_MMAP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK || c == DIAG_CAUSE_FUTEX;
 }
 
 static void lock_key(const struct ctx *x, size_t bi, uint8_t *cls, uint64_t *obj, int32_t *pid)
@@ -24,7 +24,7 @@ static void lock_key(const struct ctx *x, size_t bi, uint8_t *cls, uint64_t *obj
 	*cls = x->cls[bi];
 	*obj = b->wait_obj;
 	/* A kernel lock's address is global; an mm and a futex word belong to a process. */
-	*pid = *cls == DC_KERNEL_LOCK ? 0 : x->cd->threads[b->thread].pid;
+	*pid = *cls == DIAG_CAUSE_KERNEL_LOCK ? 0 : x->cd->threads[b->thread].pid;
 }
 
 static int cmp_lidx(const void *a, const void *b, void *arg)
@@ -301,7 +301,7 @@ int diag_blame_groups(struct ctx *x)
 	for (i = 0; i < x->ngroups; i++) {
 		struct lgroup *g = &x->groups[i];
 
-		if (g->cls == DC_MMAP_LOCK) {
+		if (g->cls == DIAG_CAUSE_MMAP_LOCK) {
 			if ((err = blame_holds(x, g)))
 				return err;
 			if (g->from_holds)

@@ -10,11 +10,17 @@
 #include "diagnose/diagnose_int.h"
 
 /* Names in "waits"; the abnormal ones are the verdict kinds' names. */
-const char *const diag_class_names[DC__COUNT] = {
-	[DC_MMAP_LOCK] = "mmap_lock", [DC_KERNEL_LOCK] = "kernel_lock", [DC_FUTEX] = "futex",
-	[DC_RECLAIM] = "memory_reclaim", [DC_IO] = "io", [DC_RUNQUEUE] = "runqueue",
-	[DC_IDLE] = "idle", [DC_BUSY] = "busy", [DC_OTHER] = "other",
+static const char *const cause_names[DIAG_CAUSE__COUNT] = {
+	[DIAG_CAUSE_MMAP_LOCK] = "mmap_lock", [DIAG_CAUSE_KERNEL_LOCK] = "kernel_lock",
+	[DIAG_CAUSE_FUTEX] = "futex", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
+	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue", [DIAG_CAUSE_IDLE] = "idle",
+	[DIAG_CAUSE_BUSY] = "busy", [DIAG_CAUSE_OTHER] = "other",
 };
+
+const char *diagnose_cause_name(unsigned int cause)
+{
+	return cause < DIAG_CAUSE__COUNT ? cause_names[cause] : "unknown";
+}
 
 /* Waiting for work, a peer, a timer or a child: idle by nature when asleep. */
 static bool syscall_idle(int32_t nr)
@@ -354,48 +360,48 @@ static bool block_is_futex(const struct cap_block *b, uint16_t kf)
 }
 
 /* The rules of docs/diagnose.md, in their order. */
-static enum dclass classify(struct ctx *x, const struct cap_block *b)
+static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 {
 	uint16_t kf = diag_stack_feat(x, b->kstack), uf;
 
 	if (kf & KF_RECLAIM)
-		return DC_RECLAIM;
+		return DIAG_CAUSE_MEMORY_RECLAIM;
 	if (b->wait_kind == CAP_WAIT_MMAP_LOCK)
-		return DC_MMAP_LOCK;
+		return DIAG_CAUSE_MMAP_LOCK;
 	if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
-		return DC_KERNEL_LOCK;
+		return DIAG_CAUSE_KERNEL_LOCK;
 	if (b->state == CAP_STATE_RUNNABLE) {
 		/* preempted in the middle of its own long computation: that
 		 * computation, not the CPU it lost, is what stalls it */
 		if (b->thread < x->cd->nthreads && x->trun_e[b->thread] &&
 		    b->start_ns >= x->trun_s[b->thread] && b->start_ns <= x->trun_e[b->thread])
-			return DC_BUSY;
-		return DC_RUNQUEUE;
+			return DIAG_CAUSE_BUSY;
+		return DIAG_CAUSE_RUNQUEUE;
 	}
 	if (block_is_futex(b, kf)) {
 		uf = diag_stack_feat(x, b->ustack);
 		if (uf & UF_WORK)
-			return DC_IDLE;
+			return DIAG_CAUSE_IDLE;
 		if (uf & UF_LOCK)
-			return DC_FUTEX;
-		return diag_waker_real(x, b) ? DC_FUTEX : DC_IDLE;
+			return DIAG_CAUSE_FUTEX;
+		return diag_waker_real(x, b) ? DIAG_CAUSE_FUTEX : DIAG_CAUSE_IDLE;
 	}
 	/* Without lock tracepoints (--no-locks), the kernel stack still shows a
 	 * sleeping lock, and whether the path takes the mmap_lock. */
 	if (b->wait_kind == CAP_WAIT_NONE && (kf & KF_LOCK))
-		return (kf & KF_MM) ? DC_MMAP_LOCK : DC_KERNEL_LOCK;
+		return (kf & KF_MM) ? DIAG_CAUSE_MMAP_LOCK : DIAG_CAUSE_KERNEL_LOCK;
 	if (b->state == CAP_STATE_UNINTERRUPTIBLE &&
 	    ((kf & KF_IO) || (b->in_syscall && syscall_io(b->syscall))))
-		return DC_IO;
+		return DIAG_CAUSE_IO;
 	if ((kf & KF_IDLE) || (b->in_syscall && syscall_idle(b->syscall)))
-		return DC_IDLE;
+		return DIAG_CAUSE_IDLE;
 	/* Interruptible sleeps wait for an event someone else sends. */
 	if (b->state == CAP_STATE_SLEEPING)
-		return DC_IDLE;
-	return DC_OTHER;
+		return DIAG_CAUSE_IDLE;
+	return DIAG_CAUSE_OTHER;
 }
 
-static void add_total(struct ctx *x, enum dclass c, uint32_t thread, uint64_t ns, bool is_block)
+static void add_total(struct ctx *x, enum diag_cause c, uint32_t thread, uint64_t ns, bool is_block)
 {
 	struct ctotal *t = &x->tot[c];
 
@@ -431,15 +437,15 @@ void diag_classify_all(struct ctx *x)
 
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
-		enum dclass c = classify(x, b);
+		enum diag_cause c = classify(x, b);
 
 		x->cls[i] = (uint8_t)c;
 		if (!diag_thread_is_target(x, b->thread))
 			continue;
 		add_total(x, c, b->thread, b->dur_ns, true);
-		if (c == DC_RECLAIM)
+		if (c == DIAG_CAUSE_MEMORY_RECLAIM)
 			x->treclaim_ns[b->thread] = sat_add(x->treclaim_ns[b->thread], b->dur_ns);
-		if (c == DC_IO)
+		if (c == DIAG_CAUSE_IO)
 			x->tio_ns[b->thread] = sat_add(x->tio_ns[b->thread], b->dur_ns);
 	}
 	/* On-CPU time in reclaim stalls a thread as surely as sleeping in it. */
@@ -447,8 +453,8 @@ void diag_classify_all(struct ctx *x)
 		const struct cap_sample *s = &cd->samples[x->samp[i]];
 
 		if (diag_stack_feat(x, s->kstack) & KF_RECLAIM) {
-			add_total(x, DC_RECLAIM, s->thread, x->period_ns, false);
-			x->tot[DC_RECLAIM].oncpu_ns = sat_add(x->tot[DC_RECLAIM].oncpu_ns, x->period_ns);
+			add_total(x, DIAG_CAUSE_MEMORY_RECLAIM, s->thread, x->period_ns, false);
+			x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns = sat_add(x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns, x->period_ns);
 			x->treclaim_ns[s->thread] = sat_add(x->treclaim_ns[s->thread], x->period_ns);
 		}
 	}
@@ -522,4 +528,35 @@ int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregat
 	    !x->touched)
 		return -ENOMEM;
 	return 0;
+}
+
+int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggregate *agg,
+		      struct cpuinfo *ci)
+{
+	int err = diag_ctx_init(x, cd, agg);
+
+	if (!err) {
+		diag_collect_samples(x);
+		/* busy runs first: a preemption inside one is "busy", not "runqueue" */
+		err = diag_cpu_busy_runs(x, ci);
+	}
+	if (!err)
+		diag_classify_all(x);
+	return err;
+}
+
+int diagnose_classify(const struct capdata *cd, uint8_t *cause_per_block)
+{
+	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
+	struct ctx x;
+	int err;
+
+	if (!cd || (!cause_per_block && cd->nblocks))
+		return -EINVAL;
+	err = diag_ctx_classify(&x, cd, NULL, &ci);
+	if (!err && cd->nblocks)
+		memcpy(cause_per_block, x.cls, cd->nblocks * sizeof(*x.cls));
+	diag_cpu_release(&ci);
+	diag_ctx_release(&x);
+	return err;
 }

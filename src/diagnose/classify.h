@@ -11,6 +11,34 @@
 #include <stdint.h>
 
 #include "capdata/capdata.h"
+#include "diagnose/diagnose.h"
+
+/* Why a block was off-CPU. The first six share their value with enum
+ * diag_kind, so a cause that qualifies as a stall is directly the verdict's
+ * kind; the last three never make a verdict. */
+enum diag_cause {
+	DIAG_CAUSE_MMAP_LOCK = DIAG_MMAP_LOCK,
+	DIAG_CAUSE_KERNEL_LOCK = DIAG_KERNEL_LOCK,
+	DIAG_CAUSE_FUTEX = DIAG_FUTEX,          /* a user-space lock (mutex, rwlock) */
+	DIAG_CAUSE_MEMORY_RECLAIM = DIAG_MEMORY_RECLAIM,
+	DIAG_CAUSE_IO = DIAG_IO,
+	DIAG_CAUSE_RUNQUEUE = DIAG_RUNQUEUE,   /* runnable, waiting for a CPU */
+	DIAG_CAUSE_IDLE,        /* idle by nature: waiting for work, a timer, a peer */
+	DIAG_CAUSE_BUSY,        /* preempted during its own busy run: part of a cpu_busy */
+	DIAG_CAUSE_OTHER,       /* uninterruptible for a reason not recognised */
+	DIAG_CAUSE__COUNT
+};
+
+/* "mmap_lock", "kernel_lock", "futex", "memory_reclaim", "io", "runqueue",
+ * "idle", "busy", "other" (report.json's "waits" keys); "unknown" out of range. */
+const char *diagnose_cause_name(unsigned int cause);
+
+/* Classifies every block of cd by the rules diagnose_build() uses:
+ * cause_per_block[i] (cd->nblocks entries, the caller's) gets the enum
+ * diag_cause of cd->blocks[i], for the target's threads and the others alike.
+ * Returns 0, -EINVAL (cd NULL, or cause_per_block NULL with blocks) or
+ * -ENOMEM. Deterministic; reads cd only. */
+int diagnose_classify(const struct capdata *cd, uint8_t *cause_per_block);
 
 /* What an mmap_lock hold was doing, from its syscall and arguments (sizes by
  * util/units.h's rules). op: "mmap 3.0 GiB MAP_POPULATE"; call:

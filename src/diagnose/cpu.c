@@ -145,7 +145,7 @@ static int runq_takers(struct ctx *x, struct cpuinfo *ci)
 		return -ENOMEM;
 	}
 	for (i = 0; i < cd->nblocks; i++) {
-		if (x->cls[i] == DC_RUNQUEUE && diag_thread_is_target(x, cd->blocks[i].thread))
+		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE && diag_thread_is_target(x, cd->blocks[i].thread))
 			iv[n++] = (struct ival){ cd->blocks[i].start_ns, block_end(&cd->blocks[i]) };
 	}
 	qsort(iv, n, sizeof(*iv), cmp_ival);

@@ -33,23 +33,6 @@
 #include "util/syscalls.h"
 #include "util/units.h"
 
-/* ---------------------------------------------------------------------------
- * Causes of one block. The first six share their index with enum diag_kind,
- * so a qualifying cause is directly a verdict kind.
- */
-enum dclass {
-	DC_MMAP_LOCK = DIAG_MMAP_LOCK,
-	DC_KERNEL_LOCK = DIAG_KERNEL_LOCK,
-	DC_FUTEX = DIAG_FUTEX,
-	DC_RECLAIM = DIAG_MEMORY_RECLAIM,
-	DC_IO = DIAG_IO,
-	DC_RUNQUEUE = DIAG_RUNQUEUE,
-	DC_IDLE,        /* idle by nature: waiting for work, a timer, a peer */
-	DC_BUSY,        /* preempted during its own busy run: part of a cpu_busy */
-	DC_OTHER,       /* uninterruptible for a reason not recognised */
-	DC__COUNT
-};
-
 /* Evidence sections are capped so report.json stays readable; what is left
  * out is counted in "diagnosis" ("omitted"), never dropped silently. */
 #define MAX_LOCKS 16
@@ -170,8 +153,8 @@ struct ctx {
 	uint64_t win_start, win_end, win_ns, period_ns, hold_thr_ns;
 	uint16_t *ffeat;        /* per frame */
 	uint16_t *sfeat;        /* per stack */
-	uint8_t *cls;           /* per block: enum dclass */
-	uint16_t *tmask;        /* per thread: causes it waited on (bit per dclass) */
+	uint8_t *cls;           /* per block: enum diag_cause */
+	uint16_t *tmask;        /* per thread: causes it waited on (bit per enum diag_cause) */
 	uint64_t *treclaim_ns;  /* per thread: reclaim time, off- and on-CPU */
 	uint64_t *tio_ns;       /* per thread: I/O wait */
 	uint64_t *acc;          /* per thread scratch */
@@ -180,7 +163,7 @@ struct ctx {
 	uint64_t *accbest_ns;
 	uint32_t *touched;
 	size_t ntouched;
-	struct ctotal tot[DC__COUNT];
+	struct ctotal tot[DIAG_CAUSE__COUNT];
 	size_t *lidx;           /* lock-wait blocks, grouped */
 	size_t nlidx;
 	struct lgroup *groups;
@@ -222,7 +205,6 @@ struct hentry {
 
 
 /* classify.c */
-extern const char *const diag_class_names[DC__COUNT];
 int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregate *agg);
 void diag_ctx_release(struct ctx *x);
 bool diag_thread_is_target(const struct ctx *x, uint32_t t);
@@ -231,6 +213,12 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
 void diag_collect_samples(struct ctx *x);
 void diag_classify_all(struct ctx *x);
+/* diag_ctx_init, diag_collect_samples, diag_cpu_busy_runs, diag_classify_all:
+ * x over cd with every block classified and the totals counted. ci must be
+ * zeroed ({ .busiest = SIZE_MAX, .taker = SIZE_MAX }); x and ci are the
+ * caller's to release, on failure too. Returns 0 or -ENOMEM. */
+int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggregate *agg,
+		      struct cpuinfo *ci);
 
 /* blame.c */
 int diag_build_groups(struct ctx *x);

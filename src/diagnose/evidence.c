@@ -17,20 +17,20 @@ json_t *diag_waits_json(struct ctx *x)
 	json_t *o = json_object();
 	unsigned int c;
 
-	for (c = 0; o && c < DC__COUNT; c++) {
+	for (c = 0; o && c < DIAG_CAUSE__COUNT; c++) {
 		const struct ctotal *t = &x->tot[c];
 		json_t *v = json_pack("{s:o, s:o, s:I, s:o}", "total_wait_ms", jms(t->total_ns),
 				      "max_wait_ms", jms(t->max_ns), "waiters", (json_int_t)t->threads,
 				      "count", jcount(t->count));
 
-		if (v && c == DC_RECLAIM)
+		if (v && c == DIAG_CAUSE_MEMORY_RECLAIM)
 			json_object_set_new(v, "oncpu_ms", jms(t->oncpu_ns));
-		if (v && c < DC_IDLE) {
+		if (v && c < DIAG_CAUSE_IDLE) {
 			json_object_set_new(v, "stall", json_boolean(t->qualifies));
 			if (x->have_baseline)
 				json_object_set_new(v, "expected_ms", jms(t->expected_ns));
 		}
-		if (!v || json_object_set_new(o, diag_class_names[c], v))
+		if (!v || json_object_set_new(o, diagnose_cause_name(c), v))
 			x->oom = true;
 	}
 	return o;
@@ -62,9 +62,9 @@ json_t *diag_locks_json(struct ctx *x)
 				x->oom = true;
 		}
 		o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:I, s:o, s:o, s:o, s:s, s:o?}",
-			      "kind", diag_class_names[g->cls], "addr", g->obj ? jhex(g->obj) : json_null(),
-			      "pid", g->cls == DC_KERNEL_LOCK ? json_null() : json_integer(g->pid),
-			      "type", g->cls == DC_FUTEX ? "futex" : g->cls == DC_MMAP_LOCK ? "rwsem" :
+			      "kind", diagnose_cause_name(g->cls), "addr", g->obj ? jhex(g->obj) : json_null(),
+			      "pid", g->cls == DIAG_CAUSE_KERNEL_LOCK ? json_null() : json_integer(g->pid),
+			      "type", g->cls == DIAG_CAUSE_FUTEX ? "futex" : g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" :
 				      diag_lock_type(g->lock_flags),
 			      "mode", mode ? json_string(mode) : json_null(), "name", name.s,
 			      "waiters", (json_int_t)g->waiters, "count", jcount(g->n),

@@ -454,11 +454,11 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 	const char *site = b ? diag_kernel_site(x, b->kstack) : NULL, *mode = diag_lock_mode(g->lock_flags);
 	const char *inode = known_lock_of(site);
 
-	if (g->cls == DC_MMAP_LOCK) {
+	if (g->cls == DIAG_CAUSE_MMAP_LOCK) {
 		diag_sb_printf(sb, "mmap_lock of pid %" PRId32, g->pid);
 		return;
 	}
-	if (g->cls == DC_FUTEX) {
+	if (g->cls == DIAG_CAUSE_FUTEX) {
 		diag_sb_printf(sb, "a %s (futex 0x%" PRIx64 ") of pid %" PRId32, diag_futex_noun(x, g), g->obj,
 			  g->pid);
 		return;

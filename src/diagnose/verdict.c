@@ -153,9 +153,9 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 		return;
 	}
 	b = &cd->blocks[g->holders[0].best];
-	site = g->cls == DC_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
+	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
 	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
-	if (g->cls == DC_FUTEX)
+	if (g->cls == DIAG_CAUSE_FUTEX)
 		diag_sb_printf(&op, "held %s for %s", diag_futex_noun(x, g), held);
 	else
 		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
@@ -196,14 +196,14 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 	uint32_t t;
 	const char *name = NULL;
 
-	put_waited(&v->sum, x->tot[DC_IO].threads, x->tot[DC_IO].total_ns, x->tot[DC_IO].max_ns,
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_IO].threads, x->tot[DIAG_CAUSE_IO].total_ns, x->tot[DIAG_CAUSE_IO].max_ns,
 		   "waited");
 	diag_sb_put(&v->sum, " on block I/O", 16);
 	/* which syscall most of the waiting happened in */
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *bl = &cd->blocks[i];
 
-		if (x->cls[i] != DC_IO || !bl->in_syscall)
+		if (x->cls[i] != DIAG_CAUSE_IO || !bl->in_syscall)
 			continue;
 		for (j = 0; j < nsys && sys[j].nr != bl->syscall; j++)
 			;
@@ -225,7 +225,7 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 		return;
 	}
 	t = order[0];
-	b = longest_block(x, t, DC_IO);
+	b = longest_block(x, t, DIAG_CAUSE_IO);
 	if (!b)
 		b = longest_block(x, t, -1);
 	diag_sb_put(&v->sum, "; ", 4);
@@ -254,8 +254,8 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	size_t *idx, n = 0, i, s;
 	char took[32];
 
-	put_waited(&v->sum, x->tot[DC_RUNQUEUE].threads, x->tot[DC_RUNQUEUE].total_ns,
-		   x->tot[DC_RUNQUEUE].max_ns, "waited runnable");
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
+		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
 	diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
 	if (ci->taker == SIZE_MAX) {
 		diag_sb_put(&v->sum, "; no thread of the target ran meanwhile: the CPU went to other "
@@ -299,11 +299,11 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 	char d[32], sz[32];
 	size_t i;
 
-	put_waited(&v->sum, x->tot[DC_RECLAIM].threads, x->tot[DC_RECLAIM].total_ns,
-		   x->tot[DC_RECLAIM].max_ns, "stalled");
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_MEMORY_RECLAIM].threads, x->tot[DIAG_CAUSE_MEMORY_RECLAIM].total_ns,
+		   x->tot[DIAG_CAUSE_MEMORY_RECLAIM].max_ns, "stalled");
 	diag_sb_put(&v->sum, " in direct memory reclaim or compaction", 48);
-	if (x->tot[DC_RECLAIM].oncpu_ns) {
-		units_fmt_dur(d, sizeof(d), x->tot[DC_RECLAIM].oncpu_ns);
+	if (x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns) {
+		units_fmt_dur(d, sizeof(d), x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns);
 		diag_sb_printf(&v->sum, " (%s of it on-CPU)", d);
 	}
 	for (i = 0; i < cd->nthreads; i++) {
@@ -313,7 +313,7 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 	}
 	if (t == UINT32_MAX)
 		return;
-	b = longest_block(x, t, DC_RECLAIM);
+	b = longest_block(x, t, DIAG_CAUSE_MEMORY_RECLAIM);
 	if (b) {
 		us = b->ustack;
 		ks = b->kstack;
@@ -375,7 +375,7 @@ static void verdict_none(struct ctx *x, struct verdict *v)
 
 	for (i = 0; i < x->cd->nthreads; i++)
 		threads += diag_thread_is_target(x, (uint32_t)i);
-	units_fmt_dur(idle, sizeof(idle), x->tot[DC_IDLE].total_ns);
+	units_fmt_dur(idle, sizeof(idle), x->tot[DIAG_CAUSE_IDLE].total_ns);
 	units_fmt_dur(thr, sizeof(thr), DIAG_STALL_MAX_NS);
 	units_fmt_dur(run, sizeof(run), DIAG_BUSY_RUN_NS);
 	diag_sb_printf(&v->sum, "no stall: %" PRIu64 " thread%s spent %s in idle waits (polling, sleeping, "
@@ -390,11 +390,11 @@ static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci)
 	enum diag_kind best = DIAG_NONE;
 	unsigned int c;
 
-	for (c = 0; c < DC_IDLE; c++) {
+	for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
 		struct ctotal *t = &x->tot[c];
 
 		t->score_ns = t->total_ns > t->expected_ns ? t->total_ns - t->expected_ns : 0;
-		if (c == DC_RUNQUEUE)
+		if (c == DIAG_CAUSE_RUNQUEUE)
 			t->qualifies = t->score_ns >= DIAG_STALL_TOTAL_NS &&
 				       (double)t->score_ns * 100.0 >=
 					       (double)DIAG_RUNQ_SHARE_PCT * (double)t->threads * (double)x->win_ns;
@@ -420,15 +420,10 @@ static int apply_baseline(struct ctx *x, const struct capdata *base)
 
 	if (!base || !base->window.duration_ns)
 		return 0;
-	err = diag_ctx_init(&b, base, NULL);
+	err = diag_ctx_classify(&b, base, NULL, &ci);
 	if (!err) {
-		diag_collect_samples(&b);
-		err = diag_cpu_busy_runs(&b, &ci);
-	}
-	if (!err) {
-		diag_classify_all(&b);
 		x->have_baseline = true;
-		for (c = 0; c < DC_IDLE; c++) {
+		for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
 			double e = (double)b.tot[c].total_ns * ((double)x->win_ns / (double)base->window.duration_ns);
 
 			x->tot[c].expected_ns = e >= 1.8e19 ? UINT64_MAX : (uint64_t)e;
@@ -455,14 +450,7 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		*out = NULL;
 	if (!cd || !out)
 		return -EINVAL;
-	err = diag_ctx_init(&x, cd, agg);
-	if (err)
-		goto cleanup;
-	diag_collect_samples(&x);
-	if ((err = diag_cpu_busy_runs(&x, &ci)))
-		goto cleanup;
-	diag_classify_all(&x);
-	if ((err = diag_build_groups(&x)) || (err = diag_blame_groups(&x)) || (err = diag_cpu_analyse(&x, &ci)) ||
+	if ((err = diag_ctx_classify(&x, cd, agg, &ci)) || (err = diag_build_groups(&x)) || (err = diag_blame_groups(&x)) || (err = diag_cpu_analyse(&x, &ci)) ||
 	    (err = diag_holders_collect(&x, &he, &nhe)))
 		goto cleanup;
 	ioidx = malloc((cd->nthreads ? cd->nthreads : 1) * sizeof(*ioidx));
@@ -534,7 +522,7 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 			 "busy_run_ms", jms(DIAG_BUSY_RUN_NS),
 			 "busy_share_pct", (json_int_t)DIAG_BUSY_SHARE_PCT,
 			 "runqueue_share_pct", (json_int_t)DIAG_RUNQ_SHARE_PCT,
-			 "idle_wait_ms", jms(x.tot[DC_IDLE].total_ns),
+			 "idle_wait_ms", jms(x.tot[DIAG_CAUSE_IDLE].total_ns),
 			 "baseline", x.have_baseline,
 			 "omitted", "locks", (json_int_t)(x.ngroups > MAX_LOCKS ? x.ngroups - MAX_LOCKS : 0),
 			 "holders", (json_int_t)om_holders, "cpu", (json_int_t)om_cpu,

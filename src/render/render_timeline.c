@@ -41,15 +41,28 @@
 #define TL_RSS_PIDS 4           /* RSS curves drawn, one per process */
 #define TL_DEFAULT_PERIOD_NS 10000000ULL /* on-CPU weight of a sample of unknown period */
 
-enum tl_cat { CAT_LOCK, CAT_IO, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N };
+enum tl_cat {
+	CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N
+};
 #define CAT_BARS CAT_ONCPU      /* off-CPU causes are 0 .. CAT_BARS - 1 */
 
 static const char *const cat_colour[CAT__N] = {
-	"#d62728", "#ff7f0e", "#bcbd22", "#9ecae1", "#2ca02c", "#4a1486", "#9e9ac8",
+	"#d62728", "#ff7f0e", "#8c564b", "#bcbd22", "#9ecae1", "#2ca02c", "#4a1486", "#9e9ac8",
 };
 static const char *const cat_name[CAT__N] = {
-	"lock wait", "I/O", "runnable", "sleep", "on-CPU (sampled)",
+	"lock wait", "I/O", "memory reclaim", "runnable", "sleep", "on-CPU (sampled)",
 	"mmap_lock write hold", "mmap_lock read hold",
+};
+
+/* A block's colour is its cause in the diagnosis (diagnose/classify.h), so
+ * the picture and the verdict above it never disagree. A preemption inside a
+ * thread's own busy run still waited for a CPU: runnable. */
+static const uint8_t cause_cat[DIAG_CAUSE__COUNT] = {
+	[DIAG_CAUSE_MMAP_LOCK] = CAT_LOCK, [DIAG_CAUSE_KERNEL_LOCK] = CAT_LOCK,
+	[DIAG_CAUSE_FUTEX] = CAT_LOCK, [DIAG_CAUSE_MEMORY_RECLAIM] = CAT_RECLAIM,
+	[DIAG_CAUSE_IO] = CAT_IO, [DIAG_CAUSE_RUNQUEUE] = CAT_RUNNABLE,
+	[DIAG_CAUSE_BUSY] = CAT_RUNNABLE, [DIAG_CAUSE_IDLE] = CAT_SLEEP,
+	[DIAG_CAUSE_OTHER] = CAT_SLEEP,
 };
 
 /* A thread looked at in detail. */
@@ -74,6 +87,7 @@ struct tl_lane {
 
 struct timeline {
 	const struct capdata *cd;
+	uint8_t *cause;         /* per block: enum diag_cause */
 	uint64_t w0, w1;        /* window, CLOCK_MONOTONIC */
 	double col_ns;
 	uint64_t *lock_ns, *offcpu_ns, *hold_ns, *samples; /* per capdata thread */
@@ -87,15 +101,9 @@ struct timeline {
 	size_t nlabels;
 };
 
-static enum tl_cat block_cat(const struct cap_block *b)
+static enum tl_cat block_cat(const struct timeline *t, size_t block)
 {
-	if (b->wait_kind == CAP_WAIT_MMAP_LOCK || b->wait_kind == CAP_WAIT_KERNEL_LOCK)
-		return CAT_LOCK;
-	if (b->state == CAP_STATE_UNINTERRUPTIBLE)
-		return CAT_IO;
-	if (b->state == CAP_STATE_RUNNABLE)
-		return CAT_RUNNABLE;
-	return CAT_SLEEP;
+	return t->cause[block] < DIAG_CAUSE__COUNT ? (enum tl_cat)cause_cat[t->cause[block]] : CAT_SLEEP;
 }
 
 static uint64_t span_end(uint64_t start, uint64_t dur)
@@ -218,7 +226,7 @@ static int pick_candidates(struct timeline *t)
 		const struct cap_block *b = &cd->blocks[i];
 
 		t->offcpu_ns[b->thread] = sat_add(t->offcpu_ns[b->thread], b->dur_ns);
-		if (block_cat(b) == CAT_LOCK)
+		if (block_cat(t, i) == CAT_LOCK)
 			t->lock_ns[b->thread] = sat_add(t->lock_ns[b->thread], b->dur_ns);
 	}
 	for (i = 0; i < cd->nholds; i++)
@@ -261,7 +269,7 @@ static void fill_coverage(struct timeline *t)
 		int32_t c = t->cand_of[b->thread];
 
 		if (c >= 0)
-			cover(t, &t->cands[c], block_cat(b), b->start_ns, span_end(b->start_ns, b->dur_ns));
+			cover(t, &t->cands[c], block_cat(t, i), b->start_ns, span_end(b->start_ns, b->dur_ns));
 	}
 	for (i = 0; i < cd->nholds; i++) {
 		const struct cap_hold *h = &cd->holds[i];
@@ -331,8 +339,25 @@ static int fold_lanes(struct timeline *t)
 	return 0;
 }
 
+/* Whether a drawn lane has a column where memory reclaim dominates. */
+static bool shows_reclaim(const struct timeline *t, size_t nlanes)
+{
+	size_t i, k;
+
+	for (i = 0; i < nlanes; i++) {
+		const struct tl_cand *c = &t->cands[t->lanes[i].rep];
+
+		for (k = 0; k < TL_COLS; k++) {
+			if (c->bar[k] && c->bar[k] / 8 == CAT_RECLAIM)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void timeline_release(struct timeline *t)
 {
+	free(t->cause);
 	free(t->lock_ns);
 	free(t->offcpu_ns);
 	free(t->hold_ns);
@@ -628,13 +653,18 @@ static const char timeline_css[] =
 	".stt .stt-oplabel{font-size:10px;font-weight:bold}"
 	".stt .stt-bracket{fill:none;stroke:#000;stroke-width:1}";
 
-static void draw_legend(FILE *f, double y, bool trigger)
+/* Memory reclaim is named only in pictures that show some. */
+static void draw_legend(FILE *f, double y, bool trigger, bool reclaim)
 {
-	static const int order[] = { CAT_LOCK, CAT_IO, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R };
+	static const int order[] = {
+		CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R,
+	};
 	double x = TL_X0;
 	size_t i;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (order[i] == CAT_RECLAIM && !reclaim)
+			continue;
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
 			"<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", x, y - 9, cat_colour[order[i]], x + 14, y,
 			cat_name[order[i]]);
@@ -672,7 +702,10 @@ int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *a
 	t.col_ns = (double)(t.w1 - t.w0) / TL_COLS;
 	has_trigger = trig >= t.w0 && trig <= t.w1 && trig != 0;
 
-	err = pick_candidates(&t);
+	t.cause = malloc(cd->nblocks ? cd->nblocks : 1);
+	err = t.cause ? diagnose_classify(cd, t.cause) : -ENOMEM;
+	if (!err)
+		err = pick_candidates(&t);
 	if (!err) {
 		fill_coverage(&t);
 		err = fold_lanes(&t);
@@ -720,7 +753,7 @@ int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *a
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	draw_legend(f, legend_y, has_trigger);
+	draw_legend(f, legend_y, has_trigger, shows_reclaim(&t, nlanes));
 
 	if (has_trigger) {
 		tx = xof(&t, trig);

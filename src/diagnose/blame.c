@@ -225,11 +225,9 @@ static void blame_wakers(struct ctx *x, struct lgroup *g)
 static int cmp_start(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
-	const struct cap_block *p = &cd->blocks[*(const size_t *)a], *q = &cd->blocks[*(const size_t *)b];
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
 
-	if (p->start_ns != q->start_ns)
-		return p->start_ns < q->start_ns ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return diag_cmp(cd->blocks[i].start_ns, cd->blocks[j].start_ns) ?: diag_cmp(i, j);
 }
 
 /* Blame from mmap_lock holds: a holder is to blame for the waits its holds

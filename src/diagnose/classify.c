@@ -65,167 +65,121 @@ struct fpat {
 	uint8_t how;
 };
 
-/* Kernel functions, matched on their base name (".isra.0", ".cold" ignored). */
-static const struct fpat kernel_pats[] = {
-	{ "__alloc_pages_direct_reclaim", KF_RECLAIM, M_BASE },
-	{ "__alloc_pages_direct_compact", KF_RECLAIM, M_BASE },
-	{ "__alloc_pages_slowpath", KF_RECLAIM, M_BASE },
-	{ "try_to_free_pages", KF_RECLAIM, M_BASE },
-	{ "try_to_free_mem_cgroup_pages", KF_RECLAIM, M_BASE },
-	{ "mem_cgroup_handle_over_high", KF_RECLAIM, M_BASE },
-	{ "reclaim_throttle", KF_RECLAIM, M_BASE },
-	{ "__perform_reclaim", KF_RECLAIM, M_BASE },
-	{ "do_try_to_free_pages", KF_RECLAIM, M_BASE },
-	{ "throttle_direct_reclaim", KF_RECLAIM, M_BASE },
-	{ "try_charge_memcg", KF_RECLAIM, M_BASE },
-	{ "try_charge", KF_RECLAIM, M_BASE },
-	{ "mem_cgroup_oom_synchronize", KF_RECLAIM, M_BASE },
-	{ "mem_cgroup_out_of_memory", KF_RECLAIM, M_BASE },
-	{ "out_of_memory", KF_RECLAIM, M_BASE },
-	{ "try_to_compact_pages", KF_RECLAIM, M_BASE },
-	{ "compact_zone", KF_RECLAIM, M_BASE },
-	{ "__node_reclaim", KF_RECLAIM, M_BASE },
-	{ "shrink_node", KF_RECLAIM, M_PREFIX },
-	{ "shrink_lruvec", KF_RECLAIM, M_BASE },
-	{ "shrink_folio_list", KF_RECLAIM, M_BASE },
-	{ "shrink_inactive_list", KF_RECLAIM, M_BASE },
-	{ "shrink_active_list", KF_RECLAIM, M_BASE },
-	{ "shrink_slab", KF_RECLAIM, M_BASE },
+/* Kernel functions by what they tell, matched on their base name (".isra.0",
+ * ".cold" ignored) or as a prefix. A frame gets the bits of every group that
+ * names it. Each list ends in NULL. */
+struct fgroup {
+	uint16_t bits;
+	uint8_t how;
+	const char *const *names;
+};
 
-	{ "io_schedule", KF_IO | KF_PLUMB, M_BASE },
-	{ "io_schedule_timeout", KF_IO | KF_PLUMB, M_BASE },
-	{ "folio_wait_bit_common", KF_IO, M_BASE },
-	{ "folio_wait_bit", KF_IO, M_BASE },
-	{ "folio_wait_bit_killable", KF_IO, M_BASE },
-	{ "folio_wait_writeback", KF_IO, M_BASE },
-	{ "folio_wait_stable", KF_IO, M_BASE },
-	{ "__folio_lock", KF_IO, M_BASE },
-	{ "__folio_lock_killable", KF_IO, M_BASE },
-	{ "__folio_lock_or_retry", KF_IO, M_BASE },
-	{ "wait_on_page_bit_common", KF_IO, M_BASE },
-	{ "__filemap_fdatawait_range", KF_IO, M_BASE },
-	{ "filemap_fdatawait_range", KF_IO, M_BASE },
-	{ "filemap_fdatawait_keep_errors", KF_IO, M_BASE },
-	{ "file_write_and_wait_range", KF_IO, M_BASE },
-	{ "filemap_write_and_wait_range", KF_IO, M_BASE },
-	{ "file_fdatawait_range", KF_IO, M_BASE },
-	{ "submit_bio_wait", KF_IO, M_BASE },
-	{ "balance_dirty_pages", KF_IO, M_BASE },
-	{ "balance_dirty_pages_ratelimited_flags", KF_IO, M_BASE },
-	{ "wbt_wait", KF_IO, M_BASE },
-	{ "rq_qos_wait", KF_IO, M_BASE },
-	{ "__wait_on_buffer", KF_IO, M_BASE },
-	{ "bit_wait_io", KF_IO, M_BASE },
-	{ "blkdev_issue_flush", KF_IO, M_BASE },
-	{ "__iomap_dio_rw", KF_IO, M_BASE },
-	{ "iomap_dio_rw", KF_IO, M_BASE },
-	{ "vfs_fsync_range", KF_IO, M_BASE },
-	{ "do_fsync", KF_IO, M_BASE },
-	{ "ksys_sync", KF_IO, M_BASE },
-	{ "jbd2_", KF_IO, M_PREFIX },
-	{ "blk_mq_", KF_IO, M_PREFIX },
+static const char *const reclaim_base[] = {
+	"__alloc_pages_direct_reclaim", "__alloc_pages_direct_compact",
+	"__alloc_pages_slowpath", "try_to_free_pages", "try_to_free_mem_cgroup_pages",
+	"mem_cgroup_handle_over_high", "reclaim_throttle", "__perform_reclaim",
+	"do_try_to_free_pages", "throttle_direct_reclaim", "try_charge_memcg", "try_charge",
+	"mem_cgroup_oom_synchronize", "mem_cgroup_out_of_memory", "out_of_memory",
+	"try_to_compact_pages", "compact_zone", "__node_reclaim", "shrink_lruvec",
+	"shrink_folio_list", "shrink_inactive_list", "shrink_active_list", "shrink_slab", NULL,
+};
 
-	{ "rwsem_down_", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "down_read", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "down_write", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "__down_read", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "__down_write", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "__mutex_lock", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "mutex_lock", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "__rt_mutex_slowlock", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "rt_mutex_slowlock", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "rtlock_slowlock", KF_LOCK | KF_PLUMB, M_PREFIX },
-	{ "percpu_rwsem_wait", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__percpu_down_read", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "percpu_down_write", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__down", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__down_common", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__down_killable", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__down_interruptible", KF_LOCK | KF_PLUMB, M_BASE },
-	{ "__down_timeout", KF_LOCK | KF_PLUMB, M_BASE },
+static const char *const reclaim_prefix[] = {
+	"shrink_node", NULL,
+};
 
-	{ "lock_mm_and_find_vma", KF_MM, M_BASE },
-	{ "vm_mmap_pgoff", KF_MM, M_BASE },
-	{ "ksys_mmap_pgoff", KF_MM, M_BASE },
-	{ "do_mprotect_pkey", KF_MM, M_BASE },
-	{ "__vm_munmap", KF_MM, M_BASE },
-	{ "__do_sys_munmap", KF_MM, M_BASE },
-	{ "__x64_sys_munmap", KF_MM, M_BASE },
-	{ "__x64_sys_mprotect", KF_MM, M_BASE },
-	{ "do_madvise", KF_MM, M_BASE },
-	{ "__do_sys_brk", KF_MM, M_BASE },
-	{ "__x64_sys_brk", KF_MM, M_BASE },
-	{ "__do_sys_mremap", KF_MM, M_BASE },
-	{ "__x64_sys_mremap", KF_MM, M_BASE },
-	{ "do_mlock", KF_MM, M_BASE },
-	{ "__mm_populate", KF_MM, M_BASE },
-	{ "dup_mmap", KF_MM, M_BASE },
-	{ "__access_remote_vm", KF_MM, M_BASE },
-	{ "access_remote_vm", KF_MM, M_BASE },
-	{ "get_arg_page", KF_MM, M_BASE },
-	{ "mmap_read_lock_killable", KF_MM, M_BASE },
-	{ "mmap_write_lock_killable", KF_MM, M_BASE },
-	{ "exit_mmap", KF_MM, M_BASE },
-	{ "do_user_addr_fault", KF_MM, M_BASE },
+static const char *const io_plumb_base[] = {
+	"io_schedule", "io_schedule_timeout", NULL,
+};
 
-	{ "futex_wait", KF_FUTEX | KF_PLUMB, M_PREFIX },
-	{ "futex_do_wait", KF_FUTEX | KF_PLUMB, M_BASE },
-	{ "__futex_wait", KF_FUTEX | KF_PLUMB, M_BASE },
-	{ "futex_lock_pi", KF_FUTEX | KF_PLUMB, M_BASE },
-	{ "do_futex", KF_FUTEX, M_BASE },
-	{ "__x64_sys_futex", KF_FUTEX, M_PREFIX },
+static const char *const io_base[] = {
+	"folio_wait_bit_common", "folio_wait_bit", "folio_wait_bit_killable",
+	"folio_wait_writeback", "folio_wait_stable", "__folio_lock", "__folio_lock_killable",
+	"__folio_lock_or_retry", "wait_on_page_bit_common", "__filemap_fdatawait_range",
+	"filemap_fdatawait_range", "filemap_fdatawait_keep_errors",
+	"file_write_and_wait_range", "filemap_write_and_wait_range", "file_fdatawait_range",
+	"submit_bio_wait", "balance_dirty_pages", "balance_dirty_pages_ratelimited_flags",
+	"wbt_wait", "rq_qos_wait", "__wait_on_buffer", "bit_wait_io", "blkdev_issue_flush",
+	"__iomap_dio_rw", "iomap_dio_rw", "vfs_fsync_range", "do_fsync", "ksys_sync", NULL,
+};
 
-	{ "ep_poll", KF_IDLE, M_BASE },
-	{ "do_epoll_wait", KF_IDLE, M_BASE },
-	{ "do_epoll_pwait", KF_IDLE, M_BASE },
-	{ "do_nanosleep", KF_IDLE, M_BASE },
-	{ "hrtimer_nanosleep", KF_IDLE, M_BASE },
-	{ "do_select", KF_IDLE, M_BASE },
-	{ "core_sys_select", KF_IDLE, M_BASE },
-	{ "do_sys_poll", KF_IDLE, M_BASE },
-	{ "do_poll", KF_IDLE, M_BASE },
-	{ "pipe_read", KF_IDLE, M_BASE },
-	{ "anon_pipe_read", KF_IDLE, M_BASE },
-	{ "pipe_write", KF_IDLE, M_BASE },
-	{ "anon_pipe_write", KF_IDLE, M_BASE },
-	{ "unix_stream_read_generic", KF_IDLE, M_BASE },
-	{ "unix_stream_data_wait", KF_IDLE, M_BASE },
-	{ "sk_wait_data", KF_IDLE, M_BASE },
-	{ "inet_csk_accept", KF_IDLE, M_BASE },
-	{ "inet_csk_wait_for_connect", KF_IDLE, M_BASE },
-	{ "__skb_wait_for_more_packets", KF_IDLE, M_BASE },
-	{ "wait_woken", KF_IDLE, M_BASE },
-	{ "do_wait", KF_IDLE, M_BASE },
-	{ "kernel_wait4", KF_IDLE, M_BASE },
-	{ "do_sigtimedwait", KF_IDLE, M_BASE },
-	{ "sigsuspend", KF_IDLE, M_BASE },
-	{ "n_tty_read", KF_IDLE, M_BASE },
-	{ "inotify_read", KF_IDLE, M_BASE },
-	{ "io_cqring_wait", KF_IDLE, M_BASE },
-	{ "read_events", KF_IDLE, M_BASE },
-	{ "do_msgrcv", KF_IDLE, M_BASE },
-	{ "do_semtimedop", KF_IDLE, M_BASE },
-	{ "eventfd_read", KF_IDLE, M_BASE },
-	{ "timerfd_read", KF_IDLE, M_BASE },
+static const char *const io_prefix[] = {
+	"jbd2_", "blk_mq_", NULL,
+};
 
-	{ "schedule", KF_PLUMB, M_PREFIX },
-	{ "__schedule", KF_PLUMB, M_BASE },
-	{ "preempt_schedule", KF_PLUMB, M_PREFIX },
-	{ "finish_task_switch", KF_PLUMB, M_PREFIX },
-	{ "__traceiter_", KF_PLUMB, M_PREFIX },
-	{ "__bpf_trace", KF_PLUMB, M_PREFIX },
-	{ "bpf_", KF_PLUMB, M_PREFIX },
-	{ "rwsem_", KF_PLUMB, M_PREFIX },
-	{ "up_read", KF_PLUMB, M_PREFIX },
-	{ "up_write", KF_PLUMB, M_PREFIX },
-	{ "mutex_unlock", KF_PLUMB, M_PREFIX },
-	{ "__mutex_unlock", KF_PLUMB, M_PREFIX },
-	{ "try_to_wake_up", KF_PLUMB, M_BASE },
-	{ "wake_up_q", KF_PLUMB, M_BASE },
-	{ "wake_up_process", KF_PLUMB, M_BASE },
-	{ "_raw_", KF_PLUMB, M_PREFIX },
-	{ "queued_", KF_PLUMB, M_PREFIX },
-	{ "native_queued_", KF_PLUMB, M_PREFIX },
+static const char *const lock_plumb_prefix[] = {
+	"rwsem_down_", "down_read", "down_write", "__down_read", "__down_write",
+	"__mutex_lock", "mutex_lock", "__rt_mutex_slowlock", "rt_mutex_slowlock",
+	"rtlock_slowlock", NULL,
+};
+
+static const char *const lock_plumb_base[] = {
+	"percpu_rwsem_wait", "__percpu_down_read", "percpu_down_write", "__down",
+	"__down_common", "__down_killable", "__down_interruptible", "__down_timeout", NULL,
+};
+
+static const char *const mm_base[] = {
+	"lock_mm_and_find_vma", "vm_mmap_pgoff", "ksys_mmap_pgoff", "do_mprotect_pkey",
+	"__vm_munmap", "__do_sys_munmap", "__x64_sys_munmap", "__x64_sys_mprotect",
+	"do_madvise", "__do_sys_brk", "__x64_sys_brk", "__do_sys_mremap", "__x64_sys_mremap",
+	"do_mlock", "__mm_populate", "dup_mmap", "__access_remote_vm", "access_remote_vm",
+	"get_arg_page", "mmap_read_lock_killable", "mmap_write_lock_killable", "exit_mmap",
+	"do_user_addr_fault", NULL,
+};
+
+static const char *const futex_plumb_prefix[] = {
+	"futex_wait", NULL,
+};
+
+static const char *const futex_plumb_base[] = {
+	"futex_do_wait", "__futex_wait", "futex_lock_pi", NULL,
+};
+
+static const char *const futex_base[] = {
+	"do_futex", NULL,
+};
+
+static const char *const futex_prefix[] = {
+	"__x64_sys_futex", NULL,
+};
+
+static const char *const idle_base[] = {
+	"ep_poll", "do_epoll_wait", "do_epoll_pwait", "do_nanosleep", "hrtimer_nanosleep",
+	"do_select", "core_sys_select", "do_sys_poll", "do_poll", "pipe_read",
+	"anon_pipe_read", "pipe_write", "anon_pipe_write", "unix_stream_read_generic",
+	"unix_stream_data_wait", "sk_wait_data", "inet_csk_accept",
+	"inet_csk_wait_for_connect", "__skb_wait_for_more_packets", "wait_woken", "do_wait",
+	"kernel_wait4", "do_sigtimedwait", "sigsuspend", "n_tty_read", "inotify_read",
+	"io_cqring_wait", "read_events", "do_msgrcv", "do_semtimedop", "eventfd_read",
+	"timerfd_read", NULL,
+};
+
+static const char *const plumb_prefix[] = {
+	"schedule", "preempt_schedule", "finish_task_switch", "__traceiter_", "__bpf_trace",
+	"bpf_", "rwsem_", "up_read", "up_write", "mutex_unlock", "__mutex_unlock", "_raw_",
+	"queued_", "native_queued_", NULL,
+};
+
+static const char *const plumb_base[] = {
+	"__schedule", "try_to_wake_up", "wake_up_q", "wake_up_process", NULL,
+};
+
+static const struct fgroup kernel_groups[] = {
+	{ KF_RECLAIM, M_BASE, reclaim_base },
+	{ KF_RECLAIM, M_PREFIX, reclaim_prefix },
+	{ KF_IO | KF_PLUMB, M_BASE, io_plumb_base },
+	{ KF_IO, M_BASE, io_base },
+	{ KF_IO, M_PREFIX, io_prefix },
+	{ KF_LOCK | KF_PLUMB, M_PREFIX, lock_plumb_prefix },
+	{ KF_LOCK | KF_PLUMB, M_BASE, lock_plumb_base },
+	{ KF_MM, M_BASE, mm_base },
+	{ KF_FUTEX | KF_PLUMB, M_PREFIX, futex_plumb_prefix },
+	{ KF_FUTEX | KF_PLUMB, M_BASE, futex_plumb_base },
+	{ KF_FUTEX, M_BASE, futex_base },
+	{ KF_FUTEX, M_PREFIX, futex_prefix },
+	{ KF_IDLE, M_BASE, idle_base },
+	{ KF_PLUMB, M_PREFIX, plumb_prefix },
+	{ KF_PLUMB, M_BASE, plumb_base },
 };
 
 /* libc's own entry points, leafmost first wins (pthread_cond_wait re-takes
@@ -254,20 +208,19 @@ static const struct fpat user_pats[] = {
 	{ "barrier_wait", UF_WORK, M_SUBSTR },
 };
 
-static bool pat_match(const char *name, const struct fpat *p)
+static bool pat_match(const char *name, const char *pat, uint8_t how)
 {
-	size_t n = strlen(p->pat);
+	size_t n = strlen(pat);
 
-	switch (p->how) {
+	switch (how) {
 	case M_BASE:
-		return strncmp(name, p->pat, n) == 0 && (name[n] == '\0' || name[n] == '.');
+		return strncmp(name, pat, n) == 0 && (name[n] == '\0' || name[n] == '.');
 	case M_PREFIX:
-		return strncmp(name, p->pat, n) == 0;
+		return strncmp(name, pat, n) == 0;
 	default:
-		return strstr(name, p->pat) != NULL;
+		return strstr(name, pat) != NULL;
 	}
 }
-
 /* Runtime libraries: their frames are how a wait happens, not who waits. */
 static bool mapping_is_runtime(const struct capdata *cd, uint32_t mapping)
 {
@@ -297,27 +250,36 @@ bool diag_thread_is_target(const struct ctx *x, uint32_t t)
 uint16_t diag_frame_feat(struct ctx *x, uint32_t f)
 {
 	const struct cap_frame *fr = &x->cd->frames[f];
-	const struct fpat *pats = fr->kernel ? kernel_pats : user_pats;
-	size_t n = fr->kernel ? sizeof(kernel_pats) / sizeof(kernel_pats[0])
-			      : sizeof(user_pats) / sizeof(user_pats[0]), i;
 	uint16_t bits = F_DONE;
+	size_t g, i;
 
 	if (x->ffeat[f] & F_DONE)
 		return x->ffeat[f];
-	for (i = 0; i < n; i++) {
-		if (pat_match(fr->name, &pats[i])) {
-			bits |= pats[i].bits;
-			/* user patterns are exclusive: the first decides */
-			if (!fr->kernel)
-				break;
+	if (fr->kernel) {
+		for (g = 0; g < sizeof(kernel_groups) / sizeof(kernel_groups[0]); g++) {
+			const struct fgroup *kg = &kernel_groups[g];
+
+			for (i = 0; kg->names[i]; i++) {
+				if (pat_match(fr->name, kg->names[i], kg->how)) {
+					bits |= kg->bits;
+					break;
+				}
+			}
 		}
+	} else {
+		/* user patterns are exclusive: the first decides */
+		for (i = 0; i < sizeof(user_pats) / sizeof(user_pats[0]); i++) {
+			if (pat_match(fr->name, user_pats[i].pat, user_pats[i].how)) {
+				bits |= user_pats[i].bits;
+				break;
+			}
+		}
+		if (mapping_is_runtime(x->cd, fr->mapping))
+			bits |= F_RUNTIME;
 	}
-	if (!fr->kernel && mapping_is_runtime(x->cd, fr->mapping))
-		bits |= F_RUNTIME;
 	x->ffeat[f] = bits;
 	return bits;
 }
-
 /* Kernel bits of every frame, plus the user bit of the leafmost user frame
  * that has one. ST_NO_STACK has none. */
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
@@ -420,14 +382,10 @@ static void add_total(struct ctx *x, enum diag_cause c, uint32_t thread, uint64_
 static int cmp_samp_ts(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
-	const struct cap_sample *x = &cd->samples[*(const size_t *)a];
-	const struct cap_sample *y = &cd->samples[*(const size_t *)b];
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *x = &cd->samples[i], *y = &cd->samples[j];
 
-	if (x->ts_ns != y->ts_ns)
-		return x->ts_ns < y->ts_ns ? -1 : 1;
-	if (x->thread != y->thread)
-		return x->thread < y->thread ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return diag_cmp(x->ts_ns, y->ts_ns) ?: diag_cmp(x->thread, y->thread) ?: diag_cmp(i, j);
 }
 
 void diag_classify_all(struct ctx *x)

@@ -15,26 +15,19 @@
 static int cmp_samp_thread(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
-	const struct cap_sample *p = &cd->samples[*(const size_t *)a];
-	const struct cap_sample *q = &cd->samples[*(const size_t *)b];
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *p = &cd->samples[i], *q = &cd->samples[j];
 
-	if (p->thread != q->thread)
-		return p->thread < q->thread ? -1 : 1;
-	if (p->ts_ns != q->ts_ns)
-		return p->ts_ns < q->ts_ns ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->ts_ns, q->ts_ns) ?: diag_cmp(i, j);
 }
 
 static int cmp_block_thread(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
-	const struct cap_block *p = &cd->blocks[*(const size_t *)a], *q = &cd->blocks[*(const size_t *)b];
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_block *p = &cd->blocks[i], *q = &cd->blocks[j];
 
-	if (p->thread != q->thread)
-		return p->thread < q->thread ? -1 : 1;
-	if (p->start_ns != q->start_ns)
-		return p->start_ns < q->start_ns ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->start_ns, q->start_ns) ?: diag_cmp(i, j);
 }
 
 struct ival {
@@ -45,18 +38,15 @@ static int cmp_ival(const void *a, const void *b)
 {
 	const struct ival *p = a, *q = b;
 
-	if (p->s != q->s)
-		return p->s < q->s ? -1 : 1;
-	return p->e < q->e ? -1 : p->e > q->e;
+	return diag_cmp(p->s, q->s) ?: diag_cmp(p->e, q->e);
 }
 
 static int cmp_tcpu(const void *a, const void *b)
 {
 	const struct tcpu *p = a, *q = b;
 
-	if (p->oncpu_ns != q->oncpu_ns)
-		return p->oncpu_ns > q->oncpu_ns ? -1 : 1;
-	return p->thread < q->thread ? -1 : p->thread > q->thread;
+	/* most on-CPU first */
+	return diag_cmp(q->oncpu_ns, p->oncpu_ns) ?: diag_cmp(p->thread, q->thread);
 }
 
 /* A voluntary block (asleep or uninterruptible) ends a busy run; being
@@ -236,14 +226,10 @@ void diag_cpu_release(struct cpuinfo *ci)
 static int cmp_pair(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
-	const struct cap_sample *p = &cd->samples[*(const size_t *)a];
-	const struct cap_sample *q = &cd->samples[*(const size_t *)b];
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *p = &cd->samples[i], *q = &cd->samples[j];
 
-	if (p->ustack != q->ustack)
-		return p->ustack < q->ustack ? -1 : 1;
-	if (p->kstack != q->kstack)
-		return p->kstack < q->kstack ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return diag_cmp(p->ustack, q->ustack) ?: diag_cmp(p->kstack, q->kstack) ?: diag_cmp(i, j);
 }
 
 /* The most frequent (user, kernel) stack pair among n samples (indices into

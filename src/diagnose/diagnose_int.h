@@ -91,6 +91,12 @@ static inline json_t *jhex(uint64_t v)
 	return json_string(buf);
 }
 
+/* -1, 0 or 1 as a is below, equal to or above b: one step of a comparator. */
+static inline int diag_cmp(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
 static inline uint64_t overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
 {
 	uint64_t s = s1 > s2 ? s1 : s2, e = e1 < e2 ? e1 : e2;

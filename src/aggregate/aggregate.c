@@ -5,11 +5,7 @@
 
 #include "aggregate/aggregate.h"
 #include "util/htab.h"
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
+#include "util/units.h"
 
 static bool comm_eq(const void *ctx, uint32_t id, const void *key)
 {

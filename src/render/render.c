@@ -11,17 +11,6 @@
 #include "render/render.h"
 #include "render/render_int.h"
 
-uint64_t render_us(uint64_t ns)
-{
-	/* Not (ns + 500) / 1000: that wraps for ns near UINT64_MAX. */
-	return ns / 1000 + (ns % 1000 >= 500);
-}
-
-double render_ms(uint64_t ns)
-{
-	return (double)render_us(ns) / 1000.0;
-}
-
 void render_rfc3339(int64_t real_ns, char *buf, size_t len)
 {
 	/* Floor division, so instants before 1970 still print the right fraction. */

@@ -21,6 +21,7 @@
 
 #include "render/render.h"
 #include "render/render_int.h"
+#include "util/units.h"
 
 #define FLAME_MAX_NODES (1u << 24)      /* tree nodes: bounds memory for any input */
 #define FLAME_WIDTH 1200                /* px, flamegraph.pl's default */
@@ -143,11 +144,6 @@ static void flame_release(struct flame *fl)
 	free(fl->kid_start);
 	free(fl->frame_names);
 	memset(fl, 0, sizeof(*fl));
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
 }
 
 static void add_weight(struct flame_node *nd, uint64_t ns, bool base)

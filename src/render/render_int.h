@@ -8,11 +8,20 @@
 
 #include "capdata/capdata.h"
 #include "util/htab.h"
+#include "util/units.h"
 
-/* ns -> ms rounded to whole microseconds (3 decimals). */
-double render_ms(uint64_t ns);
-/* ns -> whole microseconds, rounded half up. */
-uint64_t render_us(uint64_t ns);
+/* ns -> ms rounded to whole microseconds (3 decimals), and ns -> whole
+ * microseconds rounded half up: the program's one rule (util/units.h), under
+ * the names the renderers' many call sites use. */
+static inline double render_ms(uint64_t ns)
+{
+	return units_ms(ns);
+}
+
+static inline uint64_t render_us(uint64_t ns)
+{
+	return units_us(ns);
+}
 /* CLOCK_REALTIME ns -> "2024-05-01T12:34:56.789Z" (RFC 3339, UTC, milliseconds). */
 void render_rfc3339(int64_t real_ns, char *buf, size_t len);
 /* Whether the block's user stack contributes frames (see render.h). */
@@ -63,18 +72,10 @@ struct render_strtab {
 int64_t render_strtab_intern(struct render_strtab *t, const char *s, uint8_t tag);
 void render_strtab_release(struct render_strtab *t);
 
-/* "512 B", "3.00 GiB", "12.5 MiB". */
-void render_fmt_bytes(uint64_t bytes, char *buf, size_t len);
-/* "12.345 ms" under a second, "1.234 s", "12.3 s". */
-void render_fmt_dur(uint64_t ns, char *buf, size_t len);
 /* extra.verdict.summary / extra.verdict.kind, or NULL when absent or not a
  * non-empty string (extra may be NULL). */
 const char *render_verdict_summary(const json_t *extra);
 const char *render_verdict_kind(const json_t *extra);
-/* x86_64 syscall name, or NULL for one not in the table. _label adds the
- * size argument of address-space operations: "mmap 3.00 GiB". */
-const char *render_syscall_name(int32_t nr);
-void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len);
 
 /* The tooltip script of the SVGs: put it in a <script> (in CDATA) that is a
  * child of the <svg>; it shows the data-t attribute of the element under the

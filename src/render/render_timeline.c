@@ -22,6 +22,8 @@
 
 #include "render/render.h"
 #include "render/render_int.h"
+#include "diagnose/classify.h"
+#include "util/units.h"
 
 #define TL_WIDTH 1200
 #define TL_X0 200               /* plot left edge: lane labels to its left */
@@ -39,15 +41,28 @@
 #define TL_RSS_PIDS 4           /* RSS curves drawn, one per process */
 #define TL_DEFAULT_PERIOD_NS 10000000ULL /* on-CPU weight of a sample of unknown period */
 
-enum tl_cat { CAT_LOCK, CAT_IO, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N };
+enum tl_cat {
+	CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N
+};
 #define CAT_BARS CAT_ONCPU      /* off-CPU causes are 0 .. CAT_BARS - 1 */
 
 static const char *const cat_colour[CAT__N] = {
-	"#d62728", "#ff7f0e", "#bcbd22", "#9ecae1", "#2ca02c", "#4a1486", "#9e9ac8",
+	"#d62728", "#ff7f0e", "#8c564b", "#bcbd22", "#9ecae1", "#2ca02c", "#4a1486", "#9e9ac8",
 };
 static const char *const cat_name[CAT__N] = {
-	"lock wait", "I/O", "runnable", "sleep", "on-CPU (sampled)",
+	"lock wait", "I/O", "memory reclaim", "runnable", "sleep", "on-CPU (sampled)",
 	"mmap_lock write hold", "mmap_lock read hold",
+};
+
+/* A block's colour is its cause in the diagnosis (diagnose/classify.h), so
+ * the picture and the verdict above it never disagree. A preemption inside a
+ * thread's own busy run still waited for a CPU: runnable. */
+static const uint8_t cause_cat[DIAG_CAUSE__COUNT] = {
+	[DIAG_CAUSE_MMAP_LOCK] = CAT_LOCK, [DIAG_CAUSE_KERNEL_LOCK] = CAT_LOCK,
+	[DIAG_CAUSE_FUTEX] = CAT_LOCK, [DIAG_CAUSE_MEMORY_RECLAIM] = CAT_RECLAIM,
+	[DIAG_CAUSE_IO] = CAT_IO, [DIAG_CAUSE_RUNQUEUE] = CAT_RUNNABLE,
+	[DIAG_CAUSE_BUSY] = CAT_RUNNABLE, [DIAG_CAUSE_IDLE] = CAT_SLEEP,
+	[DIAG_CAUSE_OTHER] = CAT_SLEEP,
 };
 
 /* A thread looked at in detail. */
@@ -72,6 +87,7 @@ struct tl_lane {
 
 struct timeline {
 	const struct capdata *cd;
+	uint8_t *cause;         /* per block: enum diag_cause */
 	uint64_t w0, w1;        /* window, CLOCK_MONOTONIC */
 	double col_ns;
 	uint64_t *lock_ns, *offcpu_ns, *hold_ns, *samples; /* per capdata thread */
@@ -85,20 +101,9 @@ struct timeline {
 	size_t nlabels;
 };
 
-static enum tl_cat block_cat(const struct cap_block *b)
+static enum tl_cat block_cat(const struct timeline *t, size_t block)
 {
-	if (b->wait_kind == CAP_WAIT_MMAP_LOCK || b->wait_kind == CAP_WAIT_KERNEL_LOCK)
-		return CAT_LOCK;
-	if (b->state == CAP_STATE_UNINTERRUPTIBLE)
-		return CAT_IO;
-	if (b->state == CAP_STATE_RUNNABLE)
-		return CAT_RUNNABLE;
-	return CAT_SLEEP;
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
+	return t->cause[block] < DIAG_CAUSE__COUNT ? (enum tl_cat)cause_cat[t->cause[block]] : CAT_SLEEP;
 }
 
 static uint64_t span_end(uint64_t start, uint64_t dur)
@@ -221,7 +226,7 @@ static int pick_candidates(struct timeline *t)
 		const struct cap_block *b = &cd->blocks[i];
 
 		t->offcpu_ns[b->thread] = sat_add(t->offcpu_ns[b->thread], b->dur_ns);
-		if (block_cat(b) == CAT_LOCK)
+		if (block_cat(t, i) == CAT_LOCK)
 			t->lock_ns[b->thread] = sat_add(t->lock_ns[b->thread], b->dur_ns);
 	}
 	for (i = 0; i < cd->nholds; i++)
@@ -264,7 +269,7 @@ static void fill_coverage(struct timeline *t)
 		int32_t c = t->cand_of[b->thread];
 
 		if (c >= 0)
-			cover(t, &t->cands[c], block_cat(b), b->start_ns, span_end(b->start_ns, b->dur_ns));
+			cover(t, &t->cands[c], block_cat(t, i), b->start_ns, span_end(b->start_ns, b->dur_ns));
 	}
 	for (i = 0; i < cd->nholds; i++) {
 		const struct cap_hold *h = &cd->holds[i];
@@ -334,8 +339,25 @@ static int fold_lanes(struct timeline *t)
 	return 0;
 }
 
+/* Whether a drawn lane has a column where memory reclaim dominates. */
+static bool shows_reclaim(const struct timeline *t, size_t nlanes)
+{
+	size_t i, k;
+
+	for (i = 0; i < nlanes; i++) {
+		const struct tl_cand *c = &t->cands[t->lanes[i].rep];
+
+		for (k = 0; k < TL_COLS; k++) {
+			if (c->bar[k] && c->bar[k] / 8 == CAT_RECLAIM)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void timeline_release(struct timeline *t)
 {
+	free(t->cause);
 	free(t->lock_ns);
 	free(t->offcpu_ns);
 	free(t->hold_ns);
@@ -468,7 +490,7 @@ static int pick_labels(struct timeline *t, size_t nlanes)
 }
 
 /* Outlines the named holds in their lane's hold strip and names them in the
- * row under it: "mmap 3.00 GiB, 1.200 s". */
+ * row under it with the verdict's words: "mmap 3.0 GiB MAP_POPULATE, 1.2 s". */
 static void draw_labels(FILE *f, const struct timeline *t, const double *lane_y)
 {
 	const struct capdata *cd = t->cd;
@@ -481,29 +503,31 @@ static void draw_labels(FILE *f, const struct timeline *t, const double *lane_y)
 		double y = lane_y[t->cands[t->cand_of[h->thread]].lane];
 		const char *mode = h->mode == CAP_HOLD_READ ? "read" : h->mode == CAP_HOLD_WRITE ? "write"
 										  : "write (downgraded)";
-		char op[96], dur[32], text[160];
+		struct diag_holdop op;
+		char dur[32], text[sizeof(op.op) + sizeof(dur) + 2];
 		double tw;
 
-		render_fmt_dur(h->dur_ns, dur, sizeof(dur));
-		if (h->in_syscall)
-			render_syscall_label(h->syscall, h->args, op, sizeof(op));
-		else
-			snprintf(op, sizeof(op), "%s hold", mode);
-		snprintf(text, sizeof(text), "%s, %s", op, dur);
+		units_fmt_dur(dur, sizeof(dur), h->dur_ns);
+		diagnose_hold_op(cd, h, 1, &op);
+		snprintf(text, sizeof(text), "%s, %s", op.op, dur);
 		fprintf(f, "<rect class=\"stt-op\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" data-t=\""
 			"mmap_lock %s hold by ", x, y + TL_BAR_H + 2, x2 - x, TL_LANE_H - TL_BAR_H - 2, mode);
 		render_xml_put(f, th->comm);
-		fprintf(f, " %" PRId32 ": %s in %s, from %+.3f s%s\"/>\n", th->tid, dur,
-			h->in_syscall ? op : "no syscall",
+		/* the operation may name a thread outside the target: escaped */
+		fprintf(f, " %" PRId32 ": %s in ", th->tid, dur);
+		render_xml_put(f, op.op);
+		fprintf(f, ", from %+.3f s%s\"/>\n",
 			rel_s(t, h->start_ns > t->w0 ? (double)(h->start_ns - t->w0) : 0),
 			h->flags & CAP_BLOCK_IN_PROGRESS ? " (still held at the end)" : "");
 		/* A bracket under the hold, the name from its start (or ending at
 		 * its end when it would run off the plot). */
-		tw = 6.0 * (double)strlen(text);
+		tw = 6.0 * (double)render_utf8_chars(text);
 		fprintf(f, "<path class=\"stt-bracket\" d=\"M%.1f %.1fv3H%.1fv-3\"/>"
-			"<text class=\"stt-oplabel\" x=\"%.1f\" y=\"%.1f\"%s>%s</text>\n",
+			"<text class=\"stt-oplabel\" x=\"%.1f\" y=\"%.1f\"%s>",
 			x, y + TL_LANE_H - 1, x2, x + tw > TL_X1 ? x2 : x, y + TL_LANE_H + TL_OPS_H - 2,
-			x + tw > TL_X1 ? " text-anchor=\"end\"" : "", text);
+			x + tw > TL_X1 ? " text-anchor=\"end\"" : "");
+		render_xml_put(f, text);
+		fputs("</text>\n", f);
 	}
 }
 
@@ -557,7 +581,7 @@ static void draw_rss(FILE *f, const struct timeline *t, double top)
 	}
 	fprintf(f, "<rect class=\"stt-panel\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%d\"/>\n",
 		TL_X0, top, TL_X1 - TL_X0, TL_RSS_H);
-	render_fmt_bytes(max, b1, sizeof(b1));
+	units_fmt_bytes(b1, sizeof(b1), max);
 	fprintf(f, "<text class=\"stt-lane\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">RSS</text>"
 		"<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>"
 		"<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">0</text>\n",
@@ -604,8 +628,8 @@ static void draw_rss(FILE *f, const struct timeline *t, double top)
 		if (any) {
 			char b2[32];
 
-			render_fmt_bytes(first_rss, b1, sizeof(b1));
-			render_fmt_bytes(last_rss, b2, sizeof(b2));
+			units_fmt_bytes(b1, sizeof(b1), first_rss);
+			units_fmt_bytes(b2, sizeof(b2), last_rss);
 			fprintf(f, "<text class=\"stt-tick\" x=\"%d\" y=\"%.1f\" fill=\"%s\">pid %" PRId32
 				": %s \xe2\x86\x92 %s</text>\n", TL_X0 + 6, top + 12 + 12.0 * (double)p,
 				colours[p], pids[p], b1, b2);
@@ -629,13 +653,18 @@ static const char timeline_css[] =
 	".stt .stt-oplabel{font-size:10px;font-weight:bold}"
 	".stt .stt-bracket{fill:none;stroke:#000;stroke-width:1}";
 
-static void draw_legend(FILE *f, double y, bool trigger)
+/* Memory reclaim is named only in pictures that show some. */
+static void draw_legend(FILE *f, double y, bool trigger, bool reclaim)
 {
-	static const int order[] = { CAT_LOCK, CAT_IO, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R };
+	static const int order[] = {
+		CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R,
+	};
 	double x = TL_X0;
 	size_t i;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (order[i] == CAT_RECLAIM && !reclaim)
+			continue;
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
 			"<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", x, y - 9, cat_colour[order[i]], x + 14, y,
 			cat_name[order[i]]);
@@ -673,7 +702,10 @@ int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *a
 	t.col_ns = (double)(t.w1 - t.w0) / TL_COLS;
 	has_trigger = trig >= t.w0 && trig <= t.w1 && trig != 0;
 
-	err = pick_candidates(&t);
+	t.cause = malloc(cd->nblocks ? cd->nblocks : 1);
+	err = t.cause ? diagnose_classify(cd, t.cause) : -ENOMEM;
+	if (!err)
+		err = pick_candidates(&t);
 	if (!err) {
 		fill_coverage(&t);
 		err = fold_lanes(&t);
@@ -721,7 +753,7 @@ int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *a
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	draw_legend(f, legend_y, has_trigger);
+	draw_legend(f, legend_y, has_trigger, shows_reclaim(&t, nlanes));
 
 	if (has_trigger) {
 		tx = xof(&t, trig);

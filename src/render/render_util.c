@@ -1,4 +1,4 @@
-/* render_util.c: helpers of the picture renderers: XML/HTML escaping, string interning, colours, units, syscall names. */
+/* render_util.c: helpers of the picture renderers: XML/HTML escaping, string interning, hashing, the verdict, the tooltip script. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -220,34 +220,6 @@ void render_strtab_release(struct render_strtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* ---- units ---- */
-
-void render_fmt_bytes(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, units[u]);
-}
-
-void render_fmt_dur(uint64_t ns, char *buf, size_t len)
-{
-	if (ns >= 10000000000ULL)
-		snprintf(buf, len, "%.1f s", (double)ns / 1e9);
-	else if (ns >= 1000000000ULL)
-		snprintf(buf, len, "%.3f s", (double)ns / 1e9);
-	else
-		snprintf(buf, len, "%.3f ms", render_ms(ns));
-}
-
 /* ---- the verdict, from the diagnosis' extra object ---- */
 
 static const char *verdict_str(const json_t *extra, const char *key)
@@ -271,70 +243,6 @@ const char *render_verdict_summary(const json_t *extra)
 const char *render_verdict_kind(const json_t *extra)
 {
 	return verdict_str(extra, "kind");
-}
-
-/* ---- x86_64 syscall names, for the ones a stall shows up in ---- */
-
-const char *render_syscall_name(int32_t nr)
-{
-	static const struct { int32_t nr; const char *name; } names[] = {
-		{ 0, "read" }, { 1, "write" }, { 2, "open" }, { 3, "close" }, { 7, "poll" },
-		{ 9, "mmap" }, { 10, "mprotect" }, { 11, "munmap" }, { 12, "brk" },
-		{ 17, "pread64" }, { 18, "pwrite64" }, { 19, "readv" }, { 20, "writev" },
-		{ 23, "select" }, { 24, "sched_yield" }, { 25, "mremap" }, { 26, "msync" },
-		{ 27, "mincore" }, { 28, "madvise" }, { 35, "nanosleep" }, { 42, "connect" },
-		{ 43, "accept" }, { 44, "sendto" }, { 45, "recvfrom" }, { 46, "sendmsg" },
-		{ 47, "recvmsg" }, { 56, "clone" }, { 57, "fork" }, { 58, "vfork" },
-		{ 59, "execve" }, { 60, "exit" }, { 61, "wait4" }, { 74, "fsync" },
-		{ 75, "fdatasync" }, { 76, "truncate" }, { 77, "ftruncate" }, { 82, "rename" },
-		{ 87, "unlink" }, { 149, "mlock" }, { 150, "munlock" }, { 151, "mlockall" },
-		{ 152, "munlockall" }, { 157, "prctl" }, { 162, "sync" }, { 202, "futex" },
-		{ 230, "clock_nanosleep" }, { 231, "exit_group" }, { 232, "epoll_wait" },
-		{ 237, "mbind" }, { 257, "openat" }, { 270, "pselect6" }, { 271, "ppoll" },
-		{ 279, "move_pages" }, { 281, "epoll_pwait" }, { 288, "accept4" },
-		{ 295, "preadv" }, { 296, "pwritev" }, { 299, "recvmmsg" }, { 307, "sendmmsg" },
-		{ 310, "process_vm_readv" }, { 311, "process_vm_writev" }, { 325, "mlock2" },
-		{ 329, "pkey_mprotect" }, { 426, "io_uring_enter" }, { 435, "clone3" },
-		{ 439, "faccessat2" }, { 440, "process_madvise" }, { 441, "epoll_pwait2" },
-	};
-	size_t lo = 0, hi = sizeof(names) / sizeof(names[0]);
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (names[mid].nr == nr)
-			return names[mid].name;
-		if (names[mid].nr < nr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-void render_syscall_label(int32_t nr, const uint64_t args[4], char *buf, size_t len)
-{
-	const char *name = render_syscall_name(nr);
-	char b1[32], b2[32];
-
-	if (!name) {
-		snprintf(buf, len, "syscall %" PRId32, nr);
-		return;
-	}
-	/* The length argument is what makes an address-space operation big. */
-	switch (nr) {
-	case 9: case 10: case 11: case 26: case 28: case 149: case 150: case 325: case 329:
-		render_fmt_bytes(args[1], b1, sizeof(b1));
-		snprintf(buf, len, "%s %s", name, b1);
-		break;
-	case 25:
-		render_fmt_bytes(args[1], b1, sizeof(b1));
-		render_fmt_bytes(args[2], b2, sizeof(b2));
-		snprintf(buf, len, "%s %s -> %s", name, b1, b2);
-		break;
-	default:
-		snprintf(buf, len, "%s", name);
-	}
 }
 
 /* ---- the SVGs' tooltips ---- */

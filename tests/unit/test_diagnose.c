@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
+#include "diagnose/classify.h"
 #include "diagnose/diagnose.h"
 #include "lib/capbuild.h"
 
@@ -718,6 +720,101 @@ static void test_summary_line(void **state)
 	assert_string_equal(diagnose_kind_name(99), "unknown");
 }
 
+/* diagnose_classify() is the classification report.json's "waits" counts:
+ * per cause, the target's blocks it classifies so are waits[cause].count. */
+static void test_classify(void **state)
+{
+	size_t i, b;
+	unsigned int c;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t count[DIAG_CAUSE__COUNT] = { 0 };
+		struct capdata cd;
+		uint8_t *cause;
+		json_t *d, *waits;
+
+		assert_int_equal(capdata_init(&cd), 0);
+		W = &cd;
+		cases[i].build();
+		cause = malloc(cd.nblocks + 1);
+		assert_non_null(cause);
+		assert_int_equal(diagnose_classify(&cd, cause), 0);
+		for (b = 0; b < cd.nblocks; b++) {
+			assert_true(cause[b] < DIAG_CAUSE__COUNT);
+			if (!cd.threads[cd.blocks[b].thread].outside)
+				count[cause[b]]++;
+		}
+		d = diagnose(NULL);
+		waits = json_object_get(d, "waits");
+		for (c = 0; c < DIAG_CAUSE__COUNT; c++) {
+			json_t *w = json_object_get(waits, diagnose_cause_name(c));
+
+			assert_non_null(w);
+			if ((uint64_t)json_integer_value(json_object_get(w, "count")) != count[c])
+				fail_msg("%s: %s: classify counts %" PRIu64 ", waits %" JSON_INTEGER_FORMAT,
+					 cases[i].name, diagnose_cause_name(c), count[c],
+					 json_integer_value(json_object_get(w, "count")));
+		}
+		json_decref(d);
+		free(cause);
+		capdata_free(&cd);
+	}
+	assert_string_equal(diagnose_cause_name(DIAG_CAUSE_MEMORY_RECLAIM), "memory_reclaim");
+	assert_string_equal(diagnose_cause_name(DIAG_CAUSE_OTHER), "other");
+	assert_string_equal(diagnose_cause_name(DIAG_CAUSE__COUNT), "unknown");
+	assert_int_equal(diagnose_classify(NULL, NULL), -EINVAL);
+}
+
+/* The words for what an mmap_lock hold was doing: the verdict's, and the
+ * timeline's labels. */
+static void test_hold_op(void **state)
+{
+	static const struct {
+		int32_t sys;            /* -1: outside a syscall */
+		uint64_t a1, a2, a3;
+		uint32_t repeats;
+		const char *op, *call;
+	} ops[] = {
+		{ NR_mmap, 3 * GIB, 3, 0x8022, 1, "mmap 3.0 GiB MAP_POPULATE", "mmap(3.0 GiB, MAP_POPULATE)" },
+		{ NR_mmap, 384 * MIB, 3, 0x22, 1, "mmap 384 MiB", "mmap(384 MiB)" },
+		{ NR_mprotect, 256 * MIB, 1, 0, 200, "mprotect 256 MiB PROT_READ ×200",
+		  "mprotect(256 MiB, PROT_READ) ×200" },
+		{ 329, 4096, 0, 0, 1, "pkey_mprotect 4 KiB PROT_NONE", "pkey_mprotect(4 KiB, PROT_NONE)" },
+		{ 28, 1 * MIB, 4, 0, 1, "madvise 1.0 MiB MADV_DONTNEED", "madvise(1.0 MiB, MADV_DONTNEED)" },
+		{ 25, 1 * MIB, 2 * MIB, 0, 1, "mremap 1.0 MiB to 2.0 MiB", "mremap(1.0 MiB to 2.0 MiB)" },
+		{ 11, 512, 0, 0, 1, "munmap 512 B", "munmap(512 B)" },
+		{ NR_clone, 0, 0, 0, 1, "fork of a 5.0 GiB process", "fork of a 5.0 GiB process" },
+		{ NR_futex, 0, 0, 0, 1, "futex", "futex()" },
+		{ 999, 0, 0, 0, 1, "syscall 999", "syscall 999" },
+		{ -1, 0, 0, 0, 1, "a page fault or kernel work", "a page fault or kernel work" },
+	};
+	struct capdata cd;
+	uint32_t t;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(capdata_init(&cd), 0);
+	W = &cd;
+	window(1000);
+	t = thread(10, "svc");
+	mem(100, 1 * GIB, 5 * GIB);
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct cap_hold h = {
+			.thread = t, .mm_pid = PID, .mode = CAP_HOLD_WRITE, .start_ns = T0 + 500 * MS,
+			.dur_ns = 20 * MS, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK,
+			.in_syscall = ops[i].sys >= 0, .syscall = ops[i].sys >= 0 ? ops[i].sys : 0,
+			.args = { 0, ops[i].a1, ops[i].a2, ops[i].a3 },
+		};
+		struct diag_holdop d;
+
+		diagnose_hold_op(&cd, &h, ops[i].repeats, &d);
+		assert_string_equal(d.op, ops[i].op);
+		assert_string_equal(d.call, ops[i].call);
+	}
+	capdata_free(&cd);
+}
+
 static void test_bad_args(void **state)
 {
 	json_t *d = (json_t *)1;
@@ -735,6 +832,8 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_summary_line),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_hold_op),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

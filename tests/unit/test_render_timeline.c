@@ -46,15 +46,15 @@ static void test_timeline_story(void **state)
 	assert_non_null(strstr(svg, "fill=\"#9ecae1\""));
 	assert_non_null(strstr(svg, "fill=\"#2ca02c\" data-t=\"on-CPU (sampled)"));
 	assert_non_null(strstr(svg, "fill=\"#4a1486\" data-t=\"mmap_lock write hold"));
-	/* The big address-space operation is named. */
-	assert_non_null(strstr(svg, ">mmap 3.00 GiB, 1.000 s</text>"));
-	assert_non_null(strstr(svg, "data-t=\"mmap_lock write hold by alloc 110: 1.000 s in mmap 3.00 GiB, from -1.000 s\""));
+	/* The big address-space operation is named, in the verdict's words and units. */
+	assert_non_null(strstr(svg, ">mmap 3.0 GiB, 1.0 s</text>"));
+	assert_non_null(strstr(svg, "data-t=\"mmap_lock write hold by alloc 110: 1.0 s in mmap 3.0 GiB, from -1.000 s\""));
 	/* Trigger, pre-trigger, RSS curve, verdict. */
 	assert_non_null(strstr(svg, "class=\"stt-trigger\""));
 	assert_non_null(strstr(svg, "class=\"stt-pre\""));
 	assert_non_null(strstr(svg, "trigger at +7.000 s"));
 	assert_non_null(strstr(svg, "<polyline class=\"stt-rss\""));
-	assert_non_null(strstr(svg, "pid 100: 100 MiB \xe2\x86\x92 3.10 GiB"));
+	assert_non_null(strstr(svg, "pid 100: 100 MiB \xe2\x86\x92 3.1 GiB"));
 	assert_non_null(strstr(svg, ">alloc held mmap_lock &lt;1 s&gt;</text>"));
 	/* Ticks are relative to the trigger. */
 	assert_non_null(strstr(svg, ">-7 s</text>"));
@@ -79,6 +79,7 @@ static void test_timeline_without_evidence(void **state)
 	assert_non_null(strstr(svg, "no memory samples in this capture"));
 	assert_non_null(strstr(svg, ">0 s</text>"));
 	assert_null(strstr(svg, "fill=\"#d62728\" data-t")); /* no lock waits */
+	assert_null(strstr(svg, "memory reclaim")); /* named only when shown */
 	free(svg);
 	rworld_free(&w);
 }
@@ -142,10 +143,51 @@ static void test_timeline_bounded(void **state)
 	rworld_free(&w);
 }
 
+/* Colours come from diagnose's classification: a direct-reclaim stall in D
+ * state is "memory reclaim" (its own colour and legend entry), not I/O; a
+ * hold outside a syscall by a thread outside the target names it, escaped. */
+static void test_timeline_causes(void **state)
+{
+	struct rworld w;
+	char *svg = NULL;
+	int64_t t, k;
+	uint32_t rk, dk;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(capdata_init(&w.cd), 0);
+	w.cd.window.start_mono_ns = RW_T0;
+	w.cd.window.duration_ns = RW_S;
+	t = capdata_thread(&w.cd, 1, 1, "ingest");
+	k = capdata_thread(&w.cd, 2, 2, "k<d>");
+	w.cd.threads[k].outside = true;
+	rk = RW_STACK(&w, true, "try_to_free_pages", "shrink_node", "io_schedule", "schedule");
+	dk = RW_STACK(&w, true, "submit_bio_wait", "io_schedule", "schedule");
+	rw_block(&w, (uint32_t)t, ST_NO_STACK, rk, CAP_STATE_UNINTERRUPTIBLE, 0, 0, 400 * RW_MS);
+	rw_block(&w, (uint32_t)t, ST_NO_STACK, dk, CAP_STATE_UNINTERRUPTIBLE, 0, 500 * RW_MS, 400 * RW_MS);
+	{
+		struct cap_hold h = { .thread = (uint32_t)k, .mm_pid = 1, .mode = CAP_HOLD_WRITE,
+				      .start_ns = RW_T0 + 100 * RW_MS, .dur_ns = 300 * RW_MS,
+				      .ustack = ST_NO_STACK, .kstack = ST_NO_STACK };
+
+		assert_int_equal(capdata_add_hold(&w.cd, &h), 0);
+	}
+	assert_int_equal(aggregate_build(&w.agg, &w.cd), 0);
+	RW_RENDER(svg, render_timeline(f, &w.cd, &w.agg, NULL, 0));
+	assert_non_null(strstr(svg, "fill=\"#8c564b\" data-t=\"memory reclaim: "));
+	assert_non_null(strstr(svg, "fill=\"#ff7f0e\" data-t=\"I/O: "));
+	assert_non_null(strstr(svg, ">memory reclaim</text>"));
+	assert_non_null(strstr(svg, ">kernel work of k&lt;d&gt;, 300 ms</text>"));
+	rw_assert_attrs_escaped(svg);
+	free(svg);
+	rworld_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timeline_story),
+		cmocka_unit_test(test_timeline_causes),
 		cmocka_unit_test(test_timeline_without_evidence),
 		cmocka_unit_test(test_timeline_hostile_comm),
 		cmocka_unit_test(test_timeline_bounded),

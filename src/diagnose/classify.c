@@ -1,0 +1,520 @@
+/* classify.c: the cause of every block, from its kernel evidence (syscall, frames, task state, lock tracepoints), and the totals per cause. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose/diagnose_int.h"
+
+/* Names in "waits"; the abnormal ones are the verdict kinds' names. */
+static const char *const cause_names[DIAG_CAUSE__COUNT] = {
+	[DIAG_CAUSE_MMAP_LOCK] = "mmap_lock", [DIAG_CAUSE_KERNEL_LOCK] = "kernel_lock",
+	[DIAG_CAUSE_FUTEX] = "futex", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
+	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue", [DIAG_CAUSE_IDLE] = "idle",
+	[DIAG_CAUSE_BUSY] = "busy", [DIAG_CAUSE_OTHER] = "other",
+};
+
+const char *diagnose_cause_name(unsigned int cause)
+{
+	return cause < DIAG_CAUSE__COUNT ? cause_names[cause] : "unknown";
+}
+
+/* Waiting for work, a peer, a timer or a child: idle by nature when asleep. */
+static bool syscall_idle(int32_t nr)
+{
+	switch (nr) {
+	case NR_epoll_wait: case NR_epoll_pwait: case NR_epoll_pwait2: case NR_poll:
+	case NR_ppoll: case NR_select: case NR_pselect6: case NR_nanosleep:
+	case NR_clock_nanosleep: case NR_pause: case NR_rt_sigsuspend: case NR_rt_sigtimedwait:
+	case NR_wait4: case NR_waitid: case NR_accept: case NR_accept4: case NR_recvfrom:
+	case NR_recvmsg: case NR_recvmmsg: case NR_msgrcv: case NR_mq_timedreceive:
+	case NR_io_getevents: case NR_io_pgetevents: case NR_io_uring_enter: case NR_semop:
+	case NR_semtimedop:
+	/* reads asleep in S state wait on a pipe, socket or terminal, not a disk */
+	case NR_read: case NR_readv: case NR_pread64: case NR_preadv: case NR_preadv2:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Syscalls whose uninterruptible waits are file or block I/O. */
+static bool syscall_io(int32_t nr)
+{
+	switch (nr) {
+	case NR_read: case NR_write: case NR_pread64: case NR_pwrite64: case NR_readv:
+	case NR_writev: case NR_preadv: case NR_pwritev: case NR_preadv2: case NR_pwritev2:
+	case NR_fsync: case NR_fdatasync: case NR_sync: case NR_syncfs: case NR_sync_file_range:
+	case NR_msync: case NR_io_submit: case NR_fallocate: case NR_truncate: case NR_ftruncate:
+	case NR_sendfile: case NR_copy_file_range: case NR_splice: case NR_close:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Frame evidence: the patterns that give each frame its feature bits (KF_*, UF_* in diagnose_int.h). */
+enum match { M_BASE, M_PREFIX, M_SUBSTR };
+
+struct fpat {
+	const char *pat;
+	uint16_t bits;
+	uint8_t how;
+};
+
+/* Kernel functions by what they tell, matched on their base name (".isra.0",
+ * ".cold" ignored) or as a prefix. A frame gets the bits of every group that
+ * names it. Each list ends in NULL. */
+struct fgroup {
+	uint16_t bits;
+	uint8_t how;
+	const char *const *names;
+};
+
+static const char *const reclaim_base[] = {
+	"__alloc_pages_direct_reclaim", "__alloc_pages_direct_compact",
+	"__alloc_pages_slowpath", "try_to_free_pages", "try_to_free_mem_cgroup_pages",
+	"mem_cgroup_handle_over_high", "reclaim_throttle", "__perform_reclaim",
+	"do_try_to_free_pages", "throttle_direct_reclaim", "try_charge_memcg", "try_charge",
+	"mem_cgroup_oom_synchronize", "mem_cgroup_out_of_memory", "out_of_memory",
+	"try_to_compact_pages", "compact_zone", "__node_reclaim", "shrink_lruvec",
+	"shrink_folio_list", "shrink_inactive_list", "shrink_active_list", "shrink_slab", NULL,
+};
+
+static const char *const reclaim_prefix[] = {
+	"shrink_node", NULL,
+};
+
+static const char *const io_plumb_base[] = {
+	"io_schedule", "io_schedule_timeout", NULL,
+};
+
+static const char *const io_base[] = {
+	"folio_wait_bit_common", "folio_wait_bit", "folio_wait_bit_killable",
+	"folio_wait_writeback", "folio_wait_stable", "__folio_lock", "__folio_lock_killable",
+	"__folio_lock_or_retry", "wait_on_page_bit_common", "__filemap_fdatawait_range",
+	"filemap_fdatawait_range", "filemap_fdatawait_keep_errors",
+	"file_write_and_wait_range", "filemap_write_and_wait_range", "file_fdatawait_range",
+	"submit_bio_wait", "balance_dirty_pages", "balance_dirty_pages_ratelimited_flags",
+	"wbt_wait", "rq_qos_wait", "__wait_on_buffer", "bit_wait_io", "blkdev_issue_flush",
+	"__iomap_dio_rw", "iomap_dio_rw", "vfs_fsync_range", "do_fsync", "ksys_sync", NULL,
+};
+
+static const char *const io_prefix[] = {
+	"jbd2_", "blk_mq_", NULL,
+};
+
+static const char *const lock_plumb_prefix[] = {
+	"rwsem_down_", "down_read", "down_write", "__down_read", "__down_write",
+	"__mutex_lock", "mutex_lock", "__rt_mutex_slowlock", "rt_mutex_slowlock",
+	"rtlock_slowlock", NULL,
+};
+
+static const char *const lock_plumb_base[] = {
+	"percpu_rwsem_wait", "__percpu_down_read", "percpu_down_write", "__down",
+	"__down_common", "__down_killable", "__down_interruptible", "__down_timeout", NULL,
+};
+
+static const char *const mm_base[] = {
+	"lock_mm_and_find_vma", "vm_mmap_pgoff", "ksys_mmap_pgoff", "do_mprotect_pkey",
+	"__vm_munmap", "__do_sys_munmap", "__x64_sys_munmap", "__x64_sys_mprotect",
+	"do_madvise", "__do_sys_brk", "__x64_sys_brk", "__do_sys_mremap", "__x64_sys_mremap",
+	"do_mlock", "__mm_populate", "dup_mmap", "__access_remote_vm", "access_remote_vm",
+	"get_arg_page", "mmap_read_lock_killable", "mmap_write_lock_killable", "exit_mmap",
+	"do_user_addr_fault", NULL,
+};
+
+static const char *const futex_plumb_prefix[] = {
+	"futex_wait", NULL,
+};
+
+static const char *const futex_plumb_base[] = {
+	"futex_do_wait", "__futex_wait", "futex_lock_pi", NULL,
+};
+
+static const char *const futex_base[] = {
+	"do_futex", NULL,
+};
+
+static const char *const futex_prefix[] = {
+	"__x64_sys_futex", NULL,
+};
+
+static const char *const idle_base[] = {
+	"ep_poll", "do_epoll_wait", "do_epoll_pwait", "do_nanosleep", "hrtimer_nanosleep",
+	"do_select", "core_sys_select", "do_sys_poll", "do_poll", "pipe_read",
+	"anon_pipe_read", "pipe_write", "anon_pipe_write", "unix_stream_read_generic",
+	"unix_stream_data_wait", "sk_wait_data", "inet_csk_accept",
+	"inet_csk_wait_for_connect", "__skb_wait_for_more_packets", "wait_woken", "do_wait",
+	"kernel_wait4", "do_sigtimedwait", "sigsuspend", "n_tty_read", "inotify_read",
+	"io_cqring_wait", "read_events", "do_msgrcv", "do_semtimedop", "eventfd_read",
+	"timerfd_read", NULL,
+};
+
+static const char *const plumb_prefix[] = {
+	"schedule", "preempt_schedule", "finish_task_switch", "__traceiter_", "__bpf_trace",
+	"bpf_", "rwsem_", "up_read", "up_write", "mutex_unlock", "__mutex_unlock", "_raw_",
+	"queued_", "native_queued_", NULL,
+};
+
+static const char *const plumb_base[] = {
+	"__schedule", "try_to_wake_up", "wake_up_q", "wake_up_process", NULL,
+};
+
+static const struct fgroup kernel_groups[] = {
+	{ KF_RECLAIM, M_BASE, reclaim_base },
+	{ KF_RECLAIM, M_PREFIX, reclaim_prefix },
+	{ KF_IO | KF_PLUMB, M_BASE, io_plumb_base },
+	{ KF_IO, M_BASE, io_base },
+	{ KF_IO, M_PREFIX, io_prefix },
+	{ KF_LOCK | KF_PLUMB, M_PREFIX, lock_plumb_prefix },
+	{ KF_LOCK | KF_PLUMB, M_BASE, lock_plumb_base },
+	{ KF_MM, M_BASE, mm_base },
+	{ KF_FUTEX | KF_PLUMB, M_PREFIX, futex_plumb_prefix },
+	{ KF_FUTEX | KF_PLUMB, M_BASE, futex_plumb_base },
+	{ KF_FUTEX, M_BASE, futex_base },
+	{ KF_FUTEX, M_PREFIX, futex_prefix },
+	{ KF_IDLE, M_BASE, idle_base },
+	{ KF_PLUMB, M_PREFIX, plumb_prefix },
+	{ KF_PLUMB, M_BASE, plumb_base },
+};
+
+/* libc's own entry points, leafmost first wins (pthread_cond_wait re-takes
+ * its mutex through __pthread_mutex_cond_lock: that one is a lock wait). */
+static const struct fpat user_pats[] = {
+	{ "mutex_cond_lock", UF_LOCK, M_SUBSTR },
+	{ "lll_lock_wait", UF_LOCK, M_SUBSTR },
+	{ "mutex_lock", UF_LOCK, M_SUBSTR },
+	{ "mutex_timedlock", UF_LOCK, M_SUBSTR },
+	{ "mutex_clocklock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_rdlock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_wrlock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_timedrdlock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_timedwrlock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_clockrdlock", UF_LOCK, M_SUBSTR },
+	{ "rwlock_clockwrlock", UF_LOCK, M_SUBSTR },
+	{ "cond_wait", UF_WORK, M_SUBSTR },
+	{ "cond_timedwait", UF_WORK, M_SUBSTR },
+	{ "cond_clockwait", UF_WORK, M_SUBSTR },
+	{ "sem_wait", UF_WORK, M_SUBSTR },
+	{ "sem_timedwait", UF_WORK, M_SUBSTR },
+	{ "sem_clockwait", UF_WORK, M_SUBSTR },
+	{ "pthread_join", UF_WORK, M_SUBSTR },
+	{ "pthread_timedjoin", UF_WORK, M_SUBSTR },
+	{ "pthread_clockjoin", UF_WORK, M_SUBSTR },
+	{ "barrier_wait", UF_WORK, M_SUBSTR },
+};
+
+static bool pat_match(const char *name, const char *pat, uint8_t how)
+{
+	size_t n = strlen(pat);
+
+	switch (how) {
+	case M_BASE:
+		return strncmp(name, pat, n) == 0 && (name[n] == '\0' || name[n] == '.');
+	case M_PREFIX:
+		return strncmp(name, pat, n) == 0;
+	default:
+		return strstr(name, pat) != NULL;
+	}
+}
+/* Runtime libraries: their frames are how a wait happens, not who waits. */
+static bool mapping_is_runtime(const struct capdata *cd, uint32_t mapping)
+{
+	static const char *const libs[] = {
+		"libc.so", "libc-", "libpthread", "ld-linux", "libstdc++", "libgcc_s",
+	};
+	const char *file, *base;
+	size_t i;
+
+	if (mapping >= cd->nmappings || !cd->mappings[mapping].file)
+		return false;
+	file = cd->mappings[mapping].file;
+	base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	for (i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		if (strncmp(base, libs[i], strlen(libs[i])) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool diag_thread_is_target(const struct ctx *x, uint32_t t)
+{
+	return t < x->cd->nthreads && !x->cd->threads[t].outside;
+}
+
+uint16_t diag_frame_feat(struct ctx *x, uint32_t f)
+{
+	const struct cap_frame *fr = &x->cd->frames[f];
+	uint16_t bits = F_DONE;
+	size_t g, i;
+
+	if (x->ffeat[f] & F_DONE)
+		return x->ffeat[f];
+	if (fr->kernel) {
+		for (g = 0; g < sizeof(kernel_groups) / sizeof(kernel_groups[0]); g++) {
+			const struct fgroup *kg = &kernel_groups[g];
+
+			for (i = 0; kg->names[i]; i++) {
+				if (pat_match(fr->name, kg->names[i], kg->how)) {
+					bits |= kg->bits;
+					break;
+				}
+			}
+		}
+	} else {
+		/* user patterns are exclusive: the first decides */
+		for (i = 0; i < sizeof(user_pats) / sizeof(user_pats[0]); i++) {
+			if (pat_match(fr->name, user_pats[i].pat, user_pats[i].how)) {
+				bits |= user_pats[i].bits;
+				break;
+			}
+		}
+		if (mapping_is_runtime(x->cd, fr->mapping))
+			bits |= F_RUNTIME;
+	}
+	x->ffeat[f] = bits;
+	return bits;
+}
+/* Kernel bits of every frame, plus the user bit of the leafmost user frame
+ * that has one. ST_NO_STACK has none. */
+uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
+{
+	const struct cap_stack *s;
+	uint16_t bits = F_DONE;
+	bool user_done = false;
+	uint32_t i;
+
+	if (st >= x->cd->nstacks)
+		return 0;
+	if (x->sfeat[st] & F_DONE)
+		return x->sfeat[st];
+	s = &x->cd->stacks[st];
+	for (i = s->nframes; i-- > 0;) {
+		uint16_t f = diag_frame_feat(x, s->frames[i]);
+
+		bits |= f & KF_KERNEL_BITS;
+		if (!user_done && (f & (UF_WORK | UF_LOCK))) {
+			bits |= f & (UF_WORK | UF_LOCK);
+			user_done = true;
+		}
+	}
+	x->sfeat[st] = bits;
+	return bits;
+}
+
+/* A waker is evidence only when it is another, real task: wakeups from
+ * interrupt context can be charged to the idle task (tid 0). */
+bool diag_waker_real(const struct ctx *x, const struct cap_block *b)
+{
+	return b->has_waker && b->waker < x->cd->nthreads && b->waker != b->thread &&
+	       x->cd->threads[b->waker].tid != 0;
+}
+
+static bool block_is_futex(const struct cap_block *b, uint16_t kf)
+{
+	return b->wait_kind == CAP_WAIT_FUTEX || (kf & KF_FUTEX) ||
+	       (b->in_syscall && (b->syscall == NR_futex || b->syscall == NR_futex_waitv));
+}
+
+/* The rules of docs/diagnose.md, in their order. */
+static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
+{
+	uint16_t kf = diag_stack_feat(x, b->kstack), uf;
+
+	if (kf & KF_RECLAIM)
+		return DIAG_CAUSE_MEMORY_RECLAIM;
+	if (b->wait_kind == CAP_WAIT_MMAP_LOCK)
+		return DIAG_CAUSE_MMAP_LOCK;
+	if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
+		return DIAG_CAUSE_KERNEL_LOCK;
+	if (b->state == CAP_STATE_RUNNABLE) {
+		/* preempted in the middle of its own long computation: that
+		 * computation, not the CPU it lost, is what stalls it */
+		if (b->thread < x->cd->nthreads && x->trun_e[b->thread] &&
+		    b->start_ns >= x->trun_s[b->thread] && b->start_ns <= x->trun_e[b->thread])
+			return DIAG_CAUSE_BUSY;
+		return DIAG_CAUSE_RUNQUEUE;
+	}
+	if (block_is_futex(b, kf)) {
+		uf = diag_stack_feat(x, b->ustack);
+		if (uf & UF_WORK)
+			return DIAG_CAUSE_IDLE;
+		if (uf & UF_LOCK)
+			return DIAG_CAUSE_FUTEX;
+		return diag_waker_real(x, b) ? DIAG_CAUSE_FUTEX : DIAG_CAUSE_IDLE;
+	}
+	/* Without lock tracepoints (--no-locks), the kernel stack still shows a
+	 * sleeping lock, and whether the path takes the mmap_lock. */
+	if (b->wait_kind == CAP_WAIT_NONE && (kf & KF_LOCK))
+		return (kf & KF_MM) ? DIAG_CAUSE_MMAP_LOCK : DIAG_CAUSE_KERNEL_LOCK;
+	if (b->state == CAP_STATE_UNINTERRUPTIBLE &&
+	    ((kf & KF_IO) || (b->in_syscall && syscall_io(b->syscall))))
+		return DIAG_CAUSE_IO;
+	if ((kf & KF_IDLE) || (b->in_syscall && syscall_idle(b->syscall)))
+		return DIAG_CAUSE_IDLE;
+	/* Interruptible sleeps wait for an event someone else sends. */
+	if (b->state == CAP_STATE_SLEEPING)
+		return DIAG_CAUSE_IDLE;
+	return DIAG_CAUSE_OTHER;
+}
+
+static void add_total(struct ctx *x, enum diag_cause c, uint32_t thread, uint64_t ns, bool is_block)
+{
+	struct ctotal *t = &x->tot[c];
+
+	t->total_ns = sat_add(t->total_ns, ns);
+	if (is_block) {
+		t->count++;
+		if (ns > t->max_ns)
+			t->max_ns = ns;
+	}
+	if (!(x->tmask[thread] & (1u << c))) {
+		x->tmask[thread] |= (uint16_t)(1u << c);
+		t->threads++;
+	}
+}
+
+static int cmp_samp_ts(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *x = &cd->samples[i], *y = &cd->samples[j];
+
+	return diag_cmp(x->ts_ns, y->ts_ns) ?: diag_cmp(x->thread, y->thread) ?: diag_cmp(i, j);
+}
+
+void diag_classify_all(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	size_t i;
+
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+		enum diag_cause c = classify(x, b);
+
+		x->cls[i] = (uint8_t)c;
+		if (!diag_thread_is_target(x, b->thread))
+			continue;
+		add_total(x, c, b->thread, b->dur_ns, true);
+		if (c == DIAG_CAUSE_MEMORY_RECLAIM)
+			x->treclaim_ns[b->thread] = sat_add(x->treclaim_ns[b->thread], b->dur_ns);
+		if (c == DIAG_CAUSE_IO)
+			x->tio_ns[b->thread] = sat_add(x->tio_ns[b->thread], b->dur_ns);
+	}
+	/* On-CPU time in reclaim stalls a thread as surely as sleeping in it. */
+	for (i = 0; i < x->nsamp; i++) {
+		const struct cap_sample *s = &cd->samples[x->samp[i]];
+
+		if (diag_stack_feat(x, s->kstack) & KF_RECLAIM) {
+			add_total(x, DIAG_CAUSE_MEMORY_RECLAIM, s->thread, x->period_ns, false);
+			x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns = sat_add(x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns, x->period_ns);
+			x->treclaim_ns[s->thread] = sat_add(x->treclaim_ns[s->thread], x->period_ns);
+		}
+	}
+}
+
+/* The target's samples, by time. */
+void diag_collect_samples(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	size_t i;
+
+	x->nsamp = 0;
+	for (i = 0; i < cd->nsamples; i++) {
+		if (diag_thread_is_target(x, cd->samples[i].thread))
+			x->samp[x->nsamp++] = i;
+	}
+	qsort_r(x->samp, x->nsamp, sizeof(*x->samp), cmp_samp_ts, (void *)cd);
+}
+
+void diag_ctx_release(struct ctx *x)
+{
+	free(x->ffeat);
+	free(x->sfeat);
+	free(x->cls);
+	free(x->tmask);
+	free(x->treclaim_ns);
+	free(x->tio_ns);
+	free(x->acc);
+	free(x->acc2);
+	free(x->accbest);
+	free(x->accbest_ns);
+	free(x->touched);
+	free(x->lidx);
+	free(x->groups);
+	free(x->samp);
+	free(x->trun_s);
+	free(x->trun_e);
+}
+
+int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregate *agg)
+{
+	size_t nt = cd->nthreads ? cd->nthreads : 1;
+
+	memset(x, 0, sizeof(*x));
+	x->cd = cd;
+	x->agg = agg;
+	x->win_start = cd->window.start_mono_ns;
+	x->win_ns = cd->window.duration_ns ? cd->window.duration_ns : 1;
+	x->win_end = sat_add(x->win_start, cd->window.duration_ns);
+	/* samples without a period (an older capture) are taken as 100 Hz */
+	x->period_ns = cd->window.sample_period_ns ? cd->window.sample_period_ns : 10000000ull;
+	x->hold_thr_ns = cd->window.hold_threshold_ns ? cd->window.hold_threshold_ns
+						      : DIAG_HOLD_THRESHOLD_NS;
+	x->ffeat = calloc(cd->nframes ? cd->nframes : 1, sizeof(*x->ffeat));
+	x->sfeat = calloc(cd->nstacks ? cd->nstacks : 1, sizeof(*x->sfeat));
+	x->cls = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->cls));
+	x->lidx = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->lidx));
+	x->samp = calloc(cd->nsamples ? cd->nsamples : 1, sizeof(*x->samp));
+	x->tmask = calloc(nt, sizeof(*x->tmask));
+	x->treclaim_ns = calloc(nt, sizeof(*x->treclaim_ns));
+	x->tio_ns = calloc(nt, sizeof(*x->tio_ns));
+	x->acc = calloc(nt, sizeof(*x->acc));
+	x->acc2 = calloc(nt, sizeof(*x->acc2));
+	x->accbest = calloc(nt, sizeof(*x->accbest));
+	x->accbest_ns = calloc(nt, sizeof(*x->accbest_ns));
+	x->touched = calloc(nt, sizeof(*x->touched));
+	x->trun_s = calloc(nt, sizeof(*x->trun_s));
+	x->trun_e = calloc(nt, sizeof(*x->trun_e));
+	if (!x->trun_s || !x->trun_e || !x->ffeat || !x->sfeat || !x->cls || !x->lidx || !x->samp || !x->tmask ||
+	    !x->treclaim_ns || !x->tio_ns || !x->acc || !x->acc2 || !x->accbest || !x->accbest_ns ||
+	    !x->touched)
+		return -ENOMEM;
+	return 0;
+}
+
+int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggregate *agg,
+		      struct cpuinfo *ci)
+{
+	int err = diag_ctx_init(x, cd, agg);
+
+	if (!err) {
+		diag_collect_samples(x);
+		/* busy runs first: a preemption inside one is "busy", not "runqueue" */
+		err = diag_cpu_busy_runs(x, ci);
+	}
+	if (!err)
+		diag_classify_all(x);
+	return err;
+}
+
+int diagnose_classify(const struct capdata *cd, uint8_t *cause_per_block)
+{
+	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
+	struct ctx x;
+	int err;
+
+	if (!cd || (!cause_per_block && cd->nblocks))
+		return -EINVAL;
+	err = diag_ctx_classify(&x, cd, NULL, &ci);
+	if (!err && cd->nblocks)
+		memcpy(cause_per_block, x.cls, cd->nblocks * sizeof(*x.cls));
+	diag_cpu_release(&ci);
+	diag_ctx_release(&x);
+	return err;
+}

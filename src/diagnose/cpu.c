@@ -1,0 +1,261 @@
+/* cpu.c: on-CPU samples: busy runs, and who ran while others waited runnable. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose/diagnose_int.h"
+
+/* ---------------------------------------------------------------------------
+ * On-CPU samples: busy runs, and who ran while others waited runnable.
+ */
+static int cmp_samp_thread(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *p = &cd->samples[i], *q = &cd->samples[j];
+
+	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->ts_ns, q->ts_ns) ?: diag_cmp(i, j);
+}
+
+static int cmp_block_thread(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_block *p = &cd->blocks[i], *q = &cd->blocks[j];
+
+	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->start_ns, q->start_ns) ?: diag_cmp(i, j);
+}
+
+struct ival {
+	uint64_t s, e;
+};
+
+static int cmp_ival(const void *a, const void *b)
+{
+	const struct ival *p = a, *q = b;
+
+	return diag_cmp(p->s, q->s) ?: diag_cmp(p->e, q->e);
+}
+
+static int cmp_tcpu(const void *a, const void *b)
+{
+	const struct tcpu *p = a, *q = b;
+
+	/* most on-CPU first */
+	return diag_cmp(q->oncpu_ns, p->oncpu_ns) ?: diag_cmp(p->thread, q->thread);
+}
+
+/* A voluntary block (asleep or uninterruptible) ends a busy run; being
+ * preempted does not: the thread still wanted the CPU. */
+static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
+{
+	const struct capdata *cd = x->cd;
+	size_t *vb = NULL, nvb = 0, i, a, b;
+	int err = -ENOMEM;
+
+	ci->tsamp = malloc((x->nsamp ? x->nsamp : 1) * sizeof(*ci->tsamp));
+	ci->threads = calloc(x->nsamp ? x->nsamp : 1, sizeof(*ci->threads));
+	vb = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*vb));
+	if (!ci->tsamp || !ci->threads || !vb)
+		goto cleanup;
+	memcpy(ci->tsamp, x->samp, x->nsamp * sizeof(*x->samp));
+	qsort_r(ci->tsamp, x->nsamp, sizeof(*ci->tsamp), cmp_samp_thread, (void *)cd);
+	for (i = 0; i < cd->nblocks; i++) {
+		if (cd->blocks[i].state != CAP_STATE_RUNNABLE && diag_thread_is_target(x, cd->blocks[i].thread))
+			vb[nvb++] = i;
+	}
+	qsort_r(vb, nvb, sizeof(*vb), cmp_block_thread, (void *)cd);
+
+	for (a = 0; a < x->nsamp; a = b) {
+		uint32_t t = cd->samples[ci->tsamp[a]].thread;
+		struct tcpu *tc = &ci->threads[ci->nthreads++];
+		size_t lo = 0, hi = nvb, run = a, k;
+
+		for (b = a; b < x->nsamp && cd->samples[ci->tsamp[b]].thread == t; b++)
+			;
+		tc->thread = t;
+		tc->oncpu_ns = (uint64_t)(b - a) * x->period_ns;
+		/* this thread's voluntary blocks: [lo, hi) of vb */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (cd->blocks[vb[mid]].thread < t)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (k = a; k < b; k++) {
+			uint64_t ts = cd->samples[ci->tsamp[k]].ts_ns;
+			bool brk = false;
+
+			if (k > a) {
+				uint64_t prev = cd->samples[ci->tsamp[k - 1]].ts_ns;
+
+				while (lo < nvb && cd->blocks[vb[lo]].thread == t &&
+				       cd->blocks[vb[lo]].start_ns <= prev)
+					lo++;
+				brk = ts - prev > 1000000000ull ||
+				      (lo < nvb && cd->blocks[vb[lo]].thread == t &&
+				       cd->blocks[vb[lo]].start_ns < ts);
+			}
+			if (brk)
+				run = k;
+			{
+				uint64_t len = ts - cd->samples[ci->tsamp[run]].ts_ns + x->period_ns;
+
+				if (len > tc->run_ns) {
+					tc->run_ns = len;
+					tc->run_first = run;
+					tc->run_n = k - run + 1;
+				}
+			}
+		}
+	}
+	err = 0;
+cleanup:
+	free(vb);
+	return err;
+}
+
+/* Samples of target threads inside the union of the runnable waits. */
+static int runq_takers(struct ctx *x, struct cpuinfo *ci)
+{
+	const struct capdata *cd = x->cd;
+	struct ival *iv;
+	size_t n = 0, m = 0, i, k = 0;
+
+	ci->in_runq = calloc(x->nsamp ? x->nsamp : 1, sizeof(*ci->in_runq));
+	iv = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*iv));
+	if (!ci->in_runq || !iv) {
+		free(iv);
+		return -ENOMEM;
+	}
+	for (i = 0; i < cd->nblocks; i++) {
+		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE && diag_thread_is_target(x, cd->blocks[i].thread))
+			iv[n++] = (struct ival){ cd->blocks[i].start_ns, block_end(&cd->blocks[i]) };
+	}
+	qsort(iv, n, sizeof(*iv), cmp_ival);
+	for (i = 0; i < n; i++) {
+		if (m && iv[i].s <= iv[m - 1].e) {
+			if (iv[i].e > iv[m - 1].e)
+				iv[m - 1].e = iv[i].e;
+		} else {
+			iv[m++] = iv[i];
+		}
+	}
+	for (i = 0; i < x->nsamp && k < m; i++) {
+		uint64_t ts = cd->samples[x->samp[i]].ts_ns;
+
+		while (k < m && iv[k].e <= ts)
+			k++;
+		if (k < m && iv[k].s <= ts)
+			ci->in_runq[i] = true;
+	}
+	free(iv);
+	return 0;
+}
+
+/* Marks each thread's longest run as a busy run when it lasted
+ * DIAG_BUSY_RUN_NS and the thread was on-CPU for DIAG_BUSY_SHARE_PCT of it
+ * (less is a thread starved of CPU, not a busy one). Runs before classify. */
+int diag_cpu_busy_runs(struct ctx *x, struct cpuinfo *ci)
+{
+	const struct capdata *cd = x->cd;
+	size_t j;
+	int err;
+
+	ci->busiest = ci->taker = SIZE_MAX;
+	if ((err = cpu_runs(x, ci)))
+		return err;
+	for (j = 0; j < ci->nthreads; j++) {
+		const struct tcpu *t = &ci->threads[j];
+
+		if (t->run_ns >= DIAG_BUSY_RUN_NS &&
+		    (double)t->run_n * (double)x->period_ns * 100.0 >=
+			    (double)DIAG_BUSY_SHARE_PCT * (double)t->run_ns) {
+			x->trun_s[t->thread] = cd->samples[ci->tsamp[t->run_first]].ts_ns;
+			x->trun_e[t->thread] = cd->samples[ci->tsamp[t->run_first + t->run_n - 1]].ts_ns;
+			if (!x->trun_e[t->thread])
+				x->trun_e[t->thread] = 1;
+		}
+	}
+	return 0;
+}
+
+int diag_cpu_analyse(struct ctx *x, struct cpuinfo *ci)
+{
+	const struct capdata *cd = x->cd;
+	size_t i, j;
+	int err;
+
+	if ((err = runq_takers(x, ci)))
+		return err;
+	for (i = 0; i < x->nsamp; i++) {
+		if (ci->in_runq[i])
+			x->acc[cd->samples[x->samp[i]].thread] += x->period_ns;
+	}
+	for (j = 0; j < ci->nthreads; j++) {
+		ci->threads[j].taken_ns = x->acc[ci->threads[j].thread];
+		x->acc[ci->threads[j].thread] = 0;
+	}
+	qsort(ci->threads, ci->nthreads, sizeof(*ci->threads), cmp_tcpu);
+	for (j = 0; j < ci->nthreads; j++) {
+		const struct tcpu *t = &ci->threads[j];
+
+		if (x->trun_e[t->thread] &&
+		    (ci->busiest == SIZE_MAX || t->run_ns > ci->threads[ci->busiest].run_ns))
+			ci->busiest = j;
+		if (t->taken_ns && (ci->taker == SIZE_MAX || t->taken_ns > ci->threads[ci->taker].taken_ns))
+			ci->taker = j;
+	}
+	return 0;
+}
+
+void diag_cpu_release(struct cpuinfo *ci)
+{
+	free(ci->tsamp);
+	free(ci->threads);
+	free(ci->in_runq);
+	memset(ci, 0, sizeof(*ci));
+}
+
+static int cmp_pair(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct cap_sample *p = &cd->samples[i], *q = &cd->samples[j];
+
+	return diag_cmp(p->ustack, q->ustack) ?: diag_cmp(p->kstack, q->kstack) ?: diag_cmp(i, j);
+}
+
+/* The most frequent (user, kernel) stack pair among n samples (indices into
+ * cd->samples); returns the index of one such sample, or SIZE_MAX. */
+size_t diag_mode_sample(const struct capdata *cd, const size_t *idx, size_t n)
+{
+	size_t *s, i, best = SIZE_MAX, best_n = 0, run = 0;
+
+	if (!n)
+		return SIZE_MAX;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return idx[0]; /* any sample still names the thread's code */
+	memcpy(s, idx, n * sizeof(*s));
+	qsort_r(s, n, sizeof(*s), cmp_pair, (void *)cd);
+	for (i = 0; i < n; i++) {
+		if (i && cd->samples[s[i]].ustack == cd->samples[s[i - 1]].ustack &&
+		    cd->samples[s[i]].kstack == cd->samples[s[i - 1]].kstack)
+			run++;
+		else
+			run = 1;
+		if (run > best_n) {
+			best_n = run;
+			best = s[i];
+		}
+	}
+	free(s);
+	return best;
+}

@@ -1,0 +1,272 @@
+/* diagnose_int.h: what the diagnose stage's files share: the analysis context, its records and the functions across files; not part of the diagnose API.
+ *
+ * Invariants and ownership:
+ * - struct ctx is built by diag_ctx_init() and freed by diag_ctx_release();
+ *   it borrows cd and agg, which outlive it. Its per-thread arrays have
+ *   cd->nthreads entries, cls one per block, ffeat one per frame, sfeat one
+ *   per stack (0 = not computed yet, F_DONE once it is).
+ * - The order of a diagnosis: diag_collect_samples, diag_cpu_busy_runs (busy
+ *   runs, read by classify), diag_classify_all (cls and tot), then the lock
+ *   groups (diag_build_groups, diag_blame_groups), diag_cpu_analyse and the
+ *   evidence; each step reads only what the steps before it filled.
+ * - Totals (struct ctotal) count target threads only; cls holds every block's
+ *   cause, the target's or not.
+ * - acc, acc2, accbest, accbest_ns and touched are scratch: zero between uses
+ *   (take_holders and diag_cpu_analyse clear what they used).
+ * - struct cpuinfo is owned by its caller and freed by diag_cpu_release().
+ * - json_t results are new references; a failed allocation inside an
+ *   evidence builder sets ctx.oom instead of failing there.
+ */
+#ifndef STALLTRAP_DIAGNOSE_INT_H
+#define STALLTRAP_DIAGNOSE_INT_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "diagnose/classify.h"
+#include "diagnose/diagnose.h"
+#include "util/syscalls.h"
+#include "util/units.h"
+
+/* Evidence sections are capped so report.json stays readable; what is left
+ * out is counted in "diagnosis" ("omitted"), never dropped silently. */
+#define MAX_LOCKS 16
+#define MAX_LOCK_HOLDERS 4
+#define MAX_HOLDERS 32
+#define MAX_CPU_THREADS 8
+#define MAX_IO_THREADS 8
+#define MAX_MEM_POINTS 120
+#define SUMMARY_FRAMES 2        /* caller frames named in a summary */
+#define SUMMARY_NAME_MAX 60     /* bytes of one name in a summary */
+#define RSS_NOTE_MIN (16ull << 20) /* RSS changes smaller than this are not worth a word */
+
+/* ---------------------------------------------------------------------------
+ * Frame evidence. Each frame gets feature bits once, from its name; a stack
+ * gets the union of its frames' kernel bits and its leafmost user bit.
+ */
+#define KF_RECLAIM  0x0001u  /* direct reclaim, compaction, memcg charge/OOM */
+#define KF_IO       0x0002u  /* waits for block I/O, writeback, page locks under I/O */
+#define KF_LOCK     0x0004u  /* sleeping kernel locks: rwsem, mutex, semaphore */
+#define KF_MM       0x0008u  /* takes the process's mmap_lock */
+#define KF_FUTEX    0x0010u  /* a futex wait */
+#define KF_IDLE     0x0020u  /* epoll, sleeps, pipes, sockets, wait for children */
+#define KF_PLUMB    0x0040u  /* scheduler and lock internals: never "where" */
+#define UF_WORK     0x0080u  /* libc wait for work: condvar, semaphore, join, barrier */
+#define UF_LOCK     0x0100u  /* libc lock wait: mutex, rwlock */
+#define F_RUNTIME   0x0200u  /* user frame of libc/ld/libstdc++: skipped when naming a caller */
+#define F_DONE      0x8000u
+
+#define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE)
+
+/* ---------------------------------------------------------------------------
+ * Fixed-size text buffer for summaries: appends never overflow, and a cut
+ * never splits a UTF-8 character (the result goes into JSON).
+ */
+struct sbuf {
+	char s[768];
+	size_t len;
+};
+
+/* ms rounded to whole microseconds, as everywhere in report.json */
+static inline json_t *jms(uint64_t ns)
+{
+	return json_real(units_ms(ns));
+}
+
+static inline json_t *jcount(uint64_t v)
+{
+	return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static inline json_t *jhex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_string(buf);
+}
+
+/* -1, 0 or 1 as a is below, equal to or above b: one step of a comparator. */
+static inline int diag_cmp(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static inline uint64_t overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+	uint64_t s = s1 > s2 ? s1 : s2, e = e1 < e2 ? e1 : e2;
+
+	return e > s ? e - s : 0;
+}
+
+static inline uint64_t block_end(const struct cap_block *b)
+{
+	return sat_add(b->start_ns, b->dur_ns);
+}
+
+/* Every set_new below may fail only for lack of memory; build functions
+ * check the containers they return, and one failed key makes the whole
+ * diagnosis fail with -ENOMEM at the end (ctx.oom). */
+
+/* ---------------------------------------------------------------------------
+ * The analysis context: per-frame/stack evidence, per-block cause, totals.
+ */
+struct ctotal {
+	uint64_t total_ns;      /* off-CPU time of the cause's blocks (+ on-CPU reclaim) */
+	uint64_t oncpu_ns;      /* memory_reclaim only: sampled on-CPU time in reclaim */
+	uint64_t max_ns;
+	uint64_t count;         /* blocks */
+	uint32_t threads;       /* distinct target threads */
+	uint64_t expected_ns;   /* from the baseline, scaled to this window */
+	uint64_t score_ns;      /* total_ns - expected_ns: what is judged */
+	bool qualifies;
+};
+
+/* A group of waits on one lock (mmap_lock of one mm, one kernel lock, one
+ * futex word of one process), with who was to blame for them. */
+struct lholder {
+	uint32_t thread;
+	uint64_t blame_ns;      /* waiter time this thread is responsible for */
+	uint64_t wakes;         /* waits it ended (wakers) or overlapped (mmap holders) */
+	size_t best;            /* block (waker) or hold (mmap) with the most blame */
+	uint64_t best_ns;
+	uint64_t hold_ns;       /* mmap holders: sum of its overlapping holds */
+	uint32_t ops;           /* mmap holders: overlapping holds in the best one's syscall */
+};
+
+struct lgroup {
+	uint8_t cls;
+	uint64_t obj;
+	int32_t pid;            /* process of the waiters (futex, mmap_lock) */
+	size_t first, n;        /* range in ctx.lidx */
+	uint64_t total_ns, max_ns;
+	uint32_t waiters;
+	uint8_t lock_flags;     /* union of the waits' LCB_F_* */
+	bool from_holds;        /* mmap_lock: blame from mmap_lock holds, not wakers */
+	size_t nholders;
+	struct lholder holders[MAX_LOCK_HOLDERS];
+};
+
+struct ctx {
+	const struct capdata *cd;
+	uint64_t *trun_s, *trun_e;  /* per thread: its busy run, when it is one (else 0, 0) */
+	const struct aggregate *agg;
+	uint64_t win_start, win_end, win_ns, period_ns, hold_thr_ns;
+	uint16_t *ffeat;        /* per frame */
+	uint16_t *sfeat;        /* per stack */
+	uint8_t *cls;           /* per block: enum diag_cause */
+	uint16_t *tmask;        /* per thread: causes it waited on (bit per enum diag_cause) */
+	uint64_t *treclaim_ns;  /* per thread: reclaim time, off- and on-CPU */
+	uint64_t *tio_ns;       /* per thread: I/O wait */
+	uint64_t *acc;          /* per thread scratch */
+	uint64_t *acc2;
+	size_t *accbest;
+	uint64_t *accbest_ns;
+	uint32_t *touched;
+	size_t ntouched;
+	struct ctotal tot[DIAG_CAUSE__COUNT];
+	size_t *lidx;           /* lock-wait blocks, grouped */
+	size_t nlidx;
+	struct lgroup *groups;
+	size_t ngroups;
+	size_t *samp;           /* target samples by time */
+	size_t nsamp;
+	bool have_baseline;
+	bool oom;
+};
+
+/* ---------------------------------------------------------------------------
+ * On-CPU samples: busy runs, and who ran while others waited runnable.
+ */
+struct tcpu {
+	uint32_t thread;
+	uint64_t oncpu_ns;
+	uint64_t run_ns;        /* longest run without a voluntary block */
+	size_t run_first, run_n;/* that run, in ctx-local tsamp order */
+	uint64_t taken_ns;      /* on-CPU while other target threads waited runnable */
+};
+
+struct cpuinfo {
+	size_t *tsamp;          /* target samples by (thread, time) */
+	struct tcpu *threads;   /* one per thread with samples, by oncpu_ns descending */
+	size_t nthreads;
+	size_t busiest;         /* index in threads of the longest run, or SIZE_MAX */
+	size_t taker;           /* index in threads of the top runqueue taker, or SIZE_MAX */
+	bool *in_runq;          /* per x->samp position: inside some runnable wait */
+};
+
+/* One entry per (holder thread, mm) at or above the hold threshold. */
+struct hentry {
+	uint32_t thread;
+	int32_t mm_pid;
+	uint64_t hold_ns, holds, read_ns, write_ns;
+	size_t longest;         /* index in cd->holds, or SIZE_MAX */
+	bool in_progress;
+};
+
+
+/* classify.c */
+int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregate *agg);
+void diag_ctx_release(struct ctx *x);
+bool diag_thread_is_target(const struct ctx *x, uint32_t t);
+uint16_t diag_frame_feat(struct ctx *x, uint32_t f);
+uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
+bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
+void diag_collect_samples(struct ctx *x);
+void diag_classify_all(struct ctx *x);
+/* diag_ctx_init, diag_collect_samples, diag_cpu_busy_runs, diag_classify_all:
+ * x over cd with every block classified and the totals counted. ci must be
+ * zeroed ({ .busiest = SIZE_MAX, .taker = SIZE_MAX }); x and ci are the
+ * caller's to release, on failure too. Returns 0 or -ENOMEM. */
+int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggregate *agg,
+		      struct cpuinfo *ci);
+
+/* blame.c */
+int diag_build_groups(struct ctx *x);
+int diag_blame_groups(struct ctx *x);
+int diag_holders_collect(struct ctx *x, struct hentry **out, size_t *nout);
+
+/* cpu.c */
+int diag_cpu_busy_runs(struct ctx *x, struct cpuinfo *ci);
+int diag_cpu_analyse(struct ctx *x, struct cpuinfo *ci);
+void diag_cpu_release(struct cpuinfo *ci);
+size_t diag_mode_sample(const struct capdata *cd, const size_t *idx, size_t n);
+
+/* names.c */
+void diag_sb_put(struct sbuf *sb, const char *str, size_t max);
+__attribute__((format(printf, 2, 3)))
+void diag_sb_printf(struct sbuf *sb, const char *fmt, ...);
+bool diag_shows_ustack(const struct capdata *cd, uint32_t ustack);
+json_t *diag_stack_json(struct ctx *x, uint32_t ustack, uint32_t kstack);
+bool diag_stack_complete(const struct capdata *cd, uint32_t ustack);
+int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack);
+const char *diag_kernel_site(struct ctx *x, uint32_t kstack);
+json_t *diag_thread_ref(const struct ctx *x, uint32_t t);
+json_t *diag_culprit_json(struct ctx *x, uint32_t t, uint32_t ustack, uint32_t kstack,
+			  const char *operation);
+void diag_put_who(struct ctx *x, struct sbuf *sb, uint32_t t);
+bool diag_mem_at(const struct capdata *cd, int32_t pid, uint64_t ts, bool before,
+		 struct cap_mem *out);
+void diag_put_rss_change(const struct capdata *cd, struct sbuf *sb, int32_t pid, uint64_t s,
+			 uint64_t e);
+const char *diag_mode_words(unsigned int mode);
+const char *diag_lock_type(uint8_t f);
+const char *diag_futex_noun(const struct ctx *x, const struct lgroup *g);
+const char *diag_lock_mode(uint8_t f);
+void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb);
+
+/* evidence.c */
+json_t *diag_waits_json(struct ctx *x);
+json_t *diag_locks_json(struct ctx *x);
+json_t *diag_holders_json(struct ctx *x, const struct hentry *e, size_t n, size_t *omitted);
+json_t *diag_memory_json(struct ctx *x);
+json_t *diag_cpu_json(struct ctx *x, const struct cpuinfo *ci, size_t *omitted);
+size_t diag_io_order(struct ctx *x, uint32_t *idx);
+json_t *diag_io_json(struct ctx *x, const uint32_t *idx, size_t n, size_t *omitted);
+
+#endif /* STALLTRAP_DIAGNOSE_INT_H */

@@ -1,0 +1,577 @@
+/* verdict.c: the verdict: judging the causes against the thresholds (and the baseline), the summary words and culprit of each kind, diagnose_build and diagnose_summary_line. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose/diagnose_int.h"
+
+static const char *const kind_names[DIAG__COUNT] = {
+	[DIAG_MMAP_LOCK] = "mmap_lock", [DIAG_KERNEL_LOCK] = "kernel_lock",
+	[DIAG_FUTEX] = "futex", [DIAG_MEMORY_RECLAIM] = "memory_reclaim", [DIAG_IO] = "io",
+	[DIAG_RUNQUEUE] = "runqueue", [DIAG_CPU_BUSY] = "cpu_busy", [DIAG_NONE] = "none",
+};
+
+const char *diagnose_kind_name(unsigned int kind)
+{
+	return kind < DIAG__COUNT ? kind_names[kind] : "unknown";
+}
+
+/* ---------------------------------------------------------------------------
+ * The verdict.
+ */
+struct verdict {
+	enum diag_kind kind;
+	struct sbuf sum;
+	uint64_t waiters, total_ns, max_ns;
+	json_t *culprit;
+};
+
+static void put_waited(struct sbuf *sb, uint64_t waiters, uint64_t total, uint64_t max,
+		       const char *verb)
+{
+	char t[32], m[32];
+
+	units_fmt_dur(t, sizeof(t), total);
+	units_fmt_dur(m, sizeof(m), max);
+	diag_sb_printf(sb, "%" PRIu64 " thread%s %s %s in total (max %s)", waiters, waiters == 1 ? "" : "s",
+		  verb, t, m);
+}
+
+static const struct lgroup *top_group(const struct ctx *x, unsigned int cls)
+{
+	size_t i;
+
+	for (i = 0; i < x->ngroups; i++) {
+		if (x->groups[i].cls == cls)
+			return &x->groups[i];
+	}
+	return NULL;
+}
+
+static const struct hentry *find_hentry(const struct hentry *e, size_t n, uint32_t t, int32_t mm_pid)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (e[i].thread == t && e[i].mm_pid == mm_pid)
+			return &e[i];
+	}
+	return NULL;
+}
+
+static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hentry *he, size_t nhe,
+			 struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_hold *hold = NULL;
+	const struct hentry *e = NULL;
+	uint32_t holder = 0, ops = 1;
+	char held[32];
+	struct diag_holdop d;
+	size_t i;
+
+	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
+	diag_sb_put(&v->sum, " for ", 8);
+	diag_put_lock_name(x, g, &v->sum);
+	if (g->nholders && g->from_holds) {
+		holder = g->holders[0].thread;
+		hold = &cd->holds[g->holders[0].best];
+		ops = g->holders[0].ops;
+	} else if (!g->nholders) {
+		/* no hold overlapped and no waker: the biggest holder of that mm */
+		for (i = 0; i < nhe; i++) {
+			if (he[i].mm_pid == g->pid && he[i].longest != SIZE_MAX) {
+				holder = he[i].thread;
+				hold = &cd->holds[he[i].longest];
+				break;
+			}
+		}
+	}
+	if (hold) {
+		uint64_t held_ns = g->nholders ? g->holders[0].hold_ns : hold->dur_ns;
+		unsigned int mode = hold->mode;
+
+		e = find_hentry(he, nhe, holder, g->pid);
+		if (e) {
+			held_ns = e->hold_ns;
+			if (mode != CAP_HOLD_DOWNGRADED)
+				mode = e->write_ns > e->read_ns ? CAP_HOLD_WRITE : CAP_HOLD_READ;
+		}
+		diagnose_hold_op(cd, hold, ops, &d);
+		units_fmt_dur(held, sizeof(held), held_ns);
+		diag_sb_put(&v->sum, "; ", 4);
+		diag_put_who(x, &v->sum, holder);
+		diag_sb_printf(&v->sum, " held it for %s for %s inside %s", diag_mode_words(mode), held, d.call);
+		{
+			struct sbuf callers = { .len = 0 };
+
+			if (diag_put_callers(x, &callers, hold->ustack))
+				diag_sb_printf(&v->sum, " called from %s", callers.s);
+		}
+		if (hold->flags & CAP_BLOCK_IN_PROGRESS)
+			diag_sb_put(&v->sum, " (still held at the end)", 32);
+		diag_put_rss_change(cd, &v->sum, g->pid, hold->start_ns, sat_add(hold->start_ns, hold->dur_ns));
+		v->culprit = diag_culprit_json(x, holder, hold->ustack, hold->kstack, d.op);
+	} else if (g->nholders) {
+		const struct cap_block *b = &cd->blocks[g->holders[0].best];
+		const char *site = diag_kernel_site(x, b->waker_kstack);
+		struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+
+		units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+		diag_sb_printf(&op, "held mmap_lock for %s", held);
+		diag_sb_put(&v->sum, "; ", 4);
+		diag_put_who(x, &v->sum, b->waker);
+		diag_sb_printf(&v->sum, " held it for %s", held);
+		if (site)
+			diag_sb_printf(&v->sum, ", released in %s", site);
+		if (diag_put_callers(x, &callers, b->waker_ustack))
+			diag_sb_printf(&v->sum, " called from %s", callers.s);
+		v->culprit = diag_culprit_json(x, b->waker, b->waker_ustack, b->waker_kstack, op.s);
+	} else {
+		diag_sb_put(&v->sum, "; its holder was not seen (no mmap_lock hold or waker recorded)", 80);
+	}
+}
+
+/* futex and kernel_lock: the holder is the thread that woke the waiters. */
+static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_block *b;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	const char *site;
+	char held[32];
+
+	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
+	diag_sb_put(&v->sum, " for ", 8);
+	diag_put_lock_name(x, g, &v->sum);
+	if (!g->nholders) {
+		diag_sb_put(&v->sum, "; no thread released it before the end: its holder is unknown", 80);
+		return;
+	}
+	b = &cd->blocks[g->holders[0].best];
+	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
+	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+	if (g->cls == DIAG_CAUSE_FUTEX)
+		diag_sb_printf(&op, "held %s for %s", diag_futex_noun(x, g), held);
+	else
+		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
+			  site ? " in " : "", site ? site : "");
+	diag_sb_put(&v->sum, "; ", 4);
+	diag_put_who(x, &v->sum, b->waker);
+	diag_sb_printf(&v->sum, " held it for %s", held);
+	if (site)
+		diag_sb_printf(&v->sum, " and released it in %s", site);
+	if (diag_put_callers(x, &callers, b->waker_ustack))
+		diag_sb_printf(&v->sum, "%s %s", site ? " called from" : ", released in", callers.s);
+	v->culprit = diag_culprit_json(x, b->waker, b->waker_ustack, b->waker_kstack, op.s);
+}
+
+/* The longest block of thread t in cause c, or NULL. */
+static const struct cap_block *longest_block(const struct ctx *x, uint32_t t, int c)
+{
+	const struct cap_block *best = NULL;
+	size_t i;
+
+	for (i = 0; i < x->cd->nblocks; i++) {
+		const struct cap_block *b = &x->cd->blocks[i];
+
+		if (b->thread == t && (c < 0 || x->cls[i] == c) && (!best || b->dur_ns > best->dur_ns))
+			best = b;
+	}
+	return best;
+}
+
+static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	struct { int32_t nr; uint64_t ns; } sys[16];
+	size_t nsys = 0, i, j;
+	const struct cap_block *b;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	char sz[32];
+	uint32_t t;
+	const char *name = NULL;
+
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_IO].threads, x->tot[DIAG_CAUSE_IO].total_ns, x->tot[DIAG_CAUSE_IO].max_ns,
+		   "waited");
+	diag_sb_put(&v->sum, " on block I/O", 16);
+	/* which syscall most of the waiting happened in */
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *bl = &cd->blocks[i];
+
+		if (x->cls[i] != DIAG_CAUSE_IO || !bl->in_syscall)
+			continue;
+		for (j = 0; j < nsys && sys[j].nr != bl->syscall; j++)
+			;
+		if (j == nsys) {
+			if (nsys == sizeof(sys) / sizeof(sys[0]))
+				continue;
+			sys[nsys++] = (typeof(sys[0])){ bl->syscall, 0 };
+		}
+		sys[j].ns = sat_add(sys[j].ns, bl->dur_ns);
+	}
+	for (i = 0, j = SIZE_MAX; i < nsys; i++) {
+		if (j == SIZE_MAX || sys[i].ns > sys[j].ns)
+			j = i;
+	}
+	if (j != SIZE_MAX && (name = syscall_name(sys[j].nr)))
+		diag_sb_printf(&v->sum, ", mostly in %s", name);
+	if (!norder) {
+		diag_sb_put(&v->sum, "; no thread's I/O was seen", 40);
+		return;
+	}
+	t = order[0];
+	b = longest_block(x, t, DIAG_CAUSE_IO);
+	if (!b)
+		b = longest_block(x, t, -1);
+	diag_sb_put(&v->sum, "; ", 4);
+	diag_put_who(x, &v->sum, t);
+	if (cd->threads[t].io_bytes) {
+		units_fmt_bytes(sz, sizeof(sz), cd->threads[t].io_bytes);
+		diag_sb_printf(&v->sum, " issued the most I/O: %s in %" PRIu64 " request%s", sz,
+			  cd->threads[t].io_count, cd->threads[t].io_count == 1 ? "" : "s");
+		diag_sb_printf(&op, "issued %s of block I/O in %" PRIu64 " request%s", sz,
+			  cd->threads[t].io_count, cd->threads[t].io_count == 1 ? "" : "s");
+	} else {
+		units_fmt_dur(sz, sizeof(sz), x->tio_ns[t]);
+		diag_sb_printf(&v->sum, " waited the most: %s", sz);
+		diag_sb_printf(&op, "waited %s on I/O", sz);
+	}
+	if (b && diag_put_callers(x, &callers, b->ustack))
+		diag_sb_printf(&v->sum, ", from %s", callers.s);
+	v->culprit = diag_culprit_json(x, t, b ? b->ustack : ST_NO_STACK, b ? b->kstack : ST_NO_STACK, op.s);
+}
+
+static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct tcpu *t;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	size_t *idx, n = 0, i, s;
+	char took[32];
+
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
+		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
+	diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
+	if (ci->taker == SIZE_MAX) {
+		diag_sb_put(&v->sum, "; no thread of the target ran meanwhile: the CPU went to other "
+				"processes or the cgroup's CPU quota was spent", 160);
+		return;
+	}
+	t = &ci->threads[ci->taker];
+	idx = malloc((x->nsamp ? x->nsamp : 1) * sizeof(*idx));
+	for (i = 0; idx && i < x->nsamp; i++) {
+		if (ci->in_runq[i] && cd->samples[x->samp[i]].thread == t->thread)
+			idx[n++] = x->samp[i];
+	}
+	s = idx ? diag_mode_sample(cd, idx, n) : SIZE_MAX;
+	free(idx);
+	units_fmt_dur(took, sizeof(took), t->taken_ns);
+	diag_sb_put(&v->sum, "; the target's threads that took the CPU meanwhile: ", 64);
+	diag_put_who(x, &v->sum, t->thread);
+	diag_sb_printf(&v->sum, " ran %s", took);
+	if (s != SIZE_MAX && diag_put_callers(x, &callers, cd->samples[s].ustack))
+		diag_sb_printf(&v->sum, " in %s", callers.s);
+	for (i = 0, n = 0; i < ci->nthreads && n < 2; i++) {
+		if (i == ci->taker || !ci->threads[i].taken_ns)
+			continue;
+		units_fmt_dur(took, sizeof(took), ci->threads[i].taken_ns);
+		diag_sb_printf(&v->sum, ", tid %" PRId32 " %s", cd->threads[ci->threads[i].thread].tid, took);
+		n++;
+	}
+	units_fmt_dur(took, sizeof(took), t->taken_ns);
+	diag_sb_printf(&op, "ran %s on-CPU while other threads waited runnable", took);
+	v->culprit = diag_culprit_json(x, t->thread, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,
+				  s != SIZE_MAX ? cd->samples[s].kstack : ST_NO_STACK, op.s);
+}
+
+static void verdict_reclaim(struct ctx *x, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_block *b;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	uint32_t t = UINT32_MAX, us = ST_NO_STACK, ks = ST_NO_STACK;
+	struct cap_mem m;
+	char d[32], sz[32];
+	size_t i;
+
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_MEMORY_RECLAIM].threads, x->tot[DIAG_CAUSE_MEMORY_RECLAIM].total_ns,
+		   x->tot[DIAG_CAUSE_MEMORY_RECLAIM].max_ns, "stalled");
+	diag_sb_put(&v->sum, " in direct memory reclaim or compaction", 48);
+	if (x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns) {
+		units_fmt_dur(d, sizeof(d), x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns);
+		diag_sb_printf(&v->sum, " (%s of it on-CPU)", d);
+	}
+	for (i = 0; i < cd->nthreads; i++) {
+		if (diag_thread_is_target(x, (uint32_t)i) && x->treclaim_ns[i] &&
+		    (t == UINT32_MAX || x->treclaim_ns[i] > x->treclaim_ns[t]))
+			t = (uint32_t)i;
+	}
+	if (t == UINT32_MAX)
+		return;
+	b = longest_block(x, t, DIAG_CAUSE_MEMORY_RECLAIM);
+	if (b) {
+		us = b->ustack;
+		ks = b->kstack;
+	} else {
+		size_t *idx = malloc((x->nsamp ? x->nsamp : 1) * sizeof(*idx)), n = 0, s;
+
+		for (i = 0; idx && i < x->nsamp; i++) {
+			const struct cap_sample *smp = &cd->samples[x->samp[i]];
+
+			if (smp->thread == t && (diag_stack_feat(x, smp->kstack) & KF_RECLAIM))
+				idx[n++] = x->samp[i];
+		}
+		s = idx ? diag_mode_sample(cd, idx, n) : SIZE_MAX;
+		free(idx);
+		if (s != SIZE_MAX) {
+			us = cd->samples[s].ustack;
+			ks = cd->samples[s].kstack;
+		}
+	}
+	units_fmt_dur(d, sizeof(d), x->treclaim_ns[t]);
+	diag_sb_put(&v->sum, "; ", 4);
+	diag_put_who(x, &v->sum, t);
+	diag_sb_printf(&v->sum, " the most, %s", d);
+	if (diag_put_callers(x, &callers, us))
+		diag_sb_printf(&v->sum, ", allocating in %s", callers.s);
+	/* page cache is charged too but not in RSS: a small RSS says nothing */
+	if (diag_mem_at(cd, cd->threads[t].pid, x->win_end, true, &m) && m.rss_bytes >= RSS_NOTE_MIN) {
+		units_fmt_bytes(sz, sizeof(sz), m.rss_bytes);
+		diag_sb_printf(&v->sum, "; RSS of pid %" PRId32 ": %s", cd->threads[t].pid, sz);
+	}
+	diag_sb_printf(&op, "stalled %s in direct reclaim", d);
+	v->culprit = diag_culprit_json(x, t, us, ks, op.s);
+}
+
+static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct tcpu *t = &ci->threads[ci->busiest];
+	size_t s = diag_mode_sample(cd, ci->tsamp + t->run_first, t->run_n);
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	char d[32];
+
+	units_fmt_dur(d, sizeof(d), t->run_ns);
+	diag_sb_put(&v->sum, "no thread waited abnormally; ", 40);
+	diag_put_who(x, &v->sum, t->thread);
+	diag_sb_printf(&v->sum, " ran on-CPU for %s without blocking", d);
+	if (s != SIZE_MAX && diag_put_callers(x, &callers, cd->samples[s].ustack))
+		diag_sb_printf(&v->sum, ", in %s", callers.s);
+	diag_sb_printf(&op, "on-CPU for %s without blocking", d);
+	v->culprit = diag_culprit_json(x, t->thread, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,
+				  s != SIZE_MAX ? cd->samples[s].kstack : ST_NO_STACK, op.s);
+}
+
+static void verdict_none(struct ctx *x, struct verdict *v)
+{
+	char idle[32], thr[32], run[32];
+	uint64_t threads = 0;
+	size_t i;
+
+	for (i = 0; i < x->cd->nthreads; i++)
+		threads += diag_thread_is_target(x, (uint32_t)i);
+	units_fmt_dur(idle, sizeof(idle), x->tot[DIAG_CAUSE_IDLE].total_ns);
+	units_fmt_dur(thr, sizeof(thr), DIAG_STALL_MAX_NS);
+	units_fmt_dur(run, sizeof(run), DIAG_BUSY_RUN_NS);
+	diag_sb_printf(&v->sum, "no stall: %" PRIu64 " thread%s spent %s in idle waits (polling, sleeping, "
+			   "waiting for work); no abnormal wait reached %s and no thread ran %s without "
+			   "blocking", threads, threads == 1 ? "" : "s", idle, thr, run);
+	if (x->have_baseline)
+		diag_sb_put(&v->sum, " beyond the baseline", 32);
+}
+
+static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci)
+{
+	enum diag_kind best = DIAG_NONE;
+	unsigned int c;
+
+	for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
+		struct ctotal *t = &x->tot[c];
+
+		t->score_ns = t->total_ns > t->expected_ns ? t->total_ns - t->expected_ns : 0;
+		if (c == DIAG_CAUSE_RUNQUEUE)
+			t->qualifies = t->score_ns >= DIAG_STALL_TOTAL_NS &&
+				       (double)t->score_ns * 100.0 >=
+					       (double)DIAG_RUNQ_SHARE_PCT * (double)t->threads * (double)x->win_ns;
+		else
+			t->qualifies = t->score_ns >= DIAG_STALL_TOTAL_NS ||
+				       (t->max_ns >= DIAG_STALL_MAX_NS && t->score_ns >= DIAG_STALL_MAX_NS);
+		if (t->qualifies && (best == DIAG_NONE || t->score_ns > x->tot[best].score_ns))
+			best = (enum diag_kind)c;
+	}
+	if (best == DIAG_NONE && ci->busiest != SIZE_MAX)
+		best = DIAG_CPU_BUSY;
+	return best;
+}
+
+/* The baseline's waits (the same classification run over the baseline's own
+ * capture), per second of its window, scaled to this window. */
+static int apply_baseline(struct ctx *x, const struct capdata *base)
+{
+	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
+	struct ctx b;
+	unsigned int c;
+	int err;
+
+	if (!base || !base->window.duration_ns)
+		return 0;
+	err = diag_ctx_classify(&b, base, NULL, &ci);
+	if (!err) {
+		x->have_baseline = true;
+		for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
+			double e = (double)b.tot[c].total_ns * ((double)x->win_ns / (double)base->window.duration_ns);
+
+			x->tot[c].expected_ns = e >= 1.8e19 ? UINT64_MAX : (uint64_t)e;
+		}
+	}
+	diag_cpu_release(&ci);
+	diag_ctx_release(&b);
+	return err;
+}
+
+int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const struct capdata *baseline,
+		   json_t **out)
+{
+	struct verdict v = { .kind = DIAG_NONE };
+	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
+	struct hentry *he = NULL;
+	size_t nhe = 0, om_holders = 0, om_cpu = 0, om_io = 0, nio;
+	uint32_t *ioidx = NULL;
+	struct ctx x;
+	json_t *o = NULL, *verdict, *meta;
+	int err;
+
+	if (out)
+		*out = NULL;
+	if (!cd || !out)
+		return -EINVAL;
+	if ((err = diag_ctx_classify(&x, cd, agg, &ci)) || (err = diag_build_groups(&x)) || (err = diag_blame_groups(&x)) || (err = diag_cpu_analyse(&x, &ci)) ||
+	    (err = diag_holders_collect(&x, &he, &nhe)))
+		goto cleanup;
+	ioidx = malloc((cd->nthreads ? cd->nthreads : 1) * sizeof(*ioidx));
+	if (!ioidx) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	nio = diag_io_order(&x, ioidx);
+	if ((err = apply_baseline(&x, baseline)))
+		goto cleanup;
+	v.kind = judge(&x, &ci);
+
+	switch (v.kind) {
+	case DIAG_MMAP_LOCK:
+	case DIAG_KERNEL_LOCK:
+	case DIAG_FUTEX: {
+		const struct lgroup *g = top_group(&x, v.kind);
+
+		if (v.kind == DIAG_MMAP_LOCK)
+			verdict_mmap(&x, g, he, nhe, &v);
+		else
+			verdict_woken(&x, g, &v);
+		break;
+	}
+	case DIAG_IO:
+		verdict_io(&x, ioidx, nio, &v);
+		break;
+	case DIAG_RUNQUEUE:
+		verdict_runq(&x, &ci, &v);
+		break;
+	case DIAG_MEMORY_RECLAIM:
+		verdict_reclaim(&x, &v);
+		break;
+	case DIAG_CPU_BUSY:
+		verdict_busy(&x, &ci, &v);
+		break;
+	default:
+		verdict_none(&x, &v);
+		break;
+	}
+	if (v.kind < DIAG_CPU_BUSY) {
+		v.waiters = x.tot[v.kind].threads;
+		v.total_ns = x.tot[v.kind].total_ns;
+		v.max_ns = x.tot[v.kind].max_ns;
+	}
+
+	verdict = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", diagnose_kind_name(v.kind),
+			    "summary", v.sum.s, "waiters", (json_int_t)v.waiters,
+			    "total_wait_ms", jms(v.total_ns), "max_wait_ms", jms(v.max_ns),
+			    "culprit", v.culprit ? v.culprit : json_null());
+	v.culprit = NULL;
+	o = json_pack("{s:o?}", "verdict", verdict);
+	if (!o) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	json_object_set_new(o, "waits", diag_waits_json(&x));
+	json_object_set_new(o, "locks", diag_locks_json(&x));
+	json_object_set_new(o, "holders", diag_holders_json(&x, he, nhe, &om_holders));
+	json_object_set_new(o, "memory", diag_memory_json(&x));
+	json_object_set_new(o, "cpu", diag_cpu_json(&x, &ci, &om_cpu));
+	json_object_set_new(o, "io", diag_io_json(&x, ioidx, nio, &om_io));
+	meta = json_pack("{s:f, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:b, s:{s:I, s:I, s:I, s:I}}",
+			 "window_s", (double)cd->window.duration_ns / 1e9,
+			 "sample_period_ms", jms(cd->nsamples ? x.period_ns : 0),
+			 "hold_threshold_ms", jms(x.hold_thr_ns),
+			 "stall_max_ms", jms(DIAG_STALL_MAX_NS),
+			 "stall_total_ms", jms(DIAG_STALL_TOTAL_NS),
+			 "busy_run_ms", jms(DIAG_BUSY_RUN_NS),
+			 "busy_share_pct", (json_int_t)DIAG_BUSY_SHARE_PCT,
+			 "runqueue_share_pct", (json_int_t)DIAG_RUNQ_SHARE_PCT,
+			 "idle_wait_ms", jms(x.tot[DIAG_CAUSE_IDLE].total_ns),
+			 "baseline", x.have_baseline,
+			 "omitted", "locks", (json_int_t)(x.ngroups > MAX_LOCKS ? x.ngroups - MAX_LOCKS : 0),
+			 "holders", (json_int_t)om_holders, "cpu", (json_int_t)om_cpu,
+			 "io", (json_int_t)om_io);
+	json_object_set_new(o, "diagnosis", meta);
+	if (x.oom || json_object_size(o) != 8) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	*out = o;
+	o = NULL;
+cleanup:
+	json_decref(o);
+	json_decref(v.culprit);
+	free(he);
+	free(ioidx);
+	diag_cpu_release(&ci);
+	diag_ctx_release(&x);
+	return err;
+}
+
+int diagnose_summary_line(const json_t *diag, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(diag, "verdict");
+	const char *kind = json_string_value(json_object_get(v, "kind"));
+	const char *sum = json_string_value(json_object_get(v, "summary"));
+	static const char ell[] = "…";
+	size_t n = 0, i, cut;
+
+	if (!kind || !sum || len < sizeof("verdict: ") + sizeof(ell))
+		return -EINVAL;
+	snprintf(buf, len, "verdict: %s: ", kind);
+	n = strlen(buf);
+	cut = strlen(sum);
+	if (n + cut >= len) {
+		/* leave room for the ellipsis, and cut at a character boundary */
+		cut = len - n - sizeof(ell);
+		while (cut && ((unsigned char)sum[cut] & 0xc0) == 0x80)
+			cut--;
+	}
+	for (i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)sum[i];
+
+		buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	if (cut < strlen(sum)) {
+		memcpy(buf + n, ell, sizeof(ell));
+		n += sizeof(ell) - 1;
+	}
+	buf[n] = '\0';
+	return 0;
+}

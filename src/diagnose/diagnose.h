@@ -12,8 +12,8 @@
  * The rules, thresholds and their order are in docs/diagnose.md.
  *
  * The result is one JSON object whose keys render_report() inserts into
- * report.json: "verdict" {kind, summary, waiters, total_wait_ms,
- * max_wait_ms, culprit}, and the evidence: "waits" (off-CPU time per cause),
+ * report.json: "verdict" {kind, summary, threads, offcpu_ms,
+ * max_ms, culprit}, and the evidence: "waits" (off-CPU time per cause),
  * "locks", "holders", "memory", "cpu", "io", "diagnosis" (thresholds used).
  */
 #ifndef STALLTRAP_DIAGNOSE_H

@@ -19,8 +19,8 @@ json_t *diag_waits_json(struct ctx *x)
 
 	for (c = 0; o && c < DIAG_CAUSE__COUNT; c++) {
 		const struct ctotal *t = &x->tot[c];
-		json_t *v = json_pack("{s:o, s:o, s:I, s:o}", "total_wait_ms", jms(t->total_ns),
-				      "max_wait_ms", jms(t->max_ns), "waiters", (json_int_t)t->threads,
+		json_t *v = json_pack("{s:o, s:o, s:I, s:o}", "offcpu_ms", jms(t->total_ns),
+				      "max_ms", jms(t->max_ns), "threads", (json_int_t)t->threads,
 				      "count", jcount(t->count));
 
 		if (v && c == DIAG_CAUSE_MEMORY_RECLAIM)
@@ -67,8 +67,8 @@ json_t *diag_locks_json(struct ctx *x)
 			      "type", g->cls == DIAG_CAUSE_FUTEX ? "futex" : g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" :
 				      diag_lock_type(g->lock_flags),
 			      "mode", mode ? json_string(mode) : json_null(), "name", name.s,
-			      "waiters", (json_int_t)g->waiters, "count", jcount(g->n),
-			      "total_wait_ms", jms(g->total_ns), "max_wait_ms", jms(g->max_ns),
+			      "threads", (json_int_t)g->waiters, "count", jcount(g->n),
+			      "offcpu_ms", jms(g->total_ns), "max_ms", jms(g->max_ns),
 			      "blame", g->from_holds ? "holds" : "wakers", "holders", holders);
 		if (!o || json_array_append_new(a, o))
 			x->oom = true;

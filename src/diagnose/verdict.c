@@ -498,8 +498,8 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	}
 
 	verdict = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", diagnose_kind_name(v.kind),
-			    "summary", v.sum.s, "waiters", (json_int_t)v.waiters,
-			    "total_wait_ms", jms(v.total_ns), "max_wait_ms", jms(v.max_ns),
+			    "summary", v.sum.s, "threads", (json_int_t)v.waiters,
+			    "offcpu_ms", jms(v.total_ns), "max_ms", jms(v.max_ns),
 			    "culprit", v.culprit ? v.culprit : json_null());
 	v.culprit = NULL;
 	o = json_pack("{s:o?}", "verdict", verdict);

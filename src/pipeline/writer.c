@@ -8,6 +8,7 @@
 #include "diagnose/diagnose.h"
 #include "pipeline/writer.h"
 #include "render/render.h"
+#include "util/units.h"
 
 int writer_diagnose(const struct capdata *cd, const struct capdata *baseline, struct aggregate *agg,
 		    json_t **diag, char *err, size_t errlen)
@@ -89,7 +90,7 @@ static json_t *window_json(const struct capdata *cd)
 
 	rfc3339(cd->window.start_real_ns, start, sizeof(start));
 	return json_pack("{s:s, s:f}", "start", start, "duration_s",
-			 round((double)cd->window.duration_ns / 1e6) / 1e3);
+			 units_s(cd->window.duration_ns));
 }
 
 /* The incident's "window": the capture's, with how much of it came before
@@ -102,7 +103,7 @@ static json_t *incident_window_json(const struct capdata *cd, uint64_t trigger_n
 
 	rfc3339(trig_real, trig, sizeof(trig));
 	if (w && (json_object_set_new(w, "pre_trigger_s",
-				      json_real(round((double)(trigger_ns - cd->window.start_mono_ns) / 1e6) / 1e3)) ||
+				      json_real(units_s(trigger_ns - cd->window.start_mono_ns))) ||
 		  json_object_set_new(w, "trigger", json_string(trig)))) {
 		json_decref(w);
 		return NULL;
@@ -124,7 +125,7 @@ static json_t *baseline_json(const struct writer_incident *inc)
 	if (writer_diagnose(inc->baseline, NULL, &agg, &diag, err, sizeof(err)))
 		return NULL;
 	json_object_set_new(diag, "window", window_json(inc->baseline));
-	json_object_set_new(diag, "offcpu_total_ms", json_real(round((double)agg.offcpu_ns / 1e3) / 1e3));
+	json_object_set_new(diag, "offcpu_total_ms", json_real(units_ms(agg.offcpu_ns)));
 	json_object_set_new(diag, "blocks", json_integer((json_int_t)agg.nblocks));
 	aggregate_release(&agg);
 	return diag;

@@ -228,7 +228,7 @@ static int report_head(const struct capdata *cd, const struct aggregate *agg,
 	if ((err = set(o, "version", json_integer(RENDER_REPORT_VERSION))) ||
 	    (err = set(o, "target", target_json(cd))) ||
 	    (err = set(o, "window", json_pack("{s:s, s:f}", "start", start, "duration_s",
-					      round((double)cd->window.duration_ns / 1e6) / 1e3))) ||
+					      units_s(cd->window.duration_ns)))) ||
 	    (err = set(o, "min_block_ms", json_real(render_ms(cd->window.min_block_ns)))) ||
 	    (err = set(o, "offcpu_total_ms", json_real(render_ms(agg->offcpu_ns)))) ||
 	    (err = set(o, "below_min_block_ms", json_real(render_ms(agg->below_min_ns)))) ||

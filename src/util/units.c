@@ -15,6 +15,13 @@ double units_ms(uint64_t ns)
 	return (double)units_us(ns) / 1000.0;
 }
 
+double units_s(uint64_t ns)
+{
+	uint64_t ms = ns / 1000000u + (ns % 1000000u >= 500000u);
+
+	return (double)ms / 1000.0;
+}
+
 void units_fmt_dur(char *buf, size_t len, uint64_t ns)
 {
 	if (ns >= 1000000000ull)

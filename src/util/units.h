@@ -21,6 +21,8 @@ static inline uint64_t sat_add(uint64_t a, uint64_t b)
 uint64_t units_us(uint64_t ns);
 /* ns -> ms rounded to whole microseconds: the value of every *_ms key. */
 double units_ms(uint64_t ns);
+/* ns -> s rounded to whole milliseconds: the value of every *_s key. */
+double units_s(uint64_t ns);
 /* For people: "6.1 s" (from 1 s), "240 ms" (from 10 ms), "3.5 ms". */
 void units_fmt_dur(char *buf, size_t len, uint64_t ns);
 /* For people: "3.0 GiB" (from 1 GiB, GiB the largest unit), "256 MiB" (from

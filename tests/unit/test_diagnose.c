@@ -582,9 +582,9 @@ static void test_cases(void **state)
 		assert_true(json_is_object(json_object_get(d, "cpu")));
 		assert_true(json_is_array(json_object_get(d, "io")));
 		assert_true(json_is_object(json_object_get(d, "diagnosis")));
-		assert_true(json_is_integer(json_object_get(v, "waiters")));
-		assert_true(json_is_number(json_object_get(v, "total_wait_ms")));
-		assert_true(json_is_number(json_object_get(v, "max_wait_ms")));
+		assert_true(json_is_integer(json_object_get(v, "threads")));
+		assert_true(json_is_number(json_object_get(v, "offcpu_ms")));
+		assert_true(json_is_number(json_object_get(v, "max_ms")));
 		free(dump);
 		json_decref(d);
 		capdata_free(&cd);
@@ -603,7 +603,7 @@ static void test_evidence(void **state)
 	d = diagnose(NULL);
 	l = json_array_get(json_object_get(d, "locks"), 0);
 	assert_string_equal(json_string_value(json_object_get(l, "kind")), "mmap_lock");
-	assert_int_equal(json_integer_value(json_object_get(l, "waiters")), 6);
+	assert_int_equal(json_integer_value(json_object_get(l, "threads")), 6);
 	assert_string_equal(json_string_value(json_object_get(l, "blame")), "holds");
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_array_get(json_object_get(l, "holders"), 0), "tid")), 4250);

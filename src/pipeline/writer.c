@@ -1,6 +1,5 @@
 /* writer.c: turns a capdata into its verdict and its capture directory: saved data, rendered files, summary. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

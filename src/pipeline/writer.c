@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "diagnose/diagnose.h"
 #include "pipeline/writer.h"
@@ -70,37 +69,15 @@ int writer_write(const struct capdata *cd, const char *dir, int top, FILE *summa
 
 /* ---- a watch incident's keys of report.json ---- */
 
-/* RFC 3339 UTC with milliseconds, as report.json's window.start. */
-static void rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t s = (time_t)(ns / 1000000000ll);
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03dZ", base, (int)((ns % 1000000000ll) / 1000000));
-}
-
-/* A capture's "window": {start, duration_s}. */
-static json_t *window_json(const struct capdata *cd)
-{
-	char start[40];
-
-	rfc3339(cd->window.start_real_ns, start, sizeof(start));
-	return json_pack("{s:s, s:f}", "start", start, "duration_s",
-			 units_s(cd->window.duration_ns));
-}
-
 /* The incident's "window": the capture's, with how much of it came before
  * the trigger and when the trigger was. */
 static json_t *incident_window_json(const struct capdata *cd, uint64_t trigger_ns)
 {
 	char trig[40];
 	int64_t trig_real = cd->window.start_real_ns + (int64_t)(trigger_ns - cd->window.start_mono_ns);
-	json_t *w = window_json(cd);
+	json_t *w = render_window_json(cd);
 
-	rfc3339(trig_real, trig, sizeof(trig));
+	render_rfc3339(trig_real, trig, sizeof(trig));
 	if (w && (json_object_set_new(w, "pre_trigger_s",
 				      json_real(units_s(trigger_ns - cd->window.start_mono_ns))) ||
 		  json_object_set_new(w, "trigger", json_string(trig)))) {
@@ -123,7 +100,7 @@ static json_t *baseline_json(const struct writer_incident *inc)
 		return inc->baseline_note ? json_pack("{s:s}", "note", inc->baseline_note) : NULL;
 	if (writer_diagnose(inc->baseline, NULL, &agg, &diag, err, sizeof(err)))
 		return NULL;
-	json_object_set_new(diag, "window", window_json(inc->baseline));
+	json_object_set_new(diag, "window", render_window_json(inc->baseline));
 	json_object_set_new(diag, "offcpu_total_ms", json_real(units_ms(agg.offcpu_ns)));
 	json_object_set_new(diag, "blocks", json_integer((json_int_t)agg.nblocks));
 	aggregate_release(&agg);

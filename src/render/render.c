@@ -33,6 +33,14 @@ void render_rfc3339(int64_t real_ns, char *buf, size_t len)
 		snprintf(buf + n, len - n, ".%03dZ", (int)(rem / 1000000));
 }
 
+json_t *render_window_json(const struct capdata *cd)
+{
+	char start[40];
+
+	render_rfc3339(cd->window.start_real_ns, start, sizeof(start));
+	return json_pack("{s:s, s:f}", "start", start, "duration_s", units_s(cd->window.duration_ns));
+}
+
 bool render_shows_ustack(const struct capdata *cd, uint32_t ustack)
 {
 	return ustack < cd->nstacks && cd->stacks[ustack].status != CAP_STACK_NONE;

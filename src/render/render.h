@@ -161,6 +161,11 @@ int render_pprof(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 int render_html(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 		const json_t *extra);
 
+/* CLOCK_REALTIME ns -> "2024-05-01T12:34:56.789Z" (RFC 3339, UTC, milliseconds). */
+void render_rfc3339(int64_t real_ns, char *buf, size_t len);
+/* report.json's "window" of cd: {start (RFC 3339), duration_s}; NULL when out of memory. */
+json_t *render_window_json(const struct capdata *cd);
+
 /* Writes every file of a capture directory: profile.folded and report.json
  * (as render_all), flamegraph.svg, timeline.svg, profile.pb.gz, report.html.
  * Returns 0, or a negative errno with a one-line reason in err naming the

@@ -22,8 +22,6 @@ static inline uint64_t render_us(uint64_t ns)
 {
 	return units_us(ns);
 }
-/* CLOCK_REALTIME ns -> "2024-05-01T12:34:56.789Z" (RFC 3339, UTC, milliseconds). */
-void render_rfc3339(int64_t real_ns, char *buf, size_t len);
 /* Whether the block's user stack contributes frames (see render.h). */
 bool render_shows_ustack(const struct capdata *cd, uint32_t ustack);
 /* "complete", "truncated", "unreadable" or "none" (also for ST_NO_STACK). */

@@ -213,7 +213,6 @@ static int set(json_t *o, const char *key, json_t *v)
 static int report_head(const struct capdata *cd, const struct aggregate *agg,
 		       const json_t *extra, json_t **out)
 {
-	char start[40];
 	json_t *o = json_object();
 	double pct = aggregate_ustack_complete_pct(agg);
 	const char *key;
@@ -223,12 +222,9 @@ static int report_head(const struct capdata *cd, const struct aggregate *agg,
 	*out = NULL;
 	if (!o)
 		return -ENOMEM;
-	render_rfc3339(cd->window.start_real_ns, start, sizeof(start));
-
 	if ((err = set(o, "version", json_integer(RENDER_REPORT_VERSION))) ||
 	    (err = set(o, "target", target_json(cd))) ||
-	    (err = set(o, "window", json_pack("{s:s, s:f}", "start", start, "duration_s",
-					      units_s(cd->window.duration_ns)))) ||
+	    (err = set(o, "window", render_window_json(cd))) ||
 	    (err = set(o, "min_block_ms", json_real(render_ms(cd->window.min_block_ns)))) ||
 	    (err = set(o, "offcpu_total_ms", json_real(render_ms(agg->offcpu_ns)))) ||
 	    (err = set(o, "below_min_block_ms", json_real(render_ms(agg->below_min_ns)))) ||

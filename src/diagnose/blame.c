@@ -14,7 +14,7 @@
  */
 static bool is_lock_class(unsigned int c)
 {
-	return c == DIAG_CAUSE_MMAP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK || c == DIAG_CAUSE_FUTEX;
+	return c == DIAG_CAUSE_MMAP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK || c == DIAG_CAUSE_APP_LOCK;
 }
 
 static void lock_key(const struct ctx *x, size_t bi, uint8_t *cls, uint64_t *obj, int32_t *pid)

@@ -12,8 +12,9 @@
 /* Names in "waits"; the abnormal ones are the verdict kinds' names. */
 static const char *const cause_names[DIAG_CAUSE__COUNT] = {
 	[DIAG_CAUSE_MMAP_LOCK] = "mmap_lock", [DIAG_CAUSE_KERNEL_LOCK] = "kernel_lock",
-	[DIAG_CAUSE_FUTEX] = "futex", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
-	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue", [DIAG_CAUSE_IDLE] = "idle",
+	[DIAG_CAUSE_APP_LOCK] = "app_lock", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
+	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue",
+	[DIAG_CAUSE_LOOP_BLOCKED] = "loop_blocked", [DIAG_CAUSE_IDLE] = "idle",
 	[DIAG_CAUSE_BUSY] = "busy", [DIAG_CAUSE_OTHER] = "other",
 };
 
@@ -345,8 +346,8 @@ static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 		if (uf & UF_WORK)
 			return DIAG_CAUSE_IDLE;
 		if (uf & UF_LOCK)
-			return DIAG_CAUSE_FUTEX;
-		return diag_waker_real(x, b) ? DIAG_CAUSE_FUTEX : DIAG_CAUSE_IDLE;
+			return DIAG_CAUSE_APP_LOCK;
+		return diag_waker_real(x, b) ? DIAG_CAUSE_APP_LOCK : DIAG_CAUSE_IDLE;
 	}
 	/* Without lock tracepoints (--no-locks), the kernel stack still shows a
 	 * sleeping lock, and whether the path takes the mmap_lock. */

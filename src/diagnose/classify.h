@@ -13,25 +13,34 @@
 #include "capdata/capdata.h"
 #include "diagnose/diagnose.h"
 
-/* Why a block was off-CPU. The first six share their value with enum
+/* Why a block was off-CPU. The first seven share their value with enum
  * diag_kind, so a cause that qualifies as a stall is directly the verdict's
- * kind; the last three never make a verdict. */
+ * kind (diagnose_cause_abnormal()); the last three never make a verdict. */
 enum diag_cause {
 	DIAG_CAUSE_MMAP_LOCK = DIAG_MMAP_LOCK,
 	DIAG_CAUSE_KERNEL_LOCK = DIAG_KERNEL_LOCK,
-	DIAG_CAUSE_FUTEX = DIAG_FUTEX,          /* a user-space lock (mutex, rwlock) */
+	DIAG_CAUSE_APP_LOCK = DIAG_APP_LOCK,    /* an application lock: mutex, rwlock, or a convoy */
 	DIAG_CAUSE_MEMORY_RECLAIM = DIAG_MEMORY_RECLAIM,
 	DIAG_CAUSE_IO = DIAG_IO,
 	DIAG_CAUSE_RUNQUEUE = DIAG_RUNQUEUE,   /* runnable, waiting for a CPU */
+	DIAG_CAUSE_LOOP_BLOCKED = DIAG_LOOP_BLOCKED, /* an event loop's thread held away from its poll */
 	DIAG_CAUSE_IDLE,        /* idle by nature: waiting for work, a timer, a peer */
 	DIAG_CAUSE_BUSY,        /* preempted during its own busy run: part of a cpu_busy */
 	DIAG_CAUSE_OTHER,       /* uninterruptible for a reason not recognised */
 	DIAG_CAUSE__COUNT
 };
 
-/* "mmap_lock", "kernel_lock", "futex", "memory_reclaim", "io", "runqueue",
- * "idle", "busy", "other" (report.json's "waits" keys); "unknown" out of range. */
+/* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",
+ * "loop_blocked", "idle", "busy", "other" (report.json's "waits" keys);
+ * "unknown" out of range. */
 const char *diagnose_cause_name(unsigned int cause);
+
+/* Whether cause is one that can make a verdict (a stall's cause), as opposed
+ * to idle (waiting for work), busy or other. What a person reads first. */
+static inline int diagnose_cause_abnormal(unsigned int cause)
+{
+	return cause < DIAG_CAUSE_IDLE;
+}
 
 /* Classifies every block of cd by the rules diagnose_build() uses:
  * cause_per_block[i] (cd->nblocks entries, the caller's) gets the enum

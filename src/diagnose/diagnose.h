@@ -47,17 +47,32 @@
 enum diag_kind {
 	DIAG_MMAP_LOCK = 0,
 	DIAG_KERNEL_LOCK,
-	DIAG_FUTEX,
+	DIAG_APP_LOCK,          /* the application's own lock, whatever its primitive */
 	DIAG_MEMORY_RECLAIM,
 	DIAG_IO,
 	DIAG_RUNQUEUE,
+	DIAG_LOOP_BLOCKED,      /* an event loop held away from its poll by a sleep or other wait */
 	DIAG_CPU_BUSY,
 	DIAG_NONE,
 	DIAG__COUNT
 };
 
-/* "mmap_lock", "kernel_lock", "futex", "memory_reclaim", "io", "runqueue",
- * "cpu_busy", "none"; "unknown" out of range. */
+/* verdict.primitive of an app_lock: what the waiters waited in. */
+enum diag_primitive {
+	DIAG_PRIM_MUTEX = 0,
+	DIAG_PRIM_RWLOCK,
+	DIAG_PRIM_CONDVAR,
+	DIAG_PRIM_SEMAPHORE,
+	DIAG_PRIM_LATCH,        /* a poll/epoll/select/read woken by a signal, pipe or eventfd */
+	DIAG_PRIM_OTHER,
+	DIAG_PRIM__COUNT
+};
+
+/* "mutex", "rwlock", "condvar", "semaphore", "latch", "other"; "unknown" out of range. */
+const char *diagnose_primitive_name(unsigned int prim);
+
+/* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",
+ * "loop_blocked", "cpu_busy", "none"; "unknown" out of range. */
 const char *diagnose_kind_name(unsigned int kind);
 
 /* Builds the diagnosis of cd (agg must be built from cd). baseline is NULL, or

@@ -64,7 +64,7 @@ json_t *diag_locks_json(struct ctx *x)
 		o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:I, s:o, s:o, s:o, s:s, s:o?}",
 			      "kind", diagnose_cause_name(g->cls), "addr", g->obj ? jhex(g->obj) : json_null(),
 			      "pid", g->cls == DIAG_CAUSE_KERNEL_LOCK ? json_null() : json_integer(g->pid),
-			      "type", g->cls == DIAG_CAUSE_FUTEX ? "futex" : g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" :
+			      "type", g->cls == DIAG_CAUSE_APP_LOCK ? "futex" : g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" :
 				      diag_lock_type(g->lock_flags),
 			      "mode", mode ? json_string(mode) : json_null(), "name", name.s,
 			      "threads", (json_int_t)g->waiters, "count", jcount(g->n),

@@ -458,7 +458,7 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_printf(sb, "mmap_lock of pid %" PRId32, g->pid);
 		return;
 	}
-	if (g->cls == DIAG_CAUSE_FUTEX) {
+	if (g->cls == DIAG_CAUSE_APP_LOCK) {
 		diag_sb_printf(sb, "a %s (futex 0x%" PRIx64 ") of pid %" PRId32, diag_futex_noun(x, g), g->obj,
 			  g->pid);
 		return;

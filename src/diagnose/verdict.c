@@ -11,9 +11,20 @@
 
 static const char *const kind_names[DIAG__COUNT] = {
 	[DIAG_MMAP_LOCK] = "mmap_lock", [DIAG_KERNEL_LOCK] = "kernel_lock",
-	[DIAG_FUTEX] = "futex", [DIAG_MEMORY_RECLAIM] = "memory_reclaim", [DIAG_IO] = "io",
-	[DIAG_RUNQUEUE] = "runqueue", [DIAG_CPU_BUSY] = "cpu_busy", [DIAG_NONE] = "none",
+	[DIAG_APP_LOCK] = "app_lock", [DIAG_MEMORY_RECLAIM] = "memory_reclaim", [DIAG_IO] = "io",
+	[DIAG_RUNQUEUE] = "runqueue", [DIAG_LOOP_BLOCKED] = "loop_blocked", [DIAG_CPU_BUSY] = "cpu_busy",
+	[DIAG_NONE] = "none",
 };
+
+static const char *const prim_names[DIAG_PRIM__COUNT] = {
+	[DIAG_PRIM_MUTEX] = "mutex", [DIAG_PRIM_RWLOCK] = "rwlock", [DIAG_PRIM_CONDVAR] = "condvar",
+	[DIAG_PRIM_SEMAPHORE] = "semaphore", [DIAG_PRIM_LATCH] = "latch", [DIAG_PRIM_OTHER] = "other",
+};
+
+const char *diagnose_primitive_name(unsigned int prim)
+{
+	return prim < DIAG_PRIM__COUNT ? prim_names[prim] : "unknown";
+}
 
 const char *diagnose_kind_name(unsigned int kind)
 {
@@ -155,7 +166,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	b = &cd->blocks[g->holders[0].best];
 	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
 	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
-	if (g->cls == DIAG_CAUSE_FUTEX)
+	if (g->cls == DIAG_CAUSE_APP_LOCK)
 		diag_sb_printf(&op, "held %s for %s", diag_futex_noun(x, g), held);
 	else
 		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
@@ -466,7 +477,7 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	switch (v.kind) {
 	case DIAG_MMAP_LOCK:
 	case DIAG_KERNEL_LOCK:
-	case DIAG_FUTEX: {
+	case DIAG_APP_LOCK: {
 		const struct lgroup *g = top_group(&x, v.kind);
 
 		if (v.kind == DIAG_MMAP_LOCK)

@@ -100,6 +100,7 @@ enum cap_state {
 
 #define CAP_BLOCK_IN_PROGRESS 0x1  /* still going when the capture ended */
 #define CAP_BLOCK_BEGAN_BEFORE 0x2 /* already going when the capture began */
+#define CAP_BLOCK_WOKEN_IRQ 0x4    /* woken from interrupt context (a timer, a device): no waker */
 
 /* What a block waited on, from kernel evidence (lock tracepoints, syscall). */
 enum cap_wait_kind {
@@ -124,6 +125,7 @@ struct cap_block {
 	uint64_t start_ns;      /* CLOCK_MONOTONIC */
 	uint64_t dur_ns;
 	uint64_t wait_obj;      /* lock address or futex user address */
+	uint64_t waker_ns;      /* if has_waker: when it was woken (CLOCK_MONOTONIC; 0: unknown) */
 	uint32_t thread;        /* index into threads */
 	uint32_t ustack;        /* stack id or ST_NO_STACK */
 	uint32_t kstack;        /* stack id or ST_NO_STACK */

@@ -265,6 +265,13 @@ static int read_block_cause(struct reader *r, json_t *o, struct cap_block *b)
 	    (err = reader_ref(r, o, "waker_ustack", true, cd->nstacks, "stack", &b->waker_ustack)) ||
 	    (err = reader_ref(r, o, "waker_kstack", true, cd->nstacks, "stack", &b->waker_kstack)))
 		return err;
+	if (json_object_get(o, "waker_ns")) {
+		json_int_t ns;
+
+		if ((err = reader_int(r, o, "waker_ns", 0, INT64_MAX, &ns)))
+			return err;
+		b->waker_ns = (uint64_t)ns;
+	}
 	return check_stack_sides(r, "waker_ustack", b->waker_ustack, "waker_kstack", b->waker_kstack);
 }
 
@@ -273,7 +280,7 @@ static int read_block(struct reader *r, json_t *o)
 	struct capdata *cd = r->cd;
 	struct cap_block b = { 0 };
 	unsigned int state;
-	bool in_progress = false, began_before = false;
+	bool in_progress = false, began_before = false, woken_irq = false;
 	int err;
 
 	if ((err = reader_ref(r, o, "thread", false, cd->nthreads, "thread", &b.thread)) ||
@@ -284,12 +291,14 @@ static int read_block(struct reader *r, json_t *o)
 	    (err = reader_u64(r, o, "dur_ns", &b.dur_ns)) ||
 	    (err = reader_bool(r, o, "in_progress", false, &in_progress)) ||
 	    (err = reader_bool(r, o, "began_before", false, &began_before)) ||
+	    (err = reader_bool(r, o, "woken_by_irq", false, &woken_irq)) ||
 	    (err = read_block_cause(r, o, &b)))
 		return err;
 	if ((err = check_stack_sides(r, "ustack", b.ustack, "kstack", b.kstack)))
 		return err;
 	b.state = (uint8_t)state;
-	b.flags = (in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (began_before ? CAP_BLOCK_BEGAN_BEFORE : 0);
+	b.flags = (in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (began_before ? CAP_BLOCK_BEGAN_BEFORE : 0) |
+		  (woken_irq ? CAP_BLOCK_WOKEN_IRQ : 0);
 	return added(r, capdata_add_block(cd, &b));
 }
 

@@ -124,6 +124,8 @@ static int fmt_block_cause(char *buf, size_t cap, const struct cap_block *b)
 		len += (size_t)snprintf(buf + len, cap - len,
 					",\"waker\":%" PRIu32 ",\"waker_ustack\":%s,\"waker_kstack\":%s",
 					b->waker, us, ks);
+		if (b->waker_ns && b->waker_ns <= INT64_MAX)
+			len += (size_t)snprintf(buf + len, cap - len, ",\"waker_ns\":%" PRIu64, b->waker_ns);
 	}
 	return (int)len;
 }
@@ -143,10 +145,11 @@ static int write_block(gzFile gz, const struct cap_block *b, bool *bad)
 	/* Flags are named booleans, present only when set: most blocks have none. */
 	len = snprintf(buf, sizeof(buf),
 		       "{\"t\":\"block\",\"thread\":%" PRIu32 ",\"ustack\":%s,\"kstack\":%s,"
-		       "\"state\":\"%s\",\"start_ns\":%" PRIu64 ",\"dur_ns\":%" PRIu64 "%s%s%s}\n",
+		       "\"state\":\"%s\",\"start_ns\":%" PRIu64 ",\"dur_ns\":%" PRIu64 "%s%s%s%s}\n",
 		       b->thread, us, ks, capdata_state_name(b->state), b->start_ns, b->dur_ns,
 		       b->flags & CAP_BLOCK_IN_PROGRESS ? ",\"in_progress\":true" : "",
-		       b->flags & CAP_BLOCK_BEGAN_BEFORE ? ",\"began_before\":true" : "", cause);
+		       b->flags & CAP_BLOCK_BEGAN_BEFORE ? ",\"began_before\":true" : "",
+		       b->flags & CAP_BLOCK_WOKEN_IRQ ? ",\"woken_by_irq\":true" : "", cause);
 	if (gzwrite(gz, buf, (unsigned int)len) != len)
 		return -EIO;
 	return 0;

@@ -143,10 +143,12 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
  * they are, states and sizes need no table. */
 _Static_assert(CAPTURE_F_IN_PROGRESS == ST_BF_IN_PROGRESS && CAPTURE_F_BEGAN_BEFORE == ST_BF_BEGAN_BEFORE &&
 	       CAPTURE_F_KSTACK_NONE == ST_BF_KSTACK_NONE && CAPTURE_F_USTACK_LOCKED == ST_BF_USTACK_LOCKED &&
-	       CAPTURE_F_USTACK_NONE == ST_BF_USTACK_NONE && CAPTURE_F_USTACK_FAULT == ST_BF_USTACK_FAULT,
+	       CAPTURE_F_USTACK_NONE == ST_BF_USTACK_NONE && CAPTURE_F_USTACK_FAULT == ST_BF_USTACK_FAULT &&
+	       CAPTURE_F_WOKEN_IRQ == ST_BF_WOKEN_IRQ,
 	       "CAPTURE_F_* and ST_BF_* differ");
 #define CAPTURE_F_ALL (CAPTURE_F_IN_PROGRESS | CAPTURE_F_BEGAN_BEFORE | CAPTURE_F_KSTACK_NONE | \
-		       CAPTURE_F_USTACK_LOCKED | CAPTURE_F_USTACK_NONE | CAPTURE_F_USTACK_FAULT)
+		       CAPTURE_F_USTACK_LOCKED | CAPTURE_F_USTACK_NONE | CAPTURE_F_USTACK_FAULT | \
+		       CAPTURE_F_WOKEN_IRQ)
 _Static_assert((int)CAPTURE_STATE_SLEEPING == (int)ST_STATE_SLEEPING &&
 	       (int)CAPTURE_STATE_UNINTERRUPTIBLE == (int)ST_STATE_UNINTERRUPTIBLE &&
 	       (int)CAPTURE_STATE_RUNNABLE == (int)ST_STATE_RUNNABLE &&
@@ -330,6 +332,7 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	 * blocks in progress at the end, and no wakers */
 	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && (optional & OPT_USER_FLUSH));
 	bpf_program__set_autoload(skel->progs.handle_waking, cause && (optional & OPT_WAKERS));
+	skel->rodata->wakers_traced = cause && (optional & OPT_WAKERS);
 	bpf_program__set_autoload(skel->progs.handle_contention_begin, cause);
 	bpf_program__set_autoload(skel->progs.handle_contention_end, cause);
 	bpf_program__set_autoload(skel->progs.handle_mmap_acquired, cause);
@@ -731,6 +734,7 @@ void capture_read_counters(struct capture *c,
 		{ "target_mms_full", d->target_mms_full, true },
 		{ "kstack_failed", d->kstack_failed, true },
 		{ "task_storage_full", d->task_storage_full, true },
+		{ "waker_missing", d->waker_missing, true },
 		{ "bad_records", c->bad_records, true },
 		{ "flush_timeouts", c->flush_timeouts, true },
 	};

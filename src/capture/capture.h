@@ -95,6 +95,7 @@ enum capture_hold_mode {
 #define CAPTURE_F_USTACK_LOCKED (1u << 3) /* user stack not read: the target's mmap_lock was busy */
 #define CAPTURE_F_USTACK_NONE   (1u << 4) /* no user stack: kernel thread, or no way to read it */
 #define CAPTURE_F_USTACK_FAULT  (1u << 5) /* the first user stack chunk faulted */
+#define CAPTURE_F_WOKEN_IRQ     (1u << 6) /* block: woken from interrupt context (a timer, a device), no waker */
 
 #define CAPTURE_COMM_LEN 16
 /* User registers in the order of the x86_64 DWARF register numbers 0..16

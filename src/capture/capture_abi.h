@@ -67,6 +67,7 @@ enum st_wait_kind {
 #define ST_BF_USTACK_LOCKED (1u << 3) /* user stack not read: the target's mmap_lock was busy */
 #define ST_BF_USTACK_NONE   (1u << 4) /* no user stack: kernel thread, or no way to read it */
 #define ST_BF_USTACK_FAULT  (1u << 5) /* the first user stack chunk faulted */
+#define ST_BF_WOKEN_IRQ     (1u << 6) /* woken from interrupt context (a timer, a device): no waker */
 
 struct st_event_hdr {
 	__u32 type;
@@ -183,6 +184,7 @@ struct st_drops {
 	__u64 target_mms_full;     /* a target mm did not fit in target_mms: its holders are not seen */
 	__u64 kstack_failed;       /* the kernel stack walk failed */
 	__u64 task_storage_full;   /* no task storage for a target thread: its blocks are lost */
+	__u64 waker_missing;       /* a long sleep ended with no waker seen (nor an interrupt) */
 };
 
 /* Iterator phases, set in .bss before reading the task iterator. */

@@ -37,6 +37,7 @@ const volatile bool follow_forks = true;
 const volatile char targ_comm[ST_COMM_LEN] = {}; /* --name: exec'd processes with this comm join */
 const volatile __u64 hold_min_ns = 1000000;    /* mmap_lock holds at least this long get stacks */
 const volatile __u64 waker_min_ns = 1000000;   /* blocks at least this long get their waker */
+const volatile bool wakers_traced = false;      /* handle_waking is loaded: a long sleep without a waker is a drop */
 const volatile bool kstack_cache = true;        /* reuse a thread's kernel stacks when verified */
 const volatile __u32 kc_check_every = ST_KC_CHECK_EVERY; /* every Nth cache hit walks too, and compares */
 
@@ -520,7 +521,10 @@ static __always_inline int on_switch_in(void *ctx)
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
-	sc->ev.flags |= s->flags & ST_BF_BEGAN_BEFORE;
+	sc->ev.flags |= s->flags & (ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
+	if (wakers_traced && !s->waker_seq && !(s->flags & ST_BF_WOKEN_IRQ) &&
+	    s->state != ST_STATE_RUNNABLE && dur >= waker_min_ns)
+		__sync_fetch_and_add(&drops.waker_missing, 1);
 	/* still inside the lock's slow path: contention_end comes after this */
 	sc->ev.wait_kind = s->lock_kind;
 	sc->ev.wait_obj = s->lock_addr;
@@ -530,7 +534,7 @@ static __always_inline int on_switch_in(void *ctx)
 	sc->ev.waker_pid = s->waker_pid;
 	s->waker_seq = 0;
 	s->waker_tid = s->waker_pid = 0;
-	s->flags &= ~ST_BF_BEGAN_BEFORE;
+	s->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
 	emit(sc, ulen);
@@ -717,20 +721,37 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
 	return 0;
 }
 
-/* Who woke a long block: the waker runs this. A futex waker is usually the
- * lock's holder (its user stack is the unlock site). Typed (tp_btf) because
- * the woken task's storage is needed; loaded only where the kernel takes it. */
-#define NR_FUTEX 202
-#define NR_FUTEX_WAITV 449
-#define NR_FUTEX_WAKE 454
-
-static __always_inline bool in_futex_syscall(struct task_struct *p)
+/* Who woke a long block: the waker runs this, whatever the wait (a futex, a
+ * kernel lock, a signal, a pipe, an eventfd, an epoll, a socket), as
+ * offwaketime does. The waker of an application's lock is its holder at the
+ * release, whatever primitive the application built its lock from, so every
+ * long sleep gets one. A wakeup in interrupt context (a timer's expiry, a
+ * device, a softirq delivering packets) has no waker: "current" is merely
+ * whoever the interrupt landed on. The block is flagged instead. Typed
+ * (tp_btf) because the woken task's storage is needed; loaded only where the
+ * kernel takes it. */
+/* Whether this surely runs in interrupt context. preempt_count is a per-CPU
+ * variable that only a kernel with CONFIG_KALLSYMS_ALL lets BPF address; but
+ * on x86_64 a hardirq or softirq that interrupts kernel code runs on the
+ * CPU's IRQ stack (an NMI on its own), not on the current task's stack: this
+ * program's own frame then lies outside current's stack. An interrupt taken
+ * in user mode runs on the task's stack and is not seen here: its record's
+ * kernel stack shows the interrupt entry, and user space (the recorder)
+ * drops it as a waker. The addresses are taken as plain numbers through map
+ * memory (sc), for the verifier. */
+static __always_inline bool in_interrupt_ctx(struct scratch *sc)
 {
-	/* a trusted pointer in tp_btf: a plain load, no probe read */
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
-	long nr = regs->orig_ax;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	volatile __u64 marker = 0;
+	__u64 fp, base, top;
 
-	return nr == NR_FUTEX || nr == NR_FUTEX_WAITV || nr == NR_FUTEX_WAKE;
+	sc->ev.start_ns = (__u64)&marker;
+	sc->ev.dur_ns = (__u64)cur->stack;
+	sc->ev.wait_obj = (__u64)bpf_task_pt_regs(cur);
+	fp = *(volatile __u64 *)&sc->ev.start_ns;
+	base = *(volatile __u64 *)&sc->ev.dur_ns;
+	top = *(volatile __u64 *)&sc->ev.wait_obj;
+	return !(fp > base && fp < top) || marker;
 }
 
 SEC("tp_btf/sched_waking")
@@ -739,39 +760,32 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	struct st_task_state *s;
 	struct scratch *sc;
 	__u32 zero = 0, ulen;
-	bool futex;
-	__u64 seq;
+	__u64 seq, now;
 
 	if (!is_target(p->tgid))
 		return 0;
-	/* Only lock waits: a kernel lock's waker is its releaser, a futex's is
-	 * usually the user-space lock's holder. Other wakeups (a pipe, a timer)
-	 * are left alone, and cheaply: this runs at every wakeup of a target, and
-	 * a context-switch storm is made of wakeups. */
-	futex = in_futex_syscall(p);
-	/* kernel lock waiters sleep uninterruptibly (rwsem, mutex) */
-	if (!futex && !(p->__state & TASK_UNINTERRUPTIBLE))
-		return 0;
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
-	if (!s || !s->ts_out || s->waker_seq || (!futex && !s->lock_kind))
+	/* the first wakeup of a sleep ends it; a preempted thread is not woken */
+	if (!s || !s->ts_out || s->waker_seq || (s->flags & ST_BF_WOKEN_IRQ) ||
+	    s->state == ST_STATE_RUNNABLE)
 		return 0;
-	/* A futex is woken by a thread in a futex syscall; anything else is an
-	 * interrupt (a timeout's timer) landing on whoever ran, not a waker.
-	 * Kernel locks are released in process context only. */
-	if (futex && !s->lock_kind && !in_futex_syscall(bpf_get_current_task_btf()))
-		return 0;
-	if (bpf_ktime_get_ns() - s->ts_out < waker_min_ns)
+	now = bpf_ktime_get_ns();
+	if (now - s->ts_out < waker_min_ns)
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_wake, &zero);
 	if (!sc)
 		return 0;
+	if (in_interrupt_ctx(sc)) {
+		s->flags |= ST_BF_WOKEN_IRQ;
+		return 0;
+	}
 	seq = __sync_fetch_and_add(&waker_seq, 1) + 1;
 	s->waker_seq = seq;
 	s->waker_tid = (__u32)bpf_get_current_pid_tgid();
 	s->waker_pid = bpf_get_current_pid_tgid() >> 32;
 	ulen = fill_current(ctx, sc, ST_EV_WAKER, true, NULL);
 	sc->ev.waker_seq = seq;
-	sc->ev.start_ns = bpf_ktime_get_ns();
+	sc->ev.start_ns = now;
 	emit(sc, ulen);
 	return 0;
 }

@@ -52,7 +52,7 @@ struct recorder {
 
 	/* waker records wait here for the block they explain (matched by seq) */
 	struct pending_waker {
-		uint64_t seq;
+		uint64_t seq, ts_ns;    /* ts_ns: when it woke the block */
 		bool irq;               /* woken from an interrupt: no waker */
 		uint32_t thread, ustack, kstack;
 	} wakers[WAKER_SLOTS];
@@ -255,6 +255,9 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct cap
 	if (w->seq == ev->waker_seq) {
 		b->has_waker = !w->irq;
 		b->waker = w->thread;
+		b->waker_ns = w->ts_ns;
+		if (w->irq)
+			b->flags |= CAP_BLOCK_WOKEN_IRQ;
 		b->waker_ustack = w->ustack;
 		b->waker_kstack = w->kstack;
 		w->seq = 0;
@@ -310,7 +313,8 @@ static int on_record(void *arg, const struct capture_record *ev)
 		b.kstack = (uint32_t)ks;
 		b.ustack = u;
 		b.flags = (ev->flags & CAPTURE_F_IN_PROGRESS ? CAP_BLOCK_IN_PROGRESS : 0) |
-			  (ev->flags & CAPTURE_F_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0);
+			  (ev->flags & CAPTURE_F_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0) |
+			  (ev->flags & CAPTURE_F_WOKEN_IRQ ? CAP_BLOCK_WOKEN_IRQ : 0);
 		fill_block(r, &b, ev);
 		err = capdata_add_block(&r->cd, &b);
 		if (!err)
@@ -339,6 +343,8 @@ static int on_record(void *arg, const struct capture_record *ev)
 		 * "current" was merely whoever the interrupt landed on. The kernel
 		 * stack says so; BPF here cannot read preempt_count. */
 		w->seq = ev->waker_seq;
+		w->ts_ns = ev->start_ns;
+		/* BPF reads preempt_count; this is the backstop where it cannot */
 		w->irq = kstack_in_interrupt(r, (uint32_t)ks);
 		r->wakers_from_irq += w->irq;
 		w->thread = (uint32_t)th;

@@ -19,12 +19,11 @@ static bool is_lock_class(unsigned int c)
 
 static void lock_key(const struct ctx *x, size_t bi, uint8_t *cls, uint64_t *obj, int32_t *pid)
 {
-	const struct cap_block *b = &x->cd->blocks[bi];
-
 	*cls = x->cls[bi];
-	*obj = b->wait_obj;
-	/* A kernel lock's address is global; an mm and a futex word belong to a process. */
-	*pid = *cls == DIAG_CAUSE_KERNEL_LOCK ? 0 : x->cd->threads[b->thread].pid;
+	/* A kernel lock's address is global; an mm and a futex word belong to a
+	 * process; a convoy's wait site spans the target's processes (gpid 0). */
+	*obj = x->gobj[bi];
+	*pid = x->gpid[bi];
 }
 
 static int cmp_lidx(const void *a, const void *b, void *arg)
@@ -112,6 +111,19 @@ int diag_build_groups(struct ctx *x)
 		g->lock_flags |= b->lock_flags;
 		if (g->n == 1 || cd->blocks[x->lidx[k - 1]].thread != b->thread)
 			g->waiters++;
+	}
+	for (i = 0; i < x->ngroups; i++) {
+		struct lgroup *g = &x->groups[i];
+		uint64_t by[DIAG_PRIM__COUNT] = { 0 };
+		unsigned int p;
+
+		for (k = g->first; k < g->first + g->n; k++)
+			by[x->prim[x->lidx[k]] % DIAG_PRIM__COUNT] =
+				sat_add(by[x->prim[x->lidx[k]] % DIAG_PRIM__COUNT], cd->blocks[x->lidx[k]].dur_ns);
+		for (p = 1, g->prim = 0; p < DIAG_PRIM__COUNT; p++) {
+			if (by[p] > by[g->prim])
+				g->prim = (uint8_t)p;
+		}
 	}
 	qsort(x->groups, x->ngroups, sizeof(*x->groups), cmp_group);
 	return 0;

@@ -191,18 +191,18 @@ static const struct fpat user_pats[] = {
 	{ "mutex_lock", UF_LOCK, M_SUBSTR },
 	{ "mutex_timedlock", UF_LOCK, M_SUBSTR },
 	{ "mutex_clocklock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_rdlock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_wrlock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_timedrdlock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_timedwrlock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_clockrdlock", UF_LOCK, M_SUBSTR },
-	{ "rwlock_clockwrlock", UF_LOCK, M_SUBSTR },
-	{ "cond_wait", UF_WORK, M_SUBSTR },
-	{ "cond_timedwait", UF_WORK, M_SUBSTR },
-	{ "cond_clockwait", UF_WORK, M_SUBSTR },
-	{ "sem_wait", UF_WORK, M_SUBSTR },
-	{ "sem_timedwait", UF_WORK, M_SUBSTR },
-	{ "sem_clockwait", UF_WORK, M_SUBSTR },
+	{ "rwlock_rdlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "rwlock_wrlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "rwlock_timedrdlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "rwlock_timedwrlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "rwlock_clockrdlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "rwlock_clockwrlock", UF_LOCK | UF_RWLOCK, M_SUBSTR },
+	{ "cond_wait", UF_WORK | UF_COND, M_SUBSTR },
+	{ "cond_timedwait", UF_WORK | UF_COND, M_SUBSTR },
+	{ "cond_clockwait", UF_WORK | UF_COND, M_SUBSTR },
+	{ "sem_wait", UF_WORK | UF_SEM, M_SUBSTR },
+	{ "sem_timedwait", UF_WORK | UF_SEM, M_SUBSTR },
+	{ "sem_clockwait", UF_WORK | UF_SEM, M_SUBSTR },
 	{ "pthread_join", UF_WORK, M_SUBSTR },
 	{ "pthread_timedjoin", UF_WORK, M_SUBSTR },
 	{ "pthread_clockjoin", UF_WORK, M_SUBSTR },
@@ -300,7 +300,7 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
 
 		bits |= f & KF_KERNEL_BITS;
 		if (!user_done && (f & (UF_WORK | UF_LOCK))) {
-			bits |= f & (UF_WORK | UF_LOCK);
+			bits |= f & UF_BITS;
 			user_done = true;
 		}
 	}
@@ -342,6 +342,8 @@ static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 		return DIAG_CAUSE_RUNQUEUE;
 	}
 	if (block_is_futex(b, kf)) {
+		/* a condvar or semaphore wait is idle here; the convoy rule
+		 * (convoy.c) makes it a lock wait when a holder ended it */
 		uf = diag_stack_feat(x, b->ustack);
 		if (uf & UF_WORK)
 			return DIAG_CAUSE_IDLE;
@@ -389,16 +391,29 @@ static int cmp_samp_ts(const void *a, const void *b, void *arg)
 	return diag_cmp(x->ts_ns, y->ts_ns) ?: diag_cmp(x->thread, y->thread) ?: diag_cmp(i, j);
 }
 
-void diag_classify_all(struct ctx *x)
+/* The per-block rules, then the rules that read the whole capture (convoys,
+ * event loops: they change some blocks' causes), then the totals. */
+int diag_classify_all(struct ctx *x)
 {
 	const struct capdata *cd = x->cd;
 	size_t i;
+	int err;
 
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
-		enum diag_cause c = classify(x, b);
 
-		x->cls[i] = (uint8_t)c;
+		x->cls[i] = (uint8_t)classify(x, b);
+		x->gobj[i] = b->wait_obj;
+		x->gpid[i] = x->cls[i] == DIAG_CAUSE_KERNEL_LOCK ? 0 : cd->threads[b->thread].pid;
+		if (x->cls[i] == DIAG_CAUSE_APP_LOCK)
+			x->prim[i] = diag_block_primitive(x, b);
+	}
+	if ((err = diag_convoys(x)) || (err = diag_loops(x)))
+		return err;
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+		enum diag_cause c = (enum diag_cause)x->cls[i];
+
 		if (!diag_thread_is_target(x, b->thread))
 			continue;
 		add_total(x, c, b->thread, b->dur_ns, true);
@@ -417,6 +432,7 @@ void diag_classify_all(struct ctx *x)
 			x->treclaim_ns[s->thread] = sat_add(x->treclaim_ns[s->thread], x->period_ns);
 		}
 	}
+	return 0;
 }
 
 /* The target's samples, by time. */
@@ -438,6 +454,12 @@ void diag_ctx_release(struct ctx *x)
 	free(x->ffeat);
 	free(x->sfeat);
 	free(x->cls);
+	free(x->prim);
+	free(x->gobj);
+	free(x->gpid);
+	free(x->rule);
+	free(x->lstalls);
+	free(x->loopsite);
 	free(x->tmask);
 	free(x->treclaim_ns);
 	free(x->tio_ns);
@@ -470,6 +492,11 @@ int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregat
 	x->ffeat = calloc(cd->nframes ? cd->nframes : 1, sizeof(*x->ffeat));
 	x->sfeat = calloc(cd->nstacks ? cd->nstacks : 1, sizeof(*x->sfeat));
 	x->cls = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->cls));
+	x->prim = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->prim));
+	x->gobj = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->gobj));
+	x->gpid = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->gpid));
+	x->rule = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->rule));
+	x->loopsite = calloc(nt, sizeof(*x->loopsite));
 	x->lidx = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->lidx));
 	x->samp = calloc(cd->nsamples ? cd->nsamples : 1, sizeof(*x->samp));
 	x->tmask = calloc(nt, sizeof(*x->tmask));
@@ -482,7 +509,8 @@ int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregat
 	x->touched = calloc(nt, sizeof(*x->touched));
 	x->trun_s = calloc(nt, sizeof(*x->trun_s));
 	x->trun_e = calloc(nt, sizeof(*x->trun_e));
-	if (!x->trun_s || !x->trun_e || !x->ffeat || !x->sfeat || !x->cls || !x->lidx || !x->samp || !x->tmask ||
+	if (!x->prim || !x->gobj || !x->gpid || !x->rule || !x->loopsite ||
+	    !x->trun_s || !x->trun_e || !x->ffeat || !x->sfeat || !x->cls || !x->lidx || !x->samp || !x->tmask ||
 	    !x->treclaim_ns || !x->tio_ns || !x->acc || !x->acc2 || !x->accbest || !x->accbest_ns ||
 	    !x->touched)
 		return -ENOMEM;
@@ -500,7 +528,7 @@ int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggr
 		err = diag_cpu_busy_runs(x, ci);
 	}
 	if (!err)
-		diag_classify_all(x);
+		err = diag_classify_all(x);
 	return err;
 }
 

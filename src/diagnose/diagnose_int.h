@@ -59,6 +59,10 @@
 #define UF_WORK     0x0080u  /* libc wait for work: condvar, semaphore, join, barrier */
 #define UF_LOCK     0x0100u  /* libc lock wait: mutex, rwlock */
 #define F_RUNTIME   0x0200u  /* user frame of libc/ld/libstdc++: skipped when naming a caller */
+#define UF_RWLOCK   0x0400u  /* with UF_LOCK: a reader-writer lock */
+#define UF_SEM      0x0800u  /* with UF_WORK: a semaphore wait */
+#define UF_COND     0x1000u  /* with UF_WORK: a condition variable wait */
+#define UF_BITS (UF_WORK | UF_LOCK | UF_RWLOCK | UF_SEM | UF_COND)
 #define F_DONE      0x8000u
 
 #define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE)
@@ -109,6 +113,14 @@ static inline uint64_t block_end(const struct cap_block *b)
 	return sat_add(b->start_ns, b->dur_ns);
 }
 
+/* Thresholds of the whole-capture rules (docs/diagnose.md, "Step 2"). */
+#define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
+#define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */
+#define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
+#define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
+#define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
+#define DIAG_BUSY_QUEUED_NS   DIAG_STALL_MAX_NS /* others runnable this long behind a busy thread */
+
 /* Every set_new below may fail only for lack of memory; build functions
  * check the containers they return, and one failed key makes the whole
  * diagnosis fail with -ENOMEM at the end (ctx.oom). */
@@ -147,6 +159,7 @@ struct lgroup {
 	uint64_t total_ns, max_ns;
 	uint32_t waiters;
 	uint8_t lock_flags;     /* union of the waits' LCB_F_* */
+	uint8_t prim;           /* app_lock: enum diag_primitive with the most wait time */
 	bool from_holds;        /* mmap_lock: blame from mmap_lock holds, not wakers */
 	size_t nholders;
 	struct lholder holders[MAX_LOCK_HOLDERS];
@@ -160,6 +173,13 @@ struct ctx {
 	uint16_t *ffeat;        /* per frame */
 	uint16_t *sfeat;        /* per stack */
 	uint8_t *cls;           /* per block: enum diag_cause */
+	uint8_t *prim;          /* per block: enum diag_primitive, for app_lock blocks */
+	uint64_t *gobj;         /* per block: the lock group's object (app_lock: futex word or wait site) */
+	int32_t *gpid;          /* per block: the lock group's process (0: across the target) */
+	uint8_t *rule;          /* per block: which whole-capture rule set its cause (RULE_*) */
+	struct loopstall *lstalls; /* event-loop stalls found (loop.c) */
+	size_t nlstalls;
+	uint64_t *loopsite;     /* per thread: its loop's poll site key, or 0: not an event loop */
 	uint16_t *tmask;        /* per thread: causes it waited on (bit per enum diag_cause) */
 	uint64_t *treclaim_ns;  /* per thread: reclaim time, off- and on-CPU */
 	uint64_t *tio_ns;       /* per thread: I/O wait */
@@ -178,6 +198,28 @@ struct ctx {
 	size_t nsamp;
 	bool have_baseline;
 	bool oom;
+};
+
+/* Which rule gave a block its cause, beyond the per-block rules. */
+enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP };
+
+/* An event loop's thread held away from its poll for at least DIAG_STALL_MAX_NS. */
+struct loopstall {
+	uint32_t thread;
+	uint64_t s, e;          /* from leaving the poll to coming back (or the window's end) */
+	uint64_t oncpu_ns;      /* sampled on-CPU time inside */
+	uint64_t cause_ns[DIAG_CAUSE__COUNT]; /* its blocks inside, by cause */
+	uint8_t why;            /* the dominant cause, or DIAG_CAUSE_BUSY for on-CPU */
+	size_t longest;         /* its longest block inside, or SIZE_MAX */
+	size_t poll_before;     /* the poll it left (a block index), or SIZE_MAX */
+};
+
+/* What a lock's holder did while holding it (holder.c). */
+struct holdact {
+	uint64_t span_ns;       /* the hold seen: from its start (or the first wait) to the release */
+	uint64_t oncpu_ns, sleep_ns, io_ns, client_ns, lock_ns, other_ns;
+	int32_t client_nr;      /* the syscall of its longest wait for a client or event, or -1 */
+	uint32_t ustack, kstack;/* the heaviest thing it did: its longest wait or most frequent sample */
 };
 
 /* ---------------------------------------------------------------------------
@@ -218,13 +260,29 @@ uint16_t diag_frame_feat(struct ctx *x, uint32_t f);
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
 void diag_collect_samples(struct ctx *x);
-void diag_classify_all(struct ctx *x);
+int diag_classify_all(struct ctx *x);
 /* diag_ctx_init, diag_collect_samples, diag_cpu_busy_runs, diag_classify_all:
  * x over cd with every block classified and the totals counted. ci must be
  * zeroed ({ .busiest = SIZE_MAX, .taker = SIZE_MAX }); x and ci are the
  * caller's to release, on failure too. Returns 0 or -ENOMEM. */
 int diag_ctx_classify(struct ctx *x, const struct capdata *cd, const struct aggregate *agg,
 		      struct cpuinfo *ci);
+
+/* convoy.c: application locks from who ended the waits */
+uint64_t diag_site_key(struct ctx *x, const struct cap_block *b);
+uint8_t diag_block_primitive(struct ctx *x, const struct cap_block *b);
+int diag_convoys(struct ctx *x);
+
+/* loop.c: event loops held away from their poll */
+bool diag_is_poll_syscall(int32_t nr);
+int diag_loops(struct ctx *x);
+const struct loopstall *diag_top_loopstall(const struct ctx *x, bool busy);
+
+/* holder.c: what a holder did while holding */
+void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, struct holdact *a);
+void diag_put_activity(struct ctx *x, struct sbuf *sb, const struct holdact *a);
+json_t *diag_culprit_hold_json(struct ctx *x, uint32_t t, const struct holdact *a, uint32_t rel_ustack,
+			       uint32_t rel_kstack, const char *operation);
 
 /* blame.c */
 int diag_build_groups(struct ctx *x);

@@ -458,9 +458,26 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_printf(sb, "mmap_lock of pid %" PRId32, g->pid);
 		return;
 	}
-	if (g->cls == DIAG_CAUSE_APP_LOCK) {
+	if (g->cls == DIAG_CAUSE_APP_LOCK && g->pid) {
 		diag_sb_printf(sb, "a %s (futex 0x%" PRIx64 ") of pid %" PRId32, diag_futex_noun(x, g), g->obj,
 			  g->pid);
+		return;
+	}
+	if (g->cls == DIAG_CAUSE_APP_LOCK) {
+		/* a convoy's: known by where its waiters waited */
+		static const char *const what[DIAG_PRIM__COUNT] = {
+			[DIAG_PRIM_MUTEX] = "a mutex", [DIAG_PRIM_RWLOCK] = "a rwlock",
+			[DIAG_PRIM_CONDVAR] = "a condition variable", [DIAG_PRIM_SEMAPHORE] = "a semaphore",
+			[DIAG_PRIM_LATCH] = "a latch", [DIAG_PRIM_OTHER] = "a wait",
+		};
+		struct sbuf callers = { .len = 0 };
+
+		diag_sb_printf(sb, "an application lock (%s", what[g->prim % DIAG_PRIM__COUNT]);
+		if (b && b->in_syscall && g->prim == DIAG_PRIM_LATCH && syscall_name(b->syscall))
+			diag_sb_printf(sb, ": %s woken by the releasing thread", syscall_name(b->syscall));
+		if (b && diag_put_callers(x, &callers, b->ustack))
+			diag_sb_printf(sb, ", in %s", callers.s);
+		diag_sb_put(sb, ")", 4);
 		return;
 	}
 	diag_sb_printf(sb, "a kernel %s", diag_lock_type(g->lock_flags));

@@ -39,6 +39,10 @@ struct verdict {
 	struct sbuf sum;
 	uint64_t waiters, total_ns, max_ns;
 	json_t *culprit;
+	int prim;                       /* app_lock: enum diag_primitive; else -1 */
+	size_t busy;                    /* cpu_busy from a busy run: index in ci->threads, or SIZE_MAX */
+	const struct loopstall *ls;     /* cpu_busy or loop_blocked of an event loop, or NULL */
+	size_t idle_busy;               /* a busy run nothing waited on (ci->threads), or SIZE_MAX */
 };
 
 static void put_waited(struct sbuf *sb, uint64_t waiters, uint64_t total, uint64_t max,
@@ -83,6 +87,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 	uint32_t holder = 0, ops = 1;
 	char held[32];
 	struct diag_holdop d;
+	struct holdact act;
 	size_t i;
 
 	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
@@ -125,8 +130,10 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 		}
 		if (hold->flags & CAP_BLOCK_IN_PROGRESS)
 			diag_sb_put(&v->sum, " (still held at the end)", 32);
+		diag_holder_activity(x, holder, hold->start_ns, sat_add(hold->start_ns, hold->dur_ns), &act);
+		diag_put_activity(x, &v->sum, &act);
 		diag_put_rss_change(cd, &v->sum, g->pid, hold->start_ns, sat_add(hold->start_ns, hold->dur_ns));
-		v->culprit = diag_culprit_json(x, holder, hold->ustack, hold->kstack, d.op);
+		v->culprit = diag_culprit_hold_json(x, holder, &act, hold->ustack, hold->kstack, d.op);
 	} else if (g->nholders) {
 		const struct cap_block *b = &cd->blocks[g->holders[0].best];
 		const char *site = diag_kernel_site(x, b->waker_kstack);
@@ -141,19 +148,39 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 			diag_sb_printf(&v->sum, ", released in %s", site);
 		if (diag_put_callers(x, &callers, b->waker_ustack))
 			diag_sb_printf(&v->sum, " called from %s", callers.s);
-		v->culprit = diag_culprit_json(x, b->waker, b->waker_ustack, b->waker_kstack, op.s);
+		diag_holder_activity(x, b->waker, b->start_ns, b->waker_ns ? b->waker_ns : block_end(b), &act);
+		diag_put_activity(x, &v->sum, &act);
+		v->culprit = diag_culprit_hold_json(x, b->waker, &act, b->waker_ustack, b->waker_kstack, op.s);
 	} else {
 		diag_sb_put(&v->sum, "; its holder was not seen (no mmap_lock hold or waker recorded)", 80);
 	}
 }
 
-/* futex and kernel_lock: the holder is the thread that woke the waiters. */
+/* When the holder's hold began, as far as its waiters tell: the earliest
+ * start of the group's waits it ended. */
+static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t dflt)
+{
+	uint64_t s = dflt;
+	size_t k;
+
+	for (k = g->first; k < g->first + g->n; k++) {
+		const struct cap_block *b = &x->cd->blocks[x->lidx[k]];
+
+		if (b->has_waker && b->waker == holder && b->start_ns < s)
+			s = b->start_ns;
+	}
+	return s;
+}
+
+/* app_lock and kernel_lock: the holder is the thread that woke the waiters. */
 static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
 	const struct cap_block *b;
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	struct holdact act;
 	const char *site;
+	uint64_t rel;
 	char held[32];
 
 	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
@@ -164,21 +191,26 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 		return;
 	}
 	b = &cd->blocks[g->holders[0].best];
+	rel = b->waker_ns ? b->waker_ns : block_end(b);
 	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
 	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
 	if (g->cls == DIAG_CAUSE_APP_LOCK)
-		diag_sb_printf(&op, "held %s for %s", diag_futex_noun(x, g), held);
+		diag_sb_printf(&op, "held %s for %s", g->pid ? diag_futex_noun(x, g) : "an application lock", held);
 	else
 		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
 			  site ? " in " : "", site ? site : "");
 	diag_sb_put(&v->sum, "; ", 4);
 	diag_put_who(x, &v->sum, b->waker);
+	if (cd->threads[b->waker].pid != cd->threads[b->thread].pid && !cd->threads[b->waker].outside)
+		diag_sb_printf(&v->sum, " of pid %" PRId32, cd->threads[b->waker].pid);
 	diag_sb_printf(&v->sum, " held it for %s", held);
 	if (site)
 		diag_sb_printf(&v->sum, " and released it in %s", site);
 	if (diag_put_callers(x, &callers, b->waker_ustack))
 		diag_sb_printf(&v->sum, "%s %s", site ? " called from" : ", released in", callers.s);
-	v->culprit = diag_culprit_json(x, b->waker, b->waker_ustack, b->waker_kstack, op.s);
+	diag_holder_activity(x, b->waker, hold_start(x, g, b->waker, b->start_ns), rel, &act);
+	diag_put_activity(x, &v->sum, &act);
+	v->culprit = diag_culprit_hold_json(x, b->waker, &act, b->waker_ustack, b->waker_kstack, op.s);
 }
 
 /* The longest block of thread t in cause c, or NULL. */
@@ -359,47 +391,221 @@ static void verdict_reclaim(struct ctx *x, struct verdict *v)
 	v->culprit = diag_culprit_json(x, t, us, ks, op.s);
 }
 
+/* Whether the service's work waited on busy thread j (ci->threads): it is an
+ * event loop's thread, it ended other threads' long waits (it held what they
+ * waited for), or others queued behind it on the runqueue. A busy thread
+ * nobody waited on (a snapshot child, a batch job) is not a freeze. */
+static bool busy_waited_on(const struct ctx *x, const struct cpuinfo *ci, size_t j)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t t = ci->threads[j].thread;
+	size_t i, k;
+
+	if (x->loopsite[t] || ci->threads[j].taken_ns >= DIAG_BUSY_QUEUED_NS)
+		return true;
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+
+		if (diag_waker_real(x, b) && b->waker == t && b->dur_ns >= DIAG_CONVOY_WAIT_NS &&
+		    !(b->flags & CAP_BLOCK_WOKEN_IRQ) && diag_thread_is_target(x, b->thread))
+			return true;
+	}
+	for (i = 0; i < x->ngroups; i++) {
+		for (k = 0; k < x->groups[i].nholders; k++) {
+			if (x->groups[i].holders[k].thread == t)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Whether thread t's process was not among the target's processes at the
+ * start: a child the capture followed (a snapshot, a backup). */
+static bool is_child(const struct ctx *x, uint32_t t)
+{
+	const struct cap_target *tg = &x->cd->target;
+	size_t i;
+
+	for (i = 0; i < tg->npids; i++) {
+		if (tg->pids[i] == x->cd->threads[t].pid)
+			return false;
+	}
+	return tg->npids > 0;
+}
+
+static void put_loop_site(struct ctx *x, struct sbuf *sb, const struct loopstall *ls)
+{
+	const struct capdata *cd = x->cd;
+	struct sbuf callers = { .len = 0 };
+	const struct cap_block *p = ls->poll_before != SIZE_MAX ? &cd->blocks[ls->poll_before] : NULL;
+
+	diag_sb_put(sb, "its poll", 16);
+	if (p && p->in_syscall && syscall_name(p->syscall))
+		diag_sb_printf(sb, " (%s", syscall_name(p->syscall));
+	else
+		diag_sb_put(sb, " (", 4);
+	if (p && diag_put_callers(x, &callers, p->ustack))
+		diag_sb_printf(sb, "%sin %s", p->in_syscall ? " " : "", callers.s);
+	diag_sb_put(sb, ")", 4);
+}
+
 static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
-	const struct tcpu *t = &ci->threads[ci->busiest];
-	size_t s = diag_mode_sample(cd, ci->tsamp + t->run_first, t->run_n);
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	uint32_t t;
+	uint64_t run;
+	size_t s;
 	char d[32];
 
-	units_fmt_dur(d, sizeof(d), t->run_ns);
+	if (v->ls) {
+		size_t *idx = malloc((x->nsamp ? x->nsamp : 1) * sizeof(*idx)), n = 0, i;
+
+		t = v->ls->thread;
+		run = v->ls->e - v->ls->s;
+		for (i = 0; idx && i < x->nsamp; i++) {
+			const struct cap_sample *sm = &cd->samples[x->samp[i]];
+
+			if (sm->thread == t && sm->ts_ns >= v->ls->s && sm->ts_ns < v->ls->e)
+				idx[n++] = x->samp[i];
+		}
+		s = idx ? diag_mode_sample(cd, idx, n) : SIZE_MAX;
+		free(idx);
+	} else {
+		const struct tcpu *tc = &ci->threads[v->busy];
+
+		t = tc->thread;
+		run = tc->run_ns;
+		s = diag_mode_sample(cd, ci->tsamp + tc->run_first, tc->run_n);
+	}
+	units_fmt_dur(d, sizeof(d), run);
 	diag_sb_put(&v->sum, "no thread waited abnormally; ", 40);
-	diag_put_who(x, &v->sum, t->thread);
-	diag_sb_printf(&v->sum, " ran on-CPU for %s without blocking", d);
+	diag_put_who(x, &v->sum, t);
+	if (x->loopsite[t]) {
+		diag_sb_printf(&v->sum, ", an event loop's thread, ran on-CPU for %s without returning to ", d);
+		if (v->ls)
+			put_loop_site(x, &v->sum, v->ls);
+		else
+			diag_sb_put(&v->sum, "its poll", 16);
+	} else {
+		diag_sb_printf(&v->sum, " ran on-CPU for %s without blocking", d);
+	}
 	if (s != SIZE_MAX && diag_put_callers(x, &callers, cd->samples[s].ustack))
 		diag_sb_printf(&v->sum, ", in %s", callers.s);
-	diag_sb_printf(&op, "on-CPU for %s without blocking", d);
-	v->culprit = diag_culprit_json(x, t->thread, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,
+	if (!x->loopsite[t] && v->busy != SIZE_MAX && ci->threads[v->busy].taken_ns >= DIAG_BUSY_QUEUED_NS) {
+		units_fmt_dur(d, sizeof(d), ci->threads[v->busy].taken_ns);
+		diag_sb_printf(&v->sum, "; other threads waited %s runnable behind it", d);
+	}
+	units_fmt_dur(d, sizeof(d), run);
+	diag_sb_printf(&op, "on-CPU for %s without %s", d, x->loopsite[t] ? "returning to its event loop" : "blocking");
+	v->culprit = diag_culprit_json(x, t, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,
 				  s != SIZE_MAX ? cd->samples[s].kstack : ST_NO_STACK, op.s);
 }
 
-static void verdict_none(struct ctx *x, struct verdict *v)
+/* loop_blocked: the event loop held away from its poll the longest. */
+static void verdict_loop(struct ctx *x, struct verdict *v)
 {
+	const struct capdata *cd = x->cd;
+	const struct loopstall *ls = v->ls;
+	const struct cap_block *b;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	const char *sys;
+	size_t i, nloops = 0;
+	char d[32];
+
+	for (i = 0; i < x->nlstalls; i++)
+		nloops += x->lstalls[i].why == DIAG_CAUSE_LOOP_BLOCKED;
+	if (!ls) {
+		diag_sb_put(&v->sum, "an event loop was held away from its poll", 64);
+		return;
+	}
+	b = ls->longest != SIZE_MAX ? &cd->blocks[ls->longest] : NULL;
+	sys = b && b->in_syscall ? syscall_name(b->syscall) : NULL;
+	units_fmt_dur(d, sizeof(d), ls->e - ls->s);
+	diag_sb_put(&v->sum, "the event loop of ", 24);
+	diag_put_who(x, &v->sum, ls->thread);
+	diag_sb_printf(&v->sum, " was held away from ");
+	put_loop_site(x, &v->sum, ls);
+	diag_sb_printf(&v->sum, " for %s", d);
+	if (ls->s < x->win_start) {
+		units_fmt_dur(d, sizeof(d), x->win_start - ls->s);
+		diag_sb_printf(&v->sum, " (it began %s before the window)", d);
+	}
+	if (b) {
+		units_fmt_dur(d, sizeof(d), b->dur_ns);
+		diag_sb_printf(&v->sum, ": it %s %s", sys && (b->syscall == NR_nanosleep || b->syscall == NR_clock_nanosleep)
+							  ? "slept" : "waited", d);
+		if (sys)
+			diag_sb_printf(&v->sum, " in %s", sys);
+		if (diag_put_callers(x, &callers, b->ustack))
+			diag_sb_printf(&v->sum, " called from %s", callers.s);
+	}
+	if (nloops > 1)
+		diag_sb_printf(&v->sum, "; %zu stretches of event loops were held so", nloops);
+	units_fmt_dur(d, sizeof(d), ls->e - ls->s);
+	diag_sb_printf(&op, "held its event loop for %s%s%s", d, sys ? " in " : "", sys ? sys : "");
+	v->culprit = diag_culprit_json(x, ls->thread, b ? b->ustack : ST_NO_STACK, b ? b->kstack : ST_NO_STACK, op.s);
+}
+
+static void verdict_none(struct ctx *x, const struct cpuinfo *ci, const struct hentry *he, size_t nhe,
+			 struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
 	char idle[32], thr[32], run[32];
 	uint64_t threads = 0;
 	size_t i;
 
-	for (i = 0; i < x->cd->nthreads; i++)
+	for (i = 0; i < cd->nthreads; i++)
 		threads += diag_thread_is_target(x, (uint32_t)i);
 	units_fmt_dur(idle, sizeof(idle), x->tot[DIAG_CAUSE_IDLE].total_ns);
 	units_fmt_dur(thr, sizeof(thr), DIAG_STALL_MAX_NS);
 	units_fmt_dur(run, sizeof(run), DIAG_BUSY_RUN_NS);
 	diag_sb_printf(&v->sum, "no stall: %" PRIu64 " thread%s spent %s in idle waits (polling, sleeping, "
-			   "waiting for work); no abnormal wait reached %s and no thread ran %s without "
-			   "blocking", threads, threads == 1 ? "" : "s", idle, thr, run);
+			   "waiting for work); no abnormal wait reached %s and no thread the service waited on ran %s "
+			   "without blocking", threads, threads == 1 ? "" : "s", idle, thr, run);
 	if (x->have_baseline)
 		diag_sb_put(&v->sum, " beyond the baseline", 32);
+	if (v->idle_busy != SIZE_MAX) {
+		const struct tcpu *tc = &ci->threads[v->idle_busy];
+		const struct cap_thread *th = &cd->threads[tc->thread];
+
+		units_fmt_dur(run, sizeof(run), tc->run_ns);
+		if (is_child(x, tc->thread))
+			diag_sb_printf(&v->sum, "; pid %" PRId32 " (", th->pid);
+		else
+			diag_sb_put(&v->sum, "; ", 4);
+		if (is_child(x, tc->thread)) {
+			diag_sb_put(&v->sum, th->comm, 16);
+			diag_sb_printf(&v->sum, "), a child process of the target, ran on-CPU for %s while the "
+					   "service's threads kept being served: it is not the service's freeze", run);
+		} else {
+			diag_put_who(x, &v->sum, tc->thread);
+			diag_sb_printf(&v->sum, " ran on-CPU for %s without blocking, but nothing of the service "
+					   "waited on it", run);
+		}
+	}
+	/* the longest write hold of a target's mmap_lock (a fork's): a short stall worth naming */
+	for (i = 0; i < nhe; i++) {
+		const struct cap_hold *h = he[i].longest != SIZE_MAX ? &cd->holds[he[i].longest] : NULL;
+		struct diag_holdop d;
+
+		if (!h || h->mode == CAP_HOLD_READ || h->dur_ns < x->hold_thr_ns)
+			continue;
+		diagnose_hold_op(cd, h, 1, &d);
+		units_fmt_dur(run, sizeof(run), h->dur_ns);
+		diag_sb_put(&v->sum, "; the longest mmap_lock hold: ", 40);
+		diag_put_who(x, &v->sum, h->thread);
+		diag_sb_printf(&v->sum, " held it for write for %s in %s", run, d.op);
+		break;
+	}
 }
 
-static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci)
+static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
 {
 	enum diag_kind best = DIAG_NONE;
+	const struct loopstall *lb;
 	unsigned int c;
+	size_t j;
 
 	for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
 		struct ctotal *t = &x->tot[c];
@@ -415,9 +621,34 @@ static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci)
 		if (t->qualifies && (best == DIAG_NONE || t->score_ns > x->tot[best].score_ns))
 			best = (enum diag_kind)c;
 	}
-	if (best == DIAG_NONE && ci->busiest != SIZE_MAX)
-		best = DIAG_CPU_BUSY;
-	return best;
+	if (best == DIAG_LOOP_BLOCKED) {
+		for (j = 0; j < x->nlstalls; j++) {
+			const struct loopstall *ls = &x->lstalls[j];
+
+			if (ls->why == DIAG_CAUSE_LOOP_BLOCKED && (!v->ls || ls->e - ls->s > v->ls->e - v->ls->s))
+				v->ls = ls;
+		}
+	}
+	if (best != DIAG_NONE)
+		return best;
+	/* busy: the longest busy run the service waited on, or an event loop
+	 * kept from its poll by its own computing */
+	for (j = 0; j < ci->nthreads; j++) {
+		const struct tcpu *t = &ci->threads[j];
+
+		if (!x->trun_e[t->thread])
+			continue;
+		if (busy_waited_on(x, ci, j)) {
+			if (v->busy == SIZE_MAX || t->run_ns > ci->threads[v->busy].run_ns)
+				v->busy = j;
+		} else if (v->idle_busy == SIZE_MAX || t->run_ns > ci->threads[v->idle_busy].run_ns) {
+			v->idle_busy = j;
+		}
+	}
+	lb = diag_top_loopstall(x, true);
+	if (lb && (v->busy == SIZE_MAX || lb->e - lb->s > ci->threads[v->busy].run_ns))
+		v->ls = lb;
+	return v->busy != SIZE_MAX || v->ls ? DIAG_CPU_BUSY : DIAG_NONE;
 }
 
 /* The baseline's waits (the same classification run over the baseline's own
@@ -448,7 +679,7 @@ static int apply_baseline(struct ctx *x, const struct capdata *base)
 int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const struct capdata *baseline,
 		   json_t **out)
 {
-	struct verdict v = { .kind = DIAG_NONE };
+	struct verdict v = { .kind = DIAG_NONE, .prim = -1, .busy = SIZE_MAX, .idle_busy = SIZE_MAX };
 	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
 	struct hentry *he = NULL;
 	size_t nhe = 0, om_holders = 0, om_cpu = 0, om_io = 0, nio;
@@ -472,7 +703,7 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	nio = diag_io_order(&x, ioidx);
 	if ((err = apply_baseline(&x, baseline)))
 		goto cleanup;
-	v.kind = judge(&x, &ci);
+	v.kind = judge(&x, &ci, &v);
 
 	switch (v.kind) {
 	case DIAG_MMAP_LOCK:
@@ -480,6 +711,8 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	case DIAG_APP_LOCK: {
 		const struct lgroup *g = top_group(&x, v.kind);
 
+		if (v.kind == DIAG_APP_LOCK)
+			v.prim = g ? g->prim : DIAG_PRIM_OTHER;
 		if (v.kind == DIAG_MMAP_LOCK)
 			verdict_mmap(&x, g, he, nhe, &v);
 		else
@@ -495,11 +728,14 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	case DIAG_MEMORY_RECLAIM:
 		verdict_reclaim(&x, &v);
 		break;
+	case DIAG_LOOP_BLOCKED:
+		verdict_loop(&x, &v);
+		break;
 	case DIAG_CPU_BUSY:
 		verdict_busy(&x, &ci, &v);
 		break;
 	default:
-		verdict_none(&x, &v);
+		verdict_none(&x, &ci, he, nhe, &v);
 		break;
 	}
 	if (v.kind < DIAG_CPU_BUSY) {
@@ -508,7 +744,9 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		v.max_ns = x.tot[v.kind].max_ns;
 	}
 
-	verdict = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", diagnose_kind_name(v.kind),
+	verdict = json_pack("{s:s, s:o, s:s, s:I, s:o, s:o, s:o}", "kind", diagnose_kind_name(v.kind),
+			    "primitive", v.prim >= 0 ? json_string(diagnose_primitive_name((unsigned int)v.prim))
+						     : json_null(),
 			    "summary", v.sum.s, "threads", (json_int_t)v.waiters,
 			    "offcpu_ms", jms(v.total_ns), "max_ms", jms(v.max_ns),
 			    "culprit", v.culprit ? v.culprit : json_null());

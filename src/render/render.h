@@ -29,7 +29,7 @@
 
 #define RENDER_FOLDED_FILE "profile.folded"
 #define RENDER_REPORT_FILE "report.json"
-#define RENDER_REPORT_VERSION 2
+#define RENDER_REPORT_VERSION 3
 
 /* profile.folded: one line per aggregate entry, in aggregate order:
  *   comm;user_root;...;user_leaf;kroot_[k];...;kleaf_[k] MICROSECONDS

@@ -295,7 +295,7 @@ static void test_report_json(void **state)
 	}
 	assert_int_equal(idx, sizeof(want_order) / sizeof(want_order[0]));
 
-	assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
+	assert_int_equal(json_integer_value(json_object_get(r, "version")), 3);
 	v = json_object_get(r, "target");
 	assert_int_equal(json_array_size(json_object_get(v, "pids")), 1);
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(v, "pids"), 0)), 4242);
@@ -398,7 +398,7 @@ static void test_report_pretty_and_exact_decimals(void **state)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
-	assert_non_null(strstr(buf, "\n  \"version\": 2,\n")); /* pretty, 2 spaces */
+	assert_non_null(strstr(buf, "\n  \"version\": 3,\n")); /* pretty, 2 spaces */
 	assert_non_null(strstr(buf, "\"below_min_block_ms\": 0.252,"));
 	assert_null(strstr(buf, "00000000")); /* no 0.25200000000000001 */
 	remove_tmpdir(dir);

@@ -8,7 +8,7 @@
  * lock is rebuild_cache_locked.
  *
  * Usage: scen_mutex [--hold S] [--seconds S] [--ready FILE] [--start-after FILE]
- * Prints {"scenario":"mutex","expect_kind":"futex","culprit_tid":..,
+ * Prints {"scenario":"mutex","expect_kind":"app_lock","culprit_tid":..,
  *         "culprit_function":"rebuild_cache_locked","hold_ms":..,"stall_ms":<longest lock wait>,
  *         "waiters_blocked_ms":<sum of lock waits over 10 ms>}
  */
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 	pthread_join(slow, NULL);
 	scen_threads_stop(workers, WORKERS);
 	w = scen_stat_total(waits, WORKERS);
-	scen_report("mutex", "futex", "rebuild_cache_locked", ",\"hold_ms\":%.1f,\"stall_ms\":%.1f,"
+	scen_report("mutex", "app_lock", "rebuild_cache_locked", ",\"hold_ms\":%.1f,\"stall_ms\":%.1f,"
 		    "\"waiters_blocked_ms\":%.1f", hold_ns_measured / 1e6, w.max_ns / 1e6, w.sum_ns / 1e6);
 	return 0;
 }

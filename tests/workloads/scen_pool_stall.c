@@ -11,7 +11,7 @@
  * is the flusher; flush_state_locked is where it held and released it.
  *
  * Usage: scen_pool_stall [--hold S] [--seconds S] [--ready FILE] [--start-after FILE]
- * Prints {"scenario":"pool_stall","expect_kind":"futex","culprit_tid":..,
+ * Prints {"scenario":"pool_stall","expect_kind":"app_lock","culprit_tid":..,
  *         "culprit_function":"flush_state_locked","stall_ms":<longest mutex wait>,
  *         "idle_pool_ms":<time the pool spent waiting for work>,"tasks":N}
  */
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 	scen_threads_join(pool, POOL);
 	for (i = 0; i < POOL; i++)
 		idle += idle_ns[i];
-	scen_report("pool_stall", "futex", "flush_state_locked", ",\"stall_ms\":%.1f,\"idle_pool_ms\":%.1f,"
+	scen_report("pool_stall", "app_lock", "flush_state_locked", ",\"stall_ms\":%.1f,\"idle_pool_ms\":%.1f,"
 		    "\"tasks\":%d", scen_stat_total(lock_waits, POOL).max_ns / 1e6, idle / 1e6,
 		    atomic_load(&tasks_done));
 	return 0;

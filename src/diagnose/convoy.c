@@ -1,0 +1,346 @@
+/* convoy.c: application locks whatever their primitive: long waits of several threads ended by the one thread that held what they waited for, told apart from a dispatcher handing out work.
+ *
+ * A condition variable, a semaphore or a latch (a poll woken by a signal, a
+ * pipe or an eventfd) looks the same to the kernel whether the thread waits
+ * for work or for a lock. Who ended the wait tells them apart (the rules and
+ * their limits are in docs/diagnose.md, "Application locks"):
+ * - a release: one thread ends the long waits of two or more threads at one
+ *   wait site at once (no block of its own in between): it let go of what
+ *   they queued for;
+ * - a handoff: a thread whose own wait at that site just ended ends the next
+ *   one's there (each waiter passes the lock on);
+ * - a dispatcher is not a holder: a thread that, at that site, mostly ends
+ *   one wait at a time, in separate stretches, hands out work.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose/diagnose_int.h"
+#include "util/htab.h"
+
+#define SITE_FRAMES 12          /* leafmost frames that name a wait site */
+
+/* A wait site: the syscall and the leafmost frames' names (names, not
+ * addresses: the processes of a multi-process server may map their code
+ * apart). User frames when there are any, else kernel frames. Never 0. */
+uint64_t diag_site_key(struct ctx *x, const struct cap_block *b)
+{
+	const struct capdata *cd = x->cd;
+	uint64_t h = htab_hash_u64(HTAB_HASH_SEED, b->in_syscall ? (uint64_t)b->syscall + 1 : 0);
+	uint32_t st = b->ustack < cd->nstacks && cd->stacks[b->ustack].nframes ? b->ustack : b->kstack;
+	uint32_t i, n = 0;
+
+	if (st < cd->nstacks) {
+		const struct cap_stack *s = &cd->stacks[st];
+
+		for (i = s->nframes; i-- > 0 && n < SITE_FRAMES; n++)
+			h = htab_hash_str(h, cd->frames[s->frames[i]].name);
+	}
+	return h | 1;
+}
+
+static bool syscall_latch(int32_t nr)
+{
+	switch (nr) {
+	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg: case NR_pause:
+	case NR_rt_sigsuspend: case NR_rt_sigtimedwait: case NR_nanosleep: case NR_clock_nanosleep:
+		return true;
+	default:
+		return diag_is_poll_syscall(nr);
+	}
+}
+
+uint8_t diag_block_primitive(struct ctx *x, const struct cap_block *b)
+{
+	uint16_t uf = diag_stack_feat(x, b->ustack), kf = diag_stack_feat(x, b->kstack);
+
+	if (uf & UF_RWLOCK)
+		return DIAG_PRIM_RWLOCK;
+	if (uf & UF_LOCK)
+		return DIAG_PRIM_MUTEX;
+	if (uf & UF_COND)
+		return DIAG_PRIM_CONDVAR;
+	if (uf & UF_SEM)
+		return DIAG_PRIM_SEMAPHORE;
+	if (kf & KF_FUTEX)
+		return DIAG_PRIM_OTHER;
+	if ((b->in_syscall && syscall_latch(b->syscall)) || (kf & KF_IDLE))
+		return DIAG_PRIM_LATCH;
+	return DIAG_PRIM_OTHER;
+}
+
+/* A wait ended by another thread of the target, with what the rules need. */
+struct wake {
+	size_t bi;              /* the block */
+	uint64_t site;
+	uint64_t at;            /* when it was woken */
+	uint32_t waker, waiter;
+	bool lng;               /* at least DIAG_CONVOY_WAIT_NS */
+	bool mid;               /* begun in the window after other work of its thread: evidence */
+	bool lock;              /* found to be a lock wait */
+	bool queue;             /* at a work queue's site (a dispatcher's) */
+};
+
+static int cmp_wake_by_waker(const void *a, const void *b)
+{
+	const struct wake *p = a, *q = b;
+
+	return diag_cmp(p->site, q->site) ?: diag_cmp(p->waker, q->waker) ?: diag_cmp(p->at, q->at) ?:
+	       diag_cmp(p->bi, q->bi);
+}
+
+static int cmp_block_start(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	return diag_cmp(cd->blocks[i].thread, cd->blocks[j].thread) ?:
+	       diag_cmp(cd->blocks[i].start_ns, cd->blocks[j].start_ns) ?: diag_cmp(i, j);
+}
+
+struct convoy {
+	struct ctx *x;
+	struct wake *w;
+	size_t nw;
+	size_t *byth;           /* voluntary blocks by (thread, start) */
+	size_t nbyth;
+};
+
+/* Whether thread t began a voluntary block in (a, b): it went off-CPU in
+ * between, so two wakes around it are not one release. */
+static bool blocked_between(const struct convoy *c, uint32_t t, uint64_t a, uint64_t b)
+{
+	const struct capdata *cd = c->x->cd;
+	size_t lo = 0, hi = c->nbyth;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct cap_block *m = &cd->blocks[c->byth[mid]];
+
+		if (m->thread < t || (m->thread == t && m->start_ns <= a))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nbyth && cd->blocks[c->byth[lo]].thread == t && cd->blocks[c->byth[lo]].start_ns < b;
+}
+
+static uint64_t wake_time(const struct cap_block *b)
+{
+	return b->waker_ns ? b->waker_ns : block_end(b);
+}
+
+static int collect(struct convoy *c)
+{
+	struct ctx *x = c->x;
+	const struct capdata *cd = x->cd;
+	size_t i;
+
+	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
+	c->byth = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*c->byth));
+	if (!c->w || !c->byth)
+		return -ENOMEM;
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+
+		if (b->state != CAP_STATE_RUNNABLE)
+			c->byth[c->nbyth++] = i;
+		/* idle-looking waits, and lock waits of unknown primitive */
+		if (!(x->cls[i] == DIAG_CAUSE_IDLE ||
+		      (x->cls[i] == DIAG_CAUSE_APP_LOCK && x->prim[i] == DIAG_PRIM_OTHER)) ||
+		    !diag_thread_is_target(x, b->thread) || !diag_waker_real(x, b) ||
+		    !diag_thread_is_target(x, b->waker) || (b->flags & CAP_BLOCK_WOKEN_IRQ))
+			continue;
+		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = wake_time(b),
+					      .waker = b->waker, .waiter = b->thread,
+					      .lng = b->dur_ns >= DIAG_CONVOY_WAIT_NS };
+	}
+	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), cmp_block_start, (void *)cd);
+	/* Only a wait the waiter began in the middle of its work tells a lock
+	 * from a wait for work: one already going when the capture began (a
+	 * pool idle since before, then woken all at once to shut down) does not. */
+	for (i = 0; i < c->nw; i++) {
+		const struct cap_block *b = &cd->blocks[c->w[i].bi];
+
+		c->w[i].mid = c->w[i].lng && !(b->flags & CAP_BLOCK_BEGAN_BEFORE) && b->start_ns > x->win_start &&
+			      blocked_between(c, b->thread, x->win_start ? x->win_start - 1 : 0, b->start_ns);
+	}
+	qsort(c->w, c->nw, sizeof(*c->w), cmp_wake_by_waker);
+	return 0;
+}
+
+/* The end of the stretch of wakes that begins at i (< z): the wakes of one
+ * release, close together with no block of the waker in between. */
+static size_t stretch_end(const struct convoy *c, size_t i, size_t z)
+{
+	size_t j;
+
+	for (j = i + 1; j < z && c->w[j].at - c->w[j - 1].at <= DIAG_RELEASE_GAP_NS &&
+			!blocked_between(c, c->w[i].waker, c->w[j - 1].at, c->w[j].at);
+	     j++)
+		;
+	return j;
+}
+
+/* The wakes [a, z) of one waker at one site, in time order, split into
+ * stretches: how many ended long waits, and how many of those one each. */
+static void count_stretches(const struct convoy *c, size_t a, size_t z, size_t *stretches, size_t *singles)
+{
+	size_t i, j, k, n;
+
+	for (i = a; i < z; i = j) {
+		j = stretch_end(c, i, z);
+		for (k = i, n = 0; k < j; k++)
+			n += c->w[k].lng;
+		*stretches += n > 0;
+		*singles += n == 1;
+	}
+}
+
+/* Whether stretches, singles say a dispatcher: one that, over
+ * DIAG_DISPATCH_MIN stretches or more, mostly ended one long wait at a time. */
+static bool dispatches(size_t stretches, size_t singles)
+{
+	return stretches >= DIAG_DISPATCH_MIN && singles * 100 >= stretches * DIAG_DISPATCH_PCT;
+}
+
+/* Marks the wakes of [a, z) (one waker, one site) that belong to a release
+ * ending two threads' long waits begun mid-work; none when the waker is a
+ * dispatcher there. */
+static void releases(struct convoy *c, size_t a, size_t z)
+{
+	size_t i, j, k, stretches = 0, singles = 0;
+
+	count_stretches(c, a, z, &stretches, &singles);
+	if (dispatches(stretches, singles))
+		return;
+	for (i = a; i < z; i = j) {
+		uint32_t first = UINT32_MAX;
+		bool two = false;
+
+		j = stretch_end(c, i, z);
+		for (k = i; k < j; k++) {
+			if (!c->w[k].mid)
+				continue;
+			if (first == UINT32_MAX)
+				first = c->w[k].waiter;
+			else if (c->w[k].waiter != first)
+				two = true;
+		}
+		for (k = i; two && k < j; k++)
+			c->w[k].lock = true;
+	}
+}
+
+static int cmp_wake_by_waiter(const void *a, const void *b)
+{
+	const struct wake *p = a, *q = b;
+
+	return diag_cmp(p->site, q->site) ?: diag_cmp(p->waiter, q->waiter) ?: diag_cmp(p->at, q->at) ?:
+	       diag_cmp(p->bi, q->bi);
+}
+
+/* Handoffs at one site ([a, z), sorted by waiter): a long wait ended by a
+ * thread whose own wait there ended just before (within
+ * DIAG_RELEASE_GAP_NS, without blocking in between) was passed the lock.
+ * Both are lock waits. Returns whether one was found. */
+static bool handoffs(struct convoy *c, size_t a, size_t z)
+{
+	const struct capdata *cd = c->x->cd;
+	bool any = false;
+	size_t i;
+
+	for (i = a; i < z; i++) {
+		struct wake *w = &c->w[i];
+		size_t lo = a, hi = z;
+
+		if (!w->mid || w->queue)
+			continue;
+		/* the waker's last wait at this site that ended before w's wake */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const struct wake *m = &c->w[mid];
+
+			if (m->waiter < w->waker || (m->waiter == w->waker && block_end(&cd->blocks[m->bi]) <= w->at))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == a || c->w[lo - 1].waiter != w->waker)
+			continue;
+		{
+			struct wake *prev = &c->w[lo - 1];
+			uint64_t pe = block_end(&cd->blocks[prev->bi]);
+
+			if (w->at - pe <= DIAG_RELEASE_GAP_NS && !blocked_between(c, w->waker, pe, w->at)) {
+				w->lock = prev->lock = true;
+				any = true;
+			}
+		}
+	}
+	return any;
+}
+
+/* The convoy rule: marks the lock waits app_lock, grouped by wait site
+ * across the target's processes. */
+int diag_convoys(struct ctx *x)
+{
+	struct convoy c = { .x = x };
+	size_t i, j, k, z;
+	int err;
+
+	if ((err = collect(&c)))
+		goto out;
+	for (i = 0; i < c.nw; i = z) {
+		size_t stretches = 0, singles = 0;
+
+		/* a work queue: at this site, waits mostly end one at a time,
+		 * whoever ends them; no release there is a lock's */
+		for (z = i + 1; z < c.nw && c.w[z].site == c.w[i].site; z++)
+			;
+		for (k = i; k < z; k = j) {
+			for (j = k + 1; j < z && c.w[j].waker == c.w[k].waker; j++)
+				;
+			count_stretches(&c, k, j, &stretches, &singles);
+		}
+		if (dispatches(stretches, singles)) {
+			for (k = i; k < z; k++)
+				c.w[k].queue = true;
+			continue;
+		}
+		for (k = i; k < z; k = j) {
+			for (j = k + 1; j < z && c.w[j].waker == c.w[k].waker; j++)
+				;
+			releases(&c, k, j);
+		}
+	}
+	qsort(c.w, c.nw, sizeof(*c.w), cmp_wake_by_waiter);
+	for (i = 0; i < c.nw; i = j) {
+		bool site_lock = false;
+
+		for (j = i + 1; j < c.nw && c.w[j].site == c.w[i].site; j++)
+			;
+		handoffs(&c, i, j);
+		for (k = i; k < j && !site_lock; k++)
+			site_lock = c.w[k].lock;
+		/* at a lock's site, the other long waits one thread ended are for it too */
+		for (k = i; site_lock && k < j; k++) {
+			struct wake *w = &c.w[k];
+
+			if (!w->lock && !w->lng)
+				continue;
+			x->rule[w->bi] = w->lock ? RULE_CONVOY : RULE_SITE;
+			x->cls[w->bi] = DIAG_CAUSE_APP_LOCK;
+			x->prim[w->bi] = diag_block_primitive(x, &x->cd->blocks[w->bi]);
+			x->gobj[w->bi] = w->site;
+			x->gpid[w->bi] = 0;
+		}
+	}
+out:
+	free(c.w);
+	free(c.byth);
+	return err;
+}

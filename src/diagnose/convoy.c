@@ -107,6 +107,7 @@ struct convoy {
 	size_t nw;
 	size_t *byth;           /* voluntary blocks by (thread, start) */
 	size_t nbyth;
+	bool *waits_here;       /* per thread: a waiter at the site being judged */
 };
 
 /* Whether thread t began a voluntary block in (a, b): it went off-CPU in
@@ -141,7 +142,8 @@ static int collect(struct convoy *c)
 
 	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
 	c->byth = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*c->byth));
-	if (!c->w || !c->byth)
+	c->waits_here = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->waits_here));
+	if (!c->w || !c->byth || !c->waits_here)
 		return -ENOMEM;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
@@ -244,9 +246,9 @@ static int cmp_wake_by_waiter(const void *a, const void *b)
 }
 
 /* Handoffs at one site ([a, z), sorted by waiter): a long wait ended by a
- * thread whose own wait there ended just before (within
- * DIAG_RELEASE_GAP_NS, without blocking in between) was passed the lock.
- * Both are lock waits. Returns whether one was found. */
+ * thread whose own wait there ended while this one was already queued, and
+ * not long before (DIAG_HANDOFF_NS: its turn holding the lock), was passed
+ * the lock. Both are lock waits. Returns whether one was found. */
 static bool handoffs(struct convoy *c, size_t a, size_t z)
 {
 	const struct capdata *cd = c->x->cd;
@@ -275,7 +277,7 @@ static bool handoffs(struct convoy *c, size_t a, size_t z)
 			struct wake *prev = &c->w[lo - 1];
 			uint64_t pe = block_end(&cd->blocks[prev->bi]);
 
-			if (w->at - pe <= DIAG_RELEASE_GAP_NS && !blocked_between(c, w->waker, pe, w->at)) {
+			if (w->at - pe <= DIAG_HANDOFF_NS && cd->blocks[w->bi].start_ns < pe) {
 				w->lock = prev->lock = true;
 				any = true;
 			}
@@ -298,14 +300,20 @@ int diag_convoys(struct ctx *x)
 		size_t stretches = 0, singles = 0;
 
 		/* a work queue: at this site, waits mostly end one at a time,
-		 * whoever ends them; no release there is a lock's */
+		 * whoever ends them (but those who wait there too, who hand
+		 * a lock on to each other); no release there is a lock's */
 		for (z = i + 1; z < c.nw && c.w[z].site == c.w[i].site; z++)
 			;
+		for (k = i; k < z; k++)
+			c.waits_here[c.w[k].waiter] = true;
 		for (k = i; k < z; k = j) {
 			for (j = k + 1; j < z && c.w[j].waker == c.w[k].waker; j++)
 				;
-			count_stretches(&c, k, j, &stretches, &singles);
+			if (!c.waits_here[c.w[k].waker])
+				count_stretches(&c, k, j, &stretches, &singles);
 		}
+		for (k = i; k < z; k++)
+			c.waits_here[c.w[k].waiter] = false;
 		if (dispatches(stretches, singles)) {
 			for (k = i; k < z; k++)
 				c.w[k].queue = true;
@@ -342,5 +350,6 @@ int diag_convoys(struct ctx *x)
 out:
 	free(c.w);
 	free(c.byth);
+	free(c.waits_here);
 	return err;
 }

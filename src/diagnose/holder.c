@@ -124,8 +124,6 @@ void diag_put_activity(struct ctx *x, struct sbuf *sb, const struct holdact *a)
 			diag_sb_printf(sb, " (in %s)", client);
 		said++;
 	}
-	if (!said && a->span_ns)
-		diag_sb_put(sb, "; what it did while holding it was not seen (no sample or wait of it inside)", 96);
 }
 
 /* The culprit of a lock verdict: its stack is what it did while holding

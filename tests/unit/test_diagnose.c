@@ -60,6 +60,14 @@ static uint32_t thread(int32_t tid, const char *comm)
 	return cb_thread(&b, PID, tid, comm);
 }
 
+/* a thread of another process (of the target, unless marked outside) */
+static uint32_t thread_p(int32_t pid, int32_t tid, const char *comm)
+{
+	struct capbuild b = cb_of(W);
+
+	return cb_thread(&b, pid, tid, comm);
+}
+
 static uint32_t outside_thread(int32_t pid, int32_t tid, const char *comm)
 {
 	struct capbuild b = cb_of(W);
@@ -78,14 +86,17 @@ struct blk {
 	uint64_t wait_obj;
 	int64_t waker;            /* -1: none */
 	uint32_t waker_ustack, waker_kstack;
-	bool in_progress;
+	uint64_t waker_ms;        /* when it was woken (0: at its end) */
+	bool in_progress, began_before, woken_irq;
 };
 
 static void block(struct blk b)
 {
 	struct cap_block cb = {
 		.thread = b.thread, .ustack = b.ustack, .kstack = b.kstack, .state = b.state,
-		.flags = b.in_progress ? CAP_BLOCK_IN_PROGRESS : 0,
+		.flags = (b.in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (b.began_before ? CAP_BLOCK_BEGAN_BEFORE : 0) |
+			 (b.woken_irq ? CAP_BLOCK_WOKEN_IRQ : 0),
+		.waker_ns = b.waker >= 0 && b.waker_ms ? T0 + b.waker_ms * MS : 0,
 		.start_ns = T0 + b.start_ms * MS, .dur_ns = b.dur_ms * MS,
 		.in_syscall = b.syscall >= 0, .syscall = b.syscall >= 0 ? b.syscall : 0,
 		.wait_kind = b.wait_kind, .lock_flags = b.lock_flags, .wait_obj = b.wait_obj,
@@ -406,9 +417,10 @@ static void build_pool_stall(void)
 	for (i = 0; i < 8; i++) {
 		uint32_t t = thread(710 + (int32_t)i, "pool");
 
+		/* one task at a time: thread i's wait ends at 100 i + 50 ms of each second */
 		for (j = 0; j < 3; j++)
 			B(.thread = t, .ustack = cu, .kstack = wk, .state = SLEEP, .start_ms = j * 1000,
-			  .dur_ms = 990, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .dur_ms = 100 * i + 40, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
 			  .wait_obj = 0x7f00000c0000ull, .waker = disp, .waker_ustack = du, .waker_kstack = kw);
 		if (i < 2)
 			B(.thread = t, .ustack = mu, .kstack = wk, .state = SLEEP, .start_ms = 1000 + i,
@@ -453,6 +465,197 @@ static void build_idle_nosyms(void)
 	  .state = DSTATE, .start_ms = 10, .dur_ms = 50);
 }
 
+/* ---- the whole-capture rules: convoys, dispatchers, event loops, busy children ---- */
+
+#define K_RECV "entry_SYSCALL_64;do_syscall_64;__x64_sys_recvfrom;sock_recvmsg;sk_wait_data;schedule;__schedule"
+#define U_COND "start_thread@;handle_connection;mysql_execute_command;MDL_context::acquire_lock;MDL_wait::timed_wait;pthread_cond_timedwait@;__futex_abstimed_wait_common@"
+#define U_RECV "start_thread@;handle_connection;do_command;my_net_read;recv@"
+
+/* A session holds a server-wide lock for 4 s while waiting for its own
+ * client; four writers queue on it in condvar waits (a relational database's
+ * global read lock) and the holder's release wakes them all at once. */
+static void build_convoy_condvar(void)
+{
+	uint32_t h = thread(1000, "conn"), i;
+	uint32_t hu = U("start_thread@;handle_connection;do_command;my_net_read;recv@");
+	uint32_t ru = U("start_thread@;handle_connection;mysql_execute_command;MDL_context::release_lock;pthread_cond_signal@");
+
+	window(6000);
+	B(.thread = h, .ustack = hu, .kstack = K(K_RECV), .state = SLEEP, .start_ms = 100, .dur_ms = 4000,
+	  .syscall = 45, .woken_irq = true);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(1010 + (int32_t)i, "conn");
+
+		/* each writer served its client, then queued */
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 200 + i * 100,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+		B(.thread = t, .ustack = U(U_COND), .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 210 + i * 100, .dur_ms = 3890 - i * 100 + 1, .syscall = NR_futex,
+		  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000100000ull + i * 64, .waker = h,
+		  .waker_ustack = ru, .waker_kstack = K(K_WAKE), .waker_ms = 4100 + i);
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 4200,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+	}
+}
+
+/* A multi-process database: backends in other processes wait for a table
+ * lock in epoll_wait (a latch), woken by a signal from the backend that
+ * commits; the holder waited for its client meanwhile. */
+static void build_convoy_latch(void)
+{
+	uint32_t h = thread_p(5000, 5000, "postgres"), i;
+	uint32_t lu = U("__libc_start_main@;PostmasterMain;PostgresMain;exec_simple_query;LockAcquireExtended;ProcSleep;WaitLatch;WaitEventSetWait;epoll_wait@");
+	uint32_t cu = U("__libc_start_main@;PostmasterMain;PostgresMain;ReadCommand;secure_read;WaitEventSetWait;epoll_wait@");
+	uint32_t ru = U("__libc_start_main@;PostmasterMain;PostgresMain;CommitTransaction;ProcReleaseLocks;ProcLockWakeup;SetLatch;kill@");
+	int32_t pids[5] = { 5000, 5001, 5002, 5003, 5004 };
+
+	window(6000);
+	assert_int_equal(capdata_set_target(W, pids, 5, "postgres", "postgres"), 0);
+	B(.thread = h, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 50, .dur_ms = 4000,
+	  .syscall = NR_epoll_wait, .woken_irq = true);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread_p(5001 + (int32_t)i, 5001 + (int32_t)i, "postgres");
+
+		B(.thread = t, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 100 + i * 10,
+		  .dur_ms = 3, .syscall = NR_epoll_wait, .woken_irq = true);
+		B(.thread = t, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 110 + i * 10,
+		  .dur_ms = 3950 - i * 10, .syscall = NR_epoll_wait, .waker = h, .waker_ustack = ru,
+		  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+		  .waker_ms = 4060);
+		B(.thread = t, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 4070, .dur_ms = 3,
+		  .syscall = NR_epoll_wait, .woken_irq = true);
+	}
+}
+
+/* A semaphore-based lock handed on: each waiter, once it has the lock,
+ * releases it to the next (no release wakes two at once). */
+static void build_handoff_sem(void)
+{
+	uint32_t h = thread(1100, "worker"), prev = h, i;
+	uint32_t su = U("start_thread@;worker_main;lwlock_acquire;sem_wait@");
+	uint32_t ru = U("start_thread@;worker_main;lwlock_release;sem_post@");
+
+	window(4000);
+	samples(h, 100, 1500, 10, U("start_thread@;worker_main;flush_buffers"), ST_NO_STACK);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(1110 + (int32_t)i, "worker");
+
+		B(.thread = t, .ustack = U("start_thread@;worker_main;do_work"), .kstack = K(K_SLEEP),
+		  .state = SLEEP, .start_ms = 50, .dur_ms = 20, .syscall = NR_clock_nanosleep, .woken_irq = true);
+		B(.thread = t, .ustack = su, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100 + i,
+		  .dur_ms = 1400 + i * 200 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000200000ull + i * 64, .waker = prev, .waker_ustack = ru,
+		  .waker_kstack = K(K_WAKE), .waker_ms = 1500 + i * 200);
+		prev = t;
+	}
+}
+
+/* A dispatcher handing out one task at a time to idle workers whose waits
+ * are long (a quiet service): a work queue, not a lock. */
+static void build_dispatcher(void)
+{
+	uint32_t d = thread(1200, "acceptor"), i, j;
+	uint32_t wu = U("start_thread@;worker_main;queue_pop;pthread_cond_wait@");
+	uint32_t du = U("start_thread@;acceptor_main;queue_push;pthread_cond_signal@");
+
+	window(5000);
+	for (j = 0; j < 8; j++)
+		B(.thread = d, .ustack = U("start_thread@;acceptor_main;accept4@"), .kstack = K(K_RECV),
+		  .state = SLEEP, .start_ms = j * 500, .dur_ms = 490, .syscall = 288, .woken_irq = true);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(1210 + (int32_t)i, "worker");
+
+		B(.thread = t, .ustack = U("start_thread@;worker_main;serve"), .kstack = K(K_RECV),
+		  .state = SLEEP, .start_ms = 5 + i, .dur_ms = 3, .syscall = 45, .woken_irq = true);
+		for (j = 0; j < 2; j++)
+			B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+			  .start_ms = 10 + j * 2000 + i, .dur_ms = 480 + i * 500 + j * 10, .syscall = NR_futex,
+			  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000300000ull, .waker = d,
+			  .waker_ustack = du, .waker_kstack = K(K_WAKE));
+	}
+}
+
+/* An idle pool, waiting since before the capture, woken all at once to shut
+ * down: not a lock's release. */
+static void build_shutdown(void)
+{
+	uint32_t m = thread(PID, "main"), i;
+
+	window(3000);
+	B(.thread = m, .ustack = U("main;epoll_wait@"), .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 0,
+	  .dur_ms = 2900, .syscall = NR_epoll_wait, .woken_irq = true, .began_before = true);
+	for (i = 0; i < 4; i++)
+		B(.thread = thread(1300 + (int32_t)i, "pool"),
+		  .ustack = U("start_thread@;pool_main;pthread_cond_wait@"), .kstack = K(K_FUTEX),
+		  .state = SLEEP, .start_ms = 0, .dur_ms = 2950, .syscall = NR_futex, .began_before = true,
+		  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000400000ull, .waker = m,
+		  .waker_ustack = U("main;stop_pool;pthread_cond_broadcast@"), .waker_kstack = K(K_WAKE));
+}
+
+/* An event loop held 4 s in a sleep inside a command: loop_blocked. Its
+ * background threads sleep for longer in all, and must not win. */
+static void build_loop_sleep(void)
+{
+	uint32_t t = thread(PID, "kvstore"), i;
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@");
+
+	window(6000);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+	B(.thread = t, .ustack = U("main;aeMain;aeProcessEvents;processCommand;debugCommand;usleep@;clock_nanosleep@"),
+	  .kstack = K(K_SLEEP), .state = SLEEP, .start_ms = 1000, .dur_ms = 4000, .syscall = NR_clock_nanosleep,
+	  .woken_irq = true);
+	for (i = 0; i < 9; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 5010 + i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+	for (i = 0; i < 4; i++)
+		B(.thread = thread(1400 + (int32_t)i, "bio"), .ustack = U("start_thread@;bioProcessBackgroundJobs;pthread_cond_wait@"),
+		  .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 0, .dur_ms = 6000, .syscall = NR_futex,
+		  .wait_kind = CAP_WAIT_FUTEX, .in_progress = true, .began_before = true);
+}
+
+/* An event loop computing for 400 ms (a script): below the 1 s of a busy
+ * run, but no client was served meanwhile: cpu_busy. */
+static void build_loop_busy(void)
+{
+	uint32_t t = thread(PID, "kvstore"), i;
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@");
+
+	window(3000);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+	samples(t, 1000, 1400, 10, U("main;aeMain;aeProcessEvents;evalCommand;luaV_execute"), ST_NO_STACK);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1400 + i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+}
+
+/* A forked snapshot child on-CPU for 2 s while the service's loop kept
+ * serving: not the service's freeze; the child is named as a child. */
+static void build_busy_child(void)
+{
+	uint32_t t = thread(PID, "kvstore"), c = thread_p(7777, 7777, "kv-bgsave"), i;
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@");
+
+	window(3000);
+	for (i = 0; i < 29; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 100,
+		  .dur_ms = 98, .syscall = NR_epoll_wait, .woken_irq = true);
+	samples(c, 500, 2800, 10, U("main;rdbSaveBackground;rdbSave;lzf_compress"), ST_NO_STACK);
+	hold(t, CAP_HOLD_WRITE, 480, 40, NR_clone, 0, 0, 0, U("main;rdbSaveBackground;fork@"), ST_NO_STACK);
+}
+
+/* A batch thread busy for 2 s that nothing waits on: not a freeze. */
+static void build_busy_unwaited(void)
+{
+	uint32_t t = thread(PID + 1, "compactor");
+
+	window(3000);
+	samples(t, 200, 2400, 10, U("start_thread@;compact_main;merge_runs"), ST_NO_STACK);
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -482,10 +685,10 @@ static const struct dcase cases[] = {
 	  { "held it for 1.5 s", "released in __vm_munmap", NULL }, "held mmap_lock for 1.5 s" },
 	{ "mmap_lock without lock tracepoints", build_mmap_no_locks, "mmap_lock", 0, NULL,
 	  { "its holder was not seen", NULL, NULL }, NULL },
-	{ "futex chain of waiters", build_futex_chain, "futex", 100, "rebuild_cache_locked",
+	{ "futex chain of waiters", build_futex_chain, "app_lock", 100, "rebuild_cache_locked",
 	  { "4 threads waited", "for a mutex (futex 0x7f0000001000)", "held it for 1.4 s, released in rebuild_cache_locked" },
 	  "held mutex for 1.4 s" },
-	{ "futex waiters in progress", build_futex_in_progress, "futex", 0, NULL,
+	{ "futex waiters in progress", build_futex_in_progress, "app_lock", 0, NULL,
 	  { "its holder is unknown", NULL, NULL }, NULL },
 	{ "kernel lock (inode)", build_kernel_lock, "kernel_lock", 300, "append_from_cold_page",
 	  { "the inode lock (i_rwsem) of a file", "taken in ext4_buffered_write_iter", "released it in ext4_buffered_write_iter" },
@@ -496,17 +699,38 @@ static const struct dcase cases[] = {
 	{ "runqueue under a quota", build_runqueue, "runqueue", 500, "crunch_batch",
 	  { "3 threads waited runnable", "tid 500 (hasher) ran", NULL }, "on-CPU while other threads" },
 	{ "busy loop preempted", build_busy, "cpu_busy", PID, "compute_digest",
-	  { "no thread waited abnormally", "ran on-CPU for 2.2 s without blocking, in compute_digest ← main", NULL },
+	  { "no thread waited abnormally", "an event loop's thread, ran on-CPU for 2.2 s without returning to its poll", "in compute_digest ← main" },
 	  "on-CPU for 2.2 s" },
 	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
 	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },
 	{ "memory reclaim beats io", build_reclaim, "memory_reclaim", 600, "ingest_chunk",
 	  { "3 threads stalled", "in direct memory reclaim", "on-CPU" }, "in direct reclaim" },
-	{ "idle pool with a stall on top", build_pool_stall, "futex", 701, "flush_state_locked",
+	{ "idle pool with a stall on top", build_pool_stall, "app_lock", 701, "flush_state_locked",
 	  { "2 threads waited 1.2 s", "held it for 600 ms", NULL }, "held mutex for 600 ms" },
 	{ "healthy idle", build_idle, "none", 0, NULL, { "no stall: 6 threads", NULL, NULL }, NULL },
 	{ "idle without symbols", build_idle_nosyms, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "empty", build_empty, "none", 0, NULL, { "no stall: 0 threads", NULL, NULL }, NULL },
+	{ "convoy on a condvar (global read lock)", build_convoy_condvar, "app_lock", 1000, "my_net_read",
+	  { "4 threads waited", "an application lock (a condition variable, in MDL_wait::timed_wait",
+	    "waited for its own client or another event" }, "held an application lock" },
+	{ "convoy on a latch across processes", build_convoy_latch, "app_lock", 5000, "secure_read",
+	  { "for an application lock (a latch: epoll_wait", "tid 5000 (postgres) of pid 5000 held it", NULL },
+	  NULL },
+	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
+	  { "a semaphore", "ran on-CPU", NULL }, NULL },
+	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",
+	  { "the event loop of tid 4242 (kvstore) was held away from its poll (epoll_wait in aeProcessEvents",
+	    "for 4.0 s", "slept 4.0 s in clock_nanosleep" }, "held its event loop for 4.0 s" },
+	{ "event loop computing 400 ms", build_loop_busy, "cpu_busy", PID, "luaV_execute",
+	  { "an event loop's thread, ran on-CPU for", "without returning to its poll", NULL }, NULL },
+	{ "busy child beside a healthy loop", build_busy_child, "none", 0, NULL,
+	  { "pid 7777 (kv-bgsave), a child process of the target, ran on-CPU",
+	    "the longest mmap_lock hold", "fork" }, NULL },
+	{ "busy thread nothing waits on", build_busy_unwaited, "none", 0, NULL,
+	  { "ran on-CPU for 2.2 s without blocking, but nothing of the service waited on it", NULL, NULL },
+	  NULL },
 };
 
 static json_t *diagnose(const struct capdata *baseline)

@@ -401,7 +401,10 @@ static bool busy_waited_on(const struct ctx *x, const struct cpuinfo *ci, size_t
 	uint32_t t = ci->threads[j].thread;
 	size_t i, k;
 
-	if (x->loopsite[t] || ci->threads[j].taken_ns >= DIAG_BUSY_QUEUED_NS)
+	/* queued behind it: 100 ms, and a tenth of its run (a busy machine
+	 * makes everyone wait a little) */
+	if (x->loopsite[t] || (ci->threads[j].taken_ns >= DIAG_BUSY_QUEUED_NS &&
+			       ci->threads[j].taken_ns * 100 >= ci->threads[j].run_ns * DIAG_RUNQ_SHARE_PCT))
 		return true;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
@@ -492,7 +495,7 @@ static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	}
 	if (s != SIZE_MAX && diag_put_callers(x, &callers, cd->samples[s].ustack))
 		diag_sb_printf(&v->sum, ", in %s", callers.s);
-	if (!x->loopsite[t] && v->busy != SIZE_MAX && ci->threads[v->busy].taken_ns >= DIAG_BUSY_QUEUED_NS) {
+	if (!x->loopsite[t] && !v->ls && v->busy != SIZE_MAX && ci->threads[v->busy].taken_ns >= DIAG_BUSY_QUEUED_NS) {
 		units_fmt_dur(d, sizeof(d), ci->threads[v->busy].taken_ns);
 		diag_sb_printf(&v->sum, "; other threads waited %s runnable behind it", d);
 	}

@@ -57,7 +57,7 @@ wait_until 30 "history >= before + baseline" metric_at_least stalltrap_watch_his
 curl -s -m 2 "http://127.0.0.1:$SVC_PORT/freeze?seconds=2" >/dev/null
 wait_until 60 "an incident" incident_count_is 1
 grep -q "STATUS=capturing" "$TMP/notify.log" || fail "no STATUS=capturing: $(cat "$TMP/notify.log")"
-jq -e '.verdict.kind == "futex"' "$(incidents)/report.json" >/dev/null ||
+jq -e '.verdict.kind == "app_lock"' "$(incidents)/report.json" >/dev/null ||
 	fail "with the unit's capabilities the incident lacks its diagnosis: $(jq -c .verdict "$(incidents)/report.json" | head -c 300)"
 stop_watch
 wait_until 10 "STOPPING=1" grep -q "STOPPING=1" "$TMP/notify.log"

@@ -148,6 +148,7 @@ struct st_task_state {
 	__u32 lock_flags;
 	__u32 lock_kind;        /* enum st_wait_kind */
 	/* who woke the current block */
+	__u64 woken_ns;         /* its first wakeup seen (or one racing with the switch-out) */
 	__u64 waker_seq;
 	__u32 waker_tid, waker_pid;
 	/* mmap_lock hold in progress, and totals over the window */
@@ -172,6 +173,10 @@ struct st_task_state {
 		__u64 ip[ST_KC_MAX];    /* the addresses, innermost first */
 	} kc[ST_KC_WAYS];
 };
+
+/* A wakeup this close before the switch-out's timestamp raced with it: the
+ * thread was woken while still switching out (its sleep was short). */
+#define ST_WAKE_RACE_NS 200000ull
 
 /* Every way the BPF side can lose an event or a stack: one counter each,
  * reported by name under report.json's "drops". Kept in .bss. */

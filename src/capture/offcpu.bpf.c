@@ -512,6 +512,8 @@ static __always_inline int on_switch_in(void *ctx)
 	if (dur < min_block_ns) {
 		s->below_ns += dur;
 		s->below_count++;
+		s->flags &= ~ST_BF_WOKEN_IRQ;
+		s->woken_ns = 0;
 		return 0;
 	}
 	sc = bpf_map_lookup_elem(&scratch_in, &zero);
@@ -522,8 +524,9 @@ static __always_inline int on_switch_in(void *ctx)
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
 	sc->ev.flags |= s->flags & (ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
-	if (wakers_traced && !s->waker_seq && !(s->flags & ST_BF_WOKEN_IRQ) &&
-	    s->state != ST_STATE_RUNNABLE && dur >= waker_min_ns)
+	if (wakers_traced && !s->waker_seq && !(s->flags & ST_BF_WOKEN_IRQ) && s->state != ST_STATE_RUNNABLE &&
+	    dur >= waker_min_ns && !(s->woken_ns && s->woken_ns + ST_WAKE_RACE_NS >= ts &&
+				     (s->woken_ns < ts || s->woken_ns - ts < waker_min_ns)))
 		__sync_fetch_and_add(&drops.waker_missing, 1);
 	/* still inside the lock's slow path: contention_end comes after this */
 	sc->ev.wait_kind = s->lock_kind;
@@ -535,6 +538,7 @@ static __always_inline int on_switch_in(void *ctx)
 	s->waker_seq = 0;
 	s->waker_tid = s->waker_pid = 0;
 	s->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
+	s->woken_ns = 0;
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
 	emit(sc, ulen);
@@ -765,13 +769,19 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	if (!is_target(p->tgid))
 		return 0;
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
-	/* the first wakeup of a sleep ends it; a preempted thread is not woken */
-	if (!s || !s->ts_out || s->waker_seq || (s->flags & ST_BF_WOKEN_IRQ) ||
-	    s->state == ST_STATE_RUNNABLE)
+	if (!s)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (now - s->ts_out < waker_min_ns)
+	/* the first wakeup of a sleep ends it; one before the switch-out's
+	 * timestamp raced with it; a preempted thread is not woken */
+	if (!s->ts_out || s->woken_ns >= s->ts_out) {
+		if (!s->ts_out)
+			s->woken_ns = now;
 		return 0;
+	}
+	s->woken_ns = now;
+	if (s->state == ST_STATE_RUNNABLE || now - s->ts_out < waker_min_ns)
+		return 0;	/* a short sleep, even if the CPU comes later: no waker wanted */
 	sc = bpf_map_lookup_elem(&scratch_wake, &zero);
 	if (!sc)
 		return 0;

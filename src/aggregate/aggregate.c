@@ -172,6 +172,39 @@ static int pair_add(struct builder *bd, uint64_t pair)
 	return 1;
 }
 
+uint64_t aggregate_block_window_ns(const struct capdata *cd, const struct cap_block *b)
+{
+	uint64_t ws = cd->window.start_mono_ns, we = sat_add(ws, cd->window.duration_ns);
+	uint64_t s = b->start_ns, e = sat_add(b->start_ns, b->dur_ns);
+
+	if (!cd->window.duration_ns)
+		return b->dur_ns;
+	if (s < ws)
+		s = ws;
+	if (e > we)
+		e = we;
+	return e > s ? e - s : 0;
+}
+
+/* The window figures of one block (see aggregate.h). */
+static void add_window(struct aggregate *agg, struct agg_entry *en, const struct capdata *cd,
+		       const struct cap_block *b)
+{
+	uint64_t in = aggregate_block_window_ns(cd, b), ws = cd->window.start_mono_ns;
+
+	en->window_ns = sat_add(en->window_ns, in);
+	agg->window_ns = sat_add(agg->window_ns, in);
+	if (b->state < CAP_STATE__COUNT) {
+		en->window_state_ns[b->state] = sat_add(en->window_state_ns[b->state], in);
+		agg->window_state_ns[b->state] = sat_add(agg->window_state_ns[b->state], in);
+	}
+	if ((b->flags & CAP_BLOCK_BEGAN_BEFORE) || b->start_ns < ws) {
+		en->began_before = true;
+		if (b->start_ns < ws && ws - b->start_ns > en->began_before_ns)
+			en->began_before_ns = ws - b->start_ns;
+	}
+}
+
 int aggregate_build(struct aggregate *agg, const struct capdata *cd)
 {
 	struct builder bd = { .agg = agg };
@@ -223,6 +256,7 @@ int aggregate_build(struct aggregate *agg, const struct capdata *cd)
 		}
 		if (b->flags & CAP_BLOCK_IN_PROGRESS)
 			en->in_progress = true;
+		add_window(agg, en, cd, b);
 
 		/* Distinct threads: count the (entry, thread) pair the first time it is seen. */
 		isnew = pair_add(&bd, ((uint64_t)e << 32) | b->thread);

@@ -43,11 +43,11 @@
 int render_folded(FILE *f, const struct capdata *cd, const struct aggregate *agg);
 
 /* report.json, in this key order: version, target, window, min_block_ms,
- * offcpu_total_ms, below_min_block_ms, user_stack_complete_pct, drops,
+ * offcpu_total_ms, offcpu_window_ms, below_min_block_ms, user_stack_complete_pct, drops,
  * capture, then the keys of extra (NULL or an object: verdict, locks,
  * holders, memory, trigger, baseline, ...; taken by reference; keys named
- * "threads" or "stacks" are ignored), then threads and stacks, last because
- * they can be long. docs/capture-format.md ("report.json") lists the fields.
+ * "threads", "stacks" or "oncpu_stacks" are ignored), then threads, stacks
+ * and oncpu_stacks, last because they can be long. docs/capture-format.md ("report.json") lists the fields.
  *
  * render_report_file() writes it pretty-printed (2-space indent) to path,
  * 0600, atomically, building one stack at a time: use it for real captures
@@ -64,11 +64,18 @@ int render_report(const struct capdata *cd, const struct aggregate *agg, const j
 		  json_t **out);
 int render_report_write(const json_t *report, const char *path);
 
-/* The text summary `stalltrap record` prints: a header line, the top_n call
- * sites (two lines each), a drops line (never silent: "drops: none" or every
- * non-zero counter) and the share of off-CPU time with incomplete user stacks.
- * At most 4 + 2 * top_n lines. Names are cleaned of control characters (a
- * symbol name must not drive the terminal). Returns 0 or -EIO. */
+/* The text summary `stalltrap record` prints (after the verdict line): a
+ * header line (off-CPU time inside the window, and a line for the time
+ * outside it when blocks began before it or ran past it), the call sites by
+ * cause in groups, at most top_n of each (two lines a site): the abnormal
+ * waits first ("the cause"), then the on-CPU sites from the samples, other
+ * waits, and last, apart, the waits for work ("waiting for work (idle)"),
+ * whatever their time; each site says its cause (diagnose_classify()) and,
+ * when it began before the window, its longest wait and when it began. Then
+ * a drops line (never silent: "drops: none" or every non-zero counter) and
+ * the share of off-CPU time with incomplete user stacks. At most
+ * 5 + 4 * (2 + 2 * top_n) lines. Names are cleaned of control characters (a
+ * symbol name must not drive the terminal). Returns 0, -ENOMEM or -EIO. */
 int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *agg, int top_n);
 
 /* Writes DIR/profile.folded and DIR/report.json (with extra, as render_report).
@@ -102,6 +109,7 @@ int render_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *a
 
 /* flags of the SVG renderers */
 #define RENDER_SVG_INLINE 0x1   /* no XML prolog: to be inlined in an HTML page */
+#define RENDER_SVG_FOCUS 0x2    /* flame graph: open on the cause, as with a verdict */
 
 /* flamegraph.svg: an interactive off-CPU flame graph in flamegraph.pl's
  * conventions (root at the bottom, all;comm;user frames;kernel frames as in
@@ -113,7 +121,12 @@ int render_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *a
  * blue, kernel frames teal, thread names grey. The children of a frame that
  * are narrower than 1 px are merged into one "[N frames under 1 px]" box (or
  * dropped when that is narrower too), like flamegraph.pl's --minwidth: the
- * SVG's size follows what can be seen, not the number of stacks. */
+ * SVG's size follows what can be seen, not the number of stacks. Widths are
+ * time inside the window; the on-CPU samples (samples x period) stand under
+ * an "[on-CPU]" frame, drawn warm. With a verdict whose kind is not "none"
+ * (or RENDER_SVG_FOCUS), the graph opens on the cause (the abnormal waits and
+ * the on-CPU sites), with "Idle waits" and "All" one click away; without,
+ * it shows all. */
 int render_flame(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 		 const json_t *extra, unsigned int flags);
 
@@ -156,7 +169,9 @@ int render_pprof(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 
 /* report.html: one self-contained page (no network: styles, the SVGs and the
  * flame graph's script are inline): the verdict, the key figures, the
- * timeline, the flame graph, the top call sites, the drop counters and, when
+ * timeline, the flame graph (opening on the cause when there is a verdict),
+ * the call sites by cause (the idle ones in a table of their own, folded
+ * when there is a verdict), the drop counters and, when
  * extra has a "trigger" object, its fields and metric samples. */
 int render_html(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 		const json_t *extra);

@@ -35,7 +35,10 @@
 #define FLAME_UNITS 1e9                 /* data-x / data-w: billionths of the total */
 #define NO_NODE UINT32_MAX
 
-enum flame_tag { TAG_ROOT, TAG_COMM, TAG_USER, TAG_KERNEL, TAG_MERGED };
+/* TAG_ONCPU: the "[on-CPU]" frame over the on-CPU sites; TAG_OUSER and
+ * TAG_OKERNEL: their frames, drawn warm, apart from the off-CPU ones. */
+enum flame_tag { TAG_ROOT, TAG_COMM, TAG_USER, TAG_KERNEL, TAG_MERGED, TAG_ONCPU, TAG_OUSER, TAG_OKERNEL };
+#define FLAME_ONCPU_NAME "[on-CPU]"
 
 struct flame_node {
 	uint32_t parent, name;  /* name: strtab id; its tag is the node's kind */
@@ -51,8 +54,10 @@ struct flame {
 	struct htab children;   /* (parent, name) -> node; every node but the root */
 	uint32_t *kids, *kid_start; /* children, sorted by name, as ranges */
 	uint32_t max_depth;
-	/* per capdata being added: frame id -> name id (NO_NODE: not yet interned) */
+	/* per capdata being added: frame id -> name id (NO_NODE: not yet
+	 * interned), off-CPU frames then on-CPU frames (2 x nframes) */
 	uint32_t *frame_names;
+	size_t nframes;
 };
 
 /* What to draw and how, for the plain and the differential graph. */
@@ -154,29 +159,30 @@ static void add_weight(struct flame_node *nd, uint64_t ns, bool base)
 		nd->val = sat_add(nd->val, ns);
 }
 
-static int64_t frame_name_id(struct flame *fl, const struct capdata *cd, uint32_t frame)
+static int64_t frame_name_id(struct flame *fl, const struct capdata *cd, uint32_t frame, bool oncpu)
 {
 	const struct cap_frame *fr = &cd->frames[frame];
+	uint32_t *cache = &fl->frame_names[frame + (oncpu ? fl->nframes : 0)];
+	uint8_t tag = fr->kernel ? (oncpu ? TAG_OKERNEL : TAG_KERNEL) : (oncpu ? TAG_OUSER : TAG_USER);
 	int64_t id;
 
-	if (fl->frame_names[frame] != NO_NODE)
-		return fl->frame_names[frame];
+	if (*cache != NO_NODE)
+		return *cache;
 	/* As in profile.folded, an empty name reads [unknown]. */
-	id = render_strtab_intern(&fl->names, fr->name[0] ? fr->name : "[unknown]",
-				  fr->kernel ? TAG_KERNEL : TAG_USER);
+	id = render_strtab_intern(&fl->names, fr->name[0] ? fr->name : "[unknown]", tag);
 	if (id >= 0)
-		fl->frame_names[frame] = (uint32_t)id;
+		*cache = (uint32_t)id;
 	return id;
 }
 
 static int add_stack(struct flame *fl, const struct capdata *cd, uint32_t stack,
-		     uint32_t *node, uint64_t ns, bool base)
+		     uint32_t *node, uint64_t ns, bool base, bool oncpu)
 {
 	const struct cap_stack *s = &cd->stacks[stack];
 	uint32_t i;
 
 	for (i = 0; i < s->nframes; i++) {
-		int64_t name = frame_name_id(fl, cd, s->frames[i]), id;
+		int64_t name = frame_name_id(fl, cd, s->frames[i], oncpu), id;
 
 		if (name < 0)
 			return (int)name;
@@ -189,42 +195,86 @@ static int add_stack(struct flame *fl, const struct capdata *cd, uint32_t stack,
 	return 0;
 }
 
-/* Adds every call site of agg: all;comm;user frames;kernel frames, as in
- * profile.folded. base: count it as the baseline of a diff. The comm strings
- * are borrowed from agg, the names from cd: both must outlive fl. */
+static int flame_frames_reset(struct flame *fl, const struct capdata *cd)
+{
+	size_t n = 2 * (cd->nframes ? cd->nframes : 1);
+
+	free(fl->frame_names);
+	fl->nframes = cd->nframes;
+	fl->frame_names = malloc(n * sizeof(uint32_t));
+	if (!fl->frame_names)
+		return -ENOMEM;
+	memset(fl->frame_names, 0xff, n * sizeof(uint32_t));
+	return 0;
+}
+
+/* The child of *node named name (tag), weighted with ns; *node becomes it. */
+static int add_named(struct flame *fl, uint32_t *node, const char *name, uint8_t tag, uint64_t ns,
+		     bool base)
+{
+	int64_t nm = render_strtab_intern(&fl->names, name[0] ? name : "[unknown]", tag), id;
+
+	if (nm < 0)
+		return (int)nm;
+	id = flame_child(fl, *node, (uint32_t)nm);
+	if (id < 0)
+		return (int)id;
+	*node = (uint32_t)id;
+	add_weight(&fl->nodes[*node], ns, base);
+	return 0;
+}
+
+/* One call site: all;comm;user frames;kernel frames as in profile.folded,
+ * or all;[on-CPU];comm;... for an on-CPU one. comm is borrowed: it must
+ * outlive fl, as must cd's names. */
+static int add_site(struct flame *fl, const struct capdata *cd, const char *comm, uint32_t ustack,
+		    uint32_t kstack, uint64_t ns, bool base, bool oncpu)
+{
+	uint32_t node = 0;
+	int err = 0;
+
+	add_weight(&fl->nodes[0], ns, base);
+	if (oncpu)
+		err = add_named(fl, &node, FLAME_ONCPU_NAME, TAG_ONCPU, ns, base);
+	if (!err)
+		err = add_named(fl, &node, comm, TAG_COMM, ns, base);
+	if (!err && render_shows_ustack(cd, ustack))
+		err = add_stack(fl, cd, ustack, &node, ns, base, oncpu);
+	if (!err && kstack < cd->nstacks)
+		err = add_stack(fl, cd, kstack, &node, ns, base, oncpu);
+	return err;
+}
+
+/* Adds every call site of agg by its time inside the window (the diff's
+ * graph). base: count it as the baseline of a diff. */
 static int flame_add(struct flame *fl, const struct capdata *cd, const struct aggregate *agg,
 		     bool base)
 {
 	size_t i;
-	int err = 0;
+	int err = flame_frames_reset(fl, cd);
 
-	free(fl->frame_names);
-	fl->frame_names = malloc((cd->nframes ? cd->nframes : 1) * sizeof(uint32_t));
-	if (!fl->frame_names)
-		return -ENOMEM;
-	memset(fl->frame_names, 0xff, (cd->nframes ? cd->nframes : 1) * sizeof(uint32_t));
-	for (i = 0; i < agg->nentries; i++) {
+	for (i = 0; !err && i < agg->nentries; i++) {
 		const struct agg_entry *en = &agg->entries[i];
-		uint32_t node = 0;
-		int64_t name, id;
 
-		add_weight(&fl->nodes[0], en->offcpu_ns, base);
-		name = render_strtab_intern(&fl->names, en->comm[0] ? en->comm : "[unknown]", TAG_COMM);
-		if (name < 0)
-			return (int)name;
-		id = flame_child(fl, 0, (uint32_t)name);
-		if (id < 0)
-			return (int)id;
-		node = (uint32_t)id;
-		add_weight(&fl->nodes[node], en->offcpu_ns, base);
-		if (render_shows_ustack(cd, en->ustack))
-			err = add_stack(fl, cd, en->ustack, &node, en->offcpu_ns, base);
-		if (!err && en->kstack < cd->nstacks)
-			err = add_stack(fl, cd, en->kstack, &node, en->offcpu_ns, base);
-		if (err)
-			return err;
+		err = add_site(fl, cd, en->comm, en->ustack, en->kstack, en->window_ns, base, false);
 	}
-	return 0;
+	return err;
+}
+
+/* Adds the sites of ss whose group is in groups (a mask of 1 << enum render_group). */
+static int flame_add_sites(struct flame *fl, const struct capdata *cd, const struct render_sites *ss,
+			   unsigned int groups)
+{
+	size_t i;
+	int err = flame_frames_reset(fl, cd);
+
+	for (i = 0; !err && i < ss->n; i++) {
+		const struct render_site *st = &ss->v[i];
+
+		if (groups & (1u << st->group))
+			err = add_site(fl, cd, st->comm, st->ustack, st->kstack, st->ns, false, st->oncpu);
+	}
+	return err;
 }
 
 static int cmp_kids(const void *a, const void *b, void *arg)
@@ -325,6 +375,7 @@ static void frame_colour(const struct draw_ctx *c, const struct drawn *d, char *
 	switch (d->tag) {
 	case TAG_ROOT: snprintf(buf, len, "#b8bcc8"); return;
 	case TAG_MERGED: snprintf(buf, len, "#d8d8d8"); return;
+	case TAG_ONCPU: snprintf(buf, len, "#e0502a"); return;
 	default: break;
 	}
 	/* The same name gets the same colour in every graph. */
@@ -335,6 +386,10 @@ static void frame_colour(const struct draw_ctx *c, const struct drawn *d, char *
 		r = 130 + (int)(25 * a); g = 150 + (int)(25 * a); bl = 170 + (int)(25 * b);
 	} else if (d->tag == TAG_KERNEL) { /* kernel: teal, cool like the rest */
 		r = 40 + (int)(60 * a); g = 165 + (int)(45 * b); bl = 160 + (int)(40 * a);
+	} else if (d->tag == TAG_OUSER) {  /* on-CPU: warm, as CPU flame graphs are */
+		r = 225 + (int)(30 * a); g = 100 + (int)(60 * b); bl = 40 + (int)(30 * a);
+	} else if (d->tag == TAG_OKERNEL) {
+		r = 225 + (int)(30 * a); g = 175 + (int)(40 * b); bl = 60 + (int)(30 * a);
 	} else {                           /* user: off-CPU blue */
 		r = 70 + (int)(60 * a); g = 110 + (int)(60 * a); bl = 205 + (int)(45 * b);
 	}
@@ -366,6 +421,10 @@ static void frame_info(const struct draw_ctx *c, const struct drawn *d, uint64_t
 		fputs(", kernel", f);
 	else if (d->tag == TAG_COMM)
 		fputs(", thread name", f);
+	else if (d->tag == TAG_OKERNEL)
+		fputs(", kernel, on-CPU", f);
+	else if (d->tag == TAG_OUSER || d->tag == TAG_ONCPU)
+		fputs(", on-CPU", f);
 }
 
 static void draw(struct draw_ctx *c, const struct drawn *d)
@@ -488,15 +547,20 @@ static const char flame_js[] =
 "var details = part('stf-details'), matchedEl = part('stf-matched');\n"
 "var resetEl = part('stf-reset'), searchEl = part('stf-search');\n"
 "var frames = [], byG = new Map(), root = null, zoomed = null, term = null;\n"
-"svg.querySelectorAll('g[data-w]').forEach(function (g) {\n"
-"  var r = g.querySelector('rect'), info = g.getAttribute('data-t');\n"
-"  var nl = info.lastIndexOf('\\n');\n"
-"  var f = { g: g, r: r, t: g.querySelector('text'), x: +g.getAttribute('data-x'),\n"
-"    w: +g.getAttribute('data-w'), y: +r.getAttribute('y'), fill: r.getAttribute('fill'),\n"
-"    name: nl < 0 ? info : info.slice(0, nl), info: nl < 0 ? info : info.slice(0, nl) + ' (' + info.slice(nl + 1) + ')' };\n"
-"  frames.push(f); byG.set(g, f);\n"
-"  if (!root || f.y > root.y) root = f;\n"
-"});\n"
+"/* Each view (the cause, the idle waits, all) is its own graph: the frames\n"
+"   are those of the view shown. */\n"
+"function load(view) {\n"
+"  frames = []; byG = new Map(); root = null; zoomed = null;\n"
+"  view.querySelectorAll('g[data-w]').forEach(function (g) {\n"
+"    var r = g.querySelector('rect'), info = g.getAttribute('data-t');\n"
+"    var nl = info.lastIndexOf('\\n');\n"
+"    var f = { g: g, r: r, t: g.querySelector('text'), x: +g.getAttribute('data-x'),\n"
+"      w: +g.getAttribute('data-w'), y: +r.getAttribute('y'), fill: r.getAttribute('fill'),\n"
+"      name: nl < 0 ? info : info.slice(0, nl), info: nl < 0 ? info : info.slice(0, nl) + ' (' + info.slice(nl + 1) + ')' };\n"
+"    frames.push(f); byG.set(g, f);\n"
+"    if (!root || f.y > root.y) root = f;\n"
+"  });\n"
+"}\n"
 "function label(f, x, w) {\n"
 "  var n = Math.floor((w - 6) / CW), s = '';\n"
 "  if (n >= 3) s = f.name.length > n ? f.name.slice(0, n - 2) + '..' : f.name;\n"
@@ -552,9 +616,25 @@ static const char flame_js[] =
 "  var t = window.prompt('Search for (regular expression):', term || '');\n"
 "  if (t) search(t);\n"
 "}\n"
+"function show(name) {\n"
+"  var t = term;\n"
+"  if (root) { zoom(root); search(null); }\n"
+"  svg.querySelectorAll('.stf-view').forEach(function (v) {\n"
+"    var on = v.getAttribute('data-view') === name;\n"
+"    v.style.display = on ? '' : 'none';\n"
+"    if (on) load(v);\n"
+"  });\n"
+"  svg.querySelectorAll('.stf-viewbtn').forEach(function (b) {\n"
+"    b.classList.toggle('stf-on', b.getAttribute('data-view') === name);\n"
+"  });\n"
+"  svg.setAttribute('data-view', name);\n"
+"  resetEl.style.opacity = 0;\n"
+"  search(t);\n"
+"}\n"
 "svg.addEventListener('click', function (e) {\n"
-"  var el = e.target, g = el.closest('g[data-w]');\n"
+"  var el = e.target, g = el.closest('g[data-w]'), vb = el.closest('.stf-viewbtn');\n"
 "  if (g) { zoom(byG.get(g)); return; }\n"
+"  if (vb) { show(vb.getAttribute('data-view')); return; }\n"
 "  if (el.closest('.stf-reset')) { zoom(root); return; }\n"
 "  if (el.closest('.stf-search')) { if (term) search(null); else ask(); }\n"
 "});\n"
@@ -569,7 +649,8 @@ static const char flame_js[] =
 "    else if (e.key === 'Escape') { search(null); zoom(root); }\n"
 "  });\n"
 "}\n"
-"svg.stalltrap = { search: search, zoom: function (g) { zoom(byG.get(g)); }, reset: function () { zoom(root); } };\n"
+"show(svg.getAttribute('data-view'));\n"
+"svg.stalltrap = { search: search, show: show, zoom: function (g) { zoom(byG.get(g)); }, reset: function () { zoom(root); } };\n"
 "})();\n";
 
 static const char flame_css[] =
@@ -582,38 +663,104 @@ static const char flame_css[] =
 	".stf-flame .stf-head{font-size:17px;text-anchor:middle}"
 	".stf-flame .stf-sub{font-size:12px;text-anchor:middle;fill:#333}"
 	".stf-flame .stf-btn{cursor:pointer;fill:#225}"
-	".stf-flame .stf-reset{opacity:0}";
+	".stf-flame .stf-reset{opacity:0}"
+	".stf-flame .stf-viewbtn{font-size:13px;text-decoration:underline}"
+	".stf-flame .stf-viewbtn.stf-on{font-weight:bold;text-decoration:none;fill:#000}";
 
-static int flame_svg(FILE *f, const struct flame *fl, const struct flame_view *v)
+/* One view of the graph (the cause, the idle waits, all): its own tree and layout. */
+struct flame_pane {
+	struct flame fl;
+	const char *name, *label;       /* data-view, and its button */
+	struct draw_ctx c;
+};
+
+/* Measures a pane: deepest level, largest change, size; past budget bytes
+ * (thousands of deep stacks each a pixel wide), wider frames are merged too:
+ * the graph must stay loadable. */
+static int measure(struct draw_ctx *c, size_t budget)
 {
-	struct draw_ctx c = { .fl = fl, .v = v, .min_width_px = v->min_width_px };
-	const struct flame_node *root = &fl->nodes[0];
-	unsigned int height;
+	const struct flame_node *root = &c->fl->nodes[0];
 	int err;
 
-	c.px_per_ns = root->val ? (FLAME_WIDTH - 2.0 * FLAME_PAD) / (double)root->val : 0;
+	c->px_per_ns = root->val ? (FLAME_WIDTH - 2.0 * FLAME_PAD) / (double)root->val : 0;
 	while (root->val) {
-		c.frames = c.bytes = 0;
-		c.max_depth = 0;
-		err = walk(&c); /* measure: deepest level, largest change, size */
+		c->frames = c->bytes = 0;
+		c->max_depth = 0;
+		err = walk(c);
 		if (err)
 			return err;
-		/* Past the size cap (thousands of deep stacks each a pixel wide),
-		 * merge wider frames too: the graph must stay loadable. */
-		if (c.bytes <= FLAME_MAX_BYTES || c.min_width_px >= 64)
+		if (c->bytes <= budget || c->min_width_px >= 64)
 			break;
-		c.min_width_px *= 1.25;
+		c->min_width_px *= 1.25;
 	}
-	c.plot_top = 52 + 18 * (unsigned int)render_svg_subtitle_lines(v->subtitle, FLAME_SUB_CHARS);
-	height = c.plot_top + (c.max_depth + 1) * FLAME_FRAME_H + 34;
+	return 0;
+}
+
+static void put_controls(FILE *f, const struct flame_pane *p, size_t n, size_t initial, unsigned int top,
+			 unsigned int height)
+{
+	size_t i;
+
+	fprintf(f, "<text class=\"stf-btn stf-reset\" x=\"%d\" y=\"26\">Reset Zoom</text>\n",
+		FLAME_PAD);
+	fprintf(f, "<text class=\"stf-btn stf-search\" x=\"%d\" y=\"26\" text-anchor=\"end\">Search</text>\n",
+		FLAME_WIDTH - FLAME_PAD);
+	for (i = 0; n > 1 && i < n; i++)
+		fprintf(f, "<text class=\"stf-btn stf-viewbtn%s\" data-view=\"%s\" x=\"%zu\" y=\"%u\">%s</text>\n",
+			i == initial ? " stf-on" : "", p[i].name, FLAME_PAD + 100 * i, top - 6, p[i].label);
+	fprintf(f, "<text class=\"stf-matched\" x=\"%d\" y=\"%u\" text-anchor=\"end\"></text>\n",
+		FLAME_WIDTH - FLAME_PAD, height - 12);
+	fprintf(f, "<text class=\"stf-details\" x=\"%d\" y=\"%u\"> </text>\n", FLAME_PAD, height - 12);
+}
+
+static int put_pane(FILE *f, struct flame_pane *p, bool shown)
+{
+	int err = 0;
+
+	fprintf(f, "<g class=\"stf-view\" data-view=\"%s\"%s>\n", p->name, shown ? "" : " style=\"display:none\"");
+	if (!p->fl.nodes[0].val) {
+		fprintf(f, "<text x=\"600\" y=\"%u\" text-anchor=\"middle\">no off-CPU time recorded</text>\n",
+			p->c.plot_top + 12);
+	} else {
+		p->c.f = f;
+		p->c.frames = 0;
+		err = walk(&p->c);
+	}
+	fputs("</g>\n", f);
+	return err;
+}
+
+/* The SVG of n panes (views), the one at initial shown, the others one
+ * click away; the size cap is shared among them. */
+static int flame_svg(FILE *f, struct flame_pane *p, size_t n, size_t initial, const struct flame_view *v)
+{
+	unsigned int height, depth = 0, top;
+	size_t i, frames = 0;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		p[i].c = (struct draw_ctx){ .fl = &p[i].fl, .v = v, .min_width_px = v->min_width_px };
+		err = measure(&p[i].c, FLAME_MAX_BYTES / n);
+		if (err)
+			return err;
+		depth = p[i].c.max_depth > depth ? p[i].c.max_depth : depth;
+		frames += p[i].c.frames;
+	}
+	/* One baseline for all views: their roots are at the same height. */
+	top = 52 + 18 * (unsigned int)render_svg_subtitle_lines(v->subtitle, FLAME_SUB_CHARS) + (n > 1 ? 20 : 0);
+	for (i = 0; i < n; i++) {
+		p[i].c.max_depth = depth;
+		p[i].c.plot_top = top;
+	}
+	height = top + (depth + 1) * FLAME_FRAME_H + 34;
 	if (!v->inline_svg)
 		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", f);
 	fprintf(f, "<svg version=\"1.1\" class=\"stf-flame\" width=\"%d\" height=\"%u\" "
 		"viewBox=\"0 0 %d %u\" xmlns=\"http://www.w3.org/2000/svg\" "
 		"data-pad=\"%d\" data-plot-w=\"%d\" data-char-w=\"%.2f\" data-frames=\"%zu\" "
-		"data-min-width=\"%g\">\n",
+		"data-min-width=\"%g\" data-view=\"%s\">\n",
 		FLAME_WIDTH, height, FLAME_WIDTH, height, FLAME_PAD, FLAME_WIDTH - 2 * FLAME_PAD,
-		FLAME_CHAR_W, c.frames, c.min_width_px);
+		FLAME_CHAR_W, frames, p[initial].c.min_width_px, p[initial].name);
 	fprintf(f, "<style>%s</style>\n", flame_css);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#f3f5fa\"/>\n");
 	fputs("<text class=\"stf-head\" x=\"600\" y=\"26\">", f);
@@ -621,20 +768,9 @@ static int flame_svg(FILE *f, const struct flame *fl, const struct flame_view *v
 	fputs("</text>\n", f);
 	if (v->subtitle && render_svg_subtitle(f, "stf-sub", 600, 48, 16, v->subtitle, FLAME_SUB_CHARS) < 0)
 		return -ENOMEM;
-	fprintf(f, "<text class=\"stf-btn stf-reset\" x=\"%d\" y=\"26\">Reset Zoom</text>\n",
-		FLAME_PAD);
-	fprintf(f, "<text class=\"stf-btn stf-search\" x=\"%d\" y=\"26\" text-anchor=\"end\">Search</text>\n",
-		FLAME_WIDTH - FLAME_PAD);
-	fprintf(f, "<text class=\"stf-matched\" x=\"%d\" y=\"%u\" text-anchor=\"end\"></text>\n",
-		FLAME_WIDTH - FLAME_PAD, height - 12);
-	fprintf(f, "<text class=\"stf-details\" x=\"%d\" y=\"%u\"> </text>\n", FLAME_PAD, height - 12);
-	if (!root->val) {
-		fprintf(f, "<text x=\"600\" y=\"%u\" text-anchor=\"middle\">no off-CPU time recorded</text>\n",
-			c.plot_top + 12);
-	} else {
-		c.f = f;
-		c.frames = 0;
-		err = walk(&c);
+	put_controls(f, p, n, initial, top, height);
+	for (i = 0; i < n; i++) {
+		err = put_pane(f, &p[i], i == initial);
 		if (err)
 			return err;
 	}
@@ -651,26 +787,78 @@ static void flame_title(const struct capdata *cd, const char *what, char *buf, s
 		snprintf(buf, len, "%s", what);
 }
 
+/* The views of render_flame(): with a verdict, the cause (abnormal waits and
+ * what ran on-CPU), the idle waits when there are some, and everything;
+ * without one, everything. */
+static const struct {
+	const char *name, *label;
+	unsigned int groups;    /* 1 << enum render_group */
+} flame_views[] = {
+	{ "cause", "The cause", 1u << RG_CAUSE | 1u << RG_ONCPU },
+	{ "idle", "Idle waits", 1u << RG_IDLE },
+	{ "all", "All", (1u << RG__COUNT) - 1 },
+};
+#define FLAME_NVIEWS (sizeof(flame_views) / sizeof(flame_views[0]))
+
+/* Everything is always drawn; with focus, the cause when there is one, and
+ * the idle waits when there are some. */
+static bool view_drawn(unsigned int groups, const struct render_sites *ss, bool focus)
+{
+	if (groups == (1u << RG__COUNT) - 1)
+		return true;
+	if (!focus || !(ss->ngroup[RG_CAUSE] + ss->ngroup[RG_ONCPU]))
+		return false;
+	return (groups & 1u << RG_CAUSE) || ss->ngroup[RG_IDLE];
+}
+
+static int flame_panes(struct flame_pane *p, size_t *n, const struct capdata *cd,
+		       const struct render_sites *ss, bool focus)
+{
+	size_t i;
+	int err = 0;
+
+	*n = 0;
+	for (i = 0; !err && i < FLAME_NVIEWS; i++) {
+		unsigned int g = flame_views[i].groups;
+
+		if (!view_drawn(g, ss, focus))
+			continue;
+		p[*n].name = flame_views[i].name;
+		p[*n].label = flame_views[i].label;
+		err = flame_init(&p[*n].fl);
+		(*n)++;
+		if (!err)
+			err = flame_add_sites(&p[*n - 1].fl, cd, ss, g);
+		if (!err)
+			err = flame_index(&p[*n - 1].fl);
+	}
+	return err;
+}
+
 int render_flame(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 		 const json_t *extra, unsigned int flags)
 {
-	struct flame fl;
+	struct flame_pane p[FLAME_NVIEWS];
+	struct render_sites ss;
 	char title[256];
 	struct flame_view v = {
 		.inline_svg = flags & RENDER_SVG_INLINE, .title = title,
 		.subtitle = render_verdict_summary(extra), .min_width_px = FLAME_MIN_WIDTH_PX,
 	};
+	bool focus = (flags & RENDER_SVG_FOCUS) || render_verdict_focus(extra);
+	size_t n = 0, i;
 	int err;
 
 	flame_title(cd, "Off-CPU Time Flame Graph", title, sizeof(title));
-	err = flame_init(&fl);
+	memset(p, 0, sizeof(p));
+	err = render_sites_build(&ss, cd, agg);
 	if (!err)
-		err = flame_add(&fl, cd, agg, false);
+		err = flame_panes(p, &n, cd, &ss, focus);
 	if (!err)
-		err = flame_index(&fl);
-	if (!err)
-		err = flame_svg(f, &fl, &v);
-	flame_release(&fl);
+		err = flame_svg(f, p, n, 0, &v);
+	for (i = 0; i < n; i++)
+		flame_release(&p[i].fl);
+	render_sites_release(&ss);
 	return err;
 }
 
@@ -683,7 +871,7 @@ static double window_s(const struct capdata *cd)
 int render_flame_diff(FILE *f, const struct capdata *base, const struct aggregate *base_agg,
 		      const struct capdata *cd, const struct aggregate *agg, const json_t *extra)
 {
-	struct flame fl;
+	struct flame_pane p;
 	char title[256];
 	struct flame_view v = {
 		.diff = true, .title = title, .subtitle = render_verdict_summary(extra),
@@ -693,15 +881,17 @@ int render_flame_diff(FILE *f, const struct capdata *base, const struct aggregat
 
 	flame_title(cd, "Differential Off-CPU Flame Graph (red grew, blue shrank; per second of window)",
 		    title, sizeof(title));
-	err = flame_init(&fl);
+	memset(&p, 0, sizeof(p));
+	p.name = "all";
+	err = flame_init(&p.fl);
 	if (!err)
-		err = flame_add(&fl, base, base_agg, true);
+		err = flame_add(&p.fl, base, base_agg, true);
 	if (!err)
-		err = flame_add(&fl, cd, agg, false);
+		err = flame_add(&p.fl, cd, agg, false);
 	if (!err)
-		err = flame_index(&fl);
+		err = flame_index(&p.fl);
 	if (!err)
-		err = flame_svg(f, &fl, &v);
-	flame_release(&fl);
+		err = flame_svg(f, &p, 1, 0, &v);
+	flame_release(&p.fl);
 	return err;
 }

@@ -40,6 +40,9 @@ static const char html_css[] =
 	"svg{max-width:100%;height:auto;display:block;border:1px solid #e2e2e2}"
 	"svg.chart{border:0}"
 	"details summary{cursor:pointer}"
+	"tr.group th{background:#e8e8ee;text-align:left}td.cause{font-family:monospace;white-space:nowrap}"
+	"tbody.g-cause td.cause{color:#b71c1c;font-weight:bold}tbody.g-idle td.cause{color:#777}"
+	"small.began{color:#8a4b00}"
 	"footer{font-size:12px;color:#777;margin-top:30px}";
 
 static void put(FILE *f, const char *s)
@@ -125,15 +128,20 @@ static void section_figures(FILE *f, const struct capdata *cd, const struct aggr
 			 (double)(cd->window.trigger_mono_ns - cd->window.start_mono_ns) / 1e9);
 		row_str(f, "trigger", buf);
 	}
-	fprintf(f, "<tr><td>off-CPU time recorded</td><td class=\"n\">%.3f ms in %" PRIu64
-		" blocks of at least %.3f ms</td></tr>\n", render_ms(agg->offcpu_ns), agg->nblocks,
+	fprintf(f, "<tr><td>off-CPU time in the window</td><td class=\"n\">%.3f ms in %" PRIu64
+		" blocks of at least %.3f ms</td></tr>\n", render_ms(agg->window_ns), agg->nblocks,
 		render_ms(cd->window.min_block_ns));
+	if (agg->offcpu_ns != agg->window_ns)
+		fprintf(f, "<tr><td>off-CPU outside the window</td><td class=\"n\">%.3f ms more, in blocks "
+			"that began before it or ran past it (not counted)</td></tr>\n",
+			render_ms(agg->offcpu_ns - agg->window_ns));
 	fprintf(f, "<tr><td>off-CPU in shorter blocks</td><td class=\"n\">%.3f ms (counted per thread)</td></tr>\n",
 		render_ms(agg->below_min_ns));
 	fprintf(f, "<tr><td>off-CPU by task state</td><td class=\"n\">sleeping %.3f ms, "
 		"uninterruptible %.3f ms, runnable %.3f ms</td></tr>\n",
-		render_ms(agg->state_ns[CAP_STATE_SLEEPING]), render_ms(agg->state_ns[CAP_STATE_UNINTERRUPTIBLE]),
-		render_ms(agg->state_ns[CAP_STATE_RUNNABLE]));
+		render_ms(agg->window_state_ns[CAP_STATE_SLEEPING]),
+		render_ms(agg->window_state_ns[CAP_STATE_UNINTERRUPTIBLE]),
+		render_ms(agg->window_state_ns[CAP_STATE_RUNNABLE]));
 	fprintf(f, "<tr><td>threads</td><td class=\"n\">%zu off-CPU, %zu seen</td></tr>\n", active,
 		agg->nthreads);
 	fprintf(f, "<tr><td>call sites</td><td class=\"n\">%zu</td></tr>\n", agg->nentries);
@@ -162,13 +170,18 @@ static void put_frames(FILE *f, const struct capdata *cd, uint32_t stack, bool k
 	}
 }
 
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? (double)part * 100.0 / (double)whole : 0.0;
+}
+
 /* "outer > inner > leaf | kernel_leaf": enough to recognise a call site. */
-static void put_site_summary(FILE *f, const struct capdata *cd, const struct agg_entry *en)
+static void put_site_summary(FILE *f, const struct capdata *cd, uint32_t ustack, uint32_t kstack)
 {
 	bool any = false;
 
-	if (render_shows_ustack(cd, en->ustack)) {
-		const struct cap_stack *s = &cd->stacks[en->ustack];
+	if (render_shows_ustack(cd, ustack)) {
+		const struct cap_stack *s = &cd->stacks[ustack];
 		uint32_t i = s->nframes > HTML_SITE_PATH ? s->nframes - HTML_SITE_PATH : 0;
 
 		if (i)
@@ -182,8 +195,8 @@ static void put_site_summary(FILE *f, const struct capdata *cd, const struct agg
 			any = true;
 		}
 	}
-	if (en->kstack < cd->nstacks && cd->stacks[en->kstack].nframes) {
-		const struct cap_stack *s = &cd->stacks[en->kstack];
+	if (kstack < cd->nstacks && cd->stacks[kstack].nframes) {
+		const struct cap_stack *s = &cd->stacks[kstack];
 		const char *name = cd->frames[s->frames[s->nframes - 1]].name;
 
 		fputs(any ? " | " : "", f);
@@ -195,40 +208,103 @@ static void put_site_summary(FILE *f, const struct capdata *cd, const struct agg
 		fputs("(no stack)", f);
 }
 
-static void section_sites(FILE *f, const struct capdata *cd, const struct aggregate *agg)
+static void put_site_row(FILE *f, const struct capdata *cd, const struct render_sites *ss,
+			 const struct render_site *st, size_t rank)
 {
-	size_t i, n = agg->nentries < HTML_TOP_SITES ? agg->nentries : HTML_TOP_SITES;
+	const struct agg_entry *en = st->en;
+	char began[64];
 
-	fprintf(f, "<h2 id=\"callsites\">Top call sites</h2>\n<p>The %zu call sites (thread name, user "
-		"stack, kernel stack) with the most off-CPU time, of %zu; all are in report.json and "
-		"profile.folded.</p>\n", n, agg->nentries);
-	if (!n)
-		return;
-	fputs("<table class=\"sites\">\n<tr><th>#</th><th>off-CPU ms</th><th>%</th><th>blocks</th>"
-	      "<th>max ms</th><th>threads</th><th>sleeping / uninterruptible / runnable ms</th>"
-	      "<th>thread name</th><th>call site</th></tr>\n", f);
-	for (i = 0; i < n; i++) {
-		const struct agg_entry *en = &agg->entries[i];
+	fprintf(f, "<tr class=\"g-%s\"><td class=\"n\">%zu</td><td class=\"n\">%.3f</td><td class=\"n\">%.1f</td>",
+		render_group_name(st->group), rank, render_ms(st->ns),
+		pct(st->ns, st->oncpu ? ss->oncpu_ns : ss->offcpu_ns));
+	if (st->oncpu)
+		fprintf(f, "<td class=\"n\">%" PRIu64 " samples</td><td class=\"n\">-</td><td class=\"n\">%" PRIu32
+			"</td><td class=\"n\">-</td>", st->count, st->threads);
+	else
+		fprintf(f, "<td class=\"n\">%" PRIu64 "</td><td class=\"n\">%.3f</td><td class=\"n\">%" PRIu32
+			"</td><td class=\"n\">%.1f / %.1f / %.1f</td>", en->count, render_ms(en->max_ns), en->threads,
+			render_ms(en->window_state_ns[CAP_STATE_SLEEPING]),
+			render_ms(en->window_state_ns[CAP_STATE_UNINTERRUPTIBLE]),
+			render_ms(en->window_state_ns[CAP_STATE_RUNNABLE]));
+	fprintf(f, "<td class=\"cause\">%s</td><td>", render_site_cause(st));
+	put(f, st->comm);
+	fputs("</td><td class=\"stack\"><details><summary>", f);
+	put_site_summary(f, cd, st->ustack, st->kstack);
+	render_site_began(st, began, sizeof(began));
+	if (began[0])
+		fprintf(f, " <small class=\"began\">(%s)</small>", began);
+	if (en && en->in_progress)
+		fputs(" <small>(in progress at the end)</small>", f);
+	fputs("</summary><ol>", f);
+	if (render_shows_ustack(cd, st->ustack))
+		put_frames(f, cd, st->ustack, false);
+	if (st->kstack < cd->nstacks)
+		put_frames(f, cd, st->kstack, true);
+	fprintf(f, "</ol>user stack: %s</details></td></tr>\n", render_ustack_status(cd, st->ustack));
+}
 
-		fprintf(f, "<tr><td class=\"n\">%zu</td><td class=\"n\">%.3f</td><td class=\"n\">%.1f</td>"
-			"<td class=\"n\">%" PRIu64 "</td><td class=\"n\">%.3f</td><td class=\"n\">%" PRIu32
-			"</td><td class=\"n\">%.1f / %.1f / %.1f</td><td>", i + 1, render_ms(en->offcpu_ns),
-			agg->offcpu_ns ? (double)en->offcpu_ns * 100.0 / (double)agg->offcpu_ns : 0.0,
-			en->count, render_ms(en->max_ns), en->threads,
-			render_ms(en->state_ns[CAP_STATE_SLEEPING]),
-			render_ms(en->state_ns[CAP_STATE_UNINTERRUPTIBLE]),
-			render_ms(en->state_ns[CAP_STATE_RUNNABLE]));
-		put(f, en->comm);
-		fputs("</td><td class=\"stack\"><details><summary>", f);
-		put_site_summary(f, cd, en);
-		fprintf(f, "%s</summary><ol>", en->in_progress ? " <small>(in progress at the end)</small>" : "");
-		if (render_shows_ustack(cd, en->ustack))
-			put_frames(f, cd, en->ustack, false);
-		if (en->kstack < cd->nstacks)
-			put_frames(f, cd, en->kstack, true);
-		fprintf(f, "</ol>user stack: %s</details></td></tr>\n", render_ustack_status(cd, en->ustack));
+static const char sites_head[] =
+	"<tr><th>#</th><th>ms</th><th>%</th><th>blocks</th><th>max ms</th><th>threads</th>"
+	"<th>sleeping / uninterruptible / runnable ms</th><th>cause</th><th>thread name</th>"
+	"<th>call site</th></tr>\n";
+
+/* The rows of one group, at most HTML_TOP_SITES; *i and *rank run on. */
+static void put_group(FILE *f, const struct capdata *cd, const struct render_sites *ss, unsigned int g,
+		      size_t *i, size_t *rank)
+{
+	size_t shown = 0;
+
+	fprintf(f, "<tbody class=\"g-%s\"><tr class=\"group\"><th colspan=\"10\">", render_group_name(g));
+	put(f, render_group_title(g));
+	fprintf(f, ": %zu call site%s, %.3f ms", ss->ngroup[g], ss->ngroup[g] == 1 ? "" : "s",
+		render_ms(ss->group_ns[g]));
+	if (g == RG_ONCPU)
+		fprintf(f, " (one sample every %.3f ms; %% of the on-CPU time)", render_ms(ss->period_ns));
+	fputs("</th></tr>\n", f);
+	for (; *i < ss->n && ss->v[*i].group == g; (*i)++) {
+		++*rank;
+		if (shown++ < HTML_TOP_SITES)
+			put_site_row(f, cd, ss, &ss->v[*i], *rank);
 	}
-	fputs("</table>\n", f);
+	if (shown > HTML_TOP_SITES)
+		fprintf(f, "<tr><td colspan=\"10\">... %zu more</td></tr>\n", shown - HTML_TOP_SITES);
+	fputs("</tbody>\n", f);
+}
+
+/* The call sites by cause: the cause first; the idle waits in a table of
+ * their own, folded (one click away) when there is a verdict. */
+static int section_sites(FILE *f, const struct capdata *cd, const struct aggregate *agg, bool focus)
+{
+	struct render_sites ss;
+	size_t i = 0, rank = 0;
+	unsigned int g;
+	int err = render_sites_build(&ss, cd, agg);
+
+	if (err)
+		return err;
+	fprintf(f, "<h2 id=\"callsites\">Call sites by cause</h2>\n<p>Call sites (thread name, user stack, "
+		"kernel stack) grouped by the cause of their waits, the cause first: %zu off-CPU (time inside "
+		"the window; all are in report.json and profile.folded) and %zu on-CPU (from the samples). "
+		"Waits for work (idle) are listed apart.</p>\n", agg->nentries, ss.ngroup[RG_ONCPU]);
+	if (ss.n - ss.ngroup[RG_IDLE]) {
+		fprintf(f, "<table class=\"sites\">\n%s", sites_head);
+		for (g = 0; g < RG_IDLE; g++) {
+			if (ss.ngroup[g])
+				put_group(f, cd, &ss, g, &i, &rank);
+		}
+		fputs("</table>\n", f);
+	}
+	if (ss.ngroup[RG_IDLE]) {
+		fprintf(f, "<details id=\"idle-sites\"%s><summary>", focus ? "" : " open");
+		put(f, render_group_title(RG_IDLE));
+		fprintf(f, ": %zu call site%s, %.3f ms</summary>\n<table class=\"sites idle\">\n%s",
+			ss.ngroup[RG_IDLE], ss.ngroup[RG_IDLE] == 1 ? "" : "s", render_ms(ss.group_ns[RG_IDLE]),
+			sites_head);
+		put_group(f, cd, &ss, RG_IDLE, &i, &rank);
+		fputs("</table>\n</details>\n", f);
+	}
+	render_sites_release(&ss);
+	return 0;
 }
 
 static void section_drops(FILE *f, const struct capdata *cd)
@@ -415,6 +491,7 @@ int render_html(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 		const json_t *extra)
 {
 	const char *comm = cd->target.comm ? cd->target.comm : "capture";
+	bool focus = render_verdict_focus(extra);
 	int err;
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -435,13 +512,16 @@ int render_html(FILE *f, const struct capdata *cd, const struct aggregate *agg,
 	err = render_timeline(f, cd, agg, NULL, RENDER_SVG_INLINE);
 	if (err)
 		return err;
-	fputs("<h2 id=\"flamegraph\">Off-CPU flame graph</h2>\n<p>Width is off-CPU time. Click a frame "
-	      "to zoom, the bottom frame or Reset Zoom to reset; Search highlights matching frames and "
-	      "shows their share. Blue: user frames; teal: kernel frames.</p>\n", f);
-	err = render_flame(f, cd, agg, NULL, RENDER_SVG_INLINE);
+	fprintf(f, "<h2 id=\"flamegraph\">Off-CPU flame graph</h2>\n<p>Width is time inside the window. "
+		"%sClick a frame to zoom, the bottom frame or Reset Zoom to reset; Search highlights matching "
+		"frames and shows their share. Blue: user frames; teal: kernel frames; orange: on-CPU samples, "
+		"under [on-CPU].</p>\n", focus ? "It opens on the cause (the abnormal waits and what ran "
+		"on-CPU); Idle waits and All show the rest. " : "");
+	err = render_flame(f, cd, agg, NULL, RENDER_SVG_INLINE | (focus ? RENDER_SVG_FOCUS : 0));
+	if (!err)
+		err = section_sites(f, cd, agg, focus);
 	if (err)
 		return err;
-	section_sites(f, cd, agg);
 	section_drops(f, cd);
 	section_trigger(f, extra);
 	fputs("<footer>Rendered by stalltrap from capture.jsonl.gz; next to this page: "

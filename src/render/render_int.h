@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
 #include "util/htab.h"
 #include "util/units.h"
@@ -79,5 +80,64 @@ const char *render_verdict_kind(const json_t *extra);
  * child of the <svg>; it shows the data-t attribute of the element under the
  * mouse ("&#10;" separates lines) in a box that follows it. */
 extern const char render_tooltip_js[];
+
+
+/* ---- call sites by cause (render_sites.c) ----
+ *
+ * What the summary, report.html and the flame graph list: every call site of
+ * the aggregate with its cause (the one of its blocks with the most time in
+ * the window, by diagnose_classify(): never derived here), and one on-CPU
+ * site per (thread name, user stack, kernel stack) of the on-CPU samples in
+ * the window (samples x period). Sites are ordered by group, then by time in
+ * the window (ties: aggregate order): the cause comes first, and waits for
+ * work never rank above it, however long. */
+enum render_group {
+	RG_CAUSE,       /* off-CPU, abnormal cause (diagnose_cause_abnormal) */
+	RG_ONCPU,       /* on-CPU, from the samples */
+	RG_OTHER,       /* off-CPU, busy or other */
+	RG_IDLE,        /* off-CPU, idle: waiting for work */
+	RG__COUNT
+};
+
+struct render_site {
+	const struct agg_entry *en; /* the aggregate's call site; NULL when on-CPU */
+	char comm[16];
+	uint32_t ustack, kstack;
+	uint64_t ns;            /* off-CPU time inside the window, or on-CPU time */
+	uint64_t count;         /* blocks, or samples */
+	uint32_t threads;
+	uint8_t cause;          /* enum diag_cause; DIAG_CAUSE__COUNT when on-CPU */
+	uint8_t group;          /* enum render_group */
+	bool oncpu;
+	size_t order;           /* tie break: the aggregate's (or the samples') order */
+};
+
+struct render_sites {
+	struct render_site *v;
+	size_t n;
+	size_t ngroup[RG__COUNT];
+	uint64_t group_ns[RG__COUNT];
+	uint64_t offcpu_ns;     /* off-CPU time inside the window (aggregate window_ns) */
+	uint64_t oncpu_ns;      /* on-CPU time of the samples in the window */
+	uint64_t period_ns;     /* the sampling period used */
+};
+
+/* Builds s from cd and agg (built from cd). Returns 0 or -ENOMEM (s zeroed). */
+int render_sites_build(struct render_sites *s, const struct capdata *cd, const struct aggregate *agg);
+/* Only the on-CPU sites (no classification): report.json's oncpu_stacks. */
+int render_sites_oncpu(struct render_sites *s, const struct capdata *cd);
+void render_sites_release(struct render_sites *s);
+/* The cause's name (diagnose_cause_name()), or "on-CPU". */
+const char *render_site_cause(const struct render_site *st);
+/* "began 12 s before the window" (util/units.h's wording), "began before
+ * the window" when the start is not known, or "" when it began inside. */
+void render_site_began(const struct render_site *st, char *buf, size_t len);
+/* The heading of a group: "the cause: abnormal waits", ... */
+const char *render_group_title(unsigned int group);
+/* Its name in class names: "cause", "oncpu", "other", "idle". */
+const char *render_group_name(unsigned int group);
+/* Whether extra has a verdict whose kind is not "none": then the pictures
+ * open on the cause, with the rest one click away. */
+bool render_verdict_focus(const json_t *extra);
 
 #endif /* STALLTRAP_RENDER_INT_H */

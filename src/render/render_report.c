@@ -64,18 +64,27 @@ static int add_frames(json_t *arr, struct frame_names *fn, const struct capdata 
 	return 0;
 }
 
-static json_t *stack_json(const struct capdata *cd, const struct agg_entry *en,
-			  struct frame_names *fn)
+/* A call site's frames, root first: user frames, then kernel frames. */
+static json_t *frames_json(const struct capdata *cd, uint32_t ustack, uint32_t kstack,
+			   struct frame_names *fn)
 {
-	json_t *frames = json_array(), *o;
+	json_t *frames = json_array();
 
-	if (!frames)
-		return NULL;
-	if ((render_shows_ustack(cd, en->ustack) && add_frames(frames, fn, cd, en->ustack)) ||
-	    (en->kstack < cd->nstacks && add_frames(frames, fn, cd, en->kstack))) {
+	if (frames && ((render_shows_ustack(cd, ustack) && add_frames(frames, fn, cd, ustack)) ||
+		       (kstack < cd->nstacks && add_frames(frames, fn, cd, kstack)))) {
 		json_decref(frames);
 		return NULL;
 	}
+	return frames;
+}
+
+static json_t *stack_json(const struct capdata *cd, const struct agg_entry *en,
+			  struct frame_names *fn)
+{
+	json_t *frames = frames_json(cd, en->ustack, en->kstack, fn), *o;
+
+	if (!frames)
+		return NULL;
 	o = json_pack("{s:o, s:s, s:f, s:o, s:f, s:I, s:{s:f, s:f, s:f}, s:b, s:s}",
 		      "frames", frames, "comm", en->comm,
 		      "offcpu_ms", render_ms(en->offcpu_ns), "count", jcount(en->count),
@@ -86,6 +95,14 @@ static json_t *stack_json(const struct capdata *cd, const struct agg_entry *en,
 		      "runnable", render_ms(en->state_ns[CAP_STATE_RUNNABLE]),
 		      "in_progress", en->in_progress,
 		      "user_stack", render_ustack_status(cd, en->ustack));
+	/* Only where some of it lies outside the window: what of it is inside,
+	 * and how long before the window its earliest block began. */
+	if (o && (en->began_before || en->window_ns != en->offcpu_ns) &&
+	    (json_object_set_new(o, "window_ms", json_real(render_ms(en->window_ns))) ||
+	     json_object_set_new(o, "began_before_ms", json_real(render_ms(en->began_before_ns))))) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -106,6 +123,53 @@ static int frame_names_init(struct frame_names *fn, const struct capdata *cd)
 	fn->n = cd->nframes;
 	fn->names = calloc(cd->nframes ? cd->nframes : 1, sizeof(*fn->names));
 	return fn->names ? 0 : -ENOMEM;
+}
+
+/* One on-CPU site: {frames, comm, oncpu_ms, samples, threads}. */
+static json_t *oncpu_json(const struct capdata *cd, const struct render_site *st, struct frame_names *fn)
+{
+	json_t *frames = frames_json(cd, st->ustack, st->kstack, fn);
+
+	if (!frames)
+		return NULL;
+	return json_pack("{s:o, s:s, s:f, s:o, s:I}", "frames", frames, "comm", st->comm,
+			 "oncpu_ms", render_ms(st->ns), "samples", jcount(st->count),
+			 "threads", (json_int_t)st->threads);
+}
+
+/* oncpu_stacks, for the tree and the stream alike: put(item) for each. */
+static int each_oncpu(const struct capdata *cd, int (*put)(void *arg, json_t *item, size_t i), void *arg)
+{
+	struct render_sites ss;
+	struct frame_names fn = { 0 };
+	size_t i;
+	int err = render_sites_oncpu(&ss, cd);
+
+	if (err)
+		return err;
+	err = frame_names_init(&fn, cd);
+	for (i = 0; !err && i < ss.n; i++)
+		err = put(arg, oncpu_json(cd, &ss.v[i], &fn), i);
+	frame_names_release(&fn);
+	render_sites_release(&ss);
+	return err;
+}
+
+static int append_item(void *arg, json_t *item, size_t i)
+{
+	(void)i;
+	return item && json_array_append_new(arg, item) == 0 ? 0 : -ENOMEM;
+}
+
+static json_t *oncpu_stacks_json(const struct capdata *cd)
+{
+	json_t *arr = json_array();
+
+	if (arr && each_oncpu(cd, append_item, arr)) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
 }
 
 static json_t *thread_json(const struct capdata *cd, const struct agg_thread *at)
@@ -227,6 +291,7 @@ static int report_head(const struct capdata *cd, const struct aggregate *agg,
 	    (err = set(o, "window", render_window_json(cd))) ||
 	    (err = set(o, "min_block_ms", json_real(render_ms(cd->window.min_block_ns)))) ||
 	    (err = set(o, "offcpu_total_ms", json_real(render_ms(agg->offcpu_ns)))) ||
+	    (err = set(o, "offcpu_window_ms", json_real(render_ms(agg->window_ns)))) ||
 	    (err = set(o, "below_min_block_ms", json_real(render_ms(agg->below_min_ns)))) ||
 	    /* null, not a number, when no block had a user stack: 0% or 100% would both lie. */
 	    (err = set(o, "user_stack_complete_pct",
@@ -236,7 +301,7 @@ static int report_head(const struct capdata *cd, const struct aggregate *agg,
 		goto cleanup;
 	if (json_is_object(extra)) {
 		json_object_foreach((json_t *)extra, key, v) {
-			if (!strcmp(key, "threads") || !strcmp(key, "stacks"))
+			if (!strcmp(key, "threads") || !strcmp(key, "stacks") || !strcmp(key, "oncpu_stacks"))
 				continue; /* ours, and written last */
 			if ((err = set(o, key, json_incref(v))))
 				goto cleanup;
@@ -260,7 +325,8 @@ int render_report(const struct capdata *cd, const struct aggregate *agg, const j
 	if (err)
 		return err;
 	if ((err = set(o, "threads", threads_json(cd, agg))) ||
-	    (err = set(o, "stacks", stacks_json(cd, agg)))) {
+	    (err = set(o, "stacks", stacks_json(cd, agg))) ||
+	    (err = set(o, "oncpu_stacks", oncpu_stacks_json(cd)))) {
 		json_decref(o);
 		return err;
 	}
@@ -297,6 +363,32 @@ static int put_indented(FILE *f, json_t *item)
 	}
 	free(s);
 	return ferror(f) ? -EIO : 0;
+}
+
+struct stream_items {
+	FILE *f;
+	size_t n;
+};
+
+static int put_stream_item(void *arg, json_t *item, size_t i)
+{
+	struct stream_items *si = arg;
+
+	fputs(i ? ",\n" : "\n", si->f);
+	si->n++;
+	return put_indented(si->f, item);
+}
+
+static int put_oncpu_stacks(FILE *f, const struct capdata *cd)
+{
+	struct stream_items si = { .f = f };
+	int err;
+
+	fputs(",\n  \"oncpu_stacks\": [", f);
+	err = each_oncpu(cd, put_stream_item, &si);
+	if (!err)
+		fputs(si.n ? "\n  ]" : "]", f);
+	return err;
 }
 
 struct stream_arg {
@@ -350,6 +442,8 @@ static int fill_stream(FILE *f, void *arg)
 	}
 	if (a->agg->nentries)
 		fputs("\n  ]", f);
+	if ((err = put_oncpu_stacks(f, a->cd)))
+		goto cleanup;
 	fputs("\n}\n", f);
 	err = ferror(f) ? -EIO : 0;
 cleanup:

@@ -6,6 +6,7 @@
 
 #include "render/render.h"
 #include "render/render_int.h"
+#include "util/units.h"
 
 #define SUMMARY_USER_FRAMES 5   /* innermost user frames shown per call site */
 #define SUMMARY_NAME_MAX 60     /* bytes of one frame name before it is cut */
@@ -68,15 +69,16 @@ static const char *kernel_wait_fn(const struct capdata *cd, uint32_t kstack)
 	return cd->frames[s->frames[s->nframes - 1]].name;
 }
 
-static void put_call_site(FILE *f, const struct capdata *cd, const struct agg_entry *en)
+static void put_call_site(FILE *f, const struct capdata *cd, const char *comm, uint32_t ustack,
+			  uint32_t kstack)
 {
-	const char *wait = kernel_wait_fn(cd, en->kstack);
+	const char *wait = kernel_wait_fn(cd, kstack);
 
 	fputs("      ", f);
-	put_short(f, en->comm, 16);
+	put_short(f, comm, 16);
 	fputs(": ", f);
-	if (render_shows_ustack(cd, en->ustack) && cd->stacks[en->ustack].nframes) {
-		const struct cap_stack *s = &cd->stacks[en->ustack];
+	if (render_shows_ustack(cd, ustack) && cd->stacks[ustack].nframes) {
+		const struct cap_stack *s = &cd->stacks[ustack];
 		uint32_t shown = 0, i;
 
 		for (i = s->nframes; i-- > 0 && shown < SUMMARY_USER_FRAMES; shown++) {
@@ -109,8 +111,8 @@ static void put_states(FILE *f, const struct agg_entry *en)
 	int s;
 
 	for (s = 0; s < CAP_STATE__COUNT; s++) {
-		if (en->state_ns[s])
-			fprintf(f, " %c %.0f%%", letter[s], pct(en->state_ns[s], en->offcpu_ns));
+		if (en->window_state_ns[s])
+			fprintf(f, " %c %.0f%%", letter[s], pct(en->window_state_ns[s], en->window_ns));
 	}
 }
 
@@ -151,10 +153,13 @@ static void put_header(FILE *f, const struct capdata *cd, const struct aggregate
 	if (!cd->target.npids && !cd->target.comm)
 		fputs(" no target", f);
 	fmt_threshold(min, sizeof(min), cd->window.min_block_ns);
-	fprintf(f, ", %.3f s from %s: %" PRIu64 " blocks >= %s, %.3f ms off-CPU; "
+	fprintf(f, ", %.3f s from %s: %" PRIu64 " blocks >= %s, %.3f ms off-CPU in the window; "
 		   "%.3f ms more in %" PRIu64 " shorter blocks\n",
 		(double)cd->window.duration_ns / 1e9, start, agg->nblocks, min,
-		render_ms(agg->offcpu_ns), render_ms(agg->below_min_ns), below_count);
+		render_ms(agg->window_ns), render_ms(agg->below_min_ns), below_count);
+	if (agg->offcpu_ns != agg->window_ns)
+		fprintf(f, "  (%.3f ms more outside the window, in blocks that began before it or ran past it: "
+			   "not counted)\n", render_ms(agg->offcpu_ns - agg->window_ns));
 }
 
 static void put_drops(FILE *f, const struct capdata *cd)
@@ -186,30 +191,79 @@ static void put_ustacks(FILE *f, const struct aggregate *agg)
 		pct(agg->ustack_ns[CAP_STACK_UNREADABLE], with));
 }
 
+/* "  3. 15.000 ms  68.2%  2 blocks  2 threads  S 67% D 33%  app_lock" and its stack line. */
+static void put_site(FILE *f, const struct capdata *cd, const struct render_sites *ss,
+		     const struct render_site *st, size_t rank)
+{
+	char began[64], longest[32];
+
+	if (st->oncpu) {
+		fprintf(f, "  %2zu. %.3f ms %5.1f%%  %" PRIu64 " sample%s  %" PRIu32 " thread%s  on-CPU\n",
+			rank, render_ms(st->ns), pct(st->ns, ss->oncpu_ns), st->count,
+			st->count == 1 ? "" : "s", st->threads, st->threads == 1 ? "" : "s");
+		put_call_site(f, cd, st->comm, st->ustack, st->kstack);
+		return;
+	}
+	fprintf(f, "  %2zu. %.3f ms %5.1f%%  %" PRIu64 " block%s  %" PRIu32 " thread%s ", rank,
+		render_ms(st->ns), pct(st->ns, ss->offcpu_ns), st->count, st->count == 1 ? "" : "s",
+		st->threads, st->threads == 1 ? "" : "s");
+	put_states(f, st->en);
+	fprintf(f, "  %s", render_site_cause(st));
+	render_site_began(st, began, sizeof(began));
+	if (began[0]) {
+		units_fmt_dur(longest, sizeof(longest), st->en->max_ns);
+		fprintf(f, "  longest %s, %s", longest, began);
+	}
+	fputs(st->en->in_progress ? "  [in progress]\n" : "\n", f);
+	put_call_site(f, cd, st->comm, st->ustack, st->kstack);
+}
+
+/* The sites, group by group: the cause first, the idle waits last and apart;
+ * at most n sites of each group. */
+static void put_groups(FILE *f, const struct capdata *cd, const struct render_sites *ss, size_t n)
+{
+	size_t i = 0, shown = 0, rank = 0;
+	unsigned int g;
+
+	for (g = 0; g < RG__COUNT; g++) {
+		if (!ss->ngroup[g])
+			continue;
+		fprintf(f, "%s (%zu call site%s, %.3f ms", render_group_title(g), ss->ngroup[g],
+			ss->ngroup[g] == 1 ? "" : "s", render_ms(ss->group_ns[g]));
+		if (g == RG_ONCPU)
+			fprintf(f, ", one sample every %.3f ms", render_ms(ss->period_ns));
+		fputs("):\n", f);
+		for (shown = 0; i < ss->n && ss->v[i].group == g; i++) {
+			rank++;
+			if (shown++ < n)
+				put_site(f, cd, ss, &ss->v[i], rank);
+		}
+		if (shown > n)
+			fprintf(f, "      ... %zu more\n", shown - n);
+	}
+}
+
 int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *agg, int top_n)
 {
-	size_t i, n = top_n > 0 ? (size_t)top_n : 0;
+	struct render_sites ss;
+	size_t n = top_n > 0 ? (size_t)top_n : 0;
+	int err;
 
 	put_header(f, cd, agg);
-	if (!agg->nentries) {
+	err = render_sites_build(&ss, cd, agg);
+	if (err)
+		return err;
+	if (!ss.n) {
 		char min[32];
 
 		fmt_threshold(min, sizeof(min), cd->window.min_block_ns);
-		fprintf(f, "top call sites: none (no block reached %s)\n", min);
+		fprintf(f, "call sites: none (no block reached %s)\n", min);
 	} else if (n) {
-		fprintf(f, "top call sites (%zu in all):\n", agg->nentries);
-		for (i = 0; i < agg->nentries && i < n; i++) {
-			const struct agg_entry *en = &agg->entries[i];
-
-			fprintf(f, "  %2zu. %.3f ms %5.1f%%  %" PRIu64 " block%s  %" PRIu32 " thread%s ",
-				i + 1, render_ms(en->offcpu_ns), pct(en->offcpu_ns, agg->offcpu_ns),
-				en->count, en->count == 1 ? "" : "s", en->threads,
-				en->threads == 1 ? "" : "s");
-			put_states(f, en);
-			fputs(en->in_progress ? "  [in progress]\n" : "\n", f);
-			put_call_site(f, cd, en);
-		}
+		fprintf(f, "call sites (%zu off-CPU, %zu on-CPU), by cause:\n", agg->nentries,
+			ss.ngroup[RG_ONCPU]);
+		put_groups(f, cd, &ss, n);
 	}
+	render_sites_release(&ss);
 	put_drops(f, cd);
 	put_ustacks(f, agg);
 	return ferror(f) ? -EIO : 0;

@@ -55,13 +55,43 @@ function check(ok, what, soft) {
 // The share of the total off-CPU time in stacks with a frame matching re:
 // what the flame graph's search must report (report.json frames carry the
 // _[k] suffix the flame graph does not show; the thread name is a frame too).
+// The graph's "All" view counts the time inside the window (window_ms where
+// a stack has time outside it) and the on-CPU samples under "[on-CPU]".
 function expectedPct(report, re) {
-  let hit = 0;
-  for (const s of report.stacks) {
-    const names = [s.comm, ...s.frames.map((f) => f.replace(/_\[k\]$/, ''))];
-    if (names.some((n) => re.test(n))) hit += s.offcpu_ms;
+  let hit = 0, total = 0;
+  const add = (names, ms) => {
+    total += ms;
+    if (names.some((n) => re.test(n))) hit += ms;
+  };
+  const frames = (s) => s.frames.map((f) => f.replace(/_\[k\]$/, ''));
+  for (const s of report.stacks) add([s.comm, ...frames(s)], s.window_ms !== undefined ? s.window_ms : s.offcpu_ms);
+  for (const s of report.oncpu_stacks || []) add(['[on-CPU]', s.comm, ...frames(s)], s.oncpu_ms);
+  return total ? (hit / total) * 100 : 0;
+}
+
+// With a verdict the graph opens on the cause; the idle waits and all are
+// one click away. Checks that, visits the idle view, and leaves the graph on
+// "all", which the checks after it look at.
+async function viewChecks(svg, label, report) {
+  const kind = report.verdict && report.verdict.kind;
+  const buttons = await svg.locator('.stf-viewbtn').count();
+  const view = () => svg.getAttribute('data-view');
+  const shown = (name) => svg.locator(`.stf-view[data-view="${name}"]`).evaluate((v) => getComputedStyle(v).display !== 'none');
+  if (!kind || kind === 'none') {
+    check(buttons === 0 && (await view()) === 'all', `${label}: no verdict: one view, everything`);
+    return;
   }
-  return report.offcpu_total_ms ? (hit / report.offcpu_total_ms) * 100 : 0;
+  check((await view()) === 'cause' && (await shown('cause')) && !(await shown('all')),
+    `${label}: verdict ${kind}: the graph opens on the cause (${await view()})`);
+  const causeText = await svg.locator('.stf-view[data-view="cause"]').evaluate((v) => Array.from(v.querySelectorAll('g[data-w]')).map((g) => g.getAttribute('data-t').split('\n')[0]));
+  check(causeText.length > 1, `${label}: the cause view has ${causeText.length} frames`);
+  if (await svg.locator('.stf-viewbtn[data-view="idle"]').count()) {
+    await svg.locator('.stf-viewbtn[data-view="idle"]').click({ force: true });
+    check((await view()) === 'idle' && (await shown('idle')) && !(await shown('cause')),
+      `${label}: one click shows the idle waits`);
+  }
+  await svg.locator('.stf-viewbtn[data-view="all"]').click({ force: true });
+  check((await view()) === 'all' && (await shown('all')) && !(await shown('cause')), `${label}: one click shows all`);
 }
 
 // Watches a page for everything that must not happen.
@@ -107,11 +137,14 @@ async function elementShot(page, loc, file) {
 
 // Runs the flame graph checks on the <svg class="stf-flame"> of the page.
 async function flameChecks(page, label, report, state, shot) {
-  const svg = page.locator('svg.stf-flame');
+  const top = page.locator('svg.stf-flame');
+  await viewChecks(top, label, report);
+  // Every check below is on the view shown: all.
+  const svg = top.locator('.stf-view[data-view="all"]');
   const frames = await svg.locator('g[data-w]').count();
   check(frames > 0, `${label}: ${frames} frames drawn`);
-  const plotW = +(await svg.getAttribute('data-plot-w'));
-  const pad = +(await svg.getAttribute('data-pad'));
+  const plotW = +(await top.getAttribute('data-plot-w'));
+  const pad = +(await top.getAttribute('data-pad'));
 
   // Tooltips: hover the widest frame under the root; its box must show the
   // name, then milliseconds and percent.
@@ -125,9 +158,9 @@ async function flameChecks(page, label, report, state, shot) {
     if (best) best.setAttribute('data-test-hover', '1');
   });
   await svg.locator('g[data-test-hover] rect').hover({ force: true });
-  const tip = await svg.locator('.st-tip').evaluate((t) => (t.style.display === 'none' ? '' : Array.from(t.querySelectorAll('tspan')).map((x) => x.textContent).join('\n')));
+  const tip = await top.locator('.st-tip').evaluate((t) => (t.style.display === 'none' ? '' : Array.from(t.querySelectorAll('tspan')).map((x) => x.textContent).join('\n')));
   check(/\n[0-9.]+ ms, [0-9.]+%/.test(tip), `${label}: hovering shows a tooltip with ms and % (${JSON.stringify(tip)})`);
-  await elementShot(page, svg, path.join(args.artifacts, `${shot}-tooltip.png`));
+  await elementShot(page, top, path.join(args.artifacts, `${shot}-tooltip.png`));
 
   // Kernel and user frames are coloured apart.
   // (user frames: neither kernel nor thread name, nor the root, nor a merged box)
@@ -145,7 +178,7 @@ async function flameChecks(page, label, report, state, shot) {
   const re = new RegExp(args.search);
   state.answer = args.search;
   const t0 = Date.now();
-  await svg.locator('.stf-search').click();
+  await top.locator('.stf-search').click();
   await page.waitForFunction(() => /Matched/.test(document.querySelector('svg.stf-flame .stf-matched').textContent));
   const searchMs = Date.now() - t0;
   const res = await svg.locator('g[data-w]').evaluateAll((gs) => gs.map((g) => ({
@@ -155,11 +188,11 @@ async function flameChecks(page, label, report, state, shot) {
   check(hl.length > 0, `${label}: search '${args.search}' highlighted ${hl.length} frames`, true);
   check(hl.every((r) => re.test(r.name)) && res.filter((r) => re.test(r.name)).every((r) => r.fill === '#ee00ee'),
     `${label}: exactly the matching frames are highlighted`);
-  const shown = await svg.locator('.stf-matched').textContent();
+  const shown = await top.locator('.stf-matched').textContent();
   const m = /Matched: ([0-9.]+)%/.exec(shown);
   const want = expectedPct(report, re);
   check(m && Math.abs(+m[1] - want) < 0.05, `${label}: matched percentage shown '${shown}', report.json says ${want.toFixed(2)}%`, true);
-  await elementShot(page, svg, path.join(args.artifacts, `${shot}-search.png`));
+  await elementShot(page, top, path.join(args.artifacts, `${shot}-search.png`));
 
   // Zoom: click a frame; it must then span the plot's full width. The widest
   // frame not already full width (or the widest named --zoom) is picked in
@@ -190,9 +223,9 @@ async function flameChecks(page, label, report, state, shot) {
     `${label}: clicked '${name}' (${before.toFixed(1)} px) now spans the full width (x=${x}, width=${w} of ${plotW})`);
   const hidden = await svg.locator('g[data-w]').evaluateAll((gs) => gs.filter((e) => e.style.display === 'none').length);
   check(hidden > 0 || frames < 3, `${label}: frames outside the zoomed one are hidden (${hidden})`);
-  await elementShot(page, svg, path.join(args.artifacts, `${shot}-zoom.png`));
+  await elementShot(page, top, path.join(args.artifacts, `${shot}-zoom.png`));
 
-  await svg.locator('.stf-reset').click({ force: true });
+  await top.locator('.stf-reset').click({ force: true });
   const after = +(await g.locator('rect').getAttribute('width'));
   const hiddenAfter = await svg.locator('g[data-w]').evaluateAll((gs) => gs.filter((e) => e.style.display === 'none').length);
   check(Math.abs(after - before) < 0.01 && hiddenAfter === 0, `${label}: Reset Zoom restores the frames`);
@@ -248,14 +281,24 @@ async function main() {
     check(await page.locator('svg.stt').count() === 1, 'report.html: the timeline is inline');
     check(await page.locator('svg.stf-flame').count() === 1, 'report.html: the flame graph is inline');
     check(await page.locator('table.sites tr').count() > 1, 'report.html: the call-site table has rows');
+    // The cause first; with a verdict the idle waits are folded, one click away.
+    const kind = report.verdict && report.verdict.kind;
+    if (await page.locator('#idle-sites').count()) {
+      const open = await page.locator('#idle-sites').evaluate((d) => d.open);
+      check(open === (!kind || kind === 'none'), `report.html: the idle call sites are ${open ? 'open' : 'folded'} (verdict ${kind})`);
+      if (!open) {
+        await page.locator('#idle-sites > summary').click();
+        check(await page.locator('#idle-sites table.idle').isVisible(), 'report.html: one click shows the idle call sites');
+      }
+    }
     check(await page.locator('#drops').count() === 1, 'report.html: the drops section is there');
     const verdict = report.verdict && report.verdict.summary;
     if (verdict) check((await page.locator('#verdict').textContent()).includes(verdict), 'report.html: shows the verdict');
     // Hostile names stay text: what the capture named is what the page shows.
     const hostile = report.stacks.slice(0, 25).flatMap((s) => s.frames).find((f) => /<\/script>|]]>|&/.test(f));
     if (hostile) {
-      await page.locator('table.sites details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; }));
-      const body = await page.locator('table.sites').textContent();
+      await page.locator('#idle-sites, table.sites details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; }));
+      const body = (await page.locator('table.sites').allTextContents()).join('\n');
       check(body.includes(hostile), `report.html: hostile name shown as text: ${JSON.stringify(hostile)}`);
     }
     await flameChecks(page, 'report.html', report, state, 'report-flame');

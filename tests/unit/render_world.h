@@ -62,20 +62,26 @@ static inline void rw_block(struct rworld *w, uint32_t thread, uint32_t us, uint
 	w->nblocks++;
 }
 
+/* An empty capture of pid over a 10 s window from RW_T0, 1 ms blocks, 10 ms samples. */
+static inline void rw_header(struct rworld *w, int32_t pid, const char *comm, const char *cmdline)
+{
+	memset(w, 0, sizeof(*w));
+	assert_int_equal(capdata_init(&w->cd), 0);
+	assert_int_equal(capdata_set_target(&w->cd, &pid, 1, comm, cmdline), 0);
+	w->cd.window.start_mono_ns = RW_T0;
+	w->cd.window.start_real_ns = 1714566896LL * 1000000000LL;
+	w->cd.window.duration_ns = 10 * RW_S;
+	w->cd.window.min_block_ns = RW_MS;
+	w->cd.window.sample_period_ns = 10 * RW_MS;
+}
+
 static inline void rworld_init(struct rworld *w, bool evidence)
 {
 	int32_t pid = 100;
 	uint64_t t;
 	int i;
 
-	memset(w, 0, sizeof(*w));
-	assert_int_equal(capdata_init(&w->cd), 0);
-	assert_int_equal(capdata_set_target(&w->cd, &pid, 1, "srv", "/usr/bin/srv -x"), 0);
-	w->cd.window.start_mono_ns = RW_T0;
-	w->cd.window.start_real_ns = 1714566896LL * 1000000000LL;
-	w->cd.window.duration_ns = 10 * RW_S;
-	w->cd.window.min_block_ns = RW_MS;
-	w->cd.window.sample_period_ns = 10 * RW_MS;
+	rw_header(w, pid, "srv", "/usr/bin/srv -x");
 	assert_true(capdata_mapping(&w->cd, 0x7f0000000000ULL, 0x7f0000100000ULL, 0, "/usr/lib/libc.so.6",
 				    "aaaa0000bbbb") == 0);
 	assert_true(capdata_mapping(&w->cd, 0x400000ULL, 0x500000ULL, 0, "/usr/bin/srv", "1234abcd") == 1);
@@ -141,6 +147,62 @@ static inline void rworld_init(struct rworld *w, bool evidence)
 		}
 		w->cd.window.trigger_mono_ns = RW_T0 + 7 * RW_S;
 	}
+	assert_int_equal(aggregate_build(&w->agg, &w->cd), 0);
+}
+
+/* The demo's incident in small: pid 200 "svc" over a 10 s window (10 ms samples).
+ *   - 2 "http" threads wait for work in epoll_wait (idle): one since 12 s
+ *     before the window, all through it (CAP_BLOCK_BEGAN_BEFORE, 22 s, 10 s
+ *     of it inside); the other 900 ms every second: 19 s idle in the window;
+ *   - "worker" (tid 202) waits 2 s for the mmap_lock (D state): the cause,
+ *     smaller than the idle time;
+ *   - "cruncher" (tid 203) runs on-CPU for 3 s (300 samples in hash_block),
+ *     without a block: only its samples say so. */
+#define RW_CAUSE_IDLE_MS 19000.0
+#define RW_CAUSE_LOCK_MS 2000.0
+#define RW_CAUSE_ONCPU_MS 3000.0
+
+static inline void rworld_cause_init(struct rworld *w)
+{
+	int32_t pid = 200;
+	uint64_t t;
+
+	rw_header(w, pid, "svc", "/usr/bin/svc");
+
+	uint32_t k_epoll = RW_STACK(w, true, "entry_SYSCALL_64", "do_epoll_wait", "schedule");
+	uint32_t k_lock = RW_STACK(w, true, "asm_exc_page_fault", "lock_mm_and_find_vma",
+				   "rwsem_down_read_slowpath", "schedule");
+	uint32_t u_http = RW_STACK(w, false, "start_thread", "http_main", "epoll_wait");
+	uint32_t u_worker = RW_STACK(w, false, "start_thread", "worker_main", "memcpy");
+	uint32_t u_crunch = RW_STACK(w, false, "start_thread", "crunch_main", "hash_block");
+	struct capbuild b = cb_of(&w->cd);
+	uint32_t h1 = cb_thread(&b, 200, 200, "http"), h2 = cb_thread(&b, 200, 201, "http");
+	uint32_t wk = cb_thread(&b, 200, 202, "worker"), cr = cb_thread(&b, 200, 203, "cruncher");
+	struct cap_block blk = { .thread = h1, .ustack = u_http, .kstack = k_epoll, .state = CAP_STATE_SLEEPING,
+				 .in_syscall = true, .syscall = 232, .start_ns = RW_T0 - 12 * RW_S,
+				 .dur_ns = 22 * RW_S, .flags = CAP_BLOCK_BEGAN_BEFORE | CAP_BLOCK_IN_PROGRESS };
+
+	cb_block(&b, &blk);
+	w->offcpu_ns += blk.dur_ns;
+	w->nblocks++;
+	blk.thread = h2;
+	blk.flags = 0;
+	for (t = 0; t < 10 * RW_S; t += RW_S) {
+		blk.start_ns = RW_T0 + t + 50 * RW_MS;
+		blk.dur_ns = 900 * RW_MS;
+		cb_block(&b, &blk);
+		w->offcpu_ns += blk.dur_ns;
+		w->nblocks++;
+	}
+	blk = (struct cap_block){ .thread = wk, .ustack = u_worker, .kstack = k_lock,
+				  .state = CAP_STATE_UNINTERRUPTIBLE, .wait_kind = CAP_WAIT_MMAP_LOCK,
+				  .wait_obj = 0xffff888000001000ULL, .start_ns = RW_T0 + 4 * RW_S, .dur_ns = 2 * RW_S };
+	cb_block(&b, &blk);
+	w->offcpu_ns += blk.dur_ns;
+	w->nblocks++;
+	for (t = 5 * RW_S; t < 8 * RW_S; t += 10 * RW_MS)
+		cb_sample(&b, cr, RW_T0 + t, u_crunch, ST_NO_STACK);
+	assert_int_equal(capdata_add_drop(&w->cd, "ringbuf_full", 0), 0);
 	assert_int_equal(aggregate_build(&w->agg, &w->cd), 0);
 }
 

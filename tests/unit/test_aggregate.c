@@ -157,13 +157,17 @@ static void test_totals_and_entries(void **state)
 /* Invariants that must hold for any input. */
 static void check_invariants(const struct capdata *cd, const struct aggregate *agg)
 {
-	uint64_t sum = 0, tsum = 0, cnt = 0, bsum = 0;
+	uint64_t sum = 0, tsum = 0, cnt = 0, bsum = 0, wsum = 0;
 	size_t i;
 
 	for (i = 0; i < agg->nentries; i++) {
 		const struct agg_entry *e = &agg->entries[i];
 
 		assert_int_equal(e->state_ns[0] + e->state_ns[1] + e->state_ns[2], e->offcpu_ns);
+		assert_int_equal(e->window_state_ns[0] + e->window_state_ns[1] + e->window_state_ns[2],
+				 e->window_ns);
+		assert_true(e->window_ns <= e->offcpu_ns);
+		wsum += e->window_ns;
 		assert_true(e->max_ns <= e->offcpu_ns);
 		assert_true(e->threads >= 1 && e->threads <= e->count);
 		sum += e->offcpu_ns;
@@ -181,7 +185,62 @@ static void check_invariants(const struct capdata *cd, const struct aggregate *a
 	assert_int_equal(sum, agg->offcpu_ns);
 	assert_int_equal(tsum, agg->offcpu_ns);
 	assert_int_equal(bsum, agg->offcpu_ns);
+	assert_int_equal(wsum, agg->window_ns);
 	assert_int_equal(cnt, cd->nblocks);
+}
+
+/* The window figures count only what lies inside the window; a block that
+ * began before it says by how much; the full figures stay whole. */
+static void test_window_clipping(void **state)
+{
+	struct world w;
+	struct aggregate agg;
+	struct cap_block b = { .thread = 0, .ustack = 0, .kstack = 0, .state = CAP_STATE_SLEEPING };
+	const struct agg_entry *e;
+
+	(void)state;
+	world_init(&w);
+	w.cd.window.start_mono_ns = 100 * MS;
+	w.cd.window.duration_ns = 1000 * MS;
+	b.thread = w.web1; b.ustack = w.u1; b.kstack = w.k;
+	/* began 40 ms before the window, 10 ms of it inside */
+	b.start_ns = 60 * MS; b.dur_ns = 50 * MS; b.flags = CAP_BLOCK_BEGAN_BEFORE;
+	assert_int_equal(capdata_add_block(&w.cd, &b), 0);
+	/* wholly inside */
+	b.start_ns = 500 * MS; b.dur_ns = 20 * MS; b.flags = 0;
+	assert_int_equal(capdata_add_block(&w.cd, &b), 0);
+	/* runs 30 ms past the end, uninterruptible */
+	b.state = CAP_STATE_UNINTERRUPTIBLE;
+	b.start_ns = 1070 * MS; b.dur_ns = 60 * MS; b.flags = CAP_BLOCK_IN_PROGRESS;
+	assert_int_equal(capdata_add_block(&w.cd, &b), 0);
+	/* flagged began-before with an estimated start inside: no lead, still said */
+	b.thread = w.db; b.state = CAP_STATE_SLEEPING;
+	b.start_ns = 100 * MS; b.dur_ns = 5 * MS; b.flags = CAP_BLOCK_BEGAN_BEFORE;
+	assert_int_equal(capdata_add_block(&w.cd, &b), 0);
+	assert_int_equal(aggregate_build(&agg, &w.cd), 0);
+	check_invariants(&w.cd, &agg);
+
+	e = find(&agg, "web", w.u1, w.k);
+	assert_int_equal(e->offcpu_ns, 130 * MS);
+	assert_int_equal(e->window_ns, 10 * MS + 20 * MS + 30 * MS);
+	assert_int_equal(e->window_state_ns[CAP_STATE_UNINTERRUPTIBLE], 30 * MS);
+	assert_int_equal(e->max_ns, 60 * MS);
+	assert_true(e->began_before);
+	assert_int_equal(e->began_before_ns, 40 * MS);
+	e = find(&agg, "db", w.u1, w.k);
+	assert_true(e->began_before);
+	assert_int_equal(e->began_before_ns, 0);
+	assert_int_equal(agg.window_ns, 65 * MS);
+	assert_int_equal(agg.window_state_ns[CAP_STATE_SLEEPING], 35 * MS);
+	assert_int_equal(agg.offcpu_ns, 135 * MS);
+	aggregate_release(&agg);
+
+	/* A window without a duration clips nothing. */
+	w.cd.window.duration_ns = 0;
+	assert_int_equal(aggregate_build(&agg, &w.cd), 0);
+	assert_int_equal(agg.window_ns, agg.offcpu_ns);
+	aggregate_release(&agg);
+	capdata_free(&w.cd);
 }
 
 static void test_tie_breaks(void **state)
@@ -310,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_totals_and_entries),
 		cmocka_unit_test(test_tie_breaks),
+		cmocka_unit_test(test_window_clipping),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_saturation),
 		cmocka_unit_test(test_scale),

@@ -18,6 +18,7 @@
 
 #include "aggregate/aggregate.h"
 #include "capdata/capdata.h"
+#include "diagnose/classify.h"
 #include "render/render.h"
 
 #define MS 1000000ULL
@@ -44,7 +45,7 @@ static void world_init(struct world *w, bool with_drops)
 	assert_int_equal(capdata_init(&w->cd), 0);
 	assert_int_equal(capdata_set_target(&w->cd, &pid, 1, "myapp", "/usr/bin/myapp --port 80"), 0);
 	assert_int_equal(capdata_set_capture_path(&w->cd, "sched_exit_tp"), 0);
-	w->cd.window.start_mono_ns = 5000;
+	w->cd.window.start_mono_ns = 50; /* the blocks start at 100 ns: inside it */
 	w->cd.window.start_real_ns = START_REAL_NS;
 	w->cd.window.duration_ns = 10 * 1000 * MS + 4 * 100000; /* 10.0004 s */
 	w->cd.window.min_block_ns = 1 * MS;
@@ -265,8 +266,8 @@ static void test_report_json(void **state)
 	size_t idx, i;
 	static const char *const want_order[] = {
 		"version", "target", "window", "min_block_ms", "offcpu_total_ms",
-		"below_min_block_ms", "user_stack_complete_pct", "drops", "capture",
-		"verdict", "threads", "stacks",
+		"offcpu_window_ms", "below_min_block_ms", "user_stack_complete_pct", "drops", "capture",
+		"verdict", "threads", "stacks", "oncpu_stacks",
 	};
 
 	world_init(&w, false);
@@ -484,10 +485,67 @@ static int count_lines(const char *s)
 	return n;
 }
 
+/* Reads the summary's site lines in order and checks what the groups
+ * promise: ranks run on; under "the cause" only abnormal causes, under the
+ * idle heading only idle, and nothing abnormal once the other groups began.
+ * Returns the number of site lines. */
+static int check_groups(const char *buf)
+{
+	const char *line = buf;
+	int group = -1, rank = 0, sites = 0;
+
+	for (; *line; line = strchr(line, '\n') + 1) {
+		char cause[32];
+		int r;
+
+		if (!strncmp(line, "the cause: abnormal waits (", 27))
+			group = 0;
+		else if (!strncmp(line, "on-CPU, from the samples (", 26))
+			group = 1;
+		else if (!strncmp(line, "other waits (busy, other): not a cause (", 40))
+			group = 2;
+		else if (!strncmp(line, "waiting for work (idle): never the cause (", 42))
+			group = 3;
+		if (!strncmp(line, "  ", 2) && line[4] == '.' && sscanf(line, " %d. ", &r) == 1) {
+			const char *c = strstr(line, "%  ");
+			bool abnormal;
+
+			assert_int_equal(r, ++rank);
+			assert_non_null(c);
+			sites++;
+			/* the cause is the word after the states (or "on-CPU") */
+			for (c = strchr(line, '\n'); c > line && *c != '%'; c--)
+				;
+			assert_int_equal(sscanf(c + 1, " %31s", cause), 1);
+			if (group == 1) {
+				assert_non_null(strstr(line, " on-CPU\n"));
+				continue;
+			}
+			abnormal = strcmp(cause, "idle") && strcmp(cause, "busy") && strcmp(cause, "other");
+			assert_int_equal(abnormal, group == 0);
+			if (group == 3)
+				assert_string_equal(cause, "idle");
+		}
+		if (!strchr(line, '\n'))
+			break;
+	}
+	return sites;
+}
+
+/* The cause the diagnosis gives block i of w: the summary must say it. */
+static const char *cause_of(const struct world *w, size_t i)
+{
+	uint8_t cause[8];
+
+	assert_true(w->cd.nblocks <= 8);
+	assert_int_equal(diagnose_classify(&w->cd, cause), 0);
+	return diagnose_cause_name(cause[i]);
+}
+
 static void test_summary(void **state)
 {
 	struct world w;
-	char *buf = NULL;
+	char *buf = NULL, want[256];
 	size_t len = 0;
 	FILE *f;
 
@@ -498,10 +556,12 @@ static void test_summary(void **state)
 	fclose(f);
 
 	assert_non_null(strstr(buf, "stalltrap: pid 4242 (myapp), 10.000 s from 2024-05-01T12:34:56.789Z: "
-				    "5 blocks >= 1 ms, 22.000 ms off-CPU; 0.252 ms more in 2 shorter blocks\n"));
-	assert_non_null(strstr(buf, "top call sites (4 in all):\n"));
-	/* Top call site: figures, states, in-progress marker, then the stack leaf first. */
-	assert_non_null(strstr(buf, "   1. 15.000 ms  68.2%  2 blocks  2 threads  S 67% D 33%  [in progress]\n"));
+				    "5 blocks >= 1 ms, 22.000 ms off-CPU in the window; 0.252 ms more in 2 shorter blocks\n"));
+	assert_non_null(strstr(buf, "call sites (4 off-CPU, 0 on-CPU), by cause:\n"));
+	/* The biggest call site: figures, states, its cause, in-progress marker, then the stack leaf first. */
+	snprintf(want, sizeof(want), ". 15.000 ms  68.2%%  2 blocks  2 threads  S 67%% D 33%%  %s  [in progress]\n",
+		 cause_of(&w, 0));
+	assert_non_null(strstr(buf, want));
 	assert_non_null(strstr(buf, "      my app: [unknown] ← tab?here?[31m ← a;b ← ns::f(int, char) ← main"
 				    " | kernel: futex_wait_queue\n"));
 	assert_non_null(strstr(buf, "my app: [user stack unreadable: mmap_lock busy] | kernel: futex_wait_queue\n"));
@@ -509,19 +569,21 @@ static void test_summary(void **state)
 	assert_non_null(strstr(buf, "\ndrops: none\n"));
 	assert_non_null(strstr(buf, "user stacks: 21.1% of off-CPU time incomplete (truncated 0.0%, unreadable 21.1%)\n"));
 	assert_null(strchr(buf, '\x1b')); /* never an escape sequence */
-	assert_true(count_lines(buf) <= 4 + 2 * 10);
+	assert_int_equal(check_groups(buf), 4);
+	assert_true(count_lines(buf) <= 5 + 4 * (2 + 2 * 10));
 	free(buf);
 	world_free(&w);
 
-	/* With drops, and a top_n smaller than the list. */
+	/* With drops, and a top_n smaller than the groups. */
 	world_init(&w, true);
 	buf = NULL;
 	f = open_memstream(&buf, &len);
 	assert_int_equal(render_summary(f, &w.cd, &w.agg, 1), 0);
 	fclose(f);
 	assert_non_null(strstr(buf, "\ndrops: ringbuf_full=3 (data was lost"));
-	assert_null(strstr(buf, "   2. "));
-	assert_int_equal(count_lines(buf), 6);
+	assert_true(check_groups(buf) <= 4 && check_groups(buf) >= 1);
+	assert_non_null(strstr(buf, " more\n"));
+	assert_true(count_lines(buf) <= 5 + 4 * (2 + 2 * 1));
 	free(buf);
 	world_free(&w);
 }
@@ -539,7 +601,7 @@ static void test_summary_empty(void **state)
 	f = open_memstream(&buf, &len);
 	assert_int_equal(render_summary(f, &w.cd, &w.agg, 10), 0);
 	fclose(f);
-	assert_non_null(strstr(buf, "top call sites: none (no block reached 2 ms)\n"));
+	assert_non_null(strstr(buf, "call sites: none (no block reached 2 ms)\n"));
 	assert_non_null(strstr(buf, "drops: none\n"));
 	assert_non_null(strstr(buf, "user stacks: none"));
 	free(buf);

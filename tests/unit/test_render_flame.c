@@ -58,11 +58,22 @@ static void test_flame_frames_and_totals(void **state)
 	RW_RENDER(svg, render_flame(f, &w.cd, &w.agg, NULL, 0));
 	assert_true(strncmp(svg, "<?xml", 5) == 0);
 	/* The root holds the total; per-thread-name and per-function frames too. */
+	/* The root holds the off-CPU total and the on-CPU time of the samples
+	 * (100 of 10 ms), under a frame of their own. */
 	info = frame_info(svg, "all");
 	assert_non_null(info);
-	snprintf(want, sizeof(want), "%.3f ms, 100.00%%", (double)w.offcpu_ns / 1e6);
+	snprintf(want, sizeof(want), "%.3f ms, 100.00%%", (double)(w.offcpu_ns + 100 * 10 * RW_MS) / 1e6);
 	assert_string_equal(info, want);
 	free(info);
+	info = frame_info(svg, "[on-CPU]");
+	assert_non_null(info);
+	assert_true(strncmp(info, "1000.000 ms", 11) == 0);
+	assert_non_null(strstr(info, ", on-CPU"));
+	free(info);
+	/* No verdict: one view, everything, no view buttons. */
+	assert_non_null(strstr(svg, "data-view=\"all\">"));
+	assert_int_equal(rw_count(svg, "class=\"stf-view\""), 1);
+	assert_null(strstr(svg, "stf-viewbtn\""));
 	info = frame_info(svg, "worker");
 	assert_non_null(info);
 	/* 4 workers: 89 x 60 ms futex waits (11 fall in the stall) and 1 s of
@@ -142,7 +153,8 @@ static void test_flame_merges_narrow_frames(void **state)
 	(void)state;
 	memset(&w, 0, sizeof(w));
 	assert_int_equal(capdata_init(&w.cd), 0);
-	w.cd.window.duration_ns = RW_S;
+	w.cd.window.start_mono_ns = RW_T0;
+	w.cd.window.duration_ns = 2000 * RW_S;
 	t = capdata_thread(&w.cd, 1, 1, "app");
 	big = RW_STACK(&w, false, "main", "big_one");
 	k = RW_STACK(&w, true, "schedule");
@@ -176,6 +188,7 @@ static void test_flame_size_cap(void **state)
 	(void)state;
 	memset(&w, 0, sizeof(w));
 	assert_int_equal(capdata_init(&w.cd), 0);
+	w.cd.window.start_mono_ns = RW_T0;
 	w.cd.window.duration_ns = RW_S;
 	t = capdata_thread(&w.cd, 1, 1, "app");
 	k = RW_STACK(&w, true, "schedule");

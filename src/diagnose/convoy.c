@@ -92,6 +92,11 @@ static int cmp_wake_by_waker(const void *a, const void *b)
 	       diag_cmp(p->bi, q->bi);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
+}
+
 static int cmp_block_start(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
@@ -286,11 +291,65 @@ static bool handoffs(struct convoy *c, size_t a, size_t z)
 	return any;
 }
 
+struct endref {
+	uint32_t waiter;
+	uint64_t end;
+	size_t wi;              /* index in c->w */
+};
+
+static int cmp_endref(const void *a, const void *b)
+{
+	const struct endref *p = a, *q = b;
+
+	return diag_cmp(p->waiter, q->waiter) ?: diag_cmp(p->end, q->end) ?: diag_cmp(p->wi, q->wi);
+}
+
+/* Handoffs across sites: a long wait ended by a thread that had itself just
+ * been released from a long wait (at any site: a row's lock taken after the
+ * transaction it waited for ended), while this one was already queued. A
+ * lock passed on down a queue: both are lock waits. */
+static int cross_handoffs(struct convoy *c)
+{
+	const struct capdata *cd = c->x->cd;
+	struct endref *e = malloc((c->nw ? c->nw : 1) * sizeof(*e));
+	size_t n = 0, i;
+
+	if (!e)
+		return -ENOMEM;
+	for (i = 0; i < c->nw; i++) {
+		if (c->w[i].lng)
+			e[n++] = (struct endref){ c->w[i].waiter, block_end(&cd->blocks[c->w[i].bi]), i };
+	}
+	qsort(e, n, sizeof(*e), cmp_endref);
+	for (i = 0; i < c->nw; i++) {
+		struct wake *w = &c->w[i];
+		size_t lo = 0, hi = n;
+
+		if (!w->mid || w->queue)
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (e[mid].waiter < w->waker || (e[mid].waiter == w->waker && e[mid].end <= w->at))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo || e[lo - 1].waiter != w->waker || c->w[e[lo - 1].wi].queue)
+			continue;
+		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && cd->blocks[w->bi].start_ns < e[lo - 1].end)
+			w->lock = c->w[e[lo - 1].wi].lock = true;
+	}
+	free(e);
+	return 0;
+}
+
 /* The convoy rule: marks the lock waits app_lock, grouped by wait site
  * across the target's processes. */
 int diag_convoys(struct ctx *x)
 {
 	struct convoy c = { .x = x };
+	uint64_t *sites = NULL;
 	size_t i, j, k, z;
 	int err;
 
@@ -327,27 +386,48 @@ int diag_convoys(struct ctx *x)
 	}
 	qsort(c.w, c.nw, sizeof(*c.w), cmp_wake_by_waiter);
 	for (i = 0; i < c.nw; i = j) {
-		bool site_lock = false;
-
 		for (j = i + 1; j < c.nw && c.w[j].site == c.w[i].site; j++)
 			;
 		handoffs(&c, i, j);
-		for (k = i; k < j && !site_lock; k++)
-			site_lock = c.w[k].lock;
-		/* at a lock's site, the other long waits one thread ended are for it too */
-		for (k = i; site_lock && k < j; k++) {
-			struct wake *w = &c.w[k];
+	}
+	if ((err = cross_handoffs(&c)))
+		goto out;
+	/* the lock sites, each once, sorted */
+	sites = malloc((c.nw ? c.nw : 1) * sizeof(*sites));
+	if (!sites) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, z = 0; i < c.nw; i++) {
+		if (c.w[i].lock && (!z || sites[z - 1] != c.w[i].site))
+			sites[z++] = c.w[i].site;
+	}
+	qsort(sites, z, sizeof(*sites), cmp_u64);
+	/* At a lock's site every wait is for it: those a timeout ended too (a
+	 * timed wait re-armed until the lock comes, as a deadlock detector
+	 * does), and those nothing ended yet. */
+	for (i = 0; z && i < x->cd->nblocks; i++) {
+		const struct cap_block *b = &x->cd->blocks[i];
+		uint64_t site;
 
-			if (!w->lock && !w->lng)
-				continue;
-			x->rule[w->bi] = w->lock ? RULE_CONVOY : RULE_SITE;
-			x->cls[w->bi] = DIAG_CAUSE_APP_LOCK;
-			x->prim[w->bi] = diag_block_primitive(x, &x->cd->blocks[w->bi]);
-			x->gobj[w->bi] = w->site;
-			x->gpid[w->bi] = 0;
-		}
+		if ((x->cls[i] != DIAG_CAUSE_IDLE && !(x->cls[i] == DIAG_CAUSE_APP_LOCK && x->prim[i] == DIAG_PRIM_OTHER)) ||
+		    !diag_thread_is_target(x, b->thread) || b->state == CAP_STATE_RUNNABLE)
+			continue;
+		site = diag_site_key(x, b);
+		if (!bsearch(&site, sites, z, sizeof(*sites), cmp_u64))
+			continue;
+		x->rule[i] = RULE_SITE;
+		x->cls[i] = DIAG_CAUSE_APP_LOCK;
+		x->prim[i] = diag_block_primitive(x, b);
+		x->gobj[i] = site;
+		x->gpid[i] = 0;
+	}
+	for (i = 0; i < c.nw; i++) {
+		if (c.w[i].lock)
+			x->rule[c.w[i].bi] = RULE_CONVOY;
 	}
 out:
+	free(sites);
 	free(c.w);
 	free(c.byth);
 	free(c.waits_here);

@@ -157,22 +157,70 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 }
 
 /* When the holder's hold began, as far as its waiters tell: the earliest
- * start of the group's waits it ended. */
-static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t dflt)
+ * start of the group's waits, before the release, of the threads it
+ * released (a timed wait re-armed until the lock came is one wait). */
+static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t rel,
+			   uint64_t dflt)
 {
+	uint32_t waiters[64];
+	size_t nw = 0, k, j;
 	uint64_t s = dflt;
-	size_t k;
 
+	for (k = g->first; k < g->first + g->n && nw < 64; k++) {
+		const struct cap_block *b = &x->cd->blocks[x->lidx[k]];
+
+		if (b->has_waker && b->waker == holder && (!nw || waiters[nw - 1] != b->thread))
+			waiters[nw++] = b->thread;
+	}
 	for (k = g->first; k < g->first + g->n; k++) {
 		const struct cap_block *b = &x->cd->blocks[x->lidx[k]];
 
-		if (b->has_waker && b->waker == holder && b->start_ns < s)
+		for (j = 0; j < nw && waiters[j] != b->thread; j++)
+			;
+		if (j < nw && block_end(b) <= rel && b->start_ns < s)
 			s = b->start_ns;
 	}
 	return s;
 }
 
-/* app_lock and kernel_lock: the holder is the thread that woke the waiters. */
+/* The wait in which thread t spent most of [s, e), if it was a lock wait
+ * (app_lock, kernel_lock) that another thread of the target ended: that
+ * thread held t up. The block's index, or SIZE_MAX. */
+static size_t held_up_by(const struct ctx *x, uint32_t t, uint64_t s, uint64_t e)
+{
+	const struct capdata *cd = x->cd;
+	size_t i, best = SIZE_MAX;
+	uint64_t best_ov = 0;
+
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+		uint64_t ov;
+
+		if (b->thread != t || (x->cls[i] != DIAG_CAUSE_APP_LOCK && x->cls[i] != DIAG_CAUSE_KERNEL_LOCK) ||
+		    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker))
+			continue;
+		ov = overlap(s, e, b->start_ns, block_end(b));
+		if (ov > best_ov) {
+			best_ov = ov;
+			best = i;
+		}
+	}
+	return best_ov && e > s && best_ov * 2 >= e - s ? best : SIZE_MAX;
+}
+
+static void put_holder(struct ctx *x, struct sbuf *sb, uint32_t t, int32_t waiter_pid)
+{
+	const struct cap_thread *th = &x->cd->threads[t];
+
+	diag_put_who(x, sb, t);
+	if (th->pid != waiter_pid && !th->outside)
+		diag_sb_printf(sb, " of pid %" PRId32, th->pid);
+}
+
+/* app_lock and kernel_lock: the holder is the thread that woke the waiters;
+ * when that thread was itself held up, most of the while, by another lock
+ * that a third one released, the chain is followed to the thread at its
+ * root (a row's lock handed on after the transaction holding it ended). */
 static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
@@ -180,7 +228,9 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	struct holdact act;
 	const char *site;
-	uint64_t rel;
+	uint32_t holder, rel_us, rel_ks;
+	uint64_t rel, hs;
+	int depth;
 	char held[32];
 
 	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
@@ -191,26 +241,51 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 		return;
 	}
 	b = &cd->blocks[g->holders[0].best];
+	holder = b->waker;
 	rel = b->waker_ns ? b->waker_ns : block_end(b);
+	hs = hold_start(x, g, holder, rel, b->start_ns);
+	if (rel > hs && rel - hs > g->holders[0].best_ns)
+		units_fmt_dur(held, sizeof(held), rel - hs);
+	else
+		units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+	rel_us = b->waker_ustack;
+	rel_ks = b->waker_kstack;
 	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
-	units_fmt_dur(held, sizeof(held), g->holders[0].best_ns);
+	diag_sb_put(&v->sum, "; ", 4);
+	put_holder(x, &v->sum, holder, cd->threads[b->thread].pid);
+	for (depth = 0; depth < 4; depth++) {
+		size_t ui = held_up_by(x, holder, hs, rel);
+		const struct cap_block *up;
+		char w[32];
+
+		if (ui == SIZE_MAX)
+			break;
+		up = &cd->blocks[ui];
+		units_fmt_dur(w, sizeof(w), up->dur_ns);
+		diag_sb_printf(&v->sum, " released it, itself held up %s by ", w);
+		put_holder(x, &v->sum, up->waker, cd->threads[holder].pid);
+		holder = up->waker;
+		hs = up->start_ns;
+		rel = up->waker_ns ? up->waker_ns : block_end(up);
+		rel_us = up->waker_ustack;
+		rel_ks = up->waker_kstack;
+		site = NULL;
+		units_fmt_dur(held, sizeof(held), rel > hs ? rel - hs : 0);
+	}
 	if (g->cls == DIAG_CAUSE_APP_LOCK)
-		diag_sb_printf(&op, "held %s for %s", g->pid ? diag_futex_noun(x, g) : "an application lock", held);
+		diag_sb_printf(&op, "held %s for %s", g->pid && !depth ? diag_futex_noun(x, g) : "an application lock",
+			       held);
 	else
 		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
 			  site ? " in " : "", site ? site : "");
-	diag_sb_put(&v->sum, "; ", 4);
-	diag_put_who(x, &v->sum, b->waker);
-	if (cd->threads[b->waker].pid != cd->threads[b->thread].pid && !cd->threads[b->waker].outside)
-		diag_sb_printf(&v->sum, " of pid %" PRId32, cd->threads[b->waker].pid);
-	diag_sb_printf(&v->sum, " held it for %s", held);
+	diag_sb_printf(&v->sum, "%s held it for %s", depth ? ", which" : "", held);
 	if (site)
 		diag_sb_printf(&v->sum, " and released it in %s", site);
-	if (diag_put_callers(x, &callers, b->waker_ustack))
+	if (diag_put_callers(x, &callers, rel_us))
 		diag_sb_printf(&v->sum, "%s %s", site ? " called from" : ", released in", callers.s);
-	diag_holder_activity(x, b->waker, hold_start(x, g, b->waker, b->start_ns), rel, &act);
+	diag_holder_activity(x, holder, hs, rel, &act);
 	diag_put_activity(x, &v->sum, &act);
-	v->culprit = diag_culprit_hold_json(x, b->waker, &act, b->waker_ustack, b->waker_kstack, op.s);
+	v->culprit = diag_culprit_hold_json(x, holder, &act, rel_us, rel_ks, op.s);
 }
 
 /* The longest block of thread t in cause c, or NULL. */

@@ -120,6 +120,7 @@ static inline uint64_t block_end(const struct cap_block *b)
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
+#define DIAG_LOOP_MAX_THREADS 4                 /* ... unless this many threads poll there: one per client */
 #define DIAG_BUSY_QUEUED_NS   DIAG_STALL_MAX_NS /* others runnable this long behind a busy thread */
 
 /* Every set_new below may fail only for lack of memory; build functions

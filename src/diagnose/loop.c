@@ -142,10 +142,17 @@ static bool ended_by_target(struct ctx *x, size_t bi)
 	       !(b->flags & CAP_BLOCK_WOKEN_IRQ) && b->dur_ns >= DIAG_CONVOY_WAIT_NS;
 }
 
-/* A poll of its own elsewhere (another loop, a wait for a file descriptor)
- * that nothing of the target ended: waiting for events, not held away. */
+/* Waits that do not hold a loop away: a poll of its own elsewhere (another
+ * loop, a wait for a file descriptor) that nothing of the target ended, and
+ * a wait for work in a condition variable or semaphore (a connection's
+ * thread parked in a thread cache between its clients): waiting for events.
+ * Had another thread held a lock there, the convoy rule made it app_lock. */
 static bool neutral_poll(struct ctx *x, size_t bi)
 {
+	const struct cap_block *b = &x->cd->blocks[bi];
+
+	if (x->cls[bi] == DIAG_CAUSE_IDLE && (diag_stack_feat(x, b->ustack) & UF_WORK))
+		return true;
 	return is_poll(x, bi) && !ended_by_target(x, bi);
 }
 
@@ -213,19 +220,51 @@ static int stretch(struct loops *l, uint32_t t, uint64_t s, uint64_t e, size_t k
 	return add_stall(x, &ls);
 }
 
+/* A poll site shared by DIAG_LOOP_MAX_THREADS threads or more is a
+ * per-connection server's (a thread or a process per client, each polling
+ * its one socket): a stretch away from it stalls one client, not the
+ * service. Those threads are not event loops. keys: scratch, nthreads. */
+static void per_connection(struct ctx *x, uint64_t *keys)
+{
+	size_t n = 0, i, lo, hi;
+
+	for (i = 0; i < x->cd->nthreads; i++) {
+		if (x->loopsite[i])
+			keys[n++] = x->loopsite[i];
+	}
+	qsort(keys, n, sizeof(*keys), cmp_u64);
+	for (i = 0; i < x->cd->nthreads; i++) {
+		uint64_t site = x->loopsite[i];
+
+		if (!site)
+			continue;
+		for (lo = 0, hi = n; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (keys[mid] < site)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (hi = lo; hi < n && keys[hi] == site; hi++)
+			;
+		if (hi - lo >= DIAG_LOOP_MAX_THREADS)
+			x->loopsite[i] = 0;
+	}
+}
+
 /* Thread t's blocks [a, z) of byth: its stretches away from its loop's poll. */
 static int one_thread(struct loops *l, size_t a, size_t z)
 {
 	struct ctx *x = l->x;
 	const struct capdata *cd = x->cd;
 	uint32_t t = cd->blocks[l->byth[a]].thread;
-	uint64_t site = loop_site(l, a, z), from;
+	uint64_t site = x->loopsite[t], from;
 	size_t k, k0 = a, poll = SIZE_MAX;
 	int err;
 
 	if (!site)
 		return 0;
-	x->loopsite[t] = site;
 	/* before the first poll: from the window's start, or from a wait that began earlier */
 	from = cd->blocks[l->byth[a]].start_ns < x->win_start ? cd->blocks[l->byth[a]].start_ns : x->win_start;
 	for (k = a; k < z; k++) {
@@ -253,7 +292,7 @@ int diag_loops(struct ctx *x)
 	int err = -ENOMEM;
 
 	l.byth = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*l.byth));
-	l.keys = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*l.keys));
+	l.keys = malloc((cd->nblocks > cd->nthreads ? cd->nblocks : cd->nthreads ? cd->nthreads : 1) * sizeof(*l.keys));
 	l.sbyth = malloc((cd->nsamples ? cd->nsamples : 1) * sizeof(*l.sbyth));
 	if (!l.byth || !l.keys || !l.sbyth)
 		goto out;
@@ -266,6 +305,12 @@ int diag_loops(struct ctx *x)
 	qsort_r(l.byth, l.nb, sizeof(*l.byth), cmp_block, (void *)cd);
 	qsort_r(l.sbyth, l.ns, sizeof(*l.sbyth), cmp_sample, (void *)cd);
 	err = 0;
+	for (i = 0; i < l.nb; i = j) {
+		for (j = i + 1; j < l.nb && cd->blocks[l.byth[j]].thread == cd->blocks[l.byth[i]].thread; j++)
+			;
+		x->loopsite[cd->blocks[l.byth[i]].thread] = loop_site(&l, i, j);
+	}
+	per_connection(x, l.keys);
 	for (i = 0; i < l.nb && !err; i = j) {
 		for (j = i + 1; j < l.nb && cd->blocks[l.byth[j]].thread == cd->blocks[l.byth[i]].thread; j++)
 			;

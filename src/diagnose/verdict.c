@@ -693,6 +693,15 @@ static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci, struct verd
 			t->qualifies = t->score_ns >= DIAG_STALL_TOTAL_NS &&
 				       (double)t->score_ns * 100.0 >=
 					       (double)DIAG_RUNQ_SHARE_PCT * (double)t->threads * (double)x->win_ns;
+		else if (c == DIAG_CAUSE_IO || c == DIAG_CAUSE_APP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK)
+			/* short I/O and lock waits are a server's daily work (a
+			 * commit's fsync, a group commit's wait for the log
+			 * writer): by their sum they stall only when they take
+			 * a tenth of the waiting threads' window */
+			t->qualifies = (t->max_ns >= DIAG_STALL_MAX_NS && t->score_ns >= DIAG_STALL_MAX_NS) ||
+				       (t->score_ns >= DIAG_STALL_TOTAL_NS &&
+					(double)t->score_ns * 100.0 >=
+						(double)DIAG_RUNQ_SHARE_PCT * (double)t->threads * (double)x->win_ns);
 		else
 			t->qualifies = t->score_ns >= DIAG_STALL_TOTAL_NS ||
 				       (t->max_ns >= DIAG_STALL_MAX_NS && t->score_ns >= DIAG_STALL_MAX_NS);

@@ -656,6 +656,45 @@ static void build_busy_unwaited(void)
 	samples(t, 200, 2400, 10, U("start_thread@;compact_main;merge_runs"), ST_NO_STACK);
 }
 
+/* A server with a thread per connection: each polls its own client's
+ * socket at the same site; one runs a 300 ms query on-CPU. One client
+ * waited, not the service: none. */
+static void build_per_connection(void)
+{
+	uint32_t i, j;
+	uint32_t pu = U("start_thread@;handle_connection;do_command;vio_io_wait;poll@");
+
+	window(3000);
+	for (i = 0; i < 5; i++) {
+		uint32_t t = thread(1500 + (int32_t)i, "mariadbd");
+
+		for (j = 0; j < 20; j++)
+			B(.thread = t, .ustack = pu, .kstack = K("entry_SYSCALL_64;do_syscall_64;do_sys_poll;schedule"),
+			  .state = SLEEP, .start_ms = j * 140 + (i == 0 && j >= 10 ? 300 : 0), .dur_ms = 120,
+			  .syscall = NR_poll, .woken_irq = true);
+	}
+	samples(thread(1500, "mariadbd"), 1400, 1700, 10,
+		U("start_thread@;handle_connection;do_command;mysql_execute_command;Item_func_benchmark::val_int"),
+		ST_NO_STACK);
+}
+
+/* A database's commits: many short fdatasync waits, 1.7 % of the threads'
+ * window in all: its daily work, not a stall. */
+static void build_commits(void)
+{
+	uint32_t i, j;
+	uint32_t ku = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fdatasync;do_fsync;file_write_and_wait_range;__filemap_fdatawait_range;folio_wait_bit;io_schedule");
+
+	window(6000);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(1600 + (int32_t)i, "mariadbd");
+
+		for (j = 0; j < 20; j++)
+			B(.thread = t, .ustack = U("start_thread@;ha_commit_trans;log_write_up_to;fdatasync@"), .kstack = ku,
+			  .state = DSTATE, .start_ms = j * 290, .dur_ms = 5, .syscall = 75);
+	}
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -728,6 +767,9 @@ static const struct dcase cases[] = {
 	{ "busy child beside a healthy loop", build_busy_child, "none", 0, NULL,
 	  { "pid 7777 (kv-bgsave), a child process of the target, ran on-CPU",
 	    "the longest mmap_lock hold", "fork" }, NULL },
+	{ "per-connection threads are not event loops", build_per_connection, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
+	{ "a database's commits", build_commits, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "busy thread nothing waits on", build_busy_unwaited, "none", 0, NULL,
 	  { "ran on-CPU for 2.2 s without blocking, but nothing of the service waited on it", NULL, NULL },
 	  NULL },

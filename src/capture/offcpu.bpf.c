@@ -734,18 +734,22 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
  * whoever the interrupt landed on. The block is flagged instead. Typed
  * (tp_btf) because the woken task's storage is needed; loaded only where the
  * kernel takes it. */
-/* Whether this surely runs in interrupt context. preempt_count is a per-CPU
- * variable that only a kernel with CONFIG_KALLSYMS_ALL lets BPF address; but
- * on x86_64 a hardirq or softirq that interrupts kernel code runs on the
- * CPU's IRQ stack (an NMI on its own), not on the current task's stack: this
- * program's own frame then lies outside current's stack. An interrupt taken
- * in user mode runs on the task's stack and is not seen here: its record's
- * kernel stack shows the interrupt entry, and user space (the recorder)
- * drops it as a waker. The addresses are taken as plain numbers through map
- * memory (sc), for the verifier. */
+/* Whether this runs in interrupt context. preempt_count is a per-CPU
+ * variable that only a kernel with CONFIG_KALLSYMS_ALL lets BPF address, so:
+ * - on x86_64 a hardirq or softirq that interrupts kernel code runs on the
+ *   CPU's IRQ stack (an NMI on its own), not on the current task's stack:
+ *   this program's own frame then lies outside current's stack;
+ * - one taken in user mode runs on the task's stack, but the task is then
+ *   not in a syscall: a process-context waker of a user thread is (its
+ *   pt_regs hold the syscall number in orig_ax and -ENOSYS in ax until the
+ *   syscall returns); a kernel thread always is.
+ * A wakeup from a fault taken in user mode counts as an interrupt's (rare:
+ * a fault seldom wakes anyone). The addresses are taken as plain numbers
+ * through map memory (sc), for the verifier. */
 static __always_inline bool in_interrupt_ctx(struct scratch *sc)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
+	struct pt_regs *regs;
 	volatile __u64 marker = 0;
 	__u64 fp, base, top;
 
@@ -755,7 +759,12 @@ static __always_inline bool in_interrupt_ctx(struct scratch *sc)
 	fp = *(volatile __u64 *)&sc->ev.start_ns;
 	base = *(volatile __u64 *)&sc->ev.dur_ns;
 	top = *(volatile __u64 *)&sc->ev.wait_obj;
-	return !(fp > base && fp < top) || marker;
+	if (!(fp > base && fp < top) || marker)
+		return true;
+	if (cur->flags & PF_KTHREAD)
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	return (long)regs->orig_ax < 0 || (long)regs->ax != -ENOSYS;
 }
 
 SEC("tp_btf/sched_waking")

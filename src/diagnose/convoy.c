@@ -92,19 +92,6 @@ static int cmp_wake_by_waker(const void *a, const void *b)
 	       diag_cmp(p->bi, q->bi);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
-}
-
-static int cmp_block_start(const void *a, const void *b, void *arg)
-{
-	const struct capdata *cd = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-
-	return diag_cmp(cd->blocks[i].thread, cd->blocks[j].thread) ?:
-	       diag_cmp(cd->blocks[i].start_ns, cd->blocks[j].start_ns) ?: diag_cmp(i, j);
-}
 
 struct convoy {
 	struct ctx *x;
@@ -165,7 +152,7 @@ static int collect(struct convoy *c)
 					      .waker = b->waker, .waiter = b->thread,
 					      .lng = b->dur_ns >= DIAG_CONVOY_WAIT_NS };
 	}
-	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), cmp_block_start, (void *)cd);
+	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), diag_cmp_block_thread, (void *)cd);
 	/* Only a wait the waiter began in the middle of its work tells a lock
 	 * from a wait for work: one already going when the capture began (a
 	 * pool idle since before, then woken all at once to shut down) does not. */
@@ -402,7 +389,7 @@ int diag_convoys(struct ctx *x)
 		if (c.w[i].lock && (!z || sites[z - 1] != c.w[i].site))
 			sites[z++] = c.w[i].site;
 	}
-	qsort(sites, z, sizeof(*sites), cmp_u64);
+	qsort(sites, z, sizeof(*sites), diag_cmp_u64);
 	/* At a lock's site every wait is for it: those a timeout ended too (a
 	 * timed wait re-armed until the lock comes, as a deadlock detector
 	 * does), and those nothing ended yet. */
@@ -414,7 +401,7 @@ int diag_convoys(struct ctx *x)
 		    !diag_thread_is_target(x, b->thread) || b->state == CAP_STATE_RUNNABLE)
 			continue;
 		site = diag_site_key(x, b);
-		if (!bsearch(&site, sites, z, sizeof(*sites), cmp_u64))
+		if (!bsearch(&site, sites, z, sizeof(*sites), diag_cmp_u64))
 			continue;
 		x->rule[i] = RULE_SITE;
 		x->cls[i] = DIAG_CAUSE_APP_LOCK;

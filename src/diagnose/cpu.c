@@ -12,7 +12,7 @@
 /* ---------------------------------------------------------------------------
  * On-CPU samples: busy runs, and who ran while others waited runnable.
  */
-static int cmp_samp_thread(const void *a, const void *b, void *arg)
+int diag_cmp_sample_thread(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
@@ -21,7 +21,7 @@ static int cmp_samp_thread(const void *a, const void *b, void *arg)
 	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->ts_ns, q->ts_ns) ?: diag_cmp(i, j);
 }
 
-static int cmp_block_thread(const void *a, const void *b, void *arg)
+int diag_cmp_block_thread(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
@@ -33,6 +33,11 @@ static int cmp_block_thread(const void *a, const void *b, void *arg)
 struct ival {
 	uint64_t s, e;
 };
+
+int diag_cmp_u64(const void *a, const void *b)
+{
+	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
+}
 
 static int cmp_ival(const void *a, const void *b)
 {
@@ -63,12 +68,12 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 	if (!ci->tsamp || !ci->threads || !vb)
 		goto cleanup;
 	memcpy(ci->tsamp, x->samp, x->nsamp * sizeof(*x->samp));
-	qsort_r(ci->tsamp, x->nsamp, sizeof(*ci->tsamp), cmp_samp_thread, (void *)cd);
+	qsort_r(ci->tsamp, x->nsamp, sizeof(*ci->tsamp), diag_cmp_sample_thread, (void *)cd);
 	for (i = 0; i < cd->nblocks; i++) {
 		if (cd->blocks[i].state != CAP_STATE_RUNNABLE && diag_thread_is_target(x, cd->blocks[i].thread))
 			vb[nvb++] = i;
 	}
-	qsort_r(vb, nvb, sizeof(*vb), cmp_block_thread, (void *)cd);
+	qsort_r(vb, nvb, sizeof(*vb), diag_cmp_block_thread, (void *)cd);
 
 	for (a = 0; a < x->nsamp; a = b) {
 		uint32_t t = cd->samples[ci->tsamp[a]].thread;

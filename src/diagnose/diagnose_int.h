@@ -292,6 +292,10 @@ int diag_blame_groups(struct ctx *x);
 int diag_holders_collect(struct ctx *x, struct hentry **out, size_t *nout);
 
 /* cpu.c */
+/* qsort_r comparators: block and sample indices by (thread, time) over cd (arg); and plain uint64_t values */
+int diag_cmp_block_thread(const void *a, const void *b, void *arg);
+int diag_cmp_sample_thread(const void *a, const void *b, void *arg);
+int diag_cmp_u64(const void *a, const void *b);
 int diag_cpu_busy_runs(struct ctx *x, struct cpuinfo *ci);
 int diag_cpu_analyse(struct ctx *x, struct cpuinfo *ci);
 void diag_cpu_release(struct cpuinfo *ci);

@@ -37,29 +37,6 @@ struct loops {
 	uint64_t *keys;         /* scratch: one thread's poll sites */
 };
 
-static int cmp_block(const void *a, const void *b, void *arg)
-{
-	const struct capdata *cd = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-
-	return diag_cmp(cd->blocks[i].thread, cd->blocks[j].thread) ?:
-	       diag_cmp(cd->blocks[i].start_ns, cd->blocks[j].start_ns) ?: diag_cmp(i, j);
-}
-
-static int cmp_sample(const void *a, const void *b, void *arg)
-{
-	const struct capdata *cd = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-
-	return diag_cmp(cd->samples[i].thread, cd->samples[j].thread) ?:
-	       diag_cmp(cd->samples[i].ts_ns, cd->samples[j].ts_ns) ?: diag_cmp(i, j);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
-}
-
 static bool is_poll(struct ctx *x, size_t bi)
 {
 	const struct cap_block *b = &x->cd->blocks[bi];
@@ -78,7 +55,7 @@ static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 		if (is_poll(l->x, l->byth[i]))
 			l->keys[n++] = diag_site_key(l->x, &l->x->cd->blocks[l->byth[i]]);
 	}
-	qsort(l->keys, n, sizeof(*l->keys), cmp_u64);
+	qsort(l->keys, n, sizeof(*l->keys), diag_cmp_u64);
 	for (i = 0; i < n; i++) {
 		run = i && l->keys[i] == l->keys[i - 1] ? run + 1 : 1;
 		if (run > best_n) {
@@ -232,7 +209,7 @@ static void per_connection(struct ctx *x, uint64_t *keys)
 		if (x->loopsite[i])
 			keys[n++] = x->loopsite[i];
 	}
-	qsort(keys, n, sizeof(*keys), cmp_u64);
+	qsort(keys, n, sizeof(*keys), diag_cmp_u64);
 	for (i = 0; i < x->cd->nthreads; i++) {
 		uint64_t site = x->loopsite[i];
 
@@ -302,8 +279,8 @@ int diag_loops(struct ctx *x)
 	}
 	memcpy(l.sbyth, x->samp, x->nsamp * sizeof(*x->samp));
 	l.ns = x->nsamp;
-	qsort_r(l.byth, l.nb, sizeof(*l.byth), cmp_block, (void *)cd);
-	qsort_r(l.sbyth, l.ns, sizeof(*l.sbyth), cmp_sample, (void *)cd);
+	qsort_r(l.byth, l.nb, sizeof(*l.byth), diag_cmp_block_thread, (void *)cd);
+	qsort_r(l.sbyth, l.ns, sizeof(*l.sbyth), diag_cmp_sample_thread, (void *)cd);
 	err = 0;
 	for (i = 0; i < l.nb; i = j) {
 		for (j = i + 1; j < l.nb && cd->blocks[l.byth[j]].thread == cd->blocks[l.byth[i]].thread; j++)

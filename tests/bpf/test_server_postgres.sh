@@ -1,0 +1,143 @@
+#!/bin/bash
+# test_server_postgres.sh: a real PostgreSQL (Debian's postgresql 15, a
+# process per connection) on loopback in a temp directory, frozen with its
+# own commands while `stalltrap record` watches every process of it:
+#   postgres_table_lock  one session holds LOCK TABLE ... ACCESS EXCLUSIVE
+#                        4 s, idle in transaction, while 4 backends UPDATE
+#                        their own rows (record --name postgres). Backends
+#                        wait for heavyweight locks on their latch
+#                        (epoll_wait under ProcSleep), woken by a signal from
+#                        the backend that commits. verdict app_lock,
+#                        primitive latch, culprit the locking backend
+#                        (pg_backend_pid(): pid == tid).
+#   postgres_hot_row     one session updates a row and holds its transaction
+#                        open 4 s while 4 backends UPDATE that row (record
+#                        --cgroup, on a cgroup made for this server): the
+#                        first waits for the holder's transaction, the others
+#                        for the row, each handed it in turn. verdict
+#                        app_lock, culprit the locking backend.
+#   postgres_healthy     the 4 writers on their own rows, and a client
+#                        reconnecting every 200 ms (a backend forked each
+#                        time), nothing frozen: verdict none.
+# Writer throughput before and during each freeze is printed.
+source "$(dirname "$0")/server_lib.sh"
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$bin" ] || skip "no /usr/lib/postgresql/*/bin (scripts/install-deps.sh)"
+need_server_bins "$bin/postgres" "$bin/initdb" psql
+need_bins "$ST"
+
+dir=$TMP/postgres
+mkdir -p "$dir"
+chown postgres:postgres "$dir"
+port=$(free_port)
+as_user postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
+	fail "initdb failed: $(tail -3 "$dir/initdb.log")"
+start_server postgres TERM "$dir/server.log" "$bin/postgres" -D "$dir/data" -k "$dir" -p "$port" \
+	-h 127.0.0.1 -c fsync=off -c deadlock_timeout=1s
+ppid=$SERVER_PID
+sql() { psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t "$@"; }
+answers() { sql -c "select 1" >/dev/null 2>&1; }
+wait_until 60 "postgres to answer (log: $dir/server.log)" answers
+check_comm "$ppid" postgres
+version=$(sql -c "show server_version")
+sql -c "create table t (id int primary key, v int); insert into t select g, 0 from generate_series(1, 8) g;" ||
+	fail "could not create the table"
+ok "postgres $version: postmaster pid $ppid on 127.0.0.1:$port"
+
+# writers NAME ROW_OF_K: 4 sessions, writer k updating row ROW_OF_K(k) ("k"
+# or a fixed row) in a loop until $TMP/NAME.stop exists, one line "EPOCH"
+# per statement answered; sets WRITERS (their process groups)
+writers() {
+	local name=$1 row k r
+	WRITERS=()
+	for k in 1 2 3 4; do
+		r=$2; [ "$r" = k ] && r=$k
+		setsid_bg "$TMP/$name.w$k.err" bash -c '
+			while [ ! -e "$1" ]; do printf "%s\nselect extract(epoch from clock_timestamp());\n" "$2"; done | "${@:4}" >>"$3"
+		' _ "$TMP/$name.stop" "update t set v = v + 1 where id = $r;" "$TMP/$name.w$k" \
+			psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t
+		WRITERS+=("$BG_PID")
+	done
+	wait_until 10 "the writers' first answers" test -s "$TMP/$name.w1"
+}
+stop_writers() {
+	local g
+	touch "$TMP/$1.stop"
+	for g in "${WRITERS[@]}"; do stop_group "$g" 30; done
+}
+wrate() { cat "$TMP/$1".w[1-4] | rate /dev/stdin "$2" "$3"; }
+
+# hold NAME LOCK_SQL: one session: its backend pid, BEGIN, LOCK_SQL, held
+# HOLD_S seconds idle in transaction, COMMIT; sets HOLDER, T1, T2
+HOLD_S=4
+hold() {
+	local name=$1 out=$TMP/$1.holder
+	T1=$(now)
+	{ echo "select pg_backend_pid();"; echo "begin;"; echo "$2"; echo "select 'locked';"
+	  sleep "$HOLD_S"; echo "commit;"; } | sql >"$out" 2>"$out.err" ||
+		fail "$name: the locking session failed: $(cat "$out.err")"
+	T2=$(now)
+	HOLDER=$(head -1 "$out")
+	[[ $HOLDER =~ ^[0-9]+$ ]] || fail "$name: no backend pid from the locking session: $(cat "$out")"
+	grep -qx locked "$out" || fail "$name: the lock was not taken: $(cat "$out")"
+}
+
+freeze() { # NAME ROW LOCK_SQL DESCRIPTION TARGET_ARGS...
+	local name=$1 row=$2 lock=$3 what=$4 before during; shift 4
+	RECORD_S=8
+	writers "$name" "$row"
+	start_record "$name" "$@"
+	sleep 1.5
+	hold "$name" "$lock"
+	sleep 1
+	stop_writers "$name"
+	before=$(wrate "$name" "$(echo "$T1 - 1.5" | bc)" "$T1")
+	during=$(wrate "$name" "$(echo "$T1 + 0.5" | bc)" "$T2")
+	finish_record "$name" "$(jq -n --arg v "$version" --arg f "$what" --argjson p "$HOLDER" \
+		--argjson t1 "$T1" --argjson t2 "$T2" --arg b "$before" --arg d "$during" --arg target "$*" \
+		'{server: "postgresql \($v)", freeze: $f, target: $target, freeze_start: $t1, freeze_end: $t2,
+		  expect: {kind: "app_lock", primitive: "latch", culprit_pid: $p, culprit_tid: $p},
+		  writer_statements_per_s: {before: $b, during: $d}}')"
+	echo "     $name: writers $before statements/s before, $during during the hold"
+	echo "     $name: verdict $(verdict_line "$name")"
+	expect "$name" "kind app_lock" '.verdict.kind == "app_lock"'
+	expect "$name" "primitive latch" '.verdict.primitive == "latch"'
+	expect "$name" "culprit the locking backend (pid == tid == $HOLDER)" \
+		'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$HOLDER"
+}
+
+freeze postgres_table_lock k "lock table t in access exclusive mode;" \
+	"LOCK TABLE t IN ACCESS EXCLUSIVE MODE held 4 s idle in transaction while 4 backends UPDATE t" \
+	--name postgres
+
+# a cgroup of this server alone: the postmaster and its backends
+cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$cg_root" ] || fail "no cgroup2 mount"
+cg=$cg_root/stalltrap-test-pg-$$
+mkdir "$cg" || fail "cannot make $cg"
+CGROUPS_TO_REMOVE+=("$cg")
+for p in $ppid $(ps --ppid "$ppid" -o pid=); do echo "$p" >"$cg/cgroup.procs" 2>/dev/null || true; done
+freeze postgres_hot_row 1 "update t set v = v + 1 where id = 1;" \
+	"one row updated in a transaction held open 4 s while 4 backends UPDATE the same row" \
+	--cgroup "$cg"
+
+# --- healthy: writers on their own rows, a client reconnecting every 200 ms ---
+name=postgres_healthy
+RECORD_S=6
+writers $name k
+setsid_bg "$TMP/$name.reconnect" bash -c 'while [ ! -e "$1" ]; do "${@:2}" -c "select count(*) from t" >/dev/null; sleep 0.2; done' \
+	_ "$TMP/$name.stop" psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t
+RECONNECT=$BG_PID
+start_record $name --name postgres
+t1=$(now)
+sleep "$RECORD_S"
+stop_writers $name
+stop_group "$RECONNECT" 10
+finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(echo "$t1 + 5" | bc)")" \
+	'{server: "postgresql \($v)", freeze: "none: 4 backends UPDATE their own rows, a client reconnects every 200 ms",
+	  expect: {kind: "none"}, writer_statements_per_s: $r}')"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind none" '.verdict.kind == "none"'
+
+asserts_done
+ok "postgres: every freeze named"

@@ -1,0 +1,160 @@
+#!/bin/bash
+# test_server_redis.sh: a real redis-server (Debian's redis 7, one event-loop
+# thread, fork()ed save children), frozen three ways with its own commands
+# while `stalltrap record --pid REDIS` watches:
+#   redis_debug_sleep   DEBUG SLEEP 4: the event loop sleeps; a client's
+#                       requests wait. verdict loop_blocked, culprit the main
+#                       thread (pid == tid == redis-server's pid), the summary
+#                       says it sleeps (sleep / debugCommand).
+#   redis_lua_busy      EVAL of a Lua loop that spins 2.5 s (below the 5 s
+#                       busy-reply-threshold: the script just runs). verdict
+#                       cpu_busy, culprit the main thread.
+#   redis_bgsave_child  BGSAVE of a 1.5 M key dataset: the save child burns CPU
+#                       (rdbcompression) for seconds while the service keeps
+#                       answering. The verdict must not blame the child as a
+#                       busy freeze of the service, and its summary names the
+#                       child (its pid and the word "child").
+# A client sends PING/GET every 10 ms throughout; its latency before and during
+# each freeze is printed. Each freeze's output is kept (server_lib.sh).
+source "$(dirname "$0")/server_lib.sh"
+need_server_bins redis-server redis-cli
+need_bins "$ST"
+
+dir=$TMP/redis
+mkdir -p "$dir"
+chown redis:redis "$dir"
+port=$(free_port)
+start_server redis TERM "$dir/redis.out" redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+	--save '' --appendonly no --daemonize no --rdbcompression yes --enable-debug-command local \
+	--logfile "$dir/redis.log"
+rpid=$SERVER_PID
+rcli() { redis-cli -p "$port" "$@"; }
+pong() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
+wait_until 20 "redis-server to answer PING (log: $dir/redis.log)" pong
+check_comm "$rpid" redis-server
+version=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+ok "redis-server $version: pid $rpid on 127.0.0.1:$port"
+
+# start_probe NAME: the latency client for freeze NAME; sets PROBE, PROBE_OUT, PROBE_STOP
+start_probe() {
+	PROBE_OUT=$TMP/$1.probe
+	PROBE_STOP=$TMP/$1.stop
+	: >"$PROBE_OUT"
+	redis_probe "$port" "$PROBE_OUT" "$PROBE_STOP"
+	PROBE=$BG_PID
+	wait_until 10 "the probe's first answer" test -s "$PROBE_OUT"
+}
+stop_probe() {
+	touch "$PROBE_STOP"
+	stop_group "$PROBE" 10
+}
+
+# --- c. DEBUG SLEEP: the event loop blocked -----------------------------------
+name=redis_debug_sleep
+RECORD_S=8
+start_probe $name
+start_record $name --pid "$rpid"
+sleep 1.5
+t1=$(now)
+[ "$(rcli DEBUG SLEEP 4)" = OK ] || fail "$name: DEBUG SLEEP failed"
+t2=$(now)
+before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+finish_record $name "$(jq -n --argjson pid "$rpid" --arg b "$before" --arg d "$during" \
+	--argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" \
+	'{server: "redis-server \($v)", freeze: "DEBUG SLEEP 4", freeze_start: $t1, freeze_end: $t2,
+	  expect: {kind: "loop_blocked", culprit_pid: $pid, culprit_tid: $pid},
+	  latency_before: $b, latency_during: $d}')"
+stop_probe
+echo "     $name: clients before: $before; during the sleep: $during"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind loop_blocked" '.verdict.kind == "loop_blocked"'
+expect $name "culprit is the main thread (pid $rpid, tid $rpid)" \
+	'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$rpid"
+# "sleep" alone is not enough: the "none" summary speaks of idle threads "sleeping"
+expect $name "the summary says it sleeps (sleep(s)/slept/nanosleep/usleep/debugCommand)" \
+	'.verdict.summary | test("\\bsleeps?\\b|\\bslept\\b|nanosleep|usleep|debugCommand"; "i")'
+
+# --- d. a busy Lua script ----------------------------------------------------
+name=redis_lua_busy
+RECORD_S=8
+# spins 2.5 s by the server's clock: os.* is not available to scripts
+script="local t = redis.call('TIME'); local s = t[1] + t[2] / 1e6; local n = 0
+while true do local u = redis.call('TIME'); if u[1] + u[2] / 1e6 - s > 2.5 then break end; n = n + 1 end
+return n"
+start_probe $name
+start_record $name --pid "$rpid"
+sleep 1.5
+t1=$(now)
+n=$(rcli EVAL "$script" 0)
+t2=$(now)
+[[ $n =~ ^[0-9]+$ ]] || fail "$name: EVAL failed: $n"
+before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+finish_record $name "$(jq -n --argjson pid "$rpid" --arg b "$before" --arg d "$during" \
+	--argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" --arg s "$script" \
+	'{server: "redis-server \($v)", freeze: "EVAL of a Lua loop spinning 2.5 s", script: $s,
+	  freeze_start: $t1, freeze_end: $t2,
+	  expect: {kind: "cpu_busy", culprit_pid: $pid, culprit_tid: $pid},
+	  latency_before: $b, latency_during: $d}')"
+stop_probe
+echo "     $name: the script ran $(echo "$t2 - $t1" | bc) s ($n loops); clients before: $before; during: $during"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind cpu_busy" '.verdict.kind == "cpu_busy"'
+expect $name "culprit is the main thread (pid $rpid, tid $rpid)" \
+	'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$rpid"
+
+# --- e. a busy save child beside a healthy service -----------------------------
+name=redis_bgsave_child
+RECORD_S=10
+keys=1500000
+ts=$(now)
+[ "$(rcli DEBUG POPULATE $keys key 100)" = OK ] || fail "$name: DEBUG POPULATE failed"
+rss=$(rcli INFO memory | sed -n 's/^used_memory_rss_human:\(.*\)\r$/\1/p')
+echo "     $name: $keys keys of 100 bytes loaded in $(echo "$(now) - $ts" | bc) s, RSS $rss"
+start_probe $name
+start_record $name --pid "$rpid"
+sleep 1.5
+t1=$(now)
+[ "$(rcli BGSAVE)" = "Background saving started" ] || fail "$name: BGSAVE did not start"
+save_child() { ps --ppid "$rpid" -o pid= | tr -d ' ' | head -1 | grep .; }
+wait_until 5 "the save child" save_child
+child=$(save_child)
+child_cmd=$(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null || true)
+# its CPU time: the last reading of utime+stime before it exits
+ticks=0
+for ((i = 0; i < 1200; i++)); do
+	proc_gone "$child" && break
+	v=$(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null) && [ -n "$v" ] && ticks=$v
+	sleep 0.05
+done
+proc_gone "$child" || fail "$name: the save child $child still runs after 60 s"
+t2=$(now)
+child_cpu=$(echo "scale=2; $ticks / $(getconf CLK_TCK)" | bc)
+wall=$(echo "$t2 - $t1" | bc)
+before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+finish_record $name "$(jq -n --argjson pid "$rpid" --argjson c "$child" --arg b "$before" --arg d "$during" \
+	--argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" --arg cc "$child_cmd" \
+	--argjson cpu "$child_cpu" --argjson keys "$keys" --arg rss "$rss" \
+	'{server: "redis-server \($v)", freeze: "BGSAVE of \($keys) keys (rdbcompression yes), RSS \($rss)",
+	  child_pid: $c, child_cmdline: $cc, child_cpu_s: $cpu, freeze_start: $t1, child_end: $t2,
+	  expect: {not: {kind: "cpu_busy", culprit_pid: $c}, summary_mentions: ["child", ($c | tostring)]},
+	  latency_before: $b, latency_during_child: $d}')"
+stop_probe
+echo "     $name: child $child ($child_cmd) ran ${wall} s, ${child_cpu} s on-CPU; clients before: $before; while it ran: $during"
+[ "$(echo "$child_cpu >= 1.5" | bc)" = 1 ] || echo "     warning: the child ran only ${child_cpu} s on-CPU (wanted 2+ s): a faster machine needs more keys"
+answered=$(awk -v a="$t1" -v b="$t2" '$1 >= a && $1 < b' "$PROBE_OUT" | wc -l)
+[ "$answered" -gt 0 ] || fail "$name: the service answered nothing while the child ran: not the healthy-service scenario"
+jq -r '.holders[]? | select(.write_ms > 0) |
+	"     \(env.name): mmap_lock write hold by tid \(.tid) (\(.comm)): \(.write_ms) ms in \(.holds) holds, longest \(.longest.hold_ms) ms (\(.longest.operation))"' \
+	"$REC_OUT/report.json"
+jq -e '[.holders[]? | select(.write_ms > 0)] | length > 0' "$REC_OUT/report.json" >/dev/null ||
+	echo "     $name: no mmap_lock write hold in holders (the fork's is below --hold-threshold's 10 ms)"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "the verdict does not blame the child $child as a busy freeze" \
+	'.verdict.kind != "cpu_busy" or .verdict.culprit.pid != $c' --argjson c "$child"
+expect $name "the summary names the child (\"child\", pid $child)" \
+	'.verdict.summary | test("child"; "i") and test("\\b\($c)\\b")' --arg c "$child"
+
+asserts_done

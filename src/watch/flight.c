@@ -165,8 +165,9 @@ static uint64_t attached_at(const struct capdata *cd)
  * same wait? Only a wait still going when next attached can be in both.
  * - One prev cut short at its end was still going when next attached: next
  *   has it whole, seeded (began_before: its start known only roughly, from
- *   the scheduler's clocks, to a tick), or,
- *   if it began after next attached, with the same start.
+ *   the scheduler's clocks, to a tick), or with the same start if it began
+ *   after next's programs attached (even before next read attached_mono_ns:
+ *   that race once showed a wait twice in test_watch_handover).
  * - One that ended while both ran ended at the same switch-in in both, their
  *   clocks read microseconds apart. */
 static bool same_wait(const struct capdata *prev, const struct cap_block *pb, const struct capdata *next,
@@ -180,10 +181,13 @@ static bool same_wait(const struct capdata *prev, const struct cap_block *pb, co
 		return false;
 	if (!tol || tol > SAME_END_NS)
 		tol = SAME_END_NS;
-	if (pb->flags & CAP_BLOCK_IN_PROGRESS)
-		return pb->start_ns < attached_at(next) ? (nb->flags & CAP_BLOCK_BEGAN_BEFORE) != 0
-							: (pb->start_ns > nb->start_ns ? pb->start_ns - nb->start_ns
-										     : nb->start_ns - pb->start_ns) <= tol;
+	if (pb->flags & CAP_BLOCK_IN_PROGRESS) {
+		/* the same start: both saw it begin (also one that began while next
+		 * was attaching, before attached_mono_ns was read: not seeded) */
+		if ((pb->start_ns > nb->start_ns ? pb->start_ns - nb->start_ns : nb->start_ns - pb->start_ns) <= tol)
+			return true;
+		return pb->start_ns < attached_at(next) && (nb->flags & CAP_BLOCK_BEGAN_BEFORE);
+	}
 	return (pend > nend ? pend - nend : nend - pend) <= tol;
 }
 

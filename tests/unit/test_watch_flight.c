@@ -146,8 +146,8 @@ static void test_cut_handover(void **state)
 	const uint64_t ms = 1000000, us = 1000;
 	struct capdata old, next, dst;
 	const struct cap_block *b;
-	int64_t o[5], n[5];
-	const char *comm[5] = { "early", "seeded", "overlap", "unseen", "late" };
+	int64_t o[6], n[6];
+	const char *comm[6] = { "early", "seeded", "overlap", "unseen", "late", "racing" };
 
 	(void)state;
 	assert_int_equal(capdata_init(&old), 0);
@@ -157,7 +157,7 @@ static void test_cut_handover(void **state)
 	next.window.start_mono_ns = 56 * S;
 	next.window.attached_mono_ns = 56100 * ms;
 	next.window.min_block_ns = ms;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		o[i] = capdata_thread(&old, 100, 101 + i, comm[i]);
 		n[i] = capdata_thread(&next, 100, 101 + i, comm[i]);
 	}
@@ -181,6 +181,11 @@ static void test_cut_handover(void **state)
 	/* late: a wait still going when old stopped, which began after next
 	 * attached, and which next has not closed yet: only old has it */
 	add(&old, o[4], 58000 * ms, 500 * ms, CAP_BLOCK_IN_PROGRESS);
+	/* racing: began while next was attaching, after its programs were in but
+	 * before it read attached_mono_ns: next saw it begin (not seeded), old
+	 * cut it short; the same start in both */
+	add(&old, o[5], 56090 * ms, 2410 * ms, CAP_BLOCK_IN_PROGRESS);
+	add(&next, n[5], 56090 * ms + 3 * us, 2600 * ms, 0);
 
 	assert_int_equal(capdata_add_hold(&old, &(struct cap_hold){ .thread = (uint32_t)o[0], .mm_pid = 100,
 		.start_ns = 56 * S, .dur_ns = 2500 * ms, .ustack = ST_NO_STACK, .kstack = ST_NO_STACK,
@@ -211,6 +216,8 @@ static void test_cut_handover(void **state)
 	assert_int_equal(blocks_of(&dst, "unseen"), 2);
 	assert_int_equal(blocks_of(&dst, "late"), 1);
 	assert_true(block_of(&dst, "late", 0)->flags & CAP_BLOCK_IN_PROGRESS);
+	assert_int_equal(blocks_of(&dst, "racing"), 1);
+	assert_false(block_of(&dst, "racing", 0)->flags & CAP_BLOCK_IN_PROGRESS);
 	/* holds: the one still held at the handover from old, the 57 s one from next */
 	assert_int_equal(dst.nholds, 2);
 	/* samples and memory from old only before the handover */

@@ -220,6 +220,7 @@ struct loopstall {
 struct holdact {
 	uint64_t span_ns;       /* the hold seen: from its start (or the first wait) to the release */
 	uint64_t oncpu_ns, sleep_ns, io_ns, client_ns, lock_ns, other_ns;
+	uint64_t cond_ns;       /* idle in a condition variable or semaphore (another thread's signal) */
 	int32_t client_nr;      /* the syscall of its longest wait for a client or event, or -1 */
 	uint32_t ustack, kstack;/* the heaviest thing it did: its longest wait or most frequent sample */
 };

@@ -366,11 +366,15 @@ static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 	return DIAG_CAUSE_OTHER;
 }
 
-static void add_total(struct ctx *x, enum diag_cause c, uint32_t thread, uint64_t ns, bool is_block)
+/* ns counts toward the total; in_win of it lay inside the window (a wait
+ * that began before it counts only from its start): totals are the
+ * window's, the longest wait is the whole wait. */
+static void add_total(struct ctx *x, enum diag_cause c, uint32_t thread, uint64_t ns, uint64_t in_win,
+		      bool is_block)
 {
 	struct ctotal *t = &x->tot[c];
 
-	t->total_ns = sat_add(t->total_ns, ns);
+	t->total_ns = sat_add(t->total_ns, in_win);
 	if (is_block) {
 		t->count++;
 		if (ns > t->max_ns)
@@ -416,7 +420,8 @@ int diag_classify_all(struct ctx *x)
 
 		if (!diag_thread_is_target(x, b->thread))
 			continue;
-		add_total(x, c, b->thread, b->dur_ns, true);
+		add_total(x, c, b->thread, b->dur_ns,
+			  x->win_ns > 1 ? overlap(b->start_ns, block_end(b), x->win_start, x->win_end) : b->dur_ns, true);
 		if (c == DIAG_CAUSE_MEMORY_RECLAIM)
 			x->treclaim_ns[b->thread] = sat_add(x->treclaim_ns[b->thread], b->dur_ns);
 		if (c == DIAG_CAUSE_IO)
@@ -427,7 +432,7 @@ int diag_classify_all(struct ctx *x)
 		const struct cap_sample *s = &cd->samples[x->samp[i]];
 
 		if (diag_stack_feat(x, s->kstack) & KF_RECLAIM) {
-			add_total(x, DIAG_CAUSE_MEMORY_RECLAIM, s->thread, x->period_ns, false);
+			add_total(x, DIAG_CAUSE_MEMORY_RECLAIM, s->thread, x->period_ns, x->period_ns, false);
 			x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns = sat_add(x->tot[DIAG_CAUSE_MEMORY_RECLAIM].oncpu_ns, x->period_ns);
 			x->treclaim_ns[s->thread] = sat_add(x->treclaim_ns[s->thread], x->period_ns);
 		}

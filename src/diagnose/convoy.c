@@ -78,6 +78,8 @@ struct wake {
 	uint64_t site;
 	uint64_t at;            /* when it was woken */
 	uint32_t waker, waiter;
+	uint64_t start;         /* when the wait began: a timed wait re-armed is one wait */
+	size_t first;           /* its first block (bi unless re-armed) */
 	bool lng;               /* at least DIAG_CONVOY_WAIT_NS */
 	bool mid;               /* begun in the window after other work of its thread: evidence */
 	bool lock;              /* found to be a lock wait */
@@ -121,6 +123,34 @@ static bool blocked_between(const struct convoy *c, uint32_t t, uint64_t a, uint
 	return lo < c->nbyth && cd->blocks[c->byth[lo]].thread == t && cd->blocks[c->byth[lo]].start_ns < b;
 }
 
+/* The first block of the wait that block bi ends: a timed wait re-armed at
+ * once (a deadlock detector's 1 s chunks) at the same site is one wait. */
+static size_t rearmed_from(const struct convoy *c, size_t bi, uint64_t site)
+{
+	const struct capdata *cd = c->x->cd;
+	const struct cap_block *b = &cd->blocks[bi];
+	size_t lo = 0, hi = c->nbyth;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct cap_block *m = &cd->blocks[c->byth[mid]];
+
+		if (m->thread < b->thread || (m->thread == b->thread && m->start_ns < b->start_ns))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo > 0) {
+		const struct cap_block *p = &cd->blocks[c->byth[lo - 1]], *cur = &cd->blocks[bi];
+
+		if (p->thread != cur->thread || block_end(p) + DIAG_REARM_GAP_NS < cur->start_ns ||
+		    (p->flags & CAP_BLOCK_IN_PROGRESS) || diag_site_key(c->x, p) != site)
+			break;
+		bi = c->byth[--lo];
+	}
+	return bi;
+}
+
 static uint64_t wake_time(const struct cap_block *b)
 {
 	return b->waker_ns ? b->waker_ns : block_end(b);
@@ -149,16 +179,19 @@ static int collect(struct convoy *c)
 		    !diag_thread_is_target(x, b->waker) || (b->flags & CAP_BLOCK_WOKEN_IRQ))
 			continue;
 		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = wake_time(b),
-					      .waker = b->waker, .waiter = b->thread,
-					      .lng = b->dur_ns >= DIAG_CONVOY_WAIT_NS };
+					      .waker = b->waker, .waiter = b->thread };
 	}
 	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), diag_cmp_block_thread, (void *)cd);
 	/* Only a wait the waiter began in the middle of its work tells a lock
 	 * from a wait for work: one already going when the capture began (a
 	 * pool idle since before, then woken all at once to shut down) does not. */
 	for (i = 0; i < c->nw; i++) {
-		const struct cap_block *b = &cd->blocks[c->w[i].bi];
+		const struct cap_block *b;
 
+		c->w[i].first = rearmed_from(c, c->w[i].bi, c->w[i].site);
+		b = &cd->blocks[c->w[i].first];
+		c->w[i].start = b->start_ns;
+		c->w[i].lng = c->w[i].at - b->start_ns >= DIAG_CONVOY_WAIT_NS;
 		c->w[i].mid = c->w[i].lng && !(b->flags & CAP_BLOCK_BEGAN_BEFORE) && b->start_ns > x->win_start &&
 			      blocked_between(c, b->thread, x->win_start ? x->win_start - 1 : 0, b->start_ns);
 	}
@@ -269,7 +302,7 @@ static bool handoffs(struct convoy *c, size_t a, size_t z)
 			struct wake *prev = &c->w[lo - 1];
 			uint64_t pe = block_end(&cd->blocks[prev->bi]);
 
-			if (w->at - pe <= DIAG_HANDOFF_NS && cd->blocks[w->bi].start_ns < pe) {
+			if (w->at - pe <= DIAG_HANDOFF_NS && w->start < pe) {
 				w->lock = prev->lock = true;
 				any = true;
 			}
@@ -324,7 +357,7 @@ static int cross_handoffs(struct convoy *c)
 		}
 		if (!lo || e[lo - 1].waiter != w->waker || c->w[e[lo - 1].wi].queue)
 			continue;
-		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && cd->blocks[w->bi].start_ns < e[lo - 1].end)
+		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && w->start < e[lo - 1].end)
 			w->lock = c->w[e[lo - 1].wi].lock = true;
 	}
 	free(e);

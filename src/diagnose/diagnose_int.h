@@ -117,6 +117,7 @@ static inline uint64_t block_end(const struct cap_block *b)
 #define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
 #define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */
 #define DIAG_HANDOFF_NS       1000000000ull     /* a lock passed on within this of getting it */
+#define DIAG_REARM_GAP_NS     2000000ull        /* a timed wait re-armed within this is one wait */
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */

@@ -284,6 +284,73 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 	return pid_list_finish(pids, n, err);
 }
 
+struct pidpair {
+	pid_t pid, ppid;
+};
+
+/* Every process's (pid, ppid), from proc_root/PID/stat. */
+static int all_parents(const char *proc_root, struct pidpair **out, size_t *n)
+{
+	DIR *d = opendir(proc_root);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char path[512], *buf = NULL, *end, *rp;
+		size_t len;
+		long pid = strtol(de->d_name, &end, 10), ppid;
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, pid);
+		if (read_all(path, &buf, &len))
+			continue;
+		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+		rp = strrchr(buf, ')');
+		ppid = rp ? strtol(rp + 3 < buf + len ? rp + 3 : rp + 1, &end, 10) : 0;
+		free(buf);
+		if (!rp || ppid <= 0)
+			continue;
+		if (*n == cap) {
+			struct pidpair *np = realloc(*out, (cap ? cap * 2 : 256) * sizeof(*np));
+
+			if (!np) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*out = np;
+			cap = cap ? cap * 2 : 256;
+		}
+		(*out)[(*n)++] = (struct pidpair){ (pid_t)pid, (pid_t)ppid };
+	}
+	closedir(d);
+	return 0;
+}
+
+int proc_with_descendants(const char *proc_root, const pid_t *pids, int npids, pid_t **out)
+{
+	struct pidpair *pp = NULL;
+	size_t npp = 0, n = 0, cap = 0, i, k;
+	int err = all_parents(proc_root, &pp, &npp);
+
+	*out = NULL;
+	for (i = 0; !err && i < (size_t)npids; i++)
+		err = pid_push(out, &n, &cap, pids[i]);
+	/* breadth first: each pid added is looked up as a parent in turn */
+	for (k = 0; !err && k < n; k++) {
+		for (i = 0; !err && i < npp; i++) {
+			if (pp[i].ppid == (*out)[k])
+				err = pid_push(out, &n, &cap, pp[i].pid);
+		}
+	}
+	free(pp);
+	return pid_list_finish(out, n, err);
+}
+
 int proc_resolve_cgroup(const char *path, char *out, size_t outlen)
 {
 	static const char *const mounts[] = {

@@ -53,6 +53,13 @@ int proc_resolve_targets(const pid_t *pids, int npids, const char *name, const c
 			 bool allow_empty, pid_t **out, char *cgdir, size_t cgdirlen,
 			 char *err, size_t errlen);
 
+/* pids and their descendants alive now (children, their children, ...),
+ * from proc_root/PID/stat's ppid: --pid's "and their children" for those
+ * forked before the capture began (those forked later are followed in BPF).
+ * *out is malloc'd, sorted, without duplicates. Returns the count or a
+ * negative errno. */
+int proc_with_descendants(const char *proc_root, const pid_t *pids, int npids, pid_t **out);
+
 /* The cmdline of pid, spaces between the arguments, read with a deadline
  * (it takes the target's mmap_lock). "" when it cannot be read in time. */
 void proc_read_cmdline(pid_t pid, int timeout_ms, char *out, size_t outlen);

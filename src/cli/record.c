@@ -47,7 +47,8 @@ static void usage(FILE *f)
 		"usage: stalltrap record (--pid PID[,PID...] | --name COMM | --cgroup PATH)\n"
 		"                        [--duration 15s] [--min-block 1ms] [--out DIR]\n"
 		"\n"
-		"  --pid PID[,PID...]  trace these processes (all their threads, and their children)\n"
+		"  --pid PID[,PID...]  trace these processes (all their threads, and their children, those\n"
+		"                      running at the start and those forked later)\n"
 		"  --name COMM         trace every process with this comm, and those that exec it later\n"
 		"  --cgroup PATH       trace every process of this cgroup, and those that join it\n"
 		"  --duration D        capture window (500ms, 2s, 1m, or seconds); default 15s\n"
@@ -101,7 +102,7 @@ static int make_out_dir(const char *want, char *dir, size_t len)
 int cmd_record(int argc, char **argv)
 {
 	struct option longopts[sizeof(own_opts) / sizeof(own_opts[0]) + CAPTURE_FLAGS_N];
-	pid_t pids_buf[MAX_PIDS], *pids = pids_buf, *found = NULL;
+	pid_t pids_buf[MAX_PIDS], *pids = pids_buf, *found = NULL, *family = NULL;
 	int npids = 0, ntargets = 0, opt, ret, status = EXIT_RUNTIME;
 	const char *name = NULL, *cgroup = NULL, *out = NULL;
 	char cgdir[4096], dir[4096], err[512] = "", comm[64] = "", cmdline[4096] = "";
@@ -188,6 +189,16 @@ int cmd_record(int argc, char **argv)
 	ro = cf.ro;
 	ro.pids = pids;
 	ro.npids = (size_t)npids;
+	if (!name && !cgroup) {
+		/* --pid's children forked before now too (later ones are followed):
+		 * a multi-process server named by its main pid is traced whole */
+		int nfam = proc_with_descendants("/proc", pids, npids, &family);
+
+		if (nfam > npids) {
+			ro.pids = family;
+			ro.npids = (size_t)nfam;
+		}
+	}
 	ro.name = name;
 	ro.cgroup_dir = cgroup ? cgdir : NULL;
 	ret = recorder_start(&rec, &ro, err, sizeof(err));
@@ -247,5 +258,6 @@ int cmd_record(int argc, char **argv)
 cleanup:
 	recorder_free(rec);
 	free(found);
+	free(family);
 	return status;
 }

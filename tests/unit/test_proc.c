@@ -109,6 +109,38 @@ static void test_find_by_comm_in_fake_proc(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+/* --pid's family: the pids, their children and grandchildren, nobody else;
+ * a comm with spaces and parentheses does not fool the ppid parse. */
+static void test_with_descendants(void **state)
+{
+	char root[] = "/tmp/stalltrap-test-procXXXXXX", p[512];
+	static const struct { int pid, ppid; const char *comm; } procs[] = {
+		{ 1, 0, "init" }, { 10, 1, "postgres" }, { 11, 10, "postgres: wal (x) y" }, { 12, 11, "worker" },
+		{ 13, 1, "other" }, { 14, 13, "other child" }, { 15, 10, "backend" },
+	};
+	pid_t want[] = { 10, 11, 12, 15 }, *pids = NULL, one = 10;
+	FILE *f;
+	int n;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%d", root, procs[i].pid);
+		mkdir(p, 0700);
+		snprintf(p, sizeof(p), "%s/%d/stat", root, procs[i].pid);
+		f = fopen(p, "w");
+		fprintf(f, "%d (%s) S %d %d 0 0\n", procs[i].pid, procs[i].comm, procs[i].ppid, procs[i].pid);
+		fclose(f);
+	}
+	n = proc_with_descendants(root, &one, 1, &pids);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pids[i], want[i]);
+	free(pids);
+	snprintf(p, sizeof(p), "rm -rf %s", root);
+	assert_int_equal(system(p), 0);
+}
+
 static void test_cgroup_walk(void **state)
 {
 	char root[] = "/tmp/stalltrap-test-cgXXXXXX", p[512], out[512];
@@ -169,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_read_deadline_file),
 		cmocka_unit_test(test_read_deadline_times_out),
 		cmocka_unit_test(test_find_by_comm_in_fake_proc),
+		cmocka_unit_test(test_with_descendants),
 		cmocka_unit_test(test_cgroup_walk),
 		cmocka_unit_test(test_resolve_targets),
 	};

@@ -157,28 +157,32 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 }
 
 /* When the holder's hold began, as far as its waiters tell: the earliest
- * start of the group's waits, before the release, of the threads it
- * released (a timed wait re-armed until the lock came is one wait). */
+ * start of the waits it ended at this release (rel), each taken back to the
+ * first chunk of a timed wait re-armed at once. Earlier waits of the same
+ * threads at that site (short contention before the freeze) are not this
+ * hold's. */
 static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t rel,
 			   uint64_t dflt)
 {
-	uint32_t waiters[64];
-	size_t nw = 0, k, j;
+	const struct capdata *cd = x->cd;
 	uint64_t s = dflt;
+	size_t k, j;
 
-	for (k = g->first; k < g->first + g->n && nw < 64; k++) {
-		const struct cap_block *b = &x->cd->blocks[x->lidx[k]];
-
-		if (b->has_waker && b->waker == holder && (!nw || waiters[nw - 1] != b->thread))
-			waiters[nw++] = b->thread;
-	}
 	for (k = g->first; k < g->first + g->n; k++) {
-		const struct cap_block *b = &x->cd->blocks[x->lidx[k]];
+		const struct cap_block *b = &cd->blocks[x->lidx[k]];
+		uint64_t at = b->waker_ns ? b->waker_ns : block_end(b);
 
-		for (j = 0; j < nw && waiters[j] != b->thread; j++)
-			;
-		if (j < nw && block_end(b) <= rel && b->start_ns < s)
-			s = b->start_ns;
+		if (!b->has_waker || b->waker != holder || (at > rel ? at - rel : rel - at) > DIAG_RELEASE_GAP_NS)
+			continue;
+		/* lidx is by thread, then start, within a group */
+		for (j = k; j > g->first; j--) {
+			const struct cap_block *p = &cd->blocks[x->lidx[j - 1]], *c = &cd->blocks[x->lidx[j]];
+
+			if (p->thread != c->thread || block_end(p) + DIAG_REARM_GAP_NS < c->start_ns)
+				break;
+		}
+		if (cd->blocks[x->lidx[j]].start_ns < s)
+			s = cd->blocks[x->lidx[j]].start_ns;
 	}
 	return s;
 }

@@ -36,6 +36,21 @@ json_t *diag_waits_json(struct ctx *x)
 	return o;
 }
 
+/* Which rule made a group's waits application-lock waits: libc's lock
+ * entry points (or a futex another thread woke), the convoy rule (a release
+ * or a handoff at their site), or an event loop's thread waiting for another. */
+static const char *found_by(const struct ctx *x, const struct lgroup *g)
+{
+	unsigned int r = RULE_BASE;
+	size_t k;
+
+	for (k = g->first; k < g->first + g->n; k++) {
+		if (x->rule[x->lidx[k]] > r)
+			r = x->rule[x->lidx[k]];
+	}
+	return r == RULE_LOOP ? "event_loop" : r == RULE_BASE ? "lock_entry" : "convoy";
+}
+
 json_t *diag_locks_json(struct ctx *x)
 {
 	json_t *a = json_array();
@@ -61,15 +76,20 @@ json_t *diag_locks_json(struct ctx *x)
 			if (!ho || json_array_append_new(holders, ho))
 				x->oom = true;
 		}
+		bool site = g->cls == DIAG_CAUSE_APP_LOCK && !g->pid;  /* a convoy's: a wait site, no address */
+
 		o = json_pack("{s:s, s:o, s:o, s:s, s:o, s:s, s:I, s:o, s:o, s:o, s:s, s:o?}",
-			      "kind", diagnose_cause_name(g->cls), "addr", g->obj ? jhex(g->obj) : json_null(),
-			      "pid", g->cls == DIAG_CAUSE_KERNEL_LOCK ? json_null() : json_integer(g->pid),
-			      "type", g->cls == DIAG_CAUSE_APP_LOCK ? "futex" : g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" :
-				      diag_lock_type(g->lock_flags),
+			      "kind", diagnose_cause_name(g->cls),
+			      "addr", g->obj && !site ? jhex(g->obj) : json_null(),
+			      "pid", g->cls == DIAG_CAUSE_KERNEL_LOCK || site ? json_null() : json_integer(g->pid),
+			      "type", g->cls == DIAG_CAUSE_APP_LOCK ? diagnose_primitive_name(g->prim) :
+				      g->cls == DIAG_CAUSE_MMAP_LOCK ? "rwsem" : diag_lock_type(g->lock_flags),
 			      "mode", mode ? json_string(mode) : json_null(), "name", name.s,
 			      "threads", (json_int_t)g->waiters, "count", jcount(g->n),
 			      "offcpu_ms", jms(g->total_ns), "max_ms", jms(g->max_ns),
 			      "blame", g->from_holds ? "holds" : "wakers", "holders", holders);
+		if (o && g->cls == DIAG_CAUSE_APP_LOCK)
+			json_object_set_new(o, "found_by", json_string(found_by(x, g)));
 		if (!o || json_array_append_new(a, o))
 			x->oom = true;
 	}

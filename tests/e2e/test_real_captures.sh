@@ -24,6 +24,11 @@ for dir in "$ROOT"/tests/data/real/*/; do
 		[ "$(jq -r .verdict.primitive "$r")" = "$(jq -r .primitive "$exp")" ] ||
 			fail "$name: verdict.primitive $(jq -r .verdict.primitive "$r"), want $(jq -r .primitive "$exp")"
 	fi
+	if [ "$want" = app_lock ]; then
+		jq -e '.locks[0].kind == "app_lock" and .locks[0].type == .verdict.primitive and
+			(.locks[0].found_by | IN("lock_entry", "convoy", "event_loop"))' "$r" >/dev/null ||
+			fail "$name: the top lock group does not match the verdict: $(jq -c '.locks[0] | del(.holders)' "$r")"
+	fi
 	for k in pid tid; do
 		if jq -e "has(\"culprit_$k\")" "$exp" >/dev/null; then
 			[ "$(jq -r ".verdict.culprit.$k" "$r")" = "$(jq -r ".culprit_$k" "$exp")" ] ||

@@ -89,8 +89,9 @@ struct {
  * real length (a fixed-size reservation would waste most of the ring). */
 struct scratch {
 	struct st_block_event ev;
-	/* nkips kernel ips, then the user stack */
-	__u8 payload[ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX];
+	/* nkips kernel ips, then the user stack; a chunk of slack past the
+	 * most either takes, for copy_stack()'s bounds */
+	__u8 payload[ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX + ST_USTACK_CHUNK];
 };
 /* One per program that builds records: an interrupt (a sample, a wakeup) or a
  * preemption must never land in a half-built record of another program on the
@@ -182,7 +183,7 @@ static __always_inline __u32 copy_stack(struct scratch *sc, __u64 sp, __u32 off,
 					struct task_struct *task)
 {
 	__u32 first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
-	__u32 len, limit = max_ustack;
+	__u64 len, limit = max_ustack, at;
 	long err;
 
 	if (limit > ST_USTACK_MAX)
@@ -198,19 +199,23 @@ static __always_inline __u32 copy_stack(struct scratch *sc, __u64 sp, __u32 off,
 	if (err)
 		return 0;
 	len = first;
+	/* Whole chunks under the limit: a read that ends past the stack's end
+	 * faults, and a fault costs more than the copy (a partial last chunk,
+	 * to copy exactly the limit, doubled the cost per block). */
 	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
 		if (len + ST_USTACK_CHUNK > limit) {
 			__sync_fetch_and_add(&ustack_capped, 1);
 			break;
 		}
-		if (len > ST_USTACK_MAX - ST_USTACK_CHUNK)
+		at = off + len;
+		/* the verifier's bound: the payload has a chunk of slack past it */
+		asm volatile("" : "+r"(at));
+		if (at > ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX)
 			break;
 		if (task)
-			err = bpf_copy_from_user_task(sc->payload + off + len, ST_USTACK_CHUNK,
-						      (void *)(sp + len), task, 0);
+			err = bpf_copy_from_user_task(sc->payload + at, ST_USTACK_CHUNK, (void *)(sp + len), task, 0);
 		else
-			err = bpf_probe_read_user(sc->payload + off + len, ST_USTACK_CHUNK,
-						  (void *)(sp + len));
+			err = bpf_probe_read_user(sc->payload + at, ST_USTACK_CHUNK, (void *)(sp + len));
 		if (err)
 			break;
 		len += ST_USTACK_CHUNK;

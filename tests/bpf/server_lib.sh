@@ -106,6 +106,33 @@ stop_group() {
 	wait "$1" 2>/dev/null || true
 }
 
+# sql_writers NAME STATEMENT STAMP_SQL CLIENT...: 4 sessions of CLIENT (a SQL
+# client reading statements on stdin), writer k sending STATEMENT ("{k}"
+# replaced by k) then STAMP_SQL (which prints the epoch) in a loop until
+# $TMP/NAME.stop exists; writer k's answers, one epoch per statement, go to
+# $TMP/NAME.wK. Sets WRITERS (their process groups).
+sql_writers() {
+	local name=$1 stmt=$2 stamp=$3 k; shift 3
+	WRITERS=()
+	for k in 1 2 3 4; do
+		setsid_bg "$TMP/$name.w$k.err" bash -c '
+			while [ ! -e "$1" ]; do printf "%s\n%s\n" "$2" "$3"; done | "${@:5}" >>"$4"
+		' _ "$TMP/$name.stop" "${stmt//\{k\}/$k}" "$stamp" "$TMP/$name.w$k" "$@"
+		WRITERS+=("$BG_PID")
+	done
+	wait_until 10 "the writers' first answers" test -s "$TMP/$name.w1"
+}
+
+# stop_writers NAME TIMEOUT_S: tells NAME's writers to stop, waits for them
+stop_writers() {
+	local g
+	touch "$TMP/$1.stop"
+	for g in "${WRITERS[@]}"; do stop_group "$g" "$2"; done
+}
+
+# wrate NAME FROM TO: statements answered per second by NAME's writers in [FROM, TO)
+wrate() { cat "$TMP/$1".w[1-4] | rate /dev/stdin "$2" "$3"; }
+
 # now: seconds since the epoch, microseconds
 now() { date +%s.%6N; }
 

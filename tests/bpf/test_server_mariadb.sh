@@ -38,27 +38,10 @@ sql -e "create database d; create table d.t (id int auto_increment primary key, 
 	create table d.r (id int primary key, v int) engine=innodb; insert into d.r values (1, 0);"
 ok "mariadbd $version: pid $mpid on 127.0.0.1:$port"
 
-# writers NAME STATEMENT: 4 sessions, each sending STATEMENT in a loop until
-# $TMP/NAME.stop exists, one line "EPOCH" per statement answered (the client
-# echoes a marker after each); sets WRITERS (their process groups)
+# writers NAME STATEMENT: 4 sessions sending STATEMENT in a loop (server_lib.sh)
 writers() {
-	local name=$1 stmt=$2 k
-	WRITERS=()
-	for k in 1 2 3 4; do
-		setsid_bg "$TMP/$name.w$k.err" bash -c '
-			while [ ! -e "$1" ]; do printf "%s\nselect unix_timestamp(now(6));\n" "$2"; done | "${@:4}" >>"$3"
-		' _ "$TMP/$name.stop" "$stmt" "$TMP/$name.w$k" mariadb --no-defaults -S "$sock" -uroot -N -B
-		WRITERS+=("$BG_PID")
-	done
-	wait_until 10 "the writers' first answers" test -s "$TMP/$name.w1"
+	sql_writers "$1" "$2" "select unix_timestamp(now(6));" mariadb --no-defaults -S "$sock" -uroot -N -B
 }
-stop_writers() {
-	local g
-	touch "$TMP/$1.stop"
-	for g in "${WRITERS[@]}"; do stop_group "$g" 70; done
-}
-# statements answered per second by the writers, in [FROM, TO)
-wrate() { cat "$TMP/$1".w[1-4] | rate /dev/stdin "$2" "$3"; }
 
 # hold NAME LOCK_SQL: one session: its OS thread id, then LOCK_SQL, held
 # HOLD_S seconds, then COMMIT and UNLOCK TABLES; sets HOLDER_TID, T1, T2
@@ -83,7 +66,7 @@ freeze() { # NAME WRITER_SQL LOCK_SQL DESCRIPTION
 	sleep 1.5
 	hold "$name" "$3"
 	sleep 1
-	stop_writers "$name"
+	stop_writers "$name" 70
 	before=$(wrate "$name" "$(echo "$T1 - 1.5" | bc)" "$T1")
 	during=$(wrate "$name" "$(echo "$T1 + 0.5" | bc)" "$T2")
 	finish_record "$name" "$(jq -n --arg v "$version" --arg f "$4" --argjson pid "$mpid" --argjson tid "$HOLDER_TID" \
@@ -116,7 +99,7 @@ RECONNECT=$BG_PID
 start_record $name --pid "$mpid"
 t1=$(now)
 sleep "$RECORD_S"
-stop_writers $name
+stop_writers $name 70
 stop_group "$RECONNECT" 10
 finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(echo "$t1 + 5" | bc)")" \
 	'{server: "mariadb \($v)", freeze: "none: 4 sessions INSERT, a client reconnects every 200 ms",

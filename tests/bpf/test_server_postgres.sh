@@ -44,28 +44,12 @@ sql -c "create table t (id int primary key, v int); insert into t select g, 0 fr
 	fail "could not create the table"
 ok "postgres $version: postmaster pid $ppid on 127.0.0.1:$port"
 
-# writers NAME ROW_OF_K: 4 sessions, writer k updating row ROW_OF_K(k) ("k"
-# or a fixed row) in a loop until $TMP/NAME.stop exists, one line "EPOCH"
-# per statement answered; sets WRITERS (their process groups)
+# writers NAME ROW: 4 sessions updating ROW in a loop ("{k}": writer k's own
+# row); server_lib.sh
 writers() {
-	local name=$1 row k r
-	WRITERS=()
-	for k in 1 2 3 4; do
-		r=$2; [ "$r" = k ] && r=$k
-		setsid_bg "$TMP/$name.w$k.err" bash -c '
-			while [ ! -e "$1" ]; do printf "%s\nselect extract(epoch from clock_timestamp());\n" "$2"; done | "${@:4}" >>"$3"
-		' _ "$TMP/$name.stop" "update t set v = v + 1 where id = $r;" "$TMP/$name.w$k" \
-			psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t
-		WRITERS+=("$BG_PID")
-	done
-	wait_until 10 "the writers' first answers" test -s "$TMP/$name.w1"
+	sql_writers "$1" "update t set v = v + 1 where id = $2;" "select extract(epoch from clock_timestamp());" \
+		psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t
 }
-stop_writers() {
-	local g
-	touch "$TMP/$1.stop"
-	for g in "${WRITERS[@]}"; do stop_group "$g" 30; done
-}
-wrate() { cat "$TMP/$1".w[1-4] | rate /dev/stdin "$2" "$3"; }
 
 # hold NAME LOCK_SQL: one session: its backend pid, BEGIN, LOCK_SQL, held
 # HOLD_S seconds idle in transaction, COMMIT; sets HOLDER, T1, T2
@@ -90,7 +74,7 @@ freeze() { # NAME ROW LOCK_SQL DESCRIPTION TARGET_ARGS...
 	sleep 1.5
 	hold "$name" "$lock"
 	sleep 1
-	stop_writers "$name"
+	stop_writers "$name" 30
 	before=$(wrate "$name" "$(echo "$T1 - 1.5" | bc)" "$T1")
 	during=$(wrate "$name" "$(echo "$T1 + 0.5" | bc)" "$T2")
 	finish_record "$name" "$(jq -n --arg v "$version" --arg f "$what" --argjson p "$HOLDER" \
@@ -106,7 +90,7 @@ freeze() { # NAME ROW LOCK_SQL DESCRIPTION TARGET_ARGS...
 		'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$HOLDER"
 }
 
-freeze postgres_table_lock k "lock table t in access exclusive mode;" \
+freeze postgres_table_lock "{k}" "lock table t in access exclusive mode;" \
 	"LOCK TABLE t IN ACCESS EXCLUSIVE MODE held 4 s idle in transaction while 4 backends UPDATE t" \
 	--name postgres
 
@@ -124,14 +108,14 @@ freeze postgres_hot_row 1 "update t set v = v + 1 where id = 1;" \
 # --- healthy: writers on their own rows, a client reconnecting every 200 ms ---
 name=postgres_healthy
 RECORD_S=6
-writers $name k
+writers $name "{k}"
 setsid_bg "$TMP/$name.reconnect" bash -c 'while [ ! -e "$1" ]; do "${@:2}" -c "select count(*) from t" >/dev/null; sleep 0.2; done' \
 	_ "$TMP/$name.stop" psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t
 RECONNECT=$BG_PID
 start_record $name --name postgres
 t1=$(now)
 sleep "$RECORD_S"
-stop_writers $name
+stop_writers $name 30
 stop_group "$RECONNECT" 10
 finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(echo "$t1 + 5" | bc)")" \
 	'{server: "postgresql \($v)", freeze: "none: 4 backends UPDATE their own rows, a client reconnects every 200 ms",

@@ -151,11 +151,6 @@ static size_t rearmed_from(const struct convoy *c, size_t bi, uint64_t site)
 	return bi;
 }
 
-static uint64_t wake_time(const struct cap_block *b)
-{
-	return b->waker_ns ? b->waker_ns : block_end(b);
-}
-
 static int collect(struct convoy *c)
 {
 	struct ctx *x = c->x;
@@ -178,7 +173,7 @@ static int collect(struct convoy *c)
 		    !diag_thread_is_target(x, b->thread) || !diag_waker_real(x, b) ||
 		    !diag_thread_is_target(x, b->waker) || (b->flags & CAP_BLOCK_WOKEN_IRQ))
 			continue;
-		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = wake_time(b),
+		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = block_woken_at(b),
 					      .waker = b->waker, .waiter = b->thread };
 	}
 	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), diag_cmp_block_thread, (void *)cd);

@@ -113,6 +113,12 @@ static inline uint64_t block_end(const struct cap_block *b)
 	return sat_add(b->start_ns, b->dur_ns);
 }
 
+/* When a block was woken: its waker's time, else its end (it ran again then). */
+static inline uint64_t block_woken_at(const struct cap_block *b)
+{
+	return b->waker_ns ? b->waker_ns : block_end(b);
+}
+
 /* Thresholds of the whole-capture rules (docs/diagnose.md, "Step 2"). */
 #define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
 #define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */
@@ -263,6 +269,9 @@ bool diag_thread_is_target(const struct ctx *x, uint32_t t);
 uint16_t diag_frame_feat(struct ctx *x, uint32_t f);
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
+/* A long wait (DIAG_CONVOY_WAIT_NS) of a target thread that another thread
+ * of the target ended, not an interrupt: it waited for that thread. */
+bool diag_ended_by_target(const struct ctx *x, const struct cap_block *b);
 void diag_collect_samples(struct ctx *x);
 int diag_classify_all(struct ctx *x);
 /* diag_ctx_init, diag_collect_samples, diag_cpu_busy_runs, diag_classify_all:

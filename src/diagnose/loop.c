@@ -109,16 +109,6 @@ static int add_stall(struct ctx *x, const struct loopstall *ls)
 	return 0;
 }
 
-/* Whether block bi was ended by another thread of the target after a long
- * wait: it waited for that thread. */
-static bool ended_by_target(struct ctx *x, size_t bi)
-{
-	const struct cap_block *b = &x->cd->blocks[bi];
-
-	return diag_waker_real(x, b) && diag_thread_is_target(x, b->waker) &&
-	       !(b->flags & CAP_BLOCK_WOKEN_IRQ) && b->dur_ns >= DIAG_CONVOY_WAIT_NS;
-}
-
 /* Waits that do not hold a loop away: a poll of its own elsewhere (another
  * loop, a wait for a file descriptor) that nothing of the target ended, and
  * a wait for work in a condition variable or semaphore (a connection's
@@ -130,7 +120,7 @@ static bool neutral_poll(struct ctx *x, size_t bi)
 
 	if (x->cls[bi] == DIAG_CAUSE_IDLE && (diag_stack_feat(x, b->ustack) & UF_WORK))
 		return true;
-	return is_poll(x, bi) && !ended_by_target(x, bi);
+	return is_poll(x, bi) && !diag_ended_by_target(x, &x->cd->blocks[bi]);
 }
 
 /* One stretch away from the poll: blocks [k0, k1) of byth lie in it. */
@@ -182,7 +172,7 @@ static int stretch(struct loops *l, uint32_t t, uint64_t s, uint64_t e, size_t k
 			if ((x->cls[bi] != DIAG_CAUSE_IDLE && x->cls[bi] != DIAG_CAUSE_OTHER) || neutral_poll(x, bi))
 				continue;
 			x->rule[bi] = RULE_LOOP;
-			if (ended_by_target(x, bi)) {
+			if (diag_ended_by_target(x, b)) {
 				/* another thread of the target ended it: it waited for that thread */
 				x->cls[bi] = DIAG_CAUSE_APP_LOCK;
 				x->prim[bi] = diag_block_primitive(x, b);

@@ -148,7 +148,7 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
 			diag_sb_printf(&v->sum, ", released in %s", site);
 		if (diag_put_callers(x, &callers, b->waker_ustack))
 			diag_sb_printf(&v->sum, " called from %s", callers.s);
-		diag_holder_activity(x, b->waker, b->start_ns, b->waker_ns ? b->waker_ns : block_end(b), &act);
+		diag_holder_activity(x, b->waker, b->start_ns, block_woken_at(b), &act);
 		diag_put_activity(x, &v->sum, &act);
 		v->culprit = diag_culprit_hold_json(x, b->waker, &act, b->waker_ustack, b->waker_kstack, op.s);
 	} else {
@@ -170,7 +170,7 @@ static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t
 
 	for (k = g->first; k < g->first + g->n; k++) {
 		const struct cap_block *b = &cd->blocks[x->lidx[k]];
-		uint64_t at = b->waker_ns ? b->waker_ns : block_end(b);
+		uint64_t at = block_woken_at(b);
 
 		if (!b->has_waker || b->waker != holder || (at > rel ? at - rel : rel - at) > DIAG_RELEASE_GAP_NS)
 			continue;
@@ -246,7 +246,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	}
 	b = &cd->blocks[g->holders[0].best];
 	holder = b->waker;
-	rel = b->waker_ns ? b->waker_ns : block_end(b);
+	rel = block_woken_at(b);
 	hs = hold_start(x, g, holder, rel, b->start_ns);
 	if (rel > hs && rel - hs > g->holders[0].best_ns)
 		units_fmt_dur(held, sizeof(held), rel - hs);
@@ -270,7 +270,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 		put_holder(x, &v->sum, up->waker, cd->threads[holder].pid);
 		holder = up->waker;
 		hs = up->start_ns;
-		rel = up->waker_ns ? up->waker_ns : block_end(up);
+		rel = block_woken_at(up);
 		rel_us = up->waker_ustack;
 		rel_ks = up->waker_kstack;
 		site = NULL;
@@ -488,8 +488,7 @@ static bool busy_waited_on(const struct ctx *x, const struct cpuinfo *ci, size_t
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
 
-		if (diag_waker_real(x, b) && b->waker == t && b->dur_ns >= DIAG_CONVOY_WAIT_NS &&
-		    !(b->flags & CAP_BLOCK_WOKEN_IRQ) && diag_thread_is_target(x, b->thread))
+		if (b->waker == t && diag_ended_by_target(x, b))
 			return true;
 	}
 	for (i = 0; i < x->ngroups; i++) {

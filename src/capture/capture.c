@@ -306,7 +306,8 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 		return -errno;
 	}
 	skel->rodata->min_block_ns = o->min_block_ns;
-	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : 8192;
+	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : ST_USTACK_DEFAULT;
+	skel->rodata->self_tgid = (__u32)getpid();
 	skel->rodata->has_prev_state_arg = c->feat.prev_state_arg;
 	skel->rodata->follow_forks = o->follow_forks;
 	/* STALLTRAP_KSTACK_CHECK=N: verify every Nth kernel stack cache hit by a
@@ -321,6 +322,9 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	skel->rodata->waker_min_ns = o->min_block_ns > 1000000 ? o->min_block_ns : 1000000;
 	if (o->name)
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
+	/* the blocks' scratch: an entry per CPU (too big for a per-CPU value) */
+	bpf_map__set_max_entries(skel->maps.scratch_in, (__u32)libbpf_num_possible_cpus());
+	bpf_map__set_max_entries(skel->maps.scratch_iter_user, (__u32)libbpf_num_possible_cpus());
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
 
@@ -760,6 +764,11 @@ void capture_read_counters(struct capture *c,
 		const struct capture_counter st[] = {
 			{ "blocks", c->skel->bss->blocks_captured, false },
 			{ "ustack_copy_capped", c->skel->bss->ustack_capped, false },
+			/* where each thread's user stack ends (offcpu.bpf.c, copy_stack()) */
+			{ "ustack_copy_bounded", c->skel->bss->ustack_bounded, false },
+			{ "ustack_copy_unbounded", c->skel->bss->ustack_unbounded, false },
+			{ "ustack_top_learnt", c->skel->bss->ustack_top_learnt, false },
+			{ "ustack_top_missed", c->skel->bss->ustack_top_missed, false },
 			/* the kernel stack cache (offcpu.bpf.c, kstack_cached()) */
 			{ "kstack_cache_hits", c->skel->bss->kc_hits, false },
 			{ "kstack_cache_learnt", c->skel->bss->kc_learnt, false },

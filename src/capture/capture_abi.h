@@ -19,8 +19,10 @@
 #define ST_KC_WAYS 4               /* ... up to this many of them (wait sites) */
 #define ST_KC_SPAN 4096            /* bytes below pt_regs searched for their slots */
 #define ST_KC_CHECK_EVERY 64       /* every Nth cache hit also walks the stack, to verify */
-#define ST_USTACK_MAX (16 * 1024)  /* hard cap on the user stack bytes copied per block */
-#define ST_USTACK_CHUNK 4096       /* copy granularity (a page: the stack mapping ends on one); the copy stops at the first fault */
+#define ST_USTACK_MAX (64 * 1024)  /* hard cap on the user stack bytes copied per block (a block's own record) */
+#define ST_USTACK_SMALL (24 * 1024) /* ... per holder, waker and on-CPU sample record (per-CPU scratch: 32 KiB at most) */
+#define ST_USTACK_CHUNK 4096       /* page: the copy of a stack whose end is not known goes page by page, and stops at the first fault */
+#define ST_USTACK_DEFAULT ST_USTACK_MAX /* --max-ustack's default: the copy is bounded by the stack's end anyway */
 
 /* Task state at switch-out, as later stages split off-CPU time. */
 enum st_state {
@@ -158,6 +160,9 @@ struct st_task_state {
 	__u32 hold_mm_pid;
 	__u64 hold_ns, holds, hold_read_ns, hold_write_ns;
 	__u64 io_bytes, io_count;
+	/* Where its user stack ends (the byte past its outermost frame's, or its
+	 * stack mapping's end); 0: not known. copy_stack() copies up to it. */
+	__u64 ustack_top;
 	/* The kernel stacks of its last captured blocks (kstack_cached() in offcpu.bpf.c) */
 	__u32 kc_skip;          /* learning failed: misses left before trying again */
 	__u32 kc_next;          /* the way learnt into next, when no way has the key */

@@ -31,7 +31,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Load-time knobs (rodata). */
 const volatile __u64 min_block_ns = 1000000;
-const volatile __u32 max_ustack = 8192;       /* bytes of user stack copied per block */
+const volatile __u32 max_ustack = ST_USTACK_DEFAULT; /* most bytes of user stack copied per record */
+const volatile __u32 self_tgid = 0;             /* stalltrap's own: its mmap_lock reads are not a target's holds */
 const volatile bool has_prev_state_arg = true; /* sched_switch has its 4th arg (5.18+) */
 const volatile bool follow_forks = true;
 const volatile char targ_comm[ST_COMM_LEN] = {}; /* --name: exec'd processes with this comm join */
@@ -45,6 +46,9 @@ const volatile __u32 kc_check_every = ST_KC_CHECK_EVERY; /* every Nth cache hit 
 struct st_drops drops = {};
 __u64 blocks_captured = 0;
 __u64 ustack_capped = 0;   /* copies that reached max_ustack (not a loss unless the unwind then fails) */
+__u64 ustack_bounded = 0;  /* copies bounded by the thread's known stack end */
+__u64 ustack_unbounded = 0;/* copies of threads whose stack end was not known: page by page */
+__u64 ustack_top_learnt = 0, ustack_top_missed = 0; /* stack ends learnt (fork, exec, start), and not */
 __u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
@@ -86,13 +90,24 @@ struct {
 } events SEC(".maps");
 
 /* Where a block record is assembled before it is copied into the ring with its
- * real length (a fixed-size reservation would waste most of the ring). */
+ * real length (a fixed-size reservation would waste most of the ring). Two
+ * sizes: a per-CPU value holds 32 KiB at most, so the blocks' own records,
+ * whose user stacks are the profile, are built in a plain array with an entry
+ * per CPU (scratch_big: ST_USTACK_MAX of user stack); holders, wakers and
+ * samples in per-CPU ones (ST_USTACK_SMALL). Both begin alike: the functions
+ * below take either as a struct scratch, with the capacity as a constant. */
+#define KS_BYTES (ST_KSTACK_DEPTH * sizeof(__u64))
 struct scratch {
 	struct st_block_event ev;
 	/* nkips kernel ips, then the user stack; a chunk of slack past the
 	 * most either takes, for copy_stack()'s bounds */
-	__u8 payload[ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX + ST_USTACK_CHUNK];
+	__u8 payload[KS_BYTES + ST_USTACK_SMALL + ST_USTACK_CHUNK];
 };
+struct scratch_big {
+	struct st_block_event ev;
+	__u8 payload[KS_BYTES + ST_USTACK_MAX + ST_USTACK_CHUNK];
+};
+_Static_assert(sizeof(struct scratch) <= 32768, "a per-CPU value holds 32 KiB at most");
 /* One per program that builds records: an interrupt (a sample, a wakeup) or a
  * preemption must never land in a half-built record of another program on the
  * same CPU. The same program cannot nest on a CPU (the kernel's recursion
@@ -104,12 +119,27 @@ struct scratch {
 		__type(key, __u32);				\
 		__type(value, struct scratch);			\
 	} name SEC(".maps")
-SCRATCH_MAP(scratch_in);        /* switch-in: sched_exit_tp / finish_task_switch */
+#define SCRATCH_BIG_MAP(name)					\
+	struct {						\
+		__uint(type, BPF_MAP_TYPE_ARRAY);		\
+		__uint(max_entries, 1); /* the loader sets: possible CPUs */ \
+		__type(key, __u32);				\
+		__type(value, struct scratch_big);		\
+	} name SEC(".maps")
+SCRATCH_BIG_MAP(scratch_in);    /* switch-in: sched_exit_tp / finish_task_switch */
 SCRATCH_MAP(scratch_hold);      /* mmap_lock_released */
 SCRATCH_MAP(scratch_wake);      /* sched_waking */
 SCRATCH_MAP(scratch_sample);    /* perf_event samples */
 SCRATCH_MAP(scratch_iter);      /* iter/task */
-SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts) */
+SCRATCH_BIG_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts; migration is off) */
+
+/* This CPU's entry of a scratch_big map, as a struct scratch. */
+static __always_inline struct scratch *big_scratch(void *map)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(map, &cpu);
+}
 
 /* The timestamp sched_switch took for a target going off-CPU, and the task it
  * switched to: that task's switch-in, moments later on the same CPU in the
@@ -174,70 +204,96 @@ static __always_inline void fill_regs(struct st_block_event *ev, struct task_str
 	ev->args[3] = r.r10;
 }
 
-/* Copies a user stack from sp upwards to payload + off: the current task's
- * (task NULL: no lock taken, it is current) or another task's (sleepable
- * programs only; takes its mmap_lock for read). The first piece ends at a
- * chunk boundary so that later chunks never straddle the end of the mapping:
- * the copy then stops exactly where the stack ends. */
+/* Reads len bytes of user memory at addr: the current task's (task NULL: no
+ * lock taken) or another task's (sleepable programs only; takes its mmap_lock
+ * for read). */
+static __always_inline long read_user(void *dst, __u32 len, __u64 addr, struct task_struct *task)
+{
+	if (task)
+		return bpf_copy_from_user_task(dst, len, (void *)addr, task, 0);
+	return bpf_probe_read_user(dst, len, (void *)addr);
+}
+
+/* Copies a user stack from sp upwards to payload + off, at most
+ * min(max_ustack, cap) bytes (cap: the scratch's room, a constant).
+ * - The thread's stack end known (top: its outermost frame, learnt at its
+ *   clone or exec, or its stack mapping's end, learnt at the capture's start):
+ *   exactly [sp, top), in one read that never runs past the mapping.
+ * - Not known, or that read faulted (sp on another stack): page by page, the
+ *   first piece ending at a page boundary, so that the copy stops where the
+ *   mapping ends; then a last partial piece, to copy exactly the limit. A read
+ *   past a mapping's end faults, and a fault costs more than the copy: that
+ *   is why the end is learnt. */
 static __always_inline __u32 copy_stack(struct scratch *sc, __u64 sp, __u32 off,
-					struct task_struct *task)
+					struct task_struct *task, __u64 top, __u32 cap)
 {
 	__u32 first = ST_USTACK_CHUNK - (sp & (ST_USTACK_CHUNK - 1));
-	__u64 len, limit = max_ustack, at;
-	long err;
+	__u64 len, limit = max_ustack, at, want;
 
-	if (limit > ST_USTACK_MAX)
-		limit = ST_USTACK_MAX;
+	if (limit > cap)
+		limit = cap;
+	if (off > KS_BYTES)
+		return 0;
+	if (top > sp) {
+		want = top - sp;
+		if (want > limit) {
+			want = limit;
+			__sync_fetch_and_add(&ustack_capped, 1);
+		}
+		asm volatile("" : "+r"(want));
+		if (want > cap)
+			return 0;
+		if (!read_user(sc->payload + off, want, sp, task)) {
+			__sync_fetch_and_add(&ustack_bounded, 1);
+			return want;
+		}
+	}
+	__sync_fetch_and_add(&ustack_unbounded, 1);
 	if (first > ST_USTACK_CHUNK || first == 0)
 		first = ST_USTACK_CHUNK;
-	if (off > ST_KSTACK_DEPTH * sizeof(__u64))
-		return 0;
-	if (task)
-		err = bpf_copy_from_user_task(sc->payload + off, first, (void *)sp, task, 0);
-	else
-		err = bpf_probe_read_user(sc->payload + off, first, (void *)sp);
-	if (err)
+	if (first > limit)
+		first = limit;
+	if (read_user(sc->payload + off, first, sp, task))
 		return 0;
 	len = first;
-	/* Whole chunks under the limit: a read that ends past the stack's end
-	 * faults, and a fault costs more than the copy (a partial last chunk,
-	 * to copy exactly the limit, doubled the cost per block). */
-	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK - 1; i++) {
-		if (len + ST_USTACK_CHUNK > limit) {
-			__sync_fetch_and_add(&ustack_capped, 1);
+	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK; i++) {
+		if (len >= limit)
 			break;
-		}
-		at = off + len;
-		/* the verifier's bound: the payload has a chunk of slack past it */
-		asm volatile("" : "+r"(at));
-		if (at > ST_KSTACK_DEPTH * sizeof(__u64) + ST_USTACK_MAX)
-			break;
-		if (task)
-			err = bpf_copy_from_user_task(sc->payload + at, ST_USTACK_CHUNK, (void *)(sp + len), task, 0);
+		want = limit - len;
+		if (want > ST_USTACK_CHUNK)
+			want = ST_USTACK_CHUNK;
 		else
-			err = bpf_probe_read_user(sc->payload + at, ST_USTACK_CHUNK, (void *)(sp + len));
-		if (err)
+			__sync_fetch_and_add(&ustack_capped, 1);
+		at = off + len;
+		/* the verifier's bounds: the payload has a chunk of slack past it */
+		asm volatile("" : "+r"(at));
+		if (at > KS_BYTES + cap)
 			break;
-		len += ST_USTACK_CHUNK;
+		asm volatile("" : "+r"(want));
+		if (want > ST_USTACK_CHUNK || !want)
+			break;
+		if (read_user(sc->payload + at, want, sp + len, task))
+			break;
+		len += want;
 	}
 	return len;
 }
 
 /* Record: the event, then nkips kernel ips, then the user stack. */
-static __always_inline void emit(struct scratch *sc, __u32 ulen)
+static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
 {
 	__u64 nk = sc->ev.nkips, size;
 
 	/* clamps the verifier can follow: size never exceeds the scratch value */
 	if (nk > ST_KSTACK_DEPTH)
 		nk = ST_KSTACK_DEPTH;
-	if (ulen > ST_USTACK_MAX)
-		ulen = ST_USTACK_MAX;
+	if (ulen > cap)
+		ulen = cap;
 	size = sizeof(sc->ev) + nk * sizeof(__u64) + ulen;
 	sc->ev.ustack_len = ulen;
 	sc->ev.hdr.size = size;
 	asm volatile("" : "+r"(size));
-	if (size > sizeof(*sc))
+	if (size > sizeof(sc->ev) + KS_BYTES + cap)
 		return;
 	if (bpf_ringbuf_output(&events, sc, size, wakeup_flags())) {
 		switch (sc->ev.hdr.type) {
@@ -447,7 +503,7 @@ static __always_inline long kstack_cached(void *ctx, struct scratch *sc, struct 
 /* The parts of a record every type shares, for the current task: identity,
  * kernel stack, user registers and stack. Returns the user stack length. */
 static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 type, bool kstack,
-					 struct st_task_state *kc)
+					 struct st_task_state *kc, __u32 cap)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	bool kthread = task->flags & PF_KTHREAD;
@@ -485,7 +541,10 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	if (kthread)
 		return 0;
 	if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
-		ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP], sc->ev.nkips * sizeof(__u64), NULL);
+		struct st_task_state *ts = kc ? kc : bpf_task_storage_get(&tstate, task, 0, 0);
+
+		ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP], sc->ev.nkips * sizeof(__u64), NULL,
+				  ts ? ts->ustack_top : 0, cap);
 		if (!ulen)
 			sc->ev.flags |= ST_BF_USTACK_FAULT;
 	}
@@ -521,10 +580,10 @@ static __always_inline int on_switch_in(void *ctx)
 		s->woken_ns = 0;
 		return 0;
 	}
-	sc = bpf_map_lookup_elem(&scratch_in, &zero);
+	sc = big_scratch(&scratch_in);
 	if (!sc)
 		return 0;
-	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s);
+	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s, ST_USTACK_MAX);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
@@ -546,7 +605,7 @@ static __always_inline int on_switch_in(void *ctx)
 	s->woken_ns = 0;
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
-	emit(sc, ulen);
+	emit(sc, ulen, ST_USTACK_MAX);
 	return 0;
 }
 
@@ -667,13 +726,13 @@ static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 
 	sc = bpf_map_lookup_elem(&scratch_hold, &zero);
 	if (!sc)
 		return;
-	ulen = fill_current(ctx, sc, ST_EV_HOLD, true, NULL);
+	ulen = fill_current(ctx, sc, ST_EV_HOLD, true, NULL, ST_USTACK_SMALL);
 	sc->ev.start_ns = s->hold_ts;
 	sc->ev.dur_ns = now - s->hold_ts;
 	sc->ev.aux = s->hold_mode;
 	sc->ev.aux_pid = s->hold_mm_pid;
 	sc->ev.flags |= flags;
-	emit(sc, ulen);
+	emit(sc, ulen, ST_USTACK_SMALL);
 }
 
 /* mmap_lock tracepoints run as the acquirer and the releaser, so the holder is
@@ -688,7 +747,7 @@ int BPF_PROG(handle_mmap_acquired, struct mm_struct *mm, bool write, bool succes
 	if (!success)
 		return 0;
 	owner = bpf_map_lookup_elem(&target_mms, &key);
-	if (!owner)
+	if (!owner || bpf_get_current_pid_tgid() >> 32 == self_tgid)
 		return 0;
 	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -807,10 +866,10 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 	s->waker_seq = seq;
 	s->waker_tid = (__u32)bpf_get_current_pid_tgid();
 	s->waker_pid = bpf_get_current_pid_tgid() >> 32;
-	ulen = fill_current(ctx, sc, ST_EV_WAKER, true, NULL);
+	ulen = fill_current(ctx, sc, ST_EV_WAKER, true, NULL, ST_USTACK_SMALL);
 	sc->ev.waker_seq = seq;
 	sc->ev.start_ns = now;
-	emit(sc, ulen);
+	emit(sc, ulen, ST_USTACK_SMALL);
 	return 0;
 }
 
@@ -844,9 +903,9 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	if (!sc)
 		return 0;
 	/* a sample taken in user mode has no kernel stack, which is no loss */
-	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3), NULL);
+	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3), NULL, ST_USTACK_SMALL);
 	sc->ev.start_ns = bpf_ktime_get_ns();
-	emit(sc, ulen);
+	emit(sc, ulen, ST_USTACK_SMALL);
 	return 0;
 }
 
@@ -877,19 +936,116 @@ static __always_inline void add_target(__u32 pid, __u32 ppid, const char *comm)
 	emit_proc(ST_EV_PROC_NEW, pid, ppid, comm);
 }
 
-SEC("raw_tp/sched_process_fork")
+/* ---- Where each thread's user stack ends ------------------------------------
+ * copy_stack() copies [sp, top): exactly the stack, however deep, with no read
+ * past it. top is learnt without a lock where the kernel sets a stack up: a
+ * new thread's first stack pointer (clone's stack argument: glibc puts the
+ * thread's descriptor and TLS above it, and the thread's outermost frame,
+ * whose return address is undefined, just below) and, at exec, the new main
+ * thread's (argc). A process forked without a new stack keeps its parent's.
+ * Threads running when the capture starts get their stack mapping's end
+ * (bpf_find_vma, in the seeding iterator: a trylock of the mmap_lock, in
+ * process context); that also covers the TLS above, a few KiB. */
+#define ST_TOP_MARGIN 64	/* bytes past the first stack pointer, within its page */
+
+static __always_inline __u64 top_of(__u64 sp0)
+{
+	__u64 page_end = (sp0 | (ST_USTACK_CHUNK - 1)) + 1;
+
+	if (!(sp0 & (ST_USTACK_CHUNK - 1)))
+		return sp0;
+	return sp0 + ST_TOP_MARGIN < page_end ? sp0 + ST_TOP_MARGIN : page_end;
+}
+
+static __always_inline __u64 user_sp(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	return BPF_CORE_READ(regs, sp);
+}
+
+struct vma_end {
+	__u64 end;
+};
+
+static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	((struct vma_end *)data)->end = vma->vm_end;
+	return 0;
+}
+
+static __always_inline void learn_top_vma(struct task_struct *task, struct st_task_state *s)
+{
+	struct vma_end d = {};
+	__u64 sp = user_sp(task);
+
+	if (!sp || bpf_find_vma(task, sp, vma_end_cb, &d, 0) || d.end <= sp) {
+		__sync_fetch_and_add(&ustack_top_missed, 1);
+		return;
+	}
+	s->ustack_top = d.end;
+	__sync_fetch_and_add(&ustack_top_learnt, 1);
+}
+
+/* A target's new thread or process: where its user stack ends. Runs as the
+ * parent, after copy_thread() set the child's registers. */
+static __always_inline void learn_top_fork(struct task_struct *parent, struct task_struct *child)
+{
+	struct st_task_state *s, *ps;
+	__u64 csp;
+
+	if (child->flags & PF_KTHREAD)	/* io_uring workers and the like: no user stack */
+		return;
+	s = bpf_task_storage_get(&tstate, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s) {
+		__sync_fetch_and_add(&drops.task_storage_full, 1);
+		return;
+	}
+	csp = user_sp(child);
+	if (csp && csp != user_sp(parent)) {
+		s->ustack_top = top_of(csp);
+		__sync_fetch_and_add(&ustack_top_learnt, 1);
+		return;
+	}
+	/* fork, vfork: the child runs on the parent's stack (a copy of it) */
+	ps = bpf_task_storage_get(&tstate, parent, 0, 0);
+	if (ps && ps->ustack_top)
+		s->ustack_top = ps->ustack_top;
+	else
+		__sync_fetch_and_add(&ustack_top_missed, 1);
+}
+
+SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ptgid = parent->tgid;
+	__u32 ctgid = child->tgid;
 	char comm[ST_COMM_LEN];
 
-	/* New threads of a target need nothing: the filter is by tgid. */
-	if (!follow_forks || ctgid == ptgid || !is_target(ptgid))
+	if (!is_target(ptgid))
+		return 0;
+	learn_top_fork(parent, child);
+	/* New threads of a target need nothing more: the filter is by tgid. */
+	if (!follow_forks || ctgid == ptgid)
 		return 0;
 	BPF_CORE_READ_STR_INTO(&comm, child, comm);
 	add_target(ctgid, ptgid, comm);
 	return 0;
+}
+
+/* After exec: the new image's main thread starts at argc, on a new stack. */
+static __always_inline void learn_top_exec(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 sp = user_sp(task);
+
+	if (!s || !sp) {
+		__sync_fetch_and_add(&ustack_top_missed, 1);
+		return;
+	}
+	s->ustack_top = top_of(sp);
+	__sync_fetch_and_add(&ustack_top_learnt, 1);
 }
 
 SEC("raw_tp/sched_process_exec")
@@ -900,6 +1056,7 @@ int BPF_PROG(handle_exec, struct task_struct *p)
 
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
 	if (is_target(tgid)) {
+		learn_top_exec();
 		emit_proc(ST_EV_PROC_EXEC, tgid, 0, comm);
 		return 0;
 	}
@@ -912,6 +1069,7 @@ int BPF_PROG(handle_exec, struct task_struct *p)
 			break;
 	}
 	add_target(tgid, BPF_CORE_READ(p, real_parent, tgid), comm);
+	learn_top_exec();
 	return 0;
 }
 
@@ -1006,7 +1164,7 @@ static __always_inline void flush_hold(struct task_struct *task, struct st_task_
 		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
 		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
-		emit(sc, 0);
+		emit(sc, 0, ST_USTACK_SMALL);
 	}
 	s->hold_ts = 0;
 	s->hold_mm = 0;
@@ -1042,13 +1200,14 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 			fill_regs(&sc->ev, task);
 			if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
 				ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP],
-						  sc->ev.nkips * sizeof(__u64), task);
+						  sc->ev.nkips * sizeof(__u64), task, s->ustack_top,
+						  user ? ST_USTACK_MAX : ST_USTACK_SMALL);
 				if (!ulen)
 					sc->ev.flags |= ST_BF_USTACK_FAULT;
 			}
 		}
 		__sync_fetch_and_add(&blocks_captured, 1);
-		emit(sc, ulen);
+		emit(sc, ulen, user ? ST_USTACK_MAX : ST_USTACK_SMALL);
 		s->blocks++;
 		s->ts_out = 0;
 	}
@@ -1129,13 +1288,15 @@ int iter_tasks(struct bpf_iter__task *ctx)
 		struct task_struct *cur = bpf_get_current_task_btf();
 		unsigned int state = task->__state;
 
-		if (state == TASK_RUNNING || task->on_cpu)
-			return 0;
 		s = bpf_task_storage_get(&tstate, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!s) {
 			__sync_fetch_and_add(&drops.task_storage_full, 1);
 			return 0;
 		}
+		if (!s->ustack_top && task->mm && !(task->flags & PF_KTHREAD))
+			learn_top_vma(task, s);
+		if (state == TASK_RUNNING || task->on_cpu)
+			return 0;
 		if (s->ts_out)	/* switched out after we attached: the exact time is known */
 			return 0;
 		s->ts_out = now - seed_ago(cur, task);
@@ -1155,11 +1316,9 @@ SEC("iter.s/task")
 int iter_flush_user(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
-	__u32 zero = 0;
 
 	if (!task)
 		return 0;
-	flush_all(task, task->tgid, bpf_ktime_get_ns(), true,
-		  bpf_map_lookup_elem(&scratch_iter_user, &zero));
+	flush_all(task, task->tgid, bpf_ktime_get_ns(), true, big_scratch(&scratch_iter_user));
 	return 0;
 }

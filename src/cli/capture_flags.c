@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "capture/capture_abi.h"
 #include "cli/capture_flags.h"
 #include "util/parse.h"
 
@@ -21,8 +22,10 @@ static const struct capture_flag {
 	  "report mmap_lock holders above this total; default 10ms" },
 	{ { "top", required_argument, NULL, CF_TOP }, "N", "1..1000",
 	  "call sites in the printed summary; default 10" },
-	{ { "max-ustack", required_argument, NULL, CF_MAX_USTACK }, "BYTES", "1024..16384",
-	  "user stack copied per block (1024..16384); default 8192" },
+	{ { "max-ustack", required_argument, NULL, CF_MAX_USTACK }, "BYTES", "1024..65536",
+	  "most user stack copied per block: the copy stops at the\n"
+	  "thread's stack end (holders, wakers, samples: 24576 at\n"
+	  "most); default 65536" },
 	{ { "ringbuf-kb", required_argument, NULL, CF_RINGBUF_KB }, "N", "a power of two >= 4",
 	  "ring buffer size in KiB (power of two, >= 4); default 8192" },
 	{ { "bpf-stats", no_argument, NULL, CF_BPF_STATS }, NULL, NULL,
@@ -46,7 +49,7 @@ void capture_flags_init(struct capture_flags *f)
 	memset(f, 0, sizeof(*f));
 	f->ro.min_block_ns = 1000000ull;
 	f->ro.hold_threshold_ns = 10000000ull;
-	f->ro.max_ustack = 8192;
+	f->ro.max_ustack = ST_USTACK_DEFAULT;
 	f->top = 10;
 }
 
@@ -92,7 +95,7 @@ int capture_flags_apply(struct capture_flags *f, int id, const char *v, char *er
 			f->top = (int)u;
 		break;
 	case CF_MAX_USTACK:
-		bad = parse_u64(v, 1024, 16384, &u) != 0;
+		bad = parse_u64(v, 1024, ST_USTACK_MAX, &u) != 0;
 		if (!bad)
 			f->ro.max_ustack = (uint32_t)u;
 		break;

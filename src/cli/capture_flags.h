@@ -33,7 +33,7 @@ struct capture_flags {
 	int top;                  /* --top: call sites in the printed summary */
 };
 
-/* The defaults: --min-block 1ms, --hold-threshold 10ms, --max-ustack 8192,
+/* The defaults: --min-block 1ms, --hold-threshold 10ms, --max-ustack 65536,
  * --ringbuf-kb 0 (the capture's default), --top 10, switches off. */
 void capture_flags_init(struct capture_flags *f);
 

@@ -61,6 +61,7 @@ struct recorder {
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, capdata_full;
 	uint64_t maps_refreshes, wakers_unmatched, wakers_from_irq;
+	uint64_t ustack_bytes, ustack_copies;   /* the blocks' user stacks, as copied */
 	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
 };
@@ -201,6 +202,10 @@ static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 		struct symbolizer_stats before, after;
 		int64_t id;
 
+		if (ev->kind == CAPTURE_REC_BLOCK) {
+			r->ustack_bytes += ev->ustack_len;
+			r->ustack_copies++;
+		}
 		symbolizer_stats(r->sym, &before);
 		id = symbolizer_ustack(r->sym, (pid_t)ev->pid, ev->regs, ev->ustack, ev->ustack_len);
 		symbolizer_stats(r->sym, &after);
@@ -653,6 +658,9 @@ int recorder_stop(struct recorder *r)
 	capdata_set_stat(&r->cd, "kstacks", ss.kstacks);
 	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
 	capdata_set_stat(&r->cd, "maps_refreshes", r->maps_refreshes);
+	/* blocks' user stack bytes as copied by BPF (copy_stack(): to the stack's end) */
+	capdata_set_stat(&r->cd, "ustack_bytes", r->ustack_bytes);
+	capdata_set_stat(&r->cd, "ustack_copies", r->ustack_copies);
 	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
 	capdata_set_stat(&r->cd, "wakers_from_irq", r->wakers_from_irq);
 	r->stopped = true;

@@ -4,10 +4,14 @@
  * times a second in total: even threads in nanosleep (block_short_sleep),
  * odd ones in a futex wait that times out (block_short_futex). Each block sits
  * --depth frames (default 8) of descend() below the thread entry, so user
- * stacks have a realistic depth for the unwinder.
+ * stacks have a realistic depth for the unwinder. --stack-kib N puts N more
+ * frames of 1 KiB each above them, so that each block sits N KiB deeper (the
+ * lock waits of real servers sit 10-20 KiB below the thread's entry).
+ * --late creates the threads only once the start gate opens (after a
+ * recorder attached), instead of before.
  *
- * Usage: longblock [--threads N] [--duration SECONDS] [--depth N] [--ready FILE]
- *                  [--start-after FILE]
+ * Usage: longblock [--threads N] [--duration SECONDS] [--depth N] [--stack-kib N]
+ *                  [--late] [--ready FILE] [--start-after FILE]
  * At exit prints one JSON line with what it measured itself:
  *   {"pid":N,"threads":N,"duration_s":D,"blocks":N,"blocks_ge_1ms":N,"offcpu_ge_1ms_ms":X,
  *    "functions":{"block_short_sleep":{"blocks_ge_1ms":N,"ms":X},...}}
@@ -37,6 +41,7 @@ static struct {
 
 static atomic_bool g_stop;
 static int g_depth = 8;
+static int g_stack_kib;
 static uint32_t g_futex_word;        /* never changes: every futex wait times out */
 
 static void account(struct thr *t, uint64_t ns)
@@ -103,13 +108,30 @@ WL_FRAME static int descend(struct thr *t, int level)
 	return 0;
 }
 
+/* A frame of 1 KiB per level, written to so that it is really used. */
+WL_FRAME static int pad_kib(struct thr *t, int kib)
+{
+	volatile char pad[1024];
+	int r;
+
+	pad[0] = (char)kib;
+	pad[sizeof(pad) - 1] = (char)kib;
+	r = kib > 1 ? pad_kib(t, kib - 1) : descend(t, g_depth);
+	WL_NO_TAILCALL();
+	return r + pad[0] + pad[sizeof(pad) - 1] - 2 * (char)kib;
+}
+
 WL_FRAME static void *worker_longblock(void *arg)
 {
 	struct thr *t = arg;
 
 	wait_start();
-	while (!atomic_load(&g_stop))
-		descend(t, g_depth);
+	while (!atomic_load(&g_stop)) {
+		if (g_stack_kib)
+			pad_kib(t, g_stack_kib);
+		else
+			descend(t, g_depth);
+	}
 	WL_NO_TAILCALL();
 	return NULL;
 }
@@ -120,10 +142,26 @@ WL_FRAME static void wait_deadline(uint64_t deadline_ns)
 	WL_NO_TAILCALL();
 }
 
+/* Creates the threads and waits until each has reached the start gate. */
+static void spawn(struct thr *ts, long nthreads)
+{
+	for (long i = 0; i < nthreads; i++) {
+		ts[i].idx = (int)i;
+		ts[i].rng = 0x51ed2701u + (uint64_t)i * 7919u;
+		if (pthread_create(&ts[i].th, NULL, worker_longblock, &ts[i]))
+			wl_die("pthread_create failed");
+	}
+	pthread_mutex_lock(&gate.lock);
+	while (gate.started < nthreads)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+}
+
 int main(int argc, char **argv)
 {
 	const char *usage = "usage: longblock [--threads N] [--duration SECONDS] [--depth N] "
-			    "[--ready FILE] [--start-after FILE]";
+			    "[--stack-kib N] [--late] [--ready FILE] [--start-after FILE]";
+	bool late = false;
 	long nthreads = 8;
 	double duration_s = 5.0;
 	const char *ready = NULL, *start_after = NULL;
@@ -137,6 +175,10 @@ int main(int argc, char **argv)
 			printf("%s\n", usage);
 			return 0;
 		}
+		if (!strcmp(a, "--late")) {
+			late = true;
+			continue;
+		}
 		if (!v)
 			wl_die("%s", usage);
 		if (!strcmp(a, "--threads"))
@@ -145,6 +187,8 @@ int main(int argc, char **argv)
 			duration_s = wl_parse_seconds(v);
 		else if (!strcmp(a, "--depth"))
 			g_depth = (int)wl_parse_long(v, 0, 200);
+		else if (!strcmp(a, "--stack-kib"))
+			g_stack_kib = (int)wl_parse_long(v, 0, 1024);
 		else if (!strcmp(a, "--ready"))
 			ready = v;
 		else if (!strcmp(a, "--start-after"))
@@ -157,16 +201,8 @@ int main(int argc, char **argv)
 	ts = calloc((size_t)nthreads, sizeof(*ts));
 	if (!ts)
 		wl_die("out of memory");
-	for (long i = 0; i < nthreads; i++) {
-		ts[i].idx = (int)i;
-		ts[i].rng = 0x51ed2701u + (uint64_t)i * 7919u;
-		if (pthread_create(&ts[i].th, NULL, worker_longblock, &ts[i]))
-			wl_die("pthread_create failed");
-	}
-	pthread_mutex_lock(&gate.lock);
-	while (gate.started < nthreads)
-		pthread_cond_wait(&gate.cond, &gate.lock);
-	pthread_mutex_unlock(&gate.lock);
+	if (!late)
+		spawn(ts, nthreads);
 	if (ready)
 		wl_touch(ready);
 	if (start_after && wl_wait_for_file(start_after, 600.0))
@@ -177,6 +213,8 @@ int main(int argc, char **argv)
 	gate.go = true;
 	pthread_cond_broadcast(&gate.cond);
 	pthread_mutex_unlock(&gate.lock);
+	if (late)
+		spawn(ts, nthreads);
 	wait_deadline(t_start + (uint64_t)(duration_s * 1e9));
 	atomic_store(&g_stop, true);
 

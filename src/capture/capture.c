@@ -322,9 +322,6 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	skel->rodata->waker_min_ns = o->min_block_ns > 1000000 ? o->min_block_ns : 1000000;
 	if (o->name)
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
-	/* the blocks' scratch: an entry per CPU (too big for a per-CPU value) */
-	bpf_map__set_max_entries(skel->maps.scratch_in, (__u32)libbpf_num_possible_cpus());
-	bpf_map__set_max_entries(skel->maps.scratch_iter_user, (__u32)libbpf_num_possible_cpus());
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
 

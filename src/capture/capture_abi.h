@@ -20,7 +20,7 @@
 #define ST_KC_SPAN 4096            /* bytes below pt_regs searched for their slots */
 #define ST_KC_CHECK_EVERY 64       /* every Nth cache hit also walks the stack, to verify */
 #define ST_USTACK_MAX (64 * 1024)  /* hard cap on the user stack bytes copied per block (a block's own record) */
-#define ST_USTACK_SMALL (24 * 1024) /* ... per holder, waker and on-CPU sample record (per-CPU scratch: 32 KiB at most) */
+#define ST_USTACK_SMALL (24 * 1024) /* ... when the stack end is not known, and per holder, waker and sample record */
 #define ST_USTACK_CHUNK 4096       /* page: the copy of a stack whose end is not known goes page by page, and stops at the first fault */
 #define ST_USTACK_DEFAULT ST_USTACK_MAX /* --max-ustack's default: the copy is bounded by the stack's end anyway */
 

@@ -89,23 +89,17 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
-/* Where a block record is assembled before it is copied into the ring with its
- * real length (a fixed-size reservation would waste most of the ring). Two
- * sizes: a per-CPU value holds 32 KiB at most, so the blocks' own records,
- * whose user stacks are the profile, are built in a plain array with an entry
- * per CPU (scratch_big: ST_USTACK_MAX of user stack); holders, wakers and
- * samples in per-CPU ones (ST_USTACK_SMALL). Both begin alike: the functions
- * below take either as a struct scratch, with the capacity as a constant. */
+/* Where a record is assembled before it is copied into the ring with its
+ * real length (a fixed-size reservation would waste most of the ring). A
+ * per-CPU value holds 32 KiB at most: a block's whole user stack (up to
+ * ST_USTACK_MAX, its end known) goes straight into the ring instead
+ * (emit_direct()); what is built here has ST_USTACK_SMALL of it at most. */
 #define KS_BYTES (ST_KSTACK_DEPTH * sizeof(__u64))
 struct scratch {
 	struct st_block_event ev;
 	/* nkips kernel ips, then the user stack; a chunk of slack past the
 	 * most either takes, for copy_stack()'s bounds */
 	__u8 payload[KS_BYTES + ST_USTACK_SMALL + ST_USTACK_CHUNK];
-};
-struct scratch_big {
-	struct st_block_event ev;
-	__u8 payload[KS_BYTES + ST_USTACK_MAX + ST_USTACK_CHUNK];
 };
 _Static_assert(sizeof(struct scratch) <= 32768, "a per-CPU value holds 32 KiB at most");
 /* One per program that builds records: an interrupt (a sample, a wakeup) or a
@@ -119,27 +113,12 @@ _Static_assert(sizeof(struct scratch) <= 32768, "a per-CPU value holds 32 KiB at
 		__type(key, __u32);				\
 		__type(value, struct scratch);			\
 	} name SEC(".maps")
-#define SCRATCH_BIG_MAP(name)					\
-	struct {						\
-		__uint(type, BPF_MAP_TYPE_ARRAY);		\
-		__uint(max_entries, 1); /* the loader sets: possible CPUs */ \
-		__type(key, __u32);				\
-		__type(value, struct scratch_big);		\
-	} name SEC(".maps")
-SCRATCH_BIG_MAP(scratch_in);    /* switch-in: sched_exit_tp / finish_task_switch */
+SCRATCH_MAP(scratch_in);        /* switch-in: sched_exit_tp / finish_task_switch */
 SCRATCH_MAP(scratch_hold);      /* mmap_lock_released */
 SCRATCH_MAP(scratch_wake);      /* sched_waking */
 SCRATCH_MAP(scratch_sample);    /* perf_event samples */
 SCRATCH_MAP(scratch_iter);      /* iter/task */
-SCRATCH_BIG_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts; migration is off) */
-
-/* This CPU's entry of a scratch_big map, as a struct scratch. */
-static __always_inline struct scratch *big_scratch(void *map)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
-
-	return bpf_map_lookup_elem(map, &cpu);
-}
+SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts) */
 
 /* The timestamp sched_switch took for a target going off-CPU, and the task it
  * switched to: that task's switch-in, moments later on the same CPU in the
@@ -313,7 +292,7 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
  * in whole pages, the last one overlapping the one before. Returns 0 when the
  * record went (or the ring was full: counted), -1 when the stack could not be
  * read: the caller then copies it page by page into the scratch. */
-static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen)
+static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen, struct task_struct *task)
 {
 	struct bpf_dynptr dp;
 	__u64 nk = sc->ev.nkips, head, at;
@@ -341,7 +320,7 @@ static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen)
 		if (at + ST_USTACK_CHUNK > ulen)
 			at = ulen - ST_USTACK_CHUNK;
 		p = bpf_dynptr_data(&dp, head + at, ST_USTACK_CHUNK);
-		if (!p || bpf_probe_read_user(p, ST_USTACK_CHUNK, (void *)(sp + at)))
+		if (!p || read_user(p, ST_USTACK_CHUNK, sp + at, task))
 			goto fault;
 	}
 	bpf_ringbuf_submit_dynptr(&dp, wakeup_flags());
@@ -593,8 +572,8 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 		/* a whole stack of a page or more, the caller to copy it into the ring */
 		if (direct && top > sp && top - sp >= ST_USTACK_CHUNK) {
 			ulen = top - sp < max_ustack ? top - sp : max_ustack;
-			if (ulen > cap)
-				ulen = cap;
+			if (ulen > ST_USTACK_MAX)
+				ulen = ST_USTACK_MAX;
 			if (ulen < top - sp)
 				__sync_fetch_and_add(&ustack_capped, 1);
 			*direct = true;
@@ -637,10 +616,10 @@ static __always_inline int on_switch_in(void *ctx)
 		s->woken_ns = 0;
 		return 0;
 	}
-	sc = big_scratch(&scratch_in);
+	sc = bpf_map_lookup_elem(&scratch_in, &zero);
 	if (!sc)
 		return 0;
-	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s, ST_USTACK_MAX, &direct);
+	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s, ST_USTACK_SMALL, &direct);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
 	sc->ev.state = s->state;
@@ -663,17 +642,17 @@ static __always_inline int on_switch_in(void *ctx)
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
 	if (direct) {
-		if (!emit_direct(sc, sc->ev.regs[ST_REG_RSP], ulen)) {
+		if (!emit_direct(sc, sc->ev.regs[ST_REG_RSP], ulen, NULL)) {
 			__sync_fetch_and_add(&ustack_bounded, 1);
 			return 0;
 		}
 		/* not the stack it was learnt for (sigaltstack, a coroutine's) */
 		ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP], sc->ev.nkips * sizeof(__u64), NULL, 0,
-				  ST_USTACK_MAX);
+				  ST_USTACK_SMALL);
 		if (!ulen)
 			sc->ev.flags |= ST_BF_USTACK_FAULT;
 	}
-	emit(sc, ulen, ST_USTACK_MAX);
+	emit(sc, ulen, ST_USTACK_SMALL);
 	return 0;
 }
 
@@ -1271,15 +1250,23 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 		} else {
 			fill_regs(&sc->ev, task);
 			if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
-				ulen = copy_stack(sc, sc->ev.regs[ST_REG_RSP],
-						  sc->ev.nkips * sizeof(__u64), task, s->ustack_top,
-						  user ? ST_USTACK_MAX : ST_USTACK_SMALL);
+				__u64 sp = sc->ev.regs[ST_REG_RSP], top = s->ustack_top;
+
+				/* the whole stack, straight into the ring, as on_switch_in() */
+				if (top > sp && top - sp >= ST_USTACK_CHUNK &&
+				    !emit_direct(sc, sp, top - sp < max_ustack ? top - sp : max_ustack, task)) {
+					__sync_fetch_and_add(&ustack_bounded, 1);
+					goto sent;
+				}
+				ulen = copy_stack(sc, sp, sc->ev.nkips * sizeof(__u64), task, top,
+						  ST_USTACK_SMALL);
 				if (!ulen)
 					sc->ev.flags |= ST_BF_USTACK_FAULT;
 			}
 		}
+		emit(sc, ulen, ST_USTACK_SMALL);
+sent:
 		__sync_fetch_and_add(&blocks_captured, 1);
-		emit(sc, ulen, user ? ST_USTACK_MAX : ST_USTACK_SMALL);
 		s->blocks++;
 		s->ts_out = 0;
 	}
@@ -1391,6 +1378,8 @@ int iter_flush_user(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
-	flush_all(task, task->tgid, bpf_ktime_get_ns(), true, big_scratch(&scratch_iter_user));
+	__u32 zero = 0;
+
+	flush_all(task, task->tgid, bpf_ktime_get_ns(), true, bpf_map_lookup_elem(&scratch_iter_user, &zero));
 	return 0;
 }

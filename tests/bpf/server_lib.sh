@@ -180,6 +180,13 @@ expect() {
 	fi
 }
 
+# expect_complete NAME: the user stacks of NAME's capture unwound to the
+# threads' entries for >= 95 % of its off-CPU time (deep server stacks: issue 13)
+expect_complete() {
+	expect "$1" "complete user stacks for >= 95 % of off-CPU time ($(jq -r .user_stack_complete_pct "$TMP/$1/report.json") %)" \
+		'.user_stack_complete_pct >= 95'
+}
+
 # verdict_line NAME: the verdict's kind and summary, for ok lines
 verdict_line() {
 	jq -r '"\(.verdict.kind): \(.verdict.summary)"' "$TMP/$1/report.json" | head -c 400

@@ -77,6 +77,7 @@ freeze() { # NAME WRITER_SQL LOCK_SQL DESCRIPTION
 	echo "     $name: writers $before statements/s before, $during during the hold"
 	echo "     $name: verdict $(verdict_line "$name")"
 	expect "$name" "kind app_lock" '.verdict.kind == "app_lock"'
+	expect_complete "$name"
 	expect "$name" "primitive condvar" '.verdict.primitive == "condvar"'
 	expect "$name" "culprit the locking session's thread (pid $mpid, tid $HOLDER_TID)" \
 		'.verdict.culprit.pid == $p and .verdict.culprit.tid == $t' --argjson p "$mpid" --argjson t "$HOLDER_TID"
@@ -106,6 +107,7 @@ finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(
 	  expect: {kind: "none"}, writer_statements_per_s: $r}')"
 echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind none" '.verdict.kind == "none"'
+expect_complete $name
 
 asserts_done
 ok "mariadb: every freeze named"

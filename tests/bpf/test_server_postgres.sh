@@ -85,6 +85,7 @@ freeze() { # NAME ROW LOCK_SQL DESCRIPTION TARGET_ARGS...
 	echo "     $name: writers $before statements/s before, $during during the hold"
 	echo "     $name: verdict $(verdict_line "$name")"
 	expect "$name" "kind app_lock" '.verdict.kind == "app_lock"'
+	expect_complete "$name"
 	expect "$name" "primitive latch" '.verdict.primitive == "latch"'
 	expect "$name" "culprit the locking backend (pid == tid == $HOLDER)" \
 		'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$HOLDER"
@@ -122,6 +123,7 @@ finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(
 	  expect: {kind: "none"}, writer_statements_per_s: $r}')"
 echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind none" '.verdict.kind == "none"'
+expect_complete $name
 
 asserts_done
 ok "postgres: every freeze named"

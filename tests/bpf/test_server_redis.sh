@@ -69,6 +69,7 @@ stop_probe
 echo "     $name: clients before: $before; during the sleep: $during"
 echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind loop_blocked" '.verdict.kind == "loop_blocked"'
+expect_complete $name
 expect $name "culprit is the main thread (pid $rpid, tid $rpid)" \
 	'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$rpid"
 # "sleep" alone is not enough: the "none" summary speaks of idle threads "sleeping"
@@ -101,6 +102,7 @@ stop_probe
 echo "     $name: the script ran $(echo "$t2 - $t1" | bc) s ($n loops); clients before: $before; during: $during"
 echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind cpu_busy" '.verdict.kind == "cpu_busy"'
+expect_complete $name
 expect $name "culprit is the main thread (pid $rpid, tid $rpid)" \
 	'.verdict.culprit.pid == $p and .verdict.culprit.tid == $p' --argjson p "$rpid"
 

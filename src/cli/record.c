@@ -210,6 +210,30 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "stalltrap record: %s\n", err);
 		goto cleanup;
 	}
+	if (name) {
+		/* a process that exec'd the name between the scan and the attach
+		 * was seen by neither: scan again, now that exec is followed */
+		pid_t *again = NULL, *merged;
+		int n = proc_find_by_comm("/proc", name, &again), m = npids;
+
+		merged = n > 0 ? calloc((size_t)(npids + n), sizeof(*merged)) : NULL;
+		if (merged) {
+			memcpy(merged, pids, (size_t)npids * sizeof(*merged));
+			for (int i = 0; i < n; i++) {
+				bool known = false;
+
+				for (int j = 0; j < npids && !known; j++)
+					known = pids[j] == again[i];
+				if (!known && !recorder_add_target(rec, again[i]))
+					merged[m++] = again[i];
+			}
+			free(found);
+			found = merged;
+			pids = found;
+			npids = m;
+		}
+		free(again);
+	}
 	capdata_set_target(recorder_capdata(rec), pids, (size_t)npids, comm, cmdline);
 	{
 		struct timespec t0, now;

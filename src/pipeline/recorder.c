@@ -426,6 +426,18 @@ static int on_proc(void *arg, const struct capture_proc *ev)
 	return 0;
 }
 
+int recorder_add_target(struct recorder *r, pid_t pid)
+{
+	int ret;
+
+	if (find_proc(r, pid))
+		return 0;
+	ret = capture_add_target(r->cap, pid);
+	if (!ret)
+		add_proc(r, pid, true);
+	return ret;
+}
+
 static void poll_cgroup(struct recorder *r)
 {
 	pid_t *pids = NULL;

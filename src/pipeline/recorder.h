@@ -37,6 +37,9 @@ struct recorder;
 /* Prepares and starts the capture. Returns 0 or a negative errno with a
  * one-line reason in err. */
 int recorder_start(struct recorder **out, const struct recorder_opts *o, char *err, size_t errlen);
+/* Adds a target process once the capture runs (one --name or --cgroup found
+ * after attaching). Returns 0, or a negative errno. */
+int recorder_add_target(struct recorder *r, pid_t pid);
 /* Handles records for up to timeout_ms. Returns 0, or a negative errno. */
 int recorder_poll(struct recorder *r, int timeout_ms);
 /* True once every target process has exited. */

@@ -292,10 +292,11 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
  * in whole pages, the last one overlapping the one before. Returns 0 when the
  * record went (or the ring was full: counted), -1 when the stack could not be
  * read: the caller then copies it page by page into the scratch. */
+#define ST_USTACK_BIG_SLICE (16 * 1024)
 static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen, struct task_struct *task)
 {
 	struct bpf_dynptr dp;
-	__u64 nk = sc->ev.nkips, head, at;
+	__u64 nk = sc->ev.nkips, head, at, done;
 	void *p;
 
 	if (nk > ST_KSTACK_DEPTH)
@@ -313,15 +314,24 @@ static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen,
 	asm volatile("" : "+r"(head));
 	if (head > sizeof(sc->ev) + KS_BYTES || bpf_dynptr_write(&dp, 0, sc, head, 0))
 		goto fault;
-	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_CHUNK; i++) {
-		at = (__u64)i * ST_USTACK_CHUNK;
-		if (at >= ulen)
+	/* 16 KiB slices while they fit (fewer calls), then pages */
+	done = 0;
+	for (int i = 0; i < ST_USTACK_MAX / ST_USTACK_BIG_SLICE; i++) {
+		if (done + ST_USTACK_BIG_SLICE > ulen)
 			break;
-		if (at + ST_USTACK_CHUNK > ulen)
-			at = ulen - ST_USTACK_CHUNK;
+		p = bpf_dynptr_data(&dp, head + done, ST_USTACK_BIG_SLICE);
+		if (!p || read_user(p, ST_USTACK_BIG_SLICE, sp + done, task))
+			goto fault;
+		done += ST_USTACK_BIG_SLICE;
+	}
+	for (int i = 0; i < ST_USTACK_BIG_SLICE / ST_USTACK_CHUNK; i++) {
+		if (done >= ulen)
+			break;
+		at = done + ST_USTACK_CHUNK > ulen ? ulen - ST_USTACK_CHUNK : done;
 		p = bpf_dynptr_data(&dp, head + at, ST_USTACK_CHUNK);
 		if (!p || read_user(p, ST_USTACK_CHUNK, sp + at, task))
 			goto fault;
+		done = at + ST_USTACK_CHUNK;
 	}
 	bpf_ringbuf_submit_dynptr(&dp, wakeup_flags());
 	return 0;

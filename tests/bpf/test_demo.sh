@@ -39,6 +39,10 @@ jq -e '.verdict.culprit.stack | index("table_grow")' "$r" >/dev/null ||
 [ "$(jq -r .verdict.culprit.comm "$r")" = feed-writer ] || fail "culprit is $(jq -c .verdict.culprit "$r" | head -c 200)"
 jq -e '.verdict.culprit.stack_complete' "$r" >/dev/null || fail "the culprit's stack is not complete"
 jq -e '.trigger.source == "metrics"' "$r" >/dev/null || fail "trigger.source is $(jq -r .trigger.source "$r")"
+# the waiters' stacks in the HTTP library unwind to their threads' entries too (issue 13: 83 % before)
+jq -e '.user_stack_complete_pct >= 95' "$r" >/dev/null ||
+	fail "user stacks complete for $(jq .user_stack_complete_pct "$r") % of the incident's off-CPU time"
+ok "user stacks complete for $(jq .user_stack_complete_pct "$r") % of the incident's off-CPU time"
 ok "one incident: $(jq -r .verdict.summary "$r")"
 grep -q 'table_grow' "$TMP/demo.log" || fail "the demo's output does not show the culprit's stack"
 grep -q "report: $dir/report.html" "$TMP/demo.log" || fail "the demo's output does not give the report's path"

@@ -42,7 +42,7 @@ PIDS_TO_KILL=()
 cleanup() {
 	for p in "${PIDS_TO_KILL[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

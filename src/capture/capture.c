@@ -766,6 +766,7 @@ void capture_read_counters(struct capture *c,
 			{ "ustack_copy_unbounded", c->skel->bss->ustack_unbounded, false },
 			{ "ustack_top_learnt", c->skel->bss->ustack_top_learnt, false },
 			{ "ustack_top_missed", c->skel->bss->ustack_top_missed, false },
+			{ "ustack_ring_lean", c->skel->bss->ustack_ring_lean, false },
 			/* the kernel stack cache (offcpu.bpf.c, kstack_cached()) */
 			{ "kstack_cache_hits", c->skel->bss->kc_hits, false },
 			{ "kstack_cache_learnt", c->skel->bss->kc_learnt, false },

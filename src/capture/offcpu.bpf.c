@@ -49,6 +49,7 @@ __u64 ustack_capped = 0;   /* copies that reached max_ustack (not a loss unless 
 __u64 ustack_bounded = 0;  /* copies bounded by the thread's known stack end */
 __u64 ustack_unbounded = 0;/* copies of threads whose stack end was not known: page by page */
 __u64 ustack_top_learnt = 0, ustack_top_missed = 0; /* stack ends learnt (fork, exec, start), and not */
+__u64 ustack_ring_lean = 0;  /* copies cut to 8 KiB while the ring was filling */
 __u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
@@ -293,6 +294,23 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
  * record went (or the ring was full: counted), -1 when the stack could not be
  * read: the caller then copies it page by page into the scratch. */
 #define ST_USTACK_BIG_SLICE (16 * 1024)
+#define ST_USTACK_LEAN (8 * 1024)
+
+/* A block's exact time matters more than its whole stack: while the ring is
+ * more than a quarter full (user space behind: a burst, a generation
+ * handover, a slow disk), stacks are copied up to 8 KiB only, so that deep
+ * ones (a thread with a 64 KiB buffer on its stack copies 64 KiB a block)
+ * do not crowd the blocks themselves out. Counted: ustack_ring_lean. */
+static __always_inline __u32 ring_budget(__u32 ulen)
+{
+	if (ulen <= ST_USTACK_LEAN)
+		return ulen;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4) {
+		__sync_fetch_and_add(&ustack_ring_lean, 1);
+		return ST_USTACK_LEAN;
+	}
+	return ulen;
+}
 static __always_inline int emit_direct(struct scratch *sc, __u64 sp, __u32 ulen, struct task_struct *task)
 {
 	struct bpf_dynptr dp;
@@ -652,7 +670,7 @@ static __always_inline int on_switch_in(void *ctx)
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
 	if (direct) {
-		if (!emit_direct(sc, sc->ev.regs[ST_REG_RSP], ulen, NULL)) {
+		if (!emit_direct(sc, sc->ev.regs[ST_REG_RSP], ring_budget(ulen), NULL)) {
 			__sync_fetch_and_add(&ustack_bounded, 1);
 			return 0;
 		}
@@ -1264,7 +1282,7 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 
 				/* the whole stack, straight into the ring, as on_switch_in() */
 				if (top > sp && top - sp >= ST_USTACK_CHUNK &&
-				    !emit_direct(sc, sp, top - sp < max_ustack ? top - sp : max_ustack, task)) {
+				    !emit_direct(sc, sp, ring_budget(top - sp < max_ustack ? top - sp : max_ustack), task)) {
 					__sync_fetch_and_add(&ustack_bounded, 1);
 					goto sent;
 				}

@@ -12,6 +12,7 @@
 #include "capture/proc.h"
 #include "cli/capture_flags.h"
 #include "cli/cli.h"
+#include "cli/privs.h"
 #include "pipeline/recorder.h"
 #include "pipeline/writer.h"
 #include "util/parse.h"
@@ -210,6 +211,8 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "stalltrap record: %s\n", err);
 		goto cleanup;
 	}
+	if (cli_drop_privs(CLI_PRIVS_RECORD, 0, "record"))
+		goto cleanup;
 	if (name) {
 		/* a process that exec'd the name between the scan and the attach
 		 * was seen by neither: scan again, now that exec is followed */

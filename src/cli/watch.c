@@ -17,6 +17,7 @@
 #include "capture/proc.h"
 #include "cli/capture_flags.h"
 #include "cli/cli.h"
+#include "cli/privs.h"
 #include "util/parse.h"
 #include "watch/exposition.h"
 #include "watch/listen.h"
@@ -762,6 +763,17 @@ int cmd_watch(int argc, char **argv)
 	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));
 		goto out;
+	}
+	{
+		/* before watch_run starts any thread: capabilities are per thread,
+		 * and a thread inherits its creator's */
+		unsigned pf = o.ro.bpf_stats ? CLI_PRIVS_BPF_STATS : 0;
+
+		for (size_t i = 0; i < o.nsources; i++)
+			if (o.sources[i].psi_path)
+				pf |= CLI_PRIVS_PSI;
+		if (cli_drop_privs(CLI_PRIVS_WATCH, pf, "watch"))
+			goto out;
 	}
 	status = watch_run(&o);
 	ret = status;

@@ -10,6 +10,7 @@
 #include "capdata/capdata.h"
 #include "cli/cli.h"
 #include "render/render.h"
+#include "util/outdir.h"
 #include "util/parse.h"
 
 struct side {
@@ -126,8 +127,9 @@ int cmd_diff(int argc, char **argv)
 
 	if (load(&base) || load(&inc))
 		goto cleanup;
-	if (mkdir(out, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "stalltrap diff: cannot create %s: %s\n", out, strerror(errno));
+	ret = outdir_make(out);
+	if (ret) {
+		fprintf(stderr, "stalltrap diff: cannot create %s: %s\n", out, outdir_strerror(ret));
 		goto cleanup;
 	}
 	if (snprintf(path, sizeof(path), "%s/%s", out, RENDER_DIFF_FLAME_FILE) >= (int)sizeof(path))

@@ -15,6 +15,7 @@
 #include "cli/privs.h"
 #include "pipeline/recorder.h"
 #include "pipeline/writer.h"
+#include "util/outdir.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
@@ -65,19 +66,15 @@ static int usage_error(const char *fmt, const char *a, const char *b)
 	return EXIT_USAGE;
 }
 
-/* Creates DIR with mode 0700 (or accepts an existing directory). */
+/* Creates DIR with mode 0700 (or accepts an existing directory, but not a
+ * symbolic link: util/outdir.h), or a new one named after the time. */
 static int make_out_dir(const char *want, char *dir, size_t len)
 {
-	struct stat st;
 	int i;
 
 	if (want) {
 		snprintf(dir, len, "%s", want);
-		if (mkdir(dir, 0700) == 0)
-			return 0;
-		if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-			return 0;
-		return -errno;
+		return outdir_make(dir);
 	}
 	{
 		time_t now = time(NULL);
@@ -178,7 +175,7 @@ int cmd_record(int argc, char **argv)
 	ret = make_out_dir(out, dir, sizeof(dir));
 	if (ret) {
 		fprintf(stderr, "stalltrap record: cannot create --out directory '%s': %s\n",
-			out ? out : dir, strerror(-ret));
+			out ? out : dir, outdir_strerror(ret));
 		goto cleanup;
 	}
 

@@ -18,6 +18,7 @@
 #include "cli/capture_flags.h"
 #include "cli/cli.h"
 #include "cli/privs.h"
+#include "util/outdir.h"
 #include "util/parse.h"
 #include "watch/exposition.h"
 #include "watch/listen.h"
@@ -760,9 +761,14 @@ int cmd_watch(int argc, char **argv)
 	o.alert_match = (const char *const *)c.alert_match;
 	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
-	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));
-		goto out;
+	{
+		int e = outdir_make(o.out_dir);
+
+		if (e) {
+			fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir,
+				outdir_strerror(e));
+			goto out;
+		}
 	}
 	{
 		/* before watch_run starts any thread: capabilities are per thread,

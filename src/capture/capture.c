@@ -306,7 +306,8 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 		return -errno;
 	}
 	skel->rodata->min_block_ns = o->min_block_ns;
-	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : ST_USTACK_DEFAULT;
+	_Static_assert(CAPTURE_USTACK_MAX == ST_USTACK_MAX, "capture.h and capture_abi.h agree");
+	skel->rodata->max_ustack = o->max_ustack ? o->max_ustack : CAPTURE_USTACK_DEFAULT;
 	skel->rodata->self_tgid = (__u32)getpid();
 	skel->rodata->has_prev_state_arg = c->feat.prev_state_arg;
 	skel->rodata->follow_forks = o->follow_forks;

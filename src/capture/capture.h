@@ -45,9 +45,15 @@ struct capture_features {
 enum capture_path capture_select_path(const struct capture_features *f);
 const char *capture_path_name(enum capture_path p);
 
+/* --max-ustack: the most user stack bytes copied per block (the copy stops
+ * at the thread's stack end anyway), its default, and its least */
+#define CAPTURE_USTACK_MAX (64 * 1024)
+#define CAPTURE_USTACK_DEFAULT CAPTURE_USTACK_MAX
+#define CAPTURE_USTACK_MIN 1024
+
 struct capture_opts {
 	uint64_t min_block_ns;
-	uint32_t max_ustack;      /* bytes of user stack copied per block */
+	uint32_t max_ustack;      /* bytes of user stack copied per block (0: CAPTURE_USTACK_DEFAULT) */
 	uint32_t ringbuf_kb;      /* 0: default */
 	bool follow_forks;
 	bool bpf_stats;           /* turn on the kernel's BPF run-time stats meanwhile */

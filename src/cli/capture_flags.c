@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "capture/capture_abi.h"
+#include "capture/capture.h"
 #include "cli/capture_flags.h"
 #include "util/parse.h"
 
@@ -49,7 +49,7 @@ void capture_flags_init(struct capture_flags *f)
 	memset(f, 0, sizeof(*f));
 	f->ro.min_block_ns = 1000000ull;
 	f->ro.hold_threshold_ns = 10000000ull;
-	f->ro.max_ustack = ST_USTACK_DEFAULT;
+	f->ro.max_ustack = CAPTURE_USTACK_DEFAULT;
 	f->top = 10;
 }
 
@@ -95,7 +95,7 @@ int capture_flags_apply(struct capture_flags *f, int id, const char *v, char *er
 			f->top = (int)u;
 		break;
 	case CF_MAX_USTACK:
-		bad = parse_u64(v, 1024, ST_USTACK_MAX, &u) != 0;
+		bad = parse_u64(v, CAPTURE_USTACK_MIN, CAPTURE_USTACK_MAX, &u) != 0;
 		if (!bad)
 			f->ro.max_ustack = (uint32_t)u;
 		break;

@@ -42,6 +42,7 @@ struct capture {
 	bool started, stopped;
 	int cb_err;             /* first error returned by a callback */
 	uint64_t bad_records;   /* records of unknown type or size (never expected) */
+	uint64_t records;       /* records handled (blocks, holds, wakers, samples, ...) */
 	uint64_t flush_timeouts;/* the user-stack flush missed its deadline */
 };
 
@@ -223,6 +224,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		c->bad_records++;
 		return 0;
 	}
+	c->records++;
 	switch (h->type) {
 	case ST_EV_BLOCK:
 	case ST_EV_HOLD:
@@ -690,6 +692,32 @@ uint64_t capture_attached_ns(const struct capture *c)
 uint64_t capture_blocks_captured(const struct capture *c)
 {
 	return c->skel->bss->blocks_captured;
+}
+
+static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses);
+static bool sysctl_stats_on(void);
+
+void capture_cost(struct capture *c, struct capture_cost *out)
+{
+	struct bpf_program *p;
+	uint64_t misses = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->records = c->records;
+	out->stats_on = c->stats_fd >= 0 || sysctl_stats_on();
+	if (!out->stats_on)
+		return;
+	bpf_object__for_each_program(p, c->skel->obj) {
+		if (bpf_program__fd(p) < 0 || p == c->skel->progs.iter_tasks ||
+		    p == c->skel->progs.iter_flush_user)
+			continue;
+		prog_stats(p, &out->run_ns, &out->run_cnt, &misses);
+	}
+}
+
+void capture_set_block_floor(struct capture *c, uint64_t ns)
+{
+	__atomic_store_n(&c->skel->bss->gov_min_block_ns, ns, __ATOMIC_RELAXED);
 }
 
 static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses)

@@ -187,6 +187,18 @@ uint64_t capture_sample_period_ns(const struct capture *c);
 uint64_t capture_attached_ns(const struct capture *c);
 uint64_t capture_blocks_captured(const struct capture *c);
 
+/* What the BPF side has cost so far: its programs' run time when the kernel's
+ * BPF stats are on (stats_on), and the records user space has handled. */
+struct capture_cost {
+	uint64_t run_ns, run_cnt;
+	uint64_t records;
+	bool stats_on;
+};
+void capture_cost(struct capture *c, struct capture_cost *out);
+/* The overhead governor's threshold: blocks shorter than ns are only counted,
+ * as below --min-block (0: --min-block alone). Takes effect at once. */
+void capture_set_block_floor(struct capture *c, uint64_t ns);
+
 /* Calls fn for every drop counter (zeros included) and then every statistic. */
 struct capture_counter {
 	const char *name;

@@ -50,6 +50,10 @@ __u64 ustack_bounded = 0;  /* copies bounded by the thread's known stack end */
 __u64 ustack_unbounded = 0;/* copies of threads whose stack end was not known: page by page */
 __u64 ustack_top_learnt = 0, ustack_top_missed = 0; /* stack ends learnt (fork, exec, start), and not */
 __u64 ustack_ring_lean = 0;  /* copies cut to 8 KiB while the ring was filling */
+/* The overhead governor's block threshold (user space sets it, through the
+ * mmapped bss, when the programs' cost passes --max-overhead): blocks
+ * shorter than this are only counted, as below --min-block. 0: off. */
+__u64 gov_min_block_ns = 0;
 __u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
@@ -637,7 +641,7 @@ static __always_inline int on_switch_in(void *ctx)
 	ts = s->ts_out;
 	s->ts_out = 0;
 	dur = now - ts;
-	if (dur < min_block_ns) {
+	if (dur < min_block_ns || dur < gov_min_block_ns) {
 		s->below_ns += dur;
 		s->below_count++;
 		s->flags &= ~ST_BF_WOKEN_IRQ;

@@ -1,6 +1,7 @@
 /* capture_flags.c: record's capture flags, parsed once for record and watch. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "capture/capture.h"
@@ -31,10 +32,31 @@ static const struct capture_flag {
 	{ { "bpf-stats", no_argument, NULL, CF_BPF_STATS }, NULL, NULL,
 	  "measure the BPF programs' run time into report.json\n"
 	  "(the kernel's stats cost ~20-40 ns per program run)" },
+	{ { "max-overhead", required_argument, NULL, CF_MAX_OVERHEAD }, "PCT", "0.01%..100% or off",
+	  "the BPF side's cost allowed, a share of one core: past\n"
+	  "it, the block threshold is raised until calm; default 1%" },
 };
 
 _Static_assert(sizeof(flags) / sizeof(flags[0]) == CAPTURE_FLAGS_N,
 	       "one table entry per enum capture_flag_id");
+
+/* "1%", "0.5%" (a share of one core), or "off" (0). */
+static int parse_overhead(const char *v, double *out)
+{
+	char *end;
+	double d;
+
+	if (!strcmp(v, "off")) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || strcmp(end, "%") || !(d >= 0.01 && d <= 100))
+		return -EINVAL;
+	*out = d / 100;
+	return 0;
+}
 
 static const struct capture_flag *find(int id)
 {
@@ -48,6 +70,7 @@ void capture_flags_init(struct capture_flags *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->ro.min_block_ns = 1000000ull;
+	f->ro.max_overhead = 0.01;
 	f->ro.hold_threshold_ns = 10000000ull;
 	f->ro.max_ustack = CAPTURE_USTACK_DEFAULT;
 	f->top = 10;
@@ -104,6 +127,9 @@ int capture_flags_apply(struct capture_flags *f, int id, const char *v, char *er
 		bad = parse_u64(v, 4, 1 << 20, &u) || (u & (u - 1));
 		if (!bad)
 			f->ro.ringbuf_kb = (uint32_t)u;
+		break;
+	case CF_MAX_OVERHEAD:
+		bad = parse_overhead(v, &f->ro.max_overhead) != 0;
 		break;
 	case CF_BPF_STATS:
 		f->ro.bpf_stats = true;

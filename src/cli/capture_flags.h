@@ -24,6 +24,7 @@ enum capture_flag_id {
 	CF_MAX_USTACK,
 	CF_RINGBUF_KB,
 	CF_BPF_STATS,
+	CF_MAX_OVERHEAD,
 	CF_END,
 };
 #define CAPTURE_FLAGS_N (CF_END - CF_MIN_BLOCK)

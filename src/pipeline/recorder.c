@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "capture/proc.h"
+#include "pipeline/governor.h"
 #include "pipeline/recorder.h"
 #include "symbolize/symbolize.h"
 #include "util/timeutil.h"
@@ -62,6 +63,8 @@ struct recorder {
 	uint64_t maps_unavailable, capdata_full;
 	uint64_t maps_refreshes, wakers_unmatched, wakers_from_irq;
 	uint64_t ustack_bytes, ustack_copies;   /* the blocks' user stacks, as copied */
+	struct governor gov;                    /* the overhead governor (governor.h) */
+	bool gov_measured;                      /* its cost came from the kernel's BPF stats */
 	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
 };
@@ -520,6 +523,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
 	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
 	r->cd.window.attached_mono_ns = capture_attached_ns(r->cap);
+	governor_init(&r->gov, o->max_overhead, o->min_block_ns, mono_ns());
 	sample_memory(r, r->start_mono_ns);
 	r->last_cgroup_ns = r->last_alive_ns = r->start_mono_ns;
 	*out = r;
@@ -605,6 +609,14 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 		r->last_mem_ns = now;
 		sample_memory(r, now);
 	}
+	if (r->gov.budget > 0 && now - r->gov.last_t >= GOV_INTERVAL_NS) {
+		struct capture_cost cc;
+
+		capture_cost(r->cap, &cc);
+		r->gov_measured = cc.stats_on && cc.run_cnt;
+		if (governor_step(&r->gov, now, r->gov_measured ? cc.run_ns : cc.records * GOV_EST_RECORD_NS))
+			capture_set_block_floor(r->cap, r->gov.floor_ns);
+	}
 	return 0;
 }
 
@@ -616,6 +628,11 @@ bool recorder_targets_gone(struct recorder *r)
 		if (r->procs[i].alive && !r->procs[i].outside)
 			return false;
 	return true;
+}
+
+uint64_t recorder_governor_floor_ns(const struct recorder *r)
+{
+	return r->gov.floor_ns;
 }
 
 uint64_t recorder_blocks(const struct recorder *r)
@@ -673,6 +690,17 @@ int recorder_stop(struct recorder *r)
 	/* blocks' user stack bytes as copied by BPF (copy_stack(): to the stack's end) */
 	capdata_set_stat(&r->cd, "ustack_bytes", r->ustack_bytes);
 	capdata_set_stat(&r->cd, "ustack_copies", r->ustack_copies);
+	/* the overhead governor (governor.h): what it did, for the report */
+	governor_finish(&r->gov, end);
+	capdata_set_stat(&r->cd, "governor_budget_ppm", (uint64_t)(r->gov.budget * 1e6));
+	capdata_set_stat(&r->cd, "governor_measured", r->gov_measured);
+	capdata_set_stat(&r->cd, "governor_peak_load_ppm", (uint64_t)(r->gov.peak_load * 1e6));
+	capdata_set_stat(&r->cd, "governor_raises", r->gov.raises);
+	capdata_set_stat(&r->cd, "governor_lowers", r->gov.lowers);
+	capdata_set_stat(&r->cd, "governor_max_min_block_ns", r->gov.max_floor_ns);
+	capdata_set_stat(&r->cd, "governor_engaged_ns", r->gov.engaged_ns);
+	capdata_set_stat(&r->cd, "governor_first_raise_ns",
+			 r->gov.first_raise_at ? r->gov.first_raise_at - r->start_mono_ns : 0);
 	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
 	capdata_set_stat(&r->cd, "wakers_from_irq", r->wakers_from_irq);
 	r->stopped = true;

@@ -30,6 +30,7 @@ struct recorder_opts {
 	bool bpf_stats;             /* measure the BPF programs' run time (costs a little) */
 	bool no_locks;              /* --no-locks: no cause tracing */
 	uint64_t hold_threshold_ns; /* --hold-threshold: holders reported above this total */
+	double max_overhead;        /* --max-overhead: the governor's budget, a share of one core; 0: off */
 };
 
 struct recorder;
@@ -45,6 +46,8 @@ int recorder_poll(struct recorder *r, int timeout_ms);
 /* True once every target process has exited. */
 bool recorder_targets_gone(struct recorder *r);
 uint64_t recorder_blocks(const struct recorder *r);
+/* The overhead governor's block threshold in force (0: not acting). */
+uint64_t recorder_governor_floor_ns(const struct recorder *r);
 uint64_t recorder_drops(const struct recorder *r);
 /* Stops the capture, flushes blocks in progress and fills the counters; the
  * capdata stays owned by the recorder until recorder_free(). */

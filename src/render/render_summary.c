@@ -176,6 +176,26 @@ static void put_drops(FILE *f, const struct capdata *cd)
 	fputs(n ? " (data was lost: the figures above are lower bounds)\n" : " none\n", f);
 }
 
+/* The overhead governor's line, when it acted: the profile then leaves out
+ * blocks it would have kept (they are in the "shorter blocks" totals). */
+static void put_governor(FILE *f, const struct capdata *cd)
+{
+	uint64_t raises = capdata_get_stat(cd, "governor_raises");
+	char thr[32];
+
+	if (!raises)
+		return;
+	fmt_threshold(thr, sizeof(thr), capdata_get_stat(cd, "governor_max_min_block_ns"));
+	fprintf(f, "overhead governor: the BPF side cost %.2f%% of a core at its peak (%s), over --max-overhead "
+		   "%.2f%%: blocks under %s were only counted for %.1f s (%" PRIu64 " raise%s, %" PRIu64
+		   " lower%s)\n",
+		capdata_get_stat(cd, "governor_peak_load_ppm") / 1e4,
+		capdata_get_stat(cd, "governor_measured") ? "measured" : "estimated from the records",
+		capdata_get_stat(cd, "governor_budget_ppm") / 1e4, thr,
+		capdata_get_stat(cd, "governor_engaged_ns") / 1e9, raises, raises == 1 ? "" : "s",
+		capdata_get_stat(cd, "governor_lowers"), capdata_get_stat(cd, "governor_lowers") == 1 ? "" : "s");
+}
+
 static void put_ustacks(FILE *f, const struct aggregate *agg)
 {
 	uint64_t with = agg->ustack_ns[CAP_STACK_COMPLETE] + agg->ustack_ns[CAP_STACK_TRUNCATED] +
@@ -265,6 +285,7 @@ int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *ag
 	}
 	render_sites_release(&ss);
 	put_drops(f, cd);
+	put_governor(f, cd);
 	put_ustacks(f, agg);
 	return ferror(f) ? -EIO : 0;
 }

@@ -109,6 +109,7 @@ struct metrics_snap {
 	uint64_t polls, breaches, timeouts, triggers, extensions, suppressed_cooldown, suppressed_cap;
 	uint64_t incidents_written, incident_errors, incidents_dropped, results_dropped;
 	uint64_t rec_drops, rec_blocks, bpf_run_ns, evicted, rotations, webhook_rejected, webhook_ignored;
+	uint64_t gov_min_block_ns;   /* the overhead governor's block threshold now; 0: not acting */
 	double cpu_s, history_s;
 	enum trigger_state state;
 };
@@ -303,6 +304,10 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	    "# TYPE stalltrap_watch_webhook_ignored_total counter\nstalltrap_watch_webhook_ignored_total %llu\n",
 	    (unsigned long long)s.webhook_ignored);
 	PUT("# TYPE stalltrap_watch_blocks_total counter\nstalltrap_watch_blocks_total %llu\n", (unsigned long long)s.rec_blocks);
+	PUT("# HELP stalltrap_watch_governor_min_block_seconds The overhead governor's block threshold (0: not acting; "
+	    "past --max-overhead, shorter blocks are only counted).\n"
+	    "# TYPE stalltrap_watch_governor_min_block_seconds gauge\nstalltrap_watch_governor_min_block_seconds %.6f\n",
+	    (double)s.gov_min_block_ns / 1e9);
 	PUT("# TYPE stalltrap_watch_cpu_seconds_total counter\nstalltrap_watch_cpu_seconds_total %.6f\n", s.cpu_s);
 	PUT("# HELP stalltrap_watch_bpf_run_seconds_total Run time of the recorder's BPF programs (needs --bpf-stats).\n"
 	    "# TYPE stalltrap_watch_bpf_run_seconds_total counter\nstalltrap_watch_bpf_run_seconds_total %.9f\n",
@@ -727,8 +732,10 @@ static void update_metrics(struct watch *w, uint64_t now)
 	}
 	s.rec_drops = w->rec_drops;
 	s.bpf_run_ns = w->bpf_run_ns;
-	if (rec)
+	if (rec) {
 		s.rec_blocks = recorder_blocks(rec);
+		s.gov_min_block_ns = recorder_governor_floor_ns(rec);
+	}
 	s.evicted = flight_evicted(w->flight);
 	s.rotations = flight_rotations(w->flight);
 	if (!getrusage(RUSAGE_SELF, &ru))

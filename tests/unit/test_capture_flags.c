@@ -28,6 +28,7 @@ static void test_defaults(void **state)
 	assert_true(f.ro.min_block_ns == 1000000ull);
 	assert_true(f.ro.hold_threshold_ns == 10000000ull);
 	assert_int_equal(f.ro.max_ustack, 65536);
+	assert_true(f.ro.max_overhead == 0.01);
 	assert_int_equal(f.ro.ringbuf_kb, 0);
 	assert_false(f.ro.no_locks);
 	assert_false(f.ro.bpf_stats);
@@ -55,6 +56,12 @@ static void test_values(void **state)
 		{ CF_MAX_USTACK, "16384", 0, NULL },
 		{ CF_MAX_USTACK, "1023", -EINVAL, "invalid --max-ustack '1023': expected 1024..65536" },
 		{ CF_MAX_USTACK, "65537", -EINVAL, "invalid --max-ustack '65537': expected 1024..65536" },
+		{ CF_MAX_OVERHEAD, "1%", 0, NULL },
+		{ CF_MAX_OVERHEAD, "0.5%", 0, NULL },
+		{ CF_MAX_OVERHEAD, "off", 0, NULL },
+		{ CF_MAX_OVERHEAD, "1", -EINVAL, "invalid --max-overhead '1': expected 0.01%..100% or off" },
+		{ CF_MAX_OVERHEAD, "0%", -EINVAL, "invalid --max-overhead '0%': expected 0.01%..100% or off" },
+		{ CF_MAX_OVERHEAD, "101%", -EINVAL, "invalid --max-overhead '101%': expected 0.01%..100% or off" },
 		{ CF_RINGBUF_KB, "4", 0, NULL },
 		{ CF_RINGBUF_KB, "1048576", 0, NULL },
 		{ CF_RINGBUF_KB, "12", -EINVAL, "invalid --ringbuf-kb '12': expected a power of two >= 4" },

@@ -28,6 +28,9 @@ static const struct capture_flag {
 	{ { "bpf-stats", no_argument, NULL, CF_BPF_STATS }, NULL, NULL,
 	  "measure the BPF programs' run time into report.json\n"
 	  "(the kernel's stats cost ~20-40 ns per program run)" },
+	{ { "debuginfod-timeout", required_argument, NULL, CF_DEBUGINFOD_TIMEOUT }, "D", "e.g. 5s, 500ms, 0",
+	  "after the window, how long debuginfod (DEBUGINFOD_URLS)\n"
+	  "may take to bring symbols of stripped binaries; default 5s" },
 };
 
 _Static_assert(sizeof(flags) / sizeof(flags[0]) == CAPTURE_FLAGS_N,
@@ -48,6 +51,7 @@ void capture_flags_init(struct capture_flags *f)
 	f->ro.hold_threshold_ns = 10000000ull;
 	f->ro.max_ustack = 8192;
 	f->top = 10;
+	f->debuginfod_timeout_ns = 5000000000ull;
 }
 
 void capture_flags_longopts(struct option *out, const struct option *own)
@@ -104,6 +108,10 @@ int capture_flags_apply(struct capture_flags *f, int id, const char *v, char *er
 		break;
 	case CF_BPF_STATS:
 		f->ro.bpf_stats = true;
+		break;
+	case CF_DEBUGINFOD_TIMEOUT:
+		bad = parse_duration_ns(v, &f->debuginfod_timeout_ns) != 0 ||
+		      f->debuginfod_timeout_ns > 600000000000ull;
 		break;
 	}
 	if (bad) {

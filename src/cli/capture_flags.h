@@ -24,6 +24,7 @@ enum capture_flag_id {
 	CF_MAX_USTACK,
 	CF_RINGBUF_KB,
 	CF_BPF_STATS,
+	CF_DEBUGINFOD_TIMEOUT,
 	CF_END,
 };
 #define CAPTURE_FLAGS_N (CF_END - CF_MIN_BLOCK)
@@ -31,10 +32,12 @@ enum capture_flag_id {
 struct capture_flags {
 	struct recorder_opts ro;  /* the capture's part; the targets are the command's to set */
 	int top;                  /* --top: call sites in the printed summary */
+	uint64_t debuginfod_timeout_ns; /* --debuginfod-timeout: symbolize_late's deadline */
 };
 
 /* The defaults: --min-block 1ms, --hold-threshold 10ms, --max-ustack 8192,
- * --ringbuf-kb 0 (the capture's default), --top 10, switches off. */
+ * --ringbuf-kb 0 (the capture's default), --top 10, --debuginfod-timeout 5s,
+ * switches off. */
 void capture_flags_init(struct capture_flags *f);
 
 /* Copies own (up to its terminator), then the capture flags, then a

@@ -759,6 +759,7 @@ int cmd_watch(int argc, char **argv)
 	o.alert_match = (const char *const *)c.alert_match;
 	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
+	o.debuginfod_timeout_ns = c.cf.debuginfod_timeout_ns;
 	if (mkdir(o.out_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "stalltrap watch: cannot create --out directory %s: %s\n", o.out_dir, strerror(errno));
 		goto out;

@@ -136,3 +136,31 @@ ge "$lookup" 1.9 && ge 3.2 "$lookup" || fail "the lookup gave up after ${lookup}
 ge "$base_win + 0.3" "$(window_s hang)" || fail "the window took $(window_s hang)s (${base_win}s without a server)"
 ge "$base_took + 3.5" "$took" || fail "record took ${took}s with a 2 s deadline (${base_took}s without a server)"
 ok "server hanging: gave up after $(printf %.2f "$lookup")s (deadline 2 s), record ${took}s, window $(window_s hang)s"
+
+# ---- 5. watch: looked up in the writer thread; the next incident from what the first brought ----
+port=$(free_port)
+debuginfod -p "$port" -d "$TMP/db2.sqlite" -F "$TMP/srv" >"$TMP/debuginfod2.log" 2>&1 </dev/null &
+dfd=$!; PIDS_TO_KILL+=($dfd)
+url=http://127.0.0.1:$port
+wait_until 30 "debuginfod to serve $bid" curl -sf -o /dev/null "$url/buildid/$bid/debuginfo"
+env DEBUGINFOD_URLS="$url" DEBUGINFOD_CACHE_PATH="$TMP/cache-watch" \
+	"$ST" watch --pid "$app" --probe "tcp://127.0.0.1:$port" --threshold 5s --interval 250ms \
+	--before 1s --window 1s --cooldown 0 --baseline 1s --out "$TMP/incidents" --state-dir "$TMP/state" \
+	>"$TMP/watch.out" 2>"$TMP/watch.log" &
+wpid=$!; PIDS_TO_KILL+=($wpid)
+wait_until 30 "the watcher to start watching" grep -q 'watching' "$TMP/watch.log"
+incident() { # incident N: triggers and waits for the Nth incident; prints its directory
+	"$ST" trigger --state-dir "$TMP/state" --pid "$app" >/dev/null || fail "trigger $1: $(tail -3 "$TMP/watch.log")"
+	wait_until 30 "incident $1" bash -c "[ \$(find '$TMP/incidents' -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l) -ge $1 ]"
+	find "$TMP/incidents" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | sort | tail -1
+}
+d1=$(incident 1)
+jq -c '[.stacks[] | .frames] | flatten' "$d1/report.json" | grep -q app_wait_deep ||
+	fail "watch's incident is not named: $(jq -c '.stacks[0].frames' "$d1/report.json"); $(tail -5 "$TMP/watch.log")"
+kill "$dfd"; wait "$dfd" 2>/dev/null || true
+d2=$(incident 2)
+jq -c '[.stacks[] | .frames] | flatten' "$d2/report.json" | grep -q app_wait_deep ||
+	fail "the second incident, server gone, is not named: $(jq -c '.stacks[0].frames' "$d2/report.json")"
+grep -q 'symbols incomplete' "$TMP/watch.log" && fail "watch says symbols are incomplete: $(grep 'symbols incomplete' "$TMP/watch.log")"
+kill -TERM "$wpid"; wait "$wpid" || fail "the watcher exited $? on SIGTERM"
+ok "watch: incidents named in the writer thread, the second from the first's lookup with the server gone"

@@ -41,7 +41,7 @@ start_app app; app=$pid
 start_app myalias; alias_pid=$pid
 start_app appmini; mini=$pid
 
-# record NAME PIDS [ENV...] [-- FLAGS...]: a 1 s capture into $TMP/NAME; sets took (s)
+# record NAME PIDS [ENV...] [-- FLAGS...]: a 0.5 s capture into $TMP/NAME; sets took (s)
 record() {
 	local name=$1 pids=$2 s e; shift 2
 	local envs=() flags=()
@@ -49,7 +49,7 @@ record() {
 	[ $# -gt 0 ] && shift && flags=("$@")
 	s=$(date +%s.%N)
 	env -u DEBUGINFOD_URLS DEBUGINFOD_CACHE_PATH="$TMP/cache-$name" "${envs[@]}" \
-		"$ST" record --pid "$pids" --duration 1s --out "$TMP/$name" "${flags[@]}" \
+		"$ST" record --pid "$pids" --duration 500ms --out "$TMP/$name" "${flags[@]}" \
 		>"$TMP/$name.sum" 2>"$TMP/$name.err" || fail "record $name failed: $(cat "$TMP/$name.err")"
 	e=$(date +%s.%N)
 	took=$(echo "$e - $s" | bc)
@@ -145,7 +145,7 @@ url=http://127.0.0.1:$port
 wait_until 30 "debuginfod to serve $bid" curl -sf -o /dev/null "$url/buildid/$bid/debuginfo"
 env DEBUGINFOD_URLS="$url" DEBUGINFOD_CACHE_PATH="$TMP/cache-watch" \
 	"$ST" watch --pid "$app" --probe "tcp://127.0.0.1:$port" --threshold 5s --interval 250ms \
-	--before 1s --window 1s --cooldown 0 --baseline 1s --out "$TMP/incidents" --state-dir "$TMP/state" \
+	--before 500ms --window 500ms --cooldown 0 --baseline 500ms --out "$TMP/incidents" --state-dir "$TMP/state" \
 	>"$TMP/watch.out" 2>"$TMP/watch.log" &
 wpid=$!; PIDS_TO_KILL+=($wpid)
 wait_until 30 "the watcher to start watching" grep -q 'watching' "$TMP/watch.log"

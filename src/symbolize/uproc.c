@@ -328,7 +328,7 @@ static void find_exe_name(struct uproc *p, const char *proc_root)
 {
 	static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
 					    "/usr/bin", "/sbin", "/bin" };
-	char path[PATH_MAX], exe[PATH_MAX], comm[64], dir[PATH_MAX];
+	char path[PATH_MAX], exe[PATH_MAX], comm[64], own[16], dir[PATH_MAX];
 	const char *base;
 	struct stat st;
 	ssize_t n;
@@ -349,7 +349,8 @@ static void find_exe_name(struct uproc *p, const char *proc_root)
 	fclose(f);
 	comm[strcspn(comm, "\n")] = '\0';
 	base = strrchr(exe, '/') + 1;
-	if (!comm[0] || strchr(comm, '/') || (strncmp(base, comm, 15) == 0 && strlen(comm) == (strlen(base) < 15 ? strlen(base) : 15)))
+	snprintf(own, sizeof(own), "%.15s", base);
+	if (!comm[0] || strchr(comm, '/') || strcmp(own, comm) == 0)
 		return; /* run by its own name (comm is it, cut at 15 bytes) */
 	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - exe), exe);
 	p->exe_as_run = alias_in_dir(p->root, dir[0] ? dir : "/", comm, &st);

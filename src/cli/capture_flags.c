@@ -28,7 +28,7 @@ static const struct capture_flag {
 	{ { "bpf-stats", no_argument, NULL, CF_BPF_STATS }, NULL, NULL,
 	  "measure the BPF programs' run time into report.json\n"
 	  "(the kernel's stats cost ~20-40 ns per program run)" },
-	{ { "debuginfod-timeout", required_argument, NULL, CF_DEBUGINFOD_TIMEOUT }, "D", "e.g. 5s, 500ms, 0",
+	{ { "debuginfod-timeout", required_argument, NULL, CF_DEBUGINFOD_TIMEOUT }, "D", "a duration up to 10m, e.g. 5s, 500ms, 0",
 	  "after the window, how long debuginfod (DEBUGINFOD_URLS)\n"
 	  "may take to bring symbols of stripped binaries; default 5s" },
 };

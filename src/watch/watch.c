@@ -369,6 +369,10 @@ static void *writer_main(void *arg)
 			if (symbolize_late(j->cd, &lo, &lr) == 0 && lr.why[0] &&
 			    lr.not_found + lr.timed_out + lr.failed)
 				logline("symbols incomplete after %.1f s: %s", lr.lookup_ns / 1e9, lr.why);
+			/* the baseline is judged by the same names (its binaries were
+			 * just looked up: registry answers, no network) */
+			if (j->base)
+				symbolize_late(j->base, &lo, &lr);
 
 			ret = writer_write_incident(j->cd, &inc, j->tmp, w->o->top, err, sizeof(err));
 		} else {

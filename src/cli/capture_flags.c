@@ -1,6 +1,7 @@
 /* capture_flags.c: record's capture flags, parsed once for record and watch. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/capture_flags.h"
@@ -52,6 +53,18 @@ void capture_flags_init(struct capture_flags *f)
 	f->ro.max_ustack = 8192;
 	f->top = 10;
 	f->debuginfod_timeout_ns = 5000000000ull;
+}
+
+int capture_flags_env(struct capture_flags *f, char *err, size_t errlen)
+{
+	const char *v = getenv("STALLTRAP_DEBUGINFOD_TIMEOUT");
+
+	if (v && capture_flags_apply(f, CF_DEBUGINFOD_TIMEOUT, v, err, errlen)) {
+		snprintf(err, errlen, "invalid STALLTRAP_DEBUGINFOD_TIMEOUT '%.256s': expected %s", v,
+			 find(CF_DEBUGINFOD_TIMEOUT)->expect);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void capture_flags_longopts(struct option *out, const struct option *own)

@@ -40,6 +40,11 @@ struct capture_flags {
  * switches off. */
 void capture_flags_init(struct capture_flags *f);
 
+/* Applies the environment's defaults, which the flags override:
+ * STALLTRAP_DEBUGINFOD_TIMEOUT (as --debuginfod-timeout). Returns 0, or
+ * -EINVAL with "invalid STALLTRAP_DEBUGINFOD_TIMEOUT 'VALUE': expected ..." in err. */
+int capture_flags_env(struct capture_flags *f, char *err, size_t errlen);
+
 /* Copies own (up to its terminator), then the capture flags, then a
  * terminator into out, which has room for all of own plus CAPTURE_FLAGS_N. */
 void capture_flags_longopts(struct option *out, const struct option *own);

@@ -128,6 +128,8 @@ int cmd_record(int argc, char **argv)
 
 	capture_flags_longopts(longopts, own_opts);
 	capture_flags_init(&cf);
+	if (capture_flags_env(&cf, err, sizeof(err)))
+		return usage_error("%s%s", err, "");
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

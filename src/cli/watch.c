@@ -572,6 +572,8 @@ int cmd_watch(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	capture_flags_init(&c.cf);
+	if (capture_flags_env(&c.cf, errbuf, sizeof(errbuf)))
+		return usage_error("%s", errbuf);
 	capture_flags_longopts(longopts, own_opts);
 	/* the config file first, so that the command line wins */
 	for (int i = 1; i < argc; i++) {

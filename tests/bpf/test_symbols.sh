@@ -4,10 +4,11 @@
 # id) and served by a real debuginfod on loopback: `record` names every frame
 # of it. With the server down (connection refused) or hanging (accepts, never
 # answers) the window still ends on time and the lookup gives up at
-# --debuginfod-timeout, the frames staying [app+0x...]. Also: debuginfod's
-# file cache serves a later capture with the server gone; MiniDebugInfo
-# (.gnu_debugdata, built as Fedora's find-debuginfo does) names frames with no
-# server; a binary run through a symlink is named by the symlink.
+# --debuginfod-timeout (or STALLTRAP_DEBUGINFOD_TIMEOUT), the frames staying
+# [app+0x...]. Also: debuginfod's file cache serves a later capture with the
+# server gone; MiniDebugInfo (.gnu_debugdata, built as Fedora's find-debuginfo
+# does) names frames with no server; a binary run through a symlink is named by
+# the symlink; watch looks up in its writer thread, once per binary.
 source "$(dirname "$0")/../lib.sh"
 require_root
 command -v debuginfod >/dev/null || fail "debuginfod is not installed: run scripts/install-deps.sh"
@@ -126,7 +127,8 @@ while True: held.append(s.accept()[0])
 ' "$hport" >/dev/null 2>&1 &
 PIDS_TO_KILL+=($!)
 wait_until 5 "the hanging listener" bash -c "exec 3<>/dev/tcp/127.0.0.1/$hport"
-record hang "$app" DEBUGINFOD_URLS="http://127.0.0.1:$hport" -- --debuginfod-timeout 2s
+# the deadline from the environment this time (the flag's default is 5 s)
+record hang "$app" DEBUGINFOD_URLS="http://127.0.0.1:$hport" STALLTRAP_DEBUGINFOD_TIMEOUT=2s
 lookup=$(echo "$(stat_of hang symbols_lookup_ns) / 1000000000" | bc -l)
 [ "$(stat_of hang symbols_timed_out)" = 1 ] || fail "symbols_timed_out: $(jq -c .capture "$TMP/hang/report.json"); $(cat "$TMP/hang.err")"
 grep -q 'symbols incomplete.*deadline' "$TMP/hang.err" || fail "record does not say the lookup hit its deadline: $(cat "$TMP/hang.err")"

@@ -7,7 +7,7 @@ set -eu
 PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
   libjansson-dev libcap-dev libiberty-dev pkg-config
   protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev"
+  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev libdebuginfod-dev"
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node;
 # the real servers the server tests freeze (each test runs its own instance
@@ -15,7 +15,8 @@ PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager
-  mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools"
+  mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools
+  debuginfod xz-utils binutils"
 
 missing=""
 for p in $PKGS_BUILD $PKGS_TEST; do

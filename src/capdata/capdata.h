@@ -244,6 +244,10 @@ int64_t capdata_mapping(struct capdata *cd, uint64_t start, uint64_t limit, uint
 			const char *file, const char *build_id);
 int64_t capdata_frame(struct capdata *cd, const char *name, uint64_t addr,
 		      uint32_t mapping, bool kernel);
+/* Renames frame id (symbols found after the capture: symbolize_late). Two
+ * frames may then have equal content; ids stay valid, and the name is
+ * cleaned and capped as capdata_frame's. Returns 0, -EINVAL or -ENOMEM. */
+int capdata_rename_frame(struct capdata *cd, uint32_t id, const char *name);
 int64_t capdata_stack(struct capdata *cd, const uint32_t *frames, uint32_t nframes,
 		      enum cap_stack_status status);
 /* A thread is keyed by tid and comm: a thread that renames itself gets two entries.

@@ -149,6 +149,35 @@ cleanup:
 	return err;
 }
 
+static uint64_t frame_hash(const struct cap_frame *f)
+{
+	uint64_t h = htab_hash_u64(htab_hash_u64(HTAB_HASH_SEED, f->addr),
+				   (uint64_t)f->mapping << 1 | f->kernel);
+
+	return htab_hash_str(h, f->name);
+}
+
+int capdata_rename_frame(struct capdata *cd, uint32_t id, const char *name)
+{
+	char *owned = NULL;
+	int err;
+
+	if (!cd->index || !name || id >= cd->nframes)
+		return -EINVAL;
+	if (strcmp(cd->frames[id].name, name) == 0)
+		return 0;
+	err = capdata_str_dup_clean(name, CAPDATA_MAX_STRING, &owned);
+	if (err)
+		return err;
+	/* Re-filed under its new name: the table keeps its slot count, so the
+	 * insert after a remove cannot fail. */
+	htab_remove(&cd->index->frames, frame_hash(&cd->frames[id]), id);
+	free(cd->frames[id].name);
+	cd->frames[id].name = owned;
+	htab_insert(&cd->index->frames, frame_hash(&cd->frames[id]), id);
+	return 0;
+}
+
 struct stack_key {
 	const uint32_t *frames;
 	uint32_t nframes;

@@ -35,6 +35,9 @@ static const struct capture_flag {
 	{ { "max-overhead", required_argument, NULL, CF_MAX_OVERHEAD }, "PCT", "0.01%..100% or off",
 	  "the BPF side's cost allowed, a share of one core: past\n"
 	  "it, the block threshold is raised until calm; default 1%" },
+	{ { "debuginfod-timeout", required_argument, NULL, CF_DEBUGINFOD_TIMEOUT }, "D", "a duration up to 10m, e.g. 5s, 500ms, 0",
+	  "after the window, how long debuginfod (DEBUGINFOD_URLS)\n"
+	  "may take to bring symbols of stripped binaries; default 5s" },
 };
 
 _Static_assert(sizeof(flags) / sizeof(flags[0]) == CAPTURE_FLAGS_N,
@@ -74,6 +77,19 @@ void capture_flags_init(struct capture_flags *f)
 	f->ro.hold_threshold_ns = 10000000ull;
 	f->ro.max_ustack = CAPTURE_USTACK_DEFAULT;
 	f->top = 10;
+	f->debuginfod_timeout_ns = 5000000000ull;
+}
+
+int capture_flags_env(struct capture_flags *f, char *err, size_t errlen)
+{
+	const char *v = getenv("STALLTRAP_DEBUGINFOD_TIMEOUT");
+
+	if (v && capture_flags_apply(f, CF_DEBUGINFOD_TIMEOUT, v, err, errlen)) {
+		snprintf(err, errlen, "invalid STALLTRAP_DEBUGINFOD_TIMEOUT '%.256s': expected %s", v,
+			 find(CF_DEBUGINFOD_TIMEOUT)->expect);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void capture_flags_longopts(struct option *out, const struct option *own)
@@ -133,6 +149,10 @@ int capture_flags_apply(struct capture_flags *f, int id, const char *v, char *er
 		break;
 	case CF_BPF_STATS:
 		f->ro.bpf_stats = true;
+		break;
+	case CF_DEBUGINFOD_TIMEOUT:
+		bad = parse_duration_ns(v, &f->debuginfod_timeout_ns) != 0 ||
+		      f->debuginfod_timeout_ns > 600000000000ull;
 		break;
 	}
 	if (bad) {

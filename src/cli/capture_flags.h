@@ -25,6 +25,7 @@ enum capture_flag_id {
 	CF_RINGBUF_KB,
 	CF_BPF_STATS,
 	CF_MAX_OVERHEAD,
+	CF_DEBUGINFOD_TIMEOUT,
 	CF_END,
 };
 #define CAPTURE_FLAGS_N (CF_END - CF_MIN_BLOCK)
@@ -32,11 +33,18 @@ enum capture_flag_id {
 struct capture_flags {
 	struct recorder_opts ro;  /* the capture's part; the targets are the command's to set */
 	int top;                  /* --top: call sites in the printed summary */
+	uint64_t debuginfod_timeout_ns; /* --debuginfod-timeout: symbolize_late's deadline */
 };
 
 /* The defaults: --min-block 1ms, --hold-threshold 10ms, --max-ustack 65536,
- * --ringbuf-kb 0 (the capture's default), --top 10, switches off. */
+ * --ringbuf-kb 0 (the capture's default), --top 10, --debuginfod-timeout 5s,
+ * --max-overhead 1%, switches off. */
 void capture_flags_init(struct capture_flags *f);
+
+/* Applies the environment's defaults, which the flags override:
+ * STALLTRAP_DEBUGINFOD_TIMEOUT (as --debuginfod-timeout). Returns 0, or
+ * -EINVAL with "invalid STALLTRAP_DEBUGINFOD_TIMEOUT 'VALUE': expected ..." in err. */
+int capture_flags_env(struct capture_flags *f, char *err, size_t errlen);
 
 /* Copies own (up to its terminator), then the capture flags, then a
  * terminator into out, which has room for all of own plus CAPTURE_FLAGS_N. */

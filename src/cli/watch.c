@@ -574,6 +574,8 @@ int cmd_watch(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	capture_flags_init(&c.cf);
+	if (capture_flags_env(&c.cf, errbuf, sizeof(errbuf)))
+		return usage_error("%s", errbuf);
 	capture_flags_longopts(longopts, own_opts);
 	/* the config file first, so that the command line wins */
 	for (int i = 1; i < argc; i++) {
@@ -761,6 +763,7 @@ int cmd_watch(int argc, char **argv)
 	o.alert_match = (const char *const *)c.alert_match;
 	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
+	o.debuginfod_timeout_ns = c.cf.debuginfod_timeout_ns;
 	{
 		int e = outdir_make(o.out_dir);
 

@@ -211,6 +211,25 @@ static void put_ustacks(FILE *f, const struct aggregate *agg)
 		pct(agg->ustack_ns[CAP_STACK_UNREADABLE], with));
 }
 
+/* Binaries whose frames stayed "[file+0x...]" after the debuginfod lookups
+ * (symbolize_late's counters); nothing when none lacked symbols. */
+static void put_symbols(FILE *f, const struct capdata *cd)
+{
+	uint64_t wanted = capdata_get_stat(cd, "symbols_wanted");
+	uint64_t found = capdata_get_stat(cd, "symbols_found");
+
+	if (!wanted)
+		return;
+	fprintf(f, "symbols: %" PRIu64 " of %" PRIu64 " binar%s without symbols got them from debuginfod",
+		found, wanted, wanted == 1 ? "y" : "ies");
+	if (found < wanted)
+		fprintf(f, "; incomplete: not found %" PRIu64 ", timed out %" PRIu64 ", failed %" PRIu64
+			" (no DEBUGINFOD_URLS, unreachable, ...)",
+			capdata_get_stat(cd, "symbols_not_found"), capdata_get_stat(cd, "symbols_timed_out"),
+			capdata_get_stat(cd, "symbols_failed"));
+	fputc('\n', f);
+}
+
 /* "  3. 15.000 ms  68.2%  2 blocks  2 threads  S 67% D 33%  app_lock" and its stack line. */
 static void put_site(FILE *f, const struct capdata *cd, const struct render_sites *ss,
 		     const struct render_site *st, size_t rank)
@@ -287,5 +306,6 @@ int render_summary(FILE *f, const struct capdata *cd, const struct aggregate *ag
 	put_drops(f, cd);
 	put_governor(f, cd);
 	put_ustacks(f, agg);
+	put_symbols(f, cd);
 	return ferror(f) ? -EIO : 0;
 }

@@ -342,8 +342,8 @@ static uint32_t line_mapping(struct symbolizer *sym, struct sproc *p, const stru
 		if ((l->perms & MAPS_X) && l->path[0]) {
 			bool have = uproc__build_id(p->up, l, build_id, sizeof(build_id)) == 0;
 
-			id = capdata_mapping(sym->cd, l->start, l->end, l->offset, l->path,
-					     have ? build_id : NULL);
+			id = capdata_mapping(sym->cd, l->start, l->end, l->offset,
+					     uproc__path_as_run(p->up, l), have ? build_id : NULL);
 			if (id >= 0)
 				p->line_mapping[idx] = id;
 		}

@@ -78,4 +78,36 @@ struct symbolizer_stats {
 };
 void symbolizer_stats(const struct symbolizer *sym, struct symbolizer_stats *out);
 
+/* ---- after the capture: symbols of stripped binaries ----
+ *
+ * During the capture the symbolizer never touches the network: a binary
+ * without a symbol table and without local debug info (the host's
+ * /usr/lib/debug, its .gnu_debuglink, its .gnu_debugdata) leaves its frames
+ * "[file+0x...]". symbolize_late, called once the window has ended, asks
+ * debuginfod (elfutils' client: DEBUGINFOD_URLS, and its file cache,
+ * DEBUGINFOD_CACHE_PATH) for those binaries' debug info by build id, within
+ * a deadline, and renames their frames in cd. Answers, misses included, are
+ * kept for the life of the process (see debuginfo.h), so a watcher asks once
+ * per binary. Runs on saved capture data too (the main file's program headers
+ * are then read from the mapping's path, if it still holds that build). */
+struct symbolize_late_opts {
+	uint64_t timeout_ns;    /* for all lookups together; each gets an equal share of what is left */
+};
+
+struct symbolize_late_result {
+	unsigned int wanted;    /* build ids with unnamed frames */
+	unsigned int found, not_found, timed_out, failed, no_server;
+	uint64_t frames_named;  /* frames renamed */
+	uint64_t lookup_ns;     /* time spent, lookups and naming */
+	char why[320];          /* "" when every wanted build id got its symbols; else the first
+				 * that did not, and why ("app (build id 1a2b...): debuginfod gave
+				 * no answer before the deadline; and 2 more binaries") */
+};
+
+/* Sets cd's stats symbols_wanted, _found, _not_found, _timed_out, _failed,
+ * _lookup_ns, _named_frames when some binary lacked symbols. Returns 0,
+ * -EINVAL or -ENOMEM. */
+int symbolize_late(struct capdata *cd, const struct symbolize_late_opts *o,
+		   struct symbolize_late_result *r);
+
 #endif /* STALLTRAP_SYMBOLIZE_H */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <elfutils/libdwfl.h>
 #include <libelf.h>
 
+#include "symbolize/debuginfo.h"
 #include "symbolize/demangle.h"
 #include "symbolize/modsyms.h"
 
@@ -36,6 +38,8 @@ struct unwind_ctx {
 struct uproc {
 	pid_t pid;
 	char *root;             /* "<proc_root>/<pid>/root": prefix of every ELF path */
+	char *exe;              /* the executable as maps names it (symlinks resolved), or NULL */
+	char *exe_as_run;       /* the name it was run by, when that is a link to it, or NULL */
 	struct maps *maps;
 	Dwfl *dwfl;             /* NULL while closed */
 	Elf *arch_elf;          /* tells dwfl_attach_state the architecture; lives as long as dwfl */
@@ -113,7 +117,9 @@ static char *debuginfo_path; /* NULL: libdwfl's default, ":.debug:/usr/lib/debug
 
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	/* never the network (dwfl_standard_find_debuginfo asks debuginfod when
+	 * DEBUGINFOD_URLS is set): symbolize_late does that after the window */
+	.find_debuginfo = debuginfo__find_local,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -275,6 +281,97 @@ bool uproc__is_open(const struct uproc *p)
 	return p->dwfl != NULL;
 }
 
+/* Whether path (in the target's namespace, under root) is the file st describes. */
+static bool same_file(const char *root, const char *path, const struct stat *st)
+{
+	char full[PATH_MAX];
+	struct stat s;
+
+	return snprintf(full, sizeof(full), "%s%s", root, path) < (int)sizeof(full) &&
+	       stat(full, &s) == 0 && s.st_dev == st->st_dev && s.st_ino == st->st_ino;
+}
+
+/* The name in dir the process was run by: comm is the basename of the path
+ * given to execve, cut at 15 bytes; a cut one is matched by prefix. */
+static char *alias_in_dir(const char *root, const char *dir, const char *comm,
+			  const struct stat *st)
+{
+	char path[PATH_MAX], full[PATH_MAX];
+	struct dirent *de;
+	char *found = NULL;
+	DIR *d;
+
+	if (strlen(comm) < 15) {
+		snprintf(path, sizeof(path), "%s/%s", dir, comm);
+		return same_file(root, path, st) ? strdup(path) : NULL;
+	}
+	if (snprintf(full, sizeof(full), "%s%s", root, dir) >= (int)sizeof(full) || !(d = opendir(full)))
+		return NULL;
+	while (!found && (de = readdir(d))) {
+		if (strncmp(de->d_name, comm, 15) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (same_file(root, path, st))
+			found = strdup(path);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Finds the name the process runs under when it differs from the file the
+ * kernel resolved (/usr/sbin/mysqld -> mariadbd, python3 -> python3.11):
+ * /proc/PID/exe and the maps name the target of the symlink, comm the name
+ * it was run by. Only a name that is a link to the very file (same device and
+ * inode) is taken; a comm the process changed matches nothing. Neither read
+ * takes the target's mmap_lock. */
+static void find_exe_name(struct uproc *p, const char *proc_root)
+{
+	static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+					    "/usr/bin", "/sbin", "/bin" };
+	char path[PATH_MAX], exe[PATH_MAX], comm[64], own[16], dir[PATH_MAX];
+	const char *base;
+	struct stat st;
+	ssize_t n;
+	size_t i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)p->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0 || exe[0] != '/' || stat(path, &st) != 0)
+		return;
+	exe[n] = '\0';
+	snprintf(path, sizeof(path), "%s/%d/comm", proc_root, (int)p->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	base = strrchr(exe, '/') + 1;
+	snprintf(own, sizeof(own), "%.15s", base);
+	if (!comm[0] || strchr(comm, '/') || strcmp(own, comm) == 0)
+		return; /* run by its own name (comm is it, cut at 15 bytes) */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - exe), exe);
+	p->exe_as_run = alias_in_dir(p->root, dir[0] ? dir : "/", comm, &st);
+	for (i = 0; !p->exe_as_run && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (strcmp(dirs[i], dir) != 0)
+			p->exe_as_run = alias_in_dir(p->root, dirs[i], comm, &st);
+	if (p->exe_as_run)
+		p->exe = strdup(exe);
+	if (!p->exe) {
+		free(p->exe_as_run);
+		p->exe_as_run = NULL;
+	}
+}
+
+const char *uproc__path_as_run(const struct uproc *p, const struct maps_line *line)
+{
+	if (p->exe && strcmp(line->path, p->exe) == 0)
+		return p->exe_as_run;
+	return line->path;
+}
+
 int uproc__new(pid_t pid, const char *proc_root, const char *maps_text, struct uproc **out)
 {
 	struct uproc *p;
@@ -292,6 +389,7 @@ int uproc__new(pid_t pid, const char *proc_root, const char *maps_text, struct u
 	err = maps__parse(maps_text, &p->maps);
 	if (err)
 		goto cleanup;
+	find_exe_name(p, proc_root);
 	*out = p;
 	return 0;
 
@@ -307,6 +405,8 @@ void uproc__free(struct uproc *p)
 	uproc__close(p);
 	maps__free(p->maps);
 	free(p->root);
+	free(p->exe);
+	free(p->exe_as_run);
 	free(p);
 }
 
@@ -444,7 +544,7 @@ int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t
 		return symbolize_demangle(name, buf, len);
 	}
 	if (info->line && info->line->path[0]) {
-		file_label(info->line->path, label, sizeof(label));
+		file_label(uproc__path_as_run(p, info->line), label, sizeof(label));
 		snprintf(buf, len, "[%s+0x%" PRIx64 "]", label,
 			 pc - info->line->start + info->line->offset);
 	} else {
@@ -459,17 +559,21 @@ int uproc__build_id(struct uproc *p, const struct maps_line *line, char *buf, si
 	Dwfl_Module *mod;
 	GElf_Addr vaddr;
 	Dwarf_Addr bias;
+	Elf *elf;
 	int n, i;
 
 	if (session_open(p) != 0)
 		return -ENOENT;
 	mod = dwfl_addrmodule(p->dwfl, line->start);
-	if (!mod || !dwfl_module_getelf(mod, &bias))
+	if (!mod || !(elf = dwfl_module_getelf(mod, &bias)))
 		return -ENOENT;
 	n = dwfl_module_build_id(mod, &bits, &vaddr);
 	if (n <= 0 || len < (size_t)n * 2 + 1)
 		return -ENOENT;
 	for (i = 0; i < n; i++)
 		snprintf(buf + 2 * i, 3, "%02x", bits[i]);
+	/* symbolize_late turns file offsets into the debug file's addresses
+	 * with these, after the file may be gone */
+	debuginfo__note_loads(buf, elf);
 	return 0;
 }

@@ -77,8 +77,14 @@ int uproc__unwind(struct uproc *p, const uint64_t *regs, const uint8_t *stack, s
 int uproc__name(struct uproc *p, uint64_t pc, bool activation, char *buf, size_t len,
 		struct uproc_pcinfo *info);
 
+/* The path a maps line's file is known by to the process: the name the
+ * executable was run by when that is a symlink (or hard link) to it, else
+ * the path as maps has it. */
+const char *uproc__path_as_run(const struct uproc *p, const struct maps_line *line);
+
 /* The build id of the ELF file mapped by line, as lowercase hex into buf
- * (at least 2 * 64 + 1 bytes). Returns 0, or -ENOENT when unknown. */
+ * (at least 2 * 64 + 1 bytes), and notes the file's program headers for
+ * symbolize_late. Returns 0, or -ENOENT when unknown. */
 int uproc__build_id(struct uproc *p, const struct maps_line *line, char *buf, size_t len);
 
 #endif /* STALLTRAP_SYMBOLIZE_UPROC_H */

@@ -23,6 +23,7 @@
 
 #include "capture/proc.h"
 #include "pipeline/writer.h"
+#include "symbolize/symbolize.h"
 #include "watch/control.h"
 #include "watch/flight.h"
 #include "watch/listen.h"
@@ -365,6 +366,18 @@ static void *writer_main(void *arg)
 		if (!ret) {
 			struct writer_incident inc = { .trigger_ns = j->trigger_ns, .trigger = j->trigger,
 						       .baseline = j->base, .baseline_note = j->base_note };
+			struct symbolize_late_opts lo = { .timeout_ns = w->o->debuginfod_timeout_ns };
+			struct symbolize_late_result lr;
+
+			/* here, off the capture's loop: a slow debuginfod delays the
+			 * writing of this incident by its deadline at most */
+			if (symbolize_late(j->cd, &lo, &lr) == 0 && lr.why[0] &&
+			    lr.not_found + lr.timed_out + lr.failed)
+				logline("symbols incomplete after %.1f s: %s", lr.lookup_ns / 1e9, lr.why);
+			/* the baseline is judged by the same names (its binaries were
+			 * just looked up: registry answers, no network) */
+			if (j->base)
+				symbolize_late(j->base, &lo, &lr);
 
 			ret = writer_write_incident(j->cd, &inc, j->tmp, w->o->top, err, sizeof(err));
 		} else {

@@ -46,6 +46,7 @@ struct watch_opts {
 	const char *const *alert_match; /* --alert-match LABEL=VALUE: the webhook's alerts must hold all */
 	size_t nalert_match;
 	int top;
+	uint64_t debuginfod_timeout_ns; /* symbolize_late's deadline, in the writer thread */
 };
 
 /* Runs until SIGTERM/SIGINT (a capture in progress is finished and written

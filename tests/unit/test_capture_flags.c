@@ -219,6 +219,28 @@ static void test_table_and_usage(void **state)
 	free(buf);
 }
 
+/* STALLTRAP_DEBUGINFOD_TIMEOUT sets the default the flag overrides; a bad one is named. */
+static void test_env(void **state)
+{
+	struct capture_flags f;
+	char err[512];
+
+	capture_flags_init(&f);
+	assert_int_equal(f.debuginfod_timeout_ns, 5000000000ull);
+	setenv("STALLTRAP_DEBUGINFOD_TIMEOUT", "750ms", 1);
+	assert_int_equal(capture_flags_env(&f, err, sizeof(err)), 0);
+	assert_int_equal(f.debuginfod_timeout_ns, 750000000ull);
+	assert_int_equal(capture_flags_apply(&f, CF_DEBUGINFOD_TIMEOUT, "2s", err, sizeof(err)), 0);
+	assert_int_equal(f.debuginfod_timeout_ns, 2000000000ull);
+	setenv("STALLTRAP_DEBUGINFOD_TIMEOUT", "11m", 1);
+	assert_int_equal(capture_flags_env(&f, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "invalid STALLTRAP_DEBUGINFOD_TIMEOUT '11m'"));
+	unsetenv("STALLTRAP_DEBUGINFOD_TIMEOUT");
+	capture_flags_init(&f);
+	assert_int_equal(capture_flags_env(&f, err, sizeof(err)), 0);
+	assert_int_equal(f.debuginfod_timeout_ns, 5000000000ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_applied),
 		cmocka_unit_test(test_getopt),
 		cmocka_unit_test(test_table_and_usage),
+		cmocka_unit_test(test_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

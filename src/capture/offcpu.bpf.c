@@ -301,15 +301,16 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
 #define ST_USTACK_LEAN (8 * 1024)
 
 /* A block's exact time matters more than its whole stack: while the ring is
- * more than a quarter full (user space behind: a burst, a generation
- * handover, a slow disk), stacks are copied up to 8 KiB only, so that deep
+ * more than three quarters full (user space behind even after the wakeup
+ * at half: a burst, a generation handover, a slow disk; it drains every
+ * 100 ms otherwise), stacks are copied up to 8 KiB only, so that deep
  * ones (a thread with a 64 KiB buffer on its stack copies 64 KiB a block)
  * do not crowd the blocks themselves out. Counted: ustack_ring_lean. */
 static __always_inline __u32 ring_budget(__u32 ulen)
 {
 	if (ulen <= ST_USTACK_LEAN)
 		return ulen;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4) {
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4 * 3) {
 		__sync_fetch_and_add(&ustack_ring_lean, 1);
 		return ST_USTACK_LEAN;
 	}

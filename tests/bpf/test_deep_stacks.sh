@@ -12,7 +12,7 @@ rec() {
 	local name=$1 gate=$TMP/gate-$1 wl st; shift
 	local flags=()
 	if [ "$1" = "--max-ustack" ]; then flags=(--max-ustack "$2"); shift 2; fi
-	"$WL/longblock" --threads 4 --duration 2 --start-after "$gate" "$@" >"$TMP/$name.wl" &
+	"$WL/longblock" --threads 2 --duration 2 --start-after "$gate" "$@" >"$TMP/$name.wl" &
 	wl=$!; PIDS_TO_KILL+=($wl)
 	"$ST" record --pid $wl --duration 10s "${flags[@]}" --out "$TMP/$name" >"$TMP/$name.summary" 2>"$TMP/$name.err" &
 	st=$!; PIDS_TO_KILL+=($st)
@@ -28,12 +28,12 @@ for kib in 16 32; do
 		rec $name --stack-kib $kib $([ $when = late ] && echo --late)
 		r=$TMP/$name/report.json
 		jq -e '.user_stack_complete_pct >= 99' "$r" >/dev/null ||
-			fail "$name: user stacks complete for $(jq .user_stack_complete_pct "$r") % of off-CPU time: $(grep 'user stacks' "$TMP/$name.summary")"
+			fail "$name: user stacks complete for $(jq .user_stack_complete_pct "$r") % of off-CPU time ($(jq .capture.ustack_ring_lean "$r") copies cut while the ring filled): $(grep 'user stacks' "$TMP/$name.summary")"
 		# the blocks' copies reached past the padding: each is at least kib KiB
 		jq -e --argjson k $kib '.capture.ustack_bytes / .capture.ustack_copies >= $k * 1024' "$r" >/dev/null ||
 			fail "$name: $(jq -c '.capture | {ustack_bytes, ustack_copies}' "$r")"
-		# every copy of the workload's threads knew where the stack ends
-		jq -e '.capture.ustack_copy_bounded >= .capture.blocks and .capture.ustack_top_learnt >= 4' "$r" >/dev/null ||
+		# the copies of the workload's threads knew where the stack ends
+		jq -e '.capture.ustack_copy_bounded >= 0.99 * .capture.blocks and .capture.ustack_top_learnt >= 2' "$r" >/dev/null ||
 			fail "$name: copies not bounded by the stack end: $(jq -c '.capture | with_entries(select(.key | startswith("ustack")))' "$r")"
 		grep -q "pad_kib" "$TMP/$name/profile.folded" || fail "$name: no pad_kib frame in the profile"
 		ok "$name: $(jq -r '"\(.user_stack_complete_pct) % complete, \(.capture.ustack_bytes / .capture.ustack_copies | floor) bytes per copy"' "$r")"

@@ -20,8 +20,15 @@ log_dir=${TEST_LOG_DIR:-build/test-logs}
 filter=${T:-}
 mkdir -p "$log_dir"
 
-# selected NAME: whether T= lets this test run
-selected() { [ -z "$filter" ] || [[ $1 == *"$filter"* ]]; }
+# selected NAME: whether T= lets this test run (T="a b": names containing a or b)
+selected() {
+	local w
+	[ -z "$filter" ] && return 0
+	for w in $filter; do [[ $1 == *"$w"* ]] && return 0; done
+	return 1
+}
+# TEST_TIMEOUT_SCALE=N multiplies every test's time limit (emulated kernels: tests/kernels/run.sh)
+scale=${TEST_TIMEOUT_SCALE:-1}
 
 run_unit() { # binary label
 	local bin=$1 label=$2 out rc p f
@@ -43,7 +50,7 @@ run_unit() { # binary label
 run_script() {
 	local kind=$1 limit=$2 name=$3 start rc=0 res; shift 3
 	start=$(date +%s)
-	timeout "$limit" "$@" >"$log_dir/$name.log" 2>&1 || rc=$?
+	timeout $((limit * scale)) "$@" >"$log_dir/$name.log" 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1)); res=ok
 	elif [ "$rc" -eq 77 ]; then

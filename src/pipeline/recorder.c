@@ -436,6 +436,24 @@ static void poll_cgroup(struct recorder *r)
 	free(pids);
 }
 
+/* The capture path and the features left out, said once per process (watch
+ * starts a capture per generation). */
+static void print_capture_once(const struct capture *c)
+{
+	static int printed;
+	const struct capture_feature *f = capture_get_features(c);
+	char off[1024] = "";
+	size_t len = 0;
+
+	if (__atomic_exchange_n(&printed, 1, __ATOMIC_SEQ_CST))
+		return;
+	for (int i = 0; i < CAPTURE_NFEATURES; i++)
+		if (!f[i].on && len < sizeof(off))
+			len += snprintf(off + len, sizeof(off) - len, "%s%s (%s)", len ? ", " : "", f[i].name, f[i].reason);
+	fprintf(stderr, "capture: %s path%s%s\n", capture_path_name(capture_get_path(c)),
+		len ? "; left out: " : ", every feature on", off);
+}
+
 int recorder_start(struct recorder **out, const struct recorder_opts *o, char *err, size_t errlen)
 {
 	struct capture_opts co = {
@@ -501,6 +519,7 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	if (ret)
 		goto cleanup;
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
+	print_capture_once(r->cap);
 	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
 	r->cd.window.attached_mono_ns = capture_attached_ns(r->cap);
 	sample_memory(r, r->start_mono_ns);

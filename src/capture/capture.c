@@ -133,9 +133,9 @@ static bool btf_has(const struct btf *btf, const char *name, int kind)
 	return btf__find_by_name_kind(btf, name, kind) > 0;
 }
 
-static void probe_features(struct capture_features *f)
+void capture_features_from_btf(const struct btf *btf, bool kprobe_pmu, const char *fts_symbol,
+			       struct capture_features *f)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	int n;
 
 	memset(f, 0, sizeof(*f));
@@ -149,14 +149,28 @@ static void probe_features(struct capture_features *f)
 	f->task_storage = btf_has(btf, "btf_bpf_task_storage_get", BTF_KIND_TYPEDEF);
 	f->bpf_loop = btf_has(btf, "btf_bpf_loop", BTF_KIND_TYPEDEF);
 	f->copy_from_user_task = btf_has(btf, "btf_bpf_copy_from_user_task", BTF_KIND_TYPEDEF);
+	/* void *ctx, void *lock, unsigned int flags */
 	f->lock_contention = btf_typedef_params(btf, "btf_trace_contention_begin") >= 3;
 	/* void *ctx, mm, [const char *memcg_path,] bool write, bool success */
 	n = btf_typedef_params(btf, "btf_trace_mmap_lock_acquire_returned");
-	f->mmap_lock_args = n >= 4 ? n - 1 : 0;
+	f->mmap_lock_args = n == 4 || n == 5 ? n - 1 : 0;
 	/* fentry names its target by BTF: a clone without BTF cannot be one */
 	f->fentry = btf_has(btf, "finish_task_switch", BTF_KIND_FUNC);
-	f->kprobe = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0 &&
-		    kallsyms_fts(f->fts_symbol, sizeof(f->fts_symbol));
+	if (kprobe_pmu && fts_symbol && fts_symbol[0] && strlen(fts_symbol) < sizeof(f->fts_symbol)) {
+		f->kprobe = true;
+		memcpy(f->fts_symbol, fts_symbol, strlen(fts_symbol) + 1);
+	}
+}
+
+static void probe_features(struct capture_features *f)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char sym[sizeof(f->fts_symbol)] = "";
+	bool pmu = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0;
+
+	if (pmu)
+		kallsyms_fts(sym, sizeof(sym));
+	capture_features_from_btf(btf, pmu, sym, f);
 	btf__free(btf);
 }
 
@@ -387,47 +401,52 @@ static const char *const feature_names[CAPTURE_NFEATURES] = {
 
 _Static_assert(CAPTURE_NFEATURES == FEAT_KSTACK_CACHE + 1, "CAPTURE_NFEATURES");
 
+/* Turns a feature off, keeping the first reason. */
+static void set_off(struct capture_feature *f, const char *reason)
+{
+	if (!f->on)
+		return;
+	f->on = false;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+}
+
 static void feature_off(struct capture *c, int i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void feature_off(struct capture *c, int i, const char *fmt, ...)
 {
+	char why[sizeof(c->features[i].reason)];
 	va_list ap;
 
-	if (!c->features[i].on)
-		return;
-	c->features[i].on = false;
 	va_start(ap, fmt);
-	vsnprintf(c->features[i].reason, sizeof(c->features[i].reason), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	set_off(&c->features[i], why);
 }
 
-/* Every feature on, then off where the options or the kernel's facts say. */
-static void init_features(struct capture *c, const struct capture_opts *o)
+void capture_plan_features(const struct capture_features *f, bool no_locks,
+			   struct capture_feature out[CAPTURE_NFEATURES])
 {
-	const struct capture_features *f = &c->feat;
 	int i;
 
 	for (i = 0; i < CAPTURE_NFEATURES; i++) {
-		c->features[i].name = feature_names[i];
-		c->features[i].on = true;
-		c->features[i].reason[0] = '\0';
+		out[i].name = feature_names[i];
+		out[i].on = true;
+		out[i].reason[0] = '\0';
 	}
-	if (o->no_locks)
+	if (no_locks)
 		for (i = FEAT_WAKERS; i <= FEAT_SAMPLES; i++)
-			feature_off(c, i, "--no-locks");
+			set_off(&out[i], "--no-locks");
 	if (!f->lock_contention)
-		feature_off(c, FEAT_KERNEL_LOCKS, "no lock:contention_begin tracepoint (5.19+)");
+		set_off(&out[FEAT_KERNEL_LOCKS], "no lock:contention_begin tracepoint (5.19+)");
 	if (!f->mmap_lock_args)
-		feature_off(c, FEAT_MMAP_LOCK, "no mmap_lock tracepoints");
+		set_off(&out[FEAT_MMAP_LOCK], "no mmap_lock tracepoints of a known layout");
 	if (!f->task_iter) {
-		feature_off(c, FEAT_SEED_FLUSH, "no task iterator (5.8+)");
-		feature_off(c, FEAT_END_USTACKS, "no task iterator (5.8+)");
+		set_off(&out[FEAT_SEED_FLUSH], "no task iterator (5.8+)");
+		set_off(&out[FEAT_END_USTACKS], "no task iterator (5.8+)");
 	}
 	if (!f->copy_from_user_task)
-		feature_off(c, FEAT_END_USTACKS, "no bpf_copy_from_user_task (5.18+)");
+		set_off(&out[FEAT_END_USTACKS], "no bpf_copy_from_user_task (5.18+)");
 	if (!f->bpf_loop)
-		feature_off(c, FEAT_KSTACK_CACHE, "no bpf_loop (5.17+)");
-	if (getenv("STALLTRAP_KSTACK_CHECK") && strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10) <= 0)
-		feature_off(c, FEAT_KSTACK_CACHE, "STALLTRAP_KSTACK_CHECK=0");
+		set_off(&out[FEAT_KSTACK_CACHE], "no bpf_loop (5.17+)");
 }
 
 const struct capture_feature *capture_get_features(const struct capture *c)
@@ -601,7 +620,9 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 	c->cbs = *cbs;
 	c->sample_hz = o->sample_hz ? o->sample_hz : 49;
 	probe_features(&c->feat);
-	init_features(c, o);
+	capture_plan_features(&c->feat, o->no_locks, c->features);
+	if (getenv("STALLTRAP_KSTACK_CHECK") && strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10) <= 0)
+		feature_off(c, FEAT_KSTACK_CACHE, "STALLTRAP_KSTACK_CHECK=0");
 	if (o->force_path != CAPTURE_PATH_NONE) {
 		paths[0] = o->force_path;
 		npaths = 1;

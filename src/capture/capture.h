@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 struct capture;
+struct btf;
 
 /* How off-CPU blocks are closed and their stacks taken, cheapest first. */
 enum capture_path {
@@ -53,6 +54,11 @@ struct capture_features {
 	char fts_symbol[128];   /* finish_task_switch's name in kallsyms (".isra.0" clones) */
 };
 
+/* Pure: the features of a kernel from its BTF, whether kprobes attach (the
+ * kprobe PMU exists) and finish_task_switch's name in kallsyms ("" none). */
+void capture_features_from_btf(const struct btf *btf, bool kprobe_pmu, const char *fts_symbol,
+			       struct capture_features *f);
+
 /* Pure: the paths to try for a set of features, in order (at most
  * CAPTURE_PATH_NONE of them); returns how many. None: unsupported kernel.
  * Unit-tested against the facts of 5.10, 5.15, 6.1, 6.8 and 6.18. */
@@ -70,6 +76,10 @@ struct capture_feature {
 	char reason[200];       /* why it is off ("" when on) */
 };
 #define CAPTURE_NFEATURES 8
+/* Pure: every feature, on or off (and why) as --no-locks and the kernel's
+ * facts say, before any program is tried. */
+void capture_plan_features(const struct capture_features *f, bool no_locks,
+			   struct capture_feature out[CAPTURE_NFEATURES]);
 /* The capture's features, CAPTURE_NFEATURES of them, valid until capture_finish(). */
 const struct capture_feature *capture_get_features(const struct capture *c);
 

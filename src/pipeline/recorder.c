@@ -519,6 +519,14 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	if (ret)
 		goto cleanup;
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
+	for (i = 0; i < CAPTURE_NFEATURES; i++) {
+		const struct capture_feature *f = &capture_get_features(r->cap)[i];
+
+		if ((ret = capdata_set_feature(&r->cd, f->name, f->on, f->reason))) {
+			snprintf(err, errlen, "out of memory");
+			goto cleanup;
+		}
+	}
 	print_capture_once(r->cap);
 	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
 	r->cd.window.attached_mono_ns = capture_attached_ns(r->cap);

@@ -326,6 +326,10 @@ static void build_sample(struct capdata *cd)
 	assert_int_equal(capdata_init(cd), 0);
 	assert_int_equal(capdata_set_target(cd, pids, 2, "my srv", "/usr/bin/srv --name \"x\" caf\xc3\xa9\n\t"), 0);
 	assert_int_equal(capdata_set_capture_path(cd, "sched_exit_tp"), 0);
+	assert_int_equal(capdata_set_feature(cd, "wakers", true, NULL), 0);
+	assert_int_equal(capdata_set_feature(cd, "kernel_locks", false, "the kernel refused x: \"why\""), 0);
+	assert_int_equal(capdata_set_feature(cd, "wakers", false, "--no-locks"), 0);  /* replaced by name */
+	assert_int_equal(cd->nfeatures, 2);
 	cd->window.start_mono_ns = 123456789012345ULL;
 	cd->window.start_real_ns = -5; /* before 1970: the format is signed */
 	cd->window.duration_ns = 10000000000ULL;
@@ -453,6 +457,12 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 	assert_str_or_null_equal(a->target.comm, b->target.comm);
 	assert_str_or_null_equal(a->target.cmdline, b->target.cmdline);
 	assert_str_or_null_equal(a->capture_path, b->capture_path);
+	assert_int_equal(a->nfeatures, b->nfeatures);
+	for (i = 0; i < a->nfeatures; i++) {
+		assert_string_equal(a->features[i].name, b->features[i].name);
+		assert_int_equal(a->features[i].on, b->features[i].on);
+		assert_str_or_null_equal(a->features[i].reason, b->features[i].reason);
+	}
 	assert_true(a->window.start_mono_ns == b->window.start_mono_ns);
 	assert_true(a->window.start_real_ns == b->window.start_real_ns);
 	assert_true(a->window.duration_ns == b->window.duration_ns);

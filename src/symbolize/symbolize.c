@@ -491,6 +491,13 @@ static int64_t kernel_frame(struct symbolizer *sym, struct kentry *e, uint64_t a
 	return fid;
 }
 
+static bool kernel_name_is(struct symbolizer *sym, uint64_t addr, bool leaf, const char *name)
+{
+	const struct ksym *ks = ksyms__find(sym->ks, leaf ? addr : addr - 1);
+
+	return ks && ks->name && strcmp(ks->name, name) == 0;
+}
+
 int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n)
 {
 	size_t i, start = 0, nout = 0;
@@ -513,6 +520,13 @@ int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n)
 			start = i + 1;
 	}
 	while (sym->ks && start < n && (sym->kflags[start] & KF_UNKNOWN))
+		start++;
+	/* A kprobe or fentry on finish_task_switch (the switch-in hook of kernels
+	 * without sched_exit_tp) starts the stack in that function; sched_exit_tp
+	 * starts it in __schedule, its caller. Dropped, so that a wait folds to
+	 * the same frames whatever the hook. */
+	if (sym->ks && start + 1 < n && kernel_name_is(sym, ips[start], start == 0, "finish_task_switch") &&
+	    kernel_name_is(sym, ips[start + 1], false, "__schedule"))
 		start++;
 	for (i = n; i-- > start;) {
 		if (!ips[i] || (sym->kflags[i] & KF_GLUE))

@@ -45,6 +45,31 @@ static int read_features(struct reader *r, struct capdata *cd, json_t *feats)
 	return 0;
 }
 
+/* header.kernel_lock_names (optional): {"0xADDR": "name"} */
+static int read_knames(struct reader *r, struct capdata *cd, json_t *kn)
+{
+	const char *key;
+	json_t *v;
+	char *end;
+	uint64_t addr;
+	int err;
+
+	if (!kn || json_is_null(kn))
+		return 0;
+	if (!json_is_object(kn))
+		return reader_fail(r, -EINVAL, "header: \"kernel_lock_names\" must be an object");
+	json_object_foreach(kn, key, v) {
+		errno = 0;
+		addr = strncmp(key, "0x", 2) == 0 ? strtoull(key + 2, &end, 16) : 0;
+		if (!addr || errno || *end || !json_is_string(v))
+			return reader_fail(r, -EINVAL, "header: kernel_lock_names \"%.40s\" must map a hex address to a name", key);
+		err = capdata_set_kname(cd, addr, json_string_value(v));
+		if (err)
+			return reader_fail(r, err, "header: kernel_lock_names \"%.40s\": %s", key, strerror(-err));
+	}
+	return 0;
+}
+
 static int read_header(struct reader *r, json_t *o)
 {
 	struct capdata *cd = r->cd;
@@ -119,6 +144,8 @@ static int read_header(struct reader *r, json_t *o)
 	if (!err && cpath)
 		err = capdata_set_capture_path(cd, cpath);
 	if (!err && (err = read_features(r, cd, json_object_get(o, "capture_features"))))
+		return err;
+	if (!err && (err = read_knames(r, cd, json_object_get(o, "kernel_lock_names"))))
 		return err;
 	if (err)
 		return reader_fail(r, err, "header: %s", strerror(-err));

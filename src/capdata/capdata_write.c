@@ -248,6 +248,22 @@ static int write_records(const struct capdata *cd, gzFile gz)
 		json_decref(o);
 		o = NULL;
 	}
+	if (o && cd->nknames) {
+		json_t *kn = json_object();
+		char key[32];
+
+		for (i = 0; kn && i < cd->nknames; i++) {
+			snprintf(key, sizeof(key), "0x%" PRIx64, cd->knames[i].addr);
+			if (json_object_set_new(kn, key, json_string(cd->knames[i].name))) {
+				json_decref(kn);
+				kn = NULL;
+			}
+		}
+		if (!kn || json_object_set_new(o, "kernel_lock_names", kn)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	err = emit(gz, o);
 	if (err)
 		return err;

@@ -1,5 +1,6 @@
 /* recorder.c: the live half of the pipeline: capture records -> symbolized, interned capdata. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -232,6 +233,24 @@ _Static_assert((int)CAPTURE_STATE_SLEEPING == (int)CAP_STATE_SLEEPING &&
 	       (int)CAPTURE_STATE__COUNT == (int)CAP_STATE__COUNT, "enum capture_state and enum cap_state differ");
 _Static_assert(CAPTURE_NREGS == SYM_NREGS, "the capture's and the symbolizer's registers differ");
 
+/* A static kernel lock's name (rtnl_mutex), where kallsyms lists data
+ * symbols: once per address (best effort: a lock left unnamed is shown by
+ * its address, as before). */
+static void name_kernel_lock(struct recorder *r, uint64_t addr)
+{
+	const char *name;
+	uint64_t off;
+	char buf[160];
+
+	if (!addr || capdata_kname(&r->cd, addr) || !(name = symbolizer_kdata_name(r->sym, addr, &off)))
+		return;
+	if (off)
+		snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, name, off);
+	else
+		snprintf(buf, sizeof(buf), "%s", name);
+	capdata_set_kname(&r->cd, addr, buf);
+}
+
 static void fill_block(struct recorder *r, struct cap_block *b, const struct capture_record *ev)
 {
 	struct pending_waker *w;
@@ -245,6 +264,8 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct cap
 		b->wait_kind = ev->wait_kind == CAPTURE_WAIT_MMAP_LOCK ? CAP_WAIT_MMAP_LOCK : CAP_WAIT_KERNEL_LOCK;
 		b->wait_obj = ev->wait_obj;
 		b->lock_flags = (uint8_t)ev->lock_flags;
+		if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
+			name_kernel_lock(r, b->wait_obj);
 	} else if (b->in_syscall && (ev->syscall == NR_FUTEX || ev->syscall == NR_FUTEX_WAITV)) {
 		b->wait_kind = CAP_WAIT_FUTEX;
 		b->wait_obj = ev->args[0];

@@ -149,7 +149,19 @@ static bool is_end_marker(const char *name, bool core)
 	return core && (strcmp(name, "_etext") == 0 || strcmp(name, "_einittext") == 0);
 }
 
+static int load(const char *path, bool data, struct ksyms **out);
+
 int ksyms__load(const char *path, struct ksyms **out)
+{
+	return load(path, false, out);
+}
+
+int ksyms__load_data(const char *path, struct ksyms **out)
+{
+	return load(path, true, out);
+}
+
+static int load(const char *path, bool data, struct ksyms **out)
 {
 	struct arena names = { 0 };
 	struct kload *ld = NULL, *nld;
@@ -185,6 +197,9 @@ int ksyms__load(const char *path, struct ksyms **out)
 		}
 		if (addr)
 			any_addr = true;
+		/* the data table: data and bss symbols instead of text */
+		if (data)
+			r = strchr("dDbB", type) ? 1 : 0;
 		if (r == 0)
 			continue;
 		if (n == KSYMS_MAX_SYMS) {
@@ -202,7 +217,7 @@ int ksyms__load(const char *path, struct ksyms **out)
 		}
 		ld[n] = (struct kload){ .addr = addr, .seq = (uint32_t)n,
 					.global = type == 'T' || type == 'W', .mod_off = UINT32_MAX };
-		err = arena_add(&names, name, unclone_len(name, namelen), &ld[n].name_off);
+		err = arena_add(&names, name, data ? namelen : unclone_len(name, namelen), &ld[n].name_off);
 		if (err)
 			goto cleanup;
 		if (mod) {
@@ -217,7 +232,7 @@ int ksyms__load(const char *path, struct ksyms **out)
 			}
 			ld[n].mod_off = last_mod_off;
 		}
-		ld[n].end = is_end_marker(names.buf + ld[n].name_off, !mod);
+		ld[n].end = !data && is_end_marker(names.buf + ld[n].name_off, !mod);
 		ld[n].alias = is_secondary_alias(names.buf + ld[n].name_off);
 		n++;
 	}

@@ -64,6 +64,9 @@ struct kentry {
 struct symbolizer {
 	struct capdata *cd;
 	struct ksyms *ks;
+	struct ksyms *kdata;            /* data symbols, loaded at the first lock named (kdata_tried) */
+	char *kallsyms_path;
+	bool kdata_tried;
 	char *proc_root;
 	struct sproc **procs;           /* registered processes, in no order */
 	size_t nprocs, aprocs, nopen;
@@ -117,6 +120,10 @@ struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
 		set_err(err, errlen, "symbolizer: out of memory");
 		goto cleanup;
 	}
+	if (kallsyms_path && !(sym->kallsyms_path = strdup(kallsyms_path))) {
+		set_err(err, errlen, "symbolizer: out of memory");
+		goto cleanup;
+	}
 	if (kallsyms_path) {
 		r = ksyms__load(kallsyms_path, &sym->ks);
 		if (r == -EPERM) {
@@ -156,6 +163,8 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym->procs);
 	htab_release(&sym->proc_index);
 	ksyms__free(sym->ks);
+	ksyms__free(sym->kdata);
+	free(sym->kallsyms_path);
 	ucache__free(sym->ucache);
 	free(sym->fcache);
 	free(sym->kcache);
@@ -489,6 +498,30 @@ static int64_t kernel_frame(struct symbolizer *sym, struct kentry *e, uint64_t a
 	if (fid >= 0)
 		e->frame = (uint32_t)fid;
 	return fid;
+}
+
+/* Kernels with CONFIG_KALLSYMS_ALL (6.1) list data symbols: a static lock
+ * (rtnl_mutex, cgroup_mutex) is named by the one it lies in. Without it only
+ * a few section markers are listed, which would name nothing truly: then, and
+ * for an address more than 4 KiB into its symbol, NULL. */
+const char *symbolizer_kdata_name(struct symbolizer *sym, uint64_t addr, uint64_t *offset)
+{
+	const struct ksym *ks;
+
+	if (!sym || !sym->kallsyms_path)
+		return NULL;
+	if (!sym->kdata_tried) {
+		sym->kdata_tried = true;
+		if (ksyms__load_data(sym->kallsyms_path, &sym->kdata) == 0 && ksyms__count(sym->kdata) < 1000) {
+			ksyms__free(sym->kdata);
+			sym->kdata = NULL;
+		}
+	}
+	ks = sym->kdata ? ksyms__find(sym->kdata, addr) : NULL;
+	if (!ks || addr - ks->addr >= 4096)
+		return NULL;
+	*offset = addr - ks->addr;
+	return ks->name;
 }
 
 static bool kernel_name_is(struct symbolizer *sym, uint64_t addr, bool leaf, const char *name)

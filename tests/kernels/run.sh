@@ -94,6 +94,10 @@ mkfs.ext4 -q -F -O ^has_journal "$work/scratch.img"
 	printf 'GUEST_T=%q\n' "$TESTS"
 	printf 'GUEST_CMD=%q\n' "$CMD"
 	printf 'export TEST_TIMEOUT_SCALE=%q\n' "${TEST_TIMEOUT_SCALE:-4}"
+	# what the tests take from the environment (SCENARIOS="mutex busy")
+	for v in SCENARIOS STALLTRAP_BPF_DEBUG; do
+		[ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
+	done
 } >"$out/params"
 [ "$SHELL_ONLY" = 1 ] && echo 'exec /bin/bash -i </dev/console >/dev/console 2>&1' >>"$out/params"
 

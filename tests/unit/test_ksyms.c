@@ -235,14 +235,27 @@ static void test_data_symbols(void **state)
 	ksyms__free(ks);
 }
 
+/* The address /proc/kallsyms gives name (0: not listed). */
+static unsigned long long kallsyms_addr(const char *want)
+{
+	char line[512], name[256], type;
+	unsigned long long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && strcmp(name, want) == 0)
+			found = addr;
+	fclose(f);
+	return found;
+}
+
 /* When run as root, the real table loads and names the scheduler. */
 static void test_real_kallsyms(void **state)
 {
 	struct ksyms *ks = NULL;
 	const struct ksym *s;
-	char line[512], name[256], type;
-	unsigned long long addr, sched = 0;
-	FILE *f;
+	unsigned long long sched, lock;
 	int r;
 
 	r = ksyms__load("/proc/kallsyms", &ks);
@@ -250,13 +263,7 @@ static void test_real_kallsyms(void **state)
 		skip();
 	assert_int_equal(r, 0);
 	assert_true(ksyms__count(ks) > 1000);
-	f = fopen("/proc/kallsyms", "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 &&
-		    strcmp(name, "__schedule") == 0)
-			sched = addr;
-	fclose(f);
+	sched = kallsyms_addr("__schedule");
 	assert_true(sched != 0);
 	s = ksyms__find(ks, sched + 1);
 	assert_non_null(s);
@@ -265,18 +272,12 @@ static void test_real_kallsyms(void **state)
 	/* a kernel with data symbols (CONFIG_KALLSYMS_ALL: 6.1) names its static locks */
 	assert_int_equal(ksyms__load_data("/proc/kallsyms", &ks), 0);
 	if (ksyms__count(ks) > 1000) {
-		f = fopen("/proc/kallsyms", "r");
-		assert_non_null(f);
-		sched = 0;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && strcmp(name, "cgroup_mutex") == 0)
-				sched = addr;
-		fclose(f);
-		assert_true(sched != 0);
-		s = ksyms__find(ks, sched + 8);
+		lock = kallsyms_addr("cgroup_mutex");
+		assert_true(lock != 0);
+		s = ksyms__find(ks, lock + 8);
 		assert_non_null(s);
 		assert_string_equal(s->name, "cgroup_mutex");
-		print_message("data symbols: %zu, cgroup_mutex at 0x%llx named\n", ksyms__count(ks), sched);
+		print_message("data symbols: %zu, cgroup_mutex at 0x%llx named\n", ksyms__count(ks), lock);
 	}
 	ksyms__free(ks);
 }

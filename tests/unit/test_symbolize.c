@@ -484,6 +484,25 @@ static void test_placeholder(void **state)
 
 #define KSYMS_FILE_FMT "/tmp/stalltrap-test-symbolize-kallsyms.%d"
 
+/* A symbolizer of a fresh cd whose kallsyms is text (read once, at symbolizer_new). */
+static struct symbolizer *kallsyms_symbolizer(struct capdata *cd, const char *text)
+{
+	struct symbolizer *sym;
+	char path[64], err[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSYMS_FILE_FMT, (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(capdata_init(cd), 0);
+	sym = symbolizer_new(cd, path, "/proc", err, sizeof(err));
+	unlink(path);
+	assert_non_null(sym);
+	return sym;
+}
+
 static void test_kstack(void **state)
 {
 	static const char kallsyms[] =
@@ -516,20 +535,11 @@ static void test_kstack(void **state)
 	struct capdata cd;
 	struct symbolizer *sym;
 	const struct cap_stack *s;
-	char path[64], err[256] = "";
+	char err[256] = "";
 	int64_t id;
-	FILE *f;
 	size_t i;
 
-	snprintf(path, sizeof(path), KSYMS_FILE_FMT, (int)getpid());
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(kallsyms, f);
-	fclose(f);
-	assert_int_equal(capdata_init(&cd), 0);
-	sym = symbolizer_new(&cd, path, "/proc", err, sizeof(err));
-	unlink(path); /* read once, at symbolizer_new */
-	assert_non_null(sym);
+	sym = kallsyms_symbolizer(&cd, kallsyms);
 
 	id = symbolizer_kstack(sym, ips, sizeof(ips) / sizeof(ips[0]));
 	assert_true(id >= 0);
@@ -612,19 +622,9 @@ static void test_kstack_paths_fold_alike(void **state)
 	struct capdata cd;
 	struct symbolizer *sym;
 	const struct cap_stack *s;
-	char path[64], err[256] = "";
 	int64_t a, b, c;
-	FILE *f;
 
-	snprintf(path, sizeof(path), KSYMS_FILE_FMT, (int)getpid());
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(kallsyms, f);
-	fclose(f);
-	assert_int_equal(capdata_init(&cd), 0);
-	sym = symbolizer_new(&cd, path, "/proc", err, sizeof(err));
-	unlink(path);
-	assert_non_null(sym);
+	sym = kallsyms_symbolizer(&cd, kallsyms);
 	a = symbolizer_kstack(sym, raw_tp, sizeof(raw_tp) / sizeof(raw_tp[0]));
 	b = symbolizer_kstack(sym, kprobe, sizeof(kprobe) / sizeof(kprobe[0]));
 	assert_true(a >= 0 && b >= 0);

@@ -4,7 +4,7 @@
 # finish on time, whether it starts before the hold or during it, and say that
 # the user stack of the blocked thread could not be read.
 source "$(dirname "$0")/../lib.sh"
-hold=$((6 * ${TEST_TIMEOUT_SCALE:-1}))  # longer under emulation, where attaching takes seconds
+hold=$((10 * ${TEST_TIMEOUT_SCALE:-1}))  # outlasts both captures (longer under emulation, where attaching takes seconds)
 "$WL/mmap_hold" --mode io --hold-seconds $hold --no-outside --start-after "$TMP/gate" >"$TMP/wl.out" 2>"$TMP/wl.err" &
 wl=$!; PIDS_TO_KILL+=($wl)
 # Times are taken from the moment record says it is attached (attaching takes

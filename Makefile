@@ -5,6 +5,7 @@
 #   make test-e2e    end-to-end tests without root
 #   make test-bpf    root tests: workloads, and the watch tests that attach BPF
 #   make fuzz        each libFuzzer target for FUZZ_S seconds (default 60)
+#   make test-kernels  boots Debian 12's 6.1 in qemu and runs the BPF tests inside (tests/kernels/run.sh)
 # T=name runs only the tests whose name contains name.
 
 ifeq ($(V),1)
@@ -87,7 +88,7 @@ DEMO_BINS := $(OUT)/demo/feedstore $(OUT)/demo/loadgen
 BENCH_BINS := $(OUT)/bench/poll_floor
 
 .SECONDARY:
-.PHONY: all test test-unit test-e2e test-bpf fuzz bins-unit bins-e2e bins-fuzz san demo clean deps
+.PHONY: all test test-unit test-e2e test-bpf test-kernels fuzz bins-unit bins-e2e bins-fuzz san demo clean deps
 all: $(OUT)/stalltrap $(UNIT_BINS) $(WORK_BINS) $(E2E_BINS) $(FUZZ_BINS) $(DEMO_BINS) $(BENCH_BINS)
 bins-unit: $(UNIT_BINS)
 bins-e2e: $(OUT)/stalltrap $(E2E_BINS)
@@ -203,6 +204,11 @@ test-e2e:
 test-bpf:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)T='$(T)' ./tests/run.sh bpf
+
+# Other kernels, booted in qemu (TCG): Debian 12's 6.1 runs tests/bpf/ (T=name: a subset).
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/kernels/run.sh $(if $(T),--tests '$(T)')
 
 # Each libFuzzer target runs FUZZ_S seconds on a copy of its corpus (what it
 # finds stays in build-fuzz/corpus/); a crash is saved into the corpus dir, where

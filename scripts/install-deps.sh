@@ -11,12 +11,14 @@ PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node;
 # the real servers the server tests freeze (each test runs its own instance
-# on loopback in a temporary directory, never the packaged service).
+# on loopback in a temporary directory, never the packaged service); qemu and
+# what builds its initramfs, to boot Debian 12's own 6.1 (tests/kernels/run.sh).
 PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager
   mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools
-  debuginfod xz-utils binutils"
+  debuginfod xz-utils binutils
+  qemu-system-x86 busybox-static cpio e2fsprogs"
 
 missing=""
 for p in $PKGS_BUILD $PKGS_TEST; do

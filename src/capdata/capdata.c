@@ -159,6 +159,14 @@ void capdata_free(struct capdata *cd)
 	free(cd->target.comm);
 	free(cd->target.cmdline);
 	free(cd->capture_path);
+	for (i = 0; i < cd->nfeatures; i++) {
+		free(cd->features[i].name);
+		free(cd->features[i].reason);
+	}
+	free(cd->features);
+	for (i = 0; i < cd->nknames; i++)
+		free(cd->knames[i].name);
+	free(cd->knames);
 	for (i = 0; i < cd->nmappings; i++) {
 		free(cd->mappings[i].file);
 		free(cd->mappings[i].build_id);
@@ -225,6 +233,92 @@ int capdata_set_capture_path(struct capdata *cd, const char *path)
 	free(cd->capture_path);
 	cd->capture_path = p;
 	return 0;
+}
+
+int capdata_set_feature(struct capdata *cd, const char *name, bool on, const char *reason)
+{
+	struct cap_feature *f = NULL, *grown;
+	char *n = NULL, *r = NULL;
+	size_t i;
+	int err;
+
+	if (!name || !name[0])
+		return -EINVAL;
+	for (i = 0; i < cd->nfeatures; i++)
+		if (strcmp(cd->features[i].name, name) == 0)
+			f = &cd->features[i];
+	if (!f && cd->nfeatures >= CAPDATA_MAX_FEATURES)
+		return -E2BIG;
+	err = capdata_str_dup_clean(name, CAPDATA_MAX_STRING, &n);
+	if (!err && reason && !on)
+		err = capdata_str_dup_clean(reason, CAPDATA_MAX_STRING, &r);
+	if (err) {
+		free(n);
+		return err;
+	}
+	if (!f) {
+		grown = realloc(cd->features, (cd->nfeatures + 1) * sizeof(*grown));
+		if (!grown) {
+			free(n);
+			free(r);
+			return -ENOMEM;
+		}
+		cd->features = grown;
+		f = &cd->features[cd->nfeatures++];
+		memset(f, 0, sizeof(*f));
+	}
+	free(f->name);
+	free(f->reason);
+	f->name = n;
+	f->on = on;
+	f->reason = r;
+	return 0;
+}
+
+const char *capdata_kname(const struct capdata *cd, uint64_t addr)
+{
+	for (size_t i = 0; i < cd->nknames; i++)
+		if (cd->knames[i].addr == addr)
+			return cd->knames[i].name;
+	return NULL;
+}
+
+int capdata_set_kname(struct capdata *cd, uint64_t addr, const char *name)
+{
+	struct cap_kname *grown;
+	char *n;
+	int err;
+
+	if (!addr || !name || !name[0])
+		return -EINVAL;
+	if (capdata_kname(cd, addr))
+		return 0;
+	if (cd->nknames >= CAPDATA_MAX_KNAMES)
+		return -E2BIG;
+	err = capdata_str_dup_clean(name, CAPDATA_MAX_STRING, &n);
+	if (err)
+		return err;
+	grown = realloc(cd->knames, (cd->nknames + 1) * sizeof(*grown));
+	if (!grown) {
+		free(n);
+		return -ENOMEM;
+	}
+	cd->knames = grown;
+	cd->knames[cd->nknames++] = (struct cap_kname){ .addr = addr, .name = n };
+	return 0;
+}
+
+int capdata_copy_capture_info(struct capdata *dst, const struct capdata *src)
+{
+	int err = 0;
+
+	if (src->capture_path)
+		err = capdata_set_capture_path(dst, src->capture_path);
+	for (size_t i = 0; !err && i < src->nfeatures; i++)
+		err = capdata_set_feature(dst, src->features[i].name, src->features[i].on, src->features[i].reason);
+	for (size_t i = 0; !err && i < src->nknames; i++)
+		err = capdata_set_kname(dst, src->knames[i].addr, src->knames[i].name);
+	return err;
 }
 
 uint64_t capdata_window_end(const struct capdata *cd)

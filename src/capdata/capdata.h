@@ -210,10 +210,29 @@ struct cap_window {
 				    * in memory only: watch's generations hand over there */
 };
 
+/* An optional part of the capture (wakers, kernel_locks, ...): on, or left
+ * out and why (--no-locks, a kernel without it, a program it refused). */
+struct cap_feature {
+	char *name;
+	bool on;
+	char *reason;              /* NULL when on */
+};
+#define CAPDATA_MAX_FEATURES 32u
+
+/* A kernel lock's address and the data symbol it lies in ("rtnl_mutex",
+ * "foo+0x40"): named at capture time where kallsyms lists data symbols. */
+struct cap_kname {
+	uint64_t addr;
+	char *name;
+};
+#define CAPDATA_MAX_KNAMES 256u
+
 struct capdata {
 	struct cap_target target;
 	struct cap_window window;
 	char *capture_path;        /* which capture path ran: "sched_exit_tp", ... */
+	struct cap_feature *features; size_t nfeatures; /* the capture's optional parts, on or left out */
+	struct cap_kname *knames; size_t nknames;       /* kernel locks' names, from kallsyms' data symbols */
 
 	struct cap_mapping *mappings; size_t nmappings, amappings;
 	struct cap_frame *frames;     size_t nframes, aframes;
@@ -292,6 +311,18 @@ int capdata_read_file(struct capdata *cd, const char *path, char *err, size_t er
 /* Additions for later stages. */
 /* Copies path into cd->capture_path (replacing the old one). */
 int capdata_set_capture_path(struct capdata *cd, const char *path);
+/* Sets feature name (added, or replaced by name); reason may be NULL. */
+int capdata_set_feature(struct capdata *cd, const char *name, bool on, const char *reason);
+/* {"name": {"on": bool[, "reason": string]}, ...}: the capture file's
+ * header.capture_features and report.json's capture.features (a jansson
+ * object, the caller's; NULL when out of memory). */
+struct json_t *capdata_features_json(const struct capdata *cd);
+/* Names the kernel lock at addr (the first name stays; -E2BIG past CAPDATA_MAX_KNAMES). */
+int capdata_set_kname(struct capdata *cd, uint64_t addr, const char *name);
+/* The name of the kernel lock at addr, or NULL. */
+const char *capdata_kname(const struct capdata *cd, uint64_t addr);
+/* Copies src's capture path, features and kernel lock names into dst (watch's incident windows). */
+int capdata_copy_capture_info(struct capdata *dst, const struct capdata *src);
 /* CLOCK_MONOTONIC at the end of the window. */
 uint64_t capdata_window_end(const struct capdata *cd);
 

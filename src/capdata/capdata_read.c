@@ -22,6 +22,54 @@ static int added(struct reader *r, int err)
 	return 0;
 }
 
+/* header.capture_features (optional): {"name": {"on": bool[, "reason": string]}} */
+static int read_features(struct reader *r, struct capdata *cd, json_t *feats)
+{
+	const char *name;
+	json_t *f, *on, *reason;
+	int err;
+
+	if (!feats || json_is_null(feats))
+		return 0;
+	if (!json_is_object(feats))
+		return reader_fail(r, -EINVAL, "header: \"capture_features\" must be an object");
+	json_object_foreach(feats, name, f) {
+		on = json_object_get(f, "on");
+		reason = json_object_get(f, "reason");
+		if (!json_is_object(f) || !json_is_boolean(on) || (reason && !json_is_string(reason)))
+			return reader_fail(r, -EINVAL, "header: capture_features \"%.40s\" must be {\"on\": bool, \"reason\": string}", name);
+		err = capdata_set_feature(cd, name, json_is_true(on), reason ? json_string_value(reason) : NULL);
+		if (err)
+			return reader_fail(r, err, "header: capture_features \"%.40s\": %s", name, strerror(-err));
+	}
+	return 0;
+}
+
+/* header.kernel_lock_names (optional): {"0xADDR": "name"} */
+static int read_knames(struct reader *r, struct capdata *cd, json_t *kn)
+{
+	const char *key;
+	json_t *v;
+	char *end;
+	uint64_t addr;
+	int err;
+
+	if (!kn || json_is_null(kn))
+		return 0;
+	if (!json_is_object(kn))
+		return reader_fail(r, -EINVAL, "header: \"kernel_lock_names\" must be an object");
+	json_object_foreach(kn, key, v) {
+		errno = 0;
+		addr = strncmp(key, "0x", 2) == 0 ? strtoull(key + 2, &end, 16) : 0;
+		if (!addr || errno || *end || !json_is_string(v))
+			return reader_fail(r, -EINVAL, "header: kernel_lock_names \"%.40s\" must map a hex address to a name", key);
+		err = capdata_set_kname(cd, addr, json_string_value(v));
+		if (err)
+			return reader_fail(r, err, "header: kernel_lock_names \"%.40s\": %s", key, strerror(-err));
+	}
+	return 0;
+}
+
 static int read_header(struct reader *r, json_t *o)
 {
 	struct capdata *cd = r->cd;
@@ -95,6 +143,10 @@ static int read_header(struct reader *r, json_t *o)
 	free(p);
 	if (!err && cpath)
 		err = capdata_set_capture_path(cd, cpath);
+	if (!err && (err = read_features(r, cd, json_object_get(o, "capture_features"))))
+		return err;
+	if (!err && (err = read_knames(r, cd, json_object_get(o, "kernel_lock_names"))))
+		return err;
 	if (err)
 		return reader_fail(r, err, "header: %s", strerror(-err));
 	r->have_header = true;

@@ -204,6 +204,23 @@ static json_t *hold_json(const struct cap_hold *h, bool *bad)
 	return o;
 }
 
+json_t *capdata_features_json(const struct capdata *cd)
+{
+	json_t *feats = json_object(), *f;
+
+	for (size_t i = 0; feats && i < cd->nfeatures; i++) {
+		const struct cap_feature *c = &cd->features[i];
+
+		f = json_pack("{s:b}", "on", c->on);
+		if (!f || (c->reason && json_object_set_new(f, "reason", json_string(c->reason))) ||
+		    json_object_set_new(feats, c->name, f)) {
+			json_decref(feats);
+			return NULL;
+		}
+	}
+	return feats;
+}
+
 static int write_records(const struct capdata *cd, gzFile gz)
 {
 	json_t *o, *pids;
@@ -227,6 +244,26 @@ static int write_records(const struct capdata *cd, gzFile gz)
 		      "sample_period_ns", ju64(cd->window.sample_period_ns, &bad),
 		      "hold_threshold_ns", ju64(cd->window.hold_threshold_ns, &bad),
 		      "capture_path", jstr_or_null(cd->capture_path));
+	if (o && cd->nfeatures && json_object_set_new(o, "capture_features", capdata_features_json(cd))) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o && cd->nknames) {
+		json_t *kn = json_object();
+		char key[32];
+
+		for (i = 0; kn && i < cd->nknames; i++) {
+			snprintf(key, sizeof(key), "0x%" PRIx64, cd->knames[i].addr);
+			if (json_object_set_new(kn, key, json_string(cd->knames[i].name))) {
+				json_decref(kn);
+				kn = NULL;
+			}
+		}
+		if (!kn || json_object_set_new(o, "kernel_lock_names", kn)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	err = emit(gz, o);
 	if (err)
 		return err;

@@ -38,6 +38,7 @@ struct capture {
 	enum capture_path path;
 	uint32_t sample_hz;
 	struct capture_features feat;
+	struct capture_feature features[CAPTURE_NFEATURES];
 	struct capture_cbs cbs;
 	bool started, stopped;
 	int cb_err;             /* first error returned by a callback */
@@ -46,17 +47,28 @@ struct capture {
 	uint64_t flush_timeouts;/* the user-stack flush missed its deadline */
 };
 
+int capture_select_paths(const struct capture_features *f, enum capture_path out[CAPTURE_PATH_NONE])
+{
+	int n = 0;
+
+	/* every path keeps per-thread state in task storage and reads the
+	 * resumed thread's user registers with bpf_task_pt_regs */
+	if (!f->task_pt_regs || !f->task_storage)
+		return 0;
+	if (f->sched_exit_tp)
+		out[n++] = CAPTURE_PATH_SCHED_EXIT_TP;
+	if (f->fentry)
+		out[n++] = CAPTURE_PATH_FENTRY_FTS;
+	if (f->kprobe)
+		out[n++] = CAPTURE_PATH_KPROBE_FTS;
+	return n;
+}
+
 enum capture_path capture_select_path(const struct capture_features *f)
 {
-	if (!f->task_pt_regs)
-		return CAPTURE_PATH_NONE;
-	if (f->sched_exit_tp)
-		return CAPTURE_PATH_SCHED_EXIT_TP;
-	if (f->fentry)
-		return CAPTURE_PATH_FENTRY_FTS;
-	if (f->kprobe)
-		return CAPTURE_PATH_KPROBE_FTS;
-	return CAPTURE_PATH_NONE;
+	enum capture_path p[CAPTURE_PATH_NONE];
+
+	return capture_select_paths(f, p) ? p[0] : CAPTURE_PATH_NONE;
 }
 
 const char *capture_path_name(enum capture_path p)
@@ -88,8 +100,12 @@ static int btf_typedef_params(const struct btf *btf, const char *name)
 	return btf_vlen(t);
 }
 
-static bool kallsyms_has_prefix(const char *prefix, char *found, size_t foundlen)
+/* finish_task_switch's name in kallsyms: itself, or a compiler clone
+ * (finish_task_switch.isra.0 on Debian's 6.1), which a kprobe can name but
+ * fentry cannot (no BTF). */
+static bool kallsyms_fts(char *found, size_t foundlen)
 {
+	static const char name[] = "finish_task_switch";
 	char line[512], sym[256];
 	unsigned long long addr;
 	char type;
@@ -99,12 +115,13 @@ static bool kallsyms_has_prefix(const char *prefix, char *found, size_t foundlen
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3 || (type != 't' && type != 'T'))
 			continue;
-		if (strncmp(sym, prefix, strlen(prefix)) == 0 &&
-		    (sym[strlen(prefix)] == '\0' || sym[strlen(prefix)] == '.')) {
-			snprintf(found, foundlen, "%s", sym);
-			ok = true;
+		if (strncmp(sym, name, sizeof(name) - 1) == 0 &&
+		    (sym[sizeof(name) - 1] == '\0' || sym[sizeof(name) - 1] == '.')) {
+			ok = strlen(sym) < foundlen;
+			if (ok)
+				memcpy(found, sym, strlen(sym) + 1);
 			break;
 		}
 	}
@@ -112,10 +129,15 @@ static bool kallsyms_has_prefix(const char *prefix, char *found, size_t foundlen
 	return ok;
 }
 
-static void probe_features(struct capture_features *f)
+static bool btf_has(const struct btf *btf, const char *name, int kind)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
-	char sym[256];
+	return btf__find_by_name_kind(btf, name, kind) > 0;
+}
+
+void capture_features_from_btf(const struct btf *btf, bool kprobe_pmu, const char *fts_symbol,
+			       struct capture_features *f)
+{
+	int n;
 
 	memset(f, 0, sizeof(*f));
 	if (!btf)
@@ -123,19 +145,92 @@ static void probe_features(struct capture_features *f)
 	f->sched_exit_tp = btf_typedef_params(btf, "btf_trace_sched_exit_tp") >= 1;
 	/* void *ctx, bool preempt, prev, next, unsigned int prev_state */
 	f->prev_state_arg = btf_typedef_params(btf, "btf_trace_sched_switch") >= 5;
-	f->task_pt_regs = btf__find_by_name_kind(btf, "btf_bpf_task_pt_regs", BTF_KIND_TYPEDEF) > 0;
-	f->task_iter = btf__find_by_name_kind(btf, "bpf_iter__task", BTF_KIND_STRUCT) > 0;
-	/* fentry and kprobes are only tried when sched_exit_tp is missing; their
-	 * real test is the load/attach, which capture_prepare() falls through. */
-	f->fentry = f->kprobe = kallsyms_has_prefix("finish_task_switch", sym, sizeof(sym));
+	f->task_pt_regs = btf_has(btf, "btf_bpf_task_pt_regs", BTF_KIND_TYPEDEF);
+	f->task_iter = btf_has(btf, "bpf_iter__task", BTF_KIND_STRUCT);
+	f->task_storage = btf_has(btf, "btf_bpf_task_storage_get", BTF_KIND_TYPEDEF);
+	f->bpf_loop = btf_has(btf, "btf_bpf_loop", BTF_KIND_TYPEDEF);
+	f->copy_from_user_task = btf_has(btf, "btf_bpf_copy_from_user_task", BTF_KIND_TYPEDEF);
+	/* void *ctx, void *lock, unsigned int flags */
+	f->lock_contention = btf_typedef_params(btf, "btf_trace_contention_begin") >= 3;
+	/* void *ctx, mm, [const char *memcg_path,] bool write, bool success */
+	n = btf_typedef_params(btf, "btf_trace_mmap_lock_acquire_returned");
+	f->mmap_lock_args = n == 4 || n == 5 ? n - 1 : 0;
+	/* fentry names its target by BTF: a clone without BTF cannot be one */
+	f->fentry = btf_has(btf, "finish_task_switch", BTF_KIND_FUNC);
+	if (kprobe_pmu && fts_symbol && fts_symbol[0] && strlen(fts_symbol) < sizeof(f->fts_symbol)) {
+		f->kprobe = true;
+		memcpy(f->fts_symbol, fts_symbol, strlen(fts_symbol) + 1);
+	}
+}
+
+static void probe_features(struct capture_features *f)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char sym[sizeof(f->fts_symbol)] = "";
+	bool pmu = access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0;
+
+	if (pmu)
+		kallsyms_fts(sym, sizeof(sym));
+	capture_features_from_btf(btf, pmu, sym, f);
 	btf__free(btf);
+}
+
+/* Which program libbpf last said it could not load, and why: libbpf stops
+ * at the first program the kernel refuses, and says so (with the verifier's
+ * log) only through its print callback. Per thread: watch loads the next
+ * generation while the last one runs. */
+static __thread char fail_prog[64], fail_reason[160];
+
+static void note_failure(const char *msg)
+{
+	const char *p = strstr(msg, "prog '"), *q, *log, *line, *end;
+	char name[64];
+
+	if (!p)
+		return;
+	p += 6;
+	q = strchr(p, '\'');
+	if (!q || q - p >= (long)sizeof(name))
+		return;
+	snprintf(name, sizeof(name), "%.*s", (int)(q - p), p);
+	if (strcmp(name, fail_prog)) {
+		snprintf(fail_prog, sizeof(fail_prog), "%s", name);
+		fail_reason[0] = '\0';
+	}
+	log = strstr(q, "-- BEGIN PROG LOAD LOG --");
+	if (!log) {
+		/* "prog 'x': failed to find kernel BTF type ID of 'y': -3" */
+		if (!fail_reason[0] && q[1] == ':')
+			snprintf(fail_reason, sizeof(fail_reason), "%s", q + 3);
+	} else {
+		/* the verifier's verdict: the log's last line before its statistics */
+		end = strstr(log, "-- END PROG LOAD LOG --");
+		for (line = strchr(log, '\n'); line && (!end || line < end); line = strchr(line + 1, '\n')) {
+			const char *l = line + 1, *nl = strchr(l, '\n');
+
+			if (!nl || (end && l >= end) || nl == l || !strncmp(l, "processed ", 10) ||
+			    !strncmp(l, "verification time", 17) || !strncmp(l, "stack depth", 11))
+				continue;
+			snprintf(fail_reason, sizeof(fail_reason), "%.*s", (int)(nl - l), l);
+		}
+	}
+	fail_reason[strcspn(fail_reason, "\n")] = '\0';
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_WARN && getenv("STALLTRAP_BPF_DEBUG"))
-		return vfprintf(stderr, fmt, ap);
-	if (level == LIBBPF_DEBUG && getenv("STALLTRAP_BPF_DEBUG"))
+	if (level == LIBBPF_WARN) {
+		char *msg = NULL;
+		va_list cp;
+
+		va_copy(cp, ap);
+		if (vasprintf(&msg, fmt, cp) >= 0) {
+			note_failure(msg);
+			free(msg);
+		}
+		va_end(cp);
+	}
+	if (level != LIBBPF_INFO && getenv("STALLTRAP_BPF_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
 	return 0;
 }
@@ -290,18 +385,121 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Optional programs, dropped one by one when the kernel refuses them. */
-#define OPT_USER_FLUSH 1u  /* iter.s/task: user stacks of blocks in progress at the end */
-#define OPT_WAKERS 2u      /* tp_btf/sched_waking */
+/* The optional parts (struct capture_feature), in capture->features. */
+enum {
+	FEAT_WAKERS, FEAT_KERNEL_LOCKS, FEAT_MMAP_LOCK, FEAT_BLOCK_IO, FEAT_SAMPLES,
+	FEAT_SEED_FLUSH, FEAT_END_USTACKS, FEAT_KSTACK_CACHE,
+};
+static const char *const feature_names[CAPTURE_NFEATURES] = {
+	[FEAT_WAKERS] = "wakers",                 /* who woke a long block */
+	[FEAT_KERNEL_LOCKS] = "kernel_locks",     /* which kernel lock a block waited on */
+	[FEAT_MMAP_LOCK] = "mmap_lock_holders",   /* who held a target's mmap_lock, how long */
+	[FEAT_BLOCK_IO] = "block_io",             /* I/O each thread submitted */
+	[FEAT_SAMPLES] = "on_cpu_samples",        /* busy threads and busy holders */
+	[FEAT_SEED_FLUSH] = "in_progress_blocks", /* blocks already in progress at the start, still at the end */
+	[FEAT_END_USTACKS] = "in_progress_user_stacks", /* their user stacks at the end */
+	[FEAT_KSTACK_CACHE] = "kstack_cache",     /* kernel stacks reused when verified the same */
+};
 
-static int load_with_path(struct capture *c, const struct capture_opts *o, enum capture_path path,
-			  unsigned int optional, char *err, size_t errlen)
+_Static_assert(CAPTURE_NFEATURES == FEAT_KSTACK_CACHE + 1, "CAPTURE_NFEATURES");
+
+/* Turns a feature off, keeping the first reason. */
+static void set_off(struct capture_feature *f, const char *reason)
 {
-	bool cause = !o->no_locks;
+	if (!f->on)
+		return;
+	f->on = false;
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+}
+
+static void feature_off(struct capture *c, int i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void feature_off(struct capture *c, int i, const char *fmt, ...)
+{
+	char why[sizeof(c->features[i].reason)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	set_off(&c->features[i], why);
+}
+
+void capture_plan_features(const struct capture_features *f, bool no_locks,
+			   struct capture_feature out[CAPTURE_NFEATURES])
+{
+	int i;
+
+	for (i = 0; i < CAPTURE_NFEATURES; i++) {
+		out[i].name = feature_names[i];
+		out[i].on = true;
+		out[i].reason[0] = '\0';
+	}
+	if (no_locks)
+		for (i = FEAT_WAKERS; i <= FEAT_SAMPLES; i++)
+			set_off(&out[i], "--no-locks");
+	if (!f->lock_contention)
+		set_off(&out[FEAT_KERNEL_LOCKS], "no lock:contention_begin tracepoint (5.19+)");
+	if (!f->mmap_lock_args)
+		set_off(&out[FEAT_MMAP_LOCK], "no mmap_lock tracepoints of a known layout");
+	if (!f->task_iter) {
+		set_off(&out[FEAT_SEED_FLUSH], "no task iterator (5.8+)");
+		set_off(&out[FEAT_END_USTACKS], "no task iterator (5.8+)");
+	}
+	if (!f->copy_from_user_task)
+		set_off(&out[FEAT_END_USTACKS], "no bpf_copy_from_user_task (5.18+)");
+	if (!f->bpf_loop)
+		set_off(&out[FEAT_KSTACK_CACHE], "no bpf_loop (5.17+)");
+}
+
+const struct capture_feature *capture_get_features(const struct capture *c)
+{
+	return c->features;
+}
+
+/* The programs of each path and feature; the rest are always needed. */
+static struct bpf_program *path_prog(struct offcpu_bpf *skel, enum capture_path path)
+{
+	switch (path) {
+	case CAPTURE_PATH_SCHED_EXIT_TP: return skel->progs.handle_exit_tp;
+	case CAPTURE_PATH_FENTRY_FTS: return skel->progs.handle_fts_fentry;
+	case CAPTURE_PATH_KPROBE_FTS: return skel->progs.handle_fts_kprobe;
+	case CAPTURE_PATH_NONE: break;
+	}
+	return NULL;
+}
+
+/* The feature a program serves, or -1 (needed by every capture). */
+static int prog_feature(struct offcpu_bpf *skel, const struct bpf_program *p)
+{
+	const struct { struct bpf_program *p; int feat; } map[] = {
+		{ skel->progs.handle_waking, FEAT_WAKERS },
+		{ skel->progs.handle_contention_begin, FEAT_KERNEL_LOCKS },
+		{ skel->progs.handle_contention_end, FEAT_KERNEL_LOCKS },
+		{ skel->progs.handle_mmap_acquired, FEAT_MMAP_LOCK },
+		{ skel->progs.handle_mmap_acquired_memcg, FEAT_MMAP_LOCK },
+		{ skel->progs.handle_mmap_released, FEAT_MMAP_LOCK },
+		{ skel->progs.handle_bio_queue, FEAT_BLOCK_IO },
+		{ skel->progs.handle_sample, FEAT_SAMPLES },
+		{ skel->progs.iter_tasks, FEAT_SEED_FLUSH },
+		{ skel->progs.iter_flush_user, FEAT_END_USTACKS },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].p == p)
+			return map[i].feat;
+	return -1;
+}
+
+/* One load: the path's switch-in program, the programs every capture needs,
+ * and those of the features still on. */
+static int load_once(struct capture *c, const struct capture_opts *o, enum capture_path path,
+		     struct offcpu_bpf **out, char *err, size_t errlen)
+{
 	struct offcpu_bpf *skel;
-	char fts[256] = "finish_task_switch";
+	struct bpf_program *p;
 	int ret;
 
+	*out = NULL;
 	skel = offcpu_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
@@ -315,57 +513,101 @@ static int load_with_path(struct capture *c, const struct capture_opts *o, enum 
 	skel->rodata->follow_forks = o->follow_forks;
 	/* STALLTRAP_KSTACK_CHECK=N: verify every Nth kernel stack cache hit by a
 	 * walk (1: every one, for tests); 0 turns the cache off (for benchmarks) */
+	skel->rodata->kstack_cache = c->features[FEAT_KSTACK_CACHE].on;
 	if (getenv("STALLTRAP_KSTACK_CHECK")) {
 		long every = strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10);
 
-		skel->rodata->kstack_cache = every > 0;
 		skel->rodata->kc_check_every = every > 0 ? (__u32)every : 1;
 	}
 	skel->rodata->hold_min_ns = o->hold_min_ns ? o->hold_min_ns : 1000000;
 	skel->rodata->waker_min_ns = o->min_block_ns > 1000000 ? o->min_block_ns : 1000000;
+	skel->rodata->wakers_traced = c->features[FEAT_WAKERS].on;
 	if (o->name)
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
+	bpf_object__for_each_program(p, skel->obj) {
+		int feat = prog_feature(skel, p);
+		bool load = feat >= 0 ? c->features[feat].on : true;
 
-	bpf_program__set_autoload(skel->progs.handle_exit_tp, path == CAPTURE_PATH_SCHED_EXIT_TP);
-	bpf_program__set_autoload(skel->progs.handle_fts_fentry, path == CAPTURE_PATH_FENTRY_FTS);
-	bpf_program__set_autoload(skel->progs.handle_fts_kprobe, path == CAPTURE_PATH_KPROBE_FTS);
-	bpf_program__set_autoload(skel->progs.iter_tasks, c->feat.task_iter);
-	/* optional: refused by some kernels; without them, no user stacks for
-	 * blocks in progress at the end, and no wakers */
-	bpf_program__set_autoload(skel->progs.iter_flush_user, c->feat.task_iter && (optional & OPT_USER_FLUSH));
-	bpf_program__set_autoload(skel->progs.handle_waking, cause && (optional & OPT_WAKERS));
-	skel->rodata->wakers_traced = cause && (optional & OPT_WAKERS);
-	bpf_program__set_autoload(skel->progs.handle_contention_begin, cause);
-	bpf_program__set_autoload(skel->progs.handle_contention_end, cause);
-	bpf_program__set_autoload(skel->progs.handle_mmap_acquired, cause);
-	bpf_program__set_autoload(skel->progs.handle_mmap_released, cause);
-	bpf_program__set_autoload(skel->progs.handle_bio_queue, cause);
-	bpf_program__set_autoload(skel->progs.handle_sample, cause);
-	if (path == CAPTURE_PATH_FENTRY_FTS) {
-		/* the compiler often renames it finish_task_switch.isra.0 */
-		kallsyms_has_prefix("finish_task_switch", fts, sizeof(fts));
-		bpf_program__set_attach_target(skel->progs.handle_fts_fentry, 0, fts);
+		if (p == skel->progs.handle_exit_tp || p == skel->progs.handle_fts_fentry ||
+		    p == skel->progs.handle_fts_kprobe)
+			load = p == path_prog(skel, path);
+		/* the mmap_lock layout BTF describes: with memcg_path (6.1) or without */
+		if (p == skel->progs.handle_mmap_acquired)
+			load = load && c->feat.mmap_lock_args == 3;
+		if (p == skel->progs.handle_mmap_acquired_memcg)
+			load = load && c->feat.mmap_lock_args == 4;
+		bpf_program__set_autoload(p, load);
 	}
+	fail_prog[0] = fail_reason[0] = '\0';
 	ret = offcpu_bpf__load(skel);
 	if (ret) {
-		snprintf(err, errlen, "cannot load the BPF programs (%s path): %s",
-			 capture_path_name(path), strerror(-ret));
 		offcpu_bpf__destroy(skel);
 		return ret;
 	}
-	c->skel = skel;
-	c->path = path;
+	*out = skel;
 	return 0;
+}
+
+/* Loads with one path: a program of an optional feature that the kernel
+ * refuses leaves out that feature alone (counted and said why), and the
+ * load is tried again. Returns 0; 1 when the path's own program was
+ * refused (the next path may do); or a negative errno, err saying which
+ * program and what to try. */
+static int load_with_path(struct capture *c, const struct capture_opts *o, enum capture_path path,
+			  char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt <= CAPTURE_NFEATURES; attempt++) {
+		struct offcpu_bpf *skel, *names;
+		struct bpf_program *p;
+		char prog[sizeof(fail_prog)], reason[sizeof(fail_reason)];
+		int ret, feat;
+
+		ret = load_once(c, o, path, &skel, err, errlen);
+		if (!ret) {
+			c->skel = skel;
+			c->path = path;
+			return 0;
+		}
+		snprintf(prog, sizeof(prog), "%s", fail_prog);
+		snprintf(reason, sizeof(reason), "%s", fail_reason[0] ? fail_reason : strerror(-ret));
+		/* which program that was: by name, in a fresh skeleton */
+		names = offcpu_bpf__open();
+		p = names && prog[0] ? bpf_object__find_program_by_name(names->obj, prog) : NULL;
+		feat = p ? prog_feature(names, p) : -1;
+		if (p && p == path_prog(names, path)) {
+			snprintf(err, errlen, "the kernel refused %s (%s path): %s", prog,
+				 capture_path_name(path), reason);
+			offcpu_bpf__destroy(names);
+			return 1;
+		}
+		offcpu_bpf__destroy(names);
+		if (feat >= 0 && c->features[feat].on) {
+			feature_off(c, feat, "the kernel refused %s: %s", prog, reason);
+			continue;
+		}
+		if (prog[0])
+			snprintf(err, errlen, "cannot load the BPF programs: the kernel refused %s (%s path): %s; "
+				 "STALLTRAP_BPF_DEBUG=1 shows libbpf's log (docs/capture.md: kernels)",
+				 prog, capture_path_name(path), reason);
+		else
+			snprintf(err, errlen, "cannot load the BPF programs (%s path): %s; "
+				 "STALLTRAP_BPF_DEBUG=1 shows libbpf's log (docs/capture.md: kernels)",
+				 capture_path_name(path), strerror(-ret));
+		return ret;
+	}
+	snprintf(err, errlen, "cannot load the BPF programs (%s path): too many refused", capture_path_name(path));
+	return -EINVAL;
 }
 
 int capture_prepare(struct capture **out, const struct capture_opts *o,
 		    const struct capture_cbs *cbs, char *err, size_t errlen)
 {
 	struct capture *c;
-	enum capture_path path;
-	int ret;
+	enum capture_path paths[CAPTURE_PATH_NONE];
+	char why[512] = "";
+	int ret = -EOPNOTSUPP, npaths, i;
 
 	*out = NULL;
 	libbpf_set_print(libbpf_quiet);
@@ -382,22 +624,32 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 	c->cbs = *cbs;
 	c->sample_hz = o->sample_hz ? o->sample_hz : 49;
 	probe_features(&c->feat);
-	path = o->force_path != CAPTURE_PATH_NONE ? o->force_path : capture_select_path(&c->feat);
-	if (path == CAPTURE_PATH_NONE) {
-		snprintf(err, errlen, "unsupported kernel: no sched_exit_tp, fentry or kprobe on finish_task_switch, or no bpf_task_pt_regs (needs 5.15+)");
-		ret = -EOPNOTSUPP;
+	capture_plan_features(&c->feat, o->no_locks, c->features);
+	if (getenv("STALLTRAP_KSTACK_CHECK") && strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10) <= 0)
+		feature_off(c, FEAT_KSTACK_CACHE, "STALLTRAP_KSTACK_CHECK=0");
+	if (o->force_path != CAPTURE_PATH_NONE) {
+		paths[0] = o->force_path;
+		npaths = 1;
+	} else {
+		npaths = capture_select_paths(&c->feat, paths);
+	}
+	if (!npaths) {
+		snprintf(err, errlen, "unsupported kernel: no sched_exit_tp, fentry or kprobe on finish_task_switch, "
+			 "or no bpf_task_pt_regs or task storage (needs 5.15+; docs/capture.md: kernels)");
 		goto cleanup;
 	}
-	/* sleepable iterators and bpf_copy_from_user_task need 5.18: without them
-	 * blocks in progress at the end keep their kernel stack only */
-	ret = load_with_path(c, o, path, OPT_USER_FLUSH | OPT_WAKERS, err, errlen);
-	if (ret)
-		ret = load_with_path(c, o, path, OPT_USER_FLUSH, err, errlen);
-	if (ret)
-		ret = load_with_path(c, o, path, 0, err, errlen);
-	/* fentry can be refused where trampolines are missing: fall back in order */
-	if (ret && path == CAPTURE_PATH_FENTRY_FTS && c->feat.kprobe && o->force_path == CAPTURE_PATH_NONE)
-		ret = load_with_path(c, o, CAPTURE_PATH_KPROBE_FTS, 0, err, errlen);
+	/* try each path in order; a path whose switch-in program is refused
+	 * falls through to the next, and the error names every refusal */
+	for (i = 0; i < npaths; i++) {
+		ret = load_with_path(c, o, paths[i], err, errlen);
+		if (ret <= 0)
+			break;
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s", why[0] ? "; " : "", err);
+		ret = -EINVAL;
+	}
+	if (ret > 0 || (ret && why[0] && i == npaths))
+		snprintf(err, errlen, "cannot load the BPF programs: %s; STALLTRAP_BPF_DEBUG=1 shows libbpf's log "
+			 "(docs/capture.md: kernels)", why);
 	if (ret)
 		goto cleanup;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_record, c, NULL);
@@ -574,23 +826,20 @@ static void attach_sampling(struct capture *c)
 int capture_start(struct capture *c, char *err, size_t errlen)
 {
 	struct offcpu_bpf *s = c->skel;
-	struct bpf_program *in = NULL;
-	char fts[256] = "finish_task_switch";
+	struct bpf_program *in = path_prog(s, c->path);
 	int ret;
 
-	switch (c->path) {
-	case CAPTURE_PATH_SCHED_EXIT_TP: in = s->progs.handle_exit_tp; break;
-	case CAPTURE_PATH_FENTRY_FTS: in = s->progs.handle_fts_fentry; break;
-	case CAPTURE_PATH_KPROBE_FTS: in = s->progs.handle_fts_kprobe; break;
-	case CAPTURE_PATH_NONE: return -EINVAL;
-	}
+	if (!in)
+		return -EINVAL;
 	/* switch-in first, then switch-out: a block never starts unclosable */
 	if (c->path == CAPTURE_PATH_KPROBE_FTS) {
-		kallsyms_has_prefix("finish_task_switch", fts, sizeof(fts));
-		c->links[c->nlinks] = bpf_program__attach_kprobe(in, false, fts);
+		/* by its kallsyms name: a compiler clone (.isra.0) is what runs */
+		c->links[c->nlinks] = bpf_program__attach_kprobe(in, false, c->feat.fts_symbol);
 		if (!c->links[c->nlinks]) {
-			snprintf(err, errlen, "cannot attach kprobe %s: %s", fts, strerror(errno));
-			return -errno;
+			ret = -errno;
+			snprintf(err, errlen, "cannot attach %s (kprobe on %s): %s", bpf_program__name(in),
+				 c->feat.fts_symbol, strerror(-ret));
+			return ret;
 		}
 		c->nlinks++;
 	} else if ((ret = attach(c, in, err, errlen))) {
@@ -604,24 +853,35 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 	{
 		struct bpf_program *cause[] = {
 			s->progs.handle_contention_begin, s->progs.handle_contention_end,
-			s->progs.handle_mmap_acquired, s->progs.handle_mmap_released,
+			s->progs.handle_mmap_acquired, s->progs.handle_mmap_acquired_memcg, s->progs.handle_mmap_released,
 			s->progs.handle_bio_queue, s->progs.handle_waking,
 		};
 
+		char why[200];
+
+		/* an optional program that does not attach leaves out its feature alone */
 		for (size_t i = 0; i < sizeof(cause) / sizeof(cause[0]); i++)
-			if (bpf_program__fd(cause[i]) >= 0 && (ret = attach(c, cause[i], err, errlen)))
-				return ret;
-		if (bpf_program__fd(s->progs.handle_sample) >= 0)
+			if (bpf_program__fd(cause[i]) >= 0 && attach(c, cause[i], why, sizeof(why)))
+				feature_off(c, prog_feature(s, cause[i]), "%s", why);
+		if (bpf_program__fd(s->progs.handle_sample) >= 0) {
 			attach_sampling(c);
+			if (!c->nsamples)
+				feature_off(c, FEAT_SAMPLES, "no CPU accepted a CPU-clock perf event");
+		}
 	}
 	c->attached_ns = mono_ns();
-	if (c->feat.task_iter) {
-		if (bpf_program__fd(s->progs.iter_flush_user) >= 0)
-			c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);
+	if (bpf_program__fd(s->progs.iter_flush_user) >= 0) {
+		c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);
+		if (!c->iter_user_link)
+			feature_off(c, FEAT_END_USTACKS, "cannot attach iter_flush_user: %s", strerror(errno));
+	}
+	if (bpf_program__fd(s->progs.iter_tasks) >= 0) {
 		c->iter_link = bpf_program__attach_iter(s->progs.iter_tasks, NULL);
 		/* without it, blocks already in progress at the start are not seen */
 		if (c->iter_link)
 			read_iter(c, ST_ITER_SEED);
+		else
+			feature_off(c, FEAT_SEED_FLUSH, "cannot attach iter_tasks: %s", strerror(errno));
 	}
 	c->started = true;
 	return 0;
@@ -776,12 +1036,8 @@ void capture_read_counters(struct capture *c,
 			continue;
 		prog_stats(p, &run_ns, &run_cnt, &misses);
 	}
-	switch (c->path) {
-	case CAPTURE_PATH_SCHED_EXIT_TP: prog_stats(c->skel->progs.handle_exit_tp, &in_ns, &in_cnt, &in_miss); break;
-	case CAPTURE_PATH_FENTRY_FTS: prog_stats(c->skel->progs.handle_fts_fentry, &in_ns, &in_cnt, &in_miss); break;
-	case CAPTURE_PATH_KPROBE_FTS: prog_stats(c->skel->progs.handle_fts_kprobe, &in_ns, &in_cnt, &in_miss); break;
-	case CAPTURE_PATH_NONE: break;
-	}
+	if (path_prog(c->skel, c->path))
+		prog_stats(path_prog(c->skel, c->path), &in_ns, &in_cnt, &in_miss);
 	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		fn(arg, &ctrs[i]);
 	{

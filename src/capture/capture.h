@@ -24,6 +24,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct capture;
+struct btf;
+
 /* How off-CPU blocks are closed and their stacks taken, cheapest first. */
 enum capture_path {
 	CAPTURE_PATH_SCHED_EXIT_TP = 0, /* raw_tp sched_exit_tp: switch-in capture (6.x) */
@@ -32,16 +35,35 @@ enum capture_path {
 	CAPTURE_PATH_NONE,              /* no switch-in hook: unsupported kernel */
 };
 
+/* What the running kernel offers, as its BTF (and kallsyms, and the kprobe
+ * PMU) say. The loader reads them (probe_features()); the unit tests give
+ * them for kernels that cannot be booted here. Whether a program really loads
+ * is then tried: the selection only orders the attempts. */
 struct capture_features {
 	bool sched_exit_tp;     /* btf_trace_sched_exit_tp is in vmlinux BTF */
-	bool fentry;            /* tracing programs with trampolines attach */
-	bool kprobe;            /* kprobes attach */
+	bool fentry;            /* finish_task_switch is a BTF FUNC: fentry can name it */
+	bool kprobe;            /* kprobes attach (kprobe PMU) and finish_task_switch[.clone] is in kallsyms */
 	bool prev_state_arg;    /* sched_switch passes prev_state (5.18+) */
 	bool task_pt_regs;      /* bpf_task_pt_regs helper (5.15+) */
 	bool task_iter;         /* iter/task programs (5.8+) */
+	bool task_storage;      /* task local storage (5.11+) */
+	bool bpf_loop;          /* bpf_loop helper (5.17+): the kernel stack cache */
+	bool copy_from_user_task; /* bpf_copy_from_user_task (5.18+): user stacks at the end */
+	bool lock_contention;   /* lock:contention_begin/_end (5.19+) */
+	int mmap_lock_args;     /* mmap_lock_acquire_returned's arguments: 4 with memcg_path (6.1), 3 without; 0 none */
+	char fts_symbol[128];   /* finish_task_switch's name in kallsyms (".isra.0" clones) */
 };
 
-/* Pure: the path for a set of features. Unit-tested for every combination. */
+/* Pure: the features of a kernel from its BTF, whether kprobes attach (the
+ * kprobe PMU exists) and finish_task_switch's name in kallsyms ("" none). */
+void capture_features_from_btf(const struct btf *btf, bool kprobe_pmu, const char *fts_symbol,
+			       struct capture_features *f);
+
+/* Pure: the paths to try for a set of features, in order (at most
+ * CAPTURE_PATH_NONE of them); returns how many. None: unsupported kernel.
+ * Unit-tested against the facts of 5.10, 5.15, 6.1, 6.8 and 6.18. */
+int capture_select_paths(const struct capture_features *f, enum capture_path out[CAPTURE_PATH_NONE]);
+/* The first of them, or CAPTURE_PATH_NONE. */
 enum capture_path capture_select_path(const struct capture_features *f);
 const char *capture_path_name(enum capture_path p);
 
@@ -50,6 +72,22 @@ const char *capture_path_name(enum capture_path p);
 #define CAPTURE_USTACK_MAX (64 * 1024)
 #define CAPTURE_USTACK_DEFAULT CAPTURE_USTACK_MAX
 #define CAPTURE_USTACK_MIN 1024
+
+/* An optional part of the capture and whether it runs: left out by
+ * --no-locks, by a kernel that lacks what it needs, or by a kernel that
+ * refused its program (reason says which, and why). */
+struct capture_feature {
+	const char *name;       /* "wakers", "kernel_locks", ... */
+	bool on;
+	char reason[200];       /* why it is off ("" when on) */
+};
+#define CAPTURE_NFEATURES 8
+/* Pure: every feature, on or off (and why) as --no-locks and the kernel's
+ * facts say, before any program is tried. */
+void capture_plan_features(const struct capture_features *f, bool no_locks,
+			   struct capture_feature out[CAPTURE_NFEATURES]);
+/* The capture's features, CAPTURE_NFEATURES of them, valid until capture_finish(). */
+const struct capture_feature *capture_get_features(const struct capture *c);
 
 struct capture_opts {
 	uint64_t min_block_ns;
@@ -169,8 +207,6 @@ struct capture_cbs {
 	int (*on_thread)(void *arg, const struct capture_thread *t);
 	int (*on_proc)(void *arg, const struct capture_proc *p);
 };
-
-struct capture;
 
 /* Returns 0, or a negative errno with a one-line reason in err. */
 int capture_prepare(struct capture **out, const struct capture_opts *opts,

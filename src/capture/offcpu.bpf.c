@@ -817,8 +817,11 @@ static __always_inline void emit_hold(void *ctx, struct st_task_state *s, __u64 
 
 /* mmap_lock tracepoints run as the acquirer and the releaser, so the holder is
  * known in read mode too, and its stacks are taken in its own context. */
-SEC("raw_tp/mmap_lock_acquire_returned")
-int BPF_PROG(handle_mmap_acquired, struct mm_struct *mm, bool write, bool success)
+/* Their arguments: (mm, [memcg_path,] write[, success]). 6.1 passes a
+ * memcg_path second, 6.18 does not: each layout has its own program, and the
+ * loader loads the one the kernel's BTF describes (read with the newer
+ * layout, 6.1's every read acquire looked failed). */
+static __always_inline int mmap_acquired(struct mm_struct *mm, bool write, bool success)
 {
 	struct st_task_state *s;
 	__u64 key = (__u64)mm;
@@ -845,8 +848,21 @@ int BPF_PROG(handle_mmap_acquired, struct mm_struct *mm, bool write, bool succes
 	return 0;
 }
 
+SEC("raw_tp/mmap_lock_acquire_returned")
+int BPF_PROG(handle_mmap_acquired, struct mm_struct *mm, bool write, bool success)
+{
+	return mmap_acquired(mm, write, success);
+}
+
+SEC("raw_tp/mmap_lock_acquire_returned")
+int BPF_PROG(handle_mmap_acquired_memcg, struct mm_struct *mm, const char *memcg_path, bool write, bool success)
+{
+	return mmap_acquired(mm, write, success);
+}
+
+/* (mm, [memcg_path,] write): only mm is read, the same in both layouts */
 SEC("raw_tp/mmap_lock_released")
-int BPF_PROG(handle_mmap_released, struct mm_struct *mm, bool write)
+int BPF_PROG(handle_mmap_released, struct mm_struct *mm)
 {
 	struct st_task_state *s;
 	__u64 now, dur;
@@ -983,7 +999,9 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	if (!sc)
 		return 0;
 	/* a sample taken in user mode has no kernel stack, which is no loss */
-	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, !(ctx->regs.csx & 3), NULL, ST_USTACK_SMALL, NULL);
+	/* kernel mode: a kernel address (needs no pt_regs segment field, whose
+	 * name differs: cs before 6.9, the csx union since) */
+	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, (long)ctx->regs.ip < 0, NULL, ST_USTACK_SMALL, NULL);
 	sc->ev.start_ns = bpf_ktime_get_ns();
 	emit(sc, ulen, ST_USTACK_SMALL);
 	return 0;

@@ -485,6 +485,8 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_printf(sb, " (%s)", mode);
 	if (g->obj)
 		diag_sb_printf(sb, " at 0x%" PRIx64, g->obj);
+	if (g->obj && capdata_kname(x->cd, g->obj))
+		diag_sb_printf(sb, " (%s)", capdata_kname(x->cd, g->obj));
 	if (inode)
 		diag_sb_printf(sb, ", %s", inode);
 	if (site) {

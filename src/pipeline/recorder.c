@@ -1,5 +1,6 @@
 /* recorder.c: the live half of the pipeline: capture records -> symbolized, interned capdata. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -240,6 +241,24 @@ _Static_assert((int)CAPTURE_STATE_SLEEPING == (int)CAP_STATE_SLEEPING &&
 	       (int)CAPTURE_STATE__COUNT == (int)CAP_STATE__COUNT, "enum capture_state and enum cap_state differ");
 _Static_assert(CAPTURE_NREGS == SYM_NREGS, "the capture's and the symbolizer's registers differ");
 
+/* A static kernel lock's name (rtnl_mutex), where kallsyms lists data
+ * symbols: once per address (best effort: a lock left unnamed is shown by
+ * its address, as before). */
+static void name_kernel_lock(struct recorder *r, uint64_t addr)
+{
+	const char *name;
+	uint64_t off;
+	char buf[160];
+
+	if (!addr || capdata_kname(&r->cd, addr) || !(name = symbolizer_kdata_name(r->sym, addr, &off)))
+		return;
+	if (off)
+		snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, name, off);
+	else
+		snprintf(buf, sizeof(buf), "%s", name);
+	capdata_set_kname(&r->cd, addr, buf);
+}
+
 static void fill_block(struct recorder *r, struct cap_block *b, const struct capture_record *ev)
 {
 	struct pending_waker *w;
@@ -253,6 +272,8 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct cap
 		b->wait_kind = ev->wait_kind == CAPTURE_WAIT_MMAP_LOCK ? CAP_WAIT_MMAP_LOCK : CAP_WAIT_KERNEL_LOCK;
 		b->wait_obj = ev->wait_obj;
 		b->lock_flags = (uint8_t)ev->lock_flags;
+		if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
+			name_kernel_lock(r, b->wait_obj);
 	} else if (b->in_syscall && (ev->syscall == NR_FUTEX || ev->syscall == NR_FUTEX_WAITV)) {
 		b->wait_kind = CAP_WAIT_FUTEX;
 		b->wait_obj = ev->args[0];
@@ -456,6 +477,24 @@ static void poll_cgroup(struct recorder *r)
 	free(pids);
 }
 
+/* The capture path and the features left out, said once per process (watch
+ * starts a capture per generation). */
+static void print_capture_once(const struct capture *c)
+{
+	static int printed;
+	const struct capture_feature *f = capture_get_features(c);
+	char off[1024] = "";
+	size_t len = 0;
+
+	if (__atomic_exchange_n(&printed, 1, __ATOMIC_SEQ_CST))
+		return;
+	for (int i = 0; i < CAPTURE_NFEATURES; i++)
+		if (!f[i].on && len < sizeof(off))
+			len += snprintf(off + len, sizeof(off) - len, "%s%s (%s)", len ? ", " : "", f[i].name, f[i].reason);
+	fprintf(stderr, "capture: %s path%s%s\n", capture_path_name(capture_get_path(c)),
+		len ? "; left out: " : ", every feature on", off);
+}
+
 int recorder_start(struct recorder **out, const struct recorder_opts *o, char *err, size_t errlen)
 {
 	struct capture_opts co = {
@@ -521,6 +560,15 @@ int recorder_start(struct recorder **out, const struct recorder_opts *o, char *e
 	if (ret)
 		goto cleanup;
 	r->cd.capture_path = strdup(capture_path_name(capture_get_path(r->cap)));
+	for (i = 0; i < CAPTURE_NFEATURES; i++) {
+		const struct capture_feature *f = &capture_get_features(r->cap)[i];
+
+		if ((ret = capdata_set_feature(&r->cd, f->name, f->on, f->reason))) {
+			snprintf(err, errlen, "out of memory");
+			goto cleanup;
+		}
+	}
+	print_capture_once(r->cap);
 	r->cd.window.sample_period_ns = capture_sample_period_ns(r->cap);
 	r->cd.window.attached_mono_ns = capture_attached_ns(r->cap);
 	governor_init(&r->gov, o->max_overhead, o->min_block_ns, mono_ns());

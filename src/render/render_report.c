@@ -247,15 +247,16 @@ static json_t *target_json(const struct capdata *cd)
 			 "cmdline", jstr_or_null(cd->target.cmdline));
 }
 
-/* {"path": capture path, every stat by name}. */
+/* {"path": capture path, "features": {name: {"on", "reason"}}, every stat by name}. */
 static json_t *capture_json(const struct capdata *cd)
 {
-	json_t *capture = json_pack("{s:o}", "path", jstr_or_null(cd->capture_path));
+	json_t *capture = json_pack("{s:o, s:o}", "path", jstr_or_null(cd->capture_path),
+				    "features", capdata_features_json(cd));
 	size_t i;
 
 	for (i = 0; capture && i < cd->nstats; i++) {
-		/* "path" is the capture path; a stat cannot take its place. */
-		if (strcmp(cd->stats[i].name, "path") == 0)
+		/* "path" and "features" are not stats; a stat cannot take their place. */
+		if (strcmp(cd->stats[i].name, "path") == 0 || strcmp(cd->stats[i].name, "features") == 0)
 			continue;
 		if (json_object_set_new(capture, cd->stats[i].name, jcount(cd->stats[i].value))) {
 			json_decref(capture);

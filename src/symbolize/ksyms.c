@@ -114,12 +114,54 @@ static bool is_secondary_alias(const char *name)
 	return strncmp(name, "__ia32_", 7) == 0 || strncmp(name, "__pi_", 5) == 0;
 }
 
+/* The length of name without the suffixes of compiler clones (".isra.0",
+ * ".constprop.0", ".part.0", ".cold", ".llvm.123", and chains of them): a
+ * clone is the same function in a profile, and kernels differ in which they
+ * have (Debian's 6.1 runs finish_task_switch.isra.0). Other dotted names stay
+ * whole. */
+static size_t unclone_len(const char *name, size_t len)
+{
+	static const char *const words[] = { "isra", "constprop", "part", "cold", "llvm", "lto_priv" };
+	const char *dot = memchr(name, '.', len), *p, *end = name + len;
+	bool after_word = false;
+
+	if (!dot || dot == name)
+		return len;
+	for (p = dot; p < end;) {
+		const char *tok = p + 1, *next = memchr(tok, '.', (size_t)(end - tok));
+		size_t tl = (size_t)((next ? next : end) - tok), i;
+		bool word = false, digits = tl > 0;
+
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			word |= tl == strlen(words[i]) && !memcmp(tok, words[i], tl);
+		for (i = 0; i < tl; i++)
+			digits &= tok[i] >= '0' && tok[i] <= '9';
+		if (!word && !(digits && after_word))
+			return len;
+		after_word = word;
+		p = next ? next : end;
+	}
+	return (size_t)(dot - name);
+}
+
 static bool is_end_marker(const char *name, bool core)
 {
 	return core && (strcmp(name, "_etext") == 0 || strcmp(name, "_einittext") == 0);
 }
 
+static int load(const char *path, bool data, struct ksyms **out);
+
 int ksyms__load(const char *path, struct ksyms **out)
+{
+	return load(path, false, out);
+}
+
+int ksyms__load_data(const char *path, struct ksyms **out)
+{
+	return load(path, true, out);
+}
+
+static int load(const char *path, bool data, struct ksyms **out)
 {
 	struct arena names = { 0 };
 	struct kload *ld = NULL, *nld;
@@ -155,6 +197,9 @@ int ksyms__load(const char *path, struct ksyms **out)
 		}
 		if (addr)
 			any_addr = true;
+		/* the data table: data and bss symbols instead of text */
+		if (data)
+			r = strchr("dDbB", type) ? 1 : 0;
 		if (r == 0)
 			continue;
 		if (n == KSYMS_MAX_SYMS) {
@@ -172,7 +217,7 @@ int ksyms__load(const char *path, struct ksyms **out)
 		}
 		ld[n] = (struct kload){ .addr = addr, .seq = (uint32_t)n,
 					.global = type == 'T' || type == 'W', .mod_off = UINT32_MAX };
-		err = arena_add(&names, name, namelen, &ld[n].name_off);
+		err = arena_add(&names, name, data ? namelen : unclone_len(name, namelen), &ld[n].name_off);
 		if (err)
 			goto cleanup;
 		if (mod) {
@@ -187,7 +232,7 @@ int ksyms__load(const char *path, struct ksyms **out)
 			}
 			ld[n].mod_off = last_mod_off;
 		}
-		ld[n].end = is_end_marker(names.buf + ld[n].name_off, !mod);
+		ld[n].end = !data && is_end_marker(names.buf + ld[n].name_off, !mod);
 		ld[n].alias = is_secondary_alias(names.buf + ld[n].name_off);
 		n++;
 	}

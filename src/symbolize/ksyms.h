@@ -32,6 +32,10 @@ struct ksyms;
  * -E2BIG past KSYMS_MAX_SYMS lines, or -ENOMEM. *out is only set on success
  * and is owned by the caller (ksyms__free). */
 int ksyms__load(const char *path, struct ksyms **out);
+/* The same for data symbols (types d, D, b, B) instead of text: listed only
+ * with CONFIG_KALLSYMS_ALL (6.1 has it; without it a few section markers
+ * remain, so callers check ksyms__count()). Names static kernel locks. */
+int ksyms__load_data(const char *path, struct ksyms **out);
 void ksyms__free(struct ksyms *ks);
 
 /* The symbol containing addr, or NULL. The pointer and its strings live as

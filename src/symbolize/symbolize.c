@@ -64,6 +64,9 @@ struct kentry {
 struct symbolizer {
 	struct capdata *cd;
 	struct ksyms *ks;
+	struct ksyms *kdata;            /* data symbols, loaded at the first lock named (kdata_tried) */
+	char *kallsyms_path;
+	bool kdata_tried;
 	char *proc_root;
 	struct sproc **procs;           /* registered processes, in no order */
 	size_t nprocs, aprocs, nopen;
@@ -117,6 +120,10 @@ struct symbolizer *symbolizer_new(struct capdata *cd, const char *kallsyms_path,
 		set_err(err, errlen, "symbolizer: out of memory");
 		goto cleanup;
 	}
+	if (kallsyms_path && !(sym->kallsyms_path = strdup(kallsyms_path))) {
+		set_err(err, errlen, "symbolizer: out of memory");
+		goto cleanup;
+	}
 	if (kallsyms_path) {
 		r = ksyms__load(kallsyms_path, &sym->ks);
 		if (r == -EPERM) {
@@ -156,6 +163,8 @@ void symbolizer_free(struct symbolizer *sym)
 	free(sym->procs);
 	htab_release(&sym->proc_index);
 	ksyms__free(sym->ks);
+	ksyms__free(sym->kdata);
+	free(sym->kallsyms_path);
 	ucache__free(sym->ucache);
 	free(sym->fcache);
 	free(sym->kcache);
@@ -491,6 +500,37 @@ static int64_t kernel_frame(struct symbolizer *sym, struct kentry *e, uint64_t a
 	return fid;
 }
 
+/* Kernels with CONFIG_KALLSYMS_ALL (6.1) list data symbols: a static lock
+ * (rtnl_mutex, cgroup_mutex) is named by the one it lies in. Without it only
+ * a few section markers are listed, which would name nothing truly: then, and
+ * for an address more than 4 KiB into its symbol, NULL. */
+const char *symbolizer_kdata_name(struct symbolizer *sym, uint64_t addr, uint64_t *offset)
+{
+	const struct ksym *ks;
+
+	if (!sym || !sym->kallsyms_path)
+		return NULL;
+	if (!sym->kdata_tried) {
+		sym->kdata_tried = true;
+		if (ksyms__load_data(sym->kallsyms_path, &sym->kdata) == 0 && ksyms__count(sym->kdata) < 1000) {
+			ksyms__free(sym->kdata);
+			sym->kdata = NULL;
+		}
+	}
+	ks = sym->kdata ? ksyms__find(sym->kdata, addr) : NULL;
+	if (!ks || addr - ks->addr >= 4096)
+		return NULL;
+	*offset = addr - ks->addr;
+	return ks->name;
+}
+
+static bool kernel_name_is(struct symbolizer *sym, uint64_t addr, bool leaf, const char *name)
+{
+	const struct ksym *ks = ksyms__find(sym->ks, leaf ? addr : addr - 1);
+
+	return ks && ks->name && strcmp(ks->name, name) == 0;
+}
+
 int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n)
 {
 	size_t i, start = 0, nout = 0;
@@ -513,6 +553,13 @@ int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n)
 			start = i + 1;
 	}
 	while (sym->ks && start < n && (sym->kflags[start] & KF_UNKNOWN))
+		start++;
+	/* A kprobe or fentry on finish_task_switch (the switch-in hook of kernels
+	 * without sched_exit_tp) starts the stack in that function; sched_exit_tp
+	 * starts it in __schedule, its caller. Dropped, so that a wait folds to
+	 * the same frames whatever the hook. */
+	if (sym->ks && start + 1 < n && kernel_name_is(sym, ips[start], start == 0, "finish_task_switch") &&
+	    kernel_name_is(sym, ips[start + 1], false, "__schedule"))
 		start++;
 	for (i = n; i-- > start;) {
 		if (!ips[i] || (sym->kflags[i] & KF_GLUE))

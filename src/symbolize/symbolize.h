@@ -55,6 +55,9 @@ void symbolizer_drop_process(struct symbolizer *sym, pid_t pid);
  * bpf_trace_run*, __bpf_trace_*) and of the tracepoint plumbing are dropped.
  * Returns the capdata stack id (root first) or a negative errno. */
 int64_t symbolizer_kstack(struct symbolizer *sym, const uint64_t *ips, size_t n);
+/* The kernel data symbol at addr (a static lock's name) and addr's offset
+ * into it, where kallsyms lists data symbols (CONFIG_KALLSYMS_ALL); else NULL. */
+const char *symbolizer_kdata_name(struct symbolizer *sym, uint64_t addr, uint64_t *offset);
 
 /* User stack: regs in the DWARF order above (SYM_NREGS), and
  * len bytes of stack memory that were at regs[SYM_REG_RSP]. Unwinds, names the

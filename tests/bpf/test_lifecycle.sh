@@ -5,10 +5,13 @@
 source "$(dirname "$0")/../lib.sh"
 
 # targets exit: the profile of their lives so far is written, early
-# (the target forks its child after 1.5 s, well after record has attached)
-bash -c 'sleep 1.5; /bin/sleep 0.5; exit 0' & t=$!
+# (the target forks its child once record has attached)
+bash -c 'while [ ! -e "$1" ]; do sleep 0.05; done; /bin/sleep 0.5; exit 0' _ "$TMP/exit.gate" & t=$!
+"$ST" record --pid $t --duration 20s --out "$TMP/exit" >/dev/null 2>"$TMP/exit.err" & rec=$!
+wait_attached $rec "$TMP/exit.err"
 start=$(date +%s)
-"$ST" record --pid $t --duration 20s --out "$TMP/exit" >/dev/null 2>"$TMP/exit.err" || fail "record of an exiting target failed"
+touch "$TMP/exit.gate"
+wait $rec || fail "record of an exiting target failed"
 [ $(( $(date +%s) - start )) -lt 10 ] || fail "record did not end when its target exited"
 grep -q "targets exited" "$TMP/exit.err" || fail "no note that the targets exited: $(cat "$TMP/exit.err")"
 jq -e --argjson t $t '[.threads[] | select(.pid != $t and .comm == "sleep" and .offcpu_ms > 400)] | length > 0' "$TMP/exit/report.json" >/dev/null \
@@ -17,7 +20,8 @@ ok "exit + fork follow"
 
 # SIGTERM: the profile so far is written, exit 0
 sleep 60 & s=$!; PIDS_TO_KILL+=($s)
-"$ST" record --pid $s --duration 60s --out "$TMP/term" >/dev/null 2>&1 & rec=$!
+"$ST" record --pid $s --duration 60s --out "$TMP/term" >/dev/null 2>"$TMP/term.err" & rec=$!
+wait_attached $rec "$TMP/term.err"
 sleep 1.5; kill -TERM $rec
 wait $rec || fail "record exited $? on SIGTERM"
 jq -e '.window.duration_s < 10 and .offcpu_total_ms > 1000' "$TMP/term/report.json" >/dev/null || fail "SIGTERM profile: $(jq -c '{window, offcpu_total_ms}' "$TMP/term/report.json")"
@@ -39,7 +43,7 @@ mkdir -p "$cg"
 trap 'for p in "${PIDS_TO_KILL[@]}"; do kill -9 $p 2>/dev/null; done; sleep 0.2; rmdir '"$cg"' 2>/dev/null; rm -rf "$TMP"' EXIT
 sleep 30 & c1=$!; PIDS_TO_KILL+=($c1); echo $c1 > "$cg/cgroup.procs"
 "$ST" record --cgroup "$cg" --duration 2s --out "$TMP/cg" >/dev/null 2>"$TMP/cg.err" & rec=$!
-sleep 0.8
+wait_attached $rec "$TMP/cg.err"
 sleep 30 & c2=$!; PIDS_TO_KILL+=($c2); echo $c2 > "$cg/cgroup.procs"
 wait $rec || fail "--cgroup failed: $(cat "$TMP/cg.err")"
 jq -e '[.threads[].pid] | index('$c2')' "$TMP/cg/report.json" >/dev/null || fail "--cgroup: process $c2 that joined was not traced: $(jq -c '[.threads[].pid]' "$TMP/cg/report.json")"

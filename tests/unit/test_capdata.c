@@ -326,6 +326,15 @@ static void build_sample(struct capdata *cd)
 	assert_int_equal(capdata_init(cd), 0);
 	assert_int_equal(capdata_set_target(cd, pids, 2, "my srv", "/usr/bin/srv --name \"x\" caf\xc3\xa9\n\t"), 0);
 	assert_int_equal(capdata_set_capture_path(cd, "sched_exit_tp"), 0);
+	assert_int_equal(capdata_set_feature(cd, "wakers", true, NULL), 0);
+	assert_int_equal(capdata_set_feature(cd, "kernel_locks", false, "the kernel refused x: \"why\""), 0);
+	assert_int_equal(capdata_set_feature(cd, "wakers", false, "--no-locks"), 0);  /* replaced by name */
+	assert_int_equal(cd->nfeatures, 2);
+	assert_int_equal(capdata_set_kname(cd, 0xffffffff82a3c4e0ULL, "rtnl_mutex"), 0);
+	assert_int_equal(capdata_set_kname(cd, 0xffffffff82a3c4e0ULL, "other"), 0); /* the first stays */
+	assert_int_equal(capdata_set_kname(cd, 0xffff888004a00040ULL, "cgroup_mutex+0x40"), 0);
+	assert_string_equal(capdata_kname(cd, 0xffffffff82a3c4e0ULL), "rtnl_mutex");
+	assert_null(capdata_kname(cd, 1));
 	cd->window.start_mono_ns = 123456789012345ULL;
 	cd->window.start_real_ns = -5; /* before 1970: the format is signed */
 	cd->window.duration_ns = 10000000000ULL;
@@ -453,6 +462,17 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 	assert_str_or_null_equal(a->target.comm, b->target.comm);
 	assert_str_or_null_equal(a->target.cmdline, b->target.cmdline);
 	assert_str_or_null_equal(a->capture_path, b->capture_path);
+	assert_int_equal(a->nfeatures, b->nfeatures);
+	for (i = 0; i < a->nfeatures; i++) {
+		assert_string_equal(a->features[i].name, b->features[i].name);
+		assert_int_equal(a->features[i].on, b->features[i].on);
+		assert_str_or_null_equal(a->features[i].reason, b->features[i].reason);
+	}
+	assert_int_equal(a->nknames, b->nknames);
+	for (i = 0; i < a->nknames; i++) {
+		assert_true(a->knames[i].addr == b->knames[i].addr);
+		assert_string_equal(a->knames[i].name, b->knames[i].name);
+	}
 	assert_true(a->window.start_mono_ns == b->window.start_mono_ns);
 	assert_true(a->window.start_real_ns == b->window.start_real_ns);
 	assert_true(a->window.duration_ns == b->window.duration_ns);

@@ -204,14 +204,58 @@ static void test_bpf_glue(void **state)
 	}
 }
 
+/* The data table (CONFIG_KALLSYMS_ALL kernels): data and bss symbols, text
+ * left out; text names lose compiler clone suffixes, data names keep theirs. */
+static void test_data_symbols(void **state)
+{
+	struct ksyms *ks = NULL;
+	const struct ksym *s;
+
+	write_file("ffffffff81000000 T _stext\n"
+		   "ffffffff81001000 t finish_task_switch.isra.0\n"
+		   "ffffffff81002000 t helper.constprop.0.isra.0\n"
+		   "ffffffff81003000 t name.with.dots\n"
+		   "ffffffff81004000 T _etext\n"
+		   "ffffffff82000000 D init_task\n"
+		   "ffffffff82100000 d rtnl_mutex\n"
+		   "ffffffff82100040 b counter.12\n"
+		   "ffffffff82200000 B cgroup_mutex\t[mod]\n");
+	assert_int_equal(ksyms__load(path, &ks), 0);
+	assert_string_equal(ksyms__find(ks, 0xffffffff81001004)->name, "finish_task_switch");
+	assert_string_equal(ksyms__find(ks, 0xffffffff81002004)->name, "helper");
+	assert_string_equal(ksyms__find(ks, 0xffffffff81003004)->name, "name.with.dots");
+	ksyms__free(ks);
+	assert_int_equal(ksyms__load_data(path, &ks), 0);
+	assert_int_equal(ksyms__count(ks), 4);
+	s = ksyms__find(ks, 0xffffffff82100008);
+	assert_non_null(s);
+	assert_string_equal(s->name, "rtnl_mutex");
+	assert_string_equal(ksyms__find(ks, 0xffffffff82100040)->name, "counter.12");
+	assert_null(ksyms__find(ks, 0xffffffff81001004));
+	ksyms__free(ks);
+}
+
+/* The address /proc/kallsyms gives name (0: not listed). */
+static unsigned long long kallsyms_addr(const char *want)
+{
+	char line[512], name[256], type;
+	unsigned long long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 && strcmp(name, want) == 0)
+			found = addr;
+	fclose(f);
+	return found;
+}
+
 /* When run as root, the real table loads and names the scheduler. */
 static void test_real_kallsyms(void **state)
 {
 	struct ksyms *ks = NULL;
 	const struct ksym *s;
-	char line[512], name[256], type;
-	unsigned long long addr, sched = 0;
-	FILE *f;
+	unsigned long long sched, lock;
 	int r;
 
 	r = ksyms__load("/proc/kallsyms", &ks);
@@ -219,17 +263,22 @@ static void test_real_kallsyms(void **state)
 		skip();
 	assert_int_equal(r, 0);
 	assert_true(ksyms__count(ks) > 1000);
-	f = fopen("/proc/kallsyms", "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) == 3 &&
-		    strcmp(name, "__schedule") == 0)
-			sched = addr;
-	fclose(f);
+	sched = kallsyms_addr("__schedule");
 	assert_true(sched != 0);
 	s = ksyms__find(ks, sched + 1);
 	assert_non_null(s);
 	assert_string_equal(s->name, "__schedule");
+	ksyms__free(ks);
+	/* a kernel with data symbols (CONFIG_KALLSYMS_ALL: 6.1) names its static locks */
+	assert_int_equal(ksyms__load_data("/proc/kallsyms", &ks), 0);
+	if (ksyms__count(ks) > 1000) {
+		lock = kallsyms_addr("cgroup_mutex");
+		assert_true(lock != 0);
+		s = ksyms__find(ks, lock + 8);
+		assert_non_null(s);
+		assert_string_equal(s->name, "cgroup_mutex");
+		print_message("data symbols: %zu, cgroup_mutex at 0x%llx named\n", ksyms__count(ks), lock);
+	}
 	ksyms__free(ks);
 }
 
@@ -240,6 +289,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_load_errors, teardown),
 		cmocka_unit_test_teardown(test_long_line_skipped, teardown),
 		cmocka_unit_test(test_bpf_glue),
+		cmocka_unit_test_teardown(test_data_symbols, teardown),
 		cmocka_unit_test(test_real_kallsyms),
 	};
 

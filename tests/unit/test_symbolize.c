@@ -484,6 +484,25 @@ static void test_placeholder(void **state)
 
 #define KSYMS_FILE_FMT "/tmp/stalltrap-test-symbolize-kallsyms.%d"
 
+/* A symbolizer of a fresh cd whose kallsyms is text (read once, at symbolizer_new). */
+static struct symbolizer *kallsyms_symbolizer(struct capdata *cd, const char *text)
+{
+	struct symbolizer *sym;
+	char path[64], err[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSYMS_FILE_FMT, (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(capdata_init(cd), 0);
+	sym = symbolizer_new(cd, path, "/proc", err, sizeof(err));
+	unlink(path);
+	assert_non_null(sym);
+	return sym;
+}
+
 static void test_kstack(void **state)
 {
 	static const char kallsyms[] =
@@ -516,20 +535,11 @@ static void test_kstack(void **state)
 	struct capdata cd;
 	struct symbolizer *sym;
 	const struct cap_stack *s;
-	char path[64], err[256] = "";
+	char err[256] = "";
 	int64_t id;
-	FILE *f;
 	size_t i;
 
-	snprintf(path, sizeof(path), KSYMS_FILE_FMT, (int)getpid());
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(kallsyms, f);
-	fclose(f);
-	assert_int_equal(capdata_init(&cd), 0);
-	sym = symbolizer_new(&cd, path, "/proc", err, sizeof(err));
-	unlink(path); /* read once, at symbolizer_new */
-	assert_non_null(sym);
+	sym = kallsyms_symbolizer(&cd, kallsyms);
 
 	id = symbolizer_kstack(sym, ips, sizeof(ips) / sizeof(ips[0]));
 	assert_true(id >= 0);
@@ -576,6 +586,62 @@ static void test_kstack(void **state)
 	assert_int_equal(cd.frames[s->frames[2]].addr, ips[0]);
 	symbolizer_free(sym);
 
+	capdata_free(&cd);
+}
+
+/* The same wait folds to the same frames whatever the switch-in hook and
+ * whichever compiler clones the kernel has: sched_exit_tp's stack starts in
+ * __schedule under the BPF glue; a kprobe's (Debian's 6.1) starts in
+ * finish_task_switch.isra.0, dropped; clone suffixes name the function. */
+static void test_kstack_paths_fold_alike(void **state)
+{
+	static const char kallsyms[] =
+		"ffffffff81000000 T _stext\n"
+		"ffffffff81100000 t __schedule\n"
+		"ffffffff81100800 T schedule\n"
+		"ffffffff81100900 t do_nanosleep.constprop.0\n"
+		"ffffffff81100a00 T do_syscall_64\n"
+		"ffffffff81100c00 t finish_task_switch.isra.0\n"
+		"ffffffff81100d00 t do_nanosleep.cold\n"
+		"ffffffff81100e00 t mutex_lock.part.0.isra.0\n"
+		"ffffffff81100f00 t not.a.clone\n"
+		"ffffffff81200000 t __bpf_trace_sched_exit_tp\n"
+		"ffffffff81200100 T bpf_trace_run1\n"
+		"ffffffff81200200 T bpf_get_stack_raw_tp\n"
+		"ffffffff81300000 T _etext\n"
+		"ffffffffa0000000 t bpf_prog_0123456789abcdef_on_exit\t[bpf]\n";
+	const uint64_t raw_tp[] = { 0xffffffffa0000040, 0xffffffff81200220, 0xffffffff81200130,
+				    0xffffffff81200010, 0xffffffff81100123, 0xffffffff81100801,
+				    0xffffffff81100950, 0xffffffff81100a10 };
+	const uint64_t kprobe[] = { 0xffffffff81100c00, 0xffffffff81100123, 0xffffffff81100801,
+				    0xffffffff81100d20, 0xffffffff81100a10 };
+	/* a sample on CPU inside finish_task_switch, not called from __schedule: kept */
+	const uint64_t oncpu[] = { 0xffffffff81100c10, 0xffffffff81100e10, 0xffffffff81100f10 };
+	static const char *const want[] = { "do_syscall_64", "do_nanosleep", "schedule", "__schedule" };
+	static const char *const want_oncpu[] = { "not.a.clone", "mutex_lock", "finish_task_switch" };
+	struct capdata cd;
+	struct symbolizer *sym;
+	const struct cap_stack *s;
+	int64_t a, b, c;
+
+	sym = kallsyms_symbolizer(&cd, kallsyms);
+	a = symbolizer_kstack(sym, raw_tp, sizeof(raw_tp) / sizeof(raw_tp[0]));
+	b = symbolizer_kstack(sym, kprobe, sizeof(kprobe) / sizeof(kprobe[0]));
+	assert_true(a >= 0 && b >= 0);
+	s = &cd.stacks[a];
+	assert_int_equal(s->nframes, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(cd.frames[s->frames[i]].name, want[i]);
+	s = &cd.stacks[b];
+	assert_int_equal(s->nframes, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(cd.frames[s->frames[i]].name, want[i]);
+	c = symbolizer_kstack(sym, oncpu, 3);
+	s = &cd.stacks[c];
+	assert_int_equal(s->nframes, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(cd.frames[s->frames[i]].name, want_oncpu[i]);
+	symbolizer_free(sym);
 	capdata_free(&cd);
 }
 
@@ -643,6 +709,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_placeholder, setup, teardown),
 		cmocka_unit_test_teardown(test_many_processes, teardown_proc_root),
 		cmocka_unit_test(test_kstack),
+		cmocka_unit_test(test_kstack_paths_fold_alike),
 		cmocka_unit_test(test_new_errors),
 		cmocka_unit_test(test_demangle),
 	};

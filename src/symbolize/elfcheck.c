@@ -31,18 +31,39 @@ static bool within(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
+static bool is_strtab(Elf *elf, size_t ndx)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = elf_getscn(elf, ndx);
+
+	return scn && gelf_getshdr(scn, &sh) && sh.sh_type == SHT_STRTAB;
+}
+
 static int check_elf(Elf *elf, uint64_t size, char *why, size_t whylen)
 {
 	size_t shnum, phnum, shstrndx, i;
 	uint64_t inflated = 0;
 	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
 
 	if (elf_kind(elf) != ELF_K_ELF)
 		return refuse(-EINVAL, why, whylen, "not an ELF file");
 	if (elf_getshdrnum(elf, &shnum) || elf_getphdrnum(elf, &phnum) || elf_getshdrstrndx(elf, &shstrndx))
 		return refuse(-EINVAL, why, whylen, "bad ELF header: %s", elf_errmsg(-1));
+	if (!gelf_getehdr(elf, &eh))
+		return refuse(-EINVAL, why, whylen, "bad ELF header: %s", elf_errmsg(-1));
+	/* libelf quietly sees no headers where the table lies past the end */
+	if ((eh.e_shoff || eh.e_shnum) &&
+	    !within(eh.e_shoff, (uint64_t)(shnum > eh.e_shnum ? shnum : eh.e_shnum) * eh.e_shentsize, size))
+		return refuse(-EINVAL, why, whylen, "section headers past the end of the file");
+	if ((eh.e_phoff || eh.e_phnum) && !within(eh.e_phoff, (uint64_t)phnum * eh.e_phentsize, size))
+		return refuse(-EINVAL, why, whylen, "program headers past the end of the file");
 	if (shnum > ELFCHECK_MAX_SECTIONS)
 		return refuse(-EFBIG, why, whylen, "%zu sections (at most %u)", shnum, ELFCHECK_MAX_SECTIONS);
+	/* libelf reads names out of whatever section these name (and leaks
+	 * what it read when that is not a string table) */
+	if (shnum && shstrndx != SHN_UNDEF && !is_strtab(elf, shstrndx))
+		return refuse(-EINVAL, why, whylen, "the section names are not in a string table");
 	for (i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 
@@ -61,6 +82,9 @@ static int check_elf(Elf *elf, uint64_t size, char *why, size_t whylen)
 			continue;
 		if (!within(sh.sh_offset, sh.sh_size, size))
 			return refuse(-EINVAL, why, whylen, "section %zu past the end of the file", elf_ndxscn(scn));
+		if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) && !is_strtab(elf, sh.sh_link))
+			return refuse(-EINVAL, why, whylen, "the names of symbol table %zu are not in a string table",
+				      elf_ndxscn(scn));
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (sh.sh_flags & SHF_COMPRESSED) {
 			GElf_Chdr ch;

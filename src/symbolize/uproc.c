@@ -108,8 +108,15 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 		close(fd);
 		return -1;
 	}
+	/* Read with pread, not mapped (libdwfl's default): a file cut short in
+	 * place while we hold it would turn a read of the mapping into SIGBUS. */
+	*elfp = elf_begin(fd, ELF_C_READ, NULL);
 	*file_name = strdup(modname);
-	if (!*file_name) {
+	if (!*file_name || !*elfp) {
+		elf_end(*elfp);
+		*elfp = NULL;
+		free(*file_name);
+		*file_name = NULL;
 		close(fd);
 		return -1;
 	}

@@ -9,6 +9,11 @@
  * None may crash, hang, read out of bounds or leak; every name is a
  * NUL-terminated string within its buffer.
  *
+ * One leak is not ours and is suppressed: on some corrupt symbol tables
+ * (regress_libdw_getsymtab_leak.elf) libelf's reads under libdw's
+ * dwfl_module_getsymtab() are never freed, a few hundred bytes each time
+ * a session opens such a file. Leaks anywhere else still fail.
+ *
  * Built by the Makefile: `make fuzz` runs build-fuzz/fuzz/fuzz_elf
  * (libFuzzer, clang) on a copy of tests/fuzz/corpus_elf; `make test` replays
  * the corpus with build-san/fuzz/fuzz_elf (gcc, replay_main.c). The seeds are
@@ -27,6 +32,21 @@
 
 #define BASE 0x400000ull
 #define SPAN 0x400000ull
+
+/* Whole malloc stacks (libelf has no frame pointers): the suppression
+ * below names a function deep in them. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+/* LeakSanitizer's hook for built-in suppressions (see above). */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:dwfl_module_getsymtab\n";
+}
 
 static char root[] = "/tmp/fuzz_elf.XXXXXX";
 static char file[128];

@@ -471,7 +471,7 @@ int watch_config_check(const char *text, size_t len)
 
 	capture_flags_init(&c.cf);
 	capture_flags_longopts(longopts, own_opts);
-	ret = parse_config(&c, "fuzz.conf", text, len);
+	ret = parse_config(&c, "--config", text, len);
 	free_cfg(&c);
 	return ret;
 }

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -235,9 +236,10 @@ static int pid_push(pid_t **pids, size_t *n, size_t *cap, pid_t pid)
 			return 0;
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
-		pid_t *np = realloc(*pids, nc * sizeof(*np));
+		pid_t *np = nc > (1u << 22) ? NULL : realloc(*pids, nc * sizeof(*np));
 
-		if (!np || nc > (1u << 22))
+		/* past the cap no realloc: *pids stays valid for the caller to free */
+		if (!np)
 			return -ENOMEM;
 		*pids = np;
 		*cap = nc;
@@ -284,6 +286,26 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 	return pid_list_finish(pids, n, err);
 }
 
+pid_t proc_stat_ppid(const char *buf, size_t len)
+{
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+	const char *rp = NULL, *p;
+	char num[24];
+	size_t n = 0;
+	long ppid;
+
+	for (p = buf; p < buf + len; p++)
+		if (*p == ')')
+			rp = p;
+	if (!rp || (size_t)(buf + len - rp) < 4 || rp[1] != ' ' || rp[3] != ' ')
+		return 0;
+	for (p = rp + 4; p < buf + len && n + 1 < sizeof(num) && *p >= '0' && *p <= '9'; p++)
+		num[n++] = *p;
+	num[n] = '\0';
+	ppid = n && n < 11 ? strtol(num, NULL, 10) : 0;
+	return ppid > 0 && ppid <= INT_MAX ? (pid_t)ppid : 0;
+}
+
 struct pidpair {
 	pid_t pid, ppid;
 };
@@ -300,20 +322,19 @@ static int all_parents(const char *proc_root, struct pidpair **out, size_t *n)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		char path[512], *buf = NULL, *end, *rp;
+		char path[512], *buf = NULL, *end;
 		size_t len;
-		long pid = strtol(de->d_name, &end, 10), ppid;
+		long pid = strtol(de->d_name, &end, 10);
+		pid_t ppid;
 
 		if (*end || pid <= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, pid);
 		if (read_all(path, &buf, &len))
 			continue;
-		/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
-		rp = strrchr(buf, ')');
-		ppid = rp ? strtol(rp + 3 < buf + len ? rp + 3 : rp + 1, &end, 10) : 0;
+		ppid = proc_stat_ppid(buf, len);
 		free(buf);
-		if (!rp || ppid <= 0)
+		if (ppid <= 0)
 			continue;
 		if (*n == cap) {
 			struct pidpair *np = realloc(*out, (cap ? cap * 2 : 256) * sizeof(*np));
@@ -377,9 +398,29 @@ int proc_resolve_cgroup(const char *path, char *out, size_t outlen)
 	return -ENOENT;
 }
 
+int proc_parse_pids(const char *buf, size_t len, pid_t **pids, size_t *n, size_t *cap)
+{
+	const char *p = buf, *end = buf + len;
+	int err = 0;
+
+	while (!err && p < end) {
+		long pid = 0;
+		int digits = 0;
+
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (++digits <= 10)
+				pid = pid * 10 + (*p - '0');
+		if (digits && digits <= 10 && pid > 0 && pid <= INT_MAX && (p == end || *p == '\n'))
+			err = pid_push(pids, n, cap, (pid_t)pid);
+		while (p < end && *p++ != '\n')
+			;
+	}
+	return err;
+}
+
 static int cgroup_walk(const char *dir, pid_t **pids, size_t *n, size_t *cap, int depth)
 {
-	char path[4096], *buf = NULL, *line, *save = NULL;
+	char path[4096], *buf = NULL;
 	size_t len;
 	DIR *d;
 	struct dirent *de;
@@ -389,12 +430,7 @@ static int cgroup_walk(const char *dir, pid_t **pids, size_t *n, size_t *cap, in
 	err = read_all(path, &buf, &len);
 	if (err)
 		return err;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		long pid = strtol(line, NULL, 10);
-
-		if (pid > 0 && (err = pid_push(pids, n, cap, (pid_t)pid)))
-			break;
-	}
+	err = proc_parse_pids(buf, len, pids, n, cap);
 	free(buf);
 	if (err || depth > 16)
 		return err;

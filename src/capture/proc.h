@@ -40,6 +40,15 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids);
  * Returns 0 and the directory in out, or -ENOENT. */
 int proc_resolve_cgroup(const char *path, char *out, size_t outlen);
 
+/* The ppid in a /proc/PID/stat text (len bytes, any content), or 0 when
+ * there is none or it is not a pid. */
+pid_t proc_stat_ppid(const char *buf, size_t len);
+
+/* Appends the pids of a cgroup.procs text (len bytes: one decimal pid a line;
+ * other lines are skipped) to the growable *pids (*n used, *cap allocated),
+ * skipping those present. Returns 0 or -ENOMEM. */
+int proc_parse_pids(const char *buf, size_t len, pid_t **pids, size_t *n, size_t *cap);
+
 /* Distinct tgids in DIR/cgroup.procs (and its descendants' cgroup.procs). */
 int proc_cgroup_pids(const char *dir, pid_t **pids);
 

@@ -3,6 +3,8 @@
 #ifndef STALLTRAP_CLI_H
 #define STALLTRAP_CLI_H
 
+#include <stddef.h>
+
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
@@ -17,5 +19,10 @@ int cmd_trigger(int argc, char **argv);
 /* Hidden, for bench/overhead.sh: attaches empty programs to the tracepoints
  * record uses, to measure the floor cost of merely being attached. */
 int cmd_floor(int argc, char **argv);
+
+/* Applies a `watch --config` text (len bytes, may hold anything) to default
+ * options and drops them: 0, or an exit status with one line on stderr. For
+ * the fuzz target (tests/fuzz/fuzz_config.c); `watch` reads its file so. */
+int watch_config_check(const char *text, size_t len);
 
 #endif /* STALLTRAP_CLI_H */

@@ -378,28 +378,34 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Reads --config: `key = value` lines (keys are the long flags), '#' comments.
- * Flags without a value take true/false. One clear line on the first bad line. */
-static int load_config(struct wcfg *c, const char *path)
+/* Applies a --config text (len bytes, named path in messages): `key = value`
+ * lines (keys are the long flags), '#' comments. Flags without a value take
+ * true/false. One clear line on the first bad line. */
+static int parse_config(struct wcfg *c, const char *path, const char *text, size_t len)
 {
-	FILE *f = fopen(path, "r");
 	char line[8192];
 	int lineno = 0, ret = 0;
+	size_t pos = 0;
 
-	if (!f) {
-		fprintf(stderr, "stalltrap watch: cannot read --config %s: %s\n", path, strerror(errno));
-		return EXIT_RUNTIME;
+	if (memchr(text, '\0', len)) {
+		fprintf(stderr, "stalltrap watch: %s: not a text file (a NUL byte)\n", path);
+		return EXIT_USAGE;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		char *k, *v, *eq;
 		const struct option *o;
 
 		lineno++;
-		if (lineno > CONFIG_MAX_LINES || (!strchr(line, '\n') && !feof(f))) {
+		if (lineno > CONFIG_MAX_LINES || n >= sizeof(line)) {
 			fprintf(stderr, "stalltrap watch: %s:%d: line too long or too many lines\n", path, lineno);
 			ret = EXIT_USAGE;
 			break;
 		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
 		k = trim(line);
 		if (!*k || *k == '#')
 			continue;
@@ -442,13 +448,39 @@ static int load_config(struct wcfg *c, const char *path)
 		if (ret)
 			break;
 	}
-	fclose(f);
 	return ret;
 }
 
-/* A flag's small file (--token-file, --tls-cert, --tls-key), at most max
- * bytes, into *out (NUL-terminated, malloc'd). One line on stderr when it
- * cannot be read or is too long. */
+static int read_flag_file(const char *flag, const char *path, size_t max, char **out);
+
+/* Reads --config (at most CONFIG_MAX_BYTES) and applies it (parse_config). */
+static int load_config(struct wcfg *c, const char *path)
+{
+	char *text;
+	int ret = read_flag_file("--config", path, CONFIG_MAX_BYTES, &text);
+
+	if (ret)
+		return ret;
+	ret = parse_config(c, path, text, strlen(text));
+	free(text);
+	return ret;
+}
+
+int watch_config_check(const char *text, size_t len)
+{
+	struct wcfg c = { 0 };
+	int ret;
+
+	capture_flags_init(&c.cf);
+	capture_flags_longopts(longopts, own_opts);
+	ret = parse_config(&c, "--config", text, len);
+	free_cfg(&c);
+	return ret;
+}
+
+/* A flag's small file (--config, --token-file, --tls-cert, --tls-key), at most max
+ * bytes of text, into *out (NUL-terminated, malloc'd). One line on stderr
+ * when it cannot be read, is too long or holds a NUL byte. */
 static int read_flag_file(const char *flag, const char *path, size_t max, char **out)
 {
 	FILE *f = fopen(path, "r");
@@ -466,6 +498,11 @@ static int read_flag_file(const char *flag, const char *path, size_t max, char *
 		return EXIT_RUNTIME;
 	if (n > max) {
 		fprintf(stderr, "stalltrap watch: %s %s: longer than %zu bytes\n", flag, path, max);
+		free(buf);
+		return EXIT_RUNTIME;
+	}
+	if (memchr(buf, '\0', n)) {
+		fprintf(stderr, "stalltrap watch: %s %s: not a text file (a NUL byte)\n", flag, path);
 		free(buf);
 		return EXIT_RUNTIME;
 	}

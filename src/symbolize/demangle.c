@@ -8,7 +8,7 @@
 
 #include <libiberty/demangle.h>
 
-#define DEMANGLE_MAX_IN 4096 /* longer versioned names are shown as they are */
+#define DEMANGLE_MAX_IN 4096 /* longer names are shown as they are (cut), not demangled */
 
 /* Copies s into buf, cutting long names at a UTF-8 character boundary. */
 static void copy_capped(const char *s, char *buf, size_t len)
@@ -57,7 +57,9 @@ int symbolize_demangle(const char *sym, char *buf, size_t len)
 		plain[at - sym] = '\0';
 		sym = plain;
 	}
-	if (!looks_mangled(sym)) {
+	/* the demangler's time and memory grow with the name: a longer one
+	 * (anyone's binary may hold one) is shown as it is, cut */
+	if (!looks_mangled(sym) || strnlen(sym, DEMANGLE_MAX_IN) == DEMANGLE_MAX_IN) {
 		copy_capped(sym, buf, len);
 		return 0;
 	}

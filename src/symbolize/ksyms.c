@@ -40,7 +40,7 @@ static int arena_add(struct arena *a, const char *s, size_t n, uint32_t *off)
 	if (need > KSYMS_MAX_NAMES_BYTES)
 		return -E2BIG;
 	if (need > a->cap) {
-		ncap = a->cap ? a->cap * 2 : 1u << 20;
+		ncap = a->cap ? a->cap * 2 : 1u << 16;
 		while (ncap < need)
 			ncap *= 2;
 		if (ncap > KSYMS_MAX_NAMES_BYTES)
@@ -207,7 +207,7 @@ static int load(const char *path, bool data, struct ksyms **out)
 			goto cleanup;
 		}
 		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
+			cap = cap ? cap * 2 : 4096;
 			nld = realloc(ld, cap * sizeof(*ld));
 			if (!nld) {
 				err = -ENOMEM;

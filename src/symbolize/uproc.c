@@ -13,6 +13,7 @@
 #include <sys/auxv.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <elfutils/libdw.h>
@@ -21,6 +22,7 @@
 
 #include "symbolize/debuginfo.h"
 #include "symbolize/demangle.h"
+#include "symbolize/elfcheck.h"
 #include "symbolize/modsyms.h"
 
 #define VDSO_NAME "[vdso]"
@@ -105,9 +107,41 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 	fd = open(modname, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	*file_name = strdup(modname);
-	if (!*file_name) {
+	/* someone else's file: within the caps before libdwfl reads it */
+	if (elfcheck__fd(fd, NULL, 0)) {
 		close(fd);
+		return -1;
+	}
+	/* Read with pread, not mapped (libdwfl's default): a file cut short in
+	 * place while we hold it would turn a read of the mapping into SIGBUS. */
+	*elfp = elf_begin(fd, ELF_C_READ, NULL);
+	*file_name = strdup(modname);
+	if (!*file_name || !*elfp) {
+		elf_end(*elfp);
+		*elfp = NULL;
+		free(*file_name);
+		*file_name = NULL;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Dwfl_Callbacks.find_debuginfo: libdwfl's search (.gnu_debuglink beside the
+ * target's file, /usr/lib/debug), with what it finds held to the same caps. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	/* never the network (dwfl_standard_find_debuginfo asks debuginfod when
+	 * DEBUGINFOD_URLS is set): symbolize_late does that after the window */
+	int fd = debuginfo__find_local(mod, userdata, modname, base, file_name, debuglink_file,
+				       debuglink_crc, debuginfo_file_name);
+
+	if (fd >= 0 && elfcheck__fd(fd, NULL, 0)) {
+		close(fd);
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = NULL;
 		return -1;
 	}
 	return fd;
@@ -117,9 +151,7 @@ static char *debuginfo_path; /* NULL: libdwfl's default, ":.debug:/usr/lib/debug
 
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
-	/* never the network (dwfl_standard_find_debuginfo asks debuginfod when
-	 * DEBUGINFOD_URLS is set): symbolize_late does that after the window */
-	.find_debuginfo = debuginfo__find_local,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -192,6 +224,20 @@ static bool is_deleted(const char *path)
 	return n >= k && strcmp(path + n - k, " (deleted)") == 0;
 }
 
+/* Whether path now holds another file than the one line maps (renamed over
+ * since the maps were read: its symbols would be wrong). Only a file on the
+ * device the maps name is compared: through overlayfs the maps may name the
+ * layer's device and inode, and nothing can be told. */
+static bool replaced(const char *path, const struct maps_line *line)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return false; /* find_elf will not open it either */
+	return line->ino && st.st_dev == makedev(line->dev_major, line->dev_minor) &&
+	       (uint64_t)st.st_ino != line->ino;
+}
+
 /* Reports one module per file, spanning its consecutive mappings, as
  * dwfl_linux_proc_maps_report would, but named by the path to open in the
  * target's mount namespace, and with the vDSO. Deleted files are left out:
@@ -216,7 +262,8 @@ static void report_modules(struct uproc *p)
 			continue;
 		}
 		if (first && exec && !is_deleted(first->path) &&
-		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path))
+		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path) &&
+		    !replaced(path, first))
 			dwfl_report_module(p->dwfl, path, first->start, end);
 		first = NULL;
 		if (!l)

@@ -109,6 +109,10 @@ int listen_parse_webhook(const char *body, size_t len, const char *const *match,
 		firing++;
 		n = snprintf(reason + used, rlen > used ? rlen - used : 0, "%s%s", used ? "," : "alert ",
 			     name ? name : "(unnamed)");
+		/* the name goes into log lines and the incident's files: no control characters */
+		for (size_t k = used; k < rlen && reason[k]; k++)
+			if ((unsigned char)reason[k] < 0x20 || reason[k] == 0x7f)
+				reason[k] = '?';
 		if (n > 0 && used + (size_t)n < rlen)
 			used += (size_t)n;
 	}

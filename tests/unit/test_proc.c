@@ -194,6 +194,52 @@ static void test_resolve_targets(void **state)
 	assert_string_equal(err, "no such cgroup: /no/such/cg");
 }
 
+/* /proc/PID/stat's ppid after the last ')': comm may hold anything. */
+static void test_stat_ppid(void **state)
+{
+	static const struct {
+		const char *text;
+		pid_t ppid;
+	} cases[] = {
+		{ "1234 (redis-server) S 77 1234 1234 0 -1", 77 },
+		{ "1234 (a) b) (c) S 78 1234", 78 },     /* parentheses in comm */
+		{ "1234 (x\n) R 79 1", 79 },
+		{ "1 (init) S 0 1 1", 0 },               /* no parent */
+		{ "1234 (x) S 99999999999 1", 0 },       /* not a pid */
+		{ "1234 (x) S 2147483648 1", 0 },
+		{ "1234 (x) S 2147483647 1", 2147483647 },
+		{ "1234 (x) S -5 1", 0 },
+		{ "1234 (x) S", 0 },
+		{ "1234 (x)", 0 },
+		{ "no parenthesis 5", 0 },
+		{ "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(proc_stat_ppid(cases[i].text, strlen(cases[i].text)), cases[i].ppid);
+	/* not NUL-terminated: nothing past len is read */
+	assert_int_equal(proc_stat_ppid("1 (x) S 42", 9), 4);
+}
+
+/* cgroup.procs: one pid a line, duplicates and garbage skipped. */
+static void test_parse_pids(void **state)
+{
+	static const char text[] = "1\n22\n333\n22\n\n4194304\n99999999999\n-5\nabc\n7x\n2147483647\n0\n9";
+	pid_t *pids = NULL;
+	size_t n = 0, cap = 0;
+	static const pid_t want[] = { 1, 22, 333, 4194304, 2147483647, 9 };
+
+	assert_int_equal(proc_parse_pids(text, strlen(text), &pids, &n, &cap), 0);
+	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(pids[i], want[i]);
+	/* appends, skipping those present */
+	assert_int_equal(proc_parse_pids("9\n10\n", 5, &pids, &n, &cap), 0);
+	assert_int_equal(n, 7);
+	assert_int_equal(pids[6], 10);
+	free(pids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +250,8 @@ int main(void)
 		cmocka_unit_test(test_with_descendants),
 		cmocka_unit_test(test_cgroup_walk),
 		cmocka_unit_test(test_resolve_targets),
+		cmocka_unit_test(test_stat_ppid),
+		cmocka_unit_test(test_parse_pids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,8 @@ static void test_webhook(void **state)
 		  "{\"status\":\"firing\",\"labels\":{\"alertname\":\"Slow\"}}]}", 2, "alert Frozen,Slow" },
 		{ "{\"alerts\":[{\"labels\":{}}]}", 1, "alert (unnamed)" },
 		{ "{\"alerts\":[]}", 0, "" },
+		/* control characters in a name would forge a log line (fuzz_webhook) */
+		{ "{\"alerts\":[{\"labels\":{\"alertname\":\"A\\nB\\u0001C\\u007f\"}}]}", 1, "alert A?B?C?" },
 		{ "{\"alerts\":[1]}", -EINVAL, NULL },
 		{ "{\"status\":\"firing\"}", -EINVAL, NULL },
 		{ "[]", -EINVAL, NULL },

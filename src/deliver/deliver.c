@@ -83,7 +83,7 @@ struct sink {
 	uint64_t head_next_mono;
 	struct active act[MAX_ACTIVE];
 	size_t nact;
-	atomic_uint_least64_t delivered, retries, failures, parked, gaveup, queue_errors, resolved;
+	atomic_uint_least64_t delivered, retries, failures, parked, gaveup, queue_errors, resolved, resent;
 	atomic_uint_least64_t depth, parked_now;
 	atomic_int_least64_t oldest_ns;  /* real ns of the oldest queued item, 0: none */
 };
@@ -634,6 +634,7 @@ static uint64_t follow_active(struct sink *s)
 				remove_active(s, i);
 				continue;
 			}
+			atomic_fetch_add(&s->resent, 1);
 			a->next_mono = now + d->c.resend_ns;
 		} else if (at.out == RO_PARK || real_ns() - a->first_sent_ns > (int64_t)d->c.give_up_after_ns) {
 			logf_(d, "alertmanager: stopped following %s: %s", a->id, at.what);
@@ -1016,6 +1017,7 @@ void deliver_metrics_text(struct deliver *d, char *buf, size_t len, size_t *np)
 		{ "stalltrap_deliver_parked_total", "counter", "Items a server refused (another 4xx): parked, resend with stalltrap send.", offsetof(struct sink, parked) },
 		{ "stalltrap_deliver_give_ups_total", "counter", "Items given up after --give-up-after.", offsetof(struct sink, gaveup) },
 		{ "stalltrap_deliver_queue_errors_total", "counter", "Incidents that could not be queued (disk full, ...).", offsetof(struct sink, queue_errors) },
+		{ "stalltrap_deliver_alert_resends_total", "counter", "Alertmanager alerts re-sent while the service breached.", offsetof(struct sink, resent) },
 		{ "stalltrap_deliver_resolved_total", "counter", "Alertmanager alerts resolved after the service recovered.", offsetof(struct sink, resolved) },
 	};
 #define PUT(...) do { int k_ = snprintf(buf + n, len - n, __VA_ARGS__); if (k_ > 0 && (size_t)k_ < len - n) n += (size_t)k_; } while (0)

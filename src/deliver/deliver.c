@@ -16,10 +16,7 @@
 #include "deliver/deliver.h"
 #include "deliver/http.h"
 #include "deliver/incident.h"
-#if __has_include("deliver/profile_push.h")
 #include "deliver/profile_push.h"
-#define HAVE_PROFILE_PUSH 1
-#endif
 #include "deliver/queue.h"
 #include "deliver/retry.h"
 #include "deliver/sinks.h"
@@ -361,7 +358,6 @@ static void send_webhook(struct sink *s, const json_t *meta, const char *body, s
 	attempt_from(a, rc, &r);
 }
 
-#ifdef HAVE_PROFILE_PUSH
 /* The profile store's requests, built at each attempt from the queued pprof
  * (profile_push.h: a retry carries the same sample ids). */
 static int build_profile(enum sink_kind k, const char *pprof, size_t len, const json_t *meta,
@@ -382,12 +378,10 @@ static int build_profile(enum sink_kind k, const char *pprof, size_t len, const 
 	return (k == SINK_PYROSCOPE ? pyroscope_build : parca_build)((const unsigned char *)pprof, len, &l, out, err,
 								    errlen);
 }
-#endif
 
 static void send_profile(struct sink *s, json_t *meta, const char *pprof, size_t len, struct attempt *a,
 			 bool *progress)
 {
-#ifdef HAVE_PROFILE_PUSH
 	struct push_bodies b;
 	char err[256] = "";
 	size_t done = (size_t)json_integer_value(json_object_get(meta, "parts_done"));
@@ -416,11 +410,6 @@ static void send_profile(struct sink *s, json_t *meta, const char *pprof, size_t
 		}
 	}
 	push_bodies_free(&b);
-#else
-	(void)pprof, (void)len, (void)meta, (void)progress;
-	a->out = RO_RETRY;
-	snprintf(a->what, sizeof(a->what), "%s: this build has no profile request builder yet", sink_names[s->kind]);
-#endif
 }
 
 static int save_meta(struct sink *s, const char *sub, const char *name, const json_t *meta)

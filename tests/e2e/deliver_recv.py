@@ -2,7 +2,7 @@
 """deliver_recv.py: a loopback HTTP receiver for the delivery tests: a webhook endpoint that
 verifies Standard Webhooks signatures, or a stand-in sink that misbehaves on purpose.
 
-usage: deliver_recv.py --port-file F --log F [--secret-file F] [--ids-file F]
+usage: deliver_recv.py --port-file F [--port N] --log F [--secret-file F] [--ids-file F]
                        [--hang-first N] [--status-first N --status CODE [--retry-after S]]
                        [--reject-id ID]... [--keep-body]
 
@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
+ap.add_argument("--port", type=int, default=0)
 ap.add_argument("--log", required=True)
 ap.add_argument("--secret-file")
 ap.add_argument("--ids-file")
@@ -127,7 +128,7 @@ class H(BaseHTTPRequestHandler):
             f.write(json.dumps(rec) + "\n")
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv = ThreadingHTTPServer(("127.0.0.1", a.port), H)
 srv.daemon_threads = True
 with open(a.port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))

@@ -12,6 +12,12 @@
 # still delivered.
 source "$(dirname "$0")/../lib.sh"
 need_bins "$ST" "$GEN"
+# a failure keeps the senders' and receivers' logs for a human
+fail() {
+	echo "FAIL: $*" >&2
+	mkdir -p build/test-logs/deliver_faults && cp "$TMP"/*.log build/test-logs/deliver_faults/ 2>/dev/null
+	exit 1
+}
 command -v prometheus-alertmanager >/dev/null || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh)"
 H=$(hostname)
 IDS=()
@@ -51,13 +57,14 @@ PIDS_TO_KILL+=($SEND)
 status_count() { jq -r .status "$TMP/$1.log" 2>/dev/null | grep -cx "$2" || true; }
 # answered NAME STATUS N: a receiver answered STATUS at least N times
 answered() { [ "$(status_count "$1" "$2")" -ge "$3" ]; }
+wait_until 20 "the three incidents queued" grep -q "queued 3 incidents: 12 items" "$TMP/send1.log"
 wait_until 20 "the webhook to hang twice" answered wh hang 2
 wait_until 20 "a 503 from the Pyroscope stand-in" answered py 503 1
 wait_until 20 "Alertmanager refused" grep -q "alertmanager: .* not delivered (attempt 2)" "$TMP/send1.log"
 kill -9 $SEND
 wait $SEND 2>/dev/null || true
 n=$(find "$S/deliver" -path '*/q/*.json' | wc -l)
-[ "$n" -ge 4 ] || fail "after SIGKILL only $n queued items: $(find "$S/deliver" -type f | head)"
+[ "$n" -ge 6 ] || fail "after SIGKILL only $n queued items: $(find "$S/deliver" -type f | head)"
 bad=$(find "$S/deliver" -type f -path '*/q/*' ! -perm 0600 | head -1)
 [ -z "$bad" ] || fail "queue file $bad is not mode 0600"
 ok "SIGKILLed with $n items queued (mode 0600)"
@@ -77,7 +84,7 @@ want=$(printf '%s\n' "${IDS[@]}")
 jq -e -s 'map(select(.status == 200)) | all(.signature == "ok")' "$TMP/wh.log" >/dev/null || fail "webhook signatures"
 jq -e -s 'all(.webhook_id == .ids[0])' "$TMP/wh.log" >/dev/null || fail "a webhook retry changed its webhook-id"
 ok "webhook: ${IDS[*]} once each, in order, signed; retries after timeouts kept their webhook-id"
-[ "$(delivered py)" = "$want" ] || fail "pyroscope got: $(delivered py | tr '\n' ' ')"
+[ "$(delivered py)" = "$want" ] || fail "pyroscope got: $(delivered py | tr "\n" " ") (log: $(grep -h pyroscope "$TMP"/send*.log | tail -4))"
 jq -s -e '[.[] | select(.path == "/push.v1.PusherService/Push")] | length == (. | length)' "$TMP/py.log" >/dev/null ||
 	fail "pyroscope paths: $(jq -r .path "$TMP/py.log" | sort -u)"
 # Retry-After: 1 was honoured: no attempt came sooner than 0.9 s after a 503

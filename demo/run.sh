@@ -60,22 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --alertmanager local: an Alertmanager of our own on a free loopback port
-SINKS=()
-if [ "$AM_URL" = local ]; then
-	command -v prometheus-alertmanager >/dev/null || die "prometheus-alertmanager is missing (make deps installs it)"
-	mkdir -p "$OUT/alertmanager"
-	printf 'route:\n  receiver: people\n  group_wait: 1s\nreceivers:\n  - name: people\n' >"$OUT/alertmanager/alertmanager.yml"
-	am_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	prometheus-alertmanager --config.file="$OUT/alertmanager/alertmanager.yml" --storage.path="$OUT/alertmanager/data" \
-		--web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$OUT/alertmanager/log" 2>&1 &
-	PIDS+=("$!")
-	AM_URL=http://127.0.0.1:$am_port
-	for _ in $(seq 1 100); do curl -sf "$AM_URL/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
-	curl -sf "$AM_URL/-/ready" >/dev/null || die "the local Alertmanager did not start: $(tail -3 "$OUT/alertmanager/log")"
-	echo "demo: a local Alertmanager on $AM_URL (its UI too)"
-fi
-[ -n "$AM_URL" ] && SINKS=(--alertmanager "$AM_URL" --service feedstore --alert-resend 10s)
 
 # stop PID: SIGTERM, then wait
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -144,8 +128,24 @@ run_phase() {
 if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && [ ! -e "$OUT/freeze" ] && [ ! -e "$OUT/preallocate" ]; then
 	die "--out $OUT exists and is not an earlier demo's output: give a new or empty directory"
 fi
-rm -rf "$OUT/freeze" "$OUT/preallocate" "$OUT/summary.json"
+rm -rf "$OUT/freeze" "$OUT/preallocate" "$OUT/alertmanager" "$OUT/summary.json"
 mkdir -p "$OUT" || die "cannot create --out $OUT"
+# --alertmanager local: an Alertmanager of our own on a free loopback port
+SINKS=()
+if [ "$AM_URL" = local ]; then
+	command -v prometheus-alertmanager >/dev/null || die "prometheus-alertmanager is missing (make deps installs it)"
+	mkdir -p "$OUT/alertmanager"
+	printf 'route:\n  receiver: people\n  group_wait: 1s\nreceivers:\n  - name: people\n' >"$OUT/alertmanager/alertmanager.yml"
+	am_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	prometheus-alertmanager --config.file="$OUT/alertmanager/alertmanager.yml" --storage.path="$OUT/alertmanager/data" \
+		--web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$OUT/alertmanager/log" 2>&1 &
+	PIDS+=("$!")
+	AM_URL=http://127.0.0.1:$am_port
+	for _ in $(seq 1 100); do curl -sf "$AM_URL/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+	curl -sf "$AM_URL/-/ready" >/dev/null || die "the local Alertmanager did not start: $(tail -3 "$OUT/alertmanager/log")"
+	echo "demo: a local Alertmanager on $AM_URL (its UI too)"
+fi
+[ -n "$AM_URL" ] && SINKS=(--alertmanager "$AM_URL" --service feedstore --alert-resend 10s)
 summary='{}'
 for phase in $PHASES; do
 	case $phase in

@@ -72,6 +72,7 @@ struct sink {
 	struct http *http;
 	pthread_t thr;
 	bool started;
+	pthread_cond_t cond;        /* with d->lock: kick or quit wakes this sink only */
 	bool kick;                  /* under d->lock: look at the queue now */
 	bool idle;                  /* under d->lock: nothing queued (send waits for it) */
 	/* the head of the queue, as loaded */
@@ -157,7 +158,7 @@ static void kick(struct sink *s)
 	pthread_mutex_lock(&s->d->lock);
 	s->kick = true;
 	s->idle = false;
-	pthread_cond_broadcast(&s->d->cond);
+	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->d->lock);
 }
 
@@ -745,8 +746,11 @@ static void *sink_main(void *arg)
 				due = a;
 		}
 		pthread_mutex_lock(&d->lock);
-		s->idle = !n;
-		pthread_cond_broadcast(&d->cond);
+		if (s->idle != !n) {
+			/* only a change is news to deliver_wait_idle (and only to it) */
+			s->idle = !n;
+			pthread_cond_broadcast(&d->cond);
+		}
 		if (!s->kick && !d->quit) {
 			struct timespec ts;
 			uint64_t wait_ms = IDLE_RESCAN_MS;
@@ -764,7 +768,7 @@ static void *sink_main(void *arg)
 					ts.tv_sec++;
 					ts.tv_nsec -= 1000000000L;
 				}
-				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+				pthread_cond_timedwait(&s->cond, &d->lock, &ts);
 			}
 		}
 		pthread_mutex_unlock(&d->lock);
@@ -813,6 +817,14 @@ int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, 
 		struct http_opts ho;
 
 		s->d = d;
+		{
+			pthread_condattr_t ca;
+
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_init(&s->cond, &ca);
+			pthread_condattr_destroy(&ca);
+		}
 		s->kind = (enum sink_kind)k;
 		s->cfg = &d->c.sink[k];
 		s->lock_fd = -1;
@@ -886,12 +898,17 @@ void deliver_stop(struct deliver *d)
 	pthread_mutex_lock(&d->lock);
 	d->quit = 1;
 	pthread_cond_broadcast(&d->cond);
+	for (int k = 0; k < SINK_N; k++)
+		if (d->sinks[k].d)
+			pthread_cond_signal(&d->sinks[k].cond);
 	pthread_mutex_unlock(&d->lock);
 	for (int k = 0; k < SINK_N; k++) {
 		struct sink *s = &d->sinks[k];
 
 		if (s->started)
 			pthread_join(s->thr, NULL);
+		if (s->d)
+			pthread_cond_destroy(&s->cond);
 		http_free(s->http);
 		if (s->lock_fd >= 0)
 			close(s->lock_fd);

@@ -51,6 +51,14 @@ r=$dir/report.json
 id="$(hostname)/$(basename "$dir")"
 wait_until 30 "the alert delivered" grep -q "alertmanager: delivered $id" "$TMP/watch.log"
 
+# the delivery metrics on the watcher's /metrics
+wait_until 5 "the delivery counted" metric_at_least 'stalltrap_deliver_deliveries_total{sink="alertmanager"}' 1
+[ "$(watch_metric 'stalltrap_deliver_queue_depth{sink="alertmanager"}')" = 0 ] || fail "queue depth not 0 after delivery"
+[ "$(watch_metric 'stalltrap_deliver_parked_total{sink="alertmanager"}')" = 0 ] || fail "something parked"
+[ "$(watch_metric 'stalltrap_incidents_total{service="feed",kind="'"$(jq -r .verdict.kind "$r")"'"}')" = 1 ] ||
+	fail "stalltrap_incidents_total: $(curl -s "http://127.0.0.1:$WATCH_PORT/metrics" | grep incidents_total)"
+ok "/metrics: 1 delivery, queue depth 0, stalltrap_incidents_total{service=\"feed\"} 1"
+
 # the alert as Alertmanager holds it, while the service is still frozen
 curl -sf "$AM/api/v2/alerts?filter=alertname=%22StalltrapFreeze%22" >"$TMP/alerts.json"
 [ "$(jq length "$TMP/alerts.json")" = 1 ] || fail "GET /api/v2/alerts: $(head -c 600 "$TMP/alerts.json")"

@@ -57,6 +57,7 @@ struct active {
 	char name[64];
 	char id[384];
 	json_t *alert;
+	json_t *meta;              /* the queue item's (service, window: the profile link) */
 	int64_t first_sent_ns;     /* real */
 	uint64_t next_mono;        /* the next re-send (or resolve attempt) */
 	unsigned attempts;
@@ -432,7 +433,8 @@ static void drop_head(struct sink *s)
 	s->head[0] = '\0';
 }
 
-static void add_active(struct sink *s, const char *name, const char *id, const json_t *alert, int64_t first_ns)
+static void add_active(struct sink *s, const char *name, const char *id, const json_t *alert, const json_t *meta,
+		       int64_t first_ns)
 {
 	struct active *a;
 
@@ -445,6 +447,7 @@ static void add_active(struct sink *s, const char *name, const char *id, const j
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->alert = json_deep_copy(alert);
+	a->meta = meta ? json_deep_copy(meta) : json_pack("{s:s}", "id", id);
 	a->first_sent_ns = first_ns;
 	a->next_mono = mono_ns() + s->d->c.resend_ns;
 }
@@ -523,7 +526,7 @@ static void attempt_head(struct sink *s)
 				logf_(d, "alertmanager: cannot record %s as firing: it resolves on its own in %.0f s",
 				      id, 4.0 * (double)d->c.resend_ns / 1e9);
 			else
-				add_active(s, s->head, id, json_object_get(meta, "alert"), real_ns());
+				add_active(s, s->head, id, json_object_get(meta, "alert"), meta, real_ns());
 			json_decref(act);
 		}
 		queue_remove(s->dir, s->head);
@@ -571,6 +574,7 @@ static void remove_active(struct sink *s, size_t i)
 	snprintf(p, sizeof(p), "%s/active/%s.json", s->dir, s->act[i].name);
 	unlink(p);
 	json_decref(s->act[i].alert);
+	json_decref(s->act[i].meta);
 	memmove(&s->act[i], &s->act[i + 1], (s->nact - i - 1) * sizeof(s->act[0]));
 	s->nact--;
 }
@@ -602,7 +606,7 @@ static uint64_t follow_active(struct sink *s)
 			i++;
 			continue;
 		}
-		meta = json_pack("{s:s}", "id", a->id);
+		meta = a->meta;
 		if (resolve) {
 			int64_t ends = atomic_load(&d->recovered_ns), starts = 0;
 
@@ -613,7 +617,6 @@ static uint64_t follow_active(struct sink *s)
 		} else {
 			post_alert(s, a->id, a->alert, meta, firing_ends(d), &at);
 		}
-		json_decref(meta);
 		if (at.aborted)
 			break;
 		if (at.out == RO_DONE) {
@@ -662,7 +665,7 @@ static void load_active(struct sink *s)
 		snprintf(name, sizeof(name), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
 		if (j && json_string_value(json_object_get(j, "id")) && json_is_object(json_object_get(j, "alert"))) {
 			add_active(s, name, json_string_value(json_object_get(j, "id")), json_object_get(j, "alert"),
-				   json_integer_value(json_object_get(j, "first_sent_ns")));
+				   json_object_get(j, "meta"), json_integer_value(json_object_get(j, "first_sent_ns")));
 			s->act[s->nact - 1].next_mono = mono_ns(); /* re-send at once: we may have been down a while */
 		} else {
 			unlink(p);
@@ -776,6 +779,7 @@ static void *sink_main(void *arg)
 	drop_head(s);
 	while (s->nact) {
 		json_decref(s->act[s->nact - 1].alert);
+		json_decref(s->act[s->nact - 1].meta);
 		s->nact--;
 	}
 	return NULL;

@@ -5,6 +5,7 @@ verifies Standard Webhooks signatures, or a stand-in sink that misbehaves on pur
 usage: deliver_recv.py --port-file F [--port N] --log F [--secret-file F] [--ids-file F]
                        [--hang-first N] [--status-first N --status CODE [--retry-after S]]
                        [--reject-id ID]... [--keep-body]
+                       [--tls-cert PEM --tls-key PEM [--client-ca PEM]]   (HTTPS; client certificates required)
 
 Each request is one JSON line in --log: path, the incident ids found in the body
 (a webhook's data.incident_id, else any id of --ids-file present in the raw bytes:
@@ -32,6 +33,9 @@ ap.add_argument("--status", type=int, default=503)
 ap.add_argument("--retry-after")
 ap.add_argument("--reject-id", action="append", default=[])
 ap.add_argument("--keep-body", action="store_true")
+ap.add_argument("--tls-cert")
+ap.add_argument("--tls-key")
+ap.add_argument("--client-ca")
 a = ap.parse_args()
 
 key = None
@@ -130,6 +134,14 @@ class H(BaseHTTPRequestHandler):
 
 srv = ThreadingHTTPServer(("127.0.0.1", a.port), H)
 srv.daemon_threads = True
+if a.tls_cert:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.tls_cert, a.tls_key)
+    if a.client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(a.client_ca)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(a.port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os

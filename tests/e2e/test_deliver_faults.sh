@@ -9,7 +9,9 @@
 # across retries; the 400 is parked with the server's answer and a later
 # `stalltrap send` resends it. Then the disk-full case (a 1 MiB tmpfs as
 # --state-dir, as root): a clear log line, and the item already queued is
-# still delivered.
+# still delivered. Also: HTTPS with a CA file and a client certificate (and
+# without the certificate: refused, retried, given up after --give-up-after),
+# and the secrets never in a log or a queue file.
 source "$(dirname "$0")/../lib.sh"
 need_bins "$ST" "$GEN"
 # a failure keeps the senders' and receivers' logs for a human
@@ -31,6 +33,8 @@ done
 printf '%s\n' "${IDS[@]}" >"$TMP/ids"
 echo "whsec_$(head -c 24 /dev/urandom | base64)" >"$TMP/secret"
 chmod 600 "$TMP/secret"
+TOKEN=tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$TOKEN" >"$TMP/am.token"
 
 # recv NAME ARGS...: a loopback receiver; sets PORT_NAME
 recv() {
@@ -46,7 +50,7 @@ recv pa --reject-id "${IDS[1]}"
 AM_PORT=$(free_port)
 AM=http://127.0.0.1:$AM_PORT
 S=$TMP/state
-SINKS=(--state-dir "$S" --alertmanager "$AM" --webhook "http://127.0.0.1:$PORT_wh/hook" --webhook-secret-file "$TMP/secret"
+SINKS=(--state-dir "$S" --alertmanager "$AM" --alertmanager-token-file "$TMP/am.token" --webhook "http://127.0.0.1:$PORT_wh/hook" --webhook-secret-file "$TMP/secret"
 	--pyroscope "http://127.0.0.1:$PORT_py" --parca "http://127.0.0.1:$PORT_pa"
 	--retry-min-backoff 200ms --retry-max-backoff 1s --sink-timeout 1s)
 
@@ -111,6 +115,27 @@ timeout 30 "$ST" send --state-dir "$S" --parca "http://127.0.0.1:$PORT_pa2" --re
 	fail "resending the parked item: $(tail -3 "$TMP/send3.log")"
 [ "$(delivered pa2)" = "${IDS[1]}" ] || fail "the parked item was not resent: $(cat "$TMP/pa2.log")"
 ok "stalltrap send resent the parked item"
+
+# HTTPS: the server's certificate from --webhook-ca-file, ours from --webhook-cert/--webhook-key
+for n in server client; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -keyout "$TMP/$n.key" \
+		-out "$TMP/$n.pem" -subj "/CN=$n" -addext subjectAltName=IP:127.0.0.1 2>>"$TMP/openssl.err" ||
+		fail "openssl: $(tail -1 "$TMP/openssl.err")"
+done
+recv tls --tls-cert "$TMP/server.pem" --tls-key "$TMP/server.key" --client-ca "$TMP/client.pem"
+TLS=(--webhook "https://127.0.0.1:$PORT_tls/hook" --webhook-ca-file "$TMP/server.pem" --retry-min-backoff 100ms)
+timeout 30 "$ST" send "$TMP/inc/20240501-120001-feedsrv-4242" --state-dir "$TMP/tls-state" "${TLS[@]}" \
+	--webhook-cert "$TMP/client.pem" --webhook-key "$TMP/client.key" 2>"$TMP/tls1.log" || fail "HTTPS: $(tail -3 "$TMP/tls1.log")"
+[ "$(delivered tls)" = "${IDS[0]}" ] || fail "HTTPS delivery: $(cat "$TMP/tls.log")"
+rc=0
+timeout 30 "$ST" send "$TMP/inc/20240501-120002-feedsrv-4242" --state-dir "$TMP/tls-state" "${TLS[@]}" \
+	--give-up-after 2s --retry-max-backoff 500ms 2>"$TMP/tls2.log" || rc=$?
+[ "$rc" = 1 ] || fail "without a client certificate: exit $rc"
+grep -q "webhook: gave up on ${IDS[1]} after [0-9]* attempts" "$TMP/tls2.log" || fail "no give-up: $(tail -3 "$TMP/tls2.log")"
+[ "$(delivered tls)" = "${IDS[0]}" ] || fail "delivered without a client certificate"
+ok "HTTPS with a CA file and a client certificate; without the certificate: retried, given up ($(grep -o 'gave up.*attempts' "$TMP/tls2.log"))"
+grep -rlF "$TOKEN" "$TMP"/*.log "$S" "$TMP/tls-state" && fail "the bearer token appears in a log or a queue file"
+ok "the bearer token is in no log and no queue file"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "disk-full case skipped: mounting a tmpfs needs root"

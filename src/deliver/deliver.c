@@ -787,6 +787,18 @@ static void *sink_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* A condition variable whose timed waits count CLOCK_MONOTONIC (a clock
+ * step must not stretch a backoff). */
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, size_t errlen)
 {
 	struct deliver *d = calloc(1, sizeof(*d));
@@ -801,14 +813,7 @@ int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, 
 	if (gethostname(d->host, sizeof(d->host) - 1) || !d->host[0])
 		snprintf(d->host, sizeof(d->host), "localhost");
 	pthread_mutex_init(&d->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&d->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_mono(&d->cond);
 	/* curl_global_init is not thread-safe; the watcher's pollers have
 	 * called it already, and a second call only counts up */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
@@ -821,14 +826,7 @@ int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, 
 		struct http_opts ho;
 
 		s->d = d;
-		{
-			pthread_condattr_t ca;
-
-			pthread_condattr_init(&ca);
-			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-			pthread_cond_init(&s->cond, &ca);
-			pthread_condattr_destroy(&ca);
-		}
+		cond_init_mono(&s->cond);
 		s->kind = (enum sink_kind)k;
 		s->cfg = &d->c.sink[k];
 		s->lock_fd = -1;

@@ -21,6 +21,17 @@ fail() {
 	exit 1
 }
 command -v prometheus-alertmanager >/dev/null || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh)"
+# bad sink flags: one line naming the flag, exit 2 (1 for a file that cannot be read)
+expect_exit 2 "invalid --alertmanager 'ftp://x': expected an http" "$ST" send --alertmanager ftp://x
+expect_exit 2 "credentials in a URL" "$ST" send --pyroscope http://user:pw@127.0.0.1:1
+expect_exit 2 "webhook-secret-file needs --webhook" "$ST" send --parca http://127.0.0.1:1 --webhook-secret-file /x
+expect_exit 2 "give at least one sink" "$ST" send
+expect_exit 1 "cannot read --parca-tenant-file /nonexistent" "$ST" send --parca http://127.0.0.1:1 --parca-tenant-file /nonexistent
+expect_exit 2 "invalid --give-up-after '0'" "$ST" send --parca http://127.0.0.1:1 --give-up-after 0
+expect_exit 1 "no report.json" "$ST" send "$TMP" --parca http://127.0.0.1:1
+printf 'pid = 1\nprobe = tcp://127.0.0.1:1\nalertmanager = notaurl\n' >"$TMP/bad.conf"
+expect_exit 2 "bad.conf:3: invalid --alertmanager 'notaurl'" "$ST" watch --config "$TMP/bad.conf"
+ok "bad sink flags (command line and --config) are refused with one line"
 H=$(hostname)
 IDS=()
 mkdir -p "$TMP/inc"

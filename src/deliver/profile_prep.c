@@ -1116,9 +1116,9 @@ static bool is_uuid(const char *s)
 
 /* stalltrap's namespace for the names of incident ids (a random UUID, fixed
  * forever: changing it changes every sample ID). */
-static const uint8_t incident_ns[16] = {
+static const uint8_t incident_ns[16] = { /* f913ea6f-7627-49dd-a2c7-1dc8e6ee48fe */
 	0xf9, 0x13, 0xea, 0x6f, 0x76, 0x27, 0x49, 0xdd,
-	0xa2, 0xc3, 0x1d, 0xc6, 0xe6, 0xee, 0x48, 0xfe,
+	0xa2, 0xc7, 0x1d, 0xc8, 0xe6, 0xee, 0x48, 0xfe,
 };
 
 void push_sample_id(const char *incident, size_t part, char out[37])

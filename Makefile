@@ -24,7 +24,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Isrc -I$(OUT) -pthread
-LDLIBS   := -lbpf -ldw -lelf -liberty -lz -ljansson -lprotobuf-c -lcurl -lmicrohttpd -lsystemd -lpthread -lm
+LDLIBS   := -lbpf -ldw -lelf -liberty -lz -ljansson -lprotobuf-c -lcurl -lcrypto -lmicrohttpd -lsystemd -lpthread -lm
 
 # Sanitizer build (make SAN=1): its own output tree, same sources and tests.
 ifeq ($(SAN),1)

@@ -7,7 +7,7 @@ set -eu
 PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
   libjansson-dev libcap-dev libiberty-dev pkg-config
   protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev"
+  libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libsystemd-dev"
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node;
 # the real servers the server tests freeze (each test runs its own instance

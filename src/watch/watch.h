@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "deliver/deliver.h"
 #include "pipeline/recorder.h"
 #include "watch/sources.h"
 #include "watch/trigger.h"
@@ -46,6 +47,8 @@ struct watch_opts {
 	const char *const *alert_match; /* --alert-match LABEL=VALUE: the webhook's alerts must hold all */
 	size_t nalert_match;
 	int top;
+	const struct deliver_cfg *deliver; /* the sinks (--alertmanager, ...), or NULL */
+	uint64_t keep_n, keep_bytes;  /* --keep, --keep-bytes: retention of --out (0: none) */
 };
 
 /* Runs until SIGTERM/SIGINT (a capture in progress is finished and written

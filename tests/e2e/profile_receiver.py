@@ -45,7 +45,8 @@ import re
 import sys
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -300,8 +301,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def save(self, sink, body, record, raw):
         srv = self.server
-        srv.seq[sink] = srv.seq.get(sink, 0) + 1
-        base = os.path.join(srv.out, f"{sink}-{srv.seq[sink]}")
+        with srv.lock:     # concurrent connections, as the real servers take (one per sink)
+            srv.seq[sink] = srv.seq.get(sink, 0) + 1
+            base = os.path.join(srv.out, f"{sink}-{srv.seq[sink]}")
         with open(base + ".pb", "wb") as f:
             f.write(raw)
         with open(base + ".body", "wb") as f:
@@ -310,7 +312,7 @@ class Handler(BaseHTTPRequestHandler):
             json.dump(record, f, indent=1)
 
     def reject(self, sink, msg):
-        with open(os.path.join(self.server.out, "rejected.log"), "a") as f:
+        with self.server.lock, open(os.path.join(self.server.out, "rejected.log"), "a") as f:
             f.write(f"{sink}: {msg}\n")
         if sink == "pyroscope":
             self.reply(400, "application/json", json.dumps({"code": "invalid_argument", "message": msg}).encode())
@@ -412,8 +414,9 @@ class Handler(BaseHTTPRequestHandler):
 def serve(argv):
     port, out = int(argv[0]), argv[1]
     opts = dict(zip(argv[2::2], argv[3::2]))
-    srv = HTTPServer(("127.0.0.1", port), Handler)
-    srv.out, srv.seq = out, {}
+    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    srv.daemon_threads = True
+    srv.out, srv.seq, srv.lock = out, {}, threading.Lock()
     srv.max_samples = int(opts.get("--max-samples", 16000))
     srv.max_size = int(opts.get("--max-size", 4 << 20))
     os.makedirs(out, exist_ok=True)

@@ -4,8 +4,9 @@
 # (tests/e2e/profile_receiver.py, on loopback: no Pyroscope or Parca server can
 # be installed here) decode the real wire formats and apply the servers'
 # ingestion rules; go tool pprof reads what they extracted, and its totals
-# equal report.json's. On real captures (copies of tests/data/real/*), on a
-# capture that must be split (9000 call sites), on a pprof with a '-' in its
+# equal report.json's. Sent by `stalltrap send` (the deliver stage's queue),
+# and by tests/e2e/push_send for labels send cannot set. On real captures (copies of tests/data/real/*), on a
+# capture that must be split (4500 call sites), on a pprof with a '-' in its
 # sample type and ids that are neither sequential nor from 1; and the
 # receivers refuse what the real servers refuse.
 source "$(dirname "$0")/../lib.sh"
@@ -25,39 +26,44 @@ URL=http://127.0.0.1:$port
 PIDS_TO_KILL+=($!)
 poll_until 0.1 10 curl -sf "$URL/ready" || fail "the receiver did not start: $(cat "$TMP/recv.log")"
 
-# push NAME DIR_OR_FILE INCIDENT [EXTRA ARGS]: sends to both sinks, keeps what each took in $TMP/got/NAME
+# push NAME DIR: `stalltrap send DIR` to both sinks (service svc-NAME); what
+# each took goes to $TMP/got/NAME
 push() {
-	local name=$1 src=$2 inc=$3; shift 3
-	local pb=$src
-	[ -d "$src" ] && pb=$src/profile.pb.gz
+	local name=$1 dir=$2
 	rm -rf "$TMP/recv"/*.pb "$TMP/recv"/*.json "$TMP/recv"/*.body
-	"$SEND" --pyroscope "$URL" --parca "$URL" --service "svc-$name" --host host-1 \
-		--kind lock_convoy --incident "$inc" "$@" "$pb" > "$TMP/send.out" \
+	"$ST" send "$dir" --state-dir "$TMP/state-$name" --pyroscope "$URL" --parca "$URL" \
+		--service "svc-$name" --sink-timeout 5s --give-up-after 20s > "$TMP/send.out" 2>&1 \
 		|| fail "$name: not delivered: $(cat "$TMP/send.out"; cat "$TMP/recv/rejected.log" 2>/dev/null)"
 	mkdir -p "$TMP/got/$name"
 	mv "$TMP/recv"/*.pb "$TMP/recv"/*.json "$TMP/recv"/*.body "$TMP/got/$name"/
 	cp "$TMP/send.out" "$TMP/got/$name/send.out"
 }
+# labels DIR: the labels stalltrap send gives DIR's incident (besides __name__ and service_name)
+labels() {
+	local kind
+	kind=$(jq -r '.verdict.kind // "none"' "$1/report.json")
+	printf '{"host": "%s", "kind": "%s", "incident": "%s/%s"}' "$(hostname)" "$kind" "$(hostname)" "$(basename "$1")"
+}
 
-# check NAME REPORT_JSON INCIDENT PARTS [LABELS_JSON]: labels, IDs, parts, and
-# go tool pprof's totals of the parts, merged, against report.json's
+# check NAME REPORT_JSON PARTS LABELS_JSON: labels, IDs, parts, and go tool
+# pprof's totals of the parts, merged, against report.json's
 check() {
-	local name=$1 report=$2 inc=$3 parts=$4 labels=${5:-} sink
+	local name=$1 report=$2 parts=$3 labels=$4 sink
 	for sink in pyroscope parca; do
 		# pprof merges the profiles it is given: the parts add up to the incident
 		# shellcheck disable=SC2046
 		go tool pprof -symbolize=none -raw $(ls "$TMP/got/$name/$sink"-*.pb | sort -V) \
 			> "$TMP/raw.txt" 2> "$TMP/pprof.err" \
 			|| fail "$name: go tool pprof cannot read what $sink took: $(cat "$TMP/pprof.err")"
-		"$PY" - "$TMP/got/$name" "$sink" "$report" "$inc" "$parts" "$TMP/raw.txt" "$labels" <<'PY' \
+		"$PY" - "$TMP/got/$name" "$sink" "$report" "$parts" "$TMP/raw.txt" "$labels" <<'PY' \
 			|| fail "$name: $sink got something else than the incident"
 import glob, json, re, sys, uuid
-d, sink, report, inc, parts, raw, labels = sys.argv[1:]
+d, sink, report, parts, raw, labels = sys.argv[1:]
 rep = json.load(open(report))
 recs = [json.load(open(f)) for f in sorted(glob.glob(f"{d}/{sink}-*.json"), key=lambda f: int(re.findall(r"-(\d+)\.json", f)[0]))]
 assert len(recs) == int(parts), f"{len(recs)} requests, want {parts}"
-want = {"__name__": "offcpu", "service_name": f"svc-{d.rsplit('/', 1)[1]}", "host": "host-1",
-        "kind": "lock_convoy", "incident": inc, **(json.loads(labels) if labels else {})}
+want = {"__name__": "offcpu", "service_name": f"svc-{d.rsplit('/', 1)[1]}", **json.loads(labels)}
+inc = want["incident"]
 ns = uuid.UUID("f913ea6f-7627-49dd-a2c7-1dc8e6ee48fe")
 for k, r in enumerate(recs):
     got = dict(r["labels"])
@@ -94,39 +100,49 @@ for cap in redis_debug_sleep postgres_hot_row_contended; do
 	cp -r "tests/data/real/$cap" "$TMP/$cap"
 	"$ST" report "$TMP/$cap" > /dev/null || fail "$cap: stalltrap report failed"
 done
-push redis "$TMP/redis_debug_sleep" "20261205T052633Z-redis-server-327"
-grep -q "^pyroscope: 1 requests, all 2xx; note: captured at .*outside Pyroscope's ingestion window" "$TMP/got/redis/send.out" \
-	|| fail "no note of the stale time: $(cat "$TMP/got/redis/send.out")"
-check redis "$TMP/redis_debug_sleep/report.json" "20261205T052633Z-redis-server-327" 1
-push postgres "$TMP/postgres_hot_row_contended" "8e3b1c52-7f0a-4c9e-b1d2-3a4b5c6d7e8f" \
-	--pod-uid 0b7e4c1a-95d2-4f3e-8a61-2c9d0e1f3a47 --container-id 3f2a9c
-check postgres "$TMP/postgres_hot_row_contended/report.json" "8e3b1c52-7f0a-4c9e-b1d2-3a4b5c6d7e8f" 1 \
-	'{"pod_uid": "0b7e4c1a-95d2-4f3e-8a61-2c9d0e1f3a47", "container_id": "3f2a9c"}'
-# an incident id that is a UUID is the sample ID itself
-grep -q '"id": "8e3b1c52-7f0a-4c9e-b1d2-3a4b5c6d7e8f"' "$TMP"/got/postgres/pyroscope-*.json \
-	|| fail "a UUID incident id is not the sample ID"
+push redis "$TMP/redis_debug_sleep"
+grep -q "pyroscope: .*redis_debug_sleep: captured at .*outside Pyroscope's ingestion window: sent without a time" \
+	"$TMP/got/redis/send.out" || fail "no note of the stale time: $(cat "$TMP/got/redis/send.out")"
+check redis "$TMP/redis_debug_sleep/report.json" 1 "$(labels "$TMP/redis_debug_sleep")"
+push postgres "$TMP/postgres_hot_row_contended"
+check postgres "$TMP/postgres_hot_row_contended/report.json" 1 "$(labels "$TMP/postgres_hot_row_contended")"
 
 # 2. Over the samples cap: split into self-contained parts that add up.
-"$GEN" --out "$TMP/big" --kind big --stacks 9000
+"$GEN" --out "$TMP/big" --kind big --stacks 4500
 "$ST" report "$TMP/big" > /dev/null || fail "big: stalltrap report failed"
-push big "$TMP/big" "big-incident"
-grep -q "^pyroscope: 3 requests, all 2xx; note: .*split into 3 requests (9000 samples" "$TMP/got/big/send.out" \
-	|| fail "big: not split in 3: $(cat "$TMP/got/big/send.out")"
-check big "$TMP/big/report.json" "big-incident" 3
+push big "$TMP/big"
+grep -q "pyroscope: .*big: .*split into 2 requests (4500 samples" "$TMP/got/big/send.out" \
+	|| fail "big: not split in 2: $(cat "$TMP/got/big/send.out")"
+check big "$TMP/big/report.json" 2 "$(labels "$TMP/big")"
 
 # 3. A pprof the servers would refuse as it is ('-' in the sample type, ids
 #    from 8 in steps of 3): stalltrap never sends it so.
+cp -r "$TMP/redis_debug_sleep" "$TMP/fixed"
 "$PY" "$RECV" craft "$TMP/redis_debug_sleep/profile.pb.gz" pprof:dash "$TMP/dash.pb.gz"
-"$PY" "$RECV" craft "$TMP/dash.pb.gz" pprof:sparse "$TMP/bad.pb.gz"
-go tool pprof -symbolize=none -raw "$TMP/bad.pb.gz" 2>&1 | grep -q "off-cpu/nanoseconds" \
+"$PY" "$RECV" craft "$TMP/dash.pb.gz" pprof:sparse "$TMP/fixed/profile.pb.gz"
+go tool pprof -symbolize=none -raw "$TMP/fixed/profile.pb.gz" 2>&1 | grep -q "off-cpu/nanoseconds" \
 	|| fail "the crafted pprof has no '-' in its sample type"
-push fixed "$TMP/bad.pb.gz" "fixed-incident"
+push fixed "$TMP/fixed"
 grep -q "sample type 'off-cpu' sent with '_' for '-'" "$TMP/got/fixed/send.out" \
 	|| fail "no note of the renamed sample type: $(cat "$TMP/got/fixed/send.out")"
-check fixed "$TMP/redis_debug_sleep/report.json" "fixed-incident" 1
+check fixed "$TMP/redis_debug_sleep/report.json" 1 "$(labels "$TMP/fixed")"
 grep -q '"off_cpu"' "$TMP"/got/fixed/pyroscope-*.json || fail "the sample type was not renamed"
 
-# 4. What the servers refuse, the receivers refuse too (so the checks above
+# 4. A container's incident: its pod UID and container id are labels (the
+#    builders as the deliver stage calls them, through tests/e2e/push_send;
+#    an incident id that is a UUID is the sample ID itself).
+rm -rf "$TMP/recv"/*.pb "$TMP/recv"/*.json "$TMP/recv"/*.body
+"$SEND" --pyroscope "$URL" --parca "$URL" --service svc-pod --host host-1 --kind lock_convoy \
+	--incident 8e3b1c52-7f0a-4c9e-b1d2-3a4b5c6d7e8f --pod-uid 0b7e4c1a-95d2-4f3e-8a61-2c9d0e1f3a47 \
+	--container-id 3f2a9c "$TMP/postgres_hot_row_contended/profile.pb.gz" > "$TMP/send.out" \
+	|| fail "pod: not delivered: $(cat "$TMP/send.out")"
+mkdir -p "$TMP/got/pod"
+mv "$TMP/recv"/*.pb "$TMP/recv"/*.json "$TMP/recv"/*.body "$TMP/got/pod"/
+check pod "$TMP/postgres_hot_row_contended/report.json" 1 '{"host": "host-1", "kind": "lock_convoy",
+	"incident": "8e3b1c52-7f0a-4c9e-b1d2-3a4b5c6d7e8f",
+	"pod_uid": "0b7e4c1a-95d2-4f3e-8a61-2c9d0e1f3a47", "container_id": "3f2a9c"}'
+
+# 5. What the servers refuse, the receivers refuse too (so the checks above
 #    can fail): each crafted from a request stalltrap sent.
 rm -f "$TMP/recv/rejected.log"
 "$PY" "$RECV" craft "$(ls "$TMP"/got/redis/pyroscope-*.body | head -1)" \
@@ -161,12 +177,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Content-Type: application/prot
 	--data-binary @"$(ls "$TMP"/got/redis/pyroscope-*.body | head -1)" "$URL/push.v1.PusherService/Push")
 [ "$code" = 200 ] || fail "the receiver refuses stalltrap's own request once sent again (HTTP $code)"
 
-# 5. A profile the builders cannot send is a one-line error.
-printf 'not a profile' > "$TMP/junk.pb"
-"$SEND" --pyroscope "$URL" --service s --incident i "$TMP/junk.pb" > "$TMP/send.out" && fail "junk was sent"
-grep -qx "pyroscope: refused: not a pprof profile (profile.proto does not decode)" "$TMP/send.out" \
+# 6. A profile the builders cannot send is parked with a one-line reason.
+cp -r "$TMP/redis_debug_sleep" "$TMP/junk"
+printf 'not a profile' | gzip > "$TMP/junk/profile.pb.gz"
+"$ST" send "$TMP/junk" --state-dir "$TMP/state-junk" --pyroscope "$URL" --give-up-after 20s \
+	> "$TMP/send.out" 2>&1 && fail "junk was delivered"
+grep -q "cannot build the request: not a pprof profile (profile.proto does not decode)" "$TMP/send.out" \
 	|| fail "junk: $(cat "$TMP/send.out")"
 "$SEND" --parca "$URL" --incident i "$TMP/redis_debug_sleep/profile.pb.gz" > "$TMP/send.out" && fail "sent without a service"
 grep -q "^parca: refused: no service name" "$TMP/send.out" || fail "no service: $(cat "$TMP/send.out")"
-ok "the builders refuse junk and a missing service name in one line"
+ok "a profile that cannot be sent is parked with its reason; no service name is refused"
 echo "test_profile_push: all passed"

@@ -49,7 +49,7 @@ struct push_label { const char *name, *value; };
 int push_labels_collect(const struct push_labels *l, struct push_label *out, size_t *n,
 			char *err, size_t errlen);
 
-/* The sample ID of part `part` (0-based) of incident id: out gets 36 chars
+/* sample_id.c. The sample ID of part `part` (0-based) of incident id: out gets 36 chars
  * and a NUL (see pyroscope_build). */
 void push_sample_id(const char *incident, size_t part, char out[37]);
 

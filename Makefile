@@ -136,7 +136,7 @@ $(PUSH_PROTO_OBJ): $(PUSH_PROTO_C) $(PUSH_PROTO_H)
 	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -w -c $< -o $@
 # The sources that include it (the pattern rule below compiles them).
 $(OUT)/obj/deliver/pyroscope.o $(OUT)/obj/deliver/profile_prep.o: $(PUSH_PROTO_H)
-$(OUT)/tests/test_deliver_push: $(PUSH_PROTO_H)
+$(OUT)/tests/test_deliver_push $(OUT)/fuzz/fuzz_profile_push: $(PUSH_PROTO_H)
 
 $(OUT)/obj/%.o: src/%.c $(SKELS) $(PROTO_H) $(wildcard src/*/*.h)
 	$(call msg,CC,$@)

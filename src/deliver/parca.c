@@ -20,12 +20,13 @@
 
 /* {"series":[{"labels":{"labels":[...]},"samples":[{"rawProfile":"..."}]}]} */
 static unsigned char *json_request(const struct push_part *pt, const struct push_label *ls, size_t nls,
-				   size_t *len)
+				   const char *id, size_t *len)
 {
 	json_t *labels = json_array(), *req = NULL;
 	char *b64 = malloc(BASE64_LEN(pt->gz_len) + 1), *text = NULL;
 	size_t i;
 
+	(void)id;   /* WriteRaw has no sample ID */
 	if (!labels || !b64)
 		goto cleanup;
 	for (i = 0; i < nls; i++)
@@ -50,27 +51,6 @@ int parca_build(const unsigned char *pprof, size_t len, const struct push_labels
 		struct push_bodies *out, char *err, size_t errlen)
 {
 	struct push_prep_opts opts = { 0 };   /* Parca keeps the capture's time */
-	struct push_label ls[PUSH_MAX_LABELS];
-	struct push_prep prep;
-	size_t nls, i;
 
-	memset(out, 0, sizeof(*out));
-	if (push_labels_collect(l, ls, &nls, err, errlen))
-		return -1;
-	if (push_prep_profile(pprof, len, &opts, &prep, err, errlen))
-		return -1;
-	for (i = 0; i < prep.nparts; i++) {
-		size_t blen = 0;
-		unsigned char *body = json_request(&prep.parts[i], ls, nls, &blen);
-
-		if (!body || push_bodies_add(out, PARCA_PATH, PARCA_CONTENT_TYPE, body, blen)) {
-			snprintf(err, errlen, "out of memory");
-			push_prep_release(&prep);
-			push_bodies_free(out);
-			return -1;
-		}
-	}
-	snprintf(out->note, sizeof(out->note), "%s", prep.note);
-	push_prep_release(&prep);
-	return 0;
+	return push_build(pprof, len, l, &opts, json_request, PARCA_PATH, PARCA_CONTENT_TYPE, out, err, errlen);
 }

@@ -54,18 +54,6 @@ void push_note_add(char *note, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- gzip in and out ---- */
 
 static int gunzip_buf(const unsigned char *in, size_t len, unsigned char **out, size_t *outlen)
@@ -249,7 +237,7 @@ static int build_idmap(struct idmap **out, size_t n, const uint64_t *ids, const 
 	qsort(m, n, sizeof(*m), cmp_idmap);
 	for (i = 1; i < n; i++) {
 		if (m[i].id == m[i - 1].id) {
-			set_err(err, errlen, "malformed pprof: two %ss have id %" PRIu64, what, m[i].id);
+			snprintf(err, errlen, "malformed pprof: two %ss have id %" PRIu64, what, m[i].id);
 			free(m);
 			return -EINVAL;
 		}
@@ -287,11 +275,11 @@ static int check_strings(struct src *s, char *err, size_t errlen)
 	size_t i, j, extra = p->n_sample_type + 1;
 
 	if (p->n_string_table == 0 || p->string_table[0][0] != '\0') {
-		set_err(err, errlen, "malformed pprof: string 0 of the table must be \"\"");
+		snprintf(err, errlen, "malformed pprof: string 0 of the table must be \"\"");
 		return -EINVAL;
 	}
 #define CHECK(idx, what) do { if (!str_ok(s, (idx))) { \
-		set_err(err, errlen, "malformed pprof: %s names string %" PRId64 " of %zu", what, \
+		snprintf(err, errlen, "malformed pprof: %s names string %" PRId64 " of %zu", what, \
 			(int64_t)(idx), p->n_string_table); return -EINVAL; } } while (0)
 	for (i = 0; i < p->n_sample_type; i++) {
 		CHECK(p->sample_type[i]->type, "a sample type");
@@ -410,7 +398,7 @@ static int check_refs(struct src *s, char *err, size_t errlen)
 		s->loc_map[i] = idmap_find(s->maps, p->n_mapping, l->mapping_id);
 		if (l->mapping_id) {
 			if (s->loc_map[i] == SIZE_MAX) {
-				set_err(err, errlen, "malformed pprof: location %" PRIu64 " names mapping %"
+				snprintf(err, errlen, "malformed pprof: location %" PRIu64 " names mapping %"
 					PRIu64 ", which is not in the profile", l->id, l->mapping_id);
 				return -EINVAL;
 			}
@@ -421,7 +409,7 @@ static int check_refs(struct src *s, char *err, size_t errlen)
 
 			s->line_fn[n] = idmap_find(s->funcs, p->n_function, fid);
 			if (fid && s->line_fn[n] == SIZE_MAX) {
-				set_err(err, errlen, "malformed pprof: location %" PRIu64 " names function %"
+				snprintf(err, errlen, "malformed pprof: location %" PRIu64 " names function %"
 					PRIu64 ", which is not in the profile", l->id, fid);
 				return -EINVAL;
 			}
@@ -432,7 +420,7 @@ static int check_refs(struct src *s, char *err, size_t errlen)
 		const Sample *sm = p->sample[i];
 
 		if (sm->n_value != p->n_sample_type) {
-			set_err(err, errlen, "malformed pprof: sample %zu has %zu values for %zu sample types",
+			snprintf(err, errlen, "malformed pprof: sample %zu has %zu values for %zu sample types",
 				i, sm->n_value, p->n_sample_type);
 			return -EINVAL;
 		}
@@ -449,7 +437,7 @@ static int check_refs(struct src *s, char *err, size_t errlen)
 				continue;
 			}
 			if (s->sample_loc[n] == SIZE_MAX) {
-				set_err(err, errlen, "malformed pprof: sample %zu names location %" PRIu64
+				snprintf(err, errlen, "malformed pprof: sample %zu names location %" PRIu64
 					", which is not in the profile", i, lid);
 				return -EINVAL;
 			}
@@ -773,20 +761,20 @@ static int plan_ranges(const struct src *s, size_t from, size_t to, struct range
 		ret = pack_part(s, from, to, NULL, 0, &buf, &len);
 		free(buf);
 		if (ret) {
-			set_err(err, errlen, "cannot encode the profile: %s", strerror(-ret));
+			snprintf(err, errlen, "cannot encode the profile: %s", strerror(-ret));
 			return ret;
 		}
 	}
 	if (to - from <= PUSH_MAX_SAMPLES && len <= PUSH_MAX_PROFILE_BYTES - 4096) {
 		if (*n >= PREP_MAX_PARTS) {
-			set_err(err, errlen, "the profile would take over %d requests", PREP_MAX_PARTS);
+			snprintf(err, errlen, "the profile would take over %d requests", PREP_MAX_PARTS);
 			return -E2BIG;
 		}
 		r[(*n)++] = (struct range){ from, to };
 		return 0;
 	}
 	if (to - from <= 1) {
-		set_err(err, errlen, "one sample of the profile alone takes %zu bytes, over the %u a "
+		snprintf(err, errlen, "one sample of the profile alone takes %zu bytes, over the %u a "
 			"profile store takes", len, PUSH_MAX_PROFILE_BYTES);
 		return -E2BIG;
 	}
@@ -829,26 +817,26 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 
 	memset(out, 0, sizeof(*out));
 	if (!pprof || len == 0) {
-		set_err(err, errlen, "the profile is empty");
+		snprintf(err, errlen, "the profile is empty");
 		return -1;
 	}
 	if (len >= 2 && pprof[0] == 0x1f && pprof[1] == 0x8b) {
 		ret = gunzip_buf(pprof, len, &raw, &rawlen);
 		if (ret) {
-			set_err(err, errlen, ret == -E2BIG ? "the profile is over 1 GiB uncompressed" :
+			snprintf(err, errlen, ret == -E2BIG ? "the profile is over 1 GiB uncompressed" :
 				ret == -ENOMEM ? "out of memory" : "the profile is not valid gzip");
 			return -1;
 		}
 	}
 	p = perftools__profiles__profile__unpack(NULL, rawlen, raw ? raw : pprof);
 	if (!p) {
-		set_err(err, errlen, "not a pprof profile (profile.proto does not decode)");
+		snprintf(err, errlen, "not a pprof profile (profile.proto does not decode)");
 		ret = -EINVAL;
 		goto cleanup;
 	}
 	s.p = p;
 	if (p->n_sample_type == 0 || p->n_sample == 0) {
-		set_err(err, errlen, "the profile has no %s", p->n_sample_type ? "sample" : "sample type");
+		snprintf(err, errlen, "the profile has no %s", p->n_sample_type ? "sample" : "sample type");
 		ret = -EINVAL;
 		goto cleanup;
 	}
@@ -857,7 +845,7 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 		ret = check_refs(&s, err, errlen);
 	if (ret) {
 		if (ret == -ENOMEM)
-			set_err(err, errlen, "out of memory");
+			snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
 
@@ -882,7 +870,7 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 
 	ranges = malloc(PREP_MAX_PARTS * sizeof(*ranges));
 	if (!ranges) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto cleanup;
 	}
@@ -898,7 +886,7 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 		goto cleanup;
 	out->parts = calloc(nranges, sizeof(*out->parts));
 	if (!out->parts) {
-		set_err(err, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto cleanup;
 	}
@@ -921,7 +909,7 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 			free(buf);
 		}
 		if (ret) {
-			set_err(err, errlen, "cannot encode the profile: %s", strerror(-ret));
+			snprintf(err, errlen, "cannot encode the profile: %s", strerror(-ret));
 			goto cleanup;
 		}
 		pt->nsamples = ranges[i].to - ranges[i].from;
@@ -976,11 +964,11 @@ int push_labels_collect(const struct push_labels *l, struct push_label *out, siz
 
 	*n = 0;
 	if (!l || !l->service || !l->service[0]) {
-		set_err(err, errlen, "no service name: profile stores reject a profile without service_name");
+		snprintf(err, errlen, "no service name: profile stores reject a profile without service_name");
 		return -1;
 	}
 	if (!l->incident || !l->incident[0]) {
-		set_err(err, errlen, "no incident id: it names the profile's sample");
+		snprintf(err, errlen, "no incident id: it names the profile's sample");
 		return -1;
 	}
 	out[(*n)++] = (struct push_label){ "__name__", PUSH_PROFILE_NAME };
@@ -990,12 +978,12 @@ int push_labels_collect(const struct push_labels *l, struct push_label *out, siz
 		if (!v || !v[0])
 			continue; /* Prometheus: an empty value is no label */
 		if (strlen(v) > PUSH_MAX_LABEL_VALUE) {
-			set_err(err, errlen, "label %s is %zu bytes long, over the %d a profile store takes",
+			snprintf(err, errlen, "label %s is %zu bytes long, over the %d a profile store takes",
 				given[i].name, strlen(v), PUSH_MAX_LABEL_VALUE);
 			return -1;
 		}
 		if (!valid_utf8(v, NULL)) {
-			set_err(err, errlen, "label %s is not valid UTF-8", given[i].name);
+			snprintf(err, errlen, "label %s is not valid UTF-8", given[i].name);
 			return -1;
 		}
 		out[(*n)++] = given[i];
@@ -1004,144 +992,39 @@ int push_labels_collect(const struct push_labels *l, struct push_label *out, siz
 	return 0;
 }
 
-/* ---- sample IDs: UUID v5 ---- */
-
-/* SHA-1 (FIPS 180-4) of len bytes: only for name-based UUIDs. */
-struct sha1 { uint32_t h[5]; uint64_t len; uint8_t buf[64]; size_t nbuf; };
-
-static uint32_t rol(uint32_t x, int n) { return x << n | x >> (32 - n); }
-
-static void sha1_block(struct sha1 *c, const uint8_t *b)
-{
-	uint32_t w[80], a = c->h[0], bb = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4], t;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-		       (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
-	for (i = 16; i < 80; i++)
-		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-	for (i = 0; i < 80; i++) {
-		uint32_t f, k;
-
-		if (i < 20) {
-			f = (bb & cc) | (~bb & d); k = 0x5a827999;
-		} else if (i < 40) {
-			f = bb ^ cc ^ d; k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (bb & cc) | (bb & d) | (cc & d); k = 0x8f1bbcdc;
-		} else {
-			f = bb ^ cc ^ d; k = 0xca62c1d6;
-		}
-		t = rol(a, 5) + f + e + k + w[i];
-		e = d; d = cc; cc = rol(bb, 30); bb = a; a = t;
-	}
-	c->h[0] += a; c->h[1] += bb; c->h[2] += cc; c->h[3] += d; c->h[4] += e;
-}
-
-static void sha1_update(struct sha1 *c, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	c->len += len;
-	while (len) {
-		size_t n = 64 - c->nbuf < len ? 64 - c->nbuf : len;
-
-		memcpy(c->buf + c->nbuf, p, n);
-		c->nbuf += n; p += n; len -= n;
-		if (c->nbuf == 64) {
-			sha1_block(c, c->buf);
-			c->nbuf = 0;
-		}
-	}
-}
-
-static void sha1_final(struct sha1 *c, uint8_t out[20])
-{
-	uint64_t bits = c->len * 8;
-	uint8_t pad = 0x80, zero = 0, lenb[8];
-	int i;
-
-	sha1_update(c, &pad, 1);
-	while (c->nbuf != 56)
-		sha1_update(c, &zero, 1);
-	for (i = 0; i < 8; i++)
-		lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
-	sha1_update(c, lenb, 8);
-	for (i = 0; i < 20; i++)
-		out[i] = (uint8_t)(c->h[i / 4] >> (24 - 8 * (i % 4)));
-}
-
-static void uuid_format(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int i, o = 0;
-
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
-void push_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[37])
-{
-	struct sha1 c = { .h = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 } };
-	uint8_t d[20];
-
-	sha1_update(&c, ns, 16);
-	sha1_update(&c, name, len);
-	sha1_final(&c, d);
-	d[6] = (uint8_t)((d[6] & 0x0f) | 0x50);   /* version 5 */
-	d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);   /* RFC variant */
-	uuid_format(d, out);
-}
-
-static bool is_uuid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* stalltrap's namespace for the names of incident ids (a random UUID, fixed
- * forever: changing it changes every sample ID). */
-static const uint8_t incident_ns[16] = {
-	0xf9, 0x13, 0xea, 0x6f, 0x76, 0x27, 0x49, 0xdd,
-	0xa2, 0xc3, 0x1d, 0xc6, 0xe6, 0xee, 0x48, 0xfe,
-};
-
-void push_sample_id(const char *incident, size_t part, char out[37])
-{
-	char name[1100];
-	size_t i;
-
-	if (part == 0 && is_uuid(incident)) {
-		for (i = 0; i < 36; i++)
-			out[i] = (char)(incident[i] >= 'A' && incident[i] <= 'F' ? incident[i] + 32 : incident[i]);
-		out[36] = '\0';
-		return;
-	}
-	if (part == 0)
-		push_uuid_v5(incident_ns, incident, strlen(incident), out);
-	else {
-		int n = snprintf(name, sizeof(name), "%s#%zu", incident, part + 1);
-
-		push_uuid_v5(incident_ns, name, n < 0 ? 0 : (size_t)n >= sizeof(name) ? sizeof(name) - 1 : (size_t)n, out);
-	}
-}
-
 /* ---- bodies ---- */
+
+int push_build(const unsigned char *pprof, size_t len, const struct push_labels *l,
+	       const struct push_prep_opts *o, push_encode_fn encode, const char *path,
+	       const char *content_type, struct push_bodies *out, char *err, size_t errlen)
+{
+	struct push_label ls[PUSH_MAX_LABELS];
+	struct push_prep prep;
+	size_t nls, i;
+
+	memset(out, 0, sizeof(*out));
+	if (push_labels_collect(l, ls, &nls, err, errlen))
+		return -1;
+	if (push_prep_profile(pprof, len, o, &prep, err, errlen))
+		return -1;
+	for (i = 0; i < prep.nparts; i++) {
+		char id[37];
+		size_t blen = 0;
+		unsigned char *body;
+
+		push_sample_id(l->incident, i, id);
+		body = encode(&prep.parts[i], ls, nls, id, &blen);
+		if (!body || push_bodies_add(out, path, content_type, body, blen)) {
+			snprintf(err, errlen, "out of memory");
+			push_prep_release(&prep);
+			push_bodies_free(out);
+			return -1;
+		}
+	}
+	snprintf(out->note, sizeof(out->note), "%s", prep.note);
+	push_prep_release(&prep);
+	return 0;
+}
 
 int push_bodies_add(struct push_bodies *b, const char *path, const char *content_type,
 		    unsigned char *data, size_t len)

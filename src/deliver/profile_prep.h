@@ -49,7 +49,7 @@ struct push_label { const char *name, *value; };
 int push_labels_collect(const struct push_labels *l, struct push_label *out, size_t *n,
 			char *err, size_t errlen);
 
-/* The sample ID of part `part` (0-based) of incident id: out gets 36 chars
+/* sample_id.c. The sample ID of part `part` (0-based) of incident id: out gets 36 chars
  * and a NUL (see pyroscope_build). */
 void push_sample_id(const char *incident, size_t part, char out[37]);
 
@@ -58,6 +58,17 @@ void push_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[3
 
 /* Appends the printf-formatted text to note (size cap), "; "-separated. */
 void push_note_add(char *note, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* One request's body of part pt (labels ls, sample ID id), malloc'd, its
+ * length in *len; NULL on ENOMEM. */
+typedef unsigned char *(*push_encode_fn)(const struct push_part *pt, const struct push_label *ls,
+					 size_t nls, const char *id, size_t *len);
+
+/* What both builders do: labels checked, the pprof prepared, one body per
+ * part from encode with path and content_type. 0, or -1 with err (out empty). */
+int push_build(const unsigned char *pprof, size_t len, const struct push_labels *l,
+	       const struct push_prep_opts *o, push_encode_fn encode, const char *path,
+	       const char *content_type, struct push_bodies *out, char *err, size_t errlen);
 
 /* Fills a body; data is taken over (freed by push_bodies_free). -1 on ENOMEM
  * (data is then freed). */

@@ -60,30 +60,7 @@ int pyroscope_build(const unsigned char *pprof, size_t len, const struct push_la
 		    struct push_bodies *out, char *err, size_t errlen)
 {
 	struct push_prep_opts opts = { .clear_stale_time = 1 };
-	struct push_label ls[PUSH_MAX_LABELS];
-	struct push_prep prep;
-	size_t nls, i;
 
-	memset(out, 0, sizeof(*out));
-	if (push_labels_collect(l, ls, &nls, err, errlen))
-		return -1;
-	if (push_prep_profile(pprof, len, &opts, &prep, err, errlen))
-		return -1;
-	for (i = 0; i < prep.nparts; i++) {
-		char id[37];
-		unsigned char *body;
-		size_t blen;
-
-		push_sample_id(l->incident, i, id);
-		body = pack_request(&prep.parts[i], ls, nls, id, &blen);
-		if (!body || push_bodies_add(out, PYROSCOPE_PATH, PYROSCOPE_CONTENT_TYPE, body, blen)) {
-			snprintf(err, errlen, "out of memory");
-			push_prep_release(&prep);
-			push_bodies_free(out);
-			return -1;
-		}
-	}
-	snprintf(out->note, sizeof(out->note), "%s", prep.note);
-	push_prep_release(&prep);
-	return 0;
+	return push_build(pprof, len, l, &opts, pack_request, PYROSCOPE_PATH, PYROSCOPE_CONTENT_TYPE, out,
+			  err, errlen);
 }

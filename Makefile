@@ -25,7 +25,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Isrc -I$(OUT) -pthread
-LDLIBS   := -lbpf -ldw -ldebuginfod -lelf -liberty -lz -ljansson -lprotobuf-c -lcurl -lmicrohttpd -lsystemd -lcap -lpthread -lm
+LDLIBS   := -lbpf -ldw -ldebuginfod -lelf -liberty -lz -ljansson -lprotobuf-c -lcurl -lcrypto -lmicrohttpd -lsystemd -lcap -lpthread -lm
 
 # Sanitizer build (make SAN=1): its own output tree, same sources and tests.
 ifeq ($(SAN),1)
@@ -54,10 +54,14 @@ PPROF_PROTO_DIR ?= /usr/share/gocode/src/github.com/google/pprof/proto
 PROTO_C   := $(OUT)/proto/profile.pb-c.c
 PROTO_H   := $(OUT)/proto/profile.pb-c.h
 PROTO_OBJ := $(OUT)/obj/proto/profile.pb-c.o
+# Pyroscope's push messages, typed from its published schema (src/deliver/pyroscope_push.proto).
+PUSH_PROTO_C   := $(OUT)/proto/pyroscope_push.pb-c.c
+PUSH_PROTO_H   := $(OUT)/proto/pyroscope_push.pb-c.h
+PUSH_PROTO_OBJ := $(OUT)/obj/proto/pyroscope_push.pb-c.o
 
 # Every user-space .c under src/ except the BPF sources and main.c forms the library.
 LIB_SRCS  := $(filter-out src/cli/main.c $(BPF_SRCS),$(shell find src -name '*.c' | sort))
-LIB_OBJS  := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(PROTO_OBJ)
+LIB_OBJS  := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(PROTO_OBJ) $(PUSH_PROTO_OBJ)
 LIB       := $(OUT)/libstalltrap.a
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -121,6 +125,19 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -w -c $< -o $@
+
+$(PUSH_PROTO_C) $(PUSH_PROTO_H) &: src/deliver/pyroscope_push.proto
+	$(call msg,PROTOC,$(PUSH_PROTO_C))
+	$(Q)mkdir -p $(OUT)/proto
+	$(Q)protoc-c --proto_path=src/deliver --c_out=$(OUT)/proto pyroscope_push.proto
+
+$(PUSH_PROTO_OBJ): $(PUSH_PROTO_C) $(PUSH_PROTO_H)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -w -c $< -o $@
+# The sources that include it (the pattern rule below compiles them).
+$(OUT)/obj/deliver/pyroscope.o $(OUT)/obj/deliver/profile_prep.o: $(PUSH_PROTO_H)
+$(OUT)/tests/test_deliver_push $(OUT)/fuzz/fuzz_profile_push: $(PUSH_PROTO_H)
 
 $(OUT)/obj/%.o: src/%.c $(SKELS) $(PROTO_H) $(wildcard src/*/*.h)
 	$(call msg,CC,$@)
@@ -230,7 +247,7 @@ san:
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)./demo/run.sh
+	$(Q)./demo/run.sh $(DEMO_ARGS)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -7,13 +7,13 @@ set -eu
 PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
   libjansson-dev libcap-dev libiberty-dev pkg-config
   protobuf-c-compiler libprotobuf-c-dev golang-github-google-pprof-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev libdebuginfod-dev"
+  libcurl4-openssl-dev libmicrohttpd-dev libssl-dev libsystemd-dev libdebuginfod-dev"
 # Test: unit-test runner, the peers the benchmarks compare against, and the
 # report tests' readers: go tool pprof, headless Chromium driven from Node;
 # the real servers the server tests freeze (each test runs its own instance
 # on loopback in a temporary directory, never the packaged service); qemu and
 # what builds its initramfs, to boot Debian 12's own 6.1 (tests/kernels/run.sh).
-PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
+PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 python3-yaml procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager
   mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools

@@ -14,6 +14,8 @@ int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 /* Watches a service's metrics and captures an incident when it freezes (src/watch/). */
 int cmd_watch(int argc, char **argv);
+/* Delivers capture or incident directories to the sinks (src/deliver/), and resends parked items. */
+int cmd_send(int argc, char **argv);
 /* Asks the watcher of a target, through its control socket, to capture now. */
 int cmd_trigger(int argc, char **argv);
 /* Hidden, for bench/overhead.sh: attaches empty programs to the tracepoints

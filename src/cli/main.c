@@ -15,6 +15,7 @@ static void usage(FILE *f)
 		"  diff     compare an incident's capture with a baseline's: what grew\n"
 		"  watch    watch a service's latency and capture each freeze as an incident\n"
 		"  trigger  ask the watcher of a target to capture an incident now\n"
+		"  send     deliver a capture or incident directory to Alertmanager, a webhook, Pyroscope, Parca\n"
 		"\n"
 		"run 'stalltrap <command> --help' for a command's options\n");
 }
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
 		return cmd_watch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "trigger") == 0)
 		return cmd_trigger(argc - 1, argv + 1);
+	if (strcmp(argv[1], "send") == 0)
+		return cmd_send(argc - 1, argv + 1);
 	if (strcmp(argv[1], "floor") == 0)
 		return cmd_floor(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/privs.h"
 #include "util/outdir.h"
+#include "cli/deliver_flags.h"
 #include "util/parse.h"
 #include "watch/exposition.h"
 #include "watch/listen.h"
@@ -37,7 +38,7 @@ enum opt_id {
 	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
-	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALERT_MATCH, O_CONFIG, O_HELP,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALERT_MATCH, O_KEEP, O_KEEP_BYTES, O_CONFIG, O_HELP,
 };
 
 static const struct option own_opts[] = {
@@ -69,12 +70,16 @@ static const struct option own_opts[] = {
 	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
 	{ "tls-key", required_argument, NULL, O_TLS_KEY },
 	{ "alert-match", required_argument, NULL, O_ALERT_MATCH },
+	{ "keep", required_argument, NULL, O_KEEP },
+	{ "keep-bytes", required_argument, NULL, O_KEEP_BYTES },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-static struct option longopts[sizeof(own_opts) / sizeof(own_opts[0]) + CAPTURE_FLAGS_N];
+/* own_opts, then the sink flags, then the capture flags */
+static struct option own_and_sinks[sizeof(own_opts) / sizeof(own_opts[0]) + DELIVER_FLAGS_N];
+static struct option longopts[sizeof(own_opts) / sizeof(own_opts[0]) + DELIVER_FLAGS_N + CAPTURE_FLAGS_N];
 
 /* A metric source as given, before validation. */
 struct src_arg {
@@ -101,6 +106,8 @@ struct wcfg {
 	size_t nalert_match;
 	bool match_from_cli;       /* as sources: the command line's replace the config file's */
 	struct capture_flags cf;
+	struct deliver_flags df;
+	uint64_t keep_n, keep_bytes;
 };
 
 static void usage(FILE *f)
@@ -146,8 +153,12 @@ static void usage(FILE *f)
 		"  --max-per-hour N    at most N incidents an hour; default 6\n"
 		"  --out DIR           default " DEFAULT_OUT "\n"
 		"  --state-dir DIR     control socket directory; default " DEFAULT_STATE "\n"
-		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n"
-		"capture flags, as for record (--bpf-stats also gives /metrics the BPF run time):\n");
+		"  --state-dir DIR also holds the delivery queue (deliver/): put it on persistent storage\n"
+		"  --keep N            keep the newest N incidents under --out (the oldest go first)\n"
+		"  --keep-bytes SIZE   keep the incidents under --out within SIZE (e.g. 500M, 2G)\n"
+		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n");
+	deliver_flags_usage(f);
+	fprintf(f, "capture flags, as for record (--bpf-stats also gives /metrics the BPF run time):\n");
 	capture_flags_usage(f);
 }
 
@@ -187,6 +198,7 @@ static void free_cfg(struct wcfg *c)
 	free(c->tls_key);
 	for (size_t i = 0; i < c->nalert_match; i++)
 		free(c->alert_match[i]);
+	deliver_flags_release(&c->df);
 }
 
 static int set_str(char **dst, const char *v)
@@ -358,7 +370,20 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 			return EXIT_RUNTIME;
 		c->nalert_match++;
 		return 0;
+	case O_KEEP:
+		if (parse_u64(v, 1, 1000000, &c->keep_n))
+			return usage_error("invalid --keep '%s': expected a number of incidents, 1 or more", v);
+		return 0;
+	case O_KEEP_BYTES:
+		if (parse_size(v, &c->keep_bytes) || !c->keep_bytes)
+			return usage_error("invalid --keep-bytes '%s': expected a size such as 500M or 2G", v);
+		return 0;
 	default:
+		if (deliver_flags_has(id)) {
+			if (deliver_flags_apply(&c->df, id, v, err, sizeof(err)))
+				return usage_error("%s", err);
+			return 0;
+		}
 		/* record's capture flags (and their errors) */
 		if (capture_flags_apply(&c->cf, id, v, err, sizeof(err)))
 			return usage_error("%s", err);
@@ -613,7 +638,9 @@ int cmd_watch(int argc, char **argv)
 	capture_flags_init(&c.cf);
 	if (capture_flags_env(&c.cf, errbuf, sizeof(errbuf)))
 		return usage_error("%s", errbuf);
-	capture_flags_longopts(longopts, own_opts);
+	deliver_flags_init(&c.df);
+	deliver_flags_longopts(own_and_sinks, own_opts);
+	capture_flags_longopts(longopts, own_and_sinks);
 	/* the config file first, so that the command line wins */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc)
@@ -801,6 +828,22 @@ int cmd_watch(int argc, char **argv)
 	o.nalert_match = c.nalert_match;
 	o.top = c.cf.top;
 	o.debuginfod_timeout_ns = c.cf.debuginfod_timeout_ns;
+	o.keep_n = c.keep_n;
+	o.keep_bytes = c.keep_bytes;
+	{
+		int r = deliver_flags_finish(&c.df, o.state_dir, errbuf, sizeof(errbuf));
+
+		if (r == -EINVAL) {
+			ret = usage_error("%s", errbuf);
+			goto out;
+		}
+		if (r) {
+			fprintf(stderr, "stalltrap watch: %s\n", errbuf);
+			goto out;
+		}
+		if (deliver_cfg_any(&c.df.cfg))
+			o.deliver = &c.df.cfg;
+	}
 	{
 		int e = outdir_make(o.out_dir);
 

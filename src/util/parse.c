@@ -43,6 +43,40 @@ int parse_duration_ns(const char *s, uint64_t *out)
 	return 0;
 }
 
+int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	char *end;
+	double v, mul = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || !isfinite(v))
+		return -EINVAL;
+	for (const char *p = s; p < end; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return -EINVAL;
+	if (*end) {
+		if (!(u = strchr(units, toupper((unsigned char)*end))))
+			return -EINVAL;
+		for (long i = 0; i <= u - units; i++)
+			mul *= 1024;
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "b"))
+			end += strlen(end);
+		if (*end)
+			return -EINVAL;
+	}
+	v *= mul;
+	if (v > 1.8e19)
+		return -EINVAL;
+	*out = (uint64_t)llround(v);
+	return 0;
+}
+
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;

@@ -11,6 +11,10 @@
  * overflow). */
 int parse_duration_ns(const char *s, uint64_t *out);
 
+/* A size: bytes, or a number with K, M, G, T (powers of 1024; KiB, MB
+ * and the like are the same). Returns 0, or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+
 /* A positive integer within [min, max]. Returns 0 or -EINVAL / -ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

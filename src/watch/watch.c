@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "capture/proc.h"
+#include "deliver/retention.h"
 #include "pipeline/writer.h"
 #include "symbolize/symbolize.h"
 #include "watch/control.h"
@@ -69,6 +70,11 @@ static void logline(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "%s stalltrap watch: %s\n", when, msg);
+}
+
+static void deliver_log(const char *line)
+{
+	logline("%s", line);
 }
 
 /* ---- manual triggers (control socket, SIGUSR1, webhook) ---- */
@@ -146,6 +152,7 @@ struct watch {
 	struct metrics_snap snap;
 	uint64_t last_metrics, last_counters;
 	uint64_t rec_drops, bpf_run_ns;      /* the recorder's, read every COUNTERS_EVERY_NS */
+	struct deliver *dlv;                 /* the sinks, or NULL */
 };
 
 static const char *obs_name(enum trigger_obs o)
@@ -319,6 +326,7 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	for (unsigned i = 0; i < 4; i++)
 		PUT("stalltrap_watch_state{state=\"%s\"} %d\n", states[i], s.state == (enum trigger_state)i);
 #undef PUT
+	deliver_metrics_text(w->dlv, buf, len, &n);
 }
 
 /* ---- the incident writer ---- */
@@ -337,6 +345,27 @@ static void free_job(struct job *j)
 	}
 	json_decref(j->trigger);
 	free(j);
+}
+
+/* A written incident: to the sinks' queues (before retention may remove
+ * its directory: each item holds what it needs), then --keep/--keep-bytes. */
+static void hand_over(struct watch *w, const struct job *j)
+{
+	if (w->dlv) {
+		struct deliver_origin og;
+
+		if (w->o->cgroup_dir)
+			deliver_origin_from_cgroup(w->o->cgroup_dir, &og);
+		else
+			deliver_origin_from_pid(j->cd->target.npids ? (int)j->cd->target.pids[0] : 0, &og);
+		deliver_enqueue_dir(w->dlv, j->dir, &og);
+	}
+	if (w->o->keep_n || w->o->keep_bytes) {
+		int ret = retention_apply(w->o->out_dir, w->o->keep_n, w->o->keep_bytes, deliver_log);
+
+		if (ret < 0)
+			logline("retention: cannot read %s: %s", w->o->out_dir, strerror(-ret));
+	}
 }
 
 static void *writer_main(void *arg)
@@ -393,6 +422,7 @@ static void *writer_main(void *arg)
 		} else {
 			atomic_fetch_add(&w->written, 1);
 			logline("incident written: %s (%zu blocks)", j->dir, j->cd->nblocks);
+			hand_over(w, j);
 		}
 		free_job(j);
 		pthread_mutex_lock(&w->lock);
@@ -853,6 +883,13 @@ static int watch_loop(struct watch *w)
 		drain_manual(w, now);
 
 		st = trigger_state(w->trig, now);
+		if (w->dlv) {
+			bool breaching = st == TS_BREACHING || st == TS_CAPTURING;
+
+			for (size_t i = 0; !breaching && i < sources_count(w->src); i++)
+				breaching = trigger_breaching(w->trig, (unsigned)i, NULL);
+			deliver_set_breaching(w->dlv, breaching);
+		}
 		if (st != w->state) {
 			char status[64];
 
@@ -987,6 +1024,15 @@ int watch_run(const struct watch_opts *o)
 			o->token ? ", POST /webhook" : "; webhook disabled without --token-file");
 	}
 
+	if (o->deliver) {
+		struct deliver_cfg dc = *o->deliver;
+
+		dc.log = deliver_log;
+		ret = deliver_start(&w->dlv, &dc, err, sizeof(err));
+		if (ret)
+			goto fail;
+	}
+
 	ro = o->ro;
 	ro.pids = o->pids;
 	ro.npids = o->npids;
@@ -1038,6 +1084,8 @@ cleanup:
 	/* the writer finishes the incidents already cut before it sees quit */
 	if (w->writer_started)
 		pthread_join(w->writer, NULL);
+	/* what is not delivered yet stays queued for the next run */
+	deliver_stop(w->dlv);
 	control_stop(w->ctl);
 	sources_free(w->src);
 	flight_free(w->flight);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "deliver/deliver.h"
 #include "pipeline/recorder.h"
 #include "watch/sources.h"
 #include "watch/trigger.h"
@@ -47,6 +48,8 @@ struct watch_opts {
 	size_t nalert_match;
 	int top;
 	uint64_t debuginfod_timeout_ns; /* symbolize_late's deadline, in the writer thread */
+	const struct deliver_cfg *deliver; /* the sinks (--alertmanager, ...), or NULL */
+	uint64_t keep_n, keep_bytes;  /* --keep, --keep-bytes: retention of --out (0: none) */
 };
 
 /* Runs until SIGTERM/SIGINT (a capture in progress is finished and written

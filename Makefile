@@ -241,7 +241,7 @@ san:
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)./demo/run.sh
+	$(Q)./demo/run.sh $(DEMO_ARGS)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -22,6 +22,11 @@
 # floor, and goal minus floor: what the goal leaves for everything but
 # polling), the service's own CPU for scale, the polls made, the incidents
 # written (must be 0: the service is healthy), and each BPF program's runs/s,
+# ns/run and share. Beside the watcher, a second one on the same service with
+# every sink configured (--alertmanager, --webhook, --pyroscope, --parca, to
+# loopback ports; delivery threads idle as long as nothing is queued) runs over
+# the same span: its on-CPU time and the ratio to the first's show what the
+# sinks cost while idle (delivery must not touch the capture path). The rest:
 # ns/run and share (name from bpftool). Exits 1 when the goal is missed or an
 # incident was written; the floor does not change the verdict.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -113,6 +118,17 @@ wait_attached "$W" 30 || die "the watcher did not attach: $(tail -3 "$WORK/watch
 for _ in $(seq 1 100); do grep -q 'listening on' "$WORK/watch.log" && break; sleep 0.05; done
 WPORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/watch.log" | head -1)
 metric() { curl -s -m 2 "http://127.0.0.1:$WPORT/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'; }
+# the same watcher with every sink configured
+SINK_PORT=$(free_port)
+"$ST" watch --pid "$SVC" --metrics-url "http://127.0.0.1:$PORT/metrics" \
+	--metric freezesvc_request_duration_seconds --interval "$INTERVAL" --min-block "$MIN_BLOCK" \
+	--listen 127.0.0.1:0 --out "$WORK/incidents-sinks" --state-dir "$WORK/state-sinks" \
+	--alertmanager "http://127.0.0.1:$SINK_PORT" --webhook "http://127.0.0.1:$SINK_PORT/hook" \
+	--pyroscope "http://127.0.0.1:$SINK_PORT" --parca "http://127.0.0.1:$SINK_PORT" 2>"$WORK/watch-sinks.log" &
+W2=$!
+BG_PIDS+=("$W2")
+wait_attached "$W2" 30 || die "the watcher with sinks did not attach: $(tail -3 "$WORK/watch-sinks.log")"
+grep -q 'delivering to parca' "$WORK/watch-sinks.log" || die "the watcher with sinks has no delivery: $(tail -3 "$WORK/watch-sinks.log")"
 
 echo "warming up ${WARMUP}s, then measuring ${DURATION}s (freezesvc at $LOAD req/s, polls every $INTERVAL)" >&2
 sleep "$WARMUP"
@@ -123,17 +139,18 @@ sleep "$WARMUP"
 F=$!
 BG_PIDS+=("$F")
 wait_sleeping "$F" 10 || die "poll_floor did not make its first poll: $(tail -3 "$WORK/floor.err")"
-c0=$(cpu_ns "$W"); f0=$(cpu_ns "$F"); s0=$(cpu_ns "$SVC"); read -r b0 n0 progs < <(bpf_prog_stats "$W")
+c0=$(cpu_ns "$W"); d0=$(cpu_ns "$W2"); f0=$(cpu_ns "$F"); s0=$(cpu_ns "$SVC"); read -r b0 n0 progs < <(bpf_prog_stats "$W")
 bpf_prog_each "$W" >"$WORK/bpf0"; p0=$(metric stalltrap_watch_polls_total)
 t0=$(date +%s.%N)
 sleep "$DURATION"
 f1=
 kill -0 "$F" 2>/dev/null && f1=$(cpu_ns "$F")
-c1=$(cpu_ns "$W"); s1=$(cpu_ns "$SVC"); read -r b1 n1 _ < <(bpf_prog_stats "$W")
+c1=$(cpu_ns "$W"); d1=$(cpu_ns "$W2"); s1=$(cpu_ns "$SVC"); read -r b1 n1 _ < <(bpf_prog_stats "$W")
 bpf_prog_each "$W" >"$WORK/bpf1"; p1=$(metric stalltrap_watch_polls_total)
 t1=$(date +%s.%N)
 kill -0 "$W" 2>/dev/null || die "the watcher died: $(tail -3 "$WORK/watch.log")"
-incidents=$(find "$WORK/incidents" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+kill -0 "$W2" 2>/dev/null || die "the watcher with sinks died: $(tail -3 "$WORK/watch-sinks.log")"
+incidents=$(find "$WORK/incidents" "$WORK/incidents-sinks" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
 # poll_floor prints {"polls":N,"errors":N} at SIGTERM; N counts its first poll, made before the span
 kill -TERM "$F" 2>/dev/null
 wait "$F" 2>/dev/null
@@ -148,7 +165,7 @@ while read -r id _; do
 done <"$WORK/bpf1" >"$WORK/bpf_names"
 
 python3 - "$t0" "$t1" "$c0" "$c1" "$b0" "$b1" "$n0" "$n1" "$s0" "$s1" "$p0" "$p1" "$progs" "$GOAL" "$incidents" \
-	"$INTERVAL" "$LOAD" "$f0" "$f1" "${fpolls:-0}" "${ferrors:-0}" "$WORK" <<'PY'
+	"$INTERVAL" "$LOAD" "$f0" "$f1" "${fpolls:-0}" "${ferrors:-0}" "$WORK" "$d0" "$d1" <<'PY'
 import sys
 t0, t1, c0, c1, b0, b1, n0, n1, s0, s1, p0, p1 = (float(x) for x in sys.argv[1:13])
 progs, goal, incidents, interval, load = int(sys.argv[13]), float(sys.argv[14]), int(sys.argv[15]), sys.argv[16], sys.argv[17]
@@ -166,6 +183,10 @@ print("|---|---|---|")
 print(f"| watcher (schedstat, all threads) | {watcher:.4f} % | {(c1 - c0) / 1e6:.1f} ms on-CPU, {(c1 - c0) / max(polls, 1) / 1e3:.0f} µs per poll |")
 print(f"| recorder's BPF programs (kernel BPF stats) | {bpf:.4f} % | {(b1 - b0) / 1e6:.1f} ms in {n1 - n0:.0f} runs of {progs} programs, {((b1 - b0) / max(n1 - n0, 1)):.0f} ns/run |")
 print(f"| **total** | **{total:.4f} %** | goal <= {goal} % |")
+d0, d1 = float(sys.argv[23]), float(sys.argv[24])
+sinks = (d1 - d0) / wall * 100
+print(f"| watcher with 4 sinks configured, idle (same span, same service) | {sinks:.4f} % | {(d1 - d0) / 1e6:.1f} ms on-CPU; "
+      f"with / without sinks: {sinks / watcher if watcher else float('nan'):.2f}x |")
 floor = None
 if f1:
     floor = (float(f1) - float(f0)) / wall * 100

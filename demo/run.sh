@@ -6,8 +6,10 @@
 # the cause. A second phase runs the same service with --preallocate, the
 # incident's fix: nothing fires, and the memory paid up front is printed.
 #
-# Usage: demo/run.sh [--short] [--phase freeze|preallocate|both] [--out DIR]
+# Usage: demo/run.sh [--short] [--phase freeze|preallocate|both] [--out DIR] [--alertmanager URL|local]
 #   --short    the CI variant: a 5 s window, 5 s of history, an earlier doubling
+#   --alertmanager URL   the watcher delivers the incident there (local: the demo
+#              starts Debian's prometheus-alertmanager on loopback) and shows the alert
 # Writes DIR/summary.json, and each phase's logs and incidents under DIR/<phase>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,7 @@ OUT=/tmp/stalltrap-demo
 PHASES="freeze preallocate"
 WINDOW=15s BEFORE=10s GROW_AFTER=15 AFTER_GROW=20 PAST_DUE=8
 RATE=200 CONNS=8
+AM_URL=
 
 die() { echo "demo: $*" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=feedstore.sh
@@ -35,7 +38,11 @@ while [ $# -gt 0 ]; do
 		esac
 		shift ;;
 	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--alertmanager)
+		[ $# -ge 2 ] || die "--alertmanager needs a URL (or local)"
+		case $2 in http://* | https://* | local) AM_URL=$2 ;; *) die "invalid --alertmanager '$2': an http(s) URL or local" ;; esac
+		shift ;;
+	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift
@@ -52,6 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
 
 # stop PID: SIGTERM, then wait
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
@@ -80,7 +88,7 @@ run_phase() {
 	"$ST" watch --pid "$fs" \
 		--metrics-url "http://127.0.0.1:$port/metrics" --metric feedstore_request_duration_seconds --quantile 0.99 \
 		--threshold 200ms --for 2s --interval 500ms --poll-timeout 200ms --window "$WINDOW" --before "$BEFORE" \
-		--out "$D/incidents" --state-dir "$D/state" >"$D/watch.out" 2>"$D/watch.log" &
+		--out "$D/incidents" --state-dir "$D/state" "${SINKS[@]}" >"$D/watch.out" 2>"$D/watch.log" &
 	local wp=$!
 	PIDS+=("$wp")
 	tail -n +1 -f --pid=$wp "$D/watch.log" 2>/dev/null | sed -u 's/^/         watch | /' &
@@ -94,7 +102,14 @@ run_phase() {
 			jq -r '"demo: [\("'"$name"'")] the table grew: MAP_POPULATE of the new array took \(.populate_s) s"' \
 				< <(grep '"grow_populated"' "$D/feedstore.log")
 		fi
-		grep -q 'incident written' "$D/watch.log" && break
+		if grep -q 'incident written' "$D/watch.log"; then
+			# with a sink, let the watcher hand the incident over before it stops
+			for _ in $(seq 1 50); do
+				[ -z "$AM_URL" ] || grep -q 'alertmanager: delivered' "$D/watch.log" && break
+				sleep 0.2
+			done
+			break
+		fi
 		grep -q 'incident not written' "$D/watch.log" && die "[$name] $(grep 'incident not written' "$D/watch.log")"
 		kill -0 "$wp" 2>/dev/null || die "[$name] stalltrap watch exited: $(tail -3 "$D/watch.log")"
 		# preallocated, the table never doubles: watch until PAST_DUE s past the
@@ -113,8 +128,24 @@ run_phase() {
 if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ] && [ ! -e "$OUT/freeze" ] && [ ! -e "$OUT/preallocate" ]; then
 	die "--out $OUT exists and is not an earlier demo's output: give a new or empty directory"
 fi
-rm -rf "$OUT/freeze" "$OUT/preallocate" "$OUT/summary.json"
+rm -rf "$OUT/freeze" "$OUT/preallocate" "$OUT/alertmanager" "$OUT/summary.json"
 mkdir -p "$OUT" || die "cannot create --out $OUT"
+# --alertmanager local: an Alertmanager of our own on a free loopback port
+SINKS=()
+if [ "$AM_URL" = local ]; then
+	command -v prometheus-alertmanager >/dev/null || die "prometheus-alertmanager is missing (make deps installs it)"
+	mkdir -p "$OUT/alertmanager"
+	printf 'route:\n  receiver: people\n  group_wait: 1s\nreceivers:\n  - name: people\n' >"$OUT/alertmanager/alertmanager.yml"
+	am_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	prometheus-alertmanager --config.file="$OUT/alertmanager/alertmanager.yml" --storage.path="$OUT/alertmanager/data" \
+		--web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$OUT/alertmanager/log" 2>&1 &
+	PIDS+=("$!")
+	AM_URL=http://127.0.0.1:$am_port
+	for _ in $(seq 1 100); do curl -sf "$AM_URL/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+	curl -sf "$AM_URL/-/ready" >/dev/null || die "the local Alertmanager did not start: $(tail -3 "$OUT/alertmanager/log")"
+	echo "demo: a local Alertmanager on $AM_URL (its UI too)"
+fi
+[ -n "$AM_URL" ] && SINKS=(--alertmanager "$AM_URL" --service feedstore --alert-resend 10s)
 summary='{}'
 for phase in $PHASES; do
 	case $phase in
@@ -131,6 +162,19 @@ for phase in $PHASES; do
 		jq -r '"  the trigger: \(.trigger.reason)"' "$r"
 		jq -r '"  clients saw: p99 \(.p99_ms) ms, longest request \(.max_ms / 1000 * 100 | floor / 100) s, \(.longest_gap_s) s without a single answer"' "$D/loadgen.json"
 		echo "  report: $dir/report.html (also flamegraph.svg, timeline.svg, profile.pb.gz, report.json)"
+		if [ -n "$AM_URL" ]; then
+			id="$(hostname)/$(basename "$dir")"
+			for _ in $(seq 1 50); do grep -q "alertmanager: delivered $id" "$D/watch.log" && break; sleep 0.2; done
+			if grep -q "alertmanager: delivered $id" "$D/watch.log"; then
+				echo "  delivered to Alertmanager $AM_URL: amtool alert query alertname=StalltrapFreeze"
+				curl -sf "$AM_URL/api/v2/alerts?filter=alertname=%22StalltrapFreeze%22" |
+					jq -r '.[] | "    \(.labels.alertname) {service=\(.labels.service), host=\(.labels.host), kind=\(.labels.kind), severity=\(.labels.severity)} \(.status.state) since \(.startsAt)\n    summary: \(.annotations.summary)\n    culprit: \(.annotations.culprit)\n    incident_id: \(.annotations.incident_id)\n    report: \(.annotations.report)"'
+			else
+				echo "  not delivered to Alertmanager $AM_URL yet: $(grep 'alertmanager:' "$D/watch.log" | tail -1)"
+			fi
+		else
+			echo "  delivered nowhere else: give --alertmanager URL (or local) to see the alert"
+		fi
 		summary=$(jq --arg dir "$dir" --argjson n "$(echo "$INCIDENTS" | grep -c .)" \
 			--slurpfile lg "$D/loadgen.json" --slurpfile ready <(grep '"ready"' "$D/feedstore.log") \
 			--slurpfile grow <(grep '"grow_populated"' "$D/feedstore.log" || true) \

@@ -12,7 +12,7 @@ PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 # report tests' readers: go tool pprof, headless Chromium driven from Node;
 # the real servers the server tests freeze (each test runs its own instance
 # on loopback in a temporary directory, never the packaged service).
-PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
+PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 python3-yaml procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager
   mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools"

@@ -131,6 +131,13 @@ int cmd_send(int argc, char **argv)
 			goto out;
 		queued += ret;
 	}
+	if (optind < argc) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "queued %d incident%s: %d items under %s/deliver", argc - optind,
+			 argc - optind == 1 ? "" : "s", queued, state);
+		send_log(line);
+	}
 	ret = deliver_wait_idle(d, &g_stop);
 	if (ret == -EINTR) {
 		fprintf(stderr, "stalltrap send: stopped: what was not delivered stays queued under %s/deliver\n", state);
@@ -145,7 +152,6 @@ int cmd_send(int argc, char **argv)
 		if (ret)
 			fprintf(stderr, "stalltrap send: not everything was delivered (parked or given up: see above)\n");
 	}
-	(void)queued;
 	goto out;
 usage_err:
 	fprintf(stderr, "stalltrap send: %s (see 'stalltrap send --help')\n", err);

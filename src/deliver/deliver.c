@@ -16,10 +16,7 @@
 #include "deliver/deliver.h"
 #include "deliver/http.h"
 #include "deliver/incident.h"
-#if __has_include("deliver/profile_push.h")
 #include "deliver/profile_push.h"
-#define HAVE_PROFILE_PUSH 1
-#endif
 #include "deliver/queue.h"
 #include "deliver/retry.h"
 #include "deliver/sinks.h"
@@ -60,6 +57,7 @@ struct active {
 	char name[64];
 	char id[384];
 	json_t *alert;
+	json_t *meta;              /* the queue item's (service, window: the profile link) */
 	int64_t first_sent_ns;     /* real */
 	uint64_t next_mono;        /* the next re-send (or resolve attempt) */
 	unsigned attempts;
@@ -75,6 +73,7 @@ struct sink {
 	struct http *http;
 	pthread_t thr;
 	bool started;
+	pthread_cond_t cond;        /* with d->lock: kick or quit wakes this sink only */
 	bool kick;                  /* under d->lock: look at the queue now */
 	bool idle;                  /* under d->lock: nothing queued (send waits for it) */
 	/* the head of the queue, as loaded */
@@ -160,7 +159,7 @@ static void kick(struct sink *s)
 	pthread_mutex_lock(&s->d->lock);
 	s->kick = true;
 	s->idle = false;
-	pthread_cond_broadcast(&s->d->cond);
+	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->d->lock);
 }
 
@@ -361,7 +360,6 @@ static void send_webhook(struct sink *s, const json_t *meta, const char *body, s
 	attempt_from(a, rc, &r);
 }
 
-#ifdef HAVE_PROFILE_PUSH
 /* The profile store's requests, built at each attempt from the queued pprof
  * (profile_push.h: a retry carries the same sample ids). */
 static int build_profile(enum sink_kind k, const char *pprof, size_t len, const json_t *meta,
@@ -382,12 +380,10 @@ static int build_profile(enum sink_kind k, const char *pprof, size_t len, const 
 	return (k == SINK_PYROSCOPE ? pyroscope_build : parca_build)((const unsigned char *)pprof, len, &l, out, err,
 								    errlen);
 }
-#endif
 
 static void send_profile(struct sink *s, json_t *meta, const char *pprof, size_t len, struct attempt *a,
 			 bool *progress)
 {
-#ifdef HAVE_PROFILE_PUSH
 	struct push_bodies b;
 	char err[256] = "";
 	size_t done = (size_t)json_integer_value(json_object_get(meta, "parts_done"));
@@ -416,11 +412,6 @@ static void send_profile(struct sink *s, json_t *meta, const char *pprof, size_t
 		}
 	}
 	push_bodies_free(&b);
-#else
-	(void)pprof, (void)len, (void)meta, (void)progress;
-	a->out = RO_RETRY;
-	snprintf(a->what, sizeof(a->what), "%s: this build has no profile request builder yet", sink_names[s->kind]);
-#endif
 }
 
 static int save_meta(struct sink *s, const char *sub, const char *name, const json_t *meta)
@@ -442,7 +433,8 @@ static void drop_head(struct sink *s)
 	s->head[0] = '\0';
 }
 
-static void add_active(struct sink *s, const char *name, const char *id, const json_t *alert, int64_t first_ns)
+static void add_active(struct sink *s, const char *name, const char *id, const json_t *alert, const json_t *meta,
+		       int64_t first_ns)
 {
 	struct active *a;
 
@@ -455,6 +447,7 @@ static void add_active(struct sink *s, const char *name, const char *id, const j
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	a->alert = json_deep_copy(alert);
+	a->meta = meta ? json_deep_copy(meta) : json_pack("{s:s}", "id", id);
 	a->first_sent_ns = first_ns;
 	a->next_mono = mono_ns() + s->d->c.resend_ns;
 }
@@ -533,7 +526,7 @@ static void attempt_head(struct sink *s)
 				logf_(d, "alertmanager: cannot record %s as firing: it resolves on its own in %.0f s",
 				      id, 4.0 * (double)d->c.resend_ns / 1e9);
 			else
-				add_active(s, s->head, id, json_object_get(meta, "alert"), real_ns());
+				add_active(s, s->head, id, json_object_get(meta, "alert"), meta, real_ns());
 			json_decref(act);
 		}
 		queue_remove(s->dir, s->head);
@@ -581,6 +574,7 @@ static void remove_active(struct sink *s, size_t i)
 	snprintf(p, sizeof(p), "%s/active/%s.json", s->dir, s->act[i].name);
 	unlink(p);
 	json_decref(s->act[i].alert);
+	json_decref(s->act[i].meta);
 	memmove(&s->act[i], &s->act[i + 1], (s->nact - i - 1) * sizeof(s->act[0]));
 	s->nact--;
 }
@@ -612,7 +606,7 @@ static uint64_t follow_active(struct sink *s)
 			i++;
 			continue;
 		}
-		meta = json_pack("{s:s}", "id", a->id);
+		meta = a->meta;
 		if (resolve) {
 			int64_t ends = atomic_load(&d->recovered_ns), starts = 0;
 
@@ -623,7 +617,6 @@ static uint64_t follow_active(struct sink *s)
 		} else {
 			post_alert(s, a->id, a->alert, meta, firing_ends(d), &at);
 		}
-		json_decref(meta);
 		if (at.aborted)
 			break;
 		if (at.out == RO_DONE) {
@@ -672,7 +665,7 @@ static void load_active(struct sink *s)
 		snprintf(name, sizeof(name), "%.*s", (int)(strlen(names[i]) - 5), names[i]);
 		if (j && json_string_value(json_object_get(j, "id")) && json_is_object(json_object_get(j, "alert"))) {
 			add_active(s, name, json_string_value(json_object_get(j, "id")), json_object_get(j, "alert"),
-				   json_integer_value(json_object_get(j, "first_sent_ns")));
+				   json_object_get(j, "meta"), json_integer_value(json_object_get(j, "first_sent_ns")));
 			s->act[s->nact - 1].next_mono = mono_ns(); /* re-send at once: we may have been down a while */
 		} else {
 			unlink(p);
@@ -756,8 +749,11 @@ static void *sink_main(void *arg)
 				due = a;
 		}
 		pthread_mutex_lock(&d->lock);
-		s->idle = !n;
-		pthread_cond_broadcast(&d->cond);
+		if (s->idle != !n) {
+			/* only a change is news to deliver_wait_idle (and only to it) */
+			s->idle = !n;
+			pthread_cond_broadcast(&d->cond);
+		}
 		if (!s->kick && !d->quit) {
 			struct timespec ts;
 			uint64_t wait_ms = IDLE_RESCAN_MS;
@@ -775,7 +771,7 @@ static void *sink_main(void *arg)
 					ts.tv_sec++;
 					ts.tv_nsec -= 1000000000L;
 				}
-				pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+				pthread_cond_timedwait(&s->cond, &d->lock, &ts);
 			}
 		}
 		pthread_mutex_unlock(&d->lock);
@@ -783,12 +779,25 @@ static void *sink_main(void *arg)
 	drop_head(s);
 	while (s->nact) {
 		json_decref(s->act[s->nact - 1].alert);
+		json_decref(s->act[s->nact - 1].meta);
 		s->nact--;
 	}
 	return NULL;
 }
 
 /* ---- lifecycle ---- */
+
+/* A condition variable whose timed waits count CLOCK_MONOTONIC (a clock
+ * step must not stretch a backoff). */
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
 
 int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, size_t errlen)
 {
@@ -804,14 +813,7 @@ int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, 
 	if (gethostname(d->host, sizeof(d->host) - 1) || !d->host[0])
 		snprintf(d->host, sizeof(d->host), "localhost");
 	pthread_mutex_init(&d->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&d->cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_mono(&d->cond);
 	/* curl_global_init is not thread-safe; the watcher's pollers have
 	 * called it already, and a second call only counts up */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
@@ -824,6 +826,7 @@ int deliver_start(struct deliver **out, const struct deliver_cfg *c, char *err, 
 		struct http_opts ho;
 
 		s->d = d;
+		cond_init_mono(&s->cond);
 		s->kind = (enum sink_kind)k;
 		s->cfg = &d->c.sink[k];
 		s->lock_fd = -1;
@@ -897,12 +900,17 @@ void deliver_stop(struct deliver *d)
 	pthread_mutex_lock(&d->lock);
 	d->quit = 1;
 	pthread_cond_broadcast(&d->cond);
+	for (int k = 0; k < SINK_N; k++)
+		if (d->sinks[k].d)
+			pthread_cond_signal(&d->sinks[k].cond);
 	pthread_mutex_unlock(&d->lock);
 	for (int k = 0; k < SINK_N; k++) {
 		struct sink *s = &d->sinks[k];
 
 		if (s->started)
 			pthread_join(s->thr, NULL);
+		if (s->d)
+			pthread_cond_destroy(&s->cond);
 		http_free(s->http);
 		if (s->lock_fd >= 0)
 			close(s->lock_fd);

@@ -1,6 +1,5 @@
 /* retention.c: --keep and --keep-bytes: the oldest incident directories go first, and the log says so. */
 #define _XOPEN_SOURCE 700
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deliver/queue.h"
 #include "deliver/queue.h"
 #include "deliver/retention.h"
 #include "util/units.h"
@@ -36,49 +36,36 @@ static uint64_t dir_bytes(const char *dir)
 	return g_bytes;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int retention_apply(const char *out_dir, uint64_t keep_n, uint64_t keep_bytes, deliver_log_fn log)
 {
-	DIR *d;
-	struct dirent *de;
-	char **v = NULL, path[4400], line[4800], size[32];
+	char **names = NULL, **v, path[4400], line[4800], size[32];
 	uint64_t *bytes = NULL, total = 0;
-	size_t n = 0, cap = 0, first = 0;
-	int removed = 0;
+	size_t n = 0, first = 0;
+	int removed = 0, all;
 
 	if (!keep_n && !keep_bytes)
 		return 0;
-	if (!(d = opendir(out_dir)))
-		return -errno;
-	while ((de = readdir(d))) {
+	/* the names in time order (hidden ones are being written) */
+	all = queue_list(out_dir, "", &names);
+	if (all < 0)
+		return all;
+	for (int i = 0; i < all; i++) {
 		struct stat st;
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", out_dir, de->d_name);
-		if (lstat(path, &st) || !S_ISDIR(st.st_mode))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/report.json", out_dir, de->d_name);
-		if (access(path, F_OK))
-			continue; /* not an incident directory */
-		if (n == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+		char *name = names[i];
 
-			if (!nv)
-				break;
-			v = nv;
+		names[i] = NULL;
+		snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+		if (!lstat(path, &st) && S_ISDIR(st.st_mode)) {
+			snprintf(path, sizeof(path), "%s/%s/report.json", out_dir, name);
+			if (!access(path, F_OK)) {
+				names[n++] = name; /* an incident directory */
+				continue;
+			}
 		}
-		if (!(v[n] = strdup(de->d_name)))
-			break;
-		n++;
+		free(name);
 	}
-	closedir(d);
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_str);
+	v = names;
 	bytes = calloc(n ? n : 1, sizeof(*bytes));
 	for (size_t i = 0; bytes && i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", out_dir, v[i]);
@@ -107,9 +94,7 @@ int retention_apply(const char *out_dir, uint64_t keep_n, uint64_t keep_bytes, d
 		first++;
 		removed++;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	queue_names_free(v, (int)n);
 	free(bytes);
 	return removed;
 }

@@ -16,7 +16,7 @@ if grep -qE 'mov +%rsp,%rbp' "$TMP/grow.s"; then
 fi
 ok "feedstore is built without frame pointers (table_grow has no rbp frame)"
 
-demo/run.sh --short --out "$TMP/demo" >"$TMP/demo.log" 2>&1 || fail "demo/run.sh failed: $(tail -5 "$TMP/demo.log")"
+demo/run.sh --short --out "$TMP/demo" --alertmanager local >"$TMP/demo.log" 2>&1 || fail "demo/run.sh failed: $(tail -5 "$TMP/demo.log")"
 s=$TMP/demo/summary.json
 [ -s "$s" ] || fail "no summary.json"
 
@@ -42,6 +42,11 @@ jq -e '.trigger.source == "metrics"' "$r" >/dev/null || fail "trigger.source is 
 ok "one incident: $(jq -r .verdict.summary "$r")"
 grep -q 'table_grow' "$TMP/demo.log" || fail "the demo's output does not show the culprit's stack"
 grep -q "report: $dir/report.html" "$TMP/demo.log" || fail "the demo's output does not give the report's path"
+# --alertmanager local: the demo's own Alertmanager holds the alert, and the demo shows it
+grep -q "delivered to Alertmanager http://127.0.0.1:" "$TMP/demo.log" || fail "the demo does not say where the incident went"
+grep -q "StalltrapFreeze {service=feedstore, host=$(hostname), kind=mmap_lock" "$TMP/demo.log" ||
+	fail "the demo does not show the alert: $(grep -A3 'Alertmanager' "$TMP/demo.log" | head -5)"
+ok "the demo's alert: $(grep -m1 'StalltrapFreeze {' "$TMP/demo.log" | sed 's/^ *//')"
 
 # the fix: no incident, and the memory it holds from the start
 n=$(jq -r .preallocate.incidents "$s")

@@ -2,9 +2,10 @@
 """deliver_recv.py: a loopback HTTP receiver for the delivery tests: a webhook endpoint that
 verifies Standard Webhooks signatures, or a stand-in sink that misbehaves on purpose.
 
-usage: deliver_recv.py --port-file F --log F [--secret-file F] [--ids-file F]
+usage: deliver_recv.py --port-file F [--port N] --log F [--secret-file F] [--ids-file F]
                        [--hang-first N] [--status-first N --status CODE [--retry-after S]]
                        [--reject-id ID]... [--keep-body]
+                       [--tls-cert PEM --tls-key PEM [--client-ca PEM]]   (HTTPS; client certificates required)
 
 Each request is one JSON line in --log: path, the incident ids found in the body
 (a webhook's data.incident_id, else any id of --ids-file present in the raw bytes:
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
+ap.add_argument("--port", type=int, default=0)
 ap.add_argument("--log", required=True)
 ap.add_argument("--secret-file")
 ap.add_argument("--ids-file")
@@ -31,6 +33,9 @@ ap.add_argument("--status", type=int, default=503)
 ap.add_argument("--retry-after")
 ap.add_argument("--reject-id", action="append", default=[])
 ap.add_argument("--keep-body", action="store_true")
+ap.add_argument("--tls-cert")
+ap.add_argument("--tls-key")
+ap.add_argument("--client-ca")
 a = ap.parse_args()
 
 key = None
@@ -127,8 +132,16 @@ class H(BaseHTTPRequestHandler):
             f.write(json.dumps(rec) + "\n")
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv = ThreadingHTTPServer(("127.0.0.1", a.port), H)
 srv.daemon_threads = True
+if a.tls_cert:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.tls_cert, a.tls_key)
+    if a.client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(a.client_ca)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(a.port_file + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os

@@ -835,8 +835,15 @@ int push_prep_profile(const unsigned char *pprof, size_t len, const struct push_
 		goto cleanup;
 	}
 	s.p = p;
-	if (p->n_sample_type == 0 || p->n_sample == 0) {
-		snprintf(err, errlen, "the profile has no %s", p->n_sample_type ? "sample" : "sample type");
+	if (p->n_sample == 0) {
+		/* an incident without a block of min_block or more: nothing
+		 * for a store to show, and no request is no failure */
+		push_note_add(out->note, sizeof(out->note), "the profile has no samples: nothing sent");
+		ret = 0;
+		goto cleanup;
+	}
+	if (p->n_sample_type == 0) {
+		snprintf(err, errlen, "malformed pprof: samples without a sample type");
 		ret = -EINVAL;
 		goto cleanup;
 	}

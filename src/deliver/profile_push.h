@@ -49,7 +49,8 @@ struct push_bodies { struct push_body *v; size_t n; char note[256]; /* e.g. "spl
 #define PUSH_MAX_LABEL_VALUE 2048
 
 /* pprof: the incident's profile.pb (uncompressed, or gzip: the builder
- * detects). 0 on success, -1 with err filled (out is then empty).
+ * detects). 0 on success, -1 with err filled (out is then empty). A profile
+ * without samples gives 0 and no body (note says so): nothing to send.
  *
  * Pyroscope: one POST /push.v1.PusherService/Push (Connect unary,
  * application/proto) per part, each a PushRequest with one RawProfileSeries

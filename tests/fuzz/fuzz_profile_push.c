@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!err[0] || strchr(err, '\n') || b.n)
 			abort(); /* a refusal is one line, and sends nothing */
 	} else {
-		if (!b.n)
+		if (!b.n && !strstr(b.note, "no samples"))
 			abort();
 		for (i = 0; i < b.n; i++) {
 			Stalltrap__Pyroscope__PushRequest *r =

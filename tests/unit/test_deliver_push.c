@@ -565,6 +565,17 @@ static void test_bad_profiles(void **state)
 	i = perftools__profiles__profile__pack(p, buf);
 	assert_int_equal(parca_build(buf, i, &LABELS, &out, err, sizeof(err)), -1);
 	assert_string_equal(err, "malformed pprof: location 2 names function 77, which is not in the profile");
+	/* no samples: nothing to send, and no failure */
+	{
+		struct gen e = { .nsamples = 0, .nfuncs = 1, .nlocs = 1, .id_base = 1, .id_step = 1 };
+		size_t elen;
+		unsigned char *epb = gen_pprof(&e, &elen);
+
+		assert_int_equal(pyroscope_build(epb, elen, &LABELS, &out, err, sizeof(err)), 0);
+		assert_int_equal(out.n, 0);
+		assert_string_equal(out.note, "the profile has no samples: nothing sent");
+		free(epb);
+	}
 	/* a string index out of the table */
 	p->location[1]->line[0]->function_id = 1;
 	p->function[0]->name = 99;

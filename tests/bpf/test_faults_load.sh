@@ -4,7 +4,8 @@
 # 10,000 threads, and one that creates and exits 1,000 threads a second: the
 # capture ends soon after the target does, in bounded memory, with every
 # thread's exit flushed (blocks match the workload's own count, ±2 %, every
-# thread seen).
+# thread seen). A storm of unique stacks: every path is a stack of its own, and
+# what a tiny ring loses is counted.
 source "$(dirname "$0")/../lib.sh"
 require_root
 need_bins "$WL/offcpu_truth" "$WL/threadstorm" /usr/bin/time
@@ -63,3 +64,39 @@ ok "a target with 10,000 threads"
 # 3. 1,000 threads created and exited a second, each blocking once
 storm churn 160 --mode churn --rate 1000 --duration 3
 ok "a target creating and exiting 1,000 threads a second"
+
+# 4. a storm of unique stacks (4,096 call paths, 8 threads): with the default
+# ring every path is its own stack and every block is there; with a 16 KiB
+# ring what is lost is counted (recorded + lost = captured) and the capture
+# still ends with its target
+for rb in default 16; do
+	rm -f "$TMP/gate"
+	"$WL/stackstorm" --threads 8 --duration 2 --start-after "$TMP/gate" >"$TMP/ss-$rb.wl" & wl=$!; PIDS_TO_KILL+=($wl)
+	extra=(); [ "$rb" = default ] || extra=(--ringbuf-kb "$rb")
+	"$ST" record --pid $wl --duration 30s "${extra[@]}" --out "$TMP/ss-$rb" >/dev/null 2>"$TMP/ss-$rb.err" & st=$!
+	PIDS_TO_KILL+=($st)
+	wait_attached $st "$TMP/ss-$rb.err"
+	touch "$TMP/gate"
+	wait $wl || fail "stackstorm failed"
+	t0=$(date +%s.%N)
+	wait $st || fail "record of a unique-stack storm (ring $rb) failed: $(cat "$TMP/ss-$rb.err")"
+	late=$(echo "$(date +%s.%N) - $t0" | bc)
+	[ "$(echo "$late < 3" | bc)" = 1 ] || fail "ring $rb: record ended ${late}s after its target"
+	r=$TMP/ss-$rb/report.json
+	paths=$(jq .paths "$TMP/ss-$rb.wl"); truth=$(jq .blocks_ge_1ms "$TMP/ss-$rb.wl")
+	stacks=$(jq '[.stacks[] | select(.frames | any(test("block_storm_leaf")))] | length' "$r")
+	recorded=$(jq '[.stacks[].count] | add // 0' "$r")
+	captured=$(jq .capture.blocks "$r")
+	lost=$(jq '.drops.ringbuf_full + .drops.capdata_full' "$r")
+	echo "  ring $rb: $paths paths, $truth blocks; $stacks leaf stacks, $recorded recorded + $lost lost of $captured captured"
+	[ $((recorded + lost)) -eq "$captured" ] || fail "ring $rb: recorded $recorded + lost $lost != captured $captured"
+	d=$(( captured > truth ? captured - truth : truth - captured ))
+	[ "$d" -le $(( truth / 50 + 5 )) ] || fail "ring $rb: captured $captured blocks, the workload did $truth"
+	if [ "$rb" = default ]; then
+		[ "$lost" -eq 0 ] || fail "the default ring lost $lost blocks"
+		[ "$stacks" -ge $((paths * 99 / 100)) ] || fail "$stacks distinct stacks for $paths distinct paths"
+	else
+		[ "$(jq .drops.ringbuf_full "$r")" -gt 0 ] || fail "a 16 KiB ring lost nothing: the storm proves nothing"
+	fi
+done
+ok "a storm of unique stacks: every path its own stack; losses to a tiny ring counted"

@@ -71,13 +71,13 @@ ok "a target creating and exiting 1,000 threads a second"
 # still ends with its target
 for rb in default 16; do
 	rm -f "$TMP/gate"
-	"$WL/stackstorm" --threads 8 --duration 2 --start-after "$TMP/gate" >"$TMP/ss-$rb.wl" & wl=$!; PIDS_TO_KILL+=($wl)
+	"$WL/threadstorm" --mode stacks --threads 8 --duration 2 --start-after "$TMP/gate" >"$TMP/ss-$rb.wl" & wl=$!; PIDS_TO_KILL+=($wl)
 	extra=(); [ "$rb" = default ] || extra=(--ringbuf-kb "$rb")
 	"$ST" record --pid $wl --duration 30s "${extra[@]}" --out "$TMP/ss-$rb" >/dev/null 2>"$TMP/ss-$rb.err" & st=$!
 	PIDS_TO_KILL+=($st)
 	wait_attached $st "$TMP/ss-$rb.err"
 	touch "$TMP/gate"
-	wait $wl || fail "stackstorm failed"
+	wait $wl || fail "threadstorm --mode stacks failed"
 	t0=$(date +%s.%N)
 	wait $st || fail "record of a unique-stack storm (ring $rb) failed: $(cat "$TMP/ss-$rb.err")"
 	late=$(echo "$(date +%s.%N) - $t0" | bc)

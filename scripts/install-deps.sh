@@ -15,7 +15,8 @@ PKGS_BUILD="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-d
 PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 procps util-linux bc openssl
   golang-go chromium
   prometheus prometheus-alertmanager
-  mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools"
+  mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools
+  time"
 
 missing=""
 for p in $PKGS_BUILD $PKGS_TEST; do

@@ -129,10 +129,28 @@ touch -d '-1 hour' "$d/.report.json.Ab12Cd" "$d/.capture.jsonl.gz.Zz9yX8"
 "$ST" report "$d" >"$TMP/rep.out" 2>"$TMP/rep.err" || fail "report with leftover temp files: $(cat "$TMP/rep.err")"
 [ ! -e "$d/.report.json.Ab12Cd" ] && [ ! -e "$d/.capture.jsonl.gz.Zz9yX8" ] || fail "stale temp files not cleaned: $(ls -a "$d")"
 [ -e "$d/.report.html.Qq1Ww2" ] || fail "a fresh temp file (a writer at work?) was removed"
-mkdir -p "$TMP/inc2/.20250101-000000-x.tmp"; echo half >"$TMP/inc2/.20250101-000000-x.tmp/report.json"
-touch -d '-1 hour' "$TMP/inc2/.20250101-000000-x.tmp"
+# a watcher killed (SIGKILL) while an incident crawls to the throttled disk
+echo "$DEV 4096" >"$CG/blkio.throttle.write_bps_device"
+sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" "$ST" watch --out "$OUT/inc3" --state-dir "$TMP/state" \
+	--pid "$SVC_PID" --metrics-url "http://127.0.0.1:$SVC_PORT/metrics" --metric freezesvc_request_duration_seconds \
+	--threshold 5s --interval 250ms --before 1s --window 1s >/dev/null 2>"$TMP/watch.log" & k=$!; PIDS_TO_KILL+=($k)
+wait_until 30 "the watcher to start watching" grep -q 'watching' "$TMP/watch.log"
+"$ST" trigger --state-dir "$TMP/state" --pid "$SVC_PID" >/dev/null || fail "trigger before the kill"
+half() { compgen -G "$OUT/inc3/.*.tmp/*" >/dev/null; }
+wait_until 20 "the incident to be half written" half
+kill -9 $k
+echo "$DEV 0" >"$CG/blkio.throttle.write_bps_device"
+wait $k 2>/dev/null || true
+[ -z "$(find "$OUT/inc3" -mindepth 1 -maxdepth 1 ! -name '.*')" ] || fail "a killed watcher left a visible incident: $(ls -a "$OUT/inc3")"
+left=$(find "$OUT/inc3" -mindepth 1 -maxdepth 1 -name '.*.tmp')
+[ -n "$left" ] || fail "the kill left no hidden incident: the test proves nothing"
+touch -d '-1 hour' "$left"
 start_watch --pid "$SVC_PID" --metrics-url "http://127.0.0.1:$SVC_PORT/metrics" \
-	--metric freezesvc_request_duration_seconds --threshold 5s --interval 250ms --out "$TMP/inc2"
-[ ! -e "$TMP/inc2/.20250101-000000-x.tmp" ] || fail "watch left a killed watcher's half incident"
+	--metric freezesvc_request_duration_seconds --threshold 5s --interval 250ms --before 1s --window 1s \
+	--cooldown 0 --out "$OUT/inc3"
+[ ! -e "$left" ] || fail "watch kept a killed watcher's half incident over a minute old"
+"$ST" trigger --state-dir "$TMP/state" --pid "$SVC_PID" >/dev/null || fail "trigger after the kill"
+inc3() { compgen -G "$OUT/inc3/[0-9]*/report.json" >/dev/null; }
+wait_until 30 "an incident after the kill" inc3
 stop_watch
-ok "leftover temp files: report and watch start fine, stale ones removed, a fresh one kept"
+ok "leftover temp files: report and watch start fine, stale ones removed (one from a real SIGKILL mid-write), a fresh one kept"

@@ -17,6 +17,8 @@ MNT=$TMP/full
 DEV=$(lsblk -dno MAJ:MIN "$(findmnt -no SOURCE --target /var/tmp)" | tr -d ' ')
 OUT=$(mktemp -d /var/tmp/stalltrap-faults.XXXXXX) # on the throttled disk ($TMP may be a tmpfs)
 on_exit() {
+	local rc=$?
+	set +e
 	[ -d "$CG" ] && echo "$DEV 0" >"$CG/blkio.throttle.write_bps_device" 2>/dev/null
 	for p in "${PIDS_TO_KILL[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
@@ -24,6 +26,7 @@ on_exit() {
 	cleanup
 	for i in $(seq 50); do [ -d "$CG" ] && ! rmdir "$CG" 2>/dev/null && sleep 0.1; done
 	rm -rf "$OUT"
+	exit $rc
 }
 trap on_exit EXIT
 mkdir -p "$CG"

@@ -12,6 +12,16 @@
 #include <zlib.h>
 
 #include "capdata/capdata.h"
+#include "util/outsync.h"
+
+/* Why a gzwrite failed: the write's errno (ENOSPC on a full disk), or EIO. */
+static int gz_errno(gzFile gz)
+{
+	int saved = errno, zerr;
+
+	gzerror(gz, &zerr);
+	return zerr == Z_ERRNO && saved ? -saved : -EIO;
+}
 
 /* ---------------------------------------------------------------------------
  * Writer. One compact JSON object per line; see docs/capture-format.md.
@@ -62,7 +72,7 @@ static int emit(gzFile gz, json_t *obj)
 	len = strlen(s);
 	s[len] = '\n'; /* json_dumps' terminator becomes the line end */
 	if (gzwrite(gz, s, (unsigned int)(len + 1)) != (int)(len + 1))
-		err = -EIO;
+		err = gz_errno(gz);
 	free(s);
 	return err;
 }
@@ -85,7 +95,7 @@ static int write_stack(gzFile gz, const struct cap_stack *s)
 	len += (size_t)snprintf(buf + len, cap - len, "],\"status\":\"%s\"}\n",
 				capdata_stack_status_name(s->status));
 	if (gzwrite(gz, buf, (unsigned int)len) != (int)len)
-		err = -EIO;
+		err = gz_errno(gz);
 	free(buf);
 	return err;
 }
@@ -151,7 +161,7 @@ static int write_block(gzFile gz, const struct cap_block *b, bool *bad)
 		       b->flags & CAP_BLOCK_BEGAN_BEFORE ? ",\"began_before\":true" : "",
 		       b->flags & CAP_BLOCK_WOKEN_IRQ ? ",\"woken_by_irq\":true" : "", cause);
 	if (gzwrite(gz, buf, (unsigned int)len) != len)
-		return -EIO;
+		return gz_errno(gz);
 	return 0;
 }
 
@@ -171,7 +181,7 @@ static int write_sample(gzFile gz, const struct cap_sample *smp, bool *bad)
 		       "{\"t\":\"sample\",\"thread\":%" PRIu32 ",\"ts_ns\":%" PRIu64
 		       ",\"ustack\":%s,\"kstack\":%s}\n", smp->thread, smp->ts_ns, us, ks);
 	if (gzwrite(gz, buf, (unsigned int)len) != len)
-		return -EIO;
+		return gz_errno(gz);
 	return 0;
 }
 
@@ -393,9 +403,9 @@ int capdata_write(const struct capdata *cd, const char *dir)
 	zerr = gzclose(gz);
 	gz = NULL;
 	if (!err && zerr != Z_OK)
-		err = -EIO;
-	if (!err && fsync(fd) < 0)
-		err = -errno;
+		err = zerr == Z_ERRNO && errno ? -errno : -EIO; /* a full disk: ENOSPC */
+	if (!err)
+		err = outsync_fd(fd);
 	if (!err && rename(tmp, path) < 0)
 		err = -errno;
 

@@ -17,9 +17,13 @@
 #include "pipeline/writer.h"
 #include "symbolize/symbolize.h"
 #include "util/outdir.h"
+#include "util/outsync.h"
 #include "util/parse.h"
 
 #define MAX_PIDS 1024
+/* how long record waits for its files to reach the disk before it leaves
+ * the syncing to a background process */
+#define RECORD_SYNC_WAIT_MS 2000
 
 /* record's own options; the capture flags come from capture_flags.c */
 enum {
@@ -193,6 +197,8 @@ int cmd_record(int argc, char **argv)
 			out ? out : dir, outdir_strerror(ret));
 		goto cleanup;
 	}
+	/* temporary files a killed record left behind */
+	outdir_clean_stale(dir, OUTDIR_STALE_AGE_S);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -289,10 +295,25 @@ int cmd_record(int argc, char **argv)
 	}
 	recorder_stop(rec);
 	late_symbols(recorder_capdata(rec), cf.debuginfod_timeout_ns);
+	/* The verdict is printed first, the files written to the page cache and
+	 * renamed at once, then synced with a deadline: a throttled or frozen
+	 * output disk (maybe the very freeze captured) must not hold record up. */
+	outsync_defer(true);
 	ret = writer_write(recorder_capdata(rec), dir, cf.top, stdout, NULL, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "stalltrap record: %s\n", err);
 		goto cleanup;
+	}
+	{
+		pid_t bg;
+
+		ret = outsync_dir(dir, RECORD_SYNC_WAIT_MS, &bg);
+		if (ret > 0)
+			fprintf(stderr, "stalltrap record: the output disk is slow: %s/ is written but not yet on disk after %.1f s; "
+				"pid %d syncs it in the background\n", dir, RECORD_SYNC_WAIT_MS / 1e3, (int)bg);
+		else if (ret < 0)
+			fprintf(stderr, "stalltrap record: %s/ is written but could not be synced to disk: %s\n",
+				dir, strerror(-ret));
 	}
 	status = 0;
 cleanup:

@@ -6,6 +6,7 @@
 #include "capdata/capdata.h"
 #include "cli/cli.h"
 #include "pipeline/writer.h"
+#include "util/outdir.h"
 #include "util/parse.h"
 
 int cmd_report(int argc, char **argv)
@@ -54,6 +55,8 @@ int cmd_report(int argc, char **argv)
 		capdata_free(&cd);
 		return EXIT_RUNTIME;
 	}
+	/* temporary files a killed writer left behind */
+	outdir_clean_stale(argv[optind], OUTDIR_STALE_AGE_S);
 	ret = writer_render(&cd, argv[optind], (int)top, stdout, NULL, NULL, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "stalltrap report: %s\n", err);

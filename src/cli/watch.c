@@ -852,6 +852,8 @@ int cmd_watch(int argc, char **argv)
 				outdir_strerror(e));
 			goto out;
 		}
+		/* incidents and files a killed watcher was writing */
+		outdir_clean_stale(o.out_dir, OUTDIR_STALE_AGE_S);
 	}
 	{
 		/* before watch_run starts any thread: capabilities are per thread,

@@ -1,5 +1,6 @@
 /* writer.c: turns a capdata into its verdict and its capture directory: saved data, rendered files, summary. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,8 +29,10 @@ int writer_diagnose(const struct capdata *cd, const struct capdata *baseline, st
 	return ret;
 }
 
-int writer_render(const struct capdata *cd, const char *dir, int top, FILE *summary, const json_t *extra,
-		  const struct capdata *baseline, char *err, size_t errlen)
+/* The verdict and the summary go out before any file is written: on a slow
+ * or full output disk they are the part that is on time. */
+static int write_dir(const struct capdata *cd, const char *dir, int top, FILE *summary, const json_t *extra,
+		     const struct capdata *baseline, bool save, char *err, size_t errlen)
 {
 	struct aggregate agg;
 	json_t *diag;
@@ -43,28 +46,38 @@ int writer_render(const struct capdata *cd, const char *dir, int top, FILE *summ
 	 * caller's extra keys (watch: window, trigger, baseline) ride along. */
 	if (json_is_object(extra))
 		json_object_update_missing(diag, (json_t *)extra);
-	ret = render_all_files(dir, cd, &agg, diag, err, errlen);
-	if (!ret && summary) {
+	if (summary) {
 		if (!diagnose_summary_line(diag, verdict, sizeof(verdict)))
 			fprintf(summary, "%s\n", verdict);
 		render_summary(summary, cd, &agg, top);
+		fflush(summary);
+	}
+	if (save) {
+		ret = capdata_write(cd, dir);
+		if (ret)
+			snprintf(err, errlen, "cannot write %s/%s: %s", dir, CAPDATA_FILE, strerror(-ret));
+	}
+	if (!ret)
+		ret = render_all_files(dir, cd, &agg, diag, err, errlen);
+	if (!ret && summary) {
 		fprintf(summary, "wrote %s/\n", dir);
+		fflush(summary);
 	}
 	json_decref(diag);
 	aggregate_release(&agg);
 	return ret;
 }
 
+int writer_render(const struct capdata *cd, const char *dir, int top, FILE *summary, const json_t *extra,
+		  const struct capdata *baseline, char *err, size_t errlen)
+{
+	return write_dir(cd, dir, top, summary, extra, baseline, false, err, errlen);
+}
+
 int writer_write(const struct capdata *cd, const char *dir, int top, FILE *summary, const json_t *extra,
 		 const struct capdata *baseline, char *err, size_t errlen)
 {
-	int ret = capdata_write(cd, dir);
-
-	if (ret) {
-		snprintf(err, errlen, "cannot write %s/%s: %s", dir, CAPDATA_FILE, strerror(-ret));
-		return ret;
-	}
-	return writer_render(cd, dir, top, summary, extra, baseline, err, errlen);
+	return write_dir(cd, dir, top, summary, extra, baseline, true, err, errlen);
 }
 
 /* ---- a watch incident's keys of report.json ---- */

@@ -28,9 +28,11 @@
 int writer_diagnose(const struct capdata *cd, const struct capdata *baseline, struct aggregate *agg,
 		    json_t **diag, char *err, size_t errlen);
 
-/* Writes every rendered file into dir (render_all_files: profile.folded,
- * report.json, flamegraph.svg, timeline.svg, profile.pb.gz, report.html),
- * then, when summary is not NULL, the verdict line and the summary to it.
+/* When summary is not NULL, prints the verdict line and the summary to it
+ * (and flushes it) first, so that they are on time however slow the disk;
+ * then writes every rendered file into dir (render_all_files: profile.folded,
+ * report.json, flamegraph.svg, timeline.svg, profile.pb.gz, report.html) and
+ * ends the summary with "wrote DIR/".
  * extra (NULL or an object: the caller's findings, e.g. a trigger) goes into
  * report.json after the diagnosis' keys, and into the pictures; baseline goes
  * to writer_diagnose(). Returns 0 or a negative errno with a one-line reason

@@ -10,6 +10,7 @@
 
 #include "render/render.h"
 #include "render/render_int.h"
+#include "util/outsync.h"
 
 void render_rfc3339(int64_t real_ns, char *buf, size_t len)
 {
@@ -82,8 +83,8 @@ int render_write_file(const char *path, int (*fill)(FILE *f, void *arg), void *a
 		err = -errno;
 	if (!err && ferror(f))
 		err = -EIO;
-	if (!err && fsync(fileno(f)) < 0)
-		err = -errno;
+	if (!err)
+		err = outsync_fd(fileno(f));
 	if (fclose(f) != 0 && !err)
 		err = -errno;
 	if (!err && rename(tmp, path) < 0)

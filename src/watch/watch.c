@@ -29,6 +29,7 @@
 #include "watch/flight.h"
 #include "watch/listen.h"
 #include "watch/watch.h"
+#include "util/outdir.h"
 #include "util/timeutil.h"
 
 /* The loop wakes at least this often (and at the incident's end). Results
@@ -417,6 +418,9 @@ static void *writer_main(void *arg)
 			snprintf(err, sizeof(err), "cannot rename %.400s: %s", j->tmp, strerror(errno));
 		}
 		if (ret) {
+			/* nothing half-written stays: the next incident (a full disk
+			 * may have room again) starts from a clean directory */
+			outdir_remove_flat(j->tmp);
 			atomic_fetch_add(&w->write_errors, 1);
 			logline("incident not written: %s", err);
 		} else {

@@ -18,14 +18,28 @@ jq -e --argjson t $t '[.threads[] | select(.pid != $t and .comm == "sleep" and .
 	|| fail "forked child 'sleep' of the target not followed: $(jq -c '[.threads[] | {pid, comm, offcpu_ms}]' "$TMP/exit/report.json")"
 ok "exit + fork follow"
 
-# SIGTERM: the profile so far is written, exit 0
-sleep 60 & s=$!; PIDS_TO_KILL+=($s)
-"$ST" record --pid $s --duration 60s --out "$TMP/term" >/dev/null 2>"$TMP/term.err" & rec=$!
-wait_attached $rec "$TMP/term.err"
-sleep 1.5; kill -TERM $rec
-wait $rec || fail "record exited $? on SIGTERM"
-jq -e '.window.duration_s < 10 and .offcpu_total_ms > 1000' "$TMP/term/report.json" >/dev/null || fail "SIGTERM profile: $(jq -c '{window, offcpu_total_ms}' "$TMP/term/report.json")"
-ok "SIGTERM"
+# the target execs mid-capture: the new image (same pid) is followed and
+# symbolized, and its exit ends the capture with the profile written
+cp /bin/sleep "$TMP/stexeced"
+bash -c 'sleep 1.5; exec "$0" 1.2' "$TMP/stexeced" & t=$!
+"$ST" record --pid $t --duration 20s --out "$TMP/exec" >/dev/null 2>"$TMP/exec.err" || fail "record of a target that execs failed: $(cat "$TMP/exec.err")"
+grep -q "targets exited" "$TMP/exec.err" || fail "no note that the exec'd target exited: $(cat "$TMP/exec.err")"
+jq -e --argjson t $t '[.threads[] | select(.pid == $t and .comm == "stexeced" and .offcpu_ms > 1000)] | length == 1' "$TMP/exec/report.json" >/dev/null \
+	|| fail "the exec'd image of pid $t not profiled: $(jq -c '[.threads[] | {pid, comm, offcpu_ms}]' "$TMP/exec/report.json")"
+jq -e '[.stacks[] | select(.frames | any(test("nanosleep")))] | length > 0' "$TMP/exec/report.json" >/dev/null \
+	|| fail "no nanosleep stack after the exec"
+ok "exec mid-capture"
+
+# SIGTERM, SIGINT: the profile so far is written, exit 0
+for sig in TERM INT; do
+	sleep 60 & s=$!; PIDS_TO_KILL+=($s)
+	"$ST" record --pid $s --duration 60s --out "$TMP/$sig" >/dev/null 2>"$TMP/$sig.err" & rec=$!
+	wait_attached $rec "$TMP/$sig.err"
+	sleep 1.2; kill -$sig $rec
+	wait $rec || fail "record exited $? on SIG$sig"
+	jq -e '.window.duration_s < 10 and .offcpu_total_ms > 1000' "$TMP/$sig/report.json" >/dev/null || fail "SIG$sig profile: $(jq -c '{window, offcpu_total_ms}' "$TMP/$sig/report.json")"
+	ok "SIG$sig"
+done
 
 # --name: every process with that comm is one target
 cp /bin/sleep "$TMP/stnamed"

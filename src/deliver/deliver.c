@@ -553,6 +553,8 @@ static void attempt_head(struct sink *s)
 
 		atomic_fetch_add(&s->retries, 1);
 		s->head_next_mono = mono_ns() + wait;
+		/* kept with the item: a restarted agent waits as long (Retry-After too) */
+		json_object_set_new(meta, "not_before_real_ns", json_integer((json_int_t)(real_ns() + wait)));
 		logf_(d, "%s: %s not delivered (attempt %u): %s; retrying in %.1f s%s", sink_names[s->kind], id, attempts,
 		      a.what, (double)wait / 1e9, a.retry_after_ns ? " (Retry-After)" : "");
 		/* the attempt count survives a restart when the disk lets it;
@@ -703,6 +705,14 @@ static int scan(struct sink *s)
 		snprintf(p, sizeof(p), "%s/%s", qdir, names[0]);
 		s->head_meta = json_load_file(p, 0, NULL);
 		s->head_next_mono = 0;
+		if (json_is_object(s->head_meta)) {
+			/* a retry's wait an earlier run (killed since) had promised */
+			uint64_t nb = (uint64_t)json_integer_value(json_object_get(s->head_meta, "not_before_real_ns"));
+			uint64_t rnow = real_ns();
+
+			if (nb > rnow && nb - rnow <= MAX_HONOUR_NS)
+				s->head_next_mono = mono_ns() + (nb - rnow);
+		}
 		if (!json_is_object(s->head_meta)) {
 			logf_(s->d, "%s: queue item %s is not readable JSON: moved to parked", sink_names[s->kind], names[0]);
 			json_decref(s->head_meta);

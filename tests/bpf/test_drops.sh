@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 "$WL/longblock" --threads 8 --duration 3 --start-after "$TMP/gate" >"$TMP/wl.json" &
 wl=$!; PIDS_TO_KILL+=($wl)
-"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" &
+"$ST" record --pid $wl --duration 10s --ringbuf-kb 16 --max-overhead off --out "$TMP/out" >"$TMP/summary" 2>"$TMP/err" &
 st=$!; PIDS_TO_KILL+=($st)
 wait_attached "$st" "$TMP/err"
 touch "$TMP/gate"

@@ -27,13 +27,19 @@ for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
 done
 mkdir -p /sys/fs/cgroup/unified && mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 ip link set lo up
-# the scratch disk (virtio, 254:0 as the host's), for tests that throttle I/O
-mount -t ext4 /dev/vda /tmp && chmod 1777 /tmp && mkdir -p /tmp/.var-tmp && chmod 1777 /tmp/.var-tmp &&
-	mount --bind /tmp/.var-tmp /var/tmp
 mkdir -p /results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /results
 . /results/params
-cd "$REPO" || exit 1
+# a repository under /tmp or /var/tmp (a CI clone) would be hidden by the
+# scratch disk: keep it reachable elsewhere first
+case $REPO in
+/tmp/* | /var/tmp/*)
+	mkdir -p /run/stalltrap-repo && mount --bind "$REPO" /run/stalltrap-repo && REPO=/run/stalltrap-repo ;;
+esac
+# the scratch disk (virtio, 254:0 as the host's), for tests that throttle I/O
+mount -t ext4 /dev/vda /tmp && chmod 1777 /tmp && mkdir -p /tmp/.var-tmp && chmod 1777 /tmp/.var-tmp &&
+	mount --bind /tmp/.var-tmp /var/tmp
+cd "$REPO" || { echo "guest: no repository at $REPO"; echo o >/proc/sysrq-trigger; sleep 10; }
 echo "guest: $(uname -r), $(nproc) CPUs, booted in $(cut -d' ' -f1 /proc/uptime) s"
 start=$(date +%s)
 if [ -n "$GUEST_CMD" ]; then

@@ -954,32 +954,6 @@ uint64_t capture_blocks_captured(const struct capture *c)
 	return c->skel->bss->blocks_captured;
 }
 
-static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses);
-static bool sysctl_stats_on(void);
-
-void capture_cost(struct capture *c, struct capture_cost *out)
-{
-	struct bpf_program *p;
-	uint64_t misses = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->records = c->records;
-	out->stats_on = c->stats_fd >= 0 || sysctl_stats_on();
-	if (!out->stats_on)
-		return;
-	bpf_object__for_each_program(p, c->skel->obj) {
-		if (bpf_program__fd(p) < 0 || p == c->skel->progs.iter_tasks ||
-		    p == c->skel->progs.iter_flush_user)
-			continue;
-		prog_stats(p, &out->run_ns, &out->run_cnt, &misses);
-	}
-}
-
-void capture_set_block_floor(struct capture *c, uint64_t ns)
-{
-	__atomic_store_n(&c->skel->bss->gov_min_block_ns, ns, __ATOMIC_RELAXED);
-}
-
 static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses)
 {
 	struct bpf_prog_info info;
@@ -1009,12 +983,42 @@ static bool sysctl_stats_on(void)
 	return v == '1';
 }
 
+/* The run time, runs and recursion misses of every program the capture
+ * holds, the end-of-capture iterators left out. */
+static void all_prog_stats(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt, uint64_t *misses)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, c->skel->obj) {
+		if (bpf_program__fd(p) < 0 || p == c->skel->progs.iter_tasks ||
+		    p == c->skel->progs.iter_flush_user)
+			continue;
+		prog_stats(p, run_ns, run_cnt, misses);
+	}
+}
+
+void capture_cost(struct capture *c, struct capture_cost *out)
+{
+	uint64_t misses = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->records = c->records;
+	out->stats_on = c->stats_fd >= 0 || sysctl_stats_on();
+	if (!out->stats_on)
+		return;
+	all_prog_stats(c, &out->run_ns, &out->run_cnt, &misses);
+}
+
+void capture_set_block_floor(struct capture *c, uint64_t ns)
+{
+	__atomic_store_n(&c->skel->bss->gov_min_block_ns, ns, __ATOMIC_RELAXED);
+}
+
 void capture_read_counters(struct capture *c,
 			   void (*fn)(void *arg, const struct capture_counter *ctr), void *arg)
 {
 	const struct st_drops *d = &c->skel->bss->drops;
 	uint64_t run_ns = 0, run_cnt = 0, misses = 0, in_ns = 0, in_cnt = 0, in_miss = 0;
-	struct bpf_program *p;
 	const struct capture_counter ctrs[] = {
 		{ "ringbuf_full", d->ringbuf_full, true },
 		{ "meta_ringbuf_full", d->meta_ringbuf_full, true },
@@ -1030,12 +1034,7 @@ void capture_read_counters(struct capture *c,
 	};
 	size_t i;
 
-	bpf_object__for_each_program(p, c->skel->obj) {
-		if (bpf_program__fd(p) < 0 || p == c->skel->progs.iter_tasks ||
-		    p == c->skel->progs.iter_flush_user)
-			continue;
-		prog_stats(p, &run_ns, &run_cnt, &misses);
-	}
+	all_prog_stats(c, &run_ns, &run_cnt, &misses);
 	if (path_prog(c->skel, c->path))
 		prog_stats(path_prog(c->skel, c->path), &in_ns, &in_cnt, &in_miss);
 	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)

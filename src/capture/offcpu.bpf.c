@@ -297,6 +297,27 @@ static __always_inline void emit(struct scratch *sc, __u32 ulen, __u32 cap)
  * in whole pages, the last one overlapping the one before. Returns 0 when the
  * record went (or the ring was full: counted), -1 when the stack could not be
  * read: the caller then copies it page by page into the scratch. */
+/* How much of a stack goes straight into the ring (emit_direct()): the
+ * whole of it up to max_ustack, when its end is known and that is a page or
+ * more; 0 otherwise (the scratch takes it). */
+static __always_inline __u32 direct_len(__u64 sp, __u64 top)
+{
+	__u64 len;
+
+	if (top <= sp)
+		return 0;
+	len = top - sp;
+	if (len > max_ustack)
+		len = max_ustack;
+	if (len > ST_USTACK_MAX)
+		len = ST_USTACK_MAX;
+	if (len < ST_USTACK_CHUNK)
+		return 0;
+	if (len < top - sp)
+		__sync_fetch_and_add(&ustack_capped, 1);
+	return len;
+}
+
 #define ST_USTACK_BIG_SLICE (16 * 1024)
 #define ST_USTACK_LEAN (8 * 1024)
 
@@ -602,13 +623,8 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 		struct st_task_state *ts = kc ? kc : bpf_task_storage_get(&tstate, task, 0, 0);
 		__u64 sp = sc->ev.regs[ST_REG_RSP], top = ts ? ts->ustack_top : 0;
 
-		/* a whole stack of a page or more, the caller to copy it into the ring */
-		if (direct && top > sp && top - sp >= ST_USTACK_CHUNK) {
-			ulen = top - sp < max_ustack ? top - sp : max_ustack;
-			if (ulen > ST_USTACK_MAX)
-				ulen = ST_USTACK_MAX;
-			if (ulen < top - sp)
-				__sync_fetch_and_add(&ustack_capped, 1);
+		/* a whole stack of a page or more: the caller copies it into the ring */
+		if (direct && (ulen = direct_len(sp, top))) {
 			*direct = true;
 			return ulen;
 		}
@@ -1302,10 +1318,10 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 			fill_regs(&sc->ev, task);
 			if (!(sc->ev.flags & ST_BF_USTACK_NONE)) {
 				__u64 sp = sc->ev.regs[ST_REG_RSP], top = s->ustack_top;
+				__u32 dlen = direct_len(sp, top);
 
 				/* the whole stack, straight into the ring, as on_switch_in() */
-				if (top > sp && top - sp >= ST_USTACK_CHUNK &&
-				    !emit_direct(sc, sp, ring_budget(top - sp < max_ustack ? top - sp : max_ustack), task)) {
+				if (dlen && !emit_direct(sc, sp, ring_budget(dlen), task)) {
 					__sync_fetch_and_add(&ustack_bounded, 1);
 					goto sent;
 				}

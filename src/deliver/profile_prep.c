@@ -22,16 +22,7 @@
 #include <zlib.h>
 
 #include "deliver/profile_prep.h"
-#include "proto/profile.pb-c.h"
-
-typedef Perftools__Profiles__Profile Profile;
-typedef Perftools__Profiles__Sample Sample;
-typedef Perftools__Profiles__Label Label;
-typedef Perftools__Profiles__Location Location;
-typedef Perftools__Profiles__Line Line;
-typedef Perftools__Profiles__Function Function;
-typedef Perftools__Profiles__Mapping Mapping;
-typedef Perftools__Profiles__ValueType ValueType;
+#include "render/pprof_types.h"
 
 #define PREP_MAX_INPUT (1u << 30)       /* bytes of a decompressed pprof */
 #define PREP_MAX_PARTS 4096

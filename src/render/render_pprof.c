@@ -18,22 +18,13 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "proto/profile.pb-c.h"
+#include "render/pprof_types.h"
 #include "render/render.h"
 #include "render/render_int.h"
 
 #define PPROF_MAX_PACKED (1ULL << 30)   /* bytes of the encoded profile */
 #define PPROF_MAX_COMMENTS (CAPDATA_MAX_COUNTERS + 16)
 #define KERNEL_MIN_ADDR 0xffff800000000000ULL /* x86_64 kernel half */
-
-typedef Perftools__Profiles__Profile Profile;
-typedef Perftools__Profiles__Sample Sample;
-typedef Perftools__Profiles__Label Label;
-typedef Perftools__Profiles__Location Location;
-typedef Perftools__Profiles__Line Line;
-typedef Perftools__Profiles__Function Function;
-typedef Perftools__Profiles__Mapping Mapping;
-typedef Perftools__Profiles__ValueType ValueType;
 
 /* Blocks grouped into samples. */
 struct pkey {

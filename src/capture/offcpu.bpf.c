@@ -148,6 +148,36 @@ static __always_inline bool is_target(__u32 tgid)
 	return w && (*w & (1ULL << (tgid & 63)));
 }
 
+/* The programs run for every task of the machine, targets or not, and the
+ * processes a watcher does not target outnumber the ones it does: each
+ * program's first test is the cheapest one that can turn a bystander away
+ * (a bit test on current's tgid, read from its task_struct, or on an mm's
+ * bit below), before any helper that costs (task storage, a hash lookup). */
+static __always_inline bool current_is_target(void)
+{
+	return is_target(bpf_get_current_task_btf()->tgid);
+}
+
+/* A bit per hash of each target mm_struct's address: the mmap_lock
+ * tracepoints fire for every mm of the machine, and this turns nearly all
+ * of the others away before the target_mms hash lookup. A bit is never
+ * cleared (a freed mm whose address comes back only costs that lookup). */
+#define MM_BITS_WORDS 64
+__u64 mm_bits[MM_BITS_WORDS] = {};
+
+static __always_inline __u32 mm_bit(__u64 mm)
+{
+	/* mm_structs are slab objects: the low bits carry no information */
+	return (__u32)(((mm >> 6) * 0x9E3779B97F4A7C15ULL) >> 52) & (MM_BITS_WORDS * 64 - 1);
+}
+
+static __always_inline bool mm_maybe_target(__u64 mm)
+{
+	__u32 b = mm_bit(mm);
+
+	return mm_bits[(b / 64) & (MM_BITS_WORDS - 1)] & (1ULL << (b & 63));
+}
+
 static __always_inline __u32 classify_state(bool preempt, unsigned int state)
 {
 	if (preempt || state == TASK_RUNNING)
@@ -646,6 +676,8 @@ static __always_inline int on_switch_in(void *ctx)
 	__u32 zero = 0, ulen;
 	bool direct = false;
 
+	if (!is_target(task->tgid))
+		return 0;
 	st = bpf_map_lookup_elem(&stamp, &zero);
 	if (st) {
 		cached = st->next == (__u64)task ? st->ts : 0;
@@ -654,8 +686,13 @@ static __always_inline int on_switch_in(void *ctx)
 	s = bpf_task_storage_get(&tstate, task, 0, 0);
 	if (!s || !s->ts_out)
 		return 0;
-	now = cached ? cached : bpf_ktime_get_ns();
 	ts = s->ts_out;
+	/* Bystanders' switch-ins leave the stamp alone, so it can outlive the
+	 * switch it was taken at: one taken before this thread's own switch-out
+	 * is not this switch's. */
+	if (cached < ts)
+		cached = 0;
+	now = cached ? cached : bpf_ktime_get_ns();
 	s->ts_out = 0;
 	dur = now - ts;
 	if (dur < min_block_ns || dur < gov_min_block_ns) {
@@ -709,12 +746,15 @@ static __always_inline int on_switch_in(void *ctx)
 static __noinline void register_mm(struct st_task_state *s, __u32 tgid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 mm = (__u64)task->mm;
+	__u64 mm = (__u64)BPF_CORE_READ(task, mm);	/* a number, to hash */
+	__u32 b;
 
 	if (!mm)
 		return;
 	if (bpf_map_update_elem(&target_mms, &mm, &tgid, BPF_ANY))
 		__sync_fetch_and_add(&drops.target_mms_full, 1);
+	b = mm_bit(mm);
+	__sync_fetch_and_or(&mm_bits[(b / 64) & (MM_BITS_WORDS - 1)], 1ULL << (b & 63));
 	s->flags |= ST_TF_MM;
 }
 
@@ -786,9 +826,9 @@ int BPF_PROG(handle_contention_begin, void *lock, unsigned int flags)
 	struct st_task_state *s;
 	__u64 mmap_lock;
 
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
-		return 0;
 	task = bpf_get_current_task_btf();
+	if (!is_target(task->tgid))
+		return 0;
 	s = bpf_task_storage_get(&tstate, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s)
 		return 0;
@@ -804,7 +844,7 @@ int BPF_PROG(handle_contention_end, void *lock, int ret)
 {
 	struct st_task_state *s;
 
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!current_is_target())
 		return 0;
 	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0, 0);
 	if (s && s->lock_addr == (__u64)lock) {
@@ -843,7 +883,7 @@ static __always_inline int mmap_acquired(struct mm_struct *mm, bool write, bool 
 	__u64 key = (__u64)mm;
 	__u32 *owner;
 
-	if (!success)
+	if (!success || !mm_maybe_target(key))
 		return 0;
 	owner = bpf_map_lookup_elem(&target_mms, &key);
 	if (!owner || bpf_get_current_pid_tgid() >> 32 == self_tgid)
@@ -883,6 +923,8 @@ int BPF_PROG(handle_mmap_released, struct mm_struct *mm)
 	struct st_task_state *s;
 	__u64 now, dur;
 
+	if (!mm_maybe_target((__u64)mm))	/* only target mms' holds are tracked */
+		return 0;
 	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0, 0);
 	if (!s || s->hold_mm != (__u64)mm || !s->hold_ts)
 		return 0;
@@ -991,7 +1033,7 @@ int BPF_PROG(handle_bio_queue, struct bio *bio)
 {
 	struct st_task_state *s;
 
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!current_is_target())
 		return 0;
 	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -1009,7 +1051,7 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	struct scratch *sc;
 	__u32 zero = 0, ulen;
 
-	if (!is_target(bpf_get_current_pid_tgid() >> 32))
+	if (!current_is_target())
 		return 0;
 	sc = bpf_map_lookup_elem(&scratch_sample, &zero);
 	if (!sc)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/progcost.sh: what each BPF program of the recorder costs per run for a bystander, two builds side by side.
 #
-# usage: bench/progcost.sh [--rounds N] [--pingpong-rounds N] [--no-locks] [--other PATH]
+# usage: bench/progcost.sh [--rounds N] [--pingpong-rounds N] [--no-locks] [--target] [--other PATH] [--floor]
 # The recorder targets an unrelated idle `sleep`; the ping-pong (pinned,
 # SCHED_FIFO, as in bench/overhead.sh) is a bystander whose context switches
-# and wakeups run the recorder's programs anyway. With the kernel's BPF
+# and wakeups run the recorder's programs anyway. --target makes the
+# ping-pong the recorder's target instead. With the kernel's BPF
 # run-time stats on (record --bpf-stats), each program's run_time_ns and
 # run_cnt are read from the recorder's fdinfo before and after the ping-pong,
 # and per program the script prints the median ns per run over --rounds
@@ -26,6 +27,7 @@ PP_ROUNDS=200000
 NOLOCKS=()
 OTHER=
 FLOOR=0
+TARGET=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift ;;
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
 	--no-locks) NOLOCKS=(--no-locks) ;;
 	--other) OTHER=$2; shift ;;
 	--floor) FLOOR=1 ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	--target) TARGET=1 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) die "unknown argument $1" ;;
 	esac
 	shift
@@ -49,12 +52,14 @@ PIN=(chrt -f 50 taskset -c 1)
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
-# snap PID [PREFIX]: "PREFIXname run_time_ns run_cnt" per program PID holds.
+# snap PID [PREFIX]: "id PREFIXname run_time_ns run_cnt" per program PID
+# holds (a target that exits ends its recorder: the names are taken from
+# the snapshot before the run, by id).
 snap() {
 	local id ns cnt name
 	bpf_prog_each "$1" | while read -r id ns cnt; do
 		name=$(bpftool prog show id "$id" -j 2>/dev/null | jq -r '.name // empty')
-		echo "${2:-}${name:-prog$id} $ns $cnt"
+		echo "$id ${2:-}${name:-prog$id} $ns $cnt"
 	done
 }
 
@@ -69,7 +74,11 @@ one() {
 		BG_PIDS+=("$fpid")
 		wait_attached "$fpid" 30 || echo "floor did not attach: $(tail -1 "$d/floor.err")" >&2
 	fi
-	sleep 1000 &
+	if [ $TARGET = 1 ]; then
+		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 --start-after "$d/go" >"$d/pp.json" &
+	else
+		sleep 1000 &
+	fi
 	tpid=$!
 	BG_PIDS+=("$tpid")
 	"$bin" record --pid "$tpid" --duration 3600 --bpf-stats "${NOLOCKS[@]}" --out "$d/out" \
@@ -79,18 +88,23 @@ one() {
 	if wait_attached "$spid" 30; then
 		sleep 0.5	# every program attached, not only the first link
 		{ snap "$spid"; [ -z "$fpid" ] || snap "$fpid" floor:; } >"$d/before"
-		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 >"$d/pp.json"
+		if [ $TARGET = 1 ]; then
+			touch "$d/go"
+			wait "$tpid"
+		else
+			"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 >"$d/pp.json"
+		fi
 		{ snap "$spid"; [ -z "$fpid" ] || snap "$fpid" floor:; } >"$d/after"
 		python3 - "$d/before" "$d/after" "$round" "$label" "$PP_ROUNDS" >>"$RESULTS" <<'EOF'
 import sys
 before, after, rnd, label, rt = sys.argv[1:6]
 b = {}
 for line in open(before):
-    n, ns, cnt = line.split()
-    b[n] = (int(ns), int(cnt))
+    i, n, ns, cnt = line.split()
+    b[i] = (n, int(ns), int(cnt))
 for line in open(after):
-    n, ns, cnt = line.split()
-    ns0, cnt0 = b.get(n, (0, 0))
+    i, n, ns, cnt = line.split()
+    n, ns0, cnt0 = b.get(i, (n, 0, 0))
     print(rnd, label, n, int(ns) - ns0, int(cnt) - cnt0, rt)
 EOF
 	else
@@ -104,7 +118,7 @@ EOF
 	rm -rf "$d/out"
 }
 
-echo "progcost: $ROUNDS rounds, pingpong $PP_ROUNDS round trips, ${PIN[*]}, recorder on an idle sleep${NOLOCKS:+ (--no-locks)}" >&2
+echo "progcost: $ROUNDS rounds, pingpong $PP_ROUNDS round trips, ${PIN[*]}, recorder on $([ $TARGET = 1 ] && echo the ping-pong || echo an idle sleep)${NOLOCKS:+ (--no-locks)}" >&2
 for r in $(seq 1 "$ROUNDS"); do
 	if [ -n "$OTHER" ] && [ $((r % 2)) = 0 ]; then
 		one other "$OTHER" "$r"

@@ -12,6 +12,8 @@
 #   cpu_ns PID                   on-CPU ns of a process so far (all threads, /proc/PID/schedstat)
 #   wait_exit PID SECONDS        wait for a child to end; SIGINT it after SECONDS; returns its status
 #   bg_pids / kill_bg            background processes started by the script, ended at exit
+#   record_hooks [ARGS]          the hooks `record ARGS` attaches, as a `floor --hooks` list
+#   wait_quiet SECONDS           wait until no other BPF link is on sched_switch (sets QUIET_OTHERS)
 # Every wait is bounded; a script never hangs on a component that died.
 
 set -u
@@ -199,4 +201,42 @@ stop_wait() {
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+}
+
+# record_hooks [RECORD ARGS...]: the hooks `stalltrap record ARGS` attaches, read
+# from its links (bpf_hooks) while it records an idle sleep: a `floor --hooks` list.
+record_hooks() {
+	local d spid tpid h=''
+	d=$(mktemp -d "$WORK/hooks.XXXXXX")
+	sleep 1000 &
+	tpid=$!
+	"$ST" record --pid "$tpid" --duration 3600 "$@" --out "$d/out" >/dev/null 2>"$d/record.err" &
+	spid=$!
+	# every link is there once the "capture: PATH path" line is printed
+	if poll_until 0.05 30 grep -qE '^capture: [a-z_]+ path' "$d/record.err"; then
+		h=$(bpf_hooks "$spid")
+	fi
+	kill "$spid" "$tpid" 2>/dev/null
+	wait "$spid" "$tpid" 2>/dev/null
+	[ -n "$h" ] || die "cannot read the hooks of record $*: $(tail -1 "$d/record.err")"
+	echo "$h"
+}
+
+# wait_quiet SECONDS: waits until no BPF link is on sched_switch (other
+# people's recorders would be measured with ours), at most SECONDS, then warns
+# and goes on. Sets QUIET_OTHERS to the links still there (0 when quiet).
+wait_quiet() {
+	local waited=0
+	QUIET_OTHERS=0
+	while QUIET_OTHERS=$(bpftool -j link show 2>/dev/null | jq '[.[] | select(.tp_name? == "sched_switch")] | length') &&
+		[ "${QUIET_OTHERS:-0}" -gt 0 ]; do
+		if [ $waited -ge "$1" ]; then
+			echo "WARNING: $QUIET_OTHERS other BPF links on sched_switch after ${1}s; measuring anyway (every config pays them)" >&2
+			return
+		fi
+		[ $waited = 0 ] && echo "waiting up to ${1}s for $QUIET_OTHERS other BPF links on sched_switch to go" >&2
+		sleep 5
+		waited=$((waited + 5))
+	done
+	QUIET_OTHERS=${QUIET_OTHERS:-0}
 }

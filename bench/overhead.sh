@@ -174,31 +174,8 @@ run_config() {
 	rm -rf "$d/out"
 }
 
-# record_hooks [--no-locks]: the hooks `record` attaches, read from its links
-# while it records an idle sleep (floor --hooks syntax, comma-separated).
-record_hooks() {
-	local d=$WORK/hooks$# spid tpid h=''
-	mkdir -p "$d"
-	sleep 1000 &
-	tpid=$!
-	"$ST" record --pid "$tpid" --duration 3600 "$@" --out "$d/out" >/dev/null 2>"$d/record.err" &
-	spid=$!
-	BG_PIDS+=("$tpid" "$spid")
-	# every link is there once the "capture: PATH path" line is printed
-	if poll_until 0.05 30 grep -qE '^capture: [a-z_]+ path' "$d/record.err"; then
-		h=$(bpf_hooks "$spid")
-	fi
-	kill_bg
-	[ -n "$h" ] || die "cannot read the hooks of record $*: $(tail -1 "$d/record.err")"
-	echo "$h"
-}
-
-# sched_switch_links: how many BPF links on sched_switch the machine has (none of ours by then)
-sched_switch_links() {
-	bpftool -j link show 2>/dev/null | jq '[.[] | select(.tp_name? == "sched_switch")] | length'
-}
-
 need_cmd bpftool
+# shellcheck disable=SC2119
 HOOKS_ALL=$(record_hooks)
 HOOKS_NOLOCKS=$(record_hooks --no-locks)
 echo "record's hooks: $HOOKS_ALL" >&2
@@ -221,18 +198,7 @@ for c in "${wanted[@]}"; do
 done
 [ ${#CONFIGS[@]} -gt 0 ] || die "no configs"
 
-# Other recorders on the machine would be measured with ours: wait them out.
-waited=0
-others=0
-while others=$(sched_switch_links) && [ "${others:-0}" -gt 0 ]; do
-	if [ $waited -ge "$QUIET_WAIT" ]; then
-		echo "WARNING: $others other BPF links on sched_switch after ${QUIET_WAIT}s; measuring anyway (every row pays them)" >&2
-		break
-	fi
-	[ $waited = 0 ] && echo "waiting up to ${QUIET_WAIT}s for $others other BPF links on sched_switch to go" >&2
-	sleep 5
-	waited=$((waited + 5))
-done
+wait_quiet "$QUIET_WAIT"
 
 n=${#CONFIGS[@]}
 echo "overhead: $ROUNDS rounds x ${CONFIGS[*]}, pingpong best of $REPEAT x $PP_ROUNDS round trips, ${PIN[*]}" >&2
@@ -243,7 +209,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "  round $r/$ROUNDS done" >&2
 done
 
-python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" "${PIN[*]}" "$ST" "${others:-0}" "${CONFIGS[@]}" <<'EOF'
+python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" "${PIN[*]}" "$ST" "$QUIET_OTHERS" "${CONFIGS[@]}" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 

@@ -79,36 +79,21 @@ run_config() {
 	rm -rf "$d/out"
 }
 
-n=${#CONFIGS[@]}
 echo "busyhost: $ROUNDS rounds x ${CONFIGS[*]}, reqresp $PAIRS pairs x ${DURATION}s" >&2
-for r in $(seq 1 "$ROUNDS"); do
-	for i in $(seq 0 $((n - 1))); do
-		run_config "${CONFIGS[$(((i + r) % n))]}" "$r"
-	done
-	echo "  round $r/$ROUNDS done" >&2
-done
+run_rounds "$ROUNDS" "${CONFIGS[@]}"
 
-python3 - "$RESULTS" "$ROUNDS" "$PAIRS" "$DURATION" "$ST" "$QUIET_OTHERS" "${CONFIGS[@]}" <<'PYEOF'
-import statistics, sys
-from collections import defaultdict
+BENCH_DIR=$ROOT/bench python3 - "$RESULTS" "$ROUNDS" "$PAIRS" "$DURATION" "$ST" "$QUIET_OTHERS" "${CONFIGS[@]}" <<'PYEOF'
+import os, statistics, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from paired import load, paired_ratios, quartiles as q
 
 path, rounds, pairs, duration, st, others = sys.argv[1:7]
 order = sys.argv[7:]
-by_cfg = defaultdict(dict)
-for line in open(path):
-    r, cfg, rps = line.split()
-    by_cfg[cfg][int(r)] = float(rps)
+by_cfg = load(path)
 label = {"none": "none: no tracing",
          "recorder": "recorder: record --pid an idle sleep (all 50 bystanders)",
          "floor_all": "floor_all: empty programs on every hook record attaches"}
-base = by_cfg.get("none", {})
 
-
-def q(v):
-    if len(v) < 2:
-        return v[0], v[0]
-    qs = statistics.quantiles(v, n=4, method="inclusive")
-    return qs[0], qs[2]
 
 
 print(f"# busyhost: {2 * int(pairs)} request/response processes ({pairs} servers + {pairs} clients), "
@@ -123,7 +108,7 @@ for cfg in order:
     if not v:
         print(f"| {label[cfg]} | 0 | - | - | - |")
         continue
-    pr = [x / base[r] for r, x in by_cfg[cfg].items() if r in base]
+    pr = paired_ratios(by_cfg, cfg)
     ratios[cfg] = statistics.median(pr) if pr else float("nan")
     q1, q3 = q(pr) if pr else (float("nan"), float("nan"))
     print(f"| {label[cfg]} | {len(v)} | {statistics.median(v):.0f} | {ratios[cfg]:.3f}x | {q3 - q1:.3f} |")

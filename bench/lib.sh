@@ -14,6 +14,7 @@
 #   bg_pids / kill_bg            background processes started by the script, ended at exit
 #   record_hooks [ARGS]          the hooks `record ARGS` attaches, as a `floor --hooks` list
 #   wait_quiet SECONDS           wait until no other BPF link is on sched_switch (sets QUIET_OTHERS)
+#   run_rounds ROUNDS CONFIG...  the paired rounds: run_config CONFIG ROUND, the order rotated each round
 # Every wait is bounded; a script never hangs on a component that died.
 
 set -u
@@ -239,4 +240,20 @@ wait_quiet() {
 		waited=$((waited + 5))
 	done
 	QUIET_OTHERS=${QUIET_OTHERS:-0}
+}
+
+# run_rounds ROUNDS CONFIG...: calls the script's run_config CONFIG ROUND for
+# every config in each round, the order rotated every round, so that no config
+# always runs right after the same other one (paired rounds: each round holds one run of each).
+run_rounds() {
+	local rounds=$1 r i n
+	shift
+	n=$#
+	local cfgs=("$@")
+	for r in $(seq 1 "$rounds"); do
+		for i in $(seq 0 $((n - 1))); do
+			run_config "${cfgs[$(((i + r) % n))]}" "$r"
+		done
+		echo "  round $r/$rounds done" >&2
+	done
 }

@@ -200,43 +200,24 @@ done
 
 wait_quiet "$QUIET_WAIT"
 
-n=${#CONFIGS[@]}
 echo "overhead: $ROUNDS rounds x ${CONFIGS[*]}, pingpong best of $REPEAT x $PP_ROUNDS round trips, ${PIN[*]}" >&2
-for r in $(seq 1 "$ROUNDS"); do
-	for i in $(seq 0 $((n - 1))); do
-		run_config "${CONFIGS[$(((i + r) % n))]}" "$r"
-	done
-	echo "  round $r/$ROUNDS done" >&2
-done
+run_rounds "$ROUNDS" "${CONFIGS[@]}"
 
-python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" "${PIN[*]}" "$ST" "$QUIET_OTHERS" "${CONFIGS[@]}" <<'EOF'
-import statistics, sys
-from collections import defaultdict
+BENCH_DIR=$ROOT/bench python3 - "$RESULTS" "$ROUNDS" "$REPEAT x $PP_ROUNDS" "${FP:-nofp}" "${PIN[*]}" "$ST" "$QUIET_OTHERS" "${CONFIGS[@]}" <<'EOF'
+import os, statistics, sys
+sys.path.insert(0, os.environ["BENCH_DIR"])
+from paired import load, paired_ratios, quartiles as q
 
 path, rounds, pp_rounds, build, pin, st, others = sys.argv[1:8]
 order = sys.argv[8:]
-by_cfg = defaultdict(dict)
-for line in open(path):
-    r, cfg, us = line.split()
-    by_cfg[cfg][int(r)] = float(us)
+by_cfg = load(path)
 label = {"none": "none: no tracing", "floor_all": "floor_all: empty programs on every hook record attaches",
          "floor_nolocks": "floor_nolocks: empty programs on the hooks of --no-locks",
          "target_nolocks": "target_nolocks: record --no-locks --pid pingpong",
          "target": "target: record --pid pingpong (cause tracing on)",
          "idle": "idle: record --pid an idle sleep (pingpong a bystander)",
          "bpftrace": "bpftrace off-CPU one-liner"}
-base = by_cfg.get("none", {})
 
-
-def q(v):
-    if len(v) < 2:
-        return v[0], v[0]
-    qs = statistics.quantiles(v, n=4, method="inclusive")
-    return qs[0], qs[2]
-
-
-def paired(cfg):
-    return [us / base[r] for r, us in by_cfg[cfg].items() if r in base]
 
 
 print(f"# overhead: pingpong (best of {pp_rounds} round trips, {build} build, `{pin}`), {rounds} interleaved rounds, {st}\n")
@@ -247,7 +228,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|")
 ratios = {}
 # floors first, so that the rows after them can be set against them
 for cfg in sorted(order, key=lambda c: 0 if c.startswith("floor_") else 1):
-    pr = paired(cfg)
+    pr = paired_ratios(by_cfg, cfg)
     if pr:
         ratios[cfg] = statistics.median(pr)
 for cfg in order:
@@ -257,7 +238,7 @@ for cfg in order:
         continue
     med = statistics.median(v)
     q1, q3 = q(v)
-    pr = paired(cfg)
+    pr = paired_ratios(by_cfg, cfg)
     pq1, pq3 = q(pr) if pr else (float("nan"), float("nan"))
     r = ratios.get(cfg, float("nan"))
     vs = []

@@ -12,6 +12,9 @@
 #   cpu_ns PID                   on-CPU ns of a process so far (all threads, /proc/PID/schedstat)
 #   wait_exit PID SECONDS        wait for a child to end; SIGINT it after SECONDS; returns its status
 #   bg_pids / kill_bg            background processes started by the script, ended at exit
+#   record_hooks [ARGS]          the hooks `record ARGS` attaches, as a `floor --hooks` list
+#   wait_quiet SECONDS           wait until no other BPF link is on sched_switch (sets QUIET_OTHERS)
+#   run_rounds ROUNDS CONFIG...  the paired rounds: run_config CONFIG ROUND, the order rotated each round
 # Every wait is bounded; a script never hangs on a component that died.
 
 set -u
@@ -199,4 +202,58 @@ stop_wait() {
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+}
+
+# record_hooks [RECORD ARGS...]: the hooks `stalltrap record ARGS` attaches, read
+# from its links (bpf_hooks) while it records an idle sleep: a `floor --hooks` list.
+record_hooks() {
+	local d spid tpid h=''
+	d=$(mktemp -d "$WORK/hooks.XXXXXX")
+	sleep 1000 &
+	tpid=$!
+	"$ST" record --pid "$tpid" --duration 3600 "$@" --out "$d/out" >/dev/null 2>"$d/record.err" &
+	spid=$!
+	# every link is there once the "capture: PATH path" line is printed
+	if poll_until 0.05 30 grep -qE '^capture: [a-z_]+ path' "$d/record.err"; then
+		h=$(bpf_hooks "$spid")
+	fi
+	kill "$spid" "$tpid" 2>/dev/null
+	wait "$spid" "$tpid" 2>/dev/null
+	[ -n "$h" ] || die "cannot read the hooks of record $*: $(tail -1 "$d/record.err")"
+	echo "$h"
+}
+
+# wait_quiet SECONDS: waits until no BPF link is on sched_switch (other
+# people's recorders would be measured with ours), at most SECONDS, then warns
+# and goes on. Sets QUIET_OTHERS to the links still there (0 when quiet).
+wait_quiet() {
+	local waited=0
+	QUIET_OTHERS=0
+	while QUIET_OTHERS=$(bpftool -j link show 2>/dev/null | jq '[.[] | select(.tp_name? == "sched_switch")] | length') &&
+		[ "${QUIET_OTHERS:-0}" -gt 0 ]; do
+		if [ $waited -ge "$1" ]; then
+			echo "WARNING: $QUIET_OTHERS other BPF links on sched_switch after ${1}s; measuring anyway (every config pays them)" >&2
+			return
+		fi
+		[ $waited = 0 ] && echo "waiting up to ${1}s for $QUIET_OTHERS other BPF links on sched_switch to go" >&2
+		sleep 5
+		waited=$((waited + 5))
+	done
+	QUIET_OTHERS=${QUIET_OTHERS:-0}
+}
+
+# run_rounds ROUNDS CONFIG...: calls the script's run_config CONFIG ROUND for
+# every config in each round, the order rotated every round, so that no config
+# always runs right after the same other one (paired rounds: each round holds one run of each).
+run_rounds() {
+	local rounds=$1 r i n
+	shift
+	n=$#
+	local cfgs=("$@")
+	for r in $(seq 1 "$rounds"); do
+		for i in $(seq 0 $((n - 1))); do
+			run_config "${cfgs[$(((i + r) % n))]}" "$r"
+		done
+		echo "  round $r/$rounds done" >&2
+	done
 }

@@ -6,8 +6,8 @@
 # ST (the stalltrap binary: $STALLTRAP or build/stalltrap), GEN (the capture
 # generator of the end-to-end tests), WL (the workloads), ARTIFACTS (what a
 # test keeps for a human: screenshots).
-# With TESTS_LIB_FUNCTIONS_ONLY=1 (bench/lib.sh) it only defines poll_until and
-# free_port, and changes nothing else.
+# With TESTS_LIB_FUNCTIONS_ONLY=1 (bench/lib.sh) it only defines poll_until,
+# free_port and bpf_hooks, and changes nothing else.
 # Every wait is bounded: a test never hangs on a component that died.
 
 # poll_until STEP_S TIMEOUT_S CMD...: runs CMD (output discarded) every STEP_S
@@ -25,6 +25,45 @@ poll_until() {
 # free_port: a free TCP port on 127.0.0.1 (bound by the kernel, then released)
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# bpf_hooks PID: the hooks process PID has BPF links on, named as `stalltrap floor
+# --hooks` takes them (raw_tp:NAME, tp_btf:NAME, perf_event for CPU-clock
+# events, once however many CPUs), sorted and comma-separated. A raw_tracepoint
+# link is tp_btf when its program is BPF_PROG_TYPE_TRACING (the process's own
+# program fd tells, else bpftool). Iterators are not hooks: left out.
+bpf_hooks() {
+	python3 - "$1" <<'PYEOF'
+import json, os, subprocess, sys
+d = f"/proc/{sys.argv[1]}/fdinfo"
+links, prog_type = [], {}
+for fd in os.listdir(d):
+    try:
+        kv = {}
+        for line in open(f"{d}/{fd}"):
+            k, _, v = line.partition(":")
+            kv[k.strip()] = v.strip()
+    except OSError:
+        continue
+    if "link_type" in kv:
+        links.append(kv)
+    elif "prog_type" in kv and "prog_id" in kv:
+        prog_type[kv["prog_id"]] = int(kv["prog_type"])
+hooks = set()
+for l in links:
+    t = l["link_type"]
+    if t == "raw_tracepoint":
+        pt = prog_type.get(l.get("prog_id"))
+        if pt is None:
+            out = subprocess.run(["bpftool", "-j", "prog", "show", "id", l["prog_id"]], capture_output=True, text=True)
+            pt = 26 if out.returncode == 0 and json.loads(out.stdout).get("type") == "tracing" else 17
+        hooks.add(("tp_btf:" if pt == 26 else "raw_tp:") + l["tp_name"])  # 26: BPF_PROG_TYPE_TRACING
+    elif t == "perf" and l.get("type") == "6" and l.get("config") == "0":
+        hooks.add("perf_event")  # BPF_PERF_EVENT_EVENT, PERF_COUNT_SW_CPU_CLOCK
+    elif t in ("perf", "tracing", "kprobe_multi", "uprobe_multi"):
+        hooks.add(f"{t}:{l.get('type', l.get('attach_type', '?'))}")  # named so that floor refuses it
+print(",".join(sorted(hooks)))
+PYEOF
 }
 
 [ -n "${TESTS_LIB_FUNCTIONS_ONLY:-}" ] && return 0

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -16,6 +14,7 @@
 #include "util/timeutil.h"
 #include "capture/capture.h"
 #include "capture/capture_abi.h"
+#include "capture/cpu_clock.h"
 #include "offcpu.skel.h"
 
 #define DEFAULT_RINGBUF_KB (8 * 1024)   /* ~1,000 full records; drained every 100 ms */
@@ -792,32 +791,8 @@ static int attach(struct capture *c, struct bpf_program *p, char *err, size_t er
  * that refuses is skipped, and the period says what was asked). */
 static void attach_sampling(struct capture *c)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu;
-	struct perf_event_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.type = PERF_TYPE_SOFTWARE;
-	attr.config = PERF_COUNT_SW_CPU_CLOCK;
-	attr.size = sizeof(attr);
-	attr.freq = 1;
-	attr.sample_freq = c->sample_hz;
-	/* a tick that finds the CPU idle runs nothing: on a quiet machine most do,
-	 * and the program's cold start cost ~2 us each time for nothing */
-	attr.exclude_idle = 1;
-	for (cpu = 0; cpu < ncpu && c->nsamples < (int)(sizeof(c->sample_fds) / sizeof(c->sample_fds[0])); cpu++) {
-		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-		struct bpf_link *l;
-
-		if (fd < 0)
-			continue;
-		l = bpf_program__attach_perf_event(c->skel->progs.handle_sample, fd);
-		if (!l) {
-			close(fd);
-			continue;
-		}
-		c->sample_fds[c->nsamples] = fd;
-		c->sample_links[c->nsamples++] = l;
-	}
+	c->nsamples = cpu_clock_attach(c->skel->progs.handle_sample, c->sample_hz, c->sample_fds, c->sample_links,
+				       (int)(sizeof(c->sample_fds) / sizeof(c->sample_fds[0])));
 	c->sampling_cpus = c->nsamples;
 	if (c->nsamples)
 		c->sample_period_ns = 1000000000ull / c->sample_hz;
@@ -919,10 +894,7 @@ int capture_stop(struct capture *c)
 		c->links[i] = NULL;
 	}
 	c->nlinks = 0;
-	for (i = 0; i < c->nsamples; i++) {
-		bpf_link__destroy(c->sample_links[i]);
-		close(c->sample_fds[i]);
-	}
+	cpu_clock_detach(c->sample_fds, c->sample_links, c->nsamples);
 	c->nsamples = 0;
 	ring_buffer__consume(c->rb);
 	/* the plain flush picks up whatever the sleepable one did not reach */
@@ -1081,10 +1053,7 @@ void capture_finish(struct capture *c)
 		return;
 	for (i = 0; i < c->nlinks; i++)
 		bpf_link__destroy(c->links[i]);
-	for (i = 0; i < c->nsamples; i++) {
-		bpf_link__destroy(c->sample_links[i]);
-		close(c->sample_fds[i]);
-	}
+	cpu_clock_detach(c->sample_fds, c->sample_links, c->nsamples);
 	bpf_link__destroy(c->iter_link);
 	bpf_link__destroy(c->iter_user_link);
 	ring_buffer__free(c->rb);

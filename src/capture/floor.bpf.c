@@ -1,19 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
-/* floor.bpf.c: empty programs on the tracepoints record uses: the cost floor. */
+/* floor.bpf.c: empty programs, attached by name at run time to the hooks record uses: the cost floor. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("raw_tp/sched_switch")
-int BPF_PROG(floor_switch)
+/* No target in the section names: floor.c loads one copy of the object per
+ * hook and names the tracepoint (raw_tp) or sets the BTF target (tp_btf)
+ * itself, so that each hook runs a program of its own, as record's do. */
+SEC("raw_tp")
+int floor_raw_tp(void *ctx)
 {
 	return 0;
 }
 
-SEC("raw_tp/sched_exit_tp")
-int BPF_PROG(floor_exit_tp)
+SEC("tp_btf")
+int floor_tp_btf(void *ctx)
+{
+	return 0;
+}
+
+SEC("perf_event")
+int floor_sample(void *ctx)
 {
 	return 0;
 }

@@ -18,8 +18,8 @@ int cmd_watch(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 /* Asks the watcher of a target, through its control socket, to capture now. */
 int cmd_trigger(int argc, char **argv);
-/* Hidden, for bench/overhead.sh: attaches empty programs to the tracepoints
- * record uses, to measure the floor cost of merely being attached. */
+/* Hidden, for bench/overhead.sh: attaches empty programs to the hooks named
+ * by --hooks, to measure the floor cost of merely being attached. */
 int cmd_floor(int argc, char **argv);
 
 /* Applies a `watch --config` text (len bytes, may hold anything) to default

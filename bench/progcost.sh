@@ -16,7 +16,7 @@
 # to every run, in both columns alike. Other processes of the machine are
 # bystanders too: their events land in the same counters (ns per run stays
 # a bystander's; runs per round trip grow). --floor runs `stalltrap floor`
-# (empty programs on the same tracepoints) beside each recorder of this
+# (empty programs on the hooks the recorder attaches) beside each recorder of this
 # build, and prints its programs as floor:NAME: the cost of a run that does
 # nothing, against which the recorder's programs' own work shows.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -51,14 +51,25 @@ PP=$(wl pingpong)
 PIN=(chrt -f 50 taskset -c 1)
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
+HOOKS=
+if [ $FLOOR = 1 ]; then
+	HOOKS=$(record_hooks "${NOLOCKS[@]}")
+	[ -n "$HOOKS" ] || die "could not read the hooks record attaches"
+fi
 
 # snap PID [PREFIX]: "id PREFIXname run_time_ns run_cnt" per program PID
 # holds (a target that exits ends its recorder: the names are taken from
-# the snapshot before the run, by id).
+# the snapshot before the run, by id). With a PREFIX (the floor, whose
+# programs share their names) the name is the hook's, from the links.
 snap() {
-	local id ns cnt name
+	local id ns cnt name links=
+	[ -z "${2:-}" ] || links=$(bpftool link show -j 2>/dev/null)
 	bpf_prog_each "$1" | while read -r id ns cnt; do
-		name=$(bpftool prog show id "$id" -j 2>/dev/null | jq -r '.name // empty')
+		if [ -n "$links" ]; then
+			name=$(jq -r --argjson p "$id" '[.[] | select(.prog_id == $p) | (.tp_name // .type)][0] // empty' <<<"$links")
+		else
+			name=$(bpftool prog show id "$id" -j 2>/dev/null | jq -r '.name // empty')
+		fi
 		echo "$id ${2:-}${name:-prog$id} $ns $cnt"
 	done
 }
@@ -69,7 +80,7 @@ one() {
 	local label=$1 bin=$2 round=$3 d=$WORK/$1-$3 tpid spid fpid=
 	mkdir -p "$d"
 	if [ $FLOOR = 1 ] && [ "$label" = this ]; then
-		"$bin" floor --duration 3600 >"$d/floor.out" 2>"$d/floor.err" &
+		"$bin" floor --hooks "$HOOKS" --duration 3600 >"$d/floor.out" 2>"$d/floor.err" &
 		fpid=$!
 		BG_PIDS+=("$fpid")
 		wait_attached "$fpid" 30 || echo "floor did not attach: $(tail -1 "$d/floor.err")" >&2
@@ -149,20 +160,20 @@ if not tot:
     sys.exit("progcost: no round gave figures")
 labels = ["this"] + (["other"] if other else [])
 print("binaries: this = %s%s" % (this, ", other = %s" % other if other else ""))
-hdr = "%-28s" % "program (ns per run)" + "".join("%12s %9s" % (l, "runs/rt") for l in labels)
+hdr = "%-34s" % "program (ns per run)" + "".join("%12s %9s" % (l, "runs/rt") for l in labels)
 if other:
     hdr += "%14s" % "other/this"
 print(hdr)
 progs = sorted(set(p for l in labels for p in per[l]))
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 for p in progs:
-    row = "%-28s" % p
+    row = "%-34s" % p
     for l in labels:
         row += "%12.1f %9.2f" % (med(per[l][p]), med(runs[l][p]))
     if other and per["this"][p] and per["other"][p]:
         row += "%13.2fx" % (med(per["other"][p]) / med(per["this"][p]))
     print(row)
-row = "%-28s" % "total ns per round trip"
+row = "%-34s" % "total ns per round trip"
 for l in labels:
     row += "%12.1f %9s" % (med(list(tot[l].values())), "")
 if other:

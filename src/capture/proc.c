@@ -198,11 +198,61 @@ int proc_read_comm(pid_t pid, char *out, size_t outlen)
 	return 0;
 }
 
+/* Where the fields after "pid (comm)" start in a stat text, past the last
+ * ')' (comm may hold spaces and parentheses); NULL when there is none. */
+static const char *stat_after_comm(const char *buf, size_t len)
+{
+	const char *rp = NULL, *p;
+
+	for (p = buf; p < buf + len; p++)
+		if (*p == ')')
+			rp = p;
+	if (!rp || (size_t)(buf + len - rp) < 4 || rp[1] != ' ' || rp[3] != ' ')
+		return NULL;
+	return rp + 2;
+}
+
+bool proc_stat_exited(const char *buf, size_t len)
+{
+	const char *st = stat_after_comm(buf, len), *p, *end = buf + len;
+	long threads = 0;
+	int field;
+
+	if (!st || (*st != 'Z' && *st != 'X'))
+		return false;
+	/* A zombie group leader whose other threads still run (its main thread
+	 * called pthread_exit) is a live process: num_threads, field 20, counts
+	 * them. Fields from the state on: state is 3, so skip 16 separators. */
+	for (p = st, field = 3; p < end && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	for (; p < end && *p >= '0' && *p <= '9' && threads < 1000000000; p++)
+		threads = threads * 10 + (*p - '0');
+	return field == 20 && threads <= 1;
+}
+
 bool proc_alive(pid_t pid)
 {
-	/* a signal 0 checks without a path walk through /proc (the watcher asks
-	 * twice a second); EPERM: it exists, owned by someone else */
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	/* a signal 0 first: most asks (the watcher's, twice a second) end
+	 * there without a path walk; EPERM: it exists, owned by someone else */
+	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
+		return false;
+	/* ... but a zombie takes signals too, until its parent reaps it: it
+	 * holds no memory and runs no code, so it counts as gone (a --name
+	 * watcher moves on to the restarted service). The state is read from
+	 * stat, which takes no lock of the target's; comm is at most 64 bytes,
+	 * so 1 KiB reaches past num_threads. Unreadable: alive, as before. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != ENOENT && errno != ESRCH;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n <= 0 || !proc_stat_exited(buf, (size_t)n);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -274,8 +324,16 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 			/* kernel threads have an empty cmdline; they are never targets */
 			struct stat st;
 
+			char *stat = NULL;
+			size_t slen;
+			bool exited;
+
+			/* a zombie of the name (not reaped yet) is not the service */
+			snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, pid);
+			exited = read_all(path, &stat, &slen) == 0 && proc_stat_exited(stat, slen);
+			free(stat);
 			snprintf(path, sizeof(path), "%s/%ld/exe", proc_root, pid);
-			if (lstat(path, &st) == 0 || errno == EACCES)
+			if (!exited && (lstat(path, &st) == 0 || errno == EACCES))
 				err = pid_push(pids, &n, &cap, (pid_t)pid);
 		}
 		free(buf);
@@ -288,18 +346,15 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 
 pid_t proc_stat_ppid(const char *buf, size_t len)
 {
-	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
-	const char *rp = NULL, *p;
+	/* "pid (comm) state ppid ..." */
+	const char *st = stat_after_comm(buf, len), *p;
 	char num[24];
 	size_t n = 0;
 	long ppid;
 
-	for (p = buf; p < buf + len; p++)
-		if (*p == ')')
-			rp = p;
-	if (!rp || (size_t)(buf + len - rp) < 4 || rp[1] != ' ' || rp[3] != ' ')
+	if (!st)
 		return 0;
-	for (p = rp + 4; p < buf + len && n + 1 < sizeof(num) && *p >= '0' && *p <= '9'; p++)
+	for (p = st + 2; p < buf + len && n + 1 < sizeof(num) && *p >= '0' && *p <= '9'; p++)
 		num[n++] = *p;
 	num[n] = '\0';
 	ppid = n && n < 11 ? strtol(num, NULL, 10) : 0;

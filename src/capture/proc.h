@@ -29,9 +29,17 @@ void proc_format_cmdline(const char *buf, size_t len, char *out, size_t outlen);
 /* /proc/PID/comm without the newline; returns 0 or a negative errno. */
 int proc_read_comm(pid_t pid, char *out, size_t outlen);
 
+/* Whether pid is a live process: false for a pid that does not exist and
+ * for a zombie (or dead) one waiting for its parent's wait(); true when it
+ * exists but its stat cannot be read. */
 bool proc_alive(pid_t pid);
 
-/* Every process whose comm equals comm (kernel threads excluded), ascending.
+/* Whether a /proc/PID/stat text (len bytes, any content) says its process
+ * has exited: state Z or X, with no thread left but the group leader. A
+ * text that cannot be parsed says nothing: false. */
+bool proc_stat_exited(const char *buf, size_t len);
+
+/* Every process whose comm equals comm (kernel threads and zombies excluded), ascending.
  * *pids is malloc'd. Returns the count or a negative errno. */
 int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids);
 

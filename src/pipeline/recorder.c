@@ -113,14 +113,19 @@ static void maybe_refresh_maps(struct recorder *r, struct target_proc *tp)
 	load_maps(r, tp);
 }
 
-static void proc_gone(struct recorder *r, struct target_proc *tp)
+static void close_statm(struct recorder *r, struct target_proc *tp)
 {
-	tp->alive = false;
 	if (tp->statm_fd >= 0) {
 		close(tp->statm_fd);
 		r->statm_open--;
 	}
 	tp->statm_fd = -1;
+}
+
+static void proc_gone(struct recorder *r, struct target_proc *tp)
+{
+	tp->alive = false;
+	close_statm(r, tp);
 }
 
 static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
@@ -759,6 +764,11 @@ int recorder_stop(struct recorder *r)
 	r->cap = NULL;
 	symbolizer_free(r->sym);
 	r->sym = NULL;
+	/* An ended generation stays in the watcher's history for minutes and is
+	 * never sampled again: its statm descriptors went with every generation
+	 * kept (the soak's fd count rose and fell with the history's length). */
+	for (size_t i = 0; i < r->nprocs; i++)
+		close_statm(r, &r->procs[i]);
 	malloc_trim(0);
 	return ret;
 }

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -429,6 +430,11 @@ static void *writer_main(void *arg)
 			hand_over(w, j);
 		}
 		free_job(j);
+		/* an incident's capdata, its baseline and the writer's buffers
+		 * were the largest allocations of the last minutes: give back the
+		 * free pages they leave in every arena, or the watcher keeps the
+		 * high-water mark of all incidents so far */
+		malloc_trim(0);
 		pthread_mutex_lock(&w->lock);
 		w->writing = false;
 		pthread_cond_broadcast(&w->cond);
@@ -945,6 +951,12 @@ int watch_run(const struct watch_opts *o)
 		return 1;
 	}
 	w->o = o;
+	/* glibc raises its mmap threshold to the largest block freed so far (up
+	 * to 32 MiB): after the first incident, capdata arrays and writer
+	 * buffers of megabytes would come from the heap and leave holes there
+	 * that only the next incident of the same shape fills. A fixed threshold
+	 * keeps them mmapped, so that freeing them returns them. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	pthread_mutex_init(&w->lock, NULL);
 	{
 		pthread_condattr_t ca;

@@ -1,5 +1,7 @@
 /* test_proc.c: /proc parsers, target discovery and the deadline-bounded reader. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -77,8 +80,11 @@ static void test_read_deadline_times_out(void **state)
 static void test_find_by_comm_in_fake_proc(void **state)
 {
 	char root[] = "/tmp/stalltrap-test-procXXXXXX", p[512];
-	static const struct { int pid; const char *comm; bool exe; } procs[] = {
-		{ 10, "svc", true }, { 11, "other", true }, { 12, "svc", true }, { 13, "svc", false },
+	static const struct { int pid; const char *comm; bool exe; const char *stat; } procs[] = {
+		{ 10, "svc", true, "10 (svc) S 1 10 10 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 3 0" },
+		{ 11, "other", true, NULL }, { 12, "svc", true, NULL }, { 13, "svc", false, NULL },
+		/* the old svc, exited and not reaped yet */
+		{ 14, "svc", true, "14 (svc) Z 1 14 14 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0" },
 	};
 	pid_t *pids = NULL;
 	FILE *f;
@@ -92,6 +98,12 @@ static void test_find_by_comm_in_fake_proc(void **state)
 		f = fopen(p, "w");
 		fprintf(f, "%s\n", procs[i].comm);
 		fclose(f);
+		if (procs[i].stat) {
+			snprintf(p, sizeof(p), "%s/%d/stat", root, procs[i].pid);
+			f = fopen(p, "w");
+			fprintf(f, "%s\n", procs[i].stat);
+			fclose(f);
+		}
 		if (procs[i].exe) {
 			/* a kernel thread has no exe link; user processes do */
 			snprintf(p, sizeof(p), "%s/%d/exe", root, procs[i].pid);
@@ -221,6 +233,117 @@ static void test_stat_ppid(void **state)
 	assert_int_equal(proc_stat_ppid("1 (x) S 42", 9), 4);
 }
 
+/* Exited means zombie or dead with no thread left but the leader; what
+ * cannot be parsed says nothing. */
+static void test_stat_exited(void **state)
+{
+	static const struct {
+		const char *text;
+		bool exited;
+	} cases[] = {
+		{ "1234 (svc) Z 1 1234 1234 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5", true },
+		{ "1234 (svc) X 1 1234 1234 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5", true },
+		{ "1234 (svc) Z 1 1234 1234 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 0 0 5", true },
+		/* a leader that called pthread_exit: two threads still run */
+		{ "1234 (svc) Z 1 1234 1234 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 3 0 5", false },
+		{ "1234 (svc) S 1 1234 1234 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5", false },
+		{ "1234 (svc) D 1 1234", false },
+		{ "1234 (svc) R 1 1234", false },
+		{ "1234 (a) Z (b) S 1 1234 1234 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0", false }, /* a comm that says Z */
+		{ "1234 (Z) Z 1 1234 1234 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0", true },
+		{ "1234 (svc) Z 1 1234", false },      /* truncated before num_threads */
+		{ "1234 (svc) Z", false },
+		{ "1234 (svc)", false },
+		{ "no parenthesis Z", false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(proc_stat_exited(cases[i].text, strlen(cases[i].text)), cases[i].exited);
+}
+
+/* Waits (5 s at most) until pid's stat says state. */
+static bool wait_state(pid_t pid, char state)
+{
+	char path[64], buf[1024];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		char *rp;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			rp = strrchr(buf, ')');
+			if (rp && rp[1] == ' ' && rp[2] == state)
+				return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A child that exited and is not reaped yet takes kill(pid, 0) like a live
+ * one; it is gone all the same. */
+static void test_alive_zombie(void **state)
+{
+	pid_t child = fork();
+	int status;
+
+	assert_true(child >= 0);
+	if (!child)
+		_exit(0);
+	assert_true(wait_state(child, 'Z'));
+	assert_int_equal(kill(child, 0), 0);
+	assert_false(proc_alive(child));
+	assert_true(proc_alive(getpid()));
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_false(proc_alive(child));
+	assert_false(proc_alive(0));
+	assert_false(proc_alive(-1));
+}
+
+static void *park(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A process whose main thread called pthread_exit shows a zombie leader in
+ * /proc/PID/stat; its other threads still run: alive. */
+static void test_alive_zombie_leader(void **state)
+{
+	int pfd[2];
+	pid_t child;
+	char c;
+	int status;
+
+	assert_int_equal(pipe(pfd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) {
+		pthread_t t;
+
+		close(pfd[0]);
+		if (pthread_create(&t, NULL, park, NULL))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(pfd[1]);
+	assert_true(wait_state(child, 'Z'));
+	assert_true(proc_alive(child));
+	assert_int_equal(kill(child, SIGKILL), 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(read(pfd[0], &c, 1), 0);
+	close(pfd[0]);
+}
+
 /* cgroup.procs: one pid a line, duplicates and garbage skipped. */
 static void test_parse_pids(void **state)
 {
@@ -251,6 +374,9 @@ int main(void)
 		cmocka_unit_test(test_cgroup_walk),
 		cmocka_unit_test(test_resolve_targets),
 		cmocka_unit_test(test_stat_ppid),
+		cmocka_unit_test(test_stat_exited),
+		cmocka_unit_test(test_alive_zombie),
+		cmocka_unit_test(test_alive_zombie_leader),
 		cmocka_unit_test(test_parse_pids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

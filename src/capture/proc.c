@@ -321,9 +321,10 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 		while (len && buf[len - 1] == '\n')
 			buf[--len] = '\0';
 		if (strcmp(buf, comm) == 0) {
-			/* kernel threads have an empty cmdline; they are never targets */
-			struct stat st;
-
+			/* kernel threads are never targets: their exe link exists
+			 * but cannot be read (ENOENT), a process's can (EACCES: not
+			 * ours to read, still a process) */
+			char target[8];
 			char *stat = NULL;
 			size_t slen;
 			bool exited;
@@ -333,7 +334,7 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids)
 			exited = read_all(path, &stat, &slen) == 0 && proc_stat_exited(stat, slen);
 			free(stat);
 			snprintf(path, sizeof(path), "%s/%ld/exe", proc_root, pid);
-			if (!exited && (lstat(path, &st) == 0 || errno == EACCES))
+			if (!exited && (readlink(path, target, sizeof(target)) >= 0 || errno == EACCES))
 				err = pid_push(pids, &n, &cap, (pid_t)pid);
 		}
 		free(buf);

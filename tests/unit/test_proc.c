@@ -117,6 +117,10 @@ static void test_find_by_comm_in_fake_proc(void **state)
 	free(pids);
 	assert_int_equal(proc_find_by_comm(root, "nothing", &pids), 0);
 	free(pids);
+	/* the real /proc: kthreadd's exe link exists (lstat succeeds) but
+	 * leads nowhere; a kernel thread is never a --name target */
+	assert_int_equal(proc_find_by_comm("/proc", "kthreadd", &pids), 0);
+	free(pids);
 	snprintf(p, sizeof(p), "rm -rf %s", root);
 	assert_int_equal(system(p), 0);
 }

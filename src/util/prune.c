@@ -1,0 +1,174 @@
+/* prune.c: a tree's bytes on disk and its removal without following links; the directories of --out. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capdata/capdata.h"
+#include "util/prune.h"
+
+/* takes dfd (closes it) */
+static uint64_t fd_bytes(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	if (!d) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_blocks * 512u;
+		else if (S_ISDIR(st.st_mode) && depth < PRUNE_MAX_DEPTH &&
+			 (sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			sum += fd_bytes(sub, depth + 1);
+	}
+	closedir(d);
+	return sum;
+}
+
+uint64_t prune_tree_bytes(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return S_ISREG(st.st_mode) ? (uint64_t)st.st_blocks * 512u : 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? 0 : fd_bytes(fd, 1);
+}
+
+/* empties the directory dfd (takes it); 0 or a negative errno */
+static int fd_empty(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d) {
+		ret = -errno;
+		close(dfd);
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT && !ret)
+				ret = -errno;
+			continue;
+		}
+		if (depth >= PRUNE_MAX_DEPTH) {
+			ret = ret ?: -ELOOP;
+			continue;
+		}
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0 || fd_empty(sub, depth + 1) ||
+		    (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) && errno != ENOENT))
+			ret = ret ?: -(errno ? errno : EIO);
+	}
+	closedir(d);
+	return ret;
+}
+
+int prune_remove_tree(const char *path)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) && errno != ENOENT ? -errno : 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = fd_empty(fd, 1);
+	if (!ret && rmdir(path) && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct prune_dir *)a)->name, ((const struct prune_dir *)b)->name);
+}
+
+int prune_list_dirs(const char *dir, struct prune_dir **out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct prune_dir *v = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	*out = NULL;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char p[4400];
+
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (n == cap) {
+			struct prune_dir *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		if (!(v[n].name = strdup(de->d_name))) {
+			ret = -ENOMEM;
+			break;
+		}
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		v[n].bytes = prune_tree_bytes(p);
+		v[n].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
+		v[n].report = !faccessat(dirfd(d), (snprintf(p, sizeof(p), "%s/report.json", de->d_name), p), F_OK,
+					 AT_SYMLINK_NOFOLLOW);
+		v[n].capture = !faccessat(dirfd(d), (snprintf(p, sizeof(p), "%s/" CAPDATA_FILE, de->d_name), p), F_OK,
+					  AT_SYMLINK_NOFOLLOW);
+		n++;
+	}
+	closedir(d);
+	if (ret) {
+		prune_dirs_free(v, (int)n);
+		return ret;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_name);
+	*out = v;
+	return (int)n;
+}
+
+void prune_dirs_free(struct prune_dir *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}

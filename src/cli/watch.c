@@ -120,7 +120,7 @@ static void usage(FILE *f)
 		"usage: stalltrap watch (--pid PID[,PID...] | --name COMM | --cgroup PATH) <metric source...>\n"
 		"                       [--threshold 200ms] [--for 2s] [--interval 500ms] [--poll-timeout D]\n"
 		"                       [--on-no-data breach|skip] [--window 15s] [--before 10s] [--max-window 60s]\n"
-		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR]\n"
+		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR] [--max-disk SIZE]\n"
 		"                       [--state-dir DIR] [--listen ADDR:PORT] [--token-file FILE]\n"
 		"                       [--alert-match LABEL=VALUE...] [--tls-cert FILE --tls-key FILE]\n"
 		"                       [--config FILE] [record's capture flags]\n"

@@ -19,7 +19,7 @@ int retention_apply(const char *out_dir, uint64_t keep_n, uint64_t keep_bytes, d
 	if (!keep_n && !keep_bytes)
 		return 0;
 	/* in time order (by name); hidden ones are being written */
-	all = prune_list_dirs(out_dir, &v);
+	all = prune_list_dirs(out_dir, NULL, &v);
 	if (all < 0)
 		return all;
 	for (int i = 0; i < all; i++) {

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "capdata/capdata.h"
 #include "util/prune.h"
 
 /* takes dfd (closes it) */
@@ -114,7 +113,7 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(((const struct prune_dir *)a)->name, ((const struct prune_dir *)b)->name);
 }
 
-int prune_list_dirs(const char *dir, struct prune_dir **out)
+int prune_list_dirs(const char *dir, const char *capture_file, struct prune_dir **out)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -151,7 +150,8 @@ int prune_list_dirs(const char *dir, struct prune_dir **out)
 		v[n].mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
 		v[n].report = !faccessat(dirfd(d), (snprintf(p, sizeof(p), "%s/report.json", de->d_name), p), F_OK,
 					 AT_SYMLINK_NOFOLLOW);
-		v[n].capture = !faccessat(dirfd(d), (snprintf(p, sizeof(p), "%s/" CAPDATA_FILE, de->d_name), p), F_OK,
+		v[n].capture = capture_file &&
+			       !faccessat(dirfd(d), (snprintf(p, sizeof(p), "%s/%s", de->d_name, capture_file), p), F_OK,
 					  AT_SYMLINK_NOFOLLOW);
 		n++;
 	}

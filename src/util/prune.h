@@ -27,13 +27,13 @@ struct prune_dir {
 	uint64_t bytes;          /* prune_tree_bytes */
 	int64_t mtime_ns;        /* the directory's: when its last file was made */
 	bool report;             /* holds report.json: an incident (watch's or record's) */
-	bool capture;            /* holds capture.jsonl.gz */
+	bool capture;            /* holds the caller's capture_file (capture.jsonl.gz) */
 };
 
 /* The directories of dir, sorted by name (an incident's name starts with
  * its time). *out is malloc'd (free with prune_dirs_free). Returns the count
  * or a negative errno. */
-int prune_list_dirs(const char *dir, struct prune_dir **out);
+int prune_list_dirs(const char *dir, const char *capture_file, struct prune_dir **out);
 void prune_dirs_free(struct prune_dir *v, int n);
 
 #endif /* STALLTRAP_UTIL_PRUNE_H */

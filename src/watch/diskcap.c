@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "capdata/capdata.h"
 #include "deliver/queue.h"
 #include "util/prune.h"
 #include "util/units.h"
@@ -79,7 +80,7 @@ static struct diskcap_item *add(struct items *it)
 static int scan_out(const struct diskcap_cfg *c, struct items *it)
 {
 	struct prune_dir *d;
-	int n = prune_list_dirs(c->out_dir, &d);
+	int n = prune_list_dirs(c->out_dir, CAPDATA_FILE, &d);
 
 	if (n < 0)
 		return n;

@@ -10,50 +10,9 @@
 
 #include "util/prune.h"
 
-/* takes dfd (closes it) */
-static uint64_t fd_bytes(int dfd, int depth)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *de;
-	uint64_t sum = 0;
-
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-		int sub;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-			continue;
-		if (S_ISREG(st.st_mode))
-			sum += (uint64_t)st.st_blocks * 512u;
-		else if (S_ISDIR(st.st_mode) && depth < PRUNE_MAX_DEPTH &&
-			 (sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
-			sum += fd_bytes(sub, depth + 1);
-	}
-	closedir(d);
-	return sum;
-}
-
-uint64_t prune_tree_bytes(const char *path)
-{
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st))
-		return 0;
-	if (!S_ISDIR(st.st_mode))
-		return S_ISREG(st.st_mode) ? (uint64_t)st.st_blocks * 512u : 0;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? 0 : fd_bytes(fd, 1);
-}
-
-/* empties the directory dfd (takes it); 0 or a negative errno */
-static int fd_empty(int dfd, int depth)
+/* The walk both share: sums the regular files' bytes under dfd into *bytes,
+ * or (remove) empties it. Takes dfd (closes it). 0 or a negative errno. */
+static int walk(int dfd, int depth, bool remove, uint64_t *bytes)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *de;
@@ -68,12 +27,13 @@ static int fd_empty(int dfd, int depth)
 		struct stat st;
 		int sub;
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;
 		if (!S_ISDIR(st.st_mode)) {
-			if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT && !ret)
+			if (!remove && S_ISREG(st.st_mode))
+				*bytes += (uint64_t)st.st_blocks * 512u;
+			else if (remove && unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT && !ret)
 				ret = -errno;
 			continue;
 		}
@@ -82,12 +42,28 @@ static int fd_empty(int dfd, int depth)
 			continue;
 		}
 		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0 || fd_empty(sub, depth + 1) ||
-		    (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) && errno != ENOENT))
+		if (sub < 0 || walk(sub, depth + 1, remove, bytes) ||
+		    (remove && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) && errno != ENOENT))
 			ret = ret ?: -(errno ? errno : EIO);
 	}
 	closedir(d);
 	return ret;
+}
+
+uint64_t prune_tree_bytes(const char *path)
+{
+	struct stat st;
+	uint64_t sum = 0;
+	int fd;
+
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return S_ISREG(st.st_mode) ? (uint64_t)st.st_blocks * 512u : 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		walk(fd, 1, false, &sum); /* what could not be read is not counted */
+	return sum;
 }
 
 int prune_remove_tree(const char *path)
@@ -102,7 +78,7 @@ int prune_remove_tree(const char *path)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = fd_empty(fd, 1);
+	ret = walk(fd, 1, true, NULL);
 	if (!ret && rmdir(path) && errno != ENOENT)
 		ret = -errno;
 	return ret;

@@ -102,13 +102,6 @@ static int scan_out(const struct diskcap_cfg *c, struct items *it)
 	return 0;
 }
 
-static uint64_t file_bytes(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) || !S_ISREG(st.st_mode) ? 0 : (uint64_t)st.st_blocks * 512u;
-}
-
 /* One sink's queue. A queue nobody delivers is locked here (*lock_fd) for
  * the removals; one another process delivers is only counted. */
 static void scan_queue(const struct diskcap_cfg *c, enum sink_kind k, const char *sinkdir, int *lock_fd,
@@ -144,9 +137,9 @@ static void scan_queue(const struct diskcap_cfg *c, enum sink_kind k, const char
 			snprintf(x->name, sizeof(x->name), "%.*s", (int)l, names[i]);
 			x->t_ns = queue_name_ns(x->name);
 			snprintf(p, sizeof(p), "%s/%s.json", dir, x->name);
-			x->bytes = file_bytes(p);
+			x->bytes = prune_tree_bytes(p);
 			snprintf(p, sizeof(p), "%s/%s.body", dir, x->name);
-			x->bytes += file_bytes(p);
+			x->bytes += prune_tree_bytes(p);
 			x->keep = locked || (owned && s == 0 && deliver_queue_busy(c->dlv, k, x->name));
 		}
 		if (n > 0)

@@ -86,11 +86,21 @@ static void log_line(const char *l)
 		snprintf(removed_lines[nlines++], sizeof(removed_lines[0]), "%s", l);
 }
 
+/* sets path's mtime age_s ago */
+static void age(const char *path, int age_s)
+{
+	struct timeval tv[2];
+
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= age_s;
+	tv[1] = tv[0];
+	assert_int_equal(utimes(path, tv), 0);
+}
+
 /* a file of len bytes (a multiple of 4 KiB: st_blocks counts it exactly), with mtime age_s ago */
 static void put(const char *rel, size_t len, int age_s)
 {
 	char p[640], *buf = calloc(1, len ? len : 1);
-	struct timeval tv[2];
 	int fd;
 
 	snprintf(p, sizeof(p), "%s/%s", root, rel);
@@ -101,23 +111,16 @@ static void put(const char *rel, size_t len, int age_s)
 	assert_int_equal(write(fd, buf, len), (ssize_t)len);
 	close(fd);
 	free(buf);
-	gettimeofday(&tv[0], NULL);
-	tv[0].tv_sec -= age_s;
-	tv[1] = tv[0];
-	assert_int_equal(utimes(p, tv), 0);
+	age(p, age_s);
 }
 
 static void mk(const char *rel, int age_s)
 {
 	char p[640];
-	struct timeval tv[2];
 
 	snprintf(p, sizeof(p), "%s/%s", root, rel);
 	assert_int_equal(mkdir(p, 0700), 0);
-	gettimeofday(&tv[0], NULL);
-	tv[0].tv_sec -= age_s;
-	tv[1] = tv[0];
-	assert_int_equal(utimes(p, tv), 0);
+	age(p, age_s);
 }
 
 static bool exists(const char *rel)
@@ -141,14 +144,7 @@ static void incident(const char *name, size_t kib, int age_s)
 	snprintf(p, sizeof(p), "out/%s/capture.jsonl.gz", name);
 	put(p, kib * 1024 - 4096, age_s);
 	snprintf(p, sizeof(p), "%s/out/%s", root, name);
-	{
-		struct timeval tv[2];
-
-		gettimeofday(&tv[0], NULL);
-		tv[0].tv_sec -= age_s;
-		tv[1] = tv[0];
-		assert_int_equal(utimes(p, tv), 0);
-	}
+	age(p, age_s);
 }
 
 /* a queue item of sink dir SINK, enqueued age_s ago */
@@ -239,15 +235,8 @@ static void test_apply(void **state)
 	item("webhook", "q", 450, 32, q_old, sizeof(q_old));
 	mk("out/20260101-000002-svc-1", 0);             /* capture data only: a render that never finished */
 	put("out/20260101-000002-svc-1/capture.jsonl.gz", 16384, 400);
-	{
-		struct timeval tv[2];
-
-		gettimeofday(&tv[0], NULL);
-		tv[0].tv_sec -= 400;
-		tv[1] = tv[0];
-		snprintf(p, sizeof(p), "%s/out/20260101-000002-svc-1", root);
-		utimes(p, tv);
-	}
+	snprintf(p, sizeof(p), "%s/out/20260101-000002-svc-1", root);
+	age(p, 400);
 	item("pyroscope", "parked", 350, 32, q_locked, sizeof(q_locked)); /* its queue is held below */
 	incident("20260101-000003-svc-1", 64, 300);
 	item("webhook", "gaveup", 200, 16, q_new, sizeof(q_new));

@@ -21,6 +21,7 @@
 #include "util/outdir.h"
 #include "cli/deliver_flags.h"
 #include "util/parse.h"
+#include "watch/diskcap.h"
 #include "watch/exposition.h"
 #include "watch/listen.h"
 #include "watch/watch.h"
@@ -38,7 +39,7 @@ enum opt_id {
 	O_METRICS_URL, O_METRIC, O_QUANTILE, O_PROMETHEUS, O_QUERY, O_PROBE, O_PSI,
 	O_THRESHOLD, O_FOR, O_INTERVAL, O_POLL_TIMEOUT, O_ON_NO_DATA,
 	O_WINDOW, O_BEFORE, O_MAX_WINDOW, O_BASELINE, O_COOLDOWN, O_MAX_PER_HOUR,
-	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALERT_MATCH, O_KEEP, O_KEEP_BYTES, O_CONFIG, O_HELP,
+	O_OUT, O_STATE_DIR, O_LISTEN, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALERT_MATCH, O_KEEP, O_KEEP_BYTES, O_MAX_DISK, O_CONFIG, O_HELP,
 };
 
 static const struct option own_opts[] = {
@@ -72,6 +73,7 @@ static const struct option own_opts[] = {
 	{ "alert-match", required_argument, NULL, O_ALERT_MATCH },
 	{ "keep", required_argument, NULL, O_KEEP },
 	{ "keep-bytes", required_argument, NULL, O_KEEP_BYTES },
+	{ "max-disk", required_argument, NULL, O_MAX_DISK },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -108,6 +110,8 @@ struct wcfg {
 	struct capture_flags cf;
 	struct deliver_flags df;
 	uint64_t keep_n, keep_bytes;
+	uint64_t max_disk;
+	bool max_disk_set;         /* unset: a tenth of --out's file system, at most 4 GiB */
 };
 
 static void usage(FILE *f)
@@ -116,7 +120,7 @@ static void usage(FILE *f)
 		"usage: stalltrap watch (--pid PID[,PID...] | --name COMM | --cgroup PATH) <metric source...>\n"
 		"                       [--threshold 200ms] [--for 2s] [--interval 500ms] [--poll-timeout D]\n"
 		"                       [--on-no-data breach|skip] [--window 15s] [--before 10s] [--max-window 60s]\n"
-		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR]\n"
+		"                       [--baseline 5m] [--cooldown 5m] [--max-per-hour 6] [--out DIR] [--max-disk SIZE]\n"
 		"                       [--state-dir DIR] [--listen ADDR:PORT] [--token-file FILE]\n"
 		"                       [--alert-match LABEL=VALUE...] [--tls-cert FILE --tls-key FILE]\n"
 		"                       [--config FILE] [record's capture flags]\n"
@@ -156,6 +160,9 @@ static void usage(FILE *f)
 		"  --state-dir DIR also holds the delivery queue (deliver/): put it on persistent storage\n"
 		"  --keep N            keep the newest N incidents under --out (the oldest go first)\n"
 		"  --keep-bytes SIZE   keep the incidents under --out within SIZE (e.g. 500M, 2G)\n"
+		"  --max-disk SIZE     --out, capture data and the delivery queue together within SIZE, the\n"
+		"                      oldest removed first; default a tenth of --out's file system, at most\n"
+		"                      4G; 0: off\n"
 		"  --config FILE       'key = value' lines, keys are the long flags; flags win\n");
 	deliver_flags_usage(f);
 	fprintf(f, "capture flags, as for record (--bpf-stats also gives /metrics the BPF run time):\n");
@@ -373,6 +380,11 @@ static int apply(struct wcfg *c, int id, const char *v, bool cli)
 	case O_KEEP:
 		if (parse_u64(v, 1, 1000000, &c->keep_n))
 			return usage_error("invalid --keep '%s': expected a number of incidents, 1 or more", v);
+		return 0;
+	case O_MAX_DISK:
+		if (parse_size(v, &c->max_disk))
+			return usage_error("invalid --max-disk '%s': expected a size such as 512M or 2G (0: off)", v);
+		c->max_disk_set = true;
 		return 0;
 	case O_KEEP_BYTES:
 		if (parse_size(v, &c->keep_bytes) || !c->keep_bytes)
@@ -854,6 +866,7 @@ int cmd_watch(int argc, char **argv)
 		}
 		/* incidents and files a killed watcher was writing */
 		outdir_clean_stale(o.out_dir, OUTDIR_STALE_AGE_S);
+		o.max_disk = c.max_disk_set ? c.max_disk : diskcap_default(o.out_dir);
 	}
 	{
 		/* before watch_run starts any thread: capabilities are per thread,

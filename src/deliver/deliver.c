@@ -78,11 +78,12 @@ struct sink {
 	bool idle;                  /* under d->lock: nothing queued (send waits for it) */
 	/* the head of the queue, as loaded */
 	char head[64];
+	char busy[64];              /* under d->lock: the item an attempt is sending ("": none) */
 	json_t *head_meta;
 	uint64_t head_next_mono;
 	struct active act[MAX_ACTIVE];
 	size_t nact;
-	atomic_uint_least64_t delivered, retries, failures, parked, gaveup, queue_errors, resolved, resent;
+	atomic_uint_least64_t delivered, retries, failures, parked, gaveup, queue_errors, resolved, resent, dropped;
 	atomic_uint_least64_t depth, parked_now;
 	atomic_int_least64_t oldest_ns;  /* real ns of the oldest queued item, 0: none */
 };
@@ -452,8 +453,8 @@ static void add_active(struct sink *s, const char *name, const char *id, const j
 	a->next_mono = mono_ns() + s->d->c.resend_ns;
 }
 
-/* Delivers the head of the queue once. */
-static void attempt_head(struct sink *s)
+/* Delivers the head of the queue once (marked busy by attempt_head). */
+static void attempt_head_(struct sink *s)
 {
 	struct deliver *d = s->d;
 	json_t *meta = s->head_meta;
@@ -567,6 +568,30 @@ static void attempt_head(struct sink *s)
 			logf_(d, "%s: cannot record the parts of %s already sent: %s; they are sent again (same sample "
 			      "id)", sink_names[s->kind], id, strerror(-ret));
 	}
+}
+
+/* attempt_head_, with the head marked busy meanwhile: deliver_queue_drop
+ * leaves an item in flight alone, and one it dropped just before is not sent. */
+static void attempt_head(struct sink *s)
+{
+	struct deliver *d = s->d;
+	char p[4200];
+	bool gone;
+
+	pthread_mutex_lock(&d->lock);
+	snprintf(p, sizeof(p), "%s/q/%s.json", s->dir, s->head);
+	gone = access(p, F_OK) != 0;
+	if (!gone)
+		snprintf(s->busy, sizeof(s->busy), "%s", s->head);
+	pthread_mutex_unlock(&d->lock);
+	if (gone) {
+		drop_head(s);
+		return;
+	}
+	attempt_head_(s);
+	pthread_mutex_lock(&d->lock);
+	s->busy[0] = '\0';
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void remove_active(struct sink *s, size_t i)
@@ -972,6 +997,43 @@ int deliver_unpark(struct deliver *d)
 	return total;
 }
 
+bool deliver_queue_owned(const struct deliver *d, enum sink_kind k)
+{
+	return d && k < SINK_N && d->sinks[k].lock_fd >= 0;
+}
+
+bool deliver_queue_busy(struct deliver *d, enum sink_kind k, const char *name)
+{
+	bool busy;
+
+	if (!deliver_queue_owned(d, k))
+		return false;
+	pthread_mutex_lock(&d->lock);
+	busy = !strcmp(d->sinks[k].busy, name);
+	pthread_mutex_unlock(&d->lock);
+	return busy;
+}
+
+int deliver_queue_drop(struct deliver *d, enum sink_kind k, const char *sub, const char *name)
+{
+	struct sink *s;
+	int ret;
+
+	if (!deliver_queue_owned(d, k))
+		return -ENOENT;
+	s = &d->sinks[k];
+	pthread_mutex_lock(&d->lock);
+	/* under the lock attempt_head marks its item: neither races the other */
+	ret = !strcmp(sub, "q") && !strcmp(s->busy, name) ? -EBUSY : queue_drop_item(s->dir, sub, name);
+	pthread_mutex_unlock(&d->lock);
+	if (ret)
+		return ret;
+	atomic_fetch_add(&s->dropped, 1);
+	if (s->started)
+		kick(s); /* its depth and head are news */
+	return 0;
+}
+
 int deliver_held_by(const struct deliver *d, enum sink_kind k)
 {
 	return d->sinks[k].held_by;
@@ -1037,6 +1099,7 @@ void deliver_metrics_text(struct deliver *d, char *buf, size_t len, size_t *np)
 		{ "stalltrap_deliver_queue_errors_total", "counter", "Incidents that could not be queued (disk full, ...).", offsetof(struct sink, queue_errors) },
 		{ "stalltrap_deliver_alert_resends_total", "counter", "Alertmanager alerts re-sent while the service breached.", offsetof(struct sink, resent) },
 		{ "stalltrap_deliver_resolved_total", "counter", "Alertmanager alerts resolved after the service recovered.", offsetof(struct sink, resolved) },
+		{ "stalltrap_deliver_dropped_total", "counter", "Items removed unsent to keep within --max-disk (the oldest first).", offsetof(struct sink, dropped) },
 	};
 #define PUT(...) do { int k_ = snprintf(buf + n, len - n, __VA_ARGS__); if (k_ > 0 && (size_t)k_ < len - n) n += (size_t)k_; } while (0)
 	if (!d)

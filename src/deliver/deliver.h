@@ -105,6 +105,17 @@ int deliver_unpark(struct deliver *d);
  * -EAGAIN when another process holds a queue (it delivers what we queued). */
 int deliver_wait_idle(struct deliver *d, volatile int *stop);
 
+/* Whether this process delivers sink k's queue (it holds its lock). */
+bool deliver_queue_owned(const struct deliver *d, enum sink_kind k);
+/* Whether q/NAME of sink k is being sent now (an attempt in flight). */
+bool deliver_queue_busy(struct deliver *d, enum sink_kind k, const char *name);
+/* Drops the item SUB/NAME (SUB: q, parked or gaveup) of a queue this
+ * process delivers, unsent, and counts it (stalltrap_deliver_dropped_total):
+ * --max-disk's removal of the oldest. The caller logs it. Returns 0,
+ * -EBUSY (the item is in flight: it stays), -ENOENT (not our queue, or the
+ * item is gone) or another negative errno. */
+int deliver_queue_drop(struct deliver *d, enum sink_kind k, const char *sub, const char *name);
+
 /* The pid holding sink k's queue when it is not us (0: us). */
 int deliver_held_by(const struct deliver *d, enum sink_kind k);
 

@@ -273,3 +273,28 @@ void queue_remove(const char *sinkdir, const char *name)
 	snprintf(p, sizeof(p), "%s/q", sinkdir);
 	fsync_dir(p);
 }
+
+int queue_drop_item(const char *sinkdir, const char *sub, const char *name)
+{
+	char p[4096];
+	int ret = 0;
+
+	/* the .json first: without it the item is no longer queued */
+	snprintf(p, sizeof(p), "%s/%s/%s.json", sinkdir, sub, name);
+	if (unlink(p))
+		ret = -errno;
+	snprintf(p, sizeof(p), "%s/%s/%s.body", sinkdir, sub, name);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s", sinkdir, sub);
+	fsync_dir(p);
+	return ret;
+}
+
+int64_t queue_name_ns(const char *name)
+{
+	int64_t t = 0;
+
+	for (const char *p = name; *p >= '0' && *p <= '9' && t < INT64_MAX / 10 - 9; p++)
+		t = t * 10 + (*p - '0');
+	return t;
+}

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define QUEUE_MAX_ITEM (64u << 20)   /* bytes of one file we read back */
 
@@ -44,5 +45,10 @@ bool queue_is_done(const char *sinkdir, const char *id);
 int queue_move(const char *sinkdir, const char *name, const char *from, const char *to);
 /* Removes q/NAME.json, then its .body. */
 void queue_remove(const char *sinkdir, const char *name);
+/* Removes SUB/NAME.json (SUB: q, parked or gaveup), then its .body: an item
+ * dropped unsent. Returns 0 or a negative errno (-ENOENT: already gone). */
+int queue_drop_item(const char *sinkdir, const char *sub, const char *name);
+/* The enqueue time (real ns) an item's NAME starts with; 0 if it has none. */
+int64_t queue_name_ns(const char *name);
 
 #endif /* STALLTRAP_DELIVER_QUEUE_H */

@@ -136,6 +136,7 @@ int writer_write_incident(const struct capdata *cd, const struct writer_incident
 		json_object_set(extra, "trigger", (json_t *)inc->trigger);
 	base = baseline_json(inc);
 	json_object_set_new(extra, "baseline", base ? base : json_null());
+	json_object_set_new(extra, "max_disk", json_integer((json_int_t)inc->max_disk));
 	ret = writer_write(cd, dir, top, NULL, extra, inc->baseline, err, errlen);
 	json_decref(extra);
 	return ret;

@@ -51,6 +51,7 @@ struct writer_incident {
 	const json_t *trigger;          /* report.json's "trigger" as watch's sources describe it, or NULL */
 	const struct capdata *baseline; /* the window before cd's, or NULL */
 	const char *baseline_note;      /* no baseline: why (report.json's baseline.note); NULL: "baseline": null */
+	uint64_t max_disk;              /* report.json's "max_disk": the --max-disk in force, bytes (0: off) */
 };
 
 /* A watch incident's directory: writer_write (no summary) with report.json's

@@ -27,11 +27,13 @@
 #include "pipeline/writer.h"
 #include "symbolize/symbolize.h"
 #include "watch/control.h"
+#include "watch/diskcap.h"
 #include "watch/flight.h"
 #include "watch/listen.h"
 #include "watch/watch.h"
 #include "util/outdir.h"
 #include "util/timeutil.h"
+#include "util/units.h"
 
 /* The loop wakes at least this often (and at the incident's end). Results
  * carry their own timestamps, so a later pickup changes no decision; fewer
@@ -148,6 +150,7 @@ struct watch {
 	pthread_t writer;
 	bool writer_started;
 	atomic_uint_least64_t written, write_errors, jobs_dropped;
+	atomic_uint_least64_t disk_removed[DISKCAP_N], disk_removed_bytes, disk_bytes;
 
 	struct control *ctl;
 	struct listener *http;
@@ -327,6 +330,19 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	PUT("# TYPE stalltrap_watch_state gauge\n");
 	for (unsigned i = 0; i < 4; i++)
 		PUT("stalltrap_watch_state{state=\"%s\"} %d\n", states[i], s.state == (enum trigger_state)i);
+	PUT("# HELP stalltrap_watch_disk_removed_total What --max-disk removed, the oldest first.\n"
+	    "# TYPE stalltrap_watch_disk_removed_total counter\n");
+	for (unsigned i = 0; i < DISKCAP_N; i++)
+		PUT("stalltrap_watch_disk_removed_total{what=\"%s\"} %llu\n", diskcap_what_name((enum diskcap_what)i),
+		    (unsigned long long)atomic_load(&w->disk_removed[i]));
+	PUT("# TYPE stalltrap_watch_disk_removed_bytes_total counter\nstalltrap_watch_disk_removed_bytes_total %llu\n",
+	    (unsigned long long)atomic_load(&w->disk_removed_bytes));
+	PUT("# HELP stalltrap_watch_disk_bytes Bytes under --out and the delivery queue, as last measured.\n"
+	    "# TYPE stalltrap_watch_disk_bytes gauge\nstalltrap_watch_disk_bytes %llu\n",
+	    (unsigned long long)atomic_load(&w->disk_bytes));
+	PUT("# HELP stalltrap_watch_disk_max_bytes --max-disk (0: off).\n"
+	    "# TYPE stalltrap_watch_disk_max_bytes gauge\nstalltrap_watch_disk_max_bytes %llu\n",
+	    (unsigned long long)w->o->max_disk);
 #undef PUT
 	deliver_metrics_text(w->dlv, buf, len, &n);
 }
@@ -349,6 +365,28 @@ static void free_job(struct job *j)
 	free(j);
 }
 
+/* --max-disk, at start and around each incident (on the writer thread
+ * once it runs: one walk at a time). active: a directory of --out to keep. */
+static void disk_cap(struct watch *w, const char *active)
+{
+	struct diskcap_cfg c = { .out_dir = w->o->out_dir, .state_dir = w->o->state_dir, .max_bytes = w->o->max_disk,
+				 .active = active, .dlv = w->dlv, .log = deliver_log };
+	struct diskcap_result r;
+	int ret;
+
+	if (!w->o->max_disk)
+		return;
+	ret = diskcap_apply(&c, &r);
+	if (ret < 0) {
+		logline("max-disk: cannot read %s: %s", w->o->out_dir, strerror(-ret));
+		return;
+	}
+	for (unsigned i = 0; i < DISKCAP_N; i++)
+		atomic_fetch_add(&w->disk_removed[i], r.removed[i]);
+	atomic_fetch_add(&w->disk_removed_bytes, r.removed_bytes);
+	atomic_store(&w->disk_bytes, r.bytes);
+}
+
 /* A written incident: to the sinks' queues (before retention may remove
  * its directory: each item holds what it needs), then --keep/--keep-bytes. */
 static void hand_over(struct watch *w, const struct job *j)
@@ -368,6 +406,7 @@ static void hand_over(struct watch *w, const struct job *j)
 		if (ret < 0)
 			logline("retention: cannot read %s: %s", w->o->out_dir, strerror(-ret));
 	}
+	disk_cap(w, strrchr(j->dir, '/') + 1);
 }
 
 static void *writer_main(void *arg)
@@ -392,11 +431,14 @@ static void *writer_main(void *arg)
 		w->writing = true;
 		pthread_mutex_unlock(&w->lock);
 
+		/* room first: the oldest go before the new one takes its space */
+		disk_cap(w, NULL);
 		/* written under a hidden name and renamed: an incident directory is complete when it appears */
 		ret = mkdir(j->tmp, 0700) ? -errno : 0;
 		if (!ret) {
 			struct writer_incident inc = { .trigger_ns = j->trigger_ns, .trigger = j->trigger,
-						       .baseline = j->base, .baseline_note = j->base_note };
+						       .baseline = j->base, .baseline_note = j->base_note,
+						       .max_disk = w->o->max_disk };
 			struct symbolize_late_opts lo = { .timeout_ns = w->o->debuginfod_timeout_ns };
 			struct symbolize_late_result lr;
 
@@ -1047,6 +1089,15 @@ int watch_run(const struct watch_opts *o)
 		ret = deliver_start(&w->dlv, &dc, err, sizeof(err));
 		if (ret)
 			goto fail;
+	}
+	/* after deliver_start: the queues this process delivers are known */
+	if (o->max_disk) {
+		char cap[32];
+
+		units_fmt_bytes(cap, sizeof(cap), o->max_disk);
+		logline("max-disk: %s (%llu bytes) for %s and %s/deliver", cap, (unsigned long long)o->max_disk,
+			o->out_dir, o->state_dir);
+		disk_cap(w, NULL);
 	}
 
 	ro = o->ro;

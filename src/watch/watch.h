@@ -50,6 +50,7 @@ struct watch_opts {
 	uint64_t debuginfod_timeout_ns; /* symbolize_late's deadline, in the writer thread */
 	const struct deliver_cfg *deliver; /* the sinks (--alertmanager, ...), or NULL */
 	uint64_t keep_n, keep_bytes;  /* --keep, --keep-bytes: retention of --out (0: none) */
+	uint64_t max_disk;            /* --max-disk: --out, capture data and the queue together (0: off; diskcap.h) */
 };
 
 /* Runs until SIGTERM/SIGINT (a capture in progress is finished and written

@@ -30,8 +30,12 @@ start_watch() {
 }
 
 # watch_metric NAME: the watcher's own metric (first sample of that name)
+# (the page is read whole first: awk's early exit would close the pipe on
+# curl, whose exit 23 fails the pipeline under pipefail)
 watch_metric() {
-	curl -s -m 2 "http://127.0.0.1:$WATCH_PORT/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'
+	local page
+	page=$(curl -s -m 2 "http://127.0.0.1:$WATCH_PORT/metrics") || return 1
+	awk -v n="$1" '$1 == n { print $2; exit }' <<<"$page"
 }
 
 # metric_at_least NAME VALUE: succeeds once the watcher's metric is >= VALUE

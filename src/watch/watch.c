@@ -467,9 +467,12 @@ static void *writer_main(void *arg)
 			atomic_fetch_add(&w->write_errors, 1);
 			logline("incident not written: %s", err);
 		} else {
-			atomic_fetch_add(&w->written, 1);
 			logline("incident written: %s (%zu blocks)", j->dir, j->cd->nblocks);
 			hand_over(w, j);
+			/* counted once handed over: a reader of captures_total finds
+			 * the log line, the queue items, and --keep and --max-disk
+			 * applied */
+			atomic_fetch_add(&w->written, 1);
 		}
 		free_job(j);
 		/* an incident's capdata, its baseline and the writer's buffers

@@ -1,5 +1,6 @@
 /* capture.c: probes the kernel, loads and drives the offcpu BPF programs, hands out their records as capture.h's plain structs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -942,15 +943,16 @@ static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cn
 	*misses += info.recursion_misses;
 }
 
+/* read(2), not stdio: the governor asks every second for days */
 static bool sysctl_stats_on(void)
 {
 	char v = '0';
-	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	int fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
 
-	if (f) {
-		if (fread(&v, 1, 1, f) != 1)
+	if (fd >= 0) {
+		if (read(fd, &v, 1) != 1)
 			v = '0';
-		fclose(f);
+		close(fd);
 	}
 	return v == '1';
 }
@@ -967,6 +969,11 @@ static void all_prog_stats(struct capture *c, uint64_t *run_ns, uint64_t *run_cn
 			continue;
 		prog_stats(p, run_ns, run_cnt, misses);
 	}
+}
+
+uint64_t capture_records(const struct capture *c)
+{
+	return c->records;
 }
 
 void capture_cost(struct capture *c, struct capture_cost *out)

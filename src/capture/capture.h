@@ -231,6 +231,9 @@ struct capture_cost {
 	bool stats_on;
 };
 void capture_cost(struct capture *c, struct capture_cost *out);
+/* Records read from the rings so far: no syscall, for deciding whether
+ * capture_cost() is worth its syscalls. */
+uint64_t capture_records(const struct capture *c);
 /* The overhead governor's threshold: blocks shorter than ns are only counted,
  * as below --min-block (0: --min-block alone). Takes effect at once. */
 void capture_set_block_floor(struct capture *c, uint64_t ns);

@@ -66,6 +66,7 @@ struct recorder {
 	uint64_t ustack_bytes, ustack_copies;   /* the blocks' user stacks, as copied */
 	struct governor gov;                    /* the overhead governor (governor.h) */
 	bool gov_measured;                      /* its cost came from the kernel's BPF stats */
+	uint64_t gov_records;                   /* capture_records() at its last step */
 	uint64_t outside_maps_unavailable; /* a holder's or waker's process gone before its maps were read */
 	bool stopped;
 };
@@ -627,8 +628,19 @@ static void sample_memory(struct recorder *r, uint64_t now)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-			continue;
+		/* strtoull, not sscanf: five times a second for days, and
+		 * sscanf's stdio machinery costs more than the read */
+		{
+			char *end;
+
+			errno = 0;
+			size = strtoull(buf, &end, 10);
+			if (end == buf || *end != ' ' || errno)
+				continue;
+			resident = strtoull(end + 1, &end, 10);
+			if (end == buf || (*end != ' ' && *end != '\n') || errno)
+				continue;
+		}
 		m.pid = (int32_t)tp->pid;
 		m.ts_ns = now;
 		m.rss_bytes = resident * (uint64_t)r->page_size;
@@ -662,10 +674,17 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 		r->last_mem_ns = now;
 		sample_memory(r, now);
 	}
-	if (r->gov.budget > 0 && now - r->gov.last_t >= GOV_INTERVAL_NS) {
+	if (r->gov.budget > 0 && now - r->gov.last_t >= GOV_INTERVAL_NS &&
+	    (r->gov.floor_ns || capture_records(r->cap) != r->gov_records)) {
+		/* the governor can only raise the floor while it is not acting,
+		 * and a higher floor drops records: with none written since the
+		 * last step there is nothing it could act on, so the BPF run
+		 * time (a syscall per program) is not read; the next step's
+		 * load then spans the skipped seconds */
 		struct capture_cost cc;
 
 		capture_cost(r->cap, &cc);
+		r->gov_records = cc.records;
 		r->gov_measured = cc.stats_on && cc.run_cnt;
 		if (governor_step(&r->gov, now, r->gov_measured ? cc.run_ns : cc.records * GOV_EST_RECORD_NS))
 			capture_set_block_floor(r->cap, r->gov.floor_ns);

@@ -376,11 +376,25 @@ static int parse_sample(struct expo *e, char *p, size_t line, char *err, size_t 
 	return 0;
 }
 
+/* Whether the sample line at q can belong to family (NAME, NAME_bucket,
+ * NAME_sum, NAME_count, ...): a prefix test, no parsing. */
+static bool maybe_family(const char *q, const char *family, size_t flen)
+{
+	return !strncmp(q, family, flen) &&
+	       (q[flen] == '{' || q[flen] == ' ' || q[flen] == '\t' || q[flen] == '_');
+}
+
 int expo_parse(const char *text, size_t len, struct expo **out, char *err, size_t errlen)
+{
+	return expo_parse_only(text, len, NULL, out, err, errlen);
+}
+
+int expo_parse_only(const char *text, size_t len, const char *family, struct expo **out, char *err,
+		    size_t errlen)
 {
 	struct expo *e;
 	char *p, *next;
-	size_t line = 0;
+	size_t line = 0, flen = family ? strlen(family) : 0;
 	int ret = 0;
 
 	*out = NULL;
@@ -412,7 +426,7 @@ int expo_parse(const char *text, size_t len, struct expo **out, char *err, size_
 		if (nl > p && nl[-1] == '\r')
 			nl[-1] = '\0';
 		q = skip_blank(p);
-		if (!*q)
+		if (!*q || (family && *q != '#' && !maybe_family(q, family, flen)))
 			continue;
 		ret = *q == '#' ? parse_comment(e, q, line, err, errlen)
 				: parse_sample(e, q, line, err, errlen);

@@ -62,6 +62,12 @@ struct expo;
 /* Parses text (len bytes, need not be NUL-terminated). Returns 0 and *out,
  * or -EINVAL (malformed, reason and line in err), -E2BIG, -ENOMEM. */
 int expo_parse(const char *text, size_t len, struct expo **out, char *err, size_t errlen);
+/* The same, but sample lines that cannot belong to family (see
+ * expo_sel.name) are skipped unread, unchecked: for polls after a full
+ * parse has accepted the exposition once, where the other families' lines
+ * are most of the work. Comment lines are all parsed. */
+int expo_parse_only(const char *text, size_t len, const char *family, struct expo **out, char *err,
+		    size_t errlen);
 void expo_free(struct expo *e);
 size_t expo_count(const struct expo *e);
 const struct expo_sample *expo_sample(const struct expo *e, size_t i);

@@ -44,6 +44,7 @@ struct source {
 	struct hist_bucket prev[HIST_MAX_BUCKETS];
 	size_t nprev;
 	bool has_prev;
+	bool seen_whole;          /* a full parse accepted the exposition and found the metric */
 	double prev_count;           /* summaries: _count at the previous poll */
 	atomic_bool moving;          /* the count moved since the last rearm */
 	/* TCP */
@@ -286,7 +287,10 @@ static void poll_metrics(struct source *src, struct source_result *r, int *fatal
 		snprintf(r->detail, sizeof(r->detail), "HTTP status %ld", status);
 		return;
 	}
-	ret = expo_parse(src->body.data ? src->body.data : "", src->body.len, &e, perr, sizeof(perr));
+	/* the whole exposition is checked until it has been accepted once;
+	 * after that only the asked family's lines are parsed */
+	ret = expo_parse_only(src->body.data ? src->body.data : "", src->body.len,
+			      src->seen_whole ? src->sel.name : NULL, &e, perr, sizeof(perr));
 	if (ret) {
 		r->obs = TO_ERROR;
 		snprintf(r->detail, sizeof(r->detail), "unparseable exposition: %s", perr);
@@ -299,6 +303,7 @@ static void poll_metrics(struct source *src, struct source_result *r, int *fatal
 		*fatal = -ENOENT;
 		goto cleanup;
 	}
+	src->seen_whole = true;
 	quantile_name(src->cfg.quantile, qn, sizeof(qn));
 	if (src->type == EXPO_HISTOGRAM) {
 		double les[HIST_MAX_BUCKETS], counts[HIST_MAX_BUCKETS];

@@ -35,10 +35,13 @@
 #include "util/timeutil.h"
 #include "util/units.h"
 
-/* The loop wakes at least this often (and at the incident's end). Results
- * carry their own timestamps, so a later pickup changes no decision; fewer
- * wakeups keep the idle cost down. */
+/* The loop wakes at least this often (and at the incident's end), the
+ * longer tick while every source is calm (state ok, nothing breaching).
+ * Results carry their own timestamps, so a later pickup changes no
+ * decision; fewer wakeups keep the idle cost down. The tick stays: the BPF
+ * ring buffer wakes user space only at half full. */
 #define LOOP_TICK_MS 500
+#define LOOP_TICK_CALM_MS 1000
 #define MANUAL_QUEUE 64u
 #define WRITER_QUEUE 4u
 #define METRICS_EVERY_NS 1000000000ull
@@ -157,6 +160,8 @@ struct watch {
 	struct metrics_snap snap;
 	uint64_t last_metrics, last_counters;
 	uint64_t rec_drops, bpf_run_ns;      /* the recorder's, read every COUNTERS_EVERY_NS */
+	atomic_bool scraped;                 /* /metrics asked since the counters were read */
+	bool calm;                           /* state ok and no source breaching at the last wakeup */
 	struct deliver *dlv;                 /* the sinks, or NULL */
 };
 
@@ -289,6 +294,7 @@ static void metrics_text(void *arg, char *buf, size_t len)
 	size_t n = 0;
 	static const char *const states[] = { "ok", "breaching", "capturing", "cooldown" };
 
+	atomic_store(&w->scraped, true);
 	pthread_mutex_lock(&w->lock);
 	s = w->snap;
 	pthread_mutex_unlock(&w->lock);
@@ -817,7 +823,10 @@ static void update_metrics(struct watch *w, uint64_t now)
 	s.incident_errors = atomic_load(&w->write_errors);
 	s.incidents_dropped = atomic_load(&w->jobs_dropped);
 	s.results_dropped = sources_dropped(w->src);
-	if (rec && now - w->last_counters >= COUNTERS_EVERY_NS) {
+	/* a syscall per BPF program: only for someone who reads them (a
+	 * scrape shows what the last one's asking read, at most
+	 * COUNTERS_EVERY_NS plus a scrape interval old) */
+	if (rec && now - w->last_counters >= COUNTERS_EVERY_NS && atomic_exchange(&w->scraped, false)) {
 		w->last_counters = now;
 		w->rec_drops = w->bpf_run_ns = 0;
 		{
@@ -900,12 +909,12 @@ static int watch_loop(struct watch *w)
 		struct trigger_action act;
 		enum trigger_state st;
 		uint64_t now, deadline;
-		int timeout = LOOP_TICK_MS;
+		int timeout = w->calm ? LOOP_TICK_CALM_MS : LOOP_TICK_MS;
 		size_t n;
 
 		now = mono_ns();
 		deadline = trigger_next_deadline(w->trig);
-		if (deadline > now && deadline - now < (uint64_t)LOOP_TICK_MS * 1000000ull)
+		if (deadline > now && deadline - now < (uint64_t)timeout * 1000000ull)
 			timeout = (int)((deadline - now) / 1000000ull) + 1;
 		ret = flight_poll(w->flight, timeout);
 		if (ret < 0 && ret != -EINTR && !poll_failed) /* EINTR: a signal (SIGUSR1, SIGTERM) */
@@ -938,12 +947,14 @@ static int watch_loop(struct watch *w)
 		drain_manual(w, now);
 
 		st = trigger_state(w->trig, now);
-		if (w->dlv) {
+		{
 			bool breaching = st == TS_BREACHING || st == TS_CAPTURING;
 
 			for (size_t i = 0; !breaching && i < sources_count(w->src); i++)
 				breaching = trigger_breaching(w->trig, (unsigned)i, NULL);
-			deliver_set_breaching(w->dlv, breaching);
+			if (w->dlv)
+				deliver_set_breaching(w->dlv, breaching);
+			w->calm = st == TS_OK && !breaching && !stopping;
 		}
 		if (st != w->state) {
 			char status[64];

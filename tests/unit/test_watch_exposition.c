@@ -101,6 +101,56 @@ static void test_parse_bad(void **state)
 	}
 }
 
+/* After the first poll only the asked family is parsed: its samples, and
+ * its readers' answers, are those of the full parse; other families' lines,
+ * even malformed ones, are skipped; its own malformed lines still fail. */
+static void test_parse_only(void **state)
+{
+	static const char other_bad[] = "# TYPE rpc_seconds summary\n"
+					 "rpc_secondsX{ 1\n"
+					 "rpc_seconds{quantile=\"0.99\"} 0.25\n"
+					 "rpc_seconds_count 400\n"
+					 "other{{{ junk\n";
+	static const char own_bad[] = "rpc_seconds{quantile=\"0.99\" 0.25\n";
+	struct expo *e = NULL, *all = NULL;
+	struct expo_sel sel;
+	char err[256] = "";
+	double les[8], counts[8], lesa[8], countsa[8], v, c;
+	enum expo_type t;
+	int n;
+
+	(void)state;
+	assert_int_equal(expo_sel_parse("http_request_duration_seconds{method=\"GET\"}", &sel, err, sizeof(err)), 0);
+	assert_int_equal(expo_parse(good, strlen(good), &all, err, sizeof(err)), 0);
+	assert_int_equal(expo_parse_only(good, strlen(good), sel.name, &e, err, sizeof(err)), 0);
+	assert_int_equal(expo_count(e), 8);
+	for (size_t i = 0; i < expo_count(e); i++)
+		assert_int_equal(strncmp(expo_sample(e, i)->name, sel.name, strlen(sel.name)), 0);
+	assert_int_equal(expo_metric_type(e, &sel, &t), 0);
+	assert_int_equal(t, EXPO_HISTOGRAM);
+	n = expo_read_histogram(e, &sel, les, counts, 8);
+	assert_int_equal(n, expo_read_histogram(all, &sel, lesa, countsa, 8));
+	assert_int_equal(n, 3);
+	assert_memory_equal(les, lesa, sizeof(les[0]) * 3);
+	assert_memory_equal(counts, countsa, sizeof(counts[0]) * 3);
+	expo_free(e);
+	expo_free(all);
+	expo_sel_release(&sel);
+
+	assert_int_equal(expo_sel_parse("rpc_seconds", &sel, err, sizeof(err)), 0);
+	assert_int_not_equal(expo_parse(other_bad, strlen(other_bad), &e, err, sizeof(err)), 0);
+	assert_int_equal(expo_parse_only(other_bad, strlen(other_bad), sel.name, &e, err, sizeof(err)), 0);
+	assert_int_equal(expo_count(e), 2);
+	assert_int_equal(expo_metric_type(e, &sel, &t), 0);
+	assert_int_equal(t, EXPO_SUMMARY);
+	assert_int_equal(expo_read_summary(e, &sel, 0.99, &v, &c), 0);
+	assert_true(v == 0.25 && c == 400);
+	expo_free(e);
+	assert_int_equal(expo_parse_only(own_bad, strlen(own_bad), sel.name, &e, err, sizeof(err)), -EINVAL);
+	assert_null(e);
+	expo_sel_release(&sel);
+}
+
 static void test_selectors(void **state)
 {
 	static const struct { const char *in; int ret; const char *name; size_t nlabels; } cases[] = {
@@ -236,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_parse_only),
 		cmocka_unit_test(test_selectors),
 		cmocka_unit_test(test_readers),
 		cmocka_unit_test(test_inferred_types),

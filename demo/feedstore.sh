@@ -31,3 +31,22 @@ feedstore_start() {
 	FEEDSTORE_PORT=$(jq -r .port <<<"$line")
 	[[ $FEEDSTORE_PORT =~ ^[0-9]+$ ]]
 }
+
+# feedstore_log2_slots [MAX]: prints the table size (log2 of its slots) for
+# this machine: the largest K up to MAX (default 24) whose peak, the old
+# table of 2^K 352-byte slots plus the doubled one (3 x 352 x 2^K bytes),
+# leaves 3 GiB of MemAvailable free; 20 at least. The freeze lasts as long as
+# the kernel takes to fault the doubled table in: measured on these VMs
+# 2.4-4.6 GB/s (README "The demo's sizing"), so 2^24 slots (11 GiB doubled)
+# freeze 2.6-4.9 s, above the 2.2 s the origin's trigger needs.
+feedstore_log2_slots() {
+	local max=${1:-24} k avail_kb
+	avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	for ((k = max; k > 20; k--)); do
+		(((3 * 352 << k) / 1024 + 3 * 1048576 <= avail_kb)) && break
+	done
+	echo "$k"
+}
+
+# feedstore_gib LOG2 [FACTOR]: FACTOR x 352 x 2^LOG2 bytes in GiB, 2 decimals
+feedstore_gib() { awk -v k="$1" -v f="${2:-1}" 'BEGIN { printf "%.2f", f * 352 * 2 ^ k / 2 ^ 30 }'; }

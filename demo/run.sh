@@ -6,10 +6,12 @@
 # the cause. A second phase runs the same service with --preallocate, the
 # incident's fix: nothing fires, and the memory paid up front is printed.
 #
-# Usage: demo/run.sh [--short] [--phase freeze|preallocate|both] [--out DIR] [--alertmanager URL|local]
+# Usage: demo/run.sh [--short] [--phase freeze|preallocate|both] [--out DIR] [--alertmanager URL|local] [--log2-slots K]
 #   --short    the CI variant: a 5 s window, 5 s of history, an earlier doubling
 #   --alertmanager URL   the watcher delivers the incident there (local: the demo
 #              starts Debian's prometheus-alertmanager on loopback) and shows the alert
+#   --log2-slots K  the table's 2^K slots of 352 bytes (default: the largest up
+#              to 24 whose peak, 3 x 352 x 2^K bytes, leaves 3 GiB of MemAvailable)
 # Writes DIR/summary.json, and each phase's logs and incidents under DIR/<phase>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ PHASES="freeze preallocate"
 WINDOW=15s BEFORE=10s GROW_AFTER=15 AFTER_GROW=20 PAST_DUE=8
 RATE=200 CONNS=8
 AM_URL=
+LOG2=
 
 die() { echo "demo: $*" >&2; exit 1; }
 # shellcheck source-path=SCRIPTDIR source=feedstore.sh
@@ -42,7 +45,11 @@ while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || die "--alertmanager needs a URL (or local)"
 		case $2 in http://* | https://* | local) AM_URL=$2 ;; *) die "invalid --alertmanager '$2': an http(s) URL or local" ;; esac
 		shift ;;
-	-h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--log2-slots)
+		[ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge 16 ] && [ "$2" -le 26 ] ||
+			die "invalid --log2-slots '${2:-}': an integer from 16 to 26"
+		LOG2=$2; shift ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift
@@ -50,6 +57,8 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root: stalltrap's recorder loads BPF programs"
 for b in "$ST" "$FS" "$LG"; do [ -x "$b" ] || die "$b is not built (run make)"; done
 command -v jq >/dev/null || die "jq is missing (make deps installs it)"
+[ -n "$LOG2" ] || LOG2=$(feedstore_log2_slots)
+TABLE_GIB=$(feedstore_gib "$LOG2") DOUBLED_GIB=$(feedstore_gib "$LOG2" 2)
 
 PIDS=()
 cleanup() {
@@ -71,11 +80,11 @@ run_phase() {
 	D=$OUT/$name
 	mkdir -p "$D"
 	if [ "$*" = --preallocate ]; then
-		echo "demo: [$name] starting the feed store with --preallocate: the doubled 2.75 GiB table reserved at start"
+		echo "demo: [$name] starting the feed store with --preallocate: the doubled $DOUBLED_GIB GiB table reserved at start"
 	else
-		echo "demo: [$name] starting the feed store: a 1.375 GiB hash table that crosses 7/8 full in ${GROW_AFTER} s and doubles"
+		echo "demo: [$name] starting the feed store: a $TABLE_GIB GiB hash table (2^$LOG2 slots) that crosses 7/8 full in ${GROW_AFTER} s and doubles to $DOUBLED_GIB GiB"
 	fi
-	feedstore_start "$D/feedstore.log" 90 PIDS "$FS" --grow-after "$GROW_AFTER" "$@" ||
+	feedstore_start "$D/feedstore.log" 90 PIDS "$FS" --log2-slots "$LOG2" --grow-after "$GROW_AFTER" "$@" ||
 		die "[$name] the feed store did not start: $(tail -3 "$D/feedstore.log")"
 	local fs=$FEEDSTORE_PID port=$FEEDSTORE_PORT
 	jq -r '"demo: [\(if .preallocate then "preallocate" else "freeze" end)] ready in \(.startup_s) s: pid \(.pid), \(.slots) slots, \(.entries) feeds, RSS \(.rss_kb / 1048576 * 100 | floor / 100) GiB"' \

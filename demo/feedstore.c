@@ -27,10 +27,11 @@
  * feedstore_request_duration_seconds (from the request line's arrival to the
  * response's completion) and the table's gauges.
  *
- * Sizes, for a 2-core, 24 GiB machine whose first touch of memory is slow:
- * 2^22 slots of 352 bytes (1.375 GiB) double to 2.75 GiB, a 4.1 GiB peak:
- * the most that keeps a cold first touch of the new array above 2.5 s, the
- * freeze the origin's trigger needs (demo/README.md).
+ * Sizes: --log2-slots K gives 2^K slots of 352 bytes; the default, 22
+ * (1.375 GiB doubling to 2.75 GiB), is for tries by hand. demo/run.sh picks K
+ * for the machine (24 on a 2-core, 24 GiB VM: 5.5 GiB doubling to 11 GiB),
+ * since the freeze lasts as long as the kernel takes to fault the new array
+ * in, and the origin's trigger needs more than 2.2 s of it (demo/README.md).
  *
  * Prints JSON lines on stdout: "ready" (port, pid, table, rss), "grow_start",
  * "grow_populated" (how long the MAP_POPULATE took), "grow_end".

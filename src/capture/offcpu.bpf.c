@@ -155,6 +155,17 @@ struct {
 	__type(value, struct st_hot);
 } hot SEC(".maps");
 
+/* Everything of an st_hot but its owner. */
+static __always_inline void hot_copy(struct st_hot *dst, const struct st_hot *src)
+{
+	dst->ts_out = src->ts_out;
+	dst->woken_ns = src->woken_ns;
+	dst->below_ns = src->below_ns;
+	dst->below_count = src->below_count;
+	dst->state = src->state;
+	dst->flags = src->flags;
+}
+
 /* task's st_hot, its task storage s at hand. create: at its first
  * switch-out (or seed), a slot is sought for it, once; the slot then
  * takes what its task storage held. */
@@ -180,12 +191,7 @@ static __always_inline struct st_hot *hot_in(struct task_struct *task, struct st
 	s->flags |= ST_TF_HOT_TRIED;
 	if (__sync_val_compare_and_swap(&h->task, 0, (__u64)task))
 		return &s->hot;	/* another live thread's: its id is this one's modulo the slots */
-	h->ts_out = s->hot.ts_out;
-	h->woken_ns = s->hot.woken_ns;
-	h->below_ns = s->hot.below_ns;
-	h->below_count = s->hot.below_count;
-	h->state = s->hot.state;
-	h->flags = s->hot.flags;
+	hot_copy(h, &s->hot);
 	s->hot_idx = idx;
 	s->flags |= ST_TF_HOT_SLOT;
 	return h;
@@ -225,12 +231,7 @@ static __always_inline void hot_release(struct task_struct *task, struct st_task
 	h = bpf_map_lookup_elem(&hot, &idx);
 	if (!h || h->task != (__u64)task)
 		return;
-	s->hot.ts_out = h->ts_out;
-	s->hot.woken_ns = h->woken_ns;
-	s->hot.below_ns = h->below_ns;
-	s->hot.below_count = h->below_count;
-	s->hot.state = h->state;
-	s->hot.flags = h->flags;
+	hot_copy(&s->hot, h);
 	h->ts_out = h->woken_ns = h->below_ns = h->below_count = 0;
 	h->state = h->flags = 0;
 	asm volatile("" ::: "memory");

@@ -191,7 +191,17 @@ static __always_inline struct st_hot *hot_in(struct task_struct *task, struct st
 	s->flags |= ST_TF_HOT_TRIED;
 	if (__sync_val_compare_and_swap(&h->task, 0, (__u64)task))
 		return &s->hot;	/* another live thread's: its id is this one's modulo the slots */
-	hot_copy(h, &s->hot);
+	/* A free slot is all zeroes (hot_release()). Only the thread itself
+	 * writes its st_hot, but for a waker on another CPU, which may find the
+	 * slot already: what a waker writes is merged, not overwritten. */
+	h->ts_out = s->hot.ts_out;
+	h->below_ns = s->hot.below_ns;
+	h->below_count = s->hot.below_count;
+	h->state = s->hot.state;
+	if (s->hot.flags)
+		h->flags |= s->hot.flags;
+	if (s->hot.woken_ns)
+		h->woken_ns = s->hot.woken_ns;
 	s->hot_idx = idx;
 	s->flags |= ST_TF_HOT_SLOT;
 	return h;

@@ -469,6 +469,35 @@ static struct bpf_program *path_prog(struct offcpu_bpf *skel, enum capture_path 
 }
 
 /* The feature a program serves, or -1 (needed by every capture). */
+/* The hot map's slots (offcpu.bpf.c): one per possible thread id when
+ * pid_max allows (then no two live threads share one), a power of two.
+ * STALLTRAP_HOT_SLOTS=N (tests): N at most, so that threads share slots and
+ * the ones left out keep their state in task storage. */
+static __u32 hot_slots(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	unsigned long max = ST_HOT_SLOTS_MAX;
+	__u32 slots = 1024;
+
+	if (getenv("STALLTRAP_HOT_SLOTS")) {
+		unsigned long want = strtoul(getenv("STALLTRAP_HOT_SLOTS"), NULL, 10);
+
+		for (slots = 1; slots * 2 <= want && slots < ST_HOT_SLOTS_MAX; slots <<= 1)
+			;
+		if (f)
+			fclose(f);
+		return slots;
+	}
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = ST_HOT_SLOTS_MAX;
+		fclose(f);
+	}
+	while (slots < max && slots < ST_HOT_SLOTS_MAX)
+		slots <<= 1;
+	return slots;
+}
+
 static int prog_feature(struct offcpu_bpf *skel, const struct bpf_program *p)
 {
 	const struct { struct bpf_program *p; int feat; } map[] = {
@@ -526,6 +555,12 @@ static int load_once(struct capture *c, const struct capture_opts *o, enum captu
 		strncpy((char *)skel->rodata->targ_comm, o->name, ST_COMM_LEN - 1);
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
+	{
+		__u32 slots = hot_slots();
+
+		bpf_map__set_max_entries(skel->maps.hot, slots);
+		skel->rodata->hot_mask = slots - 1;
+	}
 	bpf_object__for_each_program(p, skel->obj) {
 		int feat = prog_feature(skel, p);
 		bool load = feat >= 0 ? c->features[feat].on : true;

@@ -136,21 +136,38 @@ struct st_proc_event {
 #define ST_TF_FLUSHED (1u << 8)   /* the end flush has emitted this thread */
 
 #define ST_TF_MM (1u << 9)        /* its mm is registered in target_mms */
+#define ST_TF_HOT_SLOT (1u << 10) /* its st_hot is in the hot map, at hot_idx */
+#define ST_TF_HOT_TRIED (1u << 11) /* a hot map slot was sought for it (once) */
+
+/* Slots of the hot map at most (one per thread id, modulo): 48 bytes each. */
+#define ST_HOT_SLOTS_MAX 65536
+
+/* What every context switch, switch-in and wakeup of a target thread reads
+ * or writes: in an array map slot of its own (indexed by thread id, owned
+ * by its task_struct's address), which the verifier inlines, instead of
+ * task storage, whose lookup is a helper call; in its task storage
+ * (st_task_state.hot) when another thread holds that slot. */
+struct st_hot {
+	__u64 task;             /* the owner's task_struct (a slot's tag); 0: free */
+	__u64 ts_out;           /* switch-out time; 0 while on CPU */
+	__u64 woken_ns;         /* its first wakeup seen (or one racing with the switch-out) */
+	__u64 below_ns;
+	__u64 below_count;
+	__u32 state;
+	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks, ST_BF_WOKEN_IRQ, ST_TF_MM */
+};
 
 /* Per-thread state in task storage. */
 struct st_task_state {
-	__u64 ts_out;           /* switch-out time; 0 while on CPU */
-	__u64 below_ns;
-	__u64 below_count;
+	struct st_hot hot;      /* unless ST_TF_HOT_SLOT: then in the hot map */
 	__u64 blocks;
-	__u32 state;
-	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks, ST_TF_* */
+	__u32 hot_idx;          /* ST_TF_HOT_SLOT: its slot */
+	__u32 flags;            /* ST_TF_FLUSHED, ST_TF_HOT_* */
 	/* lock wait in progress (between lock:contention_begin and _end) */
 	__u64 lock_addr;
 	__u32 lock_flags;
 	__u32 lock_kind;        /* enum st_wait_kind */
 	/* who woke the current block */
-	__u64 woken_ns;         /* its first wakeup seen (or one racing with the switch-out) */
 	__u64 waker_seq;
 	__u32 waker_tid, waker_pid;
 	/* mmap_lock hold in progress, and totals over the window */

@@ -41,6 +41,7 @@ const volatile __u64 waker_min_ns = 1000000;   /* blocks at least this long get 
 const volatile bool wakers_traced = false;      /* handle_waking is loaded: a long sleep without a waker is a drop */
 const volatile bool kstack_cache = true;        /* reuse a thread's kernel stacks when verified */
 const volatile __u32 kc_check_every = ST_KC_CHECK_EVERY; /* every Nth cache hit walks too, and compares */
+const volatile __u32 hot_mask = ST_HOT_SLOTS_MAX - 1; /* the hot map's slots - 1 (a power of two - 1) */
 
 /* Run-time state (bss), read by user space through the skeleton's mmap. */
 struct st_drops drops = {};
@@ -139,6 +140,113 @@ struct {
 	__type(key, __u32);
 	__type(value, struct switch_stamp);
 } stamp SEC(".maps");
+
+/* Target threads' st_hot, one slot per thread id modulo the slots (sized
+ * at load to pid_max, at most ST_HOT_SLOTS_MAX: then no two live threads
+ * share a slot), owned by the task that took it first (st_hot.task) until
+ * it exits (hot_release()). An array lookup is inlined: task storage's is a
+ * helper call, ~7 ns a run on each of sched_switch, the switch-in and
+ * sched_waking. A thread whose slot another holds keeps its st_hot in its
+ * task storage. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ST_HOT_SLOTS_MAX);
+	__type(key, __u32);
+	__type(value, struct st_hot);
+} hot SEC(".maps");
+
+/* Everything of an st_hot but its owner. */
+static __always_inline void hot_copy(struct st_hot *dst, const struct st_hot *src)
+{
+	dst->ts_out = src->ts_out;
+	dst->woken_ns = src->woken_ns;
+	dst->below_ns = src->below_ns;
+	dst->below_count = src->below_count;
+	dst->state = src->state;
+	dst->flags = src->flags;
+}
+
+/* task's st_hot, its task storage s at hand. create: at its first
+ * switch-out (or seed), a slot is sought for it, once; the slot then
+ * takes what its task storage held. */
+static __always_inline struct st_hot *hot_in(struct task_struct *task, struct st_task_state *s, bool create)
+{
+	__u32 idx = task->pid & hot_mask;
+	struct st_hot *h = bpf_map_lookup_elem(&hot, &idx);
+
+	if (h && h->task == (__u64)task)
+		return h;
+	if (s->flags & ST_TF_HOT_SLOT) {
+		/* under the thread id it had then: a non-leader thread's exec
+		 * takes the leader's */
+		idx = s->hot_idx & hot_mask;
+		h = bpf_map_lookup_elem(&hot, &idx);
+		if (h && h->task == (__u64)task)
+			return h;
+		s->flags &= ~ST_TF_HOT_SLOT;	/* (released: hot_release() clears the flag first) */
+		return &s->hot;
+	}
+	if (!create || (s->flags & ST_TF_HOT_TRIED) || !h)
+		return &s->hot;
+	s->flags |= ST_TF_HOT_TRIED;
+	if (__sync_val_compare_and_swap(&h->task, 0, (__u64)task))
+		return &s->hot;	/* another live thread's: its id is this one's modulo the slots */
+	/* A free slot is all zeroes (hot_release()). Only the thread itself
+	 * writes its st_hot, but for a waker on another CPU, which may find the
+	 * slot already: what a waker writes is merged, not overwritten. */
+	h->ts_out = s->hot.ts_out;
+	h->below_ns = s->hot.below_ns;
+	h->below_count = s->hot.below_count;
+	h->state = s->hot.state;
+	if (s->hot.flags)
+		h->flags |= s->hot.flags;
+	if (s->hot.woken_ns)
+		h->woken_ns = s->hot.woken_ns;
+	s->hot_idx = idx;
+	s->flags |= ST_TF_HOT_SLOT;
+	return h;
+}
+
+/* task's st_hot, with no task storage lookup when it has a slot. NULL: it
+ * has no state (create: no task storage could be had, counted). */
+static __always_inline struct st_hot *hot_of(struct task_struct *task, bool create)
+{
+	__u32 idx = task->pid & hot_mask;
+	struct st_hot *h = bpf_map_lookup_elem(&hot, &idx);
+	struct st_task_state *s;
+
+	if (h && h->task == (__u64)task)
+		return h;
+	s = bpf_task_storage_get(&tstate, task, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!s) {
+		if (create)
+			__sync_fetch_and_add(&drops.task_storage_full, 1);
+		return NULL;
+	}
+	return hot_in(task, s, create);
+}
+
+/* When a thread exits, its slot is freed (and what it held goes back to
+ * its task storage, for what the thread does until it is gone), so that a
+ * slot's owner is always alive: a task_struct's address never names two. */
+static __always_inline void hot_release(struct task_struct *task, struct st_task_state *s)
+{
+	struct st_hot *h;
+	__u32 idx;
+
+	if (!(s->flags & ST_TF_HOT_SLOT))
+		return;
+	s->flags &= ~ST_TF_HOT_SLOT;
+	idx = s->hot_idx & hot_mask;
+	h = bpf_map_lookup_elem(&hot, &idx);
+	if (!h || h->task != (__u64)task)
+		return;
+	hot_copy(&s->hot, h);
+	h->ts_out = h->woken_ns = h->below_ns = h->below_count = 0;
+	h->state = h->flags = 0;
+	asm volatile("" ::: "memory");
+	h->task = 0;
+}
 
 static __always_inline bool is_target(__u32 tgid)
 {
@@ -672,6 +780,7 @@ static __always_inline int on_switch_in(void *ctx)
 	struct st_task_state *s;
 	struct switch_stamp *st;
 	struct scratch *sc;
+	struct st_hot *h;
 	__u64 now, ts, dur, cached = 0;
 	__u32 zero = 0, ulen;
 	bool direct = false;
@@ -683,36 +792,39 @@ static __always_inline int on_switch_in(void *ctx)
 		cached = st->next == (__u64)task ? st->ts : 0;
 		st->next = 0;
 	}
-	s = bpf_task_storage_get(&tstate, task, 0, 0);
-	if (!s || !s->ts_out)
+	h = hot_of(task, false);
+	if (!h || !h->ts_out)
 		return 0;
-	ts = s->ts_out;
+	ts = h->ts_out;
 	/* Bystanders' switch-ins leave the stamp alone, so it can outlive the
 	 * switch it was taken at: one taken before this thread's own switch-out
 	 * is not this switch's. */
 	if (cached < ts)
 		cached = 0;
 	now = cached ? cached : bpf_ktime_get_ns();
-	s->ts_out = 0;
+	h->ts_out = 0;
 	dur = now - ts;
 	if (dur < min_block_ns || dur < gov_min_block_ns) {
-		s->below_ns += dur;
-		s->below_count++;
-		s->flags &= ~ST_BF_WOKEN_IRQ;
-		s->woken_ns = 0;
+		h->below_ns += dur;
+		h->below_count++;
+		h->flags &= ~ST_BF_WOKEN_IRQ;
+		h->woken_ns = 0;
 		return 0;
 	}
+	s = bpf_task_storage_get(&tstate, task, 0, 0);
+	if (!s)
+		return 0;
 	sc = bpf_map_lookup_elem(&scratch_in, &zero);
 	if (!sc)
 		return 0;
 	ulen = fill_current(ctx, sc, ST_EV_BLOCK, true, s, ST_USTACK_SMALL, &direct);
 	sc->ev.start_ns = ts;
 	sc->ev.dur_ns = dur;
-	sc->ev.state = s->state;
-	sc->ev.flags |= s->flags & (ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
-	if (wakers_traced && !s->waker_seq && !(s->flags & ST_BF_WOKEN_IRQ) && s->state != ST_STATE_RUNNABLE &&
-	    dur >= waker_min_ns && !(s->woken_ns && s->woken_ns + ST_WAKE_RACE_NS >= ts &&
-				     (s->woken_ns < ts || s->woken_ns - ts < waker_min_ns)))
+	sc->ev.state = h->state;
+	sc->ev.flags |= h->flags & (ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
+	if (wakers_traced && !s->waker_seq && !(h->flags & ST_BF_WOKEN_IRQ) && h->state != ST_STATE_RUNNABLE &&
+	    dur >= waker_min_ns && !(h->woken_ns && h->woken_ns + ST_WAKE_RACE_NS >= ts &&
+				     (h->woken_ns < ts || h->woken_ns - ts < waker_min_ns)))
 		__sync_fetch_and_add(&drops.waker_missing, 1);
 	/* still inside the lock's slow path: contention_end comes after this */
 	sc->ev.wait_kind = s->lock_kind;
@@ -723,8 +835,8 @@ static __always_inline int on_switch_in(void *ctx)
 	sc->ev.waker_pid = s->waker_pid;
 	s->waker_seq = 0;
 	s->waker_tid = s->waker_pid = 0;
-	s->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
-	s->woken_ns = 0;
+	h->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
+	h->woken_ns = 0;
 	s->blocks++;
 	__sync_fetch_and_add(&blocks_captured, 1);
 	if (direct) {
@@ -743,7 +855,7 @@ static __always_inline int on_switch_in(void *ctx)
 }
 
 /* Once per thread: remember its mm as a target's, for the mmap_lock hooks. */
-static __noinline void register_mm(struct st_task_state *s, __u32 tgid)
+static __noinline void register_mm(struct st_hot *h, __u32 tgid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 mm = (__u64)BPF_CORE_READ(task, mm);	/* a number, to hash */
@@ -755,39 +867,39 @@ static __noinline void register_mm(struct st_task_state *s, __u32 tgid)
 		__sync_fetch_and_add(&drops.target_mms_full, 1);
 	b = mm_bit(mm);
 	__sync_fetch_and_or(&mm_bits[(b / 64) & (MM_BITS_WORDS - 1)], 1ULL << (b & 63));
-	s->flags |= ST_TF_MM;
+	h->flags |= ST_TF_MM;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	struct st_task_state *s;
+	struct task_struct *cur = bpf_get_current_task_btf();
 	struct switch_stamp *st;
+	struct st_hot *h;
 	unsigned int state;
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 zero = 0, tgid = cur->tgid;
 
-	/* current is prev here; next is handled by on_switch_in when it resumes */
+	/* current is prev here; next is handled by on_switch_in when it resumes.
+	 * (tgid from current's task_struct: a load, where
+	 * bpf_get_current_pid_tgid() is a helper call) */
 	if (!is_target(tgid))
 		return 0;
-	s = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s) {
-		__sync_fetch_and_add(&drops.task_storage_full, 1);
+	h = hot_of(cur, true);
+	if (!h)
 		return 0;
-	}
 	if (has_prev_state_arg)
 		state = (unsigned int)ctx[3];
 	else
 		state = BPF_CORE_READ(prev, __state);
-	s->state = classify_state(preempt, state);
-	s->ts_out = bpf_ktime_get_ns();
+	h->state = classify_state(preempt, state);
+	h->ts_out = bpf_ktime_get_ns();
 	st = bpf_map_lookup_elem(&stamp, &zero);
 	if (st) {
 		st->next = (__u64)next;
-		st->ts = s->ts_out;
+		st->ts = h->ts_out;
 	}
-	if (!(s->flags & ST_TF_MM))
-		register_mm(s, tgid);
+	if (!(h->flags & ST_TF_MM))
+		register_mm(h, tgid);
 	return 0;
 }
 
@@ -990,30 +1102,33 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 {
 	struct st_task_state *s;
 	struct scratch *sc;
+	struct st_hot *h;
 	__u32 zero = 0, ulen;
-	__u64 seq, now;
+	__u64 seq, now, ts;
 
 	if (!is_target(p->tgid))
 		return 0;
+	h = hot_of(p, false);
+	if (!h)
+		return 0;
+	/* the first wakeup of a sleep ends it (a later one needs no clock);
+	 * one before the switch-out's timestamp raced with it; a preempted
+	 * thread is not woken */
+	ts = h->ts_out;
+	if (ts && h->woken_ns >= ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	h->woken_ns = now;
+	if (!ts || h->state == ST_STATE_RUNNABLE || now - ts < waker_min_ns)
+		return 0;	/* a short sleep, even if the CPU comes later: no waker wanted */
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
 	if (!s)
 		return 0;
-	now = bpf_ktime_get_ns();
-	/* the first wakeup of a sleep ends it; one before the switch-out's
-	 * timestamp raced with it; a preempted thread is not woken */
-	if (!s->ts_out || s->woken_ns >= s->ts_out) {
-		if (!s->ts_out)
-			s->woken_ns = now;
-		return 0;
-	}
-	s->woken_ns = now;
-	if (s->state == ST_STATE_RUNNABLE || now - s->ts_out < waker_min_ns)
-		return 0;	/* a short sleep, even if the CPU comes later: no waker wanted */
 	sc = bpf_map_lookup_elem(&scratch_wake, &zero);
 	if (!sc)
 		return 0;
 	if (in_interrupt_ctx(sc)) {
-		s->flags |= ST_BF_WOKEN_IRQ;
+		h->flags |= ST_BF_WOKEN_IRQ;
 		return 0;
 	}
 	seq = __sync_fetch_and_add(&waker_seq, 1) + 1;
@@ -1236,6 +1351,7 @@ int BPF_PROG(handle_exec, struct task_struct *p)
 static __always_inline void emit_thread(struct task_struct *task, struct st_task_state *s)
 {
 	struct st_thread_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct st_hot *h = hot_in(task, s, false);
 
 	if (!e) {
 		__sync_fetch_and_add(&drops.meta_ringbuf_full, 1);
@@ -1245,8 +1361,8 @@ static __always_inline void emit_thread(struct task_struct *task, struct st_task
 	e->hdr.size = sizeof(*e);
 	e->pid = BPF_CORE_READ(task, tgid);
 	e->tid = BPF_CORE_READ(task, pid);
-	e->below_ns = s->below_ns;
-	e->below_count = s->below_count;
+	e->below_ns = h->below_ns;
+	e->below_count = h->below_count;
 	e->blocks = s->blocks;
 	e->hold_ns = s->hold_ns;
 	e->holds = s->holds;
@@ -1272,6 +1388,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	/* outside threads matter only as mmap_lock holders of a target */
 	if (s && (target || s->holds))
 		emit_thread(task, s);
+	if (s)
+		hot_release(task, s);
 	if (!target)
 		return 0;
 	/* the group is gone when no thread of it is alive any more */
@@ -1336,19 +1454,21 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 				       struct scratch *sc)
 {
 	struct st_task_state *s = bpf_task_storage_get(&tstate, task, 0, 0);
+	struct st_hot *h;
 	__u32 ulen = 0;
 	long n;
 
 	if (!s || (s->flags & ST_TF_FLUSHED))
 		return;
-	if (sc && s->ts_out && now > s->ts_out && now - s->ts_out >= min_block_ns) {
+	h = hot_in(task, s, false);
+	if (sc && h->ts_out && now > h->ts_out && now - h->ts_out >= min_block_ns) {
 		sc->ev.hdr.type = ST_EV_BLOCK;
 		sc->ev.pid = tgid;
 		sc->ev.tid = task->pid;
-		sc->ev.start_ns = s->ts_out;
-		sc->ev.dur_ns = now - s->ts_out;
-		sc->ev.state = s->state;
-		sc->ev.flags = ST_BF_IN_PROGRESS | (s->flags & ST_BF_BEGAN_BEFORE);
+		sc->ev.start_ns = h->ts_out;
+		sc->ev.dur_ns = now - h->ts_out;
+		sc->ev.state = h->state;
+		sc->ev.flags = ST_BF_IN_PROGRESS | (h->flags & ST_BF_BEGAN_BEFORE);
 		BPF_CORE_READ_STR_INTO(&sc->ev.comm, task, comm);
 		n = bpf_get_task_stack(task, sc->payload, ST_KSTACK_DEPTH * sizeof(__u64), 0);
 		sc->ev.nkips = n > 0 ? n / sizeof(__u64) : 0;
@@ -1377,7 +1497,7 @@ static __always_inline void flush_task(struct task_struct *task, __u32 tgid, __u
 sent:
 		__sync_fetch_and_add(&blocks_captured, 1);
 		s->blocks++;
-		s->ts_out = 0;
+		h->ts_out = 0;
 	}
 	emit_thread(task, s);
 	s->flags |= ST_TF_FLUSHED;
@@ -1436,6 +1556,7 @@ int iter_tasks(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct st_task_state *s;
+	struct st_hot *h;
 	__u32 tgid;
 	__u64 now;
 
@@ -1465,11 +1586,12 @@ int iter_tasks(struct bpf_iter__task *ctx)
 			learn_top_vma(task, s);
 		if (state == TASK_RUNNING || task->on_cpu)
 			return 0;
-		if (s->ts_out)	/* switched out after we attached: the exact time is known */
+		h = hot_in(task, s, true);
+		if (h->ts_out)	/* switched out after we attached: the exact time is known */
 			return 0;
-		s->ts_out = now - seed_ago(cur, task);
-		s->state = classify_state(false, state);
-		s->flags = ST_BF_BEGAN_BEFORE;
+		h->ts_out = now - seed_ago(cur, task);
+		h->state = classify_state(false, state);
+		h->flags = ST_BF_BEGAN_BEFORE | (h->flags & ST_TF_MM);
 		return 0;
 	}
 	return 0;

@@ -21,7 +21,7 @@ FS=$PWD/build/demo/feedstore
 LG=$PWD/build/demo/loadgen
 OUT=/tmp/stalltrap-demo
 PHASES="freeze preallocate"
-WINDOW=15s BEFORE=10s GROW_AFTER=15 AFTER_GROW=20 PAST_DUE=8
+WINDOW=15s BEFORE=10s GROW_AFTER=12 AFTER_GROW=20 PAST_DUE=8
 RATE=200 CONNS=8
 AM_URL=
 LOG2=

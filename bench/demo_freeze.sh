@@ -43,6 +43,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 need_cmd jq awk
+[ -z "$LOG2" ] || [[ $LOG2 =~ ^[0-9]+$ && $LOG2 -ge 16 && $LOG2 -le 26 ]] ||
+	die "invalid --log2-slots '$LOG2': an integer from 16 to 26"
 [ -n "$LOG2" ] || LOG2=$(feedstore_log2_slots)
 [ -n "$GOAL_PEAK" ] || GOAL_PEAK=$(awk -v g="$(feedstore_gib "$LOG2" 3)" 'BEGIN { printf "%.2f", g * 1.05 }')
 echo "table: 2^$LOG2 slots, $(feedstore_gib "$LOG2") GiB doubling to $(feedstore_gib "$LOG2" 2) GiB" >&2

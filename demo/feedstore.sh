@@ -37,7 +37,7 @@ feedstore_start() {
 # table of 2^K 352-byte slots plus the doubled one (3 x 352 x 2^K bytes),
 # leaves 3 GiB of MemAvailable free; 20 at least. The freeze lasts as long as
 # the kernel takes to fault the doubled table in: measured on these VMs
-# 2.4-4.6 GB/s (README "The demo's sizing"), so 2^24 slots (11 GiB doubled)
+# 2.4-4.6 GB/s (demo/README.md "Sizing, measured"), so 2^24 slots (11 GiB doubled)
 # freeze 2.6-4.9 s, above the 2.2 s the origin's trigger needs.
 feedstore_log2_slots() {
 	local max=${1:-24} k avail_kb

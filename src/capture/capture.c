@@ -468,26 +468,25 @@ static struct bpf_program *path_prog(struct offcpu_bpf *skel, enum capture_path 
 	return NULL;
 }
 
-/* The feature a program serves, or -1 (needed by every capture). */
 /* The hot map's slots (offcpu.bpf.c): one per possible thread id when
  * pid_max allows (then no two live threads share one), a power of two.
  * STALLTRAP_HOT_SLOTS=N (tests): N at most, so that threads share slots and
  * the ones left out keep their state in task storage. */
 static __u32 hot_slots(void)
 {
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	const char *env = getenv("STALLTRAP_HOT_SLOTS");
 	unsigned long max = ST_HOT_SLOTS_MAX;
 	__u32 slots = 1024;
+	FILE *f;
 
-	if (getenv("STALLTRAP_HOT_SLOTS")) {
-		unsigned long want = strtoul(getenv("STALLTRAP_HOT_SLOTS"), NULL, 10);
+	if (env) {
+		unsigned long want = strtoul(env, NULL, 10);
 
 		for (slots = 1; slots * 2 <= want && slots < ST_HOT_SLOTS_MAX; slots <<= 1)
 			;
-		if (f)
-			fclose(f);
 		return slots;
 	}
+	f = fopen("/proc/sys/kernel/pid_max", "r");
 	if (f) {
 		if (fscanf(f, "%lu", &max) != 1)
 			max = ST_HOT_SLOTS_MAX;
@@ -498,6 +497,7 @@ static __u32 hot_slots(void)
 	return slots;
 }
 
+/* The feature a program serves, or -1 (needed by every capture). */
 static int prog_feature(struct offcpu_bpf *skel, const struct bpf_program *p)
 {
 	const struct { struct bpf_program *p; int feat; } map[] = {

@@ -176,6 +176,10 @@ struct cap_sample {
 	uint32_t thread;
 	uint64_t ts_ns;
 	uint32_t ustack, kstack;
+	/* the thread's voluntary context switches so far (its nvcsw): a change
+	 * between two samples says it blocked, however briefly; 0: not known
+	 * (capture data written before it was recorded) */
+	uint64_t nvcsw;
 };
 
 /* The target's memory, sampled from sources that take no mmap_lock. */

@@ -413,6 +413,7 @@ static int read_sample(struct reader *r, json_t *o)
 
 	if ((err = reader_ref(r, o, "thread", false, cd->nthreads, "thread", &smp.thread)) ||
 	    (err = reader_u64(r, o, "ts_ns", &smp.ts_ns)) ||
+	    (err = reader_opt_u64(r, o, "nvcsw", &smp.nvcsw)) ||
 	    (err = reader_ref(r, o, "ustack", true, cd->nstacks, "stack", &smp.ustack)) ||
 	    (err = reader_ref(r, o, "kstack", true, cd->nstacks, "stack", &smp.kstack)) ||
 	    (err = check_stack_sides(r, "ustack", smp.ustack, "kstack", smp.kstack)))

@@ -168,18 +168,20 @@ static int write_block(gzFile gz, const struct cap_block *b, bool *bad)
 /* Samples can be millions: formatted directly, like blocks. */
 static int write_sample(gzFile gz, const struct cap_sample *smp, bool *bad)
 {
-	char buf[160], us[16], ks[16];
+	char buf[192], us[16], ks[16], nv[40] = "";
 	int len;
 
-	if (smp->ts_ns > INT64_MAX) {
+	if (smp->ts_ns > INT64_MAX || smp->nvcsw > INT64_MAX) {
 		*bad = true;
 		return 0;
 	}
 	fmt_id(us, sizeof(us), smp->ustack);
 	fmt_id(ks, sizeof(ks), smp->kstack);
+	if (smp->nvcsw)
+		snprintf(nv, sizeof(nv), ",\"nvcsw\":%" PRIu64, smp->nvcsw);
 	len = snprintf(buf, sizeof(buf),
 		       "{\"t\":\"sample\",\"thread\":%" PRIu32 ",\"ts_ns\":%" PRIu64
-		       ",\"ustack\":%s,\"kstack\":%s}\n", smp->thread, smp->ts_ns, us, ks);
+		       ",\"ustack\":%s,\"kstack\":%s%s}\n", smp->thread, smp->ts_ns, us, ks, nv);
 	if (gzwrite(gz, buf, (unsigned int)len) != len)
 		return gz_errno(gz);
 	return 0;

@@ -279,7 +279,8 @@ static void block_record(const struct st_block_event *ev, const uint64_t *kips, 
 	memcpy(r->args, ev->args, sizeof(r->args));
 	r->wait_kind = ev->wait_kind == ST_WAIT_MMAP_LOCK ? CAPTURE_WAIT_MMAP_LOCK :
 		       ev->wait_kind == ST_WAIT_KERNEL_LOCK ? CAPTURE_WAIT_KERNEL_LOCK : CAPTURE_WAIT_NONE;
-	r->wait_obj = ev->wait_obj;
+	r->wait_obj = ev->hdr.type == ST_EV_SAMPLE ? 0 : ev->wait_obj;
+	r->nvcsw = ev->hdr.type == ST_EV_SAMPLE ? ev->wait_obj : 0;
 	r->lock_flags = ev->lock_flags;
 	r->hold_mode = ev->aux == ST_HOLD_WRITE ? CAPTURE_HOLD_WRITE :
 		       ev->aux == ST_HOLD_DOWNGRADED ? CAPTURE_HOLD_DOWNGRADED : CAPTURE_HOLD_READ;

@@ -161,6 +161,8 @@ struct capture_record {
 	enum capture_wait wait_kind;
 	uint64_t wait_obj;              /* the contended lock's address */
 	uint32_t lock_flags;            /* lock:contention_begin flags */
+	/* sample: the thread's voluntary context switches so far (nvcsw) */
+	uint64_t nvcsw;
 	/* hold: its mode and whose mm it is */
 	enum capture_hold_mode hold_mode;
 	int32_t hold_mm_pid;

@@ -94,7 +94,8 @@ struct st_block_event {
 	char comm[ST_COMM_LEN];
 	__u64 regs[ST_NREGS];
 	__u64 args[4];          /* that syscall's first arguments (di, si, dx, r10) */
-	__u64 wait_obj;         /* ST_EV_BLOCK: the contended lock's address */
+	__u64 wait_obj;         /* ST_EV_BLOCK: the contended lock's address;
+	                         * ST_EV_SAMPLE: the thread's voluntary switches so far (nvcsw) */
 	__u32 wait_kind;        /* ST_EV_BLOCK: enum st_wait_kind */
 	__u32 lock_flags;       /* ST_EV_BLOCK: lock:contention_begin flags */
 	__u32 aux;              /* ST_EV_HOLD: ST_HOLD_*; */

@@ -1176,6 +1176,8 @@ int handle_sample(struct bpf_perf_event_data *ctx)
 	 * name differs: cs before 6.9, the csx union since) */
 	ulen = fill_current(ctx, sc, ST_EV_SAMPLE, (long)ctx->regs.ip < 0, NULL, ST_USTACK_SMALL, NULL);
 	sc->ev.start_ns = bpf_ktime_get_ns();
+	/* whether the thread blocked between two samples, however briefly */
+	sc->ev.wait_obj = bpf_get_current_task_btf()->nvcsw;
 	emit(sc, ulen, ST_USTACK_SMALL);
 	return 0;
 }

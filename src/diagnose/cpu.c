@@ -54,8 +54,12 @@ static int cmp_tcpu(const void *a, const void *b)
 	return diag_cmp(q->oncpu_ns, p->oncpu_ns) ?: diag_cmp(p->thread, q->thread);
 }
 
-/* A voluntary block (asleep or uninterruptible) ends a busy run; being
- * preempted does not: the thread still wanted the CPU. */
+/* A voluntary block (asleep or uninterruptible) ends a busy run, however
+ * short: a recorded block, or a change of the thread's count of voluntary
+ * switches between two samples (blocks under --min-block are not recorded;
+ * a server's thread serving thousands of requests a second blocks between
+ * each, and is not "running without blocking"). Being preempted does not:
+ * the thread still wanted the CPU. */
 static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 {
 	const struct capdata *cd = x->cd;
@@ -98,12 +102,14 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 			bool brk = false;
 
 			if (k > a) {
-				uint64_t prev = cd->samples[ci->tsamp[k - 1]].ts_ns;
+				const struct cap_sample *ps = &cd->samples[ci->tsamp[k - 1]],
+							*cs = &cd->samples[ci->tsamp[k]];
+				uint64_t prev = ps->ts_ns;
 
 				while (lo < nvb && cd->blocks[vb[lo]].thread == t &&
 				       cd->blocks[vb[lo]].start_ns <= prev)
 					lo++;
-				brk = ts - prev > 1000000000ull ||
+				brk = ts - prev > 1000000000ull || (ps->nvcsw && cs->nvcsw != ps->nvcsw) ||
 				      (lo < nvb && cd->blocks[vb[lo]].thread == t &&
 				       cd->blocks[vb[lo]].start_ns < ts);
 			}

@@ -390,6 +390,7 @@ static int on_record(void *arg, const struct capture_record *ev)
 	case CAPTURE_REC_SAMPLE: {
 		struct cap_sample smp = {
 			.thread = (uint32_t)th, .ts_ns = ev->start_ns, .ustack = u, .kstack = (uint32_t)ks,
+			.nvcsw = ev->nvcsw,
 		};
 
 		err = capdata_add_sample(&r->cd, &smp);

@@ -152,12 +152,19 @@ static inline void cb_hold(struct capbuild *b, const struct cap_hold *h)
 	CB_CHECK(capdata_add_hold(b->cd, h) == 0);
 }
 
+static inline void cb_sample_nv(struct capbuild *b, uint32_t thread, uint64_t ts_ns, uint32_t ustack,
+				uint32_t kstack, uint64_t nvcsw)
+{
+	struct cap_sample s = { .thread = thread, .ts_ns = ts_ns, .ustack = ustack, .kstack = kstack,
+				.nvcsw = nvcsw };
+
+	CB_CHECK(capdata_add_sample(b->cd, &s) == 0);
+}
+
 static inline void cb_sample(struct capbuild *b, uint32_t thread, uint64_t ts_ns, uint32_t ustack,
 			     uint32_t kstack)
 {
-	struct cap_sample s = { .thread = thread, .ts_ns = ts_ns, .ustack = ustack, .kstack = kstack };
-
-	CB_CHECK(capdata_add_sample(b->cd, &s) == 0);
+	cb_sample_nv(b, thread, ts_ns, ustack, kstack, 0);
 }
 
 static inline void cb_mem(struct capbuild *b, int32_t pid, uint64_t ts_ns, uint64_t rss_bytes,

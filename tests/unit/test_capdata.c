@@ -430,6 +430,7 @@ static void build_sample(struct capdata *cd)
 		assert_int_equal(capdata_add_sample(cd, &smp), 0);
 		smp.kstack = (uint32_t)sk;
 		smp.ustack = (uint32_t)snone;
+		smp.nvcsw = 123456789012ULL;	/* written only when known */
 		assert_int_equal(capdata_add_sample(cd, &smp), 0);
 		assert_int_equal(capdata_add_mem(cd, &mem), 0);
 		/* Sides are checked: a kernel stack is not a user stack. */
@@ -560,6 +561,7 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 		assert_true(a->samples[i].ts_ns == b->samples[i].ts_ns);
 		assert_int_equal(a->samples[i].ustack, b->samples[i].ustack);
 		assert_int_equal(a->samples[i].kstack, b->samples[i].kstack);
+		assert_true(a->samples[i].nvcsw == b->samples[i].nvcsw);
 	}
 	assert_int_equal(a->nmem, b->nmem);
 	for (i = 0; i < a->nmem; i++) {

@@ -115,14 +115,22 @@ static void block(struct blk b)
 #define B(...) block((struct blk){ .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .syscall = -1, \
 				   .waker = -1, __VA_ARGS__ })
 
-static void samples(uint32_t t, uint64_t from_ms, uint64_t to_ms, uint64_t every_ms, uint32_t us,
-		    uint32_t ks)
+/* nvcsw: the thread's voluntary switches at the first sample (0: not
+ * recorded), growing by nv_step at each sample after it */
+static void samples_nv(uint32_t t, uint64_t from_ms, uint64_t to_ms, uint64_t every_ms, uint32_t us,
+		       uint32_t ks, uint64_t nvcsw, uint64_t nv_step)
 {
 	struct capbuild b = cb_of(W);
 	uint64_t ms;
 
-	for (ms = from_ms; ms < to_ms; ms += every_ms)
-		cb_sample(&b, t, T0 + ms * MS, us, ks);
+	for (ms = from_ms; ms < to_ms; ms += every_ms, nvcsw += nv_step)
+		cb_sample_nv(&b, t, T0 + ms * MS, us, ks, nvcsw);
+}
+
+static void samples(uint32_t t, uint64_t from_ms, uint64_t to_ms, uint64_t every_ms, uint32_t us,
+		    uint32_t ks)
+{
+	samples_nv(t, from_ms, to_ms, every_ms, us, ks, 0, 0);
 }
 
 static void hold(uint32_t t, uint8_t mode, uint64_t start_ms, uint64_t dur_ms, int32_t sys,
@@ -648,6 +656,37 @@ static void build_busy_child(void)
 }
 
 /* A batch thread busy for 2 s that nothing waits on: not a freeze. */
+/* A database backend on-CPU most of 2.4 s while two other threads wait
+ * runnable behind it now and then. nv_step: its voluntary switches
+ * between two samples (0: it never blocked). */
+static void build_backend(uint64_t nv_step)
+{
+	uint32_t p = thread(PID + 2, "postgres"), a = thread(PID + 3, "postgres"), b = thread(PID + 4, "postgres");
+	uint32_t pu = U("_start;PostgresMain;exec_simple_query;ExecScan"), kp = K(K_PREEMPT), i;
+
+	window(3000);
+	samples_nv(p, 100, 2500, 10, pu, ST_NO_STACK, 40000, nv_step);
+	for (i = 0; i < 12; i++) {
+		B(.thread = a, .ustack = U("_start;PostgresMain;pq_getbyte"), .kstack = kp, .state = RUNNABLE,
+		  .start_ms = 200 + i * 200, .dur_ms = 20);
+		B(.thread = b, .ustack = U("_start;PostgresMain;pq_getbyte"), .kstack = kp, .state = RUNNABLE,
+		  .start_ms = 220 + i * 200, .dur_ms = 20);
+	}
+}
+
+/* It never blocked: a busy run, and the others queued behind it */
+static void build_backend_busy(void)
+{
+	build_backend(0);
+}
+
+/* It blocked between its statements (~70 µs each, under --min-block, so
+ * only its switch count shows them): serving, not a busy run */
+static void build_backend_serving(void)
+{
+	build_backend(140);
+}
+
 static void build_busy_unwaited(void)
 {
 	uint32_t t = thread(PID + 1, "compactor");
@@ -770,6 +809,10 @@ static const struct dcase cases[] = {
 	{ "per-connection threads are not event loops", build_per_connection, "none", 0, NULL,
 	  { "no stall", NULL, NULL }, NULL },
 	{ "a database's commits", build_commits, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "backend busy 2.4 s", build_backend_busy, "cpu_busy", PID + 2, "ExecScan",
+	  { "ran on-CPU for 2.4 s without blocking", "other threads waited", NULL }, "on-CPU for 2.4 s" },
+	{ "backend serving between short waits", build_backend_serving, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
 	{ "busy thread nothing waits on", build_busy_unwaited, "none", 0, NULL,
 	  { "ran on-CPU for 2.2 s without blocking, but nothing of the service waited on it", NULL, NULL },
 	  NULL },

@@ -58,6 +58,7 @@ __u64 gov_min_block_ns = 0;
 __u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
+__u64 clk_measured = 0, clk_suspect = 0;	/* switch_now()'s offset measures kept, and not */
 
 /* Target processes: a bitmap by tgid, one bit per possible pid. An array
  * lookup is inlined by the verifier, so the check every context switch pays is
@@ -126,20 +127,66 @@ SCRATCH_MAP(scratch_sample);    /* perf_event samples */
 SCRATCH_MAP(scratch_iter);      /* iter/task */
 SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts) */
 
-/* The timestamp sched_switch took for a target going off-CPU, and the task it
- * switched to: that task's switch-in, moments later on the same CPU in the
- * same __schedule(), reuses it instead of reading the clock again. Cleared at
- * every switch-in so that it is never used stale. */
-struct switch_stamp {
-	__u64 next;
-	__u64 ts;
+/* The switch path's clock. bpf_ktime_get_ns() costs ~28 ns a read here, and
+ * sched_switch and the switch-in would each read it for every switch of a
+ * target. The run queue's own clock (rq->clock, sched_clock) was updated by
+ * __schedule() just before the switch, on this CPU, and is a load: the
+ * switch-out and switch-in stamps are rq->clock plus this CPU's offset to
+ * CLOCK_MONOTONIC, which is measured again (one clock read) whenever the
+ * run queue's clock has moved on ST_CLK_REFRESH_NS since. Durations between
+ * the two stamps are sched_clock's, exact; the stamps themselves are on
+ * CLOCK_MONOTONIC within the time __schedule() takes from its clock update
+ * to the tracepoint (under a microsecond) plus the two clocks' drift over
+ * one refresh period (NTP slews CLOCK_MONOTONIC by at most 500 ppm: 5 µs
+ * in 10 ms). A preemption that follows a wakeup reuses the clock of that
+ * wakeup's enqueue (the kernel skips the second update), so a preempted
+ * thread's runnable wait may start up to that early; a measure of the
+ * offset taken at such a switch is not kept. Kernels without
+ * group scheduling (no cfs_rq->rq) read bpf_ktime_get_ns() instead. */
+#define ST_CLK_REFRESH_NS 10000000ull	/* the offset is measured again after 10 ms */
+#define ST_CLK_STALE_NS 20000ull	/* a measure this much above the last is suspect */
+#define ST_CLK_TRUST_NS 1000000000ull	/* unless the last is 1 s old */
+struct switch_clock {
+	__u64 off;	/* CLOCK_MONOTONIC - rq->clock, when last measured */
+	__u64 at;	/* rq->clock then; 0: never */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct switch_stamp);
-} stamp SEC(".maps");
+	__type(value, struct switch_clock);
+} switch_clk SEC(".maps");
+
+/* task is current, so its run queue is this CPU's: reached through its fair
+ * class entity's cfs_rq (every task has one, whatever its class), as the
+ * per-CPU runqueues variable is not in kallsyms without KALLSYMS_ALL. */
+static __always_inline __u64 switch_now(struct task_struct *task)
+{
+	struct switch_clock *k;
+	__u32 zero = 0;
+	__u64 c, t;
+
+	if (!bpf_core_field_exists(struct cfs_rq, rq))
+		return bpf_ktime_get_ns();
+	k = bpf_map_lookup_elem(&switch_clk, &zero);
+	if (!k)
+		return bpf_ktime_get_ns();
+	c = task->se.cfs_rq->rq->clock;
+	if (k->at && c >= k->at && c - k->at < ST_CLK_REFRESH_NS)
+		return c + k->off;
+	t = bpf_ktime_get_ns();
+	/* A clock update the kernel skipped leaves c early and t - c too big:
+	 * such a measure is not kept unless the last one is old (the clocks
+	 * drift apart by 5 µs in 10 ms at most) */
+	if (k->at && c - k->at < ST_CLK_TRUST_NS && (__s64)(t - c - k->off) > (__s64)ST_CLK_STALE_NS) {
+		__sync_fetch_and_add(&clk_suspect, 1);
+		return t;
+	}
+	__sync_fetch_and_add(&clk_measured, 1);
+	k->off = t - c;
+	k->at = c;
+	return t;
+}
 
 /* Target threads' st_hot, one slot per thread id modulo the slots (sized
  * at load to pid_max, at most ST_HOT_SLOTS_MAX: then no two live threads
@@ -778,30 +825,21 @@ static __always_inline int on_switch_in(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_task_state *s;
-	struct switch_stamp *st;
 	struct scratch *sc;
 	struct st_hot *h;
-	__u64 now, ts, dur, cached = 0;
+	__u64 now, ts, dur;
 	__u32 zero = 0, ulen;
 	bool direct = false;
 
 	if (!is_target(task->tgid))
 		return 0;
-	st = bpf_map_lookup_elem(&stamp, &zero);
-	if (st) {
-		cached = st->next == (__u64)task ? st->ts : 0;
-		st->next = 0;
-	}
 	h = hot_of(task, false);
 	if (!h || !h->ts_out)
 		return 0;
 	ts = h->ts_out;
-	/* Bystanders' switch-ins leave the stamp alone, so it can outlive the
-	 * switch it was taken at: one taken before this thread's own switch-out
-	 * is not this switch's. */
-	if (cached < ts)
-		cached = 0;
-	now = cached ? cached : bpf_ktime_get_ns();
+	now = switch_now(task);
+	if ((__s64)(now - ts) < 0)	/* switched out and in within the clocks' error */
+		now = ts;
 	h->ts_out = 0;
 	dur = now - ts;
 	if (dur < min_block_ns || dur < gov_min_block_ns) {
@@ -874,10 +912,9 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	struct switch_stamp *st;
 	struct st_hot *h;
 	unsigned int state;
-	__u32 zero = 0, tgid = cur->tgid;
+	__u32 tgid = cur->tgid;
 
 	/* current is prev here; next is handled by on_switch_in when it resumes.
 	 * (tgid from current's task_struct: a load, where
@@ -892,12 +929,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	else
 		state = BPF_CORE_READ(prev, __state);
 	h->state = classify_state(preempt, state);
-	h->ts_out = bpf_ktime_get_ns();
-	st = bpf_map_lookup_elem(&stamp, &zero);
-	if (st) {
-		st->next = (__u64)next;
-		st->ts = h->ts_out;
-	}
+	h->ts_out = switch_now(cur);
 	if (!(h->flags & ST_TF_MM))
 		register_mm(h, tgid);
 	return 0;
@@ -1119,7 +1151,9 @@ int BPF_PROG(handle_waking, struct task_struct *p)
 		return 0;
 	now = bpf_ktime_get_ns();
 	h->woken_ns = now;
-	if (!ts || h->state == ST_STATE_RUNNABLE || now - ts < waker_min_ns)
+	/* (signed: the switch-out's stamp is the run queue's clock, within a
+	 * microsecond or so of this one: see switch_now()) */
+	if (!ts || h->state == ST_STATE_RUNNABLE || (__s64)(now - ts) < (__s64)waker_min_ns)
 		return 0;	/* a short sleep, even if the CPU comes later: no waker wanted */
 	s = bpf_task_storage_get(&tstate, p, 0, 0);
 	if (!s)

@@ -127,26 +127,14 @@ SCRATCH_MAP(scratch_sample);    /* perf_event samples */
 SCRATCH_MAP(scratch_iter);      /* iter/task */
 SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other starts) */
 
-/* The switch path's clock. bpf_ktime_get_ns() costs ~28 ns a read here, and
- * sched_switch and the switch-in would each read it for every switch of a
- * target. The run queue's own clock (rq->clock, sched_clock) was updated by
- * __schedule() just before the switch, on this CPU, and is a load: the
- * switch-out and switch-in stamps are rq->clock plus this CPU's offset to
- * CLOCK_MONOTONIC, which is measured again (one clock read) whenever the
- * run queue's clock has moved on ST_CLK_REFRESH_NS since. Durations between
- * the two stamps are sched_clock's, exact; the stamps themselves are on
- * CLOCK_MONOTONIC within the time __schedule() takes from its clock update
- * to the tracepoint (under a microsecond) plus the two clocks' drift over
- * one refresh period (NTP slews CLOCK_MONOTONIC by at most 500 ppm: 5 µs
- * in 10 ms). A preemption that follows a wakeup reuses the clock of that
- * wakeup's enqueue (the kernel skips the second update), so a preempted
- * thread's runnable wait may start up to that early; a measure of the
- * offset taken at such a switch is not kept. Kernels without
- * group scheduling (no cfs_rq->rq) read bpf_ktime_get_ns() instead. */
-#define ST_CLK_REFRESH_NS 10000000ull	/* the offset is measured again after 10 ms */
-#define ST_CLK_STALE_NS 20000ull	/* a measure this much above the last is suspect */
-#define ST_CLK_TRUST_NS 1000000000ull	/* unless the last is 1 s old */
-struct switch_clock {
+/* The timestamp sched_switch took for a target going off-CPU, and the task it
+ * switched to: that task's switch-in, moments later on the same CPU in the
+ * same __schedule(), reuses it instead of reading the clock again. Cleared at
+ * every switch-in so that it is never used stale. Also this CPU's offset
+ * from the run queue's clock to CLOCK_MONOTONIC (switch_now()). */
+struct switch_stamp {
+	__u64 next;
+	__u64 ts;
 	__u64 off;	/* CLOCK_MONOTONIC - rq->clock, when last measured */
 	__u64 at;	/* rq->clock then; 0: never */
 };
@@ -154,30 +142,43 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct switch_clock);
-} switch_clk SEC(".maps");
+	__type(value, struct switch_stamp);
+} stamp SEC(".maps");
 
-/* task is current, so its run queue is this CPU's: reached through its fair
- * class entity's cfs_rq (every task has one, whatever its class), as the
- * per-CPU runqueues variable is not in kallsyms without KALLSYMS_ALL. */
-static __always_inline __u64 switch_now(struct task_struct *task)
+/* The switch-out's clock. bpf_ktime_get_ns() costs ~28 ns a read here, at
+ * every switch-out of a target. The run queue's own clock (rq->clock,
+ * sched_clock) was updated by __schedule() just before the switch, on this
+ * CPU, and is a load: the switch-out stamp is rq->clock plus this CPU's
+ * offset to CLOCK_MONOTONIC, which is measured again (one clock read)
+ * once the run queue's clock has moved on ST_CLK_REFRESH_NS. The stamp is
+ * then on CLOCK_MONOTONIC within the time __schedule() takes from its clock
+ * update to the tracepoint (under a microsecond) plus the clocks' drift
+ * over one period (NTP slews CLOCK_MONOTONIC by 500 ppm at most: 5 µs in
+ * 10 ms). The kernel skips the update when the switch follows a wakeup
+ * that asked for it (a preemption, or a switch from idle): rq->clock is
+ * then that wakeup's, up to the wakeup latency early; a measure of the
+ * offset taken then is not kept, and the switch-in, whose end of a block
+ * that lag would shorten, reads the precise clock unless the switch-out
+ * just before it on this CPU left its stamp. Kernels without group
+ * scheduling (no cfs_rq->rq) read bpf_ktime_get_ns(). task is current:
+ * its cfs_rq's run queue is this CPU's (every task has a cfs_rq, whatever
+ * its class; the per-CPU runqueues variable is not in kallsyms without
+ * KALLSYMS_ALL). */
+#define ST_CLK_REFRESH_NS 10000000ull	/* the offset is measured again after 10 ms */
+#define ST_CLK_STALE_NS 20000ull	/* a measure this much above the last is suspect */
+#define ST_CLK_TRUST_NS 1000000000ull	/* unless the last is 1 s old */
+static __always_inline __u64 switch_now(struct task_struct *task, struct switch_stamp *k)
 {
-	struct switch_clock *k;
-	__u32 zero = 0;
 	__u64 c, t;
 
 	if (!bpf_core_field_exists(struct cfs_rq, rq))
-		return bpf_ktime_get_ns();
-	k = bpf_map_lookup_elem(&switch_clk, &zero);
-	if (!k)
 		return bpf_ktime_get_ns();
 	c = task->se.cfs_rq->rq->clock;
 	if (k->at && c >= k->at && c - k->at < ST_CLK_REFRESH_NS)
 		return c + k->off;
 	t = bpf_ktime_get_ns();
-	/* A clock update the kernel skipped leaves c early and t - c too big:
-	 * such a measure is not kept unless the last one is old (the clocks
-	 * drift apart by 5 µs in 10 ms at most) */
+	/* A skipped clock update leaves c early and t - c too big: such a
+	 * measure is not kept unless the last one is old */
 	if (k->at && c - k->at < ST_CLK_TRUST_NS && (__s64)(t - c - k->off) > (__s64)ST_CLK_STALE_NS) {
 		__sync_fetch_and_add(&clk_suspect, 1);
 		return t;
@@ -825,20 +826,31 @@ static __always_inline int on_switch_in(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_task_state *s;
+	struct switch_stamp *st;
 	struct scratch *sc;
 	struct st_hot *h;
-	__u64 now, ts, dur;
+	__u64 now, ts, dur, cached = 0;
 	__u32 zero = 0, ulen;
 	bool direct = false;
 
 	if (!is_target(task->tgid))
 		return 0;
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (st) {
+		cached = st->next == (__u64)task ? st->ts : 0;
+		st->next = 0;
+	}
 	h = hot_of(task, false);
 	if (!h || !h->ts_out)
 		return 0;
 	ts = h->ts_out;
-	now = switch_now(task);
-	if ((__s64)(now - ts) < 0)	/* switched out and in within the clocks' error */
+	/* Bystanders' switch-ins leave the stamp alone, so it can outlive the
+	 * switch it was taken at: one taken before this thread's own switch-out
+	 * is not this switch's. */
+	if (cached < ts)
+		cached = 0;
+	now = cached ? cached : bpf_ktime_get_ns();
+	if ((__s64)(now - ts) < 0)	/* within the switch-out stamp's error (switch_now()) */
 		now = ts;
 	h->ts_out = 0;
 	dur = now - ts;
@@ -912,9 +924,10 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
+	struct switch_stamp *st;
 	struct st_hot *h;
 	unsigned int state;
-	__u32 tgid = cur->tgid;
+	__u32 zero = 0, tgid = cur->tgid;
 
 	/* current is prev here; next is handled by on_switch_in when it resumes.
 	 * (tgid from current's task_struct: a load, where
@@ -929,7 +942,14 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 	else
 		state = BPF_CORE_READ(prev, __state);
 	h->state = classify_state(preempt, state);
-	h->ts_out = switch_now(cur);
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (st) {
+		h->ts_out = switch_now(cur, st);
+		st->next = (__u64)next;
+		st->ts = h->ts_out;
+	} else {
+		h->ts_out = bpf_ktime_get_ns();
+	}
 	if (!(h->flags & ST_TF_MM))
 		register_mm(h, tgid);
 	return 0;

@@ -3,7 +3,8 @@
 # workload measured itself (±2 %), with 0 drops, and >= 95 % of it has the
 # complete user stack (start_thread -> worker_X -> block_X), for the -O2 build
 # without frame pointers and for the frame-pointer build. The kernel stack
-# cache serves most kernel stacks, and its checks find no difference.
+# cache serves most kernel stacks, and its checks find no difference. The
+# switch-outs were stamped with the run queue's clock (switch_now()).
 source "$(dirname "$0")/../lib.sh"
 for build in offcpu_truth offcpu_truth-fp; do
 	gate=$TMP/gate-$build
@@ -20,5 +21,7 @@ for build in offcpu_truth offcpu_truth-fp; do
 	# the kernel stack cache was used, and its periodic checks found no difference
 	jq -e '.capture.kstack_cache_hits > 0 and .capture.kstack_cache_mismatches == 0' "$TMP/$build/report.json" >/dev/null ||
 		fail "$build: kernel stack cache: $(jq -c '.capture | with_entries(select(.key | startswith("kstack_cache")))' "$TMP/$build/report.json")"
-	ok "$build ($(jq -r '.capture | "\(.kstack_cache_hits) kernel stacks from the cache, \(.kstack_cache_checks) checked"' "$TMP/$build/report.json"))"
+	jq -e '.capture.switch_clock_measured > 0' "$TMP/$build/report.json" >/dev/null ||
+		fail "$build: the switch-outs were not stamped from the run queue's clock: $(jq -c '.capture | with_entries(select(.key | startswith("switch_clock")))' "$TMP/$build/report.json")"
+	ok "$build ($(jq -r '.capture | "\(.kstack_cache_hits) kernel stacks from the cache, \(.kstack_cache_checks) checked; run queue clock offset measured \(.switch_clock_measured) times, \(.switch_clock_suspect) not kept"' "$TMP/$build/report.json"))"
 done

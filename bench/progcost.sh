@@ -86,7 +86,10 @@ one() {
 		wait_attached "$fpid" 30 || echo "floor did not attach: $(tail -1 "$d/floor.err")" >&2
 	fi
 	if [ $TARGET = 1 ]; then
-		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 --start-after "$d/go" >"$d/pp.json" &
+		# it stays until told: a target's exit would end its recorder
+		# before the second snapshot
+		"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 --start-after "$d/go" --exit-after "$d/done" \
+			>"$d/pp.json" &
 	else
 		sleep 1000 &
 	fi
@@ -101,11 +104,14 @@ one() {
 		{ snap "$spid"; [ -z "$fpid" ] || snap "$fpid" floor:; } >"$d/before"
 		if [ $TARGET = 1 ]; then
 			touch "$d/go"
-			wait "$tpid"
+			until [ -s "$d/pp.json" ] || ! kill -0 "$tpid" 2>/dev/null; do
+				sleep 0.05
+			done
 		else
 			"${PIN[@]}" "$PP" --rounds "$PP_ROUNDS" --repeat 1 >"$d/pp.json"
 		fi
 		{ snap "$spid"; [ -z "$fpid" ] || snap "$fpid" floor:; } >"$d/after"
+		touch "$d/done"
 		python3 - "$d/before" "$d/after" "$round" "$label" "$PP_ROUNDS" >>"$RESULTS" <<'EOF'
 import sys
 before, after, rnd, label, rt = sys.argv[1:6]

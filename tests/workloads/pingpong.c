@@ -4,13 +4,15 @@
  * when pinned to one CPU (run it under `taskset -c 1`). The overhead
  * benchmark compares µs per round trip with and without tracing.
  *
- * Usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE]
+ * Usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE] [--exit-after FILE]
  * Runs K (default 1) timed bursts of N round trips (default 200000) and prints
  * one JSON line:
  *   {"pid":N,"rounds":N,"repeat":K,"elapsed_s":X,"us_per_round":Y,"us_per_round_all":[..]}
  * us_per_round is the best (smallest) burst: on a shared machine interference
  * only ever adds time, so the minimum is the steadiest estimate. Only the
- * bursts are timed: thread creation and the start gate are not.
+ * bursts are timed: thread creation and the start gate are not. With
+ * --exit-after FILE it stays (idle) after printing until FILE appears, so
+ * that a recorder targeting it outlives the measurement.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -71,7 +73,7 @@ WL_FRAME static void *pong_side(void *arg)
 int main(int argc, char **argv)
 {
 	long rounds = 200000;
-	const char *ready = NULL, *start_after = NULL;
+	const char *ready = NULL, *start_after = NULL, *exit_after = NULL;
 	int ab[2], ba[2];
 	struct side ping, pong;
 	pthread_t t1, t2;
@@ -81,11 +83,11 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE]\n");
+			printf("usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE] [--exit-after FILE]\n");
 			return 0;
 		}
 		if (!v)
-			wl_die("usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE]");
+			wl_die("usage: pingpong [--rounds N] [--repeat K] [--ready FILE] [--start-after FILE] [--exit-after FILE]");
 		if (!strcmp(a, "--rounds"))
 			rounds = wl_parse_long(v, 1, 1000000000L);
 		else if (!strcmp(a, "--repeat"))
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 			ready = v;
 		else if (!strcmp(a, "--start-after"))
 			start_after = v;
+		else if (!strcmp(a, "--exit-after"))
+			exit_after = v;
 		else
 			wl_die("pingpong: unknown option %s", a);
 		i++;
@@ -133,6 +137,9 @@ int main(int argc, char **argv)
 	for (long k = 0; k < g_repeat; k++)
 		printf("%s%.4f", k ? "," : "", each[k] / 1e3 / (double)rounds);
 	printf("]}\n");
+	fflush(stdout);
 	free(each);
+	if (exit_after && wl_wait_for_file(exit_after, 600.0))
+		wl_die("pingpong: %s did not appear within 600 s", exit_after);
 	return 0;
 }

@@ -3,7 +3,8 @@
 # (tests/workloads/scen_*.c), for the -O2 build without frame pointers and for
 # the frame-pointer build: report.json's verdict.kind is the scenario's
 # expect_kind, and in the lock and busy cases verdict.culprit.tid is the
-# scenario's culprit_tid and the culprit's stack holds its culprit_function.
+# scenario's culprit_tid and the culprit's stack holds its culprit_function;
+# the on-CPU samples carry their thread's voluntary switch count.
 # SCENARIOS="mutex busy" runs a subset.
 # The kernel stack cache (offcpu.bpf.c) runs in check mode here: every hit is
 # also walked and compared; over these varied kernel paths no hit may differ.
@@ -43,6 +44,12 @@ run_one() { # name build
 	jq -e '.capture.kstack_cache_mismatches == 0' "$r" >/dev/null ||
 		fail "$bin: the kernel stack cache differed from the walk: $(jq -c '.capture | with_entries(select(.key | startswith("kstack_cache")))' "$r")"
 	kc_checks=$((kc_checks + $(jq -r '.capture.kstack_cache_checks' "$r")))
+	# on-CPU samples carry the thread's voluntary switch count (busy runs end at a change)
+	python3 - "$dir/out/capture.jsonl.gz" <<'PY' || fail "$bin: on-CPU samples without their switch count"
+import gzip, json, sys
+s = [o for o in map(json.loads, gzip.open(sys.argv[1], "rt")) if o.get("t") == "sample"]
+sys.exit(0 if not s or any(o.get("nvcsw", 0) > 0 for o in s) else 1)
+PY
 	ok "$bin: $kind, stall $(jq -r .stall_ms "$dir/wl.json") ms measured; $(jq -r .verdict.summary "$r" | head -c 300)"
 }
 

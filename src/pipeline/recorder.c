@@ -431,6 +431,21 @@ static int on_thread(void *arg, const struct capture_thread *ev)
 	return 0;
 }
 
+/* A process seen first as an outside waker or holder that turns out to be
+ * a target (one forked between the first scan and the attach can wake a
+ * target before the cgroup is read again): a target from now on, its
+ * threads too. */
+static void promote_proc(struct recorder *r, struct target_proc *tp)
+{
+	size_t i;
+
+	tp->outside = false;
+	for (i = 0; i < r->cd.nthreads; i++) {
+		if (r->cd.threads[i].pid == tp->pid)
+			r->cd.threads[i].outside = false;
+	}
+}
+
 static int on_proc(void *arg, const struct capture_proc *ev)
 {
 	struct recorder *r = arg;
@@ -438,7 +453,9 @@ static int on_proc(void *arg, const struct capture_proc *ev)
 
 	switch (ev->kind) {
 	case CAPTURE_PROC_NEW:
-		add_proc(r, (pid_t)ev->pid, true);
+		tp = add_proc(r, (pid_t)ev->pid, true);
+		if (tp && tp->outside)
+			promote_proc(r, tp);
 		break;
 	case CAPTURE_PROC_EXEC:
 		tp = add_proc(r, (pid_t)ev->pid, false);
@@ -459,14 +476,19 @@ static int on_proc(void *arg, const struct capture_proc *ev)
 
 int recorder_add_target(struct recorder *r, pid_t pid)
 {
+	struct target_proc *tp = find_proc(r, pid);
 	int ret;
 
-	if (find_proc(r, pid))
+	if (tp && !tp->outside)
 		return 0;
 	ret = capture_add_target(r->cap, pid);
-	if (!ret)
+	if (ret)
+		return ret;
+	if (tp)
+		promote_proc(r, tp);
+	else
 		add_proc(r, pid, true);
-	return ret;
+	return 0;
 }
 
 static void poll_cgroup(struct recorder *r)
@@ -475,12 +497,8 @@ static void poll_cgroup(struct recorder *r)
 	int n, i;
 
 	n = proc_cgroup_pids(r->o.cgroup_dir, &pids);
-	for (i = 0; i < n; i++) {
-		if (find_proc(r, pids[i]))
-			continue;
-		if (capture_add_target(r->cap, pids[i]) == 0)
-			add_proc(r, pids[i], true);
-	}
+	for (i = 0; i < n; i++)
+		recorder_add_target(r, pids[i]);
 	free(pids);
 }
 

@@ -41,6 +41,12 @@ start_watch --pid "$SVC_PID" --prometheus "$PROM/" --query "$Q" --threshold 0.5 
 wait_until 30 "polls" metric_at_least stalltrap_watch_polls_total 4
 [ "$(watch_metric stalltrap_watch_triggers_total)" = 0 ] || fail "triggered before the freeze: $(cat "$TMP/watch.log")"
 curl -s -m 2 "http://127.0.0.1:$SVC_PORT/freeze?seconds=3" >/dev/null
+# a client of our own waits through the freeze too: the load thread's
+# requests alone once left no request slower than 1 s in a CI run (the
+# thread starved, or between requests), and the query stayed 0
+sleep 0.3
+curl -s -m 10 "http://127.0.0.1:$SVC_PORT/work" >/dev/null &
+PIDS_TO_KILL+=($!)
 wait_until 10 "the freeze to end" grep -q '"freeze_end"' "$TMP/svc.out"
 for i in $(seq 1 600); do incident_count_is 1 && break; sleep 0.1; done
 incident_count_is 1 || fail "no incident after 60 s; the query over the last 75 s: $(curl -s "$PROM/api/v1/query_range" \

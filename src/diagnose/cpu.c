@@ -98,12 +98,12 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 				hi = mid;
 		}
 		for (k = a; k < b; k++) {
-			uint64_t ts = cd->samples[ci->tsamp[k]].ts_ns;
+			const struct cap_sample *cs = &cd->samples[ci->tsamp[k]];
+			uint64_t ts = cs->ts_ns;
 			bool brk = false;
 
 			if (k > a) {
-				const struct cap_sample *ps = &cd->samples[ci->tsamp[k - 1]],
-							*cs = &cd->samples[ci->tsamp[k]];
+				const struct cap_sample *ps = &cd->samples[ci->tsamp[k - 1]];
 				uint64_t prev = ps->ts_ns;
 
 				while (lo < nvb && cd->blocks[vb[lo]].thread == t &&

@@ -68,6 +68,7 @@ order = sorted(starts, key=starts.get)
 cpu_of = {t: i % int(sys.argv[5]) for i, t in enumerate(order)}
 bad = {t: e for t, e in err.items() if e < -10 or e > 10 + stolen.get(cpu_of[t], 0)}
 if bad:
-    sys.exit(f"seeded starts off by more than 10 ms: " + ", ".join(f"tid {t}: {e:+.1f} ms" for t, e in bad.items()))
+    sys.exit(f"seeded starts off by more than 10 ms (late: 10 ms plus their CPU's irq + steal): "
+             + ", ".join(f"tid {t}: {e:+.1f} ms (CPU {cpu_of[t]})" for t, e in bad.items()))
 PY
 ok "seeded starts within 10 ms, plus the time lost to interrupts and steal, on $ncpu CPUs"

@@ -655,7 +655,6 @@ static void build_busy_child(void)
 	hold(t, CAP_HOLD_WRITE, 480, 40, NR_clone, 0, 0, 0, U("main;rdbSaveBackground;fork@"), ST_NO_STACK);
 }
 
-/* A batch thread busy for 2 s that nothing waits on: not a freeze. */
 /* A database backend on-CPU most of 2.4 s while two other threads wait
  * runnable behind it now and then. nv_step: its voluntary switches
  * between two samples (0: it never blocked). */
@@ -687,6 +686,7 @@ static void build_backend_serving(void)
 	build_backend(140);
 }
 
+/* A batch thread busy for 2 s that nothing waits on: not a freeze. */
 static void build_busy_unwaited(void)
 {
 	uint32_t t = thread(PID + 1, "compactor");

@@ -513,6 +513,9 @@ int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t tr
 		if ((i < f->nold && capdata_window_end(src) < ws) || src->window.start_mono_ns > end_ns)
 			continue;
 		ret = capdata_cut(dst, src, ws, end_ns, prev, next, ended_only ? end_ns : 0);
+		/* the features, and the names of the kernel locks each generation saw */
+		if (!ret)
+			ret = capdata_copy_capture_info(dst, src);
 		if (ret)
 			return ret;
 		if (i < f->nold)
@@ -525,8 +528,8 @@ int flight_cut(struct flight *f, uint64_t start_ns, uint64_t end_ns, uint64_t tr
 
 		ret = capdata_set_target(dst, src->target.pids, src->target.npids, src->target.comm,
 					 src->target.cmdline);
-		if (!ret && src->capture_path)
-			ret = capdata_set_capture_path(dst, src->capture_path);
+		if (!ret)
+			ret = capdata_copy_capture_info(dst, src);
 		/* statistics describe the capture that ended the window */
 		for (size_t i = 0; !ret && i < src->nstats; i++)
 			ret = capdata_set_stat(dst, src->stats[i].name, src->stats[i].value);

@@ -39,6 +39,9 @@ for f in report.json profile.folded capture.jsonl.gz; do [ -s "$dir/$f" ] || fai
 pre=$(jq -r .window.pre_trigger_s "$r")
 awk -v p="$pre" -v b=$BEFORE 'BEGIN { exit !(p >= b - 0.5 && p <= b + 0.5) }' || fail "pre_trigger_s $pre is not within 0.5 s of $BEFORE"
 ok "pre_trigger_s $pre"
+# the incident says how it was captured, as record's report does: the path and every feature
+jq -e '(.capture.path | type == "string") and (.capture.features | has("wakers") and has("kernel_locks")
+	and .wakers.on)' "$r" >/dev/null || fail "the incident lacks the capture's path or features: $(jq -c .capture "$r" | head -c 400)"
 [ "$(jq -r .trigger.source "$r")" = metrics ] || fail "trigger.source is $(jq -r .trigger.source "$r")"
 jq -e '.trigger.samples | length >= 2 and any(.obs == "timeout")' "$r" >/dev/null ||
 	fail "trigger.samples lack the timed-out polls: $(jq -c .trigger.samples "$r")"

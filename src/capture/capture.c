@@ -843,7 +843,34 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 
 	if (!in)
 		return -EINVAL;
-	/* switch-in first, then switch-out: a block never starts unclosable */
+	/* The cause programs first: every block that the switch programs record
+	 * then has its waker, lock and holds traced from its start (attached
+	 * after them, each of the ~200 ms that attaching can take on a busy
+	 * host left the blocks begun meanwhile without a waker). */
+	{
+		struct bpf_program *cause[] = {
+			s->progs.handle_contention_begin, s->progs.handle_contention_end,
+			s->progs.handle_mmap_acquired, s->progs.handle_mmap_acquired_memcg, s->progs.handle_mmap_released,
+			s->progs.handle_bio_queue, s->progs.handle_waking,
+		};
+		char why[200];
+
+		/* an optional program that does not attach leaves out its feature alone */
+		for (size_t i = 0; i < sizeof(cause) / sizeof(cause[0]); i++)
+			if (bpf_program__fd(cause[i]) >= 0 && attach(c, cause[i], why, sizeof(why)))
+				feature_off(c, prog_feature(s, cause[i]), "%s", why);
+		if (bpf_program__fd(s->progs.handle_sample) >= 0) {
+			attach_sampling(c);
+			if (!c->nsamples)
+				feature_off(c, FEAT_SAMPLES, "no CPU accepted a CPU-clock perf event");
+		}
+	}
+	/* then the targets' processes followed, then switch-in before switch-out:
+	 * a block never starts unclosable */
+	if ((ret = attach(c, s->progs.handle_fork, err, errlen)) ||
+	    (ret = attach(c, s->progs.handle_exec, err, errlen)) ||
+	    (ret = attach(c, s->progs.handle_exit, err, errlen)))
+		return ret;
 	if (c->path == CAPTURE_PATH_KPROBE_FTS) {
 		/* by its kallsyms name: a compiler clone (.isra.0) is what runs */
 		c->links[c->nlinks] = bpf_program__attach_kprobe(in, false, c->feat.fts_symbol);
@@ -857,30 +884,8 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 	} else if ((ret = attach(c, in, err, errlen))) {
 		return ret;
 	}
-	if ((ret = attach(c, s->progs.handle_switch, err, errlen)) ||
-	    (ret = attach(c, s->progs.handle_fork, err, errlen)) ||
-	    (ret = attach(c, s->progs.handle_exec, err, errlen)) ||
-	    (ret = attach(c, s->progs.handle_exit, err, errlen)))
+	if ((ret = attach(c, s->progs.handle_switch, err, errlen)))
 		return ret;
-	{
-		struct bpf_program *cause[] = {
-			s->progs.handle_contention_begin, s->progs.handle_contention_end,
-			s->progs.handle_mmap_acquired, s->progs.handle_mmap_acquired_memcg, s->progs.handle_mmap_released,
-			s->progs.handle_bio_queue, s->progs.handle_waking,
-		};
-
-		char why[200];
-
-		/* an optional program that does not attach leaves out its feature alone */
-		for (size_t i = 0; i < sizeof(cause) / sizeof(cause[0]); i++)
-			if (bpf_program__fd(cause[i]) >= 0 && attach(c, cause[i], why, sizeof(why)))
-				feature_off(c, prog_feature(s, cause[i]), "%s", why);
-		if (bpf_program__fd(s->progs.handle_sample) >= 0) {
-			attach_sampling(c);
-			if (!c->nsamples)
-				feature_off(c, FEAT_SAMPLES, "no CPU accepted a CPU-clock perf event");
-		}
-	}
 	c->attached_ns = mono_ns();
 	if (bpf_program__fd(s->progs.iter_flush_user) >= 0) {
 		c->iter_user_link = bpf_program__attach_iter(s->progs.iter_flush_user, NULL);

@@ -31,6 +31,8 @@ struct target_proc {
 	bool alive;
 	bool outside;             /* not a target: an mmap_lock holder or a waker, symbolized only */
 	bool maps_ok;             /* the symbolizer knows its mappings */
+	bool execed;              /* it exec'd while recorded: its parent's mappings are not its own */
+	pid_t ppid;               /* its parent, when its fork was seen; else 0 */
 	uint64_t maps_retry_ns;   /* earliest time to try reading its maps again */
 	uint64_t maps_refresh_ns; /* earliest time to refresh maps that look stale */
 	int statm_fd;             /* /proc/PID/statm, kept open: read at 5 Hz; -1 when not open */
@@ -62,7 +64,7 @@ struct recorder {
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, capdata_full;
-	uint64_t maps_refreshes, wakers_unmatched, wakers_from_irq;
+	uint64_t maps_refreshes, maps_inherited, wakers_unmatched, wakers_from_irq;
 	uint64_t ustack_bytes, ustack_copies;   /* the blocks' user stacks, as copied */
 	struct governor gov;                    /* the overhead governor (governor.h) */
 	bool gov_measured;                      /* its cost came from the kernel's BPF stats */
@@ -94,7 +96,7 @@ static void load_maps(struct recorder *r, struct target_proc *tp)
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tp->pid);
 	if (proc_read_deadline(path, timeout, &text, &len) == 0 &&
-	    symbolizer_add_process(r->sym, tp->pid, text) == 0)
+	    symbolizer_add_child(r->sym, tp->pid, tp->execed ? 0 : tp->ppid, text) == 0)
 		tp->maps_ok = true;
 	else
 		tp->maps_retry_ns = mono_ns() + 1000000000ull;
@@ -176,6 +178,25 @@ static int64_t kernel_stack(struct recorder *r, const struct capture_record *ev)
 		return placeholder_kstack(r, "[kernel stack lost]");
 	return symbolizer_kstack(r->sym, ev->kips, ev->nkips);
 }
+/* A child whose maps could not be read (gone already: a fork-per-connection
+ * server's short-lived child, forked and gone between two drains of the
+ * ring) gets its parent's, when it was forked while recorded and did not
+ * exec: a fork copies the address space. */
+static void inherit_maps(struct recorder *r, struct target_proc *tp)
+{
+	struct target_proc *parent;
+
+	if (tp->execed || tp->ppid <= 0)
+		return;
+	parent = find_proc(r, tp->ppid);
+	if (parent && !parent->maps_ok && mono_ns() >= parent->maps_retry_ns)
+		load_maps(r, parent);
+	if (!parent || !parent->maps_ok || symbolizer_add_forked(r->sym, tp->pid, tp->ppid))
+		return;
+	tp->maps_ok = true;
+	r->maps_inherited++;
+}
+
 static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 {
 	struct target_proc *tp;
@@ -200,6 +221,8 @@ static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 	}
 	if (tp && !tp->maps_ok && mono_ns() >= tp->maps_retry_ns)
 		load_maps(r, tp);
+	if (tp && !tp->maps_ok)
+		inherit_maps(r, tp);
 	if (!tp || !tp->maps_ok) {
 		if (tp && tp->outside)
 			r->outside_maps_unavailable++;
@@ -453,13 +476,19 @@ static int on_proc(void *arg, const struct capture_proc *ev)
 
 	switch (ev->kind) {
 	case CAPTURE_PROC_NEW:
-		tp = add_proc(r, (pid_t)ev->pid, true);
+		tp = add_proc(r, (pid_t)ev->pid, false);
+		if (tp && !tp->maps_ok) {
+			if (!tp->ppid && ev->ppid > 0 && ev->ppid != ev->pid)
+				tp->ppid = ev->ppid;
+			load_maps(r, tp);
+		}
 		if (tp && tp->outside)
 			promote_proc(r, tp);
 		break;
 	case CAPTURE_PROC_EXEC:
 		tp = add_proc(r, (pid_t)ev->pid, false);
 		if (tp) {
+			tp->execed = true;
 			symbolizer_drop_process(r->sym, tp->pid);
 			tp->maps_ok = false;
 			load_maps(r, tp);
@@ -778,6 +807,7 @@ int recorder_stop(struct recorder *r)
 	capdata_set_stat(&r->cd, "kstacks", ss.kstacks);
 	capdata_set_stat(&r->cd, "unknown_pcs", ss.unknown_pcs);
 	capdata_set_stat(&r->cd, "maps_refreshes", r->maps_refreshes);
+	capdata_set_stat(&r->cd, "maps_inherited", r->maps_inherited);
 	/* blocks' user stack bytes as copied by BPF (copy_stack(): to the stack's end) */
 	capdata_set_stat(&r->cd, "ustack_bytes", r->ustack_bytes);
 	capdata_set_stat(&r->cd, "ustack_copies", r->ustack_copies);

@@ -184,3 +184,8 @@ bool maps__same_text(const struct maps *m, const char *text)
 {
 	return strcmp(m->orig, text) == 0;
 }
+
+const char *maps__text(const struct maps *m)
+{
+	return m->orig;
+}

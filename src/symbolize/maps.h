@@ -40,5 +40,7 @@ const struct maps_line *maps__line(const struct maps *m, size_t i);
 const struct maps_line *maps__find(const struct maps *m, uint64_t addr);
 /* Whether text is byte for byte the text m was parsed from. */
 bool maps__same_text(const struct maps *m, const char *text);
+/* The text the maps were parsed from. */
+const char *maps__text(const struct maps *m);
 
 #endif /* STALLTRAP_SYMBOLIZE_MAPS_H */

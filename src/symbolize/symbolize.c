@@ -252,7 +252,8 @@ static int proc_add(struct symbolizer *sym, struct sproc *p)
 	return 0;
 }
 
-int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text)
+/* pid from maps_text; parent > 0: a child forked without exec (uproc__new_child). */
+static int add_process(struct symbolizer *sym, pid_t pid, pid_t parent, const char *maps_text)
 {
 	struct sproc *old, *p = NULL;
 	struct uproc *up = NULL;
@@ -268,7 +269,7 @@ int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_t
 		old->last_use = ++sym->clock;
 		return 0;
 	}
-	err = uproc__new(pid, sym->proc_root, maps_text, &up);
+	err = uproc__new_child(pid, parent, sym->proc_root, maps_text, &up);
 	if (err)
 		goto cleanup;
 	n = maps__count(uproc__maps(up));
@@ -306,6 +307,35 @@ cleanup:
 	free(lm);
 	uproc__free(up);
 	return err;
+}
+
+int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text)
+{
+	return add_process(sym, pid, 0, maps_text);
+}
+
+int symbolizer_add_child(struct symbolizer *sym, pid_t pid, pid_t parent, const char *maps_text)
+{
+	return add_process(sym, pid, parent, maps_text);
+}
+
+int symbolizer_add_forked(struct symbolizer *sym, pid_t child, pid_t parent)
+{
+	int64_t i;
+
+	if (!sym || child <= 0 || parent <= 0 || child == parent)
+		return -EINVAL;
+	i = proc_find(sym, parent);
+	if (i < 0)
+		return -ENOENT;
+	/* (a copy: registering the child may grow and move sym->procs) */
+	{
+		char *text = strdup(maps__text(uproc__maps(sym->procs[i]->up)));
+		int err = text ? add_process(sym, child, parent, text) : -ENOMEM;
+
+		free(text);
+		return err;
+	}
 }
 
 void symbolizer_drop_process(struct symbolizer *sym, pid_t pid)

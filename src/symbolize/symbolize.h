@@ -48,6 +48,14 @@ void symbolizer_free(struct symbolizer *sym);
 /* Registers (or refreshes, when called again) a process from its maps text.
  * Returns 0 or a negative errno. */
 int symbolizer_add_process(struct symbolizer *sym, pid_t pid, const char *maps_text);
+/* The same for a child forked without exec: once it is gone, its files are
+ * opened through its parent's /proc entries (a fork-per-connection server's
+ * short-lived child is often gone before its stacks are unwound). */
+int symbolizer_add_child(struct symbolizer *sym, pid_t pid, pid_t parent, const char *maps_text);
+/* Registers child with the mappings known for parent (a fork copies the
+ * address space), for a child gone before its own maps could be read.
+ * -ENOENT: parent unknown. */
+int symbolizer_add_forked(struct symbolizer *sym, pid_t child, pid_t parent);
 /* Forget a process (it exec'd or exited); frames already interned stay. */
 void symbolizer_drop_process(struct symbolizer *sym, pid_t pid);
 

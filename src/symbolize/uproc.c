@@ -40,6 +40,7 @@ struct unwind_ctx {
 struct uproc {
 	pid_t pid;
 	char *root;             /* "<proc_root>/<pid>/root": prefix of every ELF path */
+	char *parent_root;      /* the parent's, for a forked child once it is gone; or NULL */
 	char *exe;              /* the executable as maps names it (symlinks resolved), or NULL */
 	char *exe_as_run;       /* the name it was run by, when that is a link to it, or NULL */
 	struct maps *maps;
@@ -242,6 +243,21 @@ static bool replaced(const char *path, const struct maps_line *line)
  * dwfl_linux_proc_maps_report would, but named by the path to open in the
  * target's mount namespace, and with the vDSO. Deleted files are left out:
  * the path may now hold another build, whose symbols would be wrong. */
+/* The path to open line's file by, into path: for a forked child, through
+ * its parent's root when that holds the very file (libdwfl opens files when
+ * it first needs them, by which time a short-lived child is gone; the parent
+ * outlives it); else through its own (a child that chrooted, or whose parent
+ * is gone). false: that path now holds another file. */
+static bool module_path(const struct uproc *p, const struct maps_line *line, char *path, size_t size)
+{
+	struct stat st;
+
+	if (p->parent_root && snprintf(path, size, "%s%s", p->parent_root, line->path) < (int)size &&
+	    stat(path, &st) == 0 && !replaced(path, line))
+		return true;
+	return snprintf(path, size, "%s%s", p->root, line->path) < (int)size && !replaced(path, line);
+}
+
 static void report_modules(struct uproc *p)
 {
 	const struct maps_line *l, *first = NULL;
@@ -261,9 +277,7 @@ static void report_modules(struct uproc *p)
 			exec |= !!(l->perms & MAPS_X);
 			continue;
 		}
-		if (first && exec && !is_deleted(first->path) &&
-		    snprintf(path, sizeof(path), "%s%s", p->root, first->path) < (int)sizeof(path) &&
-		    !replaced(path, first))
+		if (first && exec && !is_deleted(first->path) && module_path(p, first, path, sizeof(path)))
 			dwfl_report_module(p->dwfl, path, first->start, end);
 		first = NULL;
 		if (!l)
@@ -371,7 +385,7 @@ static char *alias_in_dir(const char *root, const char *dir, const char *comm,
  * it was run by. Only a name that is a link to the very file (same device and
  * inode) is taken; a comm the process changed matches nothing. Neither read
  * takes the target's mmap_lock. */
-static void find_exe_name(struct uproc *p, const char *proc_root)
+static void find_exe_name(struct uproc *p, pid_t parent, const char *proc_root)
 {
 	static const char *const dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
 					    "/usr/bin", "/sbin", "/bin" };
@@ -384,10 +398,16 @@ static void find_exe_name(struct uproc *p, const char *proc_root)
 
 	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)p->pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0 && parent > 0) {
+		snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)parent);
+		n = readlink(path, exe, sizeof(exe) - 1);
+	} else {
+		parent = p->pid;
+	}
 	if (n <= 0 || exe[0] != '/' || stat(path, &st) != 0)
 		return;
 	exe[n] = '\0';
-	snprintf(path, sizeof(path), "%s/%d/comm", proc_root, (int)p->pid);
+	snprintf(path, sizeof(path), "%s/%d/comm", proc_root, (int)parent);
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -421,6 +441,12 @@ const char *uproc__path_as_run(const struct uproc *p, const struct maps_line *li
 
 int uproc__new(pid_t pid, const char *proc_root, const char *maps_text, struct uproc **out)
 {
+	return uproc__new_child(pid, 0, proc_root, maps_text, out);
+}
+
+int uproc__new_child(pid_t pid, pid_t parent, const char *proc_root, const char *maps_text,
+		     struct uproc **out)
+{
 	struct uproc *p;
 	int err;
 
@@ -433,10 +459,15 @@ int uproc__new(pid_t pid, const char *proc_root, const char *maps_text, struct u
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	if (parent > 0 && parent != pid && asprintf(&p->parent_root, "%s/%d/root", proc_root, (int)parent) < 0) {
+		p->parent_root = NULL;
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	err = maps__parse(maps_text, &p->maps);
 	if (err)
 		goto cleanup;
-	find_exe_name(p, proc_root);
+	find_exe_name(p, parent, proc_root);
 	*out = p;
 	return 0;
 
@@ -452,6 +483,7 @@ void uproc__free(struct uproc *p)
 	uproc__close(p);
 	maps__free(p->maps);
 	free(p->root);
+	free(p->parent_root);
 	free(p->exe);
 	free(p->exe_as_run);
 	free(p);

@@ -56,6 +56,10 @@ struct uproc;
  * <proc_root>/<pid>/root/<path>. Returns 0 with *out owned by the caller
  * (uproc__free), or a negative errno of maps__parse / -ENOMEM. */
 int uproc__new(pid_t pid, const char *proc_root, const char *maps_text, struct uproc **out);
+/* The same for a child forked without exec: when its own /proc entry is
+ * gone, its ELF files are opened through its parent's (parent <= 0: none). */
+int uproc__new_child(pid_t pid, pid_t parent, const char *proc_root, const char *maps_text,
+		     struct uproc **out);
 void uproc__free(struct uproc *p);
 
 const struct maps *uproc__maps(const struct uproc *p);

@@ -272,6 +272,29 @@ static void test_main_thread(void **state)
 	assert_string_equal(frame_name(fx, s, s->nframes - 1), "st_capture");
 }
 
+/* A child forked without exec and gone before its maps were read: it takes
+ * its parent's mappings, and its files are opened through its parent's
+ * /proc entry (the child's pid has none). Its stacks unwind as the parent's. */
+static void test_forked_child(void **state)
+{
+	static const pid_t gone = 999999999;
+	struct fixture *fx = *state;
+	const struct cap_stack *s, *c;
+	size_t i;
+
+	capture_in_thread();
+	assert_int_equal(symbolizer_ustack(fx->sym, gone, caps[0].regs, caps[0].stack, caps[0].len), -ESRCH);
+	assert_int_equal(symbolizer_add_forked(fx->sym, gone, gone - 1), -ENOENT);
+	assert_int_equal(symbolizer_add_forked(fx->sym, gone, getpid()), 0);
+	s = stack_of(fx, ustack(fx, &caps[0], caps[0].len));
+	c = stack_of(fx, symbolizer_ustack(fx->sym, gone, caps[0].regs, caps[0].stack, caps[0].len));
+	assert_int_equal(c->status, CAP_STACK_COMPLETE);
+	assert_int_equal(c->nframes, s->nframes);
+	for (i = 0; i < s->nframes; i++)
+		assert_string_equal(frame_name(fx, c, i), frame_name(fx, s, i));
+	assert_string_equal(frame_name(fx, c, c->nframes - 1), "st_capture");
+}
+
 static void test_truncated_copy(void **state)
 {
 	struct fixture *fx = *state;
@@ -703,6 +726,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_thread_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_main_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forked_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwind_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_pid_and_pc, setup, teardown),

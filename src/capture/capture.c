@@ -930,8 +930,12 @@ int capture_stop(struct capture *c)
 	if (!c->started || c->stopped)
 		return 0;
 	/* Detach before the flush, so that no block is emitted twice: what is still
-	 * in task storage then is exactly the set of blocks in progress. */
-	for (i = 0; i < c->nlinks; i++) {
+	 * in task storage then is exactly the set of blocks in progress. In the
+	 * reverse order of attaching: the switch-out first, the switch-in next,
+	 * the cause programs last, so that every block that ends still has its
+	 * waker traced (the other way round, a busy PostgreSQL's blocks that
+	 * ended in those milliseconds lost theirs: 6 in a 6 s capture). */
+	for (i = c->nlinks - 1; i >= 0; i--) {
 		bpf_link__destroy(c->links[i]);
 		c->links[i] = NULL;
 	}

@@ -243,11 +243,23 @@ static bool replaced(const char *path, const struct maps_line *line)
  * dwfl_linux_proc_maps_report would, but named by the path to open in the
  * target's mount namespace, and with the vDSO. Deleted files are left out:
  * the path may now hold another build, whose symbols would be wrong. */
-/* The path to open line's file by, into path: for a forked child, through
- * its parent's root when that holds the very file (libdwfl opens files when
- * it first needs them, by which time a short-lived child is gone; the parent
- * outlives it); else through its own (a child that chrooted, or whose parent
- * is gone). false: that path now holds another file. */
+/* Whether path is the very file line maps: same device and inode. */
+static bool is_mapped_file(const char *path, const struct maps_line *line)
+{
+	struct stat st;
+
+	return line->ino && stat(path, &st) == 0 && st.st_dev == makedev(line->dev_major, line->dev_minor) &&
+	       (uint64_t)st.st_ino == line->ino;
+}
+
+/* The path to open line's file by, into path. libdwfl opens a file when it
+ * first needs it, by which time a short-lived process may be gone, and its
+ * /proc entry with it. So, for a forked child, its parent's root first when
+ * that holds the very file (the parent of a fork-per-connection server
+ * outlives its children), then its own (a child that chrooted); for any
+ * process that is gone, this process's own view of the path when that is
+ * the very file (same device and inode: no other file can pass for it).
+ * false: the path now holds another file. */
 static bool module_path(const struct uproc *p, const struct maps_line *line, char *path, size_t size)
 {
 	struct stat st;
@@ -255,7 +267,13 @@ static bool module_path(const struct uproc *p, const struct maps_line *line, cha
 	if (p->parent_root && snprintf(path, size, "%s%s", p->parent_root, line->path) < (int)size &&
 	    stat(path, &st) == 0 && !replaced(path, line))
 		return true;
-	return snprintf(path, size, "%s%s", p->root, line->path) < (int)size && !replaced(path, line);
+	if (snprintf(path, size, "%s%s", p->root, line->path) >= (int)size)
+		return false;
+	if (stat(path, &st) != 0 && is_mapped_file(line->path, line)) {
+		snprintf(path, size, "%s", line->path);
+		return true;
+	}
+	return !replaced(path, line);
 }
 
 static void report_modules(struct uproc *p)

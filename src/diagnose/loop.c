@@ -66,7 +66,11 @@ static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 	return best_n >= DIAG_LOOP_MIN_POLLS ? best : 0;
 }
 
-/* Thread t's samples in [s, e): on-CPU time, and how many were in the kernel. */
+/* Thread t's samples in [s, e): on-CPU time, and how many were in the
+ * kernel for other than memory: a loop that serves its clients cycles
+ * through their syscalls (reads, writes, polls), while one that computes
+ * enters the kernel only for its memory (freeing a big structure: madvise,
+ * munmap, brk; page faults; reclaim), which is computing too. */
 static void samples_in(struct loops *l, uint32_t t, uint64_t s, uint64_t e, uint64_t *oncpu, size_t *n,
 		       size_t *kern)
 {
@@ -91,7 +95,8 @@ static void samples_in(struct loops *l, uint32_t t, uint64_t s, uint64_t e, uint
 			break;
 		*oncpu = sat_add(*oncpu, l->x->period_ns);
 		(*n)++;
-		*kern += m->kstack < cd->nstacks && cd->stacks[m->kstack].nframes > 0;
+		*kern += m->kstack < cd->nstacks && cd->stacks[m->kstack].nframes > 0 &&
+			 !(diag_stack_feat(l->x, m->kstack) & (KF_MM | KF_RECLAIM));
 	}
 }
 

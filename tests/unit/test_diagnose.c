@@ -640,6 +640,42 @@ static void build_loop_busy(void)
 		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
 }
 
+/* An event loop freeing a big table for 450 ms (FLUSHALL): a quarter of its
+ * samples in the kernel, in madvise (the allocator giving pages back). That
+ * is computing, not serving clients: cpu_busy. With serving != 0 the same
+ * quarter is in its clients' writes instead: a loop busy serving, none. */
+static void loop_kernel_quarter(bool serving)
+{
+	uint32_t t = thread(PID, "kvstore"), i;
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@");
+	uint32_t fu = U("main;aeMain;aeProcessEvents;flushallCommand;dictEmpty;_dictClear;zfree");
+	uint32_t mu = U("main;aeMain;aeProcessEvents;flushallCommand;dictEmpty;_dictClear;zfree;je_free;__madvise@");
+	uint32_t wu = U("main;aeMain;aeProcessEvents;writeToClient;_writeToClient;__write@");
+	uint32_t mk = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_madvise;do_madvise;tlb_finish_mmu;flush_tlb_mm_range");
+	uint32_t wk = K("entry_SYSCALL_64;do_syscall_64;ksys_write;vfs_write;sock_write_iter;tcp_sendmsg");
+
+	window(3000);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+	for (i = 0; i < 45; i++)
+		samples(t, 1000 + i * 10, 1001 + i * 10, 10, i % 4 ? fu : serving ? wu : mu,
+			i % 4 ? ST_NO_STACK : serving ? wk : mk);
+	for (i = 0; i < 10; i++)
+		B(.thread = t, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1450 + i * 100,
+		  .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+}
+
+static void build_loop_freeing(void)
+{
+	loop_kernel_quarter(false);
+}
+
+static void build_loop_serving(void)
+{
+	loop_kernel_quarter(true);
+}
+
 /* A forked snapshot child on-CPU for 2 s while the service's loop kept
  * serving: not the service's freeze; the child is named as a child. */
 static void build_busy_child(void)
@@ -803,6 +839,10 @@ static const struct dcase cases[] = {
 	    "for 4.0 s", "slept 4.0 s in clock_nanosleep" }, "held its event loop for 4.0 s" },
 	{ "event loop computing 400 ms", build_loop_busy, "cpu_busy", PID, "luaV_execute",
 	  { "an event loop's thread, ran on-CPU for", "without returning to its poll", NULL }, NULL },
+	{ "event loop freeing memory 450 ms", build_loop_freeing, "cpu_busy", PID, "_dictClear",
+	  { "an event loop's thread, ran on-CPU for", "without returning to its poll", NULL }, NULL },
+	{ "event loop busy serving its clients", build_loop_serving, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
 	{ "busy child beside a healthy loop", build_busy_child, "none", 0, NULL,
 	  { "pid 7777 (kv-bgsave), a child process of the target, ran on-CPU",
 	    "the longest mmap_lock hold", "fork" }, NULL },

@@ -18,7 +18,8 @@
 #   idle            `stalltrap record --pid` on an unrelated idle `sleep`: pingpong is a bystander
 #   bpftrace        the classic off-CPU one-liner: kernel + user stack at every
 #                   switch-out of pingpong, a start-time map, sum per stack pair
-# (--configs picks some; floor_each may also be given as floor:HOOK items) and
+# (--configs picks some; floor_each may also be given as floor:HOOK items, and
+# floor:HOOK+HOOK+... puts empty programs on several hooks at once) and
 # reports per configuration the median µs per round trip with min/max and IQR,
 # the median of the per-round ratios to `none`, and for the bystander and
 # target rows the difference in points against floor_all and floor_nolocks.
@@ -108,7 +109,7 @@ run_config() {
 		case $name in
 		floor_all) hooks=$HOOKS_ALL ;;
 		floor_nolocks) hooks=$HOOKS_NOLOCKS ;;
-		*) hooks=${name#floor:} ;;
+		*) hooks=${name#floor:}; hooks=${hooks//+/,} ;;	# floor:A+B: several hooks
 		esac
 		"$ST" floor --hooks "$hooks" --duration 3600 >"$d/floor.out" 2>"$d/floor.err" &
 		spid=$!

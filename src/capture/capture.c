@@ -389,7 +389,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 /* The optional parts (struct capture_feature), in capture->features. */
 enum {
 	FEAT_WAKERS, FEAT_KERNEL_LOCKS, FEAT_MMAP_LOCK, FEAT_BLOCK_IO, FEAT_SAMPLES,
-	FEAT_SEED_FLUSH, FEAT_END_USTACKS, FEAT_KSTACK_CACHE,
+	FEAT_SEED_FLUSH, FEAT_END_USTACKS, FEAT_KSTACK_CACHE, FEAT_ONE_SWITCH_HOOK,
 };
 static const char *const feature_names[CAPTURE_NFEATURES] = {
 	[FEAT_WAKERS] = "wakers",                 /* who woke a long block */
@@ -400,9 +400,11 @@ static const char *const feature_names[CAPTURE_NFEATURES] = {
 	[FEAT_SEED_FLUSH] = "in_progress_blocks", /* blocks already in progress at the start, still at the end */
 	[FEAT_END_USTACKS] = "in_progress_user_stacks", /* their user stacks at the end */
 	[FEAT_KSTACK_CACHE] = "kstack_cache",     /* kernel stacks reused when verified the same */
+	/* both ends of a switch in the switch-in's program, no sched_switch one */
+	[FEAT_ONE_SWITCH_HOOK] = "one_switch_hook",
 };
 
-_Static_assert(CAPTURE_NFEATURES == FEAT_KSTACK_CACHE + 1, "CAPTURE_NFEATURES");
+_Static_assert(CAPTURE_NFEATURES == FEAT_ONE_SWITCH_HOOK + 1, "CAPTURE_NFEATURES");
 
 /* Turns a feature off, keeping the first reason. */
 static void set_off(struct capture_feature *f, const char *reason)
@@ -450,6 +452,10 @@ void capture_plan_features(const struct capture_features *f, bool no_locks,
 		set_off(&out[FEAT_END_USTACKS], "no bpf_copy_from_user_task (5.18+)");
 	if (!f->bpf_loop)
 		set_off(&out[FEAT_KSTACK_CACHE], "no bpf_loop (5.17+)");
+	if (!f->sched_exit_tp)
+		set_off(&out[FEAT_ONE_SWITCH_HOOK], "no sched_exit_tp tracepoint");
+	else if (!f->bpf_loop)
+		set_off(&out[FEAT_ONE_SWITCH_HOOK], "no bpf_loop (5.17+)");
 }
 
 const struct capture_feature *capture_get_features(const struct capture *c)
@@ -498,6 +504,30 @@ static __u32 hot_slots(void)
 	return slots;
 }
 
+/* Whether every possible thread id has a hot slot of its own: the one
+ * switch hook (handle_exit_tp_one) finds a switched-out thread by its slot. */
+static bool hot_slots_cover_pids(__u32 slots)
+{
+	unsigned long max = ~0ul;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = ~0ul;
+		fclose(f);
+	}
+	return max <= slots;
+}
+
+/* The program of the switch-in (and, with the one switch hook, of the
+ * switch-out too). */
+static struct bpf_program *in_prog(const struct capture *c, struct offcpu_bpf *skel, enum capture_path path)
+{
+	if (path == CAPTURE_PATH_SCHED_EXIT_TP && c->features[FEAT_ONE_SWITCH_HOOK].on)
+		return skel->progs.handle_exit_tp_one;
+	return path_prog(skel, path);
+}
+
 /* The feature a program serves, or -1 (needed by every capture). */
 static int prog_feature(struct offcpu_bpf *skel, const struct bpf_program *p)
 {
@@ -512,6 +542,7 @@ static int prog_feature(struct offcpu_bpf *skel, const struct bpf_program *p)
 		{ skel->progs.handle_sample, FEAT_SAMPLES },
 		{ skel->progs.iter_tasks, FEAT_SEED_FLUSH },
 		{ skel->progs.iter_flush_user, FEAT_END_USTACKS },
+		{ skel->progs.handle_exit_tp_one, FEAT_ONE_SWITCH_HOOK },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -561,14 +592,21 @@ static int load_once(struct capture *c, const struct capture_opts *o, enum captu
 
 		bpf_map__set_max_entries(skel->maps.hot, slots);
 		skel->rodata->hot_mask = slots - 1;
+		if (!hot_slots_cover_pids(slots))
+			feature_off(c, FEAT_ONE_SWITCH_HOOK, "pid_max is above the hot map's %u slots", slots);
 	}
+	if (path != CAPTURE_PATH_SCHED_EXIT_TP)
+		feature_off(c, FEAT_ONE_SWITCH_HOOK, "the %s path", capture_path_name(path));
+	skel->rodata->one_switch_hook = c->features[FEAT_ONE_SWITCH_HOOK].on;
 	bpf_object__for_each_program(p, skel->obj) {
 		int feat = prog_feature(skel, p);
 		bool load = feat >= 0 ? c->features[feat].on : true;
 
 		if (p == skel->progs.handle_exit_tp || p == skel->progs.handle_fts_fentry ||
-		    p == skel->progs.handle_fts_kprobe)
-			load = p == path_prog(skel, path);
+		    p == skel->progs.handle_fts_kprobe || p == skel->progs.handle_exit_tp_one)
+			load = p == in_prog(c, skel, path);
+		if (p == skel->progs.handle_switch)
+			load = !c->features[FEAT_ONE_SWITCH_HOOK].on;
 		/* the mmap_lock layout BTF describes: with memcg_path (6.1) or without */
 		if (p == skel->progs.handle_mmap_acquired)
 			load = load && c->feat.mmap_lock_args == 3;
@@ -663,6 +701,20 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 	capture_plan_features(&c->feat, o->no_locks, c->features);
 	if (getenv("STALLTRAP_KSTACK_CHECK") && strtol(getenv("STALLTRAP_KSTACK_CHECK"), NULL, 10) <= 0)
 		feature_off(c, FEAT_KSTACK_CACHE, "STALLTRAP_KSTACK_CHECK=0");
+	/* STALLTRAP_SWITCH_HOOKS=2: a sched_switch program for the switch-out
+	 * (for benchmarks and tests, against the one hook); 1 or empty: the
+	 * default */
+	{
+		const char *hooks = getenv("STALLTRAP_SWITCH_HOOKS");
+
+		if (hooks && *hooks && strcmp(hooks, "1") && strcmp(hooks, "2")) {
+			snprintf(err, errlen, "STALLTRAP_SWITCH_HOOKS=%.32s: expected 1 or 2", hooks);
+			ret = -EINVAL;
+			goto cleanup;
+		}
+		if (hooks && !strcmp(hooks, "2"))
+			feature_off(c, FEAT_ONE_SWITCH_HOOK, "STALLTRAP_SWITCH_HOOKS=2");
+	}
 	if (o->force_path != CAPTURE_PATH_NONE) {
 		paths[0] = o->force_path;
 		npaths = 1;
@@ -835,14 +887,43 @@ static void attach_sampling(struct capture *c)
 		c->sample_period_ns = 1000000000ull / c->sample_hz;
 }
 
+/* Every CPU's stamp.run to ST_RUN_UNKNOWN: no switch seen there yet. */
+static int init_stamps(struct capture *c, char *err, size_t errlen)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct st_switch_stamp *v;
+	__u32 zero = 0;
+	int ret;
+
+	if (ncpus <= 0) {
+		snprintf(err, errlen, "cannot count the possible CPUs: %s", strerror(-ncpus));
+		return ncpus ? ncpus : -EINVAL;
+	}
+	v = calloc((size_t)ncpus, sizeof(*v));
+	if (!v) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < ncpus; i++)
+		v[i].run = ST_RUN_UNKNOWN;
+	ret = bpf_map__update_elem(c->skel->maps.stamp, &zero, sizeof(zero), v, sizeof(*v) * (size_t)ncpus, 0);
+	free(v);
+	if (ret)
+		snprintf(err, errlen, "cannot set up the per-CPU switch stamps: %s", strerror(-ret));
+	return ret;
+}
+
 int capture_start(struct capture *c, char *err, size_t errlen)
 {
 	struct offcpu_bpf *s = c->skel;
-	struct bpf_program *in = path_prog(s, c->path);
+	struct bpf_program *in = in_prog(c, s, c->path);
+	bool one = in == s->progs.handle_exit_tp_one;
 	int ret;
 
 	if (!in)
 		return -EINVAL;
+	if (one && (ret = init_stamps(c, err, errlen)))
+		return ret;
 	/* The cause programs first: every block that the switch programs record
 	 * then has its waker, lock and holds traced from its start (attached
 	 * after them, each of the ~200 ms that attaching can take on a busy
@@ -884,7 +965,7 @@ int capture_start(struct capture *c, char *err, size_t errlen)
 	} else if ((ret = attach(c, in, err, errlen))) {
 		return ret;
 	}
-	if ((ret = attach(c, s->progs.handle_switch, err, errlen)))
+	if (!one && (ret = attach(c, s->progs.handle_switch, err, errlen)))
 		return ret;
 	c->attached_ns = mono_ns();
 	if (bpf_program__fd(s->progs.iter_flush_user) >= 0) {
@@ -1053,14 +1134,19 @@ void capture_read_counters(struct capture *c,
 		{ "kstack_failed", d->kstack_failed, true },
 		{ "task_storage_full", d->task_storage_full, true },
 		{ "waker_missing", d->waker_missing, true },
+		/* one_switch_hook: a target thread without a hot slot of its own
+		 * (its switch-outs unseen), and a target's switch-out that an
+		 * unseen resume hid and that could not be dated (not guessed) */
+		{ "switch_out_unslotted", c->skel->bss->sw_unslotted, true },
+		{ "switch_chain_broken", c->skel->bss->sw_chain_broken, true },
 		{ "bad_records", c->bad_records, true },
 		{ "flush_timeouts", c->flush_timeouts, true },
 	};
 	size_t i;
 
 	all_prog_stats(c, &run_ns, &run_cnt, &misses);
-	if (path_prog(c->skel, c->path))
-		prog_stats(path_prog(c->skel, c->path), &in_ns, &in_cnt, &in_miss);
+	if (in_prog(c, c->skel, c->path))
+		prog_stats(in_prog(c, c->skel, c->path), &in_ns, &in_cnt, &in_miss);
 	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		fn(arg, &ctrs[i]);
 	{
@@ -1083,6 +1169,12 @@ void capture_read_counters(struct capture *c,
 			{ "kstack_cache_mismatches", c->skel->bss->kc_mismatches, false },
 			/* the switch-out's clock (offcpu.bpf.c, switch_now()) */
 			{ "switch_clock_measured", c->skel->bss->clk_measured, false },
+			/* one_switch_hook: a thread woken and resumed elsewhere before its
+			 * switch-out here was stamped (a sub-microsecond block) */
+			{ "switch_out_raced", c->skel->bss->sw_out_raced, false },
+			/* one_switch_hook: a target's switch-out that an unseen
+			 * resume hid, dated from the CPU time it ran (late_time()) */
+			{ "switch_out_late", c->skel->bss->sw_chain_late, false },
 			{ "switch_clock_suspect", c->skel->bss->clk_suspect, false },
 			{ "bpf_run_ns", run_ns, false },
 			{ "bpf_run_cnt", run_cnt, false },

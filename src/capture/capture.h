@@ -81,7 +81,7 @@ struct capture_feature {
 	bool on;
 	char reason[200];       /* why it is off ("" when on) */
 };
-#define CAPTURE_NFEATURES 8
+#define CAPTURE_NFEATURES 9
 /* Pure: every feature, on or off (and why) as --no-locks and the kernel's
  * facts say, before any program is tried. */
 void capture_plan_features(const struct capture_features *f, bool no_locks,

@@ -158,6 +158,30 @@ struct st_hot {
 	__u32 flags;            /* ST_BF_BEGAN_BEFORE for seeded blocks, ST_BF_WOKEN_IRQ, ST_TF_MM */
 };
 
+/* Per CPU (offcpu.bpf.c's stamp map): the timestamp sched_switch took for a
+ * target going off-CPU and the task it switched to; this CPU's clock offset
+ * (switch_now()); and, with one_switch_hook, the target running here. User
+ * space sets run to ST_RUN_UNKNOWN on every CPU before attaching. */
+struct st_switch_stamp {
+	__u64 next;
+	__u64 ts;
+	__u64 off;	/* CLOCK_MONOTONIC - rq->clock, when last measured */
+	__u64 at;	/* rq->clock then; 0: never */
+	/* one_switch_hook: the target thread that resumed last on this CPU
+	 * and still runs there (0: none; ST_RUN_UNKNOWN: no switch seen here
+	 * since the load), its hot slot, and the run queue's switch count then */
+	__u64 run;
+	__u64 run_sw;
+	__u32 run_idx;
+	__u32 run_nv;	/* its nvcsw and nivcsw then (truncated) */
+	__u32 run_niv;
+	__u32 run_pid;	/* its pid: a task_struct freed and reused is not it */
+	__u64 run_at;	/* when it resumed (CLOCK_MONOTONIC; 0: unknown) */
+	__u64 run_sum;	/* its se.sum_exec_runtime then */
+	__u64 fence;	/* an atomic add here orders a store before a load */
+};
+#define ST_RUN_UNKNOWN 1ull	/* st_switch_stamp.run before the first switch */
+
 /* Per-thread state in task storage. */
 struct st_task_state {
 	struct st_hot hot;      /* unless ST_TF_HOT_SLOT: then in the hot map */

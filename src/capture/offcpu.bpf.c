@@ -42,6 +42,7 @@ const volatile bool wakers_traced = false;      /* handle_waking is loaded: a lo
 const volatile bool kstack_cache = true;        /* reuse a thread's kernel stacks when verified */
 const volatile __u32 kc_check_every = ST_KC_CHECK_EVERY; /* every Nth cache hit walks too, and compares */
 const volatile __u32 hot_mask = ST_HOT_SLOTS_MAX - 1; /* the hot map's slots - 1 (a power of two - 1) */
+const volatile bool one_switch_hook = false;    /* handle_exit_tp_one: no sched_switch program (docs/capture.md) */
 
 /* Run-time state (bss), read by user space through the skeleton's mmap. */
 struct st_drops drops = {};
@@ -58,6 +59,7 @@ __u64 gov_min_block_ns = 0;
 __u64 kc_hits = 0, kc_checks = 0, kc_mismatches = 0, kc_learnt = 0, kc_unlearnable = 0;
 __u32 iter_phase = 0;
 __u64 waker_seq = 0;
+__u64 sw_chain_broken = 0, sw_chain_late = 0, sw_out_raced = 0, sw_unslotted = 0; /* one_switch_hook's (handle_exit_tp_one) */
 __u64 clk_measured = 0, clk_suspect = 0;	/* switch_now()'s offset measures kept, and not */
 
 /* Target processes: a bitmap by tgid, one bit per possible pid. An array
@@ -132,18 +134,22 @@ SCRATCH_MAP(scratch_iter_user); /* iter.s/task (may still run when the other sta
  * same __schedule(), reuses it instead of reading the clock again. Cleared at
  * every switch-in so that it is never used stale. Also this CPU's offset
  * from the run queue's clock to CLOCK_MONOTONIC (switch_now()). */
-struct switch_stamp {
-	__u64 next;
-	__u64 ts;
-	__u64 off;	/* CLOCK_MONOTONIC - rq->clock, when last measured */
-	__u64 at;	/* rq->clock then; 0: never */
-};
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct switch_stamp);
+	__type(value, struct st_switch_stamp);
 } stamp SEC(".maps");
+
+/* one_switch_hook: per CPU, the target the seed iterator found running
+ * there (its run* fields; written by the iterator alone, run last), read
+ * once, at that CPU's first switch (seed_running()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_switch_stamp);
+} seeded SEC(".maps");
 
 /* The switch-out's clock. bpf_ktime_get_ns() costs ~28 ns a read here, at
  * every switch-out of a target. The run queue's own clock (rq->clock,
@@ -167,7 +173,7 @@ struct {
 #define ST_CLK_REFRESH_NS 10000000ull	/* the offset is measured again after 10 ms */
 #define ST_CLK_STALE_NS 20000ull	/* a measure this much above the last is suspect */
 #define ST_CLK_TRUST_NS 1000000000ull	/* unless the last is 1 s old */
-static __always_inline __u64 switch_now(struct task_struct *task, struct switch_stamp *k)
+static __always_inline __u64 switch_now(struct task_struct *task, struct st_switch_stamp *k)
 {
 	__u64 c, t;
 
@@ -187,6 +193,16 @@ static __always_inline __u64 switch_now(struct task_struct *task, struct switch_
 	k->off = t - c;
 	k->at = c;
 	return t;
+}
+
+/* switch_now() without measuring the offset again: for a resume's time
+ * (one_switch_hook), where the clock update is skipped after idle and an
+ * offset measured then would be too big, for every stamp that follows. */
+static __always_inline __u64 switch_peek(struct task_struct *task, struct st_switch_stamp *k)
+{
+	if (!bpf_core_field_exists(struct cfs_rq, rq) || !k->at)
+		return bpf_ktime_get_ns();
+	return task->se.cfs_rq->rq->clock + k->off;
 }
 
 /* Target threads' st_hot, one slot per thread id modulo the slots (sized
@@ -821,27 +837,18 @@ static __always_inline __u32 fill_current(void *ctx, struct scratch *sc, __u32 t
 	return ulen;
 }
 
-/* Switch-in of a thread: called as the resumed task. */
-static __always_inline int on_switch_in(void *ctx)
+/* Switch-in of target thread task (current), its st_hot h: a block of
+ * min_block_ns or more is emitted with its stacks. cached: the clock read
+ * at this switch's switch-out, if any (0: read the clock). */
+static __always_inline int switch_in_body(void *ctx, struct task_struct *task, struct st_hot *h, __u64 cached)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct st_task_state *s;
-	struct switch_stamp *st;
 	struct scratch *sc;
-	struct st_hot *h;
-	__u64 now, ts, dur, cached = 0;
+	__u64 now, ts, dur;
 	__u32 zero = 0, ulen;
 	bool direct = false;
 
-	if (!is_target(task->tgid))
-		return 0;
-	st = bpf_map_lookup_elem(&stamp, &zero);
-	if (st) {
-		cached = st->next == (__u64)task ? st->ts : 0;
-		st->next = 0;
-	}
-	h = hot_of(task, false);
-	if (!h || !h->ts_out)
+	if (!h->ts_out)
 		return 0;
 	ts = h->ts_out;
 	/* Bystanders' switch-ins leave the stamp alone, so it can outlive the
@@ -904,11 +911,33 @@ static __always_inline int on_switch_in(void *ctx)
 	return 0;
 }
 
-/* Once per thread: remember its mm as a target's, for the mmap_lock hooks. */
-static __noinline void register_mm(struct st_hot *h, __u32 tgid)
+/* Switch-in of a thread: called as the resumed task (sched_switch does the
+ * switch-out). */
+static __always_inline int on_switch_in(void *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 mm = (__u64)BPF_CORE_READ(task, mm);	/* a number, to hash */
+	struct st_switch_stamp *st;
+	struct st_hot *h;
+	__u64 cached = 0;
+	__u32 zero = 0;
+
+	if (!is_target(task->tgid))
+		return 0;
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (st) {
+		cached = st->next == (__u64)task ? st->ts : 0;
+		st->next = 0;
+	}
+	h = hot_of(task, false);
+	if (!h)
+		return 0;
+	return switch_in_body(ctx, task, h, cached);
+}
+
+/* Once per thread: remember its mm (a number, to hash) as a target's, for
+ * the mmap_lock hooks. */
+static __noinline void register_mm(struct st_hot *h, __u32 tgid, __u64 mm)
+{
 	__u32 b;
 
 	if (!mm)
@@ -924,7 +953,7 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	struct switch_stamp *st;
+	struct st_switch_stamp *st;
 	struct st_hot *h;
 	unsigned int state;
 	__u32 zero = 0, tgid = cur->tgid;
@@ -951,7 +980,7 @@ int BPF_PROG(handle_switch, bool preempt, struct task_struct *prev, struct task_
 		h->ts_out = bpf_ktime_get_ns();
 	}
 	if (!(h->flags & ST_TF_MM))
-		register_mm(h, tgid);
+		register_mm(h, tgid, (__u64)BPF_CORE_READ(cur, mm));
 	return 0;
 }
 
@@ -961,6 +990,205 @@ int BPF_PROG(handle_exit_tp, bool is_switch)
 	if (!is_switch)
 		return 0;
 	return on_switch_in(ctx);
+}
+
+/* ---- One hook for both ends of a switch (one_switch_hook) -----------------
+ *
+ * Every hook on the scheduler's path runs for every task of the machine, so
+ * bystanders pay for each one (issue 15): where sched_exit_tp exists, the
+ * switch-out is done by the same program, as the next task resumes, and
+ * sched_switch has no program. The thread that resumed last on this CPU is
+ * the one switched out now: a target's is kept per CPU (stamp.run), with
+ * the run queue's switch count then, which must have moved by exactly one
+ * (sched_exit_tp fires at the end of every __schedule() that switched and
+ * in schedule_tail(), a new task's first run, unless tracing is hidden from
+ * the resumed task: then late_time()). The switch-out's
+ * time is the run queue's clock, as sched_switch's (switch_now()); its
+ * state is read from the task now, the prev_state sched_switch would have
+ * had unless a wakeup has come since (then it is runnable: a block of a
+ * microsecond, below any --min-block). The previous task is gone from
+ * this CPU but not freed (finish_task_switch() drops its last reference
+ * under RCU), and its fields are read through bpf_rdonly_cast(). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* A switch-out that a resume firing no tracepoint hid (see below): dated
+ * by the CPU time the thread ran since it resumed (se.sum_exec_runtime is
+ * updated at a switch-out, and not again until it runs), provided it
+ * switched out once only since (its switch counts), is not running, or is
+ * the thread resuming now, and the time it resumed is known (not for a
+ * thread seeded running). false: counted, not guessed. */
+static __always_inline bool late_time(struct st_switch_stamp *st, struct task_struct *t, __u64 *out)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	__u32 moved = ((__u32)t->nvcsw - st->run_nv) + ((__u32)t->nivcsw - st->run_niv);
+
+	if (moved != 1 || !st->run_at || (t->on_cpu && t != cur)) {
+		__sync_fetch_and_add(&sw_chain_broken, 1);
+		return false;
+	}
+	*out = st->run_at + (t->se.sum_exec_runtime - st->run_sum);
+	return true;
+}
+
+/* A target resuming with no switch-out stamped: if the CPU it last
+ * resumed on still holds it (its switch-out there was hidden, and it was
+ * woken and resumed here before that CPU's next seen resume), it takes it
+ * over. Rare: the bpf_loop over the CPUs runs only then. */
+#define ST_CLAIM_MAX_CPUS 8192
+struct claim_ctx {
+	struct task_struct *task;
+	__u64 ts;
+	__u32 state;
+};
+
+static long claim_cb(__u32 cpu, void *arg)
+{
+	struct claim_ctx *c = arg;
+	struct st_switch_stamp *p;
+	__u32 zero = 0;
+	__u64 ts;
+
+	p = bpf_map_lookup_percpu_elem(&stamp, &zero, cpu);
+	if (!p)
+		return 1;	/* past the last CPU */
+	if (p->run != (__u64)c->task || p->run_pid != (__u32)c->task->pid)
+		return 0;
+	if (!late_time(p, c->task, &ts)) {
+		/* lost, and counted once: consumed */
+		__sync_val_compare_and_swap(&p->run, (__u64)c->task, 0);
+		return 1;
+	}
+	if (__sync_val_compare_and_swap(&p->run, (__u64)c->task, 0) == (__u64)c->task) {
+		c->ts = ts;
+		/* woken since: a sleep of a kind no longer known, or a preemption */
+		c->state = (__u32)c->task->nivcsw != p->run_niv ? ST_STATE_RUNNABLE : ST_STATE_SLEEPING;
+		__sync_fetch_and_add(&sw_chain_late, 1);
+	}
+	return 1;
+}
+
+/* The switch-out of rec->run (rec: this CPU's stamp, or the seed's record
+ * of what ran here at the start); st: this CPU's stamp, for the clock. */
+static __always_inline __u64 switch_out_prev(struct st_switch_stamp *st, struct st_switch_stamp *rec,
+					     struct task_struct *cur, bool late)
+{
+	struct task_struct *prev = bpf_rdonly_cast((void *)rec->run, bpf_core_type_id_kernel(struct task_struct));
+	__u32 idx = rec->run_idx & hot_mask, state;
+	struct st_hot *h = bpf_map_lookup_elem(&hot, &idx);
+	bool queued;
+	__u64 now;
+
+	if ((__u32)prev->pid != rec->run_pid)
+		return 0;	/* it exited, and its task_struct is another's now */
+	if (!h || h->task != rec->run) {
+		/* its slot moved (exec) or was released (exit) */
+		idx = prev->pid & hot_mask;
+		h = bpf_map_lookup_elem(&hot, &idx);
+		if (!h || h->task != rec->run)
+			return 0;
+	}
+	if (late) {
+		/* a resume between its switch-out and this one fired no
+		 * sched_exit_tp: see late_time() */
+		if (!late_time(rec, prev, &now))
+			return 0;
+		/* the thread may be resuming elsewhere and claiming it too
+		 * (claim_cb()): one of the two does it */
+		if (__sync_val_compare_and_swap(&rec->run, (__u64)prev, 0) != (__u64)prev)
+			return 0;
+		state = prev->__state;
+		/* woken since: a sleep, of a kind no longer known */
+		h->state = (__u32)prev->nivcsw != rec->run_niv ? ST_STATE_RUNNABLE :
+			   state == TASK_RUNNING ? ST_STATE_SLEEPING : classify_state(false, state);
+		h->ts_out = now;
+		__sync_fetch_and_add(&sw_chain_late, 1);
+		return 0;	/* not this switch's time: not cached for the resume */
+	}
+	now = switch_now(cur, st);
+	state = prev->__state;
+	queued = prev->on_rq && !(bpf_core_field_exists(prev->se.sched_delayed) && prev->se.sched_delayed);
+	h->state = queued ? ST_STATE_RUNNABLE : classify_state(false, state);
+	h->ts_out = now;
+	/* Woken and already resumed on another CPU (its switch-in there did
+	 * not see this stamp): the block was sub-microsecond; a stamp left
+	 * behind would make a running thread look blocked. The atomic add is
+	 * a full barrier: the store above is seen before on_cpu is read. */
+	__sync_fetch_and_add(&st->fence, 1);
+	if (prev->on_cpu) {
+		__sync_val_compare_and_swap(&h->ts_out, now, 0);
+		__sync_fetch_and_add(&sw_out_raced, 1);
+		return 0;
+	}
+	return now;
+}
+
+SEC("raw_tp/sched_exit_tp")
+int BPF_PROG(handle_exit_tp_one, bool is_switch)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct st_switch_stamp *st;
+	struct st_task_state *s;
+	struct st_hot *h;
+	__u64 cached = 0;
+	__u32 zero = 0, idx;
+
+	if (!is_switch)
+		return 0;
+	st = bpf_map_lookup_elem(&stamp, &zero);
+	if (!st)
+		return 0;
+	if (st->run) {
+		__u64 sw = cur->se.cfs_rq->rq->nr_switches;
+
+		if (st->run != ST_RUN_UNKNOWN) {
+			cached = switch_out_prev(st, st, cur, sw != st->run_sw + 1);
+		} else {
+			/* this CPU's first switch since the load */
+			struct st_switch_stamp *sd = bpf_map_lookup_elem(&seeded, &zero);
+
+			if (sd && sd->run && sw == sd->run_sw + 1)
+				cached = switch_out_prev(st, sd, cur, false);
+		}
+		st->run = 0;
+	}
+	if (!is_target(cur->tgid))
+		return 0;
+	idx = cur->pid & hot_mask;
+	h = bpf_map_lookup_elem(&hot, &idx);
+	if (!h || h->task != (__u64)cur) {
+		/* its first switch here, or its slot is under another id */
+		h = hot_of(cur, true);
+		if (!h)
+			return 0;
+		s = bpf_task_storage_get(&tstate, cur, 0, 0);
+		if (h->task == (__u64)cur && s && (s->flags & ST_TF_HOT_SLOT)) {
+			idx = s->hot_idx;
+		} else {
+			/* no slot: its switch-outs cannot be seen */
+			__sync_fetch_and_add(&sw_unslotted, 1);
+			return switch_in_body(ctx, cur, h, cached);
+		}
+	}
+	if (!h->ts_out) {
+		struct claim_ctx c = { .task = cur };
+
+		bpf_loop(ST_CLAIM_MAX_CPUS, claim_cb, &c, 0);
+		if (c.ts) {
+			h->state = c.state;
+			h->ts_out = c.ts;
+		}
+	}
+	st->run = (__u64)cur;
+	st->run_idx = idx;
+	st->run_sw = cur->se.cfs_rq->rq->nr_switches;
+	st->run_pid = cur->pid;
+	st->run_nv = (__u32)cur->nvcsw;
+	st->run_niv = (__u32)cur->nivcsw;
+	st->run_sum = cur->se.sum_exec_runtime;
+	st->run_at = cached ? cached : switch_peek(cur, st);
+	if (!(h->flags & ST_TF_MM))
+		register_mm(h, cur->tgid, (__u64)BPF_CORE_READ(cur, mm));
+	return switch_in_body(ctx, cur, h, cached);
 }
 
 /* Fallbacks for kernels without sched_exit_tp: finish_task_switch runs as the
@@ -1606,6 +1834,40 @@ static __always_inline __u64 seed_ago(struct task_struct *cur, struct task_struc
 	return ago;
 }
 
+/* one_switch_hook: a target thread running at the start: if its CPU has
+ * not switched since the load, that CPU's next switch is its switch-out,
+ * provided the run queue's count moved by one from what is read here.
+ * (Once the CPU has switched, the thread running there resumed since, and
+ * handle_exit_tp_one knows it.) Written to the seeded map, not to the
+ * stamp: the CPU's program may be writing that one at the same time. */
+static __always_inline void seed_running(struct task_struct *task, struct st_task_state *s)
+{
+	struct st_switch_stamp *p, *sd;
+	struct st_hot *h;
+	__u32 zero = 0, cpu = task->thread_info.cpu;
+
+	h = hot_in(task, s, true);
+	if (h->task != (__u64)task || !(s->flags & ST_TF_HOT_SLOT))
+		return;
+	p = bpf_map_lookup_percpu_elem(&stamp, &zero, cpu);
+	sd = bpf_map_lookup_percpu_elem(&seeded, &zero, cpu);
+	if (!p || !sd || p->run != ST_RUN_UNKNOWN)
+		return;
+	sd->run_idx = s->hot_idx;
+	sd->run_sw = task->se.cfs_rq->rq->nr_switches;
+	sd->run_pid = task->pid;
+	sd->run_nv = (__u32)task->nvcsw;
+	sd->run_niv = (__u32)task->nivcsw;
+	sd->run_at = 0;	/* its run's start: not known */
+	if (!(h->flags & ST_TF_MM))
+		register_mm(h, task->tgid, (__u64)BPF_CORE_READ(task, mm));
+	/* still there after the count was read: the count is of its run, and
+	 * the CPU's next switch (if that CPU has not switched since the
+	 * load) its switch-out; run last, after an atomic (a barrier) */
+	if (task->on_cpu && task->thread_info.cpu == cpu)
+		__sync_val_compare_and_swap(&sd->run, 0, (__u64)task);
+}
+
 /* Seed (start) and flush (end) for target threads, by iter_phase. */
 SEC("iter/task")
 int iter_tasks(struct bpf_iter__task *ctx)
@@ -1640,6 +1902,8 @@ int iter_tasks(struct bpf_iter__task *ctx)
 		}
 		if (!s->ustack_top && task->mm && !(task->flags & PF_KTHREAD))
 			learn_top_vma(task, s);
+		if (one_switch_hook && task->on_cpu)
+			seed_running(task, s);
 		if (state == TASK_RUNNING || task->on_cpu)
 			return 0;
 		h = hot_in(task, s, true);

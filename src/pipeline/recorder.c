@@ -95,7 +95,8 @@ static void load_maps(struct recorder *r, struct target_proc *tp)
 	int timeout = tp->maps_retry_ns ? MAPS_RETRY_TIMEOUT_MS : r->o.maps_timeout_ms;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tp->pid);
-	if (proc_read_deadline(path, timeout, &text, &len) == 0 &&
+	/* empty: a zombie's, its address space gone (not "nothing mapped") */
+	if (proc_read_deadline(path, timeout, &text, &len) == 0 && len &&
 	    symbolizer_add_child(r->sym, tp->pid, tp->execed ? 0 : tp->ppid, text) == 0)
 		tp->maps_ok = true;
 	else

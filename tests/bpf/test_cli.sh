@@ -17,6 +17,7 @@ expect_exit 1 "no such process: 4194000" "$ST" record --pid 4194000 --duration 1
 expect_exit 1 "no process named 'no-such-comm'" "$ST" record --name no-such-comm --duration 1s
 expect_exit 1 "no such cgroup: /no/such/cg" "$ST" record --cgroup /no/such/cg --duration 1s
 expect_exit 1 "cannot create --out directory" "$ST" record --pid 1 --duration 1s --out /proc/nope/x
+expect_exit 1 "STALLTRAP_SWITCH_HOOKS=3: expected 1 or 2" env STALLTRAP_SWITCH_HOOKS=3 "$ST" record --pid 1 --duration 1s --out "$TMP/hooks3"
 expect_exit 2 "expected one capture directory" "$ST" report
 expect_exit 1 "capture.jsonl.gz" "$ST" report "$TMP"
 ok "bad input"

@@ -106,19 +106,19 @@ static const struct kernel_facts kernels[] = {
 	  { CAPTURE_PATH_SCHED_EXIT_TP, CAPTURE_PATH_FENTRY_FTS }, 2, { NULL } },
 	/* Ubuntu 24.04's 6.8: no sched_exit_tp yet; mmap_lock passes memcg_path */
 	{ "6.8", 0, 5, 3, 5, true, ALL_HELPERS, true, true, "finish_task_switch",
-	  { CAPTURE_PATH_FENTRY_FTS, CAPTURE_PATH_KPROBE_FTS }, 2, { NULL } },
+	  { CAPTURE_PATH_FENTRY_FTS, CAPTURE_PATH_KPROBE_FTS }, 2, { "one_switch_hook" } },
 	/* Debian 12's 6.1 (booted by make test-kernels): finish_task_switch
 	 * exists only as a clone without BTF: fentry cannot name it */
 	{ "6.1", 0, 5, 3, 5, false, ALL_HELPERS, true, true, "finish_task_switch.isra.0",
-	  { CAPTURE_PATH_KPROBE_FTS }, 1, { NULL } },
+	  { CAPTURE_PATH_KPROBE_FTS }, 1, { "one_switch_hook" } },
 	/* 5.15: no bpf_loop (5.17), no bpf_copy_from_user_task and no prev_state
 	 * argument (5.18), no lock contention tracepoints (5.19) */
 	{ "5.15", 0, 4, 0, 5, true, { "btf_bpf_task_pt_regs", "btf_bpf_task_storage_get" }, true, true,
 	  "finish_task_switch", { CAPTURE_PATH_FENTRY_FTS, CAPTURE_PATH_KPROBE_FTS }, 2,
-	  { "kernel_locks", "in_progress_user_stacks", "kstack_cache" } },
+	  { "kernel_locks", "in_progress_user_stacks", "kstack_cache", "one_switch_hook" } },
 	/* 5.10: no bpf_task_pt_regs (5.15), no task storage (5.11): unsupported */
 	{ "5.10", 0, 4, 0, 5, true, { NULL }, true, true, "finish_task_switch",
-	  { 0 }, 0, { "kernel_locks", "in_progress_user_stacks", "kstack_cache" } },
+	  { 0 }, 0, { "kernel_locks", "in_progress_user_stacks", "kstack_cache", "one_switch_hook" } },
 };
 
 static void test_kernel_facts(void **state)
@@ -163,7 +163,8 @@ static void test_kernel_facts(void **state)
 static void test_no_locks(void **state)
 {
 	struct capture_features f = { .task_pt_regs = 1, .task_storage = 1, .task_iter = 1, .bpf_loop = 1,
-				      .copy_from_user_task = 1, .lock_contention = 1, .mmap_lock_args = 3 };
+				      .copy_from_user_task = 1, .lock_contention = 1, .mmap_lock_args = 3,
+				      .sched_exit_tp = 1 };
 	struct capture_feature plan[CAPTURE_NFEATURES];
 	int off = 0;
 

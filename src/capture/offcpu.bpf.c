@@ -1851,7 +1851,7 @@ static __always_inline void seed_running(struct task_struct *task, struct st_tas
 		return;
 	p = bpf_map_lookup_percpu_elem(&stamp, &zero, cpu);
 	sd = bpf_map_lookup_percpu_elem(&seeded, &zero, cpu);
-	if (!p || !sd || p->run != ST_RUN_UNKNOWN)
+	if (!p || !sd || p->run != ST_RUN_UNKNOWN || sd->run)	/* (or another, mid-switch, was first) */
 		return;
 	sd->run_idx = s->hot_idx;
 	sd->run_sw = task->se.cfs_rq->rq->nr_switches;

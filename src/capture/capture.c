@@ -479,12 +479,25 @@ static struct bpf_program *path_prog(struct offcpu_bpf *skel, enum capture_path 
  * pid_max allows (then no two live threads share one), a power of two.
  * STALLTRAP_HOT_SLOTS=N (tests): N at most, so that threads share slots and
  * the ones left out keep their state in task storage. */
+/* /proc/sys/kernel/pid_max, or dflt when it cannot be read */
+static unsigned long pid_max(unsigned long dflt)
+{
+	unsigned long max = dflt;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &max) != 1)
+			max = dflt;
+		fclose(f);
+	}
+	return max;
+}
+
 static __u32 hot_slots(void)
 {
 	const char *env = getenv("STALLTRAP_HOT_SLOTS");
-	unsigned long max = ST_HOT_SLOTS_MAX;
+	unsigned long max;
 	__u32 slots = 1024;
-	FILE *f;
 
 	if (env) {
 		unsigned long want = strtoul(env, NULL, 10);
@@ -493,12 +506,7 @@ static __u32 hot_slots(void)
 			;
 		return slots;
 	}
-	f = fopen("/proc/sys/kernel/pid_max", "r");
-	if (f) {
-		if (fscanf(f, "%lu", &max) != 1)
-			max = ST_HOT_SLOTS_MAX;
-		fclose(f);
-	}
+	max = pid_max(ST_HOT_SLOTS_MAX);
 	while (slots < max && slots < ST_HOT_SLOTS_MAX)
 		slots <<= 1;
 	return slots;
@@ -508,15 +516,7 @@ static __u32 hot_slots(void)
  * switch hook (handle_exit_tp_one) finds a switched-out thread by its slot. */
 static bool hot_slots_cover_pids(__u32 slots)
 {
-	unsigned long max = ~0ul;
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
-
-	if (f) {
-		if (fscanf(f, "%lu", &max) != 1)
-			max = ~0ul;
-		fclose(f);
-	}
-	return max <= slots;
+	return pid_max(~0ul) <= slots;
 }
 
 /* The program of the switch-in (and, with the one switch hook, of the
@@ -1124,6 +1124,7 @@ void capture_read_counters(struct capture *c,
 {
 	const struct st_drops *d = &c->skel->bss->drops;
 	uint64_t run_ns = 0, run_cnt = 0, misses = 0, in_ns = 0, in_cnt = 0, in_miss = 0;
+	struct bpf_program *in = in_prog(c, c->skel, c->path);
 	const struct capture_counter ctrs[] = {
 		{ "ringbuf_full", d->ringbuf_full, true },
 		{ "meta_ringbuf_full", d->meta_ringbuf_full, true },
@@ -1145,8 +1146,8 @@ void capture_read_counters(struct capture *c,
 	size_t i;
 
 	all_prog_stats(c, &run_ns, &run_cnt, &misses);
-	if (in_prog(c, c->skel, c->path))
-		prog_stats(in_prog(c, c->skel, c->path), &in_ns, &in_cnt, &in_miss);
+	if (in)
+		prog_stats(in, &in_ns, &in_cnt, &in_miss);
 	for (i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
 		fn(arg, &ctrs[i]);
 	{
@@ -1173,7 +1174,7 @@ void capture_read_counters(struct capture *c,
 			 * switch-out here was stamped (a sub-microsecond block) */
 			{ "switch_out_raced", c->skel->bss->sw_out_raced, false },
 			/* one_switch_hook: a target's switch-out that an unseen
-			 * resume hid, dated from the CPU time it ran (late_time()) */
+			 * resume hid, dated from the CPU time it ran (take_late()) */
 			{ "switch_out_late", c->skel->bss->sw_chain_late, false },
 			{ "switch_clock_suspect", c->skel->bss->clk_suspect, false },
 			{ "bpf_run_ns", run_ns, false },

@@ -1002,7 +1002,7 @@ int BPF_PROG(handle_exit_tp, bool is_switch)
  * the run queue's switch count then, which must have moved by exactly one
  * (sched_exit_tp fires at the end of every __schedule() that switched and
  * in schedule_tail(), a new task's first run, unless tracing is hidden from
- * the resumed task: then late_time()). The switch-out's
+ * the resumed task: then take_late()). The switch-out's
  * time is the run queue's clock, as sched_switch's (switch_now()); its
  * state is read from the task now, the prev_state sched_switch would have
  * had unless a wakeup has come since (then it is runnable: a block of a
@@ -1011,22 +1011,35 @@ int BPF_PROG(handle_exit_tp, bool is_switch)
  * under RCU), and its fields are read through bpf_rdonly_cast(). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-/* A switch-out that a resume firing no tracepoint hid (see below): dated
- * by the CPU time the thread ran since it resumed (se.sum_exec_runtime is
- * updated at a switch-out, and not again until it runs), provided it
- * switched out once only since (its switch counts), is not running, or is
- * the thread resuming now, and the time it resumed is known (not for a
- * thread seeded running). false: counted, not guessed. */
-static __always_inline bool late_time(struct st_switch_stamp *st, struct task_struct *t, __u64 *out)
+/* A switch-out that a resume firing no tracepoint hid (see below), taken
+ * from rec (a CPU's stamp of the thread t): dated by the CPU time it ran
+ * since it resumed (se.sum_exec_runtime is updated at a switch-out, and
+ * not again until it runs), provided it switched out once only since (its
+ * switch counts), is not running, or is the thread resuming now, and the
+ * time it resumed is known (not for a thread seeded running); else counted,
+ * not guessed. Its state: runnable if preempted, else its sleep state
+ * (sleeping if woken since: the kind is no longer known). The thread may
+ * be resuming on another CPU and claiming it too (claim_cb()): the
+ * compare-and-swap makes one of the two take it, the fields read before
+ * it (once the stamp is free, its CPU may fill it again). */
+static __always_inline bool take_late(struct st_switch_stamp *rec, struct task_struct *t, __u64 *ts, __u32 *state)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
-	__u32 moved = ((__u32)t->nvcsw - st->run_nv) + ((__u32)t->nivcsw - st->run_niv);
+	__u32 moved = ((__u32)t->nvcsw - rec->run_nv) + ((__u32)t->nivcsw - rec->run_niv);
+	bool ok = moved == 1 && rec->run_at && !(t->on_cpu && t != cur);
+	__u64 at = rec->run_at + (t->se.sum_exec_runtime - rec->run_sum);
+	__u32 st = t->__state;
 
-	if (moved != 1 || !st->run_at || (t->on_cpu && t != cur)) {
+	st = (__u32)t->nivcsw != rec->run_niv ? ST_STATE_RUNNABLE :
+	     st == TASK_RUNNING ? ST_STATE_SLEEPING : classify_state(false, st);
+	if (!ok)
 		__sync_fetch_and_add(&sw_chain_broken, 1);
+	/* a lost one is consumed too: counted once */
+	if (__sync_val_compare_and_swap(&rec->run, (__u64)t, 0) != (__u64)t || !ok)
 		return false;
-	}
-	*out = st->run_at + (t->se.sum_exec_runtime - st->run_sum);
+	*ts = at;
+	*state = st;
+	__sync_fetch_and_add(&sw_chain_late, 1);
 	return true;
 }
 
@@ -1045,7 +1058,7 @@ static long claim_cb(__u32 cpu, void *arg)
 {
 	struct claim_ctx *c = arg;
 	struct st_switch_stamp *p;
-	__u32 zero = 0;
+	__u32 zero = 0, state;
 	__u64 ts;
 
 	p = bpf_map_lookup_percpu_elem(&stamp, &zero, cpu);
@@ -1053,16 +1066,9 @@ static long claim_cb(__u32 cpu, void *arg)
 		return 1;	/* past the last CPU */
 	if (p->run != (__u64)c->task || p->run_pid != (__u32)c->task->pid)
 		return 0;
-	if (!late_time(p, c->task, &ts)) {
-		/* lost, and counted once: consumed */
-		__sync_val_compare_and_swap(&p->run, (__u64)c->task, 0);
-		return 1;
-	}
-	if (__sync_val_compare_and_swap(&p->run, (__u64)c->task, 0) == (__u64)c->task) {
+	if (take_late(p, c->task, &ts, &state)) {
 		c->ts = ts;
-		/* woken since: a sleep of a kind no longer known, or a preemption */
-		c->state = (__u32)c->task->nivcsw != p->run_niv ? ST_STATE_RUNNABLE : ST_STATE_SLEEPING;
-		__sync_fetch_and_add(&sw_chain_late, 1);
+		c->state = state;
 	}
 	return 1;
 }
@@ -1089,19 +1095,11 @@ static __always_inline __u64 switch_out_prev(struct st_switch_stamp *st, struct 
 	}
 	if (late) {
 		/* a resume between its switch-out and this one fired no
-		 * sched_exit_tp: see late_time() */
-		if (!late_time(rec, prev, &now))
-			return 0;
-		/* the thread may be resuming elsewhere and claiming it too
-		 * (claim_cb()): one of the two does it */
-		if (__sync_val_compare_and_swap(&rec->run, (__u64)prev, 0) != (__u64)prev)
-			return 0;
-		state = prev->__state;
-		/* woken since: a sleep, of a kind no longer known */
-		h->state = (__u32)prev->nivcsw != rec->run_niv ? ST_STATE_RUNNABLE :
-			   state == TASK_RUNNING ? ST_STATE_SLEEPING : classify_state(false, state);
-		h->ts_out = now;
-		__sync_fetch_and_add(&sw_chain_late, 1);
+		 * sched_exit_tp: see take_late() */
+		if (take_late(rec, prev, &now, &state)) {
+			h->state = state;
+			h->ts_out = now;
+		}
 		return 0;	/* not this switch's time: not cached for the resume */
 	}
 	now = switch_now(cur, st);

@@ -239,10 +239,6 @@ static bool replaced(const char *path, const struct maps_line *line)
 	       (uint64_t)st.st_ino != line->ino;
 }
 
-/* Reports one module per file, spanning its consecutive mappings, as
- * dwfl_linux_proc_maps_report would, but named by the path to open in the
- * target's mount namespace, and with the vDSO. Deleted files are left out:
- * the path may now hold another build, whose symbols would be wrong. */
 /* Whether path is the very file line maps: same device and inode. */
 static bool is_mapped_file(const char *path, const struct maps_line *line)
 {
@@ -254,28 +250,32 @@ static bool is_mapped_file(const char *path, const struct maps_line *line)
 
 /* The path to open line's file by, into path. libdwfl opens a file when it
  * first needs it, by which time a short-lived process may be gone, and its
- * /proc entry with it. So, for a forked child, its parent's root first when
- * that holds the very file (the parent of a fork-per-connection server
- * outlives its children), then its own (a child that chrooted); for any
- * process that is gone, this process's own view of the path when that is
- * the very file (same device and inode: no other file can pass for it).
+ * /proc entry with it (a fork-per-connection server's child exits as soon as
+ * its wait ends, while its block is being symbolized). So this process's own
+ * view of the path first, when that is the very file (same device and
+ * inode: no other file can pass for it), which no exit takes away; then,
+ * for a forked child, its parent's root when that holds the very file (the
+ * parent of a fork-per-connection server outlives its children), then its
+ * own (a process in another mount namespace, a child that chrooted).
  * false: the path now holds another file. */
 static bool module_path(const struct uproc *p, const struct maps_line *line, char *path, size_t size)
 {
 	struct stat st;
 
+	if (is_mapped_file(line->path, line) && snprintf(path, size, "%s", line->path) < (int)size)
+		return true;
 	if (p->parent_root && snprintf(path, size, "%s%s", p->parent_root, line->path) < (int)size &&
 	    stat(path, &st) == 0 && !replaced(path, line))
 		return true;
 	if (snprintf(path, size, "%s%s", p->root, line->path) >= (int)size)
 		return false;
-	if (stat(path, &st) != 0 && is_mapped_file(line->path, line)) {
-		snprintf(path, size, "%s", line->path);
-		return true;
-	}
 	return !replaced(path, line);
 }
 
+/* Reports one module per file, spanning its consecutive mappings, as
+ * dwfl_linux_proc_maps_report would, but named by the path to open (see
+ * module_path()), and with the vDSO. Deleted files are left out: the path
+ * may now hold another build, whose symbols would be wrong. */
 static void report_modules(struct uproc *p)
 {
 	const struct maps_line *l, *first = NULL;

@@ -1,4 +1,4 @@
-/* test_symbolize_elf.c: the symbolizer on binaries it cannot trust: truncated, corrupt, oversized, replaced while in use.
+/* test_symbolize_elf.c: the symbolizer on binaries it cannot trust: truncated, corrupt, oversized, replaced while in use; and on one gone from a dead process's view while in use.
  *
  * The binaries are the fuzz seeds (tests/fuzz/corpus_elf/, made by
  * tests/fuzz/elf_seeds.sh): dwarf.elf is a static non-PIE program whose
@@ -28,6 +28,7 @@
 #include <libelf.h>
 
 #include "symbolize/elfcheck.h"
+#include "symbolize/symbolize.h"
 #include "symbolize/uproc.h"
 
 #define SEEDS "tests/fuzz/corpus_elf/"
@@ -342,6 +343,55 @@ static void test_truncated_in_use(void **state)
 	free(so);
 }
 
+/* A process that exits between the report of its modules and the opening of
+ * their files (a fork-per-connection server's child exits as soon as its
+ * wait ends, while that wait is being symbolized): a file it maps that this
+ * process sees at the same path, the very same file (device and inode), is
+ * opened by that path, not through the gone process's /proc/PID/root. Here
+ * the file is at host (this process's view) and, hard-linked, at the same
+ * path under the proc root's 1/root (the target's view); the target's view
+ * goes away after the report, before the first name is asked. */
+static void test_gone_after_report(void **state)
+{
+	char host[128], view[320], dir[256], maps[384], name[256];
+	const char *tail = root + 1;	/* root without its leading '/' */
+	uint64_t regs[SYM_NREGS] = { 0 };
+	struct unwind_result *res = calloc(1, sizeof(*res));
+	struct uproc *p = NULL;
+	size_t len;
+	char *elf = slurp("dwarf.elf", &len);
+	struct stat st;
+
+	assert_non_null(res);
+	snprintf(host, sizeof(host), "%s/host-target", root);
+	put(host, elf, len);
+	assert_int_equal(stat(host, &st), 0);
+	/* <root>/1/root/<root>/host-target */
+	snprintf(dir, sizeof(dir), "%s/1/root/%.*s", root, (int)(strchr(tail, '/') - tail), tail);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/1/root%s", root, root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(view, sizeof(view), "%s/host-target", dir);
+	assert_int_equal(link(host, view), 0);
+	snprintf(maps, sizeof(maps), "400000-402000 r-xp 00000000 %x:%x %llu %s\n", major(st.st_dev),
+		 minor(st.st_dev), (unsigned long long)st.st_ino, host);
+	assert_int_equal(uproc__new(1, root, maps, &p), 0);
+	/* the modules are reported (an unwind from a pc outside them opens no file) */
+	regs[SYM_REG_RIP] = 0x1000;
+	uproc__unwind(p, regs, NULL, 0, res);
+	assert_true(uproc__is_open(p));
+	assert_int_equal(unlink(view), 0);
+	name_of(p, MIDDLE_PC, name, sizeof(name));
+	assert_string_equal(name, "middle");
+	uproc__free(p);
+	unlink(host);
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "%s/1/root/%.*s", root, (int)(strchr(tail, '/') - tail), tail);
+	rmdir(dir);
+	free(res);
+	free(elf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +401,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_in_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_after_report, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

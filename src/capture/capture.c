@@ -1,6 +1,7 @@
 /* capture.c: probes the kernel, loads and drives the offcpu BPF programs, hands out their records as capture.h's plain structs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -475,28 +476,28 @@ static struct bpf_program *path_prog(struct offcpu_bpf *skel, enum capture_path 
 	return NULL;
 }
 
-/* The hot map's slots (offcpu.bpf.c): one per possible thread id when
- * pid_max allows (then no two live threads share one), a power of two.
- * STALLTRAP_HOT_SLOTS=N (tests): N at most, so that threads share slots and
- * the ones left out keep their state in task storage. */
-/* /proc/sys/kernel/pid_max, or dflt when it cannot be read */
-static unsigned long pid_max(unsigned long dflt)
+/* /proc/sys/kernel/pid_max, or ULONG_MAX when it cannot be read */
+static unsigned long pid_max(void)
 {
-	unsigned long max = dflt;
+	unsigned long max = ULONG_MAX;
 	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
 
 	if (f) {
 		if (fscanf(f, "%lu", &max) != 1)
-			max = dflt;
+			max = ULONG_MAX;
 		fclose(f);
 	}
 	return max;
 }
 
-static __u32 hot_slots(void)
+/* The hot map's slots (offcpu.bpf.c): one per possible thread id (pids:
+ * pid_max()) when the map's cap allows (then no two live threads share
+ * one), a power of two. STALLTRAP_HOT_SLOTS=N (tests): N at most, so that
+ * threads share slots and the ones left out keep their state in task
+ * storage. */
+static __u32 hot_slots(unsigned long pids)
 {
 	const char *env = getenv("STALLTRAP_HOT_SLOTS");
-	unsigned long max;
 	__u32 slots = 1024;
 
 	if (env) {
@@ -506,17 +507,9 @@ static __u32 hot_slots(void)
 			;
 		return slots;
 	}
-	max = pid_max(ST_HOT_SLOTS_MAX);
-	while (slots < max && slots < ST_HOT_SLOTS_MAX)
+	while (slots < pids && slots < ST_HOT_SLOTS_MAX)
 		slots <<= 1;
 	return slots;
-}
-
-/* Whether every possible thread id has a hot slot of its own: the one
- * switch hook (handle_exit_tp_one) finds a switched-out thread by its slot. */
-static bool hot_slots_cover_pids(__u32 slots)
-{
-	return pid_max(~0ul) <= slots;
 }
 
 /* The program of the switch-in (and, with the one switch hook, of the
@@ -588,11 +581,14 @@ static int load_once(struct capture *c, const struct capture_opts *o, enum captu
 	bpf_map__set_max_entries(skel->maps.events,
 				 (o->ringbuf_kb ? o->ringbuf_kb : DEFAULT_RINGBUF_KB) * 1024);
 	{
-		__u32 slots = hot_slots();
+		unsigned long pids = pid_max();
+		__u32 slots = hot_slots(pids);
 
 		bpf_map__set_max_entries(skel->maps.hot, slots);
 		skel->rodata->hot_mask = slots - 1;
-		if (!hot_slots_cover_pids(slots))
+		/* the one switch hook (handle_exit_tp_one) finds a switched-out
+		 * thread by its slot: every possible thread id needs its own */
+		if (pids > slots)
 			feature_off(c, FEAT_ONE_SWITCH_HOOK, "pid_max is above the hot map's %u slots", slots);
 	}
 	if (path != CAPTURE_PATH_SCHED_EXIT_TP)

@@ -1011,6 +1011,19 @@ int BPF_PROG(handle_exit_tp, bool is_switch)
  * under RCU), and its fields are read through bpf_rdonly_cast(). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
+/* Into rec, what the switch-out of task (running on a CPU whose run queue
+ * has switched sw times) and take_late() will check it against: all but
+ * rec->run and rec->run_at, which the caller sets. */
+static __always_inline void note_run(struct st_switch_stamp *rec, struct task_struct *task, __u32 idx, __u64 sw)
+{
+	rec->run_idx = idx;
+	rec->run_sw = sw;
+	rec->run_pid = task->pid;
+	rec->run_nv = (__u32)task->nvcsw;
+	rec->run_niv = (__u32)task->nivcsw;
+	rec->run_sum = task->se.sum_exec_runtime;
+}
+
 /* A switch-out that a resume firing no tracepoint hid (see below), taken
  * from rec (a CPU's stamp of the thread t): dated by the CPU time it ran
  * since it resumed (se.sum_exec_runtime is updated at a switch-out, and
@@ -1127,7 +1140,7 @@ int BPF_PROG(handle_exit_tp_one, bool is_switch)
 	struct st_switch_stamp *st;
 	struct st_task_state *s;
 	struct st_hot *h;
-	__u64 cached = 0;
+	__u64 cached = 0, sw = 0;	/* sw: the run queue's switch count, once read */
 	__u32 zero = 0, idx;
 
 	if (!is_switch)
@@ -1136,8 +1149,7 @@ int BPF_PROG(handle_exit_tp_one, bool is_switch)
 	if (!st)
 		return 0;
 	if (st->run) {
-		__u64 sw = cur->se.cfs_rq->rq->nr_switches;
-
+		sw = cur->se.cfs_rq->rq->nr_switches;
 		if (st->run != ST_RUN_UNKNOWN) {
 			cached = switch_out_prev(st, st, cur, sw != st->run_sw + 1);
 		} else {
@@ -1176,14 +1188,9 @@ int BPF_PROG(handle_exit_tp_one, bool is_switch)
 			h->ts_out = c.ts;
 		}
 	}
-	st->run = (__u64)cur;
-	st->run_idx = idx;
-	st->run_sw = cur->se.cfs_rq->rq->nr_switches;
-	st->run_pid = cur->pid;
-	st->run_nv = (__u32)cur->nvcsw;
-	st->run_niv = (__u32)cur->nivcsw;
-	st->run_sum = cur->se.sum_exec_runtime;
+	note_run(st, cur, idx, sw ? sw : cur->se.cfs_rq->rq->nr_switches);
 	st->run_at = cached ? cached : switch_peek(cur, st);
+	st->run = (__u64)cur;
 	if (!(h->flags & ST_TF_MM))
 		register_mm(h, cur->tgid, (__u64)BPF_CORE_READ(cur, mm));
 	return switch_in_body(ctx, cur, h, cached);
@@ -1851,11 +1858,7 @@ static __always_inline void seed_running(struct task_struct *task, struct st_tas
 	sd = bpf_map_lookup_percpu_elem(&seeded, &zero, cpu);
 	if (!p || !sd || p->run != ST_RUN_UNKNOWN || sd->run)	/* (or another, mid-switch, was first) */
 		return;
-	sd->run_idx = s->hot_idx;
-	sd->run_sw = task->se.cfs_rq->rq->nr_switches;
-	sd->run_pid = task->pid;
-	sd->run_nv = (__u32)task->nvcsw;
-	sd->run_niv = (__u32)task->nivcsw;
+	note_run(sd, task, s->hot_idx, task->se.cfs_rq->rq->nr_switches);
 	sd->run_at = 0;	/* its run's start: not known */
 	if (!(h->flags & ST_TF_MM))
 		register_mm(h, task->tgid, (__u64)BPF_CORE_READ(task, mm));

@@ -10,13 +10,14 @@
 # (STALLTRAP_SWITCH_HOOKS=2); the same goals hold for both.
 source "$(dirname "$0")/../lib.sh"
 for run in offcpu_truth offcpu_truth-fp offcpu_truth:2; do
-	build=${run%%:*} hooks=${run#"$build"} hooks=${hooks#:}
+	bin=${run%%:*} hooks=; build=$bin
+	case $run in *:*) hooks=${run#*:} ;; esac
 	if [ -n "$hooks" ]; then
 		jq -e '.capture.path == "sched_exit_tp"' "$TMP/$build/report.json" >/dev/null || continue
 		build=$build-hooks$hooks
 	fi
 	gate=$TMP/gate-$build
-	"$WL/${run%%:*}" --duration 3 --start-after "$gate" --truth "$TMP/$build.truth.json" >"$TMP/$build.wl" &
+	"$WL/$bin" --duration 3 --start-after "$gate" --truth "$TMP/$build.truth.json" >"$TMP/$build.wl" &
 	wl=$!; PIDS_TO_KILL+=($wl)
 	STALLTRAP_SWITCH_HOOKS=$hooks "$ST" record --pid $wl --duration 10s --min-block 1ms --out "$TMP/$build" >"$TMP/$build.summary" 2>"$TMP/$build.err" &
 	st=$!; PIDS_TO_KILL+=($st)

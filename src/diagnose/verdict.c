@@ -187,29 +187,63 @@ static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t
 	return s;
 }
 
+/* qsort_r: block indices by start (the context: the capdata). */
+static int by_start(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	uint64_t x = cd->blocks[*(const size_t *)a].start_ns, y = cd->blocks[*(const size_t *)b].start_ns;
+
+	return x < y ? -1 : x > y;
+}
+
 /* The wait in which thread t spent most of [s, e), if it was a lock wait
  * (app_lock, kernel_lock) that another thread of the target ended: that
- * thread held t up. The block's index, or SIZE_MAX. */
-static size_t held_up_by(const struct ctx *x, uint32_t t, uint64_t s, uint64_t e)
+ * thread held t up. A timed wait re-armed at once at the same site is one
+ * wait (a deadlock detector's 1 s chunks: MariaDB's metadata locks time
+ * out every second, unwoken, and only the last chunk is ended by the
+ * holder), so its chunks' overlaps add up. The ending block's index and
+ * *from, where its first chunk began; SIZE_MAX when none held t up. */
+static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint64_t *from)
 {
 	const struct capdata *cd = x->cd;
-	size_t i, best = SIZE_MAX;
+	size_t i, k, n = 0, best = SIZE_MAX, *idx;
 	uint64_t best_ov = 0;
 
-	for (i = 0; i < cd->nblocks; i++) {
-		const struct cap_block *b = &cd->blocks[i];
-		uint64_t ov;
+	if (e <= s || !(idx = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*idx))))
+		return SIZE_MAX;
+	for (i = 0; i < cd->nblocks; i++)
+		if (cd->blocks[i].thread == t && cd->blocks[i].state != CAP_STATE_RUNNABLE &&
+		    cd->blocks[i].start_ns < e)
+			idx[n++] = i;
+	qsort_r(idx, n, sizeof(*idx), by_start, (void *)cd);
+	for (k = 0; k < n; k++) {
+		const struct cap_block *b = &cd->blocks[idx[k]];
+		uint64_t ov, site;
+		size_t j;
 
-		if (b->thread != t || (x->cls[i] != DIAG_CAUSE_APP_LOCK && x->cls[i] != DIAG_CAUSE_KERNEL_LOCK) ||
+		if ((x->cls[idx[k]] != DIAG_CAUSE_APP_LOCK && x->cls[idx[k]] != DIAG_CAUSE_KERNEL_LOCK) ||
 		    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker))
 			continue;
 		ov = overlap(s, e, b->start_ns, block_end(b));
+		site = diag_site_key(x, b);
+		/* back over the chunks that timed out (or that the same thread
+		 * ended) at the same site, each re-armed at once */
+		for (j = k; j > 0; j--) {
+			const struct cap_block *p = &cd->blocks[idx[j - 1]], *c = &cd->blocks[idx[j]];
+
+			if (block_end(p) + DIAG_REARM_GAP_NS < c->start_ns || (p->flags & CAP_BLOCK_IN_PROGRESS) ||
+			    (diag_waker_real(x, p) && p->waker != b->waker) || diag_site_key(x, p) != site)
+				break;
+			ov += overlap(s, e, p->start_ns, block_end(p));
+		}
 		if (ov > best_ov) {
 			best_ov = ov;
-			best = i;
+			best = idx[k];
+			*from = cd->blocks[idx[j]].start_ns;
 		}
 	}
-	return best_ov && e > s && best_ov * 2 >= e - s ? best : SIZE_MAX;
+	free(idx);
+	return best_ov * 2 >= e - s ? best : SIZE_MAX;
 }
 
 static void put_holder(struct ctx *x, struct sbuf *sb, uint32_t t, int32_t waiter_pid)
@@ -258,18 +292,19 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	diag_sb_put(&v->sum, "; ", 4);
 	put_holder(x, &v->sum, holder, cd->threads[b->thread].pid);
 	for (depth = 0; depth < 4; depth++) {
-		size_t ui = held_up_by(x, holder, hs, rel);
+		uint64_t from = 0;
+		size_t ui = held_up_by(x, holder, hs, rel, &from);
 		const struct cap_block *up;
 		char w[32];
 
 		if (ui == SIZE_MAX)
 			break;
 		up = &cd->blocks[ui];
-		units_fmt_dur(w, sizeof(w), up->dur_ns);
+		units_fmt_dur(w, sizeof(w), block_end(up) - from);
 		diag_sb_printf(&v->sum, " released it, itself held up %s by ", w);
 		put_holder(x, &v->sum, up->waker, cd->threads[holder].pid);
 		holder = up->waker;
-		hs = up->start_ns;
+		hs = from;
 		rel = block_woken_at(up);
 		rel_us = up->waker_ustack;
 		rel_ks = up->waker_kstack;

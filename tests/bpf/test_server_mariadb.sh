@@ -10,6 +10,11 @@
 #   mariadb_row_lock  one session holds a row with SELECT ... FOR UPDATE 4 s
 #                     while 4 sessions UPDATE that row (InnoDB's lock wait).
 #                     verdict app_lock, culprit the locking session's thread.
+#   mariadb_mdl_queue one session holds a transaction that read a table open
+#                     4 s; ALTER TABLE queues behind its metadata lock, 4
+#                     readers queue behind the ALTER. verdict app_lock,
+#                     culprit the open transaction's thread (the chain is
+#                     followed through the ALTER's 1 s timed-wait chunks).
 #   mariadb_healthy   the same 4 writers and a client reconnecting every
 #                     200 ms (the acceptor hands each connection to a cached
 #                     thread), nothing frozen: verdict none.
@@ -58,13 +63,21 @@ hold() {
 	grep -qx locked "$out" || fail "$name: the lock was not taken: $(cat "$out")"
 }
 
-freeze() { # NAME WRITER_SQL LOCK_SQL DESCRIPTION
-	local name=$1 before during
+freeze() { # NAME WRITER_SQL LOCK_SQL DESCRIPTION [QUEUED_SQL]
+	local name=$1 before during queued=
 	RECORD_S=8
 	writers "$name" "$2"
 	start_record "$name" --pid "$mpid"
 	sleep 1.5
+	if [ -n "${5:-}" ]; then
+		# a third session queues QUEUED_SQL behind the lock 0.5 s into the hold
+		setsid_bg "$TMP/$name.queued" bash -c 'sleep 0.5; "${@:2}" -e "$1"' _ "$5" \
+			mariadb --no-defaults -S "$sock" -uroot -N -B
+		queued=$BG_PID
+	fi
 	hold "$name" "$3"
+	[ -z "$queued" ] || stop_group "$queued" 30
+	[ -z "$queued" ] || [ ! -s "$TMP/$name.queued" ] || fail "$name: the queued statement failed: $(cat "$TMP/$name.queued")"
 	sleep 1
 	stop_writers "$name" 70
 	before=$(wrate "$name" "$(echo "$T1 - 1.5" | bc)" "$T1")
@@ -89,6 +102,14 @@ freeze mariadb_ftwrl "insert into d.t (v) values (1);" "flush tables with read l
 	"FLUSH TABLES WITH READ LOCK held 4 s while 4 sessions INSERT"
 freeze mariadb_row_lock "update d.r set v = v + 1 where id = 1;" "begin; select * from d.r where id = 1 for update;" \
 	"SELECT ... FOR UPDATE of one row held 4 s while 4 sessions UPDATE it"
+# a lock queue: ALTER TABLE waits for the open transaction's metadata lock
+# (in 1 s chunks: MariaDB re-arms the wait for its deadlock detector), the
+# readers wait behind the ALTER; the culprit is the open transaction
+freeze mariadb_mdl_queue "select count(*) from d.r;" "begin; select * from d.r;" \
+	"a transaction that read r held open 4 s; ALTER TABLE r queued behind it, 4 sessions reading r behind the ALTER" \
+	"alter table d.r add column c int;"
+expect mariadb_mdl_queue "the summary follows the queue from the ALTER to the open transaction" \
+	'.verdict.summary | test("released it, itself held up [0-9.]+ s by tid " + ($t | tostring))' --argjson t "$HOLDER_TID"
 
 # --- healthy: writers, and a client reconnecting every 200 ms ------------------
 name=mariadb_healthy

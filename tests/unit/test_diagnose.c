@@ -506,6 +506,45 @@ static void build_convoy_condvar(void)
 	}
 }
 
+/* A lock queue: a session holds a table's metadata lock 4 s in an open
+ * transaction (waiting for its client), DDL queues behind it and four readers
+ * queue behind the DDL. The DDL's wait is a timed wait re-armed every second
+ * (a deadlock detector's chunks, each timing out unwoken); the holder's
+ * commit ends its last chunk, and the DDL's release the readers' waits. The
+ * root of the chain is the holder. */
+static void build_lock_queue(void)
+{
+	uint32_t h = thread(1000, "conn"), d = thread(1001, "conn"), i;
+	uint32_t du = U("start_thread@;handle_connection;mysql_execute_command;mysql_alter_table;"
+			"MDL_context::upgrade_shared_lock;MDL_context::acquire_lock;MDL_wait::timed_wait;"
+			"pthread_cond_timedwait@;__futex_abstimed_wait_common@");
+	uint32_t ru = U("start_thread@;handle_connection;mysql_execute_command;MDL_context::release_lock;pthread_cond_signal@");
+
+	window(6000);
+	B(.thread = h, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 100, .dur_ms = 4000,
+	  .syscall = 45, .woken_irq = true);
+	/* the DDL's session and the readers served their clients first */
+	B(.thread = d, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 480, .dur_ms = 5,
+	  .syscall = 45, .woken_irq = true);
+	for (i = 0; i < 4; i++)
+		B(.thread = d, .ustack = du, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 500 + i * 1001,
+		  .dur_ms = i < 3 ? 1000 : 597, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000200000ull, .waker = i < 3 ? -1 : (int64_t)h, .waker_ustack = ru,
+		  .waker_kstack = K(K_WAKE), .waker_ms = i < 3 ? 0 : 4100);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(1010 + (int32_t)i, "conn");
+
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 580 + i * 100,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+		B(.thread = t, .ustack = U(U_COND), .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 600 + i * 100, .dur_ms = 3505 - i * 100, .syscall = NR_futex,
+		  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000100000ull + i * 64, .waker = d,
+		  .waker_ustack = ru, .waker_kstack = K(K_WAKE), .waker_ms = 4105);
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 4200,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+	}
+}
+
 /* A multi-process database: backends in other processes wait for a table
  * lock in epoll_wait (a latch), woken by a signal from the backend that
  * commits; the holder waited for its client meanwhile. */
@@ -827,6 +866,9 @@ static const struct dcase cases[] = {
 	{ "convoy on a condvar (global read lock)", build_convoy_condvar, "app_lock", 1000, "my_net_read",
 	  { "4 threads waited", "an application lock (a condition variable, in MDL_wait::timed_wait",
 	    "waited for its own client or another event" }, "held an application lock" },
+	{ "lock queue behind a timed wait", build_lock_queue, "app_lock", 1000, "my_net_read",
+	  { "tid 1001 (conn) released it, itself held up 3.6 s by tid 1000 (conn)",
+	    "waited for its own client or another event", NULL }, "held an application lock" },
 	{ "convoy on a latch across processes", build_convoy_latch, "app_lock", 5000, "secure_read",
 	  { "for an application lock (a latch: epoll_wait", "tid 5000 (postgres) of pid 5000 held it", NULL },
 	  NULL },

@@ -2,7 +2,7 @@
 # bench/watch_idle.sh: what `stalltrap watch` costs while the service it watches is healthy.
 #
 # usage: bench/watch_idle.sh [--duration 600] [--interval 500ms] [--load 50] [--goal-pct 0.05]
-#                            [--warmup 15] [--min-block 1ms]
+#                            [--warmup 15] [--min-block 1ms] [--other STALLTRAP_BIN]
 # Starts freezesvc (tests/workloads/) answering --load requests per second to
 # its own load thread, and `stalltrap watch --pid` on it polling its /metrics
 # histogram every --interval, the flight recorder attached. After --warmup
@@ -38,6 +38,7 @@ LOAD=50
 GOAL=0.05
 WARMUP=15
 MIN_BLOCK=1ms
+OTHER=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) DURATION=$2; shift 2 ;;
@@ -46,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--goal-pct) GOAL=$2; shift 2 ;;
 	--warmup) WARMUP=$2; shift 2 ;;
 	--min-block) MIN_BLOCK=$2; shift 2 ;;
+	--other) OTHER=$2; shift 2 ;;
 	*) die "unknown option $1 (see the header of $0)" ;;
 	esac
 done
@@ -101,7 +103,13 @@ trap restore_stats EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
 
 svc=$(wl freezesvc)
-"$svc" --load "$LOAD" >"$WORK/svc.out" 2>&1 &
+# each poller's kept-alive connection holds one of freezesvc's workers (4 by
+# default): the watcher, the one with sinks and the floor leave one for the
+# load; --other's watcher needs one more, or the load starves and every
+# watcher fires ("no request completed since the last poll")
+workers=4
+[ -z "$OTHER" ] || workers=6
+"$svc" --load "$LOAD" --workers "$workers" >"$WORK/svc.out" 2>&1 &
 SVC=$!
 BG_PIDS+=("$SVC")
 wait_file "$WORK/svc.out" 10 || die "freezesvc did not start"
@@ -109,26 +117,41 @@ for _ in $(seq 1 100); do grep -q listening "$WORK/svc.out" && break; sleep 0.05
 PORT=$(grep listening "$WORK/svc.out" | jq -r .port)
 [ -n "$PORT" ] || die "freezesvc did not listen"
 
-"$ST" watch --pid "$SVC" --metrics-url "http://127.0.0.1:$PORT/metrics" \
-	--metric freezesvc_request_duration_seconds --interval "$INTERVAL" --min-block "$MIN_BLOCK" \
-	--listen 127.0.0.1:0 --out "$WORK/incidents" --state-dir "$WORK/state" 2>"$WORK/watch.log" &
-W=$!
-BG_PIDS+=("$W")
-wait_attached "$W" 30 || die "the watcher did not attach: $(tail -3 "$WORK/watch.log")"
+# start_watcher BIN NAME WHAT [ARGS...]: `BIN watch` on the service, its
+# incidents in $WORK/incidents$NAME, its log in $WORK/watch$NAME.log, once
+# attached; sets WPID
+start_watcher() {
+	local bin=$1 name=$2 what=$3
+	shift 3
+	"$bin" watch --pid "$SVC" --metrics-url "http://127.0.0.1:$PORT/metrics" \
+		--metric freezesvc_request_duration_seconds --interval "$INTERVAL" --min-block "$MIN_BLOCK" \
+		--listen 127.0.0.1:0 --out "$WORK/incidents$name" --state-dir "$WORK/state$name" "$@" \
+		2>"$WORK/watch$name.log" &
+	WPID=$!
+	BG_PIDS+=("$WPID")
+	wait_attached "$WPID" 30 || die "$what did not attach: $(tail -3 "$WORK/watch$name.log")"
+}
+
+start_watcher "$ST" "" "the watcher"
+W=$WPID
 for _ in $(seq 1 100); do grep -q 'listening on' "$WORK/watch.log" && break; sleep 0.05; done
 WPORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/watch.log" | head -1)
 metric() { curl -s -m 2 "http://127.0.0.1:$WPORT/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'; }
 # the same watcher with every sink configured
 SINK_PORT=$(free_port)
-"$ST" watch --pid "$SVC" --metrics-url "http://127.0.0.1:$PORT/metrics" \
-	--metric freezesvc_request_duration_seconds --interval "$INTERVAL" --min-block "$MIN_BLOCK" \
-	--listen 127.0.0.1:0 --out "$WORK/incidents-sinks" --state-dir "$WORK/state-sinks" \
+start_watcher "$ST" -sinks "the watcher with sinks" \
 	--alertmanager "http://127.0.0.1:$SINK_PORT" --webhook "http://127.0.0.1:$SINK_PORT/hook" \
-	--pyroscope "http://127.0.0.1:$SINK_PORT" --parca "http://127.0.0.1:$SINK_PORT" 2>"$WORK/watch-sinks.log" &
-W2=$!
-BG_PIDS+=("$W2")
-wait_attached "$W2" 30 || die "the watcher with sinks did not attach: $(tail -3 "$WORK/watch-sinks.log")"
+	--pyroscope "http://127.0.0.1:$SINK_PORT" --parca "http://127.0.0.1:$SINK_PORT"
+W2=$WPID
 grep -q 'delivering to parca' "$WORK/watch-sinks.log" || die "the watcher with sinks has no delivery: $(tail -3 "$WORK/watch-sinks.log")"
+
+# --other: the same watcher, another build
+W3=
+if [ -n "$OTHER" ]; then
+	[ -x "$OTHER" ] || die "--other $OTHER is not an executable"
+	start_watcher "$OTHER" -other "the other build's watcher"
+	W3=$WPID
+fi
 
 echo "warming up ${WARMUP}s, then measuring ${DURATION}s (freezesvc at $LOAD req/s, polls every $INTERVAL)" >&2
 sleep "$WARMUP"
@@ -139,18 +162,21 @@ sleep "$WARMUP"
 F=$!
 BG_PIDS+=("$F")
 wait_sleeping "$F" 10 || die "poll_floor did not make its first poll: $(tail -3 "$WORK/floor.err")"
+o0=0; [ -z "$W3" ] || o0=$(cpu_ns "$W3")
 c0=$(cpu_ns "$W"); d0=$(cpu_ns "$W2"); f0=$(cpu_ns "$F"); s0=$(cpu_ns "$SVC"); read -r b0 n0 progs < <(bpf_prog_stats "$W")
 bpf_prog_each "$W" >"$WORK/bpf0"; p0=$(metric stalltrap_watch_polls_total)
 t0=$(date +%s.%N)
 sleep "$DURATION"
 f1=
 kill -0 "$F" 2>/dev/null && f1=$(cpu_ns "$F")
+o1=0; [ -z "$W3" ] || o1=$(cpu_ns "$W3")
 c1=$(cpu_ns "$W"); d1=$(cpu_ns "$W2"); s1=$(cpu_ns "$SVC"); read -r b1 n1 _ < <(bpf_prog_stats "$W")
 bpf_prog_each "$W" >"$WORK/bpf1"; p1=$(metric stalltrap_watch_polls_total)
 t1=$(date +%s.%N)
 kill -0 "$W" 2>/dev/null || die "the watcher died: $(tail -3 "$WORK/watch.log")"
 kill -0 "$W2" 2>/dev/null || die "the watcher with sinks died: $(tail -3 "$WORK/watch-sinks.log")"
-incidents=$(find "$WORK/incidents" "$WORK/incidents-sinks" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+[ -z "$W3" ] || kill -0 "$W3" 2>/dev/null || die "the other build's watcher died: $(tail -3 "$WORK/watch-other.log")"
+incidents=$(find "$WORK/incidents" "$WORK/incidents-sinks" ${W3:+"$WORK/incidents-other"} -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
 # poll_floor prints {"polls":N,"errors":N} at SIGTERM; N counts its first poll, made before the span
 kill -TERM "$F" 2>/dev/null
 wait "$F" 2>/dev/null
@@ -165,7 +191,7 @@ while read -r id _; do
 done <"$WORK/bpf1" >"$WORK/bpf_names"
 
 python3 - "$t0" "$t1" "$c0" "$c1" "$b0" "$b1" "$n0" "$n1" "$s0" "$s1" "$p0" "$p1" "$progs" "$GOAL" "$incidents" \
-	"$INTERVAL" "$LOAD" "$f0" "$f1" "${fpolls:-0}" "${ferrors:-0}" "$WORK" "$d0" "$d1" <<'PY'
+	"$INTERVAL" "$LOAD" "$f0" "$f1" "${fpolls:-0}" "${ferrors:-0}" "$WORK" "$d0" "$d1" "$o0" "$o1" "$OTHER" <<'PY'
 import sys
 t0, t1, c0, c1, b0, b1, n0, n1, s0, s1, p0, p1 = (float(x) for x in sys.argv[1:13])
 progs, goal, incidents, interval, load = int(sys.argv[13]), float(sys.argv[14]), int(sys.argv[15]), sys.argv[16], sys.argv[17]
@@ -187,6 +213,11 @@ d0, d1 = float(sys.argv[23]), float(sys.argv[24])
 sinks = (d1 - d0) / wall * 100
 print(f"| watcher with 4 sinks configured, idle (same span, same service) | {sinks:.4f} % | {(d1 - d0) / 1e6:.1f} ms on-CPU; "
       f"with / without sinks: {sinks / watcher if watcher else float('nan'):.2f}x |")
+o0, o1, other = float(sys.argv[25]), float(sys.argv[26]), sys.argv[27]
+if other:
+    ow = (o1 - o0) / wall * 100
+    print(f"| watcher, another build ({other}), same options, same span | {ow:.4f} % | {(o1 - o0) / 1e6:.1f} ms on-CPU; "
+          f"this build / other: {watcher / ow if ow else float('nan'):.3f}x |")
 floor = None
 if f1:
     floor = (float(f1) - float(f0)) / wall * 100

@@ -36,6 +36,7 @@ struct capture {
 	uint64_t sample_period_ns;
 	uint64_t attached_ns;   /* CLOCK_MONOTONIC once every program was attached */
 	int stats_fd;           /* keeps kernel BPF run-time stats on while open */
+	int sysctl_fd;          /* /proc/sys/kernel/bpf_stats_enabled, kept open for pread; -1: not open */
 	enum capture_path path;
 	uint32_t sample_hz;
 	struct capture_features feat;
@@ -691,6 +692,7 @@ int capture_prepare(struct capture **out, const struct capture_opts *o,
 		return -ENOMEM;
 	}
 	c->stats_fd = -1;
+	c->sysctl_fd = -1;
 	c->cbs = *cbs;
 	c->sample_hz = o->sample_hz ? o->sample_hz : 49;
 	probe_features(&c->feat);
@@ -1066,16 +1068,17 @@ static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cn
 }
 
 /* read(2), not stdio: the governor asks every second for days */
-static bool sysctl_stats_on(void)
+/* Whether someone else turned the kernel's BPF run-time stats on. Read at
+ * each governor step (once a second for days): the file is kept open and
+ * read with pread, not opened and closed each time. */
+static bool sysctl_stats_on(struct capture *c)
 {
 	char v = '0';
-	int fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
 
-	if (fd >= 0) {
-		if (read(fd, &v, 1) != 1)
-			v = '0';
-		close(fd);
-	}
+	if (c->sysctl_fd < 0)
+		c->sysctl_fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
+	if (c->sysctl_fd >= 0 && pread(c->sysctl_fd, &v, 1, 0) != 1)
+		v = '0';
 	return v == '1';
 }
 
@@ -1104,7 +1107,7 @@ void capture_cost(struct capture *c, struct capture_cost *out)
 
 	memset(out, 0, sizeof(*out));
 	out->records = c->records;
-	out->stats_on = c->stats_fd >= 0 || sysctl_stats_on();
+	out->stats_on = c->stats_fd >= 0 || sysctl_stats_on(c);
 	if (!out->stats_on)
 		return;
 	all_prog_stats(c, &out->run_ns, &out->run_cnt, &misses);
@@ -1177,7 +1180,7 @@ void capture_read_counters(struct capture *c,
 			{ "bpf_run_cnt", run_cnt, false },
 			{ "bpf_switch_in_run_ns", in_ns, false },
 			{ "bpf_switch_in_run_cnt", in_cnt, false },
-			{ "bpf_stats_enabled", c->stats_fd >= 0 || sysctl_stats_on(), false },
+			{ "bpf_stats_enabled", c->stats_fd >= 0 || sysctl_stats_on(c), false },
 			{ "wakers_traced", bpf_program__fd(c->skel->progs.handle_waking) >= 0, false },
 			{ "locks_traced", bpf_program__fd(c->skel->progs.handle_contention_begin) >= 0, false },
 			{ "sampling_cpus", (uint64_t)c->sampling_cpus, false },
@@ -1206,5 +1209,7 @@ void capture_finish(struct capture *c)
 	offcpu_bpf__destroy(c->skel);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
+	if (c->sysctl_fd >= 0)
+		close(c->sysctl_fd);
 	free(c);
 }

@@ -5,11 +5,13 @@
 #include <limits.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,6 +255,32 @@ bool proc_alive(pid_t pid)
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	return n <= 0 || !proc_stat_exited(buf, (size_t)n);
+}
+
+int proc_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int proc_pidfds_gone(const int *fds, size_t n, bool *gone)
+{
+	struct pollfd pf[64];
+	size_t i, k, m;
+	int ngone = 0;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < 64 ? n - i : 64;
+		for (k = 0; k < m; k++)
+			pf[k] = (struct pollfd){ .fd = fds[i + k], .events = POLLIN };
+		if (poll(pf, m, 0) < 0)
+			return -errno;
+		for (k = 0; k < m; k++) {
+			/* readable once the process has exited; POLLNVAL: not a pidfd */
+			gone[i + k] = pf[k].revents != 0;
+			ngone += gone[i + k];
+		}
+	}
+	return ngone;
 }
 
 static int cmp_pid(const void *a, const void *b)

@@ -34,6 +34,15 @@ int proc_read_comm(pid_t pid, char *out, size_t outlen);
  * exists but its stat cannot be read. */
 bool proc_alive(pid_t pid);
 
+/* A pidfd for process pid (pidfd_open, Linux 5.3), or -1 with errno set. */
+int proc_pidfd_open(pid_t pid);
+
+/* Which of the n pidfds' processes have exited, with one poll() per 64:
+ * gone[i] is set for each (a zombie counts as gone, as for proc_alive; a
+ * process whose leader called pthread_exit while other threads run does
+ * not). Returns how many are gone, or a negative errno. */
+int proc_pidfds_gone(const int *fds, size_t n, bool *gone);
+
 /* Whether a /proc/PID/stat text (len bytes, any content) says its process
  * has exited: state Z or X, with no thread left but the group leader. A
  * text that cannot be parsed says nothing: false. */

@@ -37,6 +37,8 @@ struct target_proc {
 	uint64_t maps_refresh_ns; /* earliest time to refresh maps that look stale */
 	int statm_fd;             /* /proc/PID/statm, kept open: read at 5 Hz; -1 when not open */
 	bool statm_tried;
+	int pidfd;                /* pidfd_open(): readable once the process has exited; -1 when not open */
+	bool pidfd_tried;
 };
 
 struct recorder {
@@ -49,6 +51,7 @@ struct recorder {
 	struct target_proc *procs;
 	size_t nprocs, aprocs;
 	unsigned statm_open;      /* target_proc.statm_fd descriptors open */
+	unsigned pidfd_open;      /* target_proc.pidfd descriptors open */
 
 
 	uint64_t last_cgroup_ns, last_alive_ns, last_mem_ns;
@@ -126,10 +129,60 @@ static void close_statm(struct recorder *r, struct target_proc *tp)
 	tp->statm_fd = -1;
 }
 
+static void close_pidfd(struct recorder *r, struct target_proc *tp)
+{
+	if (tp->pidfd >= 0) {
+		close(tp->pidfd);
+		r->pidfd_open--;
+	}
+	tp->pidfd = -1;
+}
+
 static void proc_gone(struct recorder *r, struct target_proc *tp)
 {
 	tp->alive = false;
 	close_statm(r, tp);
+	close_pidfd(r, tp);
+}
+
+/* Which processes have exited, twice a second (exit records can be lost to
+ * a full ring). The first STATM_KEPT_OPEN processes get a pidfd, readable
+ * once the whole process has exited (a zombie counts as gone, as for
+ * proc_alive): one poll for all of them, where /proc/PID/stat cost a kill,
+ * an open, a read and a close each. The rest, and kernels without
+ * pidfd_open, read /proc. */
+static void check_alive(struct recorder *r)
+{
+	int fds[STATM_KEPT_OPEN];
+	size_t i, at[STATM_KEPT_OPEN], n = 0;
+	bool gone[STATM_KEPT_OPEN];
+
+	for (i = 0; i < r->nprocs; i++) {
+		struct target_proc *tp = &r->procs[i];
+
+		if (!tp->alive)
+			continue;
+		if (tp->pidfd >= 0 && n < STATM_KEPT_OPEN) {
+			fds[n] = tp->pidfd;
+			at[n++] = i;
+			continue;
+		}
+		if (!proc_alive(tp->pid)) {
+			proc_gone(r, tp);
+			continue;
+		}
+		/* alive now (and not a zombie): from here on its pidfd tells */
+		if (!tp->pidfd_tried && r->pidfd_open < STATM_KEPT_OPEN) {
+			tp->pidfd_tried = true;
+			tp->pidfd = proc_pidfd_open(tp->pid);
+			if (tp->pidfd >= 0)
+				r->pidfd_open++;
+		}
+	}
+	if (n && proc_pidfds_gone(fds, n, gone) > 0)
+		for (i = 0; i < n; i++)
+			if (gone[i])
+				proc_gone(r, &r->procs[at[i]]);
 }
 
 static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
@@ -155,6 +208,7 @@ static struct target_proc *add_proc(struct recorder *r, pid_t pid, bool load)
 	tp->pid = pid;
 	tp->alive = true;
 	tp->statm_fd = -1;
+	tp->pidfd = -1;
 	if (load)
 		load_maps(r, tp);
 	return tp;
@@ -702,7 +756,6 @@ static void sample_memory(struct recorder *r, uint64_t now)
 int recorder_poll(struct recorder *r, int timeout_ms)
 {
 	uint64_t now;
-	size_t i;
 	int ret = capture_poll(r->cap, timeout_ms);
 
 	if (ret < 0)
@@ -715,9 +768,7 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 	if (now - r->last_alive_ns >= ALIVE_POLL_NS) {
 		/* exit records can be lost to a full ring: check /proc as well */
 		r->last_alive_ns = now;
-		for (i = 0; i < r->nprocs; i++)
-			if (r->procs[i].alive && !proc_alive(r->procs[i].pid))
-				proc_gone(r, &r->procs[i]);
+		check_alive(r);
 	}
 	if (now - r->last_mem_ns >= MEM_POLL_NS) {
 		r->last_mem_ns = now;
@@ -835,9 +886,12 @@ int recorder_stop(struct recorder *r)
 	r->sym = NULL;
 	/* An ended generation stays in the watcher's history for minutes and is
 	 * never sampled again: its statm descriptors went with every generation
-	 * kept (the soak's fd count rose and fell with the history's length). */
-	for (size_t i = 0; i < r->nprocs; i++)
+	 * kept (the soak's fd count rose and fell with the history's length);
+	 * so did its pidfds. */
+	for (size_t i = 0; i < r->nprocs; i++) {
 		close_statm(r, &r->procs[i]);
+		close_pidfd(r, &r->procs[i]);
+	}
 	malloc_trim(0);
 	return ret;
 }

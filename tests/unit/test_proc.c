@@ -297,6 +297,9 @@ static void test_alive_zombie(void **state)
 	pid_t child = fork();
 	int status;
 
+	int fds[2];
+	bool gone[2];
+
 	assert_true(child >= 0);
 	if (!child)
 		_exit(0);
@@ -304,6 +307,15 @@ static void test_alive_zombie(void **state)
 	assert_int_equal(kill(child, 0), 0);
 	assert_false(proc_alive(child));
 	assert_true(proc_alive(getpid()));
+	/* a pidfd tells the same with one poll: the zombie gone, this process not */
+	fds[0] = proc_pidfd_open(child);
+	fds[1] = proc_pidfd_open(getpid());
+	assert_true(fds[0] >= 0 && fds[1] >= 0);
+	assert_int_equal(proc_pidfds_gone(fds, 2, gone), 1);
+	assert_true(gone[0]);
+	assert_false(gone[1]);
+	close(fds[0]);
+	close(fds[1]);
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_false(proc_alive(child));
 	assert_false(proc_alive(0));
@@ -322,10 +334,11 @@ static void *park(void *arg)
  * /proc/PID/stat; its other threads still run: alive. */
 static void test_alive_zombie_leader(void **state)
 {
-	int pfd[2];
+	int pfd[2], fd, i;
 	pid_t child;
 	char c;
 	int status;
+	bool gone = true;
 
 	assert_int_equal(pipe(pfd), 0);
 	child = fork();
@@ -341,7 +354,16 @@ static void test_alive_zombie_leader(void **state)
 	close(pfd[1]);
 	assert_true(wait_state(child, 'Z'));
 	assert_true(proc_alive(child));
+	fd = proc_pidfd_open(child);
+	assert_true(fd >= 0);
+	assert_int_equal(proc_pidfds_gone(&fd, 1, &gone), 0);
+	assert_false(gone);
 	assert_int_equal(kill(child, SIGKILL), 0);
+	/* killed, not reaped yet: its pidfd turns readable once all its threads are gone */
+	for (i = 0; i < 500 && proc_pidfds_gone(&fd, 1, &gone) == 0; i++)
+		usleep(10000);
+	assert_true(gone);
+	close(fd);
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(read(pfd[0], &c, 1), 0);

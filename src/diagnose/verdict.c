@@ -301,7 +301,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 			break;
 		up = &cd->blocks[ui];
 		units_fmt_dur(w, sizeof(w), block_end(up) - from);
-		diag_sb_printf(&v->sum, " released it, itself held up %s by ", w);
+		diag_sb_printf(&v->sum, "%s released it, itself held up %s by ", depth ? ", which" : "", w);
 		put_holder(x, &v->sum, up->waker, cd->threads[holder].pid);
 		holder = up->waker;
 		hs = from;

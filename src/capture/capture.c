@@ -1067,7 +1067,6 @@ static void prog_stats(struct bpf_program *p, uint64_t *run_ns, uint64_t *run_cn
 	*misses += info.recursion_misses;
 }
 
-/* read(2), not stdio: the governor asks every second for days */
 /* Whether someone else turned the kernel's BPF run-time stats on. Read at
  * each governor step (once a second for days): the file is kept open and
  * read with pread, not opened and closed each time. */

@@ -184,8 +184,14 @@ static const struct fgroup kernel_groups[] = {
 };
 
 /* libc's own entry points, leafmost first wins (pthread_cond_wait re-takes
- * its mutex through __pthread_mutex_cond_lock: that one is a lock wait). */
+ * its mutex through __pthread_mutex_cond_lock: that one is a lock wait).
+ * Go's runtime parks its threads on futexes of its own: a note (notesleep,
+ * notetsleep, notetsleepg: a one-shot event, as a semaphore; an idle M in
+ * stopm ← findRunnable waits on one for work) or its internal mutex (lock2). */
 static const struct fpat user_pats[] = {
+	{ "runtime.lock2", UF_LOCK, M_BASE },
+	{ "runtime.notesleep", UF_WORK | UF_SEM, M_BASE },
+	{ "runtime.notetsleep", UF_WORK | UF_SEM, M_PREFIX },
 	{ "mutex_cond_lock", UF_LOCK, M_SUBSTR },
 	{ "lll_lock_wait", UF_LOCK, M_SUBSTR },
 	{ "mutex_lock", UF_LOCK, M_SUBSTR },

@@ -187,15 +187,6 @@ static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t
 	return s;
 }
 
-/* qsort_r: block indices by start (the context: the capdata). */
-static int by_start(const void *a, const void *b, void *arg)
-{
-	const struct capdata *cd = arg;
-	uint64_t x = cd->blocks[*(const size_t *)a].start_ns, y = cd->blocks[*(const size_t *)b].start_ns;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The wait in which thread t spent most of [s, e), if it was a lock wait
  * (app_lock, kernel_lock) that another thread of the target ended: that
  * thread held t up. A timed wait re-armed at once at the same site is one
@@ -215,7 +206,8 @@ static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint
 		if (cd->blocks[i].thread == t && cd->blocks[i].state != CAP_STATE_RUNNABLE &&
 		    cd->blocks[i].start_ns < e)
 			idx[n++] = i;
-	qsort_r(idx, n, sizeof(*idx), by_start, (void *)cd);
+	/* all of thread t: by thread, then start, is by start */
+	qsort_r(idx, n, sizeof(*idx), diag_cmp_block_thread, (void *)cd);
 	for (k = 0; k < n; k++) {
 		const struct cap_block *b = &cd->blocks[idx[k]];
 		uint64_t ov, site;

@@ -766,7 +766,7 @@ int recorder_poll(struct recorder *r, int timeout_ms)
 		poll_cgroup(r);
 	}
 	if (now - r->last_alive_ns >= ALIVE_POLL_NS) {
-		/* exit records can be lost to a full ring: check /proc as well */
+		/* exit records can be lost to a full ring: check the processes as well */
 		r->last_alive_ns = now;
 		check_alive(r);
 	}

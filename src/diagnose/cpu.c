@@ -30,9 +30,20 @@ int diag_cmp_block_thread(const void *a, const void *b, void *arg)
 	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->start_ns, q->start_ns) ?: diag_cmp(i, j);
 }
 
-struct ival {
-	uint64_t s, e;
-};
+size_t diag_first_block_of(const struct capdata *cd, const size_t *idx, size_t n, uint32_t t)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cd->blocks[idx[mid]].thread < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 int diag_cmp_u64(const void *a, const void *b)
 {
@@ -44,6 +55,40 @@ static int cmp_ival(const void *a, const void *b)
 	const struct ival *p = a, *q = b;
 
 	return diag_cmp(p->s, q->s) ?: diag_cmp(p->e, q->e);
+}
+
+size_t diag_ival_union(struct ival *iv, size_t n)
+{
+	size_t m = 0, i;
+
+	qsort(iv, n, sizeof(*iv), cmp_ival);
+	for (i = 0; i < n; i++) {
+		if (m && iv[i].s <= iv[m - 1].e) {
+			if (iv[i].e > iv[m - 1].e)
+				iv[m - 1].e = iv[i].e;
+		} else {
+			iv[m++] = iv[i];
+		}
+	}
+	return m;
+}
+
+uint64_t diag_ival_overlap(const struct ival *iv, size_t m, uint64_t s, uint64_t e)
+{
+	size_t lo = 0, hi = m;
+	uint64_t ov = 0;
+
+	while (lo < hi) { /* the first interval ending after s */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (iv[mid].e <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < m && iv[lo].s < e; lo++)
+		ov = sat_add(ov, overlap(iv[lo].s, iv[lo].e, s, e));
+	return ov;
 }
 
 static int cmp_tcpu(const void *a, const void *b)
@@ -82,21 +127,14 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 	for (a = 0; a < x->nsamp; a = b) {
 		uint32_t t = cd->samples[ci->tsamp[a]].thread;
 		struct tcpu *tc = &ci->threads[ci->nthreads++];
-		size_t lo = 0, hi = nvb, run = a, k;
+		size_t lo, run = a, k;
 
 		for (b = a; b < x->nsamp && cd->samples[ci->tsamp[b]].thread == t; b++)
 			;
 		tc->thread = t;
 		tc->oncpu_ns = (uint64_t)(b - a) * x->period_ns;
-		/* this thread's voluntary blocks: [lo, hi) of vb */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (cd->blocks[vb[mid]].thread < t)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		/* this thread's voluntary blocks, from lo in vb */
+		lo = diag_first_block_of(cd, vb, nvb, t);
 		for (k = a; k < b; k++) {
 			const struct cap_sample *cs = &cd->samples[ci->tsamp[k]];
 			uint64_t ts = cs->ts_ns;
@@ -149,15 +187,7 @@ static int runq_takers(struct ctx *x, struct cpuinfo *ci)
 		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE && diag_thread_is_target(x, cd->blocks[i].thread))
 			iv[n++] = (struct ival){ cd->blocks[i].start_ns, block_end(&cd->blocks[i]) };
 	}
-	qsort(iv, n, sizeof(*iv), cmp_ival);
-	for (i = 0; i < n; i++) {
-		if (m && iv[i].s <= iv[m - 1].e) {
-			if (iv[i].e > iv[m - 1].e)
-				iv[m - 1].e = iv[i].e;
-		} else {
-			iv[m++] = iv[i];
-		}
-	}
+	m = diag_ival_union(iv, n);
 	for (i = 0; i < x->nsamp && k < m; i++) {
 		uint64_t ts = cd->samples[x->samp[i]].ts_ns;
 

@@ -129,6 +129,7 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
 #define DIAG_LOOP_MAX_THREADS 4                 /* ... unless this many threads poll there: one per client */
 #define DIAG_BUSY_QUEUED_NS   DIAG_STALL_MAX_NS /* others runnable this long behind a busy thread */
+#define DIAG_QUEUE_IO_PCT     50                /* lock waits this much behind their own waiters' I/O are I/O */
 
 /* Every set_new below may fail only for lack of memory; build functions
  * check the containers they return, and one failed key makes the whole
@@ -303,10 +304,20 @@ int diag_blame_groups(struct ctx *x);
 int diag_holders_collect(struct ctx *x, struct hentry **out, size_t *nout);
 
 /* cpu.c */
+/* Time intervals [s, e): diag_ival_union sorts iv and merges the
+ * overlapping ones in place, returning how many are left;
+ * diag_ival_overlap is how much of [s, e) such a union covers. */
+struct ival {
+	uint64_t s, e;
+};
+size_t diag_ival_union(struct ival *iv, size_t n);
+uint64_t diag_ival_overlap(const struct ival *iv, size_t m, uint64_t s, uint64_t e);
 /* qsort_r comparators: block and sample indices by (thread, time) over cd (arg); and plain uint64_t values */
 int diag_cmp_block_thread(const void *a, const void *b, void *arg);
 int diag_cmp_sample_thread(const void *a, const void *b, void *arg);
 int diag_cmp_u64(const void *a, const void *b);
+/* The first position in idx (n block indices sorted by diag_cmp_block_thread) of thread t's blocks, or n */
+size_t diag_first_block_of(const struct capdata *cd, const size_t *idx, size_t n, uint32_t t);
 int diag_cpu_busy_runs(struct ctx *x, struct cpuinfo *ci);
 int diag_cpu_analyse(struct ctx *x, struct cpuinfo *ci);
 void diag_cpu_release(struct cpuinfo *ci);

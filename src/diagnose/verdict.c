@@ -43,6 +43,8 @@ struct verdict {
 	size_t busy;                    /* cpu_busy from a busy run: index in ci->threads, or SIZE_MAX */
 	const struct loopstall *ls;     /* cpu_busy or loop_blocked of an event loop, or NULL */
 	size_t idle_busy;               /* a busy run nothing waited on (ci->threads), or SIZE_MAX */
+	int queue;                      /* io: the lock cause queued behind the I/O, or -1 */
+	unsigned int queue_pct;         /* ... the share of its waits the I/O covered */
 };
 
 static void put_waited(struct sbuf *sb, uint64_t waiters, uint64_t total, uint64_t max,
@@ -345,9 +347,12 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 	uint32_t t;
 	const char *name = NULL;
 
-	put_waited(&v->sum, x->tot[DIAG_CAUSE_IO].threads, x->tot[DIAG_CAUSE_IO].total_ns, x->tot[DIAG_CAUSE_IO].max_ns,
-		   "waited");
+	put_waited(&v->sum, v->waiters, v->total_ns, v->max_ns, "waited");
 	diag_sb_put(&v->sum, " on block I/O", 16);
+	if (v->queue >= 0) {
+		units_fmt_dur(sz, sizeof(sz), x->tot[DIAG_CAUSE_IO].total_ns);
+		diag_sb_printf(&v->sum, ": %s in it", sz);
+	}
 	/* which syscall most of the waiting happened in */
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *bl = &cd->blocks[i];
@@ -369,6 +374,18 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 	}
 	if (j != SIZE_MAX && (name = syscall_name(sys[j].nr)))
 		diag_sb_printf(&v->sum, ", mostly in %s", name);
+	if (v->queue >= 0) {
+		const struct lgroup *g = top_group(x, (unsigned int)v->queue);
+
+		units_fmt_dur(sz, sizeof(sz), x->tot[v->queue].total_ns);
+		diag_sb_printf(&v->sum, ", and %s queued for ", sz);
+		if (g)
+			diag_put_lock_name(x, g, &v->sum);
+		else
+			diag_sb_put(&v->sum, "a lock", 8);
+		diag_sb_printf(&v->sum, ", which they held in turn for their I/O (I/O during %u %% of that queueing)",
+			       v->queue_pct);
+	}
 	if (!norder) {
 		diag_sb_put(&v->sum, "; no thread's I/O was seen", 40);
 		return;
@@ -708,6 +725,87 @@ static void verdict_none(struct ctx *x, const struct cpuinfo *ci, const struct h
 	}
 }
 
+/* Lock waits queued behind their own waiters' I/O: a commit takes the
+ * log's lock to write and fdatasync it while the other commits queue for
+ * that lock (PostgreSQL's WALWriteLock, MariaDB's group commit), and on a
+ * slow disk nearly all of the lock's waiting is the disk's. Returns the
+ * share (percent) of cause c's waits during which a thread that both
+ * waited on the same lock and ended a wait on it was itself waiting on
+ * I/O. A lock one thread holds through its own long work (VACUUM FULL
+ * holding a table while it rewrites it) does not count: that holder never
+ * queues there; nor does other I/O that went on meanwhile (commits to
+ * other tables while a row's lock is held by a sleeping session). */
+static unsigned int lock_io_share(const struct ctx *x, unsigned int c, bool *oom)
+{
+	const struct capdata *cd = x->cd;
+	uint8_t *role = calloc(cd->nthreads ? cd->nthreads : 1, 1);
+	size_t *io = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*io));
+	struct ival *iv = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*iv));
+	uint64_t tot = 0, ov = 0;
+	size_t nio = 0, gi, k, i;
+
+	if (!role || !io || !iv) {
+		*oom = true;
+		goto out;
+	}
+	/* the target's I/O waits by (thread, time) */
+	for (i = 0; i < cd->nblocks; i++) {
+		if (x->cls[i] == DIAG_CAUSE_IO && diag_thread_is_target(x, cd->blocks[i].thread))
+			io[nio++] = i;
+	}
+	qsort_r(io, nio, sizeof(*io), diag_cmp_block_thread, (void *)cd);
+	for (gi = 0; gi < x->ngroups; gi++) {
+		const struct lgroup *g = &x->groups[gi];
+		size_t n = 0;
+
+		if (g->cls != c)
+			continue;
+		for (k = g->first; k < g->first + g->n; k++) { /* who waited (1), who ended a wait (2) */
+			const struct cap_block *b = &cd->blocks[x->lidx[k]];
+
+			role[b->thread] |= 1;
+			if (diag_waker_real(x, b) && diag_thread_is_target(x, b->waker))
+				role[b->waker] |= 2;
+		}
+		for (k = g->first; k < g->first + g->n; k++) { /* the I/O of those that did both */
+			uint32_t t = cd->blocks[x->lidx[k]].thread;
+			size_t lo;
+
+			if (role[t] != 3)
+				continue;
+			role[t] |= 4;
+			for (lo = diag_first_block_of(cd, io, nio, t); lo < nio && cd->blocks[io[lo]].thread == t; lo++)
+				iv[n++] = (struct ival){ cd->blocks[io[lo]].start_ns, block_end(&cd->blocks[io[lo]]) };
+		}
+		n = diag_ival_union(iv, n);
+		for (k = g->first; k < g->first + g->n; k++) {
+			const struct cap_block *b = &cd->blocks[x->lidx[k]];
+			uint64_t s = b->start_ns, e = block_end(b);
+
+			if (x->win_ns > 1) {
+				s = s > x->win_start ? s : x->win_start;
+				e = e < x->win_end ? e : x->win_end;
+			}
+			if (e > s) {
+				tot += e - s;
+				ov += diag_ival_overlap(iv, n, s, e);
+			}
+		}
+		for (k = g->first; k < g->first + g->n; k++) {
+			const struct cap_block *b = &cd->blocks[x->lidx[k]];
+
+			role[b->thread] = 0;
+			if (b->has_waker && b->waker < cd->nthreads)
+				role[b->waker] = 0;
+		}
+	}
+out:
+	free(role);
+	free(io);
+	free(iv);
+	return tot ? (unsigned int)((double)ov * 100.0 / (double)tot) : 0;
+}
+
 static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
 {
 	enum diag_kind best = DIAG_NONE;
@@ -744,6 +842,15 @@ static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci, struct verd
 
 			if (ls->why == DIAG_CAUSE_LOOP_BLOCKED && (!v->ls || ls->e - ls->s > v->ls->e - v->ls->s))
 				v->ls = ls;
+		}
+	}
+	if (best == DIAG_APP_LOCK || best == DIAG_KERNEL_LOCK) {
+		unsigned int pct = lock_io_share(x, best, &x->oom);
+
+		if (pct >= DIAG_QUEUE_IO_PCT) {
+			v->queue = (int)best;
+			v->queue_pct = pct;
+			return DIAG_IO;
 		}
 	}
 	if (best != DIAG_NONE)
@@ -793,10 +900,25 @@ static int apply_baseline(struct ctx *x, const struct capdata *base)
 	return err;
 }
 
+/* io with a lock queue behind it: the stall is both, the I/O waits and the
+ * lock waits; its threads are those that waited on either. */
+static void queue_totals(const struct ctx *x, struct verdict *v)
+{
+	const struct ctotal *q = &x->tot[v->queue];
+	uint16_t bits = (uint16_t)(1u << DIAG_CAUSE_IO | 1u << v->queue);
+	size_t t;
+
+	v->total_ns = sat_add(v->total_ns, q->total_ns);
+	v->max_ns = q->max_ns > v->max_ns ? q->max_ns : v->max_ns;
+	v->waiters = 0;
+	for (t = 0; t < x->cd->nthreads; t++)
+		v->waiters += diag_thread_is_target(x, (uint32_t)t) && (x->tmask[t] & bits);
+}
+
 int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const struct capdata *baseline,
 		   json_t **out)
 {
-	struct verdict v = { .kind = DIAG_NONE, .prim = -1, .busy = SIZE_MAX, .idle_busy = SIZE_MAX };
+	struct verdict v = { .kind = DIAG_NONE, .prim = -1, .busy = SIZE_MAX, .idle_busy = SIZE_MAX, .queue = -1 };
 	struct cpuinfo ci = { .busiest = SIZE_MAX, .taker = SIZE_MAX };
 	struct hentry *he = NULL;
 	size_t nhe = 0, om_holders = 0, om_cpu = 0, om_io = 0, nio;
@@ -821,6 +943,13 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 	if ((err = apply_baseline(&x, baseline)))
 		goto cleanup;
 	v.kind = judge(&x, &ci, &v);
+	if (v.kind < DIAG_CPU_BUSY) {
+		v.waiters = x.tot[v.kind].threads;
+		v.total_ns = x.tot[v.kind].total_ns;
+		v.max_ns = x.tot[v.kind].max_ns;
+	}
+	if (v.queue >= 0)
+		queue_totals(&x, &v);
 
 	switch (v.kind) {
 	case DIAG_MMAP_LOCK:
@@ -855,11 +984,6 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		verdict_none(&x, &ci, he, nhe, &v);
 		break;
 	}
-	if (v.kind < DIAG_CPU_BUSY) {
-		v.waiters = x.tot[v.kind].threads;
-		v.total_ns = x.tot[v.kind].total_ns;
-		v.max_ns = x.tot[v.kind].max_ns;
-	}
 
 	verdict = json_pack("{s:s, s:o, s:s, s:I, s:o, s:o, s:o}", "kind", diagnose_kind_name(v.kind),
 			    "primitive", v.prim >= 0 ? json_string(diagnose_primitive_name((unsigned int)v.prim))
@@ -868,6 +992,18 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 			    "offcpu_ms", jms(v.total_ns), "max_ms", jms(v.max_ns),
 			    "culprit", v.culprit ? v.culprit : json_null());
 	v.culprit = NULL;
+	if (verdict && v.queue >= 0) {
+		const struct lgroup *g = top_group(&x, (unsigned int)v.queue);
+
+		json_object_set_new(verdict, "lock_queue",
+				    json_pack("{s:s, s:o, s:I, s:o, s:o, s:I}", "kind", diagnose_kind_name((unsigned int)v.queue),
+					      "primitive", g && v.queue == DIAG_APP_LOCK
+								   ? json_string(diagnose_primitive_name(g->prim))
+								   : json_null(),
+					      "threads", (json_int_t)x.tot[v.queue].threads,
+					      "offcpu_ms", jms(x.tot[v.queue].total_ns), "max_ms", jms(x.tot[v.queue].max_ns),
+					      "io_pct", (json_int_t)v.queue_pct));
+	}
 	o = json_pack("{s:o?}", "verdict", verdict);
 	if (!o) {
 		err = -ENOMEM;

@@ -19,6 +19,13 @@
 #   postgres_healthy     the 4 writers on their own rows, and a client
 #                        reconnecting every 200 ms (a backend forked each
 #                        time), nothing frozen: verdict none.
+#   postgres_slow_commit fsync on, the 4 writers committing on their own
+#                        rows while the server's writes are throttled to
+#                        64 KiB/s for 4 s (a blkio cgroup): each commit takes
+#                        WALWriteLock to write and fdatasync the WAL, the
+#                        others queue for it. verdict io, the lock queue
+#                        (lock_queue app_lock, a semaphore) behind it: the
+#                        waits are the disk's, not a backend's.
 # Writer throughput before and during each freeze is printed.
 source "$(dirname "$0")/server_lib.sh"
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -32,8 +39,11 @@ chown postgres:postgres "$dir"
 port=$(free_port)
 as_user postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 ||
 	fail "initdb failed: $(tail -3 "$dir/initdb.log")"
+# fsync off until postgres_slow_commit turns it on (in the file: a command
+# line's setting cannot be changed by a reload)
+echo "fsync = off" >>"$dir/data/postgresql.conf"
 start_server postgres TERM "$dir/server.log" "$bin/postgres" -D "$dir/data" -k "$dir" -p "$port" \
-	-h 127.0.0.1 -c fsync=off -c deadlock_timeout=1s
+	-h 127.0.0.1 -c deadlock_timeout=1s
 ppid=$SERVER_PID
 sql() { psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -A -t "$@"; }
 answers() { sql -c "select 1" >/dev/null 2>&1; }
@@ -130,6 +140,48 @@ expect_complete $name
 # 0-4 since
 expect $name "wakers missing for at most 1 % of the blocks ($(jq -r '"\(.drops.waker_missing) of \(.capture.blocks)"' "$TMP/$name/report.json"))" \
 	'.drops.waker_missing <= 2 + .capture.blocks / 100'
+
+# --- slow commits: the WAL's disk throttled, fsync on ---
+name=postgres_slow_commit
+blkio=/sys/fs/cgroup/blkio
+[ -d "$blkio" ] || fail "no cgroup v1 blkio controller at $blkio: cannot throttle the disk"
+bcg=$blkio/stalltrap-test-pg-$$
+mkdir "$bcg" || fail "cannot make $bcg"
+CGROUPS_TO_REMOVE+=("$bcg")
+dev=$(lsblk -dno MAJ:MIN "$(findmnt -no SOURCE --target "$dir")" | tr -d ' ')
+[ -n "$dev" ] || fail "no block device under $dir"
+for p in $ppid $(ps --ppid "$ppid" -o pid=); do echo "$p" >"$bcg/cgroup.procs" 2>/dev/null || true; done
+sql -c "alter system set fsync = on" -c "select pg_reload_conf()" >/dev/null || fail "could not turn fsync on"
+fsync_on() { [ "$(sql -c "show fsync")" = on ]; }
+wait_until 10 "fsync on after the reload" fsync_on
+RECORD_S=8
+writers $name "{k}"
+start_record $name --name postgres
+sleep 1.5
+T1=$(now)
+echo "$dev 65536" >"$bcg/blkio.throttle.write_bps_device" || fail "cannot throttle $dev"
+sleep 4
+echo "$dev 0" >"$bcg/blkio.throttle.write_bps_device"
+T2=$(now)
+sleep 1
+stop_writers $name 30
+before=$(wrate $name "$(echo "$T1 - 1.5" | bc)" "$T1")
+during=$(wrate $name "$(echo "$T1 + 0.5" | bc)" "$T2")
+finish_record $name "$(jq -n --arg v "$version" --argjson t1 "$T1" --argjson t2 "$T2" --arg b "$before" --arg d "$during" \
+	'{server: "postgresql \($v)", freeze: "fsync on, 4 backends commit UPDATEs of their own rows while the server writes at 64 KiB/s for 4 s",
+	  target: "--name postgres", freeze_start: $t1, freeze_end: $t2,
+	  expect: {kind: "io", lock_queue: "app_lock"}, writer_statements_per_s: {before: $b, during: $d}}')"
+echo "     $name: writers $before statements/s before, $during during the throttle"
+echo "     $name: verdict $(verdict_line $name)"
+[ "$(echo "$during * 10 < $before" | bc)" = 1 ] || fail "$name: the throttle did not slow the commits ($before -> $during statements/s): the test proves nothing"
+expect $name "kind io" '.verdict.kind == "io"'
+expect $name "the lock queue behind the I/O: app_lock, a semaphore (WALWriteLock), I/O during >= 50 % of it" \
+	'.verdict.lock_queue.kind == "app_lock" and .verdict.lock_queue.primitive == "semaphore" and .verdict.lock_queue.io_pct >= 50'
+expect $name "the summary names fdatasync and the queue" \
+	'.verdict.summary | test("fdatasync") and test("queued for an application lock")'
+expect $name "the culprit is a backend that committed (XLogFlush in its stack)" \
+	'.verdict.culprit.stack | index("XLogFlush") != null'
+expect_complete $name
 
 asserts_done
 ok "postgres: every freeze named"

@@ -5,7 +5,8 @@
 # loads where nothing may fire). `stalltrap report` re-renders each without
 # root; report.json's verdict must match expect.json: kind, primitive, the
 # culprit's pid and tid (taken from the server's own introspection when the
-# capture was made), and words the summary must hold.
+# capture was made), the lock queued behind an io verdict's I/O
+# (verdict.lock_queue), and words the summary must hold.
 source "$(dirname "$0")/../lib.sh"
 
 n=0
@@ -28,6 +29,11 @@ for dir in "$ROOT"/tests/data/real/*/; do
 		jq -e '.locks[0].kind == "app_lock" and .locks[0].type == .verdict.primitive and
 			(.locks[0].found_by | IN("lock_entry", "convoy", "event_loop"))' "$r" >/dev/null ||
 			fail "$name: the top lock group does not match the verdict: $(jq -c '.locks[0] | del(.holders)' "$r")"
+	fi
+	if jq -e 'has("lock_queue")' "$exp" >/dev/null; then
+		# a lock queue behind the I/O its own waiters did
+		jq -e --arg q "$(jq -r .lock_queue "$exp")" '.verdict.lock_queue.kind == $q and .verdict.lock_queue.io_pct >= 50' "$r" >/dev/null ||
+			fail "$name: verdict.lock_queue $(jq -c .verdict.lock_queue "$r"), want kind $(jq -r .lock_queue "$exp") with io_pct >= 50"
 	fi
 	for k in pid tid; do
 		if jq -e "has(\"culprit_$k\")" "$exp" >/dev/null; then

@@ -809,6 +809,94 @@ static void build_commits(void)
 	}
 }
 
+/* Commits on a slow disk: each of 4 threads in turn takes the log's mutex,
+ * writes and fdatasyncs the log for 290 ms and hands the mutex to the next;
+ * the others queue for the mutex meanwhile. The lock waits are the disk's:
+ * io, with the queue named. */
+static void build_commit_queue(void)
+{
+	uint32_t ku = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fdatasync;do_fsync;file_write_and_wait_range;__filemap_fdatawait_range;folio_wait_bit;io_schedule");
+	uint32_t iu = U("start_thread@;commit;log_flush;fdatasync@");
+	uint32_t wu = U("start_thread@;commit;log_flush;__pthread_mutex_lock@;__lll_lock_wait@");
+	uint32_t ru = U("start_thread@;commit;log_flush;__pthread_mutex_unlock_usercnt@;__lll_lock_wake@");
+	uint32_t t[4], r, k;
+
+	window(6000);
+	for (k = 0; k < 4; k++) {
+		t[k] = thread(1700 + (int32_t)k, "dbd");
+		W->threads[t[k]].io_bytes = (k == 2 ? 9 : 4) * MIB;
+		W->threads[t[k]].io_count = 100;
+		if (k) /* the first turn of each */
+			B(.thread = t[k], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50,
+			  .dur_ms = 50 + k * 300, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .wait_obj = 0x7f0000300000ull, .waker = t[k - 1], .waker_ustack = ru,
+			  .waker_kstack = K(K_WAKE));
+	}
+	for (r = 0; r < 19; r++) {
+		k = r % 4;
+		B(.thread = t[k], .ustack = iu, .kstack = ku, .state = DSTATE, .start_ms = 100 + r * 300,
+		  .dur_ms = 290, .syscall = 75);
+		B(.thread = t[k], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 395 + r * 300,
+		  .dur_ms = 905, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000300000ull,
+		  .waker = t[(k + 3) % 4], .waker_ustack = ru, .waker_kstack = K(K_WAKE));
+	}
+}
+
+/* A lock held through its holder's own long I/O (a table rewritten under
+ * its lock): the holder never queues for it, so the lock is the cause. */
+static void build_lock_over_io(void)
+{
+	uint32_t ku = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fdatasync;do_fsync;file_write_and_wait_range;__filemap_fdatawait_range;folio_wait_bit;io_schedule");
+	uint32_t h = thread(1800, "dbd"), i;
+	uint32_t wu = U("start_thread@;handle_query;open_table;__pthread_mutex_lock@;__lll_lock_wait@");
+	uint32_t ru = U("start_thread@;rewrite_table;__pthread_mutex_unlock_usercnt@;__lll_lock_wake@");
+
+	window(6000);
+	W->threads[h].io_bytes = 64 * MIB;
+	W->threads[h].io_count = 500;
+	for (i = 0; i < 30; i++)
+		B(.thread = h, .ustack = U("start_thread@;rewrite_table;flush_pages;fdatasync@"), .kstack = ku,
+		  .state = DSTATE, .start_ms = 500 + i * 100, .dur_ms = 95, .syscall = 75);
+	for (i = 0; i < 4; i++)
+		B(.thread = thread(1810 + (int32_t)i, "dbd"), .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 600 + i * 10, .dur_ms = 2900 - i * 10 + i, .syscall = NR_futex,
+		  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000400000ull, .waker = h, .waker_ustack = ru, .waker_kstack = K(K_WAKE));
+}
+
+/* A row's lock held by a session that sleeps 3 s, while two other
+ * sessions keep committing on a slow disk, queueing for the log's mutex
+ * in turn: the I/O behind the log's queue is not what the row's waiters
+ * waited for. */
+static void build_lock_beside_commits(void)
+{
+	uint32_t ku = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fdatasync;do_fsync;file_write_and_wait_range;__filemap_fdatawait_range;folio_wait_bit;io_schedule");
+	uint32_t lu = U("start_thread@;commit;log_flush;__pthread_mutex_lock@;__lll_lock_wait@");
+	uint32_t ru = U("start_thread@;commit;log_flush;__pthread_mutex_unlock_usercnt@;__lll_lock_wake@");
+	uint32_t h = thread(1900, "dbd"), c[2], i;
+
+	window(6000);
+	B(.thread = h, .ustack = U("start_thread@;handle_query;do_sleep;clock_nanosleep@"), .kstack = K(K_SLEEP),
+	  .state = SLEEP, .start_ms = 500, .dur_ms = 3000, .syscall = NR_clock_nanosleep, .woken_irq = true);
+	for (i = 0; i < 4; i++)
+		B(.thread = thread(1910 + (int32_t)i, "dbd"),
+		  .ustack = U("start_thread@;handle_query;lock_row;__pthread_mutex_lock@;__lll_lock_wait@"),
+		  .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 600 + i * 10, .dur_ms = 3000 - i * 10,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000500000ull, .waker = h,
+		  .waker_ustack = U("start_thread@;handle_query;unlock_row;__pthread_mutex_unlock_usercnt@;__lll_lock_wake@"),
+		  .waker_kstack = K(K_WAKE));
+	for (i = 0; i < 2; i++) {
+		c[i] = thread(1920 + (int32_t)i, "dbd");
+		W->threads[c[i]].io_bytes = 2 * MIB;
+	}
+	for (i = 0; i < 19; i++) {
+		B(.thread = c[i % 2], .ustack = U("start_thread@;commit;log_flush;fdatasync@"), .kstack = ku,
+		  .state = DSTATE, .start_ms = 100 + i * 300, .dur_ms = 290, .syscall = 75);
+		B(.thread = c[(i + 1) % 2], .ustack = lu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 95 + i * 300, .dur_ms = 300, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000600000ull, .waker = c[i % 2], .waker_ustack = ru, .waker_kstack = K(K_WAKE));
+	}
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -891,6 +979,14 @@ static const struct dcase cases[] = {
 	{ "per-connection threads are not event loops", build_per_connection, "none", 0, NULL,
 	  { "no stall", NULL, NULL }, NULL },
 	{ "a database's commits", build_commits, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "commits queued behind their own I/O", build_commit_queue, "io", 1702, "log_flush",
+	  { "4 threads waited 23.5 s in total (max 950 ms) on block I/O: 5.5 s in it, mostly in fdatasync",
+	    "and 17.9 s queued for a mutex (futex 0x7f0000300000) of pid 4242, which they held in turn for their I/O (I/O during 92 %",
+	    "tid 1702 (dbd) issued the most I/O: 9.0 MiB" }, "issued 9.0 MiB" },
+	{ "lock held through its holder's I/O", build_lock_over_io, "app_lock", 1800, "rewrite_table",
+	  { "4 threads waited", "held it for", "waited on I/O" }, "held mutex" },
+	{ "lock held by a sleeper beside slow commits", build_lock_beside_commits, "app_lock", 1900, "do_sleep",
+	  { "4 threads waited", "held it for 3.0 s", "slept 2.9 s" }, "held mutex" },
 	{ "backend busy 2.4 s", build_backend_busy, "cpu_busy", PID + 2, "ExecScan",
 	  { "ran on-CPU for 2.4 s without blocking", "other threads waited", NULL }, "on-CPU for 2.4 s" },
 	{ "backend serving between short waits", build_backend_serving, "none", 0, NULL,

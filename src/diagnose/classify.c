@@ -485,6 +485,7 @@ void diag_ctx_release(struct ctx *x)
 	free(x->accbest);
 	free(x->accbest_ns);
 	free(x->touched);
+	free(x->byth);
 	free(x->lidx);
 	free(x->groups);
 	free(x->samp);
@@ -494,7 +495,7 @@ void diag_ctx_release(struct ctx *x)
 
 int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregate *agg)
 {
-	size_t nt = cd->nthreads ? cd->nthreads : 1;
+	size_t nt = cd->nthreads ? cd->nthreads : 1, i;
 
 	memset(x, 0, sizeof(*x));
 	x->cd = cd;
@@ -515,6 +516,7 @@ int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregat
 	x->rule = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->rule));
 	x->loopsite = calloc(nt, sizeof(*x->loopsite));
 	x->lidx = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*x->lidx));
+	x->byth = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*x->byth));
 	x->samp = calloc(cd->nsamples ? cd->nsamples : 1, sizeof(*x->samp));
 	x->tmask = calloc(nt, sizeof(*x->tmask));
 	x->treclaim_ns = calloc(nt, sizeof(*x->treclaim_ns));
@@ -529,8 +531,13 @@ int diag_ctx_init(struct ctx *x, const struct capdata *cd, const struct aggregat
 	if (!x->prim || !x->gobj || !x->gpid || !x->rule || !x->loopsite ||
 	    !x->trun_s || !x->trun_e || !x->ffeat || !x->sfeat || !x->cls || !x->lidx || !x->samp || !x->tmask ||
 	    !x->treclaim_ns || !x->tio_ns || !x->acc || !x->acc2 || !x->accbest || !x->accbest_ns ||
-	    !x->touched)
+	    !x->touched || !x->byth)
 		return -ENOMEM;
+	for (i = 0; i < cd->nblocks; i++) {
+		if (cd->blocks[i].state != CAP_STATE_RUNNABLE)
+			x->byth[x->nbyth++] = i;
+	}
+	qsort_r(x->byth, x->nbyth, sizeof(*x->byth), diag_cmp_block_thread, (void *)cd);
 	return 0;
 }
 

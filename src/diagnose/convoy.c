@@ -99,56 +99,16 @@ struct convoy {
 	struct ctx *x;
 	struct wake *w;
 	size_t nw;
-	size_t *byth;           /* voluntary blocks by (thread, start) */
-	size_t nbyth;
 	bool *waits_here;       /* per thread: a waiter at the site being judged */
 };
 
 /* Whether thread t began a voluntary block in (a, b): it went off-CPU in
  * between, so two wakes around it are not one release. */
-static bool blocked_between(const struct convoy *c, uint32_t t, uint64_t a, uint64_t b)
+static bool blocked_between(const struct ctx *x, uint32_t t, uint64_t a, uint64_t b)
 {
-	const struct capdata *cd = c->x->cd;
-	size_t lo = 0, hi = c->nbyth;
+	size_t lo = a == UINT64_MAX ? x->nbyth : diag_byth_at(x, t, a + 1);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct cap_block *m = &cd->blocks[c->byth[mid]];
-
-		if (m->thread < t || (m->thread == t && m->start_ns <= a))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < c->nbyth && cd->blocks[c->byth[lo]].thread == t && cd->blocks[c->byth[lo]].start_ns < b;
-}
-
-/* The first block of the wait that block bi ends: a timed wait re-armed at
- * once (a deadlock detector's 1 s chunks) at the same site is one wait. */
-static size_t rearmed_from(const struct convoy *c, size_t bi, uint64_t site)
-{
-	const struct capdata *cd = c->x->cd;
-	const struct cap_block *b = &cd->blocks[bi];
-	size_t lo = 0, hi = c->nbyth;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct cap_block *m = &cd->blocks[c->byth[mid]];
-
-		if (m->thread < b->thread || (m->thread == b->thread && m->start_ns < b->start_ns))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	while (lo > 0) {
-		const struct cap_block *p = &cd->blocks[c->byth[lo - 1]], *cur = &cd->blocks[bi];
-
-		if (p->thread != cur->thread || block_end(p) + DIAG_REARM_GAP_NS < cur->start_ns ||
-		    (p->flags & CAP_BLOCK_IN_PROGRESS) || diag_site_key(c->x, p) != site)
-			break;
-		bi = c->byth[--lo];
-	}
-	return bi;
+	return lo < x->nbyth && x->cd->blocks[x->byth[lo]].thread == t && x->cd->blocks[x->byth[lo]].start_ns < b;
 }
 
 static int collect(struct convoy *c)
@@ -158,15 +118,12 @@ static int collect(struct convoy *c)
 	size_t i;
 
 	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
-	c->byth = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*c->byth));
 	c->waits_here = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->waits_here));
-	if (!c->w || !c->byth || !c->waits_here)
+	if (!c->w || !c->waits_here)
 		return -ENOMEM;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
 
-		if (b->state != CAP_STATE_RUNNABLE)
-			c->byth[c->nbyth++] = i;
 		/* idle-looking waits, and lock waits of unknown primitive */
 		if (!(x->cls[i] == DIAG_CAUSE_IDLE ||
 		      (x->cls[i] == DIAG_CAUSE_APP_LOCK && x->prim[i] == DIAG_PRIM_OTHER)) ||
@@ -176,19 +133,18 @@ static int collect(struct convoy *c)
 		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = block_woken_at(b),
 					      .waker = b->waker, .waiter = b->thread };
 	}
-	qsort_r(c->byth, c->nbyth, sizeof(*c->byth), diag_cmp_block_thread, (void *)cd);
 	/* Only a wait the waiter began in the middle of its work tells a lock
 	 * from a wait for work: one already going when the capture began (a
 	 * pool idle since before, then woken all at once to shut down) does not. */
 	for (i = 0; i < c->nw; i++) {
 		const struct cap_block *b;
 
-		c->w[i].first = rearmed_from(c, c->w[i].bi, c->w[i].site);
+		c->w[i].first = x->byth[diag_rearmed_first(x, diag_byth_pos(x, c->w[i].bi), DIAG_ANY_WAKER)];
 		b = &cd->blocks[c->w[i].first];
 		c->w[i].start = b->start_ns;
 		c->w[i].lng = c->w[i].at - b->start_ns >= DIAG_CONVOY_WAIT_NS;
 		c->w[i].mid = c->w[i].lng && !(b->flags & CAP_BLOCK_BEGAN_BEFORE) && b->start_ns > x->win_start &&
-			      blocked_between(c, b->thread, x->win_start ? x->win_start - 1 : 0, b->start_ns);
+			      blocked_between(x, b->thread, x->win_start ? x->win_start - 1 : 0, b->start_ns);
 	}
 	qsort(c->w, c->nw, sizeof(*c->w), cmp_wake_by_waker);
 	return 0;
@@ -201,7 +157,7 @@ static size_t stretch_end(const struct convoy *c, size_t i, size_t z)
 	size_t j;
 
 	for (j = i + 1; j < z && c->w[j].at - c->w[j - 1].at <= DIAG_RELEASE_GAP_NS &&
-			!blocked_between(c, c->w[i].waker, c->w[j - 1].at, c->w[j].at);
+			!blocked_between(c->x, c->w[i].waker, c->w[j - 1].at, c->w[j].at);
 	     j++)
 		;
 	return j;
@@ -444,7 +400,6 @@ int diag_convoys(struct ctx *x)
 out:
 	free(sites);
 	free(c.w);
-	free(c.byth);
 	free(c.waits_here);
 	return err;
 }

@@ -30,19 +30,54 @@ int diag_cmp_block_thread(const void *a, const void *b, void *arg)
 	return diag_cmp(p->thread, q->thread) ?: diag_cmp(p->start_ns, q->start_ns) ?: diag_cmp(i, j);
 }
 
-size_t diag_first_block_of(const struct capdata *cd, const size_t *idx, size_t n, uint32_t t)
+size_t diag_byth_at(const struct ctx *x, uint32_t t, uint64_t from)
 {
-	size_t lo = 0, hi = n;
+	const struct capdata *cd = x->cd;
+	size_t lo = 0, hi = x->nbyth;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		const struct cap_block *m = &cd->blocks[x->byth[mid]];
 
-		if (cd->blocks[idx[mid]].thread < t)
+		if (m->thread < t || (m->thread == t && m->start_ns < from))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+size_t diag_byth_pos(const struct ctx *x, size_t bi)
+{
+	size_t lo = 0, hi = x->nbyth;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (diag_cmp_block_thread(&x->byth[mid], &bi, (void *)x->cd) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t diag_rearmed_first(struct ctx *x, size_t pos, uint32_t waker)
+{
+	const struct capdata *cd = x->cd;
+	uint64_t site = diag_site_key(x, &cd->blocks[x->byth[pos]]);
+
+	while (pos > 0) {
+		const struct cap_block *p = &cd->blocks[x->byth[pos - 1]], *c = &cd->blocks[x->byth[pos]];
+
+		if (p->thread != c->thread || block_end(p) + DIAG_REARM_GAP_NS < c->start_ns ||
+		    (p->flags & CAP_BLOCK_IN_PROGRESS) ||
+		    (waker != DIAG_ANY_WAKER && diag_waker_real(x, p) && p->waker != waker) ||
+		    diag_site_key(x, p) != site)
+			break;
+		pos--;
+	}
+	return pos;
 }
 
 int diag_cmp_u64(const void *a, const void *b)
@@ -108,21 +143,14 @@ static int cmp_tcpu(const void *a, const void *b)
 static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 {
 	const struct capdata *cd = x->cd;
-	size_t *vb = NULL, nvb = 0, i, a, b;
-	int err = -ENOMEM;
+	size_t a, b;
 
 	ci->tsamp = malloc((x->nsamp ? x->nsamp : 1) * sizeof(*ci->tsamp));
 	ci->threads = calloc(x->nsamp ? x->nsamp : 1, sizeof(*ci->threads));
-	vb = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*vb));
-	if (!ci->tsamp || !ci->threads || !vb)
-		goto cleanup;
+	if (!ci->tsamp || !ci->threads)
+		return -ENOMEM;
 	memcpy(ci->tsamp, x->samp, x->nsamp * sizeof(*x->samp));
 	qsort_r(ci->tsamp, x->nsamp, sizeof(*ci->tsamp), diag_cmp_sample_thread, (void *)cd);
-	for (i = 0; i < cd->nblocks; i++) {
-		if (cd->blocks[i].state != CAP_STATE_RUNNABLE && diag_thread_is_target(x, cd->blocks[i].thread))
-			vb[nvb++] = i;
-	}
-	qsort_r(vb, nvb, sizeof(*vb), diag_cmp_block_thread, (void *)cd);
 
 	for (a = 0; a < x->nsamp; a = b) {
 		uint32_t t = cd->samples[ci->tsamp[a]].thread;
@@ -133,8 +161,8 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 			;
 		tc->thread = t;
 		tc->oncpu_ns = (uint64_t)(b - a) * x->period_ns;
-		/* this thread's voluntary blocks, from lo in vb */
-		lo = diag_first_block_of(cd, vb, nvb, t);
+		/* this thread's voluntary blocks, from lo in x->byth */
+		lo = diag_byth_at(x, t, 0);
 		for (k = a; k < b; k++) {
 			const struct cap_sample *cs = &cd->samples[ci->tsamp[k]];
 			uint64_t ts = cs->ts_ns;
@@ -144,12 +172,12 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 				const struct cap_sample *ps = &cd->samples[ci->tsamp[k - 1]];
 				uint64_t prev = ps->ts_ns;
 
-				while (lo < nvb && cd->blocks[vb[lo]].thread == t &&
-				       cd->blocks[vb[lo]].start_ns <= prev)
+				while (lo < x->nbyth && cd->blocks[x->byth[lo]].thread == t &&
+				       cd->blocks[x->byth[lo]].start_ns <= prev)
 					lo++;
 				brk = ts - prev > 1000000000ull || (ps->nvcsw && cs->nvcsw != ps->nvcsw) ||
-				      (lo < nvb && cd->blocks[vb[lo]].thread == t &&
-				       cd->blocks[vb[lo]].start_ns < ts);
+				      (lo < x->nbyth && cd->blocks[x->byth[lo]].thread == t &&
+				       cd->blocks[x->byth[lo]].start_ns < ts);
 			}
 			if (brk)
 				run = k;
@@ -164,10 +192,7 @@ static int cpu_runs(struct ctx *x, struct cpuinfo *ci)
 			}
 		}
 	}
-	err = 0;
-cleanup:
-	free(vb);
-	return err;
+	return 0;
 }
 
 /* Samples of target threads inside the union of the runnable waits. */

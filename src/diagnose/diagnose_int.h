@@ -200,6 +200,8 @@ struct ctx {
 	uint32_t *touched;
 	size_t ntouched;
 	struct ctotal tot[DIAG_CAUSE__COUNT];
+	size_t *byth;           /* voluntary (not runnable) blocks by (thread, start) */
+	size_t nbyth;
 	size_t *lidx;           /* lock-wait blocks, grouped */
 	size_t nlidx;
 	struct lgroup *groups;
@@ -316,8 +318,18 @@ uint64_t diag_ival_overlap(const struct ival *iv, size_t m, uint64_t s, uint64_t
 int diag_cmp_block_thread(const void *a, const void *b, void *arg);
 int diag_cmp_sample_thread(const void *a, const void *b, void *arg);
 int diag_cmp_u64(const void *a, const void *b);
-/* The first position in idx (n block indices sorted by diag_cmp_block_thread) of thread t's blocks, or n */
-size_t diag_first_block_of(const struct capdata *cd, const size_t *idx, size_t n, uint32_t t);
+/* The first position in x->byth of thread t's blocks that start at or
+ * after from, or x->nbyth. */
+size_t diag_byth_at(const struct ctx *x, uint32_t t, uint64_t from);
+/* The position in x->byth of voluntary block bi. */
+size_t diag_byth_pos(const struct ctx *x, size_t bi);
+/* The position in x->byth of the first chunk of the wait that ends at
+ * position pos: a timed wait re-armed at once (within DIAG_REARM_GAP_NS, a
+ * deadlock detector's 1 s chunks) at the same site is one wait. With a
+ * waker (not DIAG_ANY_WAKER), a chunk another thread than it ended is
+ * another wait. */
+#define DIAG_ANY_WAKER UINT32_MAX
+size_t diag_rearmed_first(struct ctx *x, size_t pos, uint32_t waker);
 int diag_cpu_busy_runs(struct ctx *x, struct cpuinfo *ci);
 int diag_cpu_analyse(struct ctx *x, struct cpuinfo *ci);
 void diag_cpu_release(struct cpuinfo *ci);

@@ -163,28 +163,21 @@ static void verdict_mmap(struct ctx *x, const struct lgroup *g, const struct hen
  * first chunk of a timed wait re-armed at once. Earlier waits of the same
  * threads at that site (short contention before the freeze) are not this
  * hold's. */
-static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t rel,
-			   uint64_t dflt)
+static uint64_t hold_start(struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t rel, uint64_t dflt)
 {
 	const struct capdata *cd = x->cd;
 	uint64_t s = dflt;
-	size_t k, j;
+	size_t k;
 
 	for (k = g->first; k < g->first + g->n; k++) {
 		const struct cap_block *b = &cd->blocks[x->lidx[k]];
-		uint64_t at = block_woken_at(b);
+		uint64_t at = block_woken_at(b), first;
 
 		if (!b->has_waker || b->waker != holder || (at > rel ? at - rel : rel - at) > DIAG_RELEASE_GAP_NS)
 			continue;
-		/* lidx is by thread, then start, within a group */
-		for (j = k; j > g->first; j--) {
-			const struct cap_block *p = &cd->blocks[x->lidx[j - 1]], *c = &cd->blocks[x->lidx[j]];
-
-			if (p->thread != c->thread || block_end(p) + DIAG_REARM_GAP_NS < c->start_ns)
-				break;
-		}
-		if (cd->blocks[x->lidx[j]].start_ns < s)
-			s = cd->blocks[x->lidx[j]].start_ns;
+		first = cd->blocks[x->byth[diag_rearmed_first(x, diag_byth_pos(x, x->lidx[k]), holder)]].start_ns;
+		if (first < s)
+			s = first;
 	}
 	return s;
 }
@@ -199,44 +192,31 @@ static uint64_t hold_start(const struct ctx *x, const struct lgroup *g, uint32_t
 static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint64_t *from)
 {
 	const struct capdata *cd = x->cd;
-	size_t i, k, n = 0, best = SIZE_MAX, *idx;
+	size_t k, j, best = SIZE_MAX;
 	uint64_t best_ov = 0;
 
-	if (e <= s || !(idx = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*idx))))
+	if (e <= s)
 		return SIZE_MAX;
-	for (i = 0; i < cd->nblocks; i++)
-		if (cd->blocks[i].thread == t && cd->blocks[i].state != CAP_STATE_RUNNABLE &&
-		    cd->blocks[i].start_ns < e)
-			idx[n++] = i;
-	/* all of thread t: by thread, then start, is by start */
-	qsort_r(idx, n, sizeof(*idx), diag_cmp_block_thread, (void *)cd);
-	for (k = 0; k < n; k++) {
-		const struct cap_block *b = &cd->blocks[idx[k]];
-		uint64_t ov, site;
-		size_t j;
+	for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t &&
+					 cd->blocks[x->byth[k]].start_ns < e; k++) {
+		const struct cap_block *b = &cd->blocks[x->byth[k]];
+		uint64_t ov = 0;
+		size_t first;
 
-		if ((x->cls[idx[k]] != DIAG_CAUSE_APP_LOCK && x->cls[idx[k]] != DIAG_CAUSE_KERNEL_LOCK) ||
+		if ((x->cls[x->byth[k]] != DIAG_CAUSE_APP_LOCK && x->cls[x->byth[k]] != DIAG_CAUSE_KERNEL_LOCK) ||
 		    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker))
 			continue;
-		ov = overlap(s, e, b->start_ns, block_end(b));
-		site = diag_site_key(x, b);
-		/* back over the chunks that timed out (or that the same thread
+		/* with the chunks that timed out (or that the same thread
 		 * ended) at the same site, each re-armed at once */
-		for (j = k; j > 0; j--) {
-			const struct cap_block *p = &cd->blocks[idx[j - 1]], *c = &cd->blocks[idx[j]];
-
-			if (block_end(p) + DIAG_REARM_GAP_NS < c->start_ns || (p->flags & CAP_BLOCK_IN_PROGRESS) ||
-			    (diag_waker_real(x, p) && p->waker != b->waker) || diag_site_key(x, p) != site)
-				break;
-			ov += overlap(s, e, p->start_ns, block_end(p));
-		}
+		first = diag_rearmed_first(x, k, b->waker);
+		for (j = first; j <= k; j++)
+			ov += overlap(s, e, cd->blocks[x->byth[j]].start_ns, block_end(&cd->blocks[x->byth[j]]));
 		if (ov > best_ov) {
 			best_ov = ov;
-			best = idx[k];
-			*from = cd->blocks[idx[j]].start_ns;
+			best = x->byth[k];
+			*from = cd->blocks[x->byth[first]].start_ns;
 		}
 	}
-	free(idx);
 	return best_ov * 2 >= e - s ? best : SIZE_MAX;
 }
 
@@ -739,21 +719,14 @@ static unsigned int lock_io_share(const struct ctx *x, unsigned int c, bool *oom
 {
 	const struct capdata *cd = x->cd;
 	uint8_t *role = calloc(cd->nthreads ? cd->nthreads : 1, 1);
-	size_t *io = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*io));
 	struct ival *iv = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*iv));
 	uint64_t tot = 0, ov = 0;
-	size_t nio = 0, gi, k, i;
+	size_t gi, k, lo;
 
-	if (!role || !io || !iv) {
+	if (!role || !iv) {
 		*oom = true;
 		goto out;
 	}
-	/* the target's I/O waits by (thread, time) */
-	for (i = 0; i < cd->nblocks; i++) {
-		if (x->cls[i] == DIAG_CAUSE_IO && diag_thread_is_target(x, cd->blocks[i].thread))
-			io[nio++] = i;
-	}
-	qsort_r(io, nio, sizeof(*io), diag_cmp_block_thread, (void *)cd);
 	for (gi = 0; gi < x->ngroups; gi++) {
 		const struct lgroup *g = &x->groups[gi];
 		size_t n = 0;
@@ -769,13 +742,15 @@ static unsigned int lock_io_share(const struct ctx *x, unsigned int c, bool *oom
 		}
 		for (k = g->first; k < g->first + g->n; k++) { /* the I/O of those that did both */
 			uint32_t t = cd->blocks[x->lidx[k]].thread;
-			size_t lo;
 
 			if (role[t] != 3)
 				continue;
 			role[t] |= 4;
-			for (lo = diag_first_block_of(cd, io, nio, t); lo < nio && cd->blocks[io[lo]].thread == t; lo++)
-				iv[n++] = (struct ival){ cd->blocks[io[lo]].start_ns, block_end(&cd->blocks[io[lo]]) };
+			for (lo = diag_byth_at(x, t, 0); lo < x->nbyth && cd->blocks[x->byth[lo]].thread == t; lo++) {
+				if (x->cls[x->byth[lo]] == DIAG_CAUSE_IO)
+					iv[n++] = (struct ival){ cd->blocks[x->byth[lo]].start_ns,
+								 block_end(&cd->blocks[x->byth[lo]]) };
+			}
 		}
 		n = diag_ival_union(iv, n);
 		for (k = g->first; k < g->first + g->n; k++) {
@@ -801,7 +776,6 @@ static unsigned int lock_io_share(const struct ctx *x, unsigned int c, bool *oom
 	}
 out:
 	free(role);
-	free(io);
 	free(iv);
 	return tot ? (unsigned int)((double)ov * 100.0 / (double)tot) : 0;
 }

@@ -1215,7 +1215,13 @@ int BPF_KPROBE(handle_fts_kprobe)
 
 /* lock:contention_begin runs as the waiter before it sleeps; the block that
  * follows is closed by on_switch_in before contention_end, so the lock is still
- * in task storage when the block is emitted. */
+ * in task storage when the block is emitted. A spinning wait (LCB_F_SPIN: a
+ * spinlock, a rwlock, a mutex's optimistic spin) never sleeps, preemption
+ * off: it is not kept, so that it neither clobbers the sleeping lock whose
+ * slow path takes it (an rwsem's wait_lock) nor, its contention_end
+ * missed, tags the next sleep. PREEMPT_RT's sleeping spinlocks say LCB_F_RT. */
+#define ST_LCB_F_SPIN 0x01
+#define ST_LCB_F_RT   0x08
 SEC("raw_tp/contention_begin")
 int BPF_PROG(handle_contention_begin, void *lock, unsigned int flags)
 {
@@ -1223,6 +1229,8 @@ int BPF_PROG(handle_contention_begin, void *lock, unsigned int flags)
 	struct st_task_state *s;
 	__u64 mmap_lock;
 
+	if ((flags & (ST_LCB_F_SPIN | ST_LCB_F_RT)) == ST_LCB_F_SPIN)
+		return 0;
 	task = bpf_get_current_task_btf();
 	if (!is_target(task->tgid))
 		return 0;

@@ -155,6 +155,13 @@ static const char *const idle_base[] = {
 	"timerfd_read", NULL,
 };
 
+/* Waits for a file lock another process or thread holds (flock, fcntl's
+ * F_SETLKW and F_OFD_SETLKW, lockf), or for a lease's holder to give it up. */
+static const char *const flock_base[] = {
+	"locks_lock_inode_wait", "flock_lock_inode_wait", "locks_lock_file_wait", "do_lock_file_wait",
+	"posix_lock_inode_wait", "fcntl_setlk", "__do_sys_flock", "__x64_sys_flock", "__break_lease", NULL,
+};
+
 static const char *const plumb_prefix[] = {
 	"schedule", "preempt_schedule", "finish_task_switch", "__traceiter_", "__bpf_trace",
 	"bpf_", "rwsem_", "up_read", "up_write", "mutex_unlock", "__mutex_unlock", "_raw_",
@@ -179,6 +186,7 @@ static const struct fgroup kernel_groups[] = {
 	{ KF_FUTEX, M_BASE, futex_base },
 	{ KF_FUTEX, M_PREFIX, futex_prefix },
 	{ KF_IDLE, M_BASE, idle_base },
+	{ KF_FLOCK, M_BASE, flock_base },
 	{ KF_PLUMB, M_PREFIX, plumb_prefix },
 	{ KF_PLUMB, M_BASE, plumb_base },
 };
@@ -334,16 +342,28 @@ static bool block_is_futex(const struct cap_block *b, uint16_t kf)
 	       (b->in_syscall && (b->syscall == NR_futex || b->syscall == NR_futex_waitv));
 }
 
+/* The kernel lock a block waited on, as the capture tagged it; none for a
+ * spinning lock's tag (LCB_F_SPIN without LCB_F_RT): a spinning waiter
+ * never sleeps, so the tag is one whose contention_end was not seen, left
+ * on the next sleep (captures before the recorder stopped keeping them). */
+static uint8_t wait_kind(const struct cap_block *b)
+{
+	if (b->wait_kind == CAP_WAIT_KERNEL_LOCK && (b->lock_flags & (CAP_LCB_SPIN | CAP_LCB_RT)) == CAP_LCB_SPIN)
+		return CAP_WAIT_NONE;
+	return b->wait_kind;
+}
+
 /* The rules of docs/diagnose.md, in their order. */
 static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 {
 	uint16_t kf = diag_stack_feat(x, b->kstack), uf;
+	uint8_t wk = wait_kind(b);
 
 	if (kf & KF_RECLAIM)
 		return DIAG_CAUSE_MEMORY_RECLAIM;
-	if (b->wait_kind == CAP_WAIT_MMAP_LOCK)
+	if (wk == CAP_WAIT_MMAP_LOCK)
 		return DIAG_CAUSE_MMAP_LOCK;
-	if (b->wait_kind == CAP_WAIT_KERNEL_LOCK)
+	if (wk == CAP_WAIT_KERNEL_LOCK)
 		return DIAG_CAUSE_KERNEL_LOCK;
 	if (b->state == CAP_STATE_RUNNABLE) {
 		/* preempted in the middle of its own long computation: that
@@ -363,9 +383,14 @@ static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 			return DIAG_CAUSE_APP_LOCK;
 		return diag_waker_real(x, b) ? DIAG_CAUSE_APP_LOCK : DIAG_CAUSE_IDLE;
 	}
+	/* A file lock is a lock whoever holds it, in the target or not; a wait
+	 * going on all the window long is a standby's, for its turn. */
+	if (kf & KF_FLOCK)
+		return (b->flags & CAP_BLOCK_BEGAN_BEFORE) && (b->flags & CAP_BLOCK_IN_PROGRESS) ? DIAG_CAUSE_IDLE
+												: DIAG_CAUSE_APP_LOCK;
 	/* Without lock tracepoints (--no-locks), the kernel stack still shows a
 	 * sleeping lock, and whether the path takes the mmap_lock. */
-	if (b->wait_kind == CAP_WAIT_NONE && (kf & KF_LOCK))
+	if (wk == CAP_WAIT_NONE && (kf & KF_LOCK))
 		return (kf & KF_MM) ? DIAG_CAUSE_MMAP_LOCK : DIAG_CAUSE_KERNEL_LOCK;
 	if (b->state == CAP_STATE_UNINTERRUPTIBLE &&
 	    ((kf & KF_IO) || (b->in_syscall && syscall_io(b->syscall))))
@@ -423,6 +448,11 @@ int diag_classify_all(struct ctx *x)
 		x->gpid[i] = x->cls[i] == DIAG_CAUSE_KERNEL_LOCK ? 0 : cd->threads[b->thread].pid;
 		if (x->cls[i] == DIAG_CAUSE_APP_LOCK)
 			x->prim[i] = diag_block_primitive(x, b);
+		/* a file lock is shared across processes: known by its wait site */
+		if (x->cls[i] == DIAG_CAUSE_APP_LOCK && x->prim[i] == DIAG_PRIM_FILE) {
+			x->gobj[i] = diag_site_key(x, b);
+			x->gpid[i] = 0;
+		}
 	}
 	if ((err = diag_convoys(x)) || (err = diag_loops(x)))
 		return err;

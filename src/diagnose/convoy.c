@@ -57,6 +57,8 @@ uint8_t diag_block_primitive(struct ctx *x, const struct cap_block *b)
 {
 	uint16_t uf = diag_stack_feat(x, b->ustack), kf = diag_stack_feat(x, b->kstack);
 
+	if (kf & KF_FLOCK)
+		return DIAG_PRIM_FILE;
 	if (uf & UF_RWLOCK)
 		return DIAG_PRIM_RWLOCK;
 	if (uf & UF_LOCK)

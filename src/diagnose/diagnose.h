@@ -65,10 +65,11 @@ enum diag_primitive {
 	DIAG_PRIM_SEMAPHORE,
 	DIAG_PRIM_LATCH,        /* a poll/epoll/select/read woken by a signal, pipe or eventfd */
 	DIAG_PRIM_OTHER,
+	DIAG_PRIM_FILE,         /* a file lock: flock(2), fcntl(2) record locks, OFD locks, leases */
 	DIAG_PRIM__COUNT
 };
 
-/* "mutex", "rwlock", "condvar", "semaphore", "latch", "other"; "unknown" out of range. */
+/* "mutex", "rwlock", "condvar", "semaphore", "latch", "other", "file_lock"; "unknown" out of range. */
 const char *diagnose_primitive_name(unsigned int prim);
 
 /* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",

@@ -62,10 +62,11 @@
 #define UF_RWLOCK   0x0400u  /* with UF_LOCK: a reader-writer lock */
 #define UF_SEM      0x0800u  /* with UF_WORK: a semaphore wait */
 #define UF_COND     0x1000u  /* with UF_WORK: a condition variable wait */
+#define KF_FLOCK    0x2000u  /* a file lock wait: flock, fcntl F_SETLKW, OFD locks, a lease break */
 #define UF_BITS (UF_WORK | UF_LOCK | UF_RWLOCK | UF_SEM | UF_COND)
 #define F_DONE      0x8000u
 
-#define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE)
+#define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE | KF_FLOCK)
 
 /* ---------------------------------------------------------------------------
  * Fixed-size text buffer for summaries: appends never overflow, and a cut

@@ -469,6 +469,7 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 			[DIAG_PRIM_MUTEX] = "a mutex", [DIAG_PRIM_RWLOCK] = "a rwlock",
 			[DIAG_PRIM_CONDVAR] = "a condition variable", [DIAG_PRIM_SEMAPHORE] = "a semaphore",
 			[DIAG_PRIM_LATCH] = "a latch", [DIAG_PRIM_OTHER] = "a wait",
+			[DIAG_PRIM_FILE] = "a file lock",
 		};
 		struct sbuf callers = { .len = 0 };
 

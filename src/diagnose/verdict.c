@@ -19,6 +19,7 @@ static const char *const kind_names[DIAG__COUNT] = {
 static const char *const prim_names[DIAG_PRIM__COUNT] = {
 	[DIAG_PRIM_MUTEX] = "mutex", [DIAG_PRIM_RWLOCK] = "rwlock", [DIAG_PRIM_CONDVAR] = "condvar",
 	[DIAG_PRIM_SEMAPHORE] = "semaphore", [DIAG_PRIM_LATCH] = "latch", [DIAG_PRIM_OTHER] = "other",
+	[DIAG_PRIM_FILE] = "file_lock",
 };
 
 const char *diagnose_primitive_name(unsigned int prim)
@@ -286,8 +287,9 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 		units_fmt_dur(held, sizeof(held), rel > hs ? rel - hs : 0);
 	}
 	if (g->cls == DIAG_CAUSE_APP_LOCK)
-		diag_sb_printf(&op, "held %s for %s", g->pid && !depth ? diag_futex_noun(x, g) : "an application lock",
-			       held);
+		diag_sb_printf(&op, "held %s for %s",
+			       g->pid && !depth ? diag_futex_noun(x, g)
+			       : g->prim == DIAG_PRIM_FILE && !depth ? "a file lock" : "an application lock", held);
 	else
 		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(g->lock_flags), held,
 			  site ? " in " : "", site ? site : "");

@@ -154,8 +154,8 @@ static void mem(uint64_t ms, uint64_t rss, uint64_t vsz)
 }
 
 enum { SLEEP = 0, DSTATE = 1, RUNNABLE = 2 };
-enum { NR_read = 0, NR_poll = 7, NR_mmap = 9, NR_mprotect = 10, NR_clone = 56, NR_fsync = 74,
-       NR_futex = 202, NR_clock_nanosleep = 230, NR_epoll_wait = 232 };
+enum { NR_read = 0, NR_poll = 7, NR_mmap = 9, NR_mprotect = 10, NR_accept = 43, NR_clone = 56, NR_fcntl = 72,
+       NR_flock = 73, NR_fsync = 74, NR_futex = 202, NR_clock_nanosleep = 230, NR_epoll_wait = 232 };
 
 /* Common stacks */
 #define K_FUTEX "entry_SYSCALL_64;do_syscall_64;__x64_sys_futex;do_futex;futex_wait;futex_do_wait;schedule;__schedule"
@@ -897,6 +897,70 @@ static void build_lock_beside_commits(void)
 	}
 }
 
+/* A web pool's workers (one process each) queue for a session file's
+ * flock(2) while one request holds it through a 3 s sleep (PHP's session
+ * lock): a lock from the kernel stack alone, across processes. */
+#define K_FLOCK "entry_SYSCALL_64;do_syscall_64;__x64_sys_flock;locks_lock_inode_wait;schedule;__schedule"
+#define K_FLOCK_WAKE "entry_SYSCALL_64;do_syscall_64;__x64_sys_close;__fput;locks_remove_file;locks_remove_flock;flock_lock_inode;__locks_wake_up_blocks;__wake_up;try_to_wake_up"
+static void build_flock_pool(void)
+{
+	int32_t pids[5] = { PID, 2001, 2002, 2003, 2004 };
+	uint32_t h = thread_p(2001, 2001, "php-fpm"), i;
+	uint32_t wu = U("__libc_start_main@;php_execute_script;php_session_start;ps_files_open;flock@");
+	uint32_t ru = U("__libc_start_main@;php_request_shutdown;php_session_flush;ps_files_close;__close@");
+
+	window(5000);
+	assert_int_equal(capdata_set_target(W, pids, 5, "php-fpm", "php-fpm: master process"), 0);
+	B(.thread = thread_p(PID, PID, "php-fpm"), .ustack = U("main;fpm_event_loop;epoll_wait@"), .kstack = K(K_EPOLL),
+	  .state = SLEEP, .start_ms = 0, .dur_ms = 5000, .syscall = NR_epoll_wait, .in_progress = true);
+	B(.thread = h, .ustack = U("__libc_start_main@;php_execute_script;execute_ex;php_usleep;usleep;__nanosleep@"),
+	  .kstack = K(K_SLEEP), .state = SLEEP, .start_ms = 500, .dur_ms = 3000, .syscall = NR_clock_nanosleep);
+	for (i = 0; i < 3; i++)
+		B(.thread = thread_p(2002 + (int32_t)i, 2002 + (int32_t)i, "php-fpm"), .ustack = wu, .kstack = K(K_FLOCK),
+		  .state = SLEEP, .start_ms = 700 + i * 100, .dur_ms = 2810 - i * 100, .syscall = NR_flock,
+		  .waker = h, .waker_ustack = ru, .waker_kstack = K(K_FLOCK_WAKE));
+}
+
+/* One thread waits 3 s for a file's fcntl(2) lock that a process outside
+ * the target holds (a backup script): no convoy, one waiter; still a lock,
+ * and its holder is named. */
+static void build_flock_outside(void)
+{
+	uint32_t o = outside_thread(6100, 6100, "backup"), t = thread(PID, "svc");
+
+	window(4000);
+	B(.thread = t, .ustack = U("main;serve;save_state;fcntl@"),
+	  .kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fcntl;do_fcntl;fcntl_setlk;do_lock_file_wait;schedule;__schedule"),
+	  .state = SLEEP, .start_ms = 400, .dur_ms = 3000, .syscall = NR_fcntl, .waker = o,
+	  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_fcntl;do_fcntl;fcntl_setlk;posix_lock_inode;locks_wake_up_blocks;__wake_up;try_to_wake_up"));
+}
+
+/* A standby instance waits, all the window long, for the file lock its
+ * active twin holds: its turn, not a stall. */
+static void build_flock_standby(void)
+{
+	window(3000);
+	B(.thread = thread(PID, "svc"), .ustack = U("main;wait_for_leadership;flock@"), .kstack = K(K_FLOCK),
+	  .state = SLEEP, .start_ms = 0, .dur_ms = 3000, .syscall = NR_flock, .began_before = true,
+	  .in_progress = true);
+}
+
+/* A pool idle in accept(2), its sleeps still tagged with a spinlock's
+ * contention whose end the capture missed (older recorders): a spinning
+ * waiter never sleeps, so these are idle waits, not a kernel lock. */
+static void build_stale_spin(void)
+{
+	uint32_t i;
+
+	window(3000);
+	for (i = 0; i < 3; i++)
+		B(.thread = thread(2100 + (int32_t)i, "pool"), .ustack = U("main;accept_loop;accept@"),
+		  .kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_accept;__sys_accept4;do_accept;inet_accept;inet_csk_accept;schedule_timeout;schedule;__schedule"),
+		  .state = SLEEP, .start_ms = 100 + i * 50, .dur_ms = 2000, .syscall = NR_accept,
+		  .wait_kind = CAP_WAIT_KERNEL_LOCK, .lock_flags = CAP_LCB_SPIN, .wait_obj = 0xffff888627c2fbc0ull,
+		  .woken_irq = true);
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -994,6 +1058,15 @@ static const struct dcase cases[] = {
 	{ "busy thread nothing waits on", build_busy_unwaited, "none", 0, NULL,
 	  { "ran on-CPU for 2.2 s without blocking, but nothing of the service waited on it", NULL, NULL },
 	  NULL },
+	{ "file lock held by a sleeping worker", build_flock_pool, "app_lock", 2001, "php_usleep",
+	  { "3 threads waited 8.1 s", "for an application lock (a file lock, in ps_files_open ← php_session_start)",
+	    "tid 2001 (php-fpm) of pid 2001 held it for 2.8 s, released in ps_files_close" },
+	  "held a file lock for 2.8 s" },
+	{ "file lock held outside the target", build_flock_outside, "app_lock", 6100, NULL,
+	  { "1 thread waited 3.0 s", "a file lock, in save_state", "(backup, outside the target) held it for 3.0 s" },
+	  "held a file lock" },
+	{ "standby waiting for a file lock", build_flock_standby, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "stale spinlock tag on idle waits", build_stale_spin, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 };
 
 static json_t *diagnose(const struct capdata *baseline)

@@ -1,0 +1,177 @@
+#!/bin/bash
+# test_server_php.sh: Debian's nginx in front of its php-fpm (PHP 8.2, a pool
+# of worker processes), pages that use PHP's own file-based sessions. A
+# session's file is locked with flock(2) from session_start() to the end of
+# the request, so one slow request holds every other request of that
+# session. Frozen two ways while `stalltrap record --pid FPM_MASTER` watches
+# (the workers are its children):
+#   php_session_lock     a request of the session sleeps 4 s with the
+#                        session open (a slow call in a page). verdict
+#                        app_lock, primitive file_lock, culprit the worker
+#                        that served it (its pid, from the page), and the
+#                        summary says it slept.
+#   php_session_outside  a maintenance script outside the target holds the
+#                        session's file lock 4 s (flock(1) on the file).
+#                        verdict app_lock, file_lock, culprit that flock
+#                        process, outside the target.
+# Clients: three loops of requests in the frozen session, one in another
+# session, through nginx; their latency during each freeze is printed and
+# must show the freeze (else the harness, not stalltrap, failed).
+source "$(dirname "$0")/server_lib.sh"
+FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+need_server_bins "${FPM:-php-fpm}" nginx curl
+need_bins "$ST"
+
+dir=$TMP/php
+mkdir -p "$dir/www" "$dir/sess" "$dir/run" "$dir/ngx"
+chown www-data:www-data "$dir/sess" "$dir/run"
+chmod 0755 "$dir" "$dir/www"
+fport=$(free_port)
+nport=$(free_port)
+cat >"$dir/fpm.conf" <<EOF
+[global]
+pid = $dir/fpm.pid
+error_log = $dir/fpm.log
+daemonize = no
+[www]
+user = www-data
+group = www-data
+listen = 127.0.0.1:$fport
+pm = static
+pm.max_children = 6
+php_admin_value[session.save_path] = $dir/sess
+php_admin_value[session.save_handler] = files
+EOF
+cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx.err;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $dir/ngx/body;
+	fastcgi_temp_path $dir/ngx/fcgi;
+	proxy_temp_path $dir/ngx/proxy;
+	uwsgi_temp_path $dir/ngx/uwsgi;
+	scgi_temp_path $dir/ngx/scgi;
+	server {
+		listen 127.0.0.1:$nport;
+		root $dir/www;
+		location ~ \.php\$ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+			fastcgi_pass 127.0.0.1:$fport;
+		}
+	}
+}
+EOF
+# a page of the session: counts its visits
+cat >"$dir/www/visit.php" <<'EOF'
+<?php
+session_start();
+$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+echo $_SESSION['n'], "\n";
+EOF
+# a slow page: its 4 s call runs with the session (and its lock) open
+cat >"$dir/www/report.php" <<EOF
+<?php
+file_put_contents('$dir/run/report.pid', getmypid());
+session_start();
+\$_SESSION['report'] = time();
+usleep(4000000);
+echo "report done\n";
+EOF
+start_server root QUIT "$dir/fpm.out" "$FPM" --nodaemonize --fpm-config "$dir/fpm.conf" --prefix "$dir"
+fpid=$SERVER_PID
+start_server root QUIT "$dir/nginx.out" nginx -c "$dir/nginx.conf" -p "$dir"
+up() { curl -sf -b PHPSESSID=warmup "http://127.0.0.1:$nport/visit.php" >/dev/null; }
+wait_until 20 "php-fpm behind nginx (logs: $dir/fpm.log, $dir/nginx.err)" up
+check_comm "$fpid" "$(basename "$FPM")"
+version=$("$FPM" -v | head -1 | cut -d' ' -f1-2)
+ok "$version: master pid $fpid (workers: $(ps --ppid "$fpid" -o pid= | wc -l)), nginx on 127.0.0.1:$nport"
+
+# start_clients NAME: 3 request loops in session "frozen", 1 in session
+# "other"; each answer appends "START_EPOCH LATENCY_MS" to $TMP/NAME.cK
+start_clients() {
+	local k sid
+	CLIENTS=()
+	for k in 1 2 3 4; do
+		sid=frozen
+		[ "$k" = 4 ] && sid=other
+		setsid_bg "$TMP/$1.c$k.err" bash -c '
+			while [ ! -e "$1" ]; do
+				s=$(date +%s.%6N)
+				curl -s -o /dev/null -b "PHPSESSID=$2" "$3"
+				e=$(date +%s.%6N)
+				echo "$s $(echo "($e - $s) * 1000" | bc)"
+				sleep 0.05
+			done >"$4"' _ "$TMP/$1.stop" "$sid" "http://127.0.0.1:$nport/visit.php" "$TMP/$1.c$k"
+		CLIENTS+=("$BG_PID")
+	done
+	wait_until 10 "the clients' first answers" test -s "$TMP/$1.c4"
+}
+stop_clients() {
+	local g
+	touch "$TMP/$1.stop"
+	for g in "${CLIENTS[@]}"; do stop_group "$g" 10; done
+}
+# freeze_lat NAME FROM TO: the frozen session's requests that began in [FROM - 1, TO)
+freeze_lat() { cat "$TMP/$1".c[1-3] | lat_stats /dev/stdin "$(echo "$2 - 1" | bc)" "$3"; }
+# max_lat NAME FROM TO: their longest latency, in ms
+max_lat() { cat "$TMP/$1".c[1-3] | awk -v a="$(echo "$2 - 1" | bc)" -v b="$3" '$1 >= a && $1 < b && $2 > m { m = $2 } END { printf "%d", m }'; }
+
+# freeze NAME WHAT CMD...: records NAME while CMD freezes the session (from
+# 1.5 s in; CMD sets HOLDER, the pid that holds the lock), keeps the capture
+# with the clients' latencies, and checks the verdict common to both: an
+# app_lock on a file lock whose culprit is HOLDER
+freeze() {
+	local name=$1 what=$2 t1 t2 during other longest; shift 2
+	RECORD_S=8
+	start_clients "$name"
+	start_record "$name" --pid "$fpid"
+	sleep 1.5
+	t1=$(now)
+	"$@"
+	t2=$(now)
+	sleep 1   # the held-up requests answer once the lock is free
+	during=$(freeze_lat "$name" "$t1" "$t2")
+	other=$(lat_stats "$TMP/$name.c4" "$t1" "$t2")
+	longest=$(max_lat "$name" "$t1" "$t2")
+	finish_record "$name" "$(jq -n --argjson pid "$HOLDER" --arg d "$during" --arg o "$other" \
+		--argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" --arg w "$what" \
+		'{server: "\($v) behind nginx", freeze: $w, freeze_start: $t1, freeze_end: $t2,
+		  expect: {kind: "app_lock", primitive: "file_lock", culprit_pid: $pid},
+		  latency_during_same_session: $d, latency_during_other_session: $o}')"
+	stop_clients "$name"
+	echo "     $name: the session's requests during the freeze: $during; another session's: $other"
+	echo "     $name: verdict $(verdict_line "$name")"
+	[ "$longest" -ge 2500 ] || fail "$name: the session's requests were not held up (longest $longest ms): no freeze to diagnose"
+	expect "$name" "kind app_lock" '.verdict.kind == "app_lock"'
+	expect "$name" "primitive file_lock" '.verdict.primitive == "file_lock"'
+	expect "$name" "culprit pid $HOLDER" '.verdict.culprit.pid == $p' --argjson p "$HOLDER"
+	expect_complete "$name"
+}
+
+# --- a. a slow request holds its session ------------------------------------
+slow_page() {
+	local out
+	out=$(curl -s -b PHPSESSID=frozen "http://127.0.0.1:$nport/report.php")
+	[ "$out" = "report done" ] || fail "php_session_lock: the slow page answered: $out"
+	HOLDER=$(cat "$dir/run/report.pid")
+}
+freeze php_session_lock "a request sleeps 4 s with its session open" slow_page
+expect php_session_lock "the culprit is the worker that served the slow page (tid $HOLDER, in the target)" \
+	'.verdict.culprit.tid == $p and (.verdict.culprit.outside | not)' --argjson p "$HOLDER"
+expect php_session_lock "the summary says it slept" '.verdict.summary | test("\\bslept\\b")'
+
+# --- b. a script outside the service holds the session's file ---------------
+outside_flock() {
+	flock "$dir/sess/sess_frozen" sleep 4 &
+	HOLDER=$!
+	wait "$HOLDER" || fail "php_session_outside: flock(1) on the session file failed"
+}
+freeze php_session_outside "flock(1) outside the service holds the session file 4 s" outside_flock
+expect php_session_outside "the culprit is the flock process, outside the target" '.verdict.culprit.outside'
+asserts_done
+ok "php-fpm: $(ls "$SERVER_CAPTURES" | grep -c '^php_') captures kept in $SERVER_CAPTURES"

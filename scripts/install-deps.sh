@@ -17,7 +17,7 @@ PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 python
   golang-go chromium
   prometheus prometheus-alertmanager
   mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools
-  nginx php-fpm curl
+  nginx php-fpm php-redis curl
   debuginfod xz-utils binutils time
   qemu-system-x86 busybox-static cpio e2fsprogs"
 

@@ -14,7 +14,8 @@ static const char *const cause_names[DIAG_CAUSE__COUNT] = {
 	[DIAG_CAUSE_MMAP_LOCK] = "mmap_lock", [DIAG_CAUSE_KERNEL_LOCK] = "kernel_lock",
 	[DIAG_CAUSE_APP_LOCK] = "app_lock", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
 	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue",
-	[DIAG_CAUSE_LOOP_BLOCKED] = "loop_blocked", [DIAG_CAUSE_IDLE] = "idle",
+	[DIAG_CAUSE_LOOP_BLOCKED] = "loop_blocked", [DIAG_CAUSE_DEPENDENCY] = "dependency",
+	[DIAG_CAUSE_IDLE] = "idle",
 	[DIAG_CAUSE_BUSY] = "busy", [DIAG_CAUSE_OTHER] = "other",
 };
 
@@ -454,7 +455,7 @@ int diag_classify_all(struct ctx *x)
 			x->gpid[i] = 0;
 		}
 	}
-	if ((err = diag_convoys(x)) || (err = diag_loops(x)))
+	if ((err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)))
 		return err;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];

@@ -24,6 +24,7 @@ enum diag_cause {
 	DIAG_CAUSE_IO = DIAG_IO,
 	DIAG_CAUSE_RUNQUEUE = DIAG_RUNQUEUE,   /* runnable, waiting for a CPU */
 	DIAG_CAUSE_LOOP_BLOCKED = DIAG_LOOP_BLOCKED, /* an event loop's thread held away from its poll */
+	DIAG_CAUSE_DEPENDENCY = DIAG_DEPENDENCY, /* a worker waiting mid-request for another process's answer */
 	DIAG_CAUSE_IDLE,        /* idle by nature: waiting for work, a timer, a peer */
 	DIAG_CAUSE_BUSY,        /* preempted during its own busy run: part of a cpu_busy */
 	DIAG_CAUSE_OTHER,       /* uninterruptible for a reason not recognised */
@@ -31,7 +32,7 @@ enum diag_cause {
 };
 
 /* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",
- * "loop_blocked", "idle", "busy", "other" (report.json's "waits" keys);
+ * "loop_blocked", "dependency", "idle", "busy", "other" (report.json's "waits" keys);
  * "unknown" out of range. */
 const char *diagnose_cause_name(unsigned int cause);
 

@@ -123,6 +123,8 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 /* Thresholds of the whole-capture rules (docs/diagnose.md, "Step 2"). */
 #define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
 #define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */
+#define DIAG_DEP_IDLE_MIN     3                 /* waits at a worker's idle site that make it one */
+#define DIAG_DEP_CALL_FRAMES  6                 /* callers of a dependency's wait in the summary */
 #define DIAG_HANDOFF_NS       1000000000ull     /* a lock passed on within this of getting it */
 #define DIAG_REARM_GAP_NS     2000000ull        /* a timed wait re-armed within this is one wait */
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
@@ -214,7 +216,7 @@ struct ctx {
 };
 
 /* Which rule gave a block its cause, beyond the per-block rules. */
-enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP };
+enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP, RULE_DEP };
 
 /* An event loop's thread held away from its poll for at least DIAG_STALL_MAX_NS. */
 struct loopstall {
@@ -295,6 +297,13 @@ bool diag_is_poll_syscall(int32_t nr);
 int diag_loops(struct ctx *x);
 const struct loopstall *diag_top_loopstall(const struct ctx *x, bool busy);
 
+/* dependency.c: workers held up mid-request by another process's answer */
+int diag_dependencies(struct ctx *x);
+/* A block of thread t's idle site (where it waits most often, idle and
+ * asleep, DIAG_DEP_IDLE_MIN times at least), its key in *site; SIZE_MAX
+ * (and *site 0) when it has none. */
+size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site);
+
 /* holder.c: what a holder did while holding */
 void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, struct holdact *a);
 void diag_put_activity(struct ctx *x, struct sbuf *sb, const struct holdact *a);
@@ -344,6 +353,8 @@ bool diag_shows_ustack(const struct capdata *cd, uint32_t ustack);
 json_t *diag_stack_json(struct ctx *x, uint32_t ustack, uint32_t kstack);
 bool diag_stack_complete(const struct capdata *cd, uint32_t ustack);
 int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack);
+/* the same, up to max frames */
+int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max);
 const char *diag_kernel_site(struct ctx *x, uint32_t kstack);
 json_t *diag_thread_ref(const struct ctx *x, uint32_t t);
 json_t *diag_culprit_json(struct ctx *x, uint32_t t, uint32_t ustack, uint32_t kstack,

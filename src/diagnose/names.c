@@ -96,6 +96,11 @@ bool diag_stack_complete(const struct capdata *cd, uint32_t ustack)
  * (runtime libraries and placeholders skipped). Returns how many. */
 int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 {
+	return diag_put_callers_n(x, sb, ustack, SUMMARY_FRAMES);
+}
+
+int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max)
+{
 	const struct capdata *cd = x->cd;
 	const struct cap_stack *s;
 	uint32_t i;
@@ -104,7 +109,7 @@ int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 	if (!diag_shows_ustack(cd, ustack))
 		return 0;
 	s = &cd->stacks[ustack];
-	for (i = s->nframes; i-- > 0 && n < SUMMARY_FRAMES;) {
+	for (i = s->nframes; i-- > 0 && n < max;) {
 		const struct cap_frame *f = &cd->frames[s->frames[i]];
 
 		if (f->name[0] == '[' || (diag_frame_feat(x, s->frames[i]) & F_RUNTIME))

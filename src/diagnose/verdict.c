@@ -12,7 +12,8 @@
 static const char *const kind_names[DIAG__COUNT] = {
 	[DIAG_MMAP_LOCK] = "mmap_lock", [DIAG_KERNEL_LOCK] = "kernel_lock",
 	[DIAG_APP_LOCK] = "app_lock", [DIAG_MEMORY_RECLAIM] = "memory_reclaim", [DIAG_IO] = "io",
-	[DIAG_RUNQUEUE] = "runqueue", [DIAG_LOOP_BLOCKED] = "loop_blocked", [DIAG_CPU_BUSY] = "cpu_busy",
+	[DIAG_RUNQUEUE] = "runqueue", [DIAG_LOOP_BLOCKED] = "loop_blocked", [DIAG_DEPENDENCY] = "dependency",
+	[DIAG_CPU_BUSY] = "cpu_busy",
 	[DIAG_NONE] = "none",
 };
 
@@ -654,6 +655,83 @@ static void verdict_loop(struct ctx *x, struct verdict *v)
 	v->culprit = diag_culprit_json(x, ls->thread, b ? b->ustack : ST_NO_STACK, b ? b->kstack : ST_NO_STACK, op.s);
 }
 
+/* dependency: workers held up mid-request at one call; the call site with
+ * the most such waiting, what the workers wait in for work, how close the
+ * answers came, and who answered when a thread of another process did. */
+static void verdict_dependency(struct ctx *x, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	struct sbuf callers = { .len = 0 }, op = { .len = 0 };
+	uint64_t site = 0, best_ns = 0, lo = UINT64_MAX, hi = 0, idle_site;
+	size_t i, j, longest = SIZE_MAX, nend = 0, idle;
+	uint32_t waker = UINT32_MAX;
+	bool one_waker = true;
+	const struct cap_block *b;
+	const char *sys;
+	char d[32];
+
+	/* the site with the most waiting */
+	for (i = 0; i < cd->nblocks; i++) {
+		uint64_t tot = 0;
+
+		if (x->cls[i] != DIAG_CAUSE_DEPENDENCY || x->gobj[i] == site)
+			continue;
+		for (j = i; j < cd->nblocks; j++)
+			if (x->cls[j] == DIAG_CAUSE_DEPENDENCY && x->gobj[j] == x->gobj[i])
+				tot = sat_add(tot, cd->blocks[j].dur_ns);
+		if (tot > best_ns) {
+			best_ns = tot;
+			site = x->gobj[i];
+		}
+	}
+	for (i = 0; i < cd->nblocks; i++) {
+		if (x->cls[i] != DIAG_CAUSE_DEPENDENCY || x->gobj[i] != site)
+			continue;
+		b = &cd->blocks[i];
+		if (longest == SIZE_MAX || b->dur_ns > cd->blocks[longest].dur_ns)
+			longest = i;
+		if (b->flags & CAP_BLOCK_IN_PROGRESS)
+			continue;
+		nend++;
+		lo = block_end(b) < lo ? block_end(b) : lo;
+		hi = block_end(b) > hi ? block_end(b) : hi;
+		if (!diag_waker_real(x, b) || !cd->threads[b->waker].outside ||
+		    (waker != UINT32_MAX && cd->threads[b->waker].pid != cd->threads[waker].pid))
+			one_waker = false;
+		else if (waker == UINT32_MAX)
+			waker = b->waker;
+	}
+	put_waited(&v->sum, v->waiters, v->total_ns, v->max_ns, "waited");
+	diag_sb_put(&v->sum, " in the middle of their work for another process's answer", 64);
+	if (longest == SIZE_MAX)
+		return;
+	b = &cd->blocks[longest];
+	sys = b->in_syscall ? syscall_name(b->syscall) : NULL;
+	if (sys)
+		diag_sb_printf(&v->sum, ", in %s", sys);
+	/* deep enough to name the client library, which names what was called */
+	if (diag_put_callers_n(x, &callers, b->ustack, DIAG_DEP_CALL_FRAMES))
+		diag_sb_printf(&v->sum, "%s %s", sys ? " called from" : ", in", callers.s);
+	idle = diag_idle_site_of(x, b->thread, &idle_site);
+	if (idle != SIZE_MAX && cd->blocks[idle].in_syscall && syscall_name(cd->blocks[idle].syscall))
+		diag_sb_printf(&v->sum, " (they wait for work in %s)", syscall_name(cd->blocks[idle].syscall));
+	if (nend >= 2) {
+		units_fmt_dur(d, sizeof(d), hi - lo);
+		diag_sb_printf(&v->sum, "; %zu of those waits ended within %s of each other", nend, d);
+	}
+	units_fmt_dur(d, sizeof(d), b->dur_ns);
+	if (one_waker && waker != UINT32_MAX) {
+		diag_sb_put(&v->sum, ": ", 4);
+		diag_put_who(x, &v->sum, waker);
+		diag_sb_printf(&v->sum, " answered after up to %s", d);
+		diag_sb_printf(&op, "answered the target's calls after up to %s", d);
+		v->culprit = diag_culprit_json(x, waker, b->waker_ustack, b->waker_kstack, op.s);
+	} else {
+		diag_sb_printf(&v->sum, ", after up to %s: the process they called stalled (its answers came by the "
+				   "network, so which one it is is not known: record it too to see why)", d);
+	}
+}
+
 static void verdict_none(struct ctx *x, const struct cpuinfo *ci, const struct hentry *he, size_t nhe,
 			 struct verdict *v)
 {
@@ -812,6 +890,17 @@ static enum diag_kind judge(struct ctx *x, const struct cpuinfo *ci, struct verd
 		if (t->qualifies && (best == DIAG_NONE || t->score_ns > x->tot[best].score_ns))
 			best = (enum diag_kind)c;
 	}
+	/* a dependency's waits are its callers': when the capture holds a
+	 * stall of about as long of another cause (the dependency's own, when
+	 * it is recorded too), that one is why */
+	if (best == DIAG_DEPENDENCY) {
+		for (c = 0; c < DIAG_CAUSE_IDLE; c++) {
+			if (c != DIAG_CAUSE_DEPENDENCY && x->tot[c].qualifies &&
+			    x->tot[c].max_ns * 2 >= x->tot[DIAG_CAUSE_DEPENDENCY].max_ns &&
+			    (best == DIAG_DEPENDENCY || x->tot[c].score_ns > x->tot[best].score_ns))
+				best = (enum diag_kind)c;
+		}
+	}
 	if (best == DIAG_LOOP_BLOCKED) {
 		for (j = 0; j < x->nlstalls; j++) {
 			const struct loopstall *ls = &x->lstalls[j];
@@ -952,6 +1041,9 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		break;
 	case DIAG_LOOP_BLOCKED:
 		verdict_loop(&x, &v);
+		break;
+	case DIAG_DEPENDENCY:
+		verdict_dependency(&x, &v);
 		break;
 	case DIAG_CPU_BUSY:
 		verdict_busy(&x, &ci, &v);

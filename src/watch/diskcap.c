@@ -57,6 +57,8 @@ size_t diskcap_plan(struct diskcap_item *v, size_t n, uint64_t total, uint64_t m
 	return marked;
 }
 
+#define DISKCAP_PASSES 4        /* passes of one apply, while over the cap and removing */
+
 /* ---- what is on disk ---- */
 
 struct items {
@@ -175,24 +177,17 @@ static int remove_one(const struct diskcap_cfg *c, const struct diskcap_item *x,
 	return queue_drop_item(sinkdir, x->sub, x->name);
 }
 
-int diskcap_apply(const struct diskcap_cfg *c, struct diskcap_result *r)
+/* One pass: what is on disk, sorted by age, the oldest removed until the
+ * sizes seen add up to the cap. Returns how many went, or -errno. */
+static int apply_pass(const struct diskcap_cfg *c, const char *qroot, uint64_t total, struct diskcap_result *r)
 {
 	struct items it = { 0 };
 	int lock_fd[SINK_N], ret, removed = 0;
-	char qroot[4200] = "", cap_s[32], use_s[32], size_s[32], path[4700];
-	uint64_t total, after;
+	char cap_s[32], use_s[32], size_s[32], path[4700];
+	uint64_t after;
 
-	memset(r, 0, sizeof(*r));
 	for (int k = 0; k < SINK_N; k++)
 		lock_fd[k] = -1;
-	total = prune_tree_bytes(c->out_dir);
-	if (c->state_dir) {
-		snprintf(qroot, sizeof(qroot), "%s/deliver", c->state_dir);
-		total += prune_tree_bytes(qroot);
-	}
-	r->bytes = total;
-	if (!c->max_bytes || total <= c->max_bytes)
-		return 0;
 	ret = scan_out(c, &it);
 	if (ret)
 		return ret;
@@ -233,10 +228,36 @@ int diskcap_apply(const struct diskcap_cfg *c, struct diskcap_result *r)
 		if (lock_fd[k] >= 0)
 			close(lock_fd[k]);
 	free(it.v);
-	/* measured again: what the removals freed is what st_blocks says now */
+	return removed;
+}
+
+int diskcap_apply(const struct diskcap_cfg *c, struct diskcap_result *r)
+{
+	char qroot[4200] = "", cap_s[32], use_s[32];
+	uint64_t total;
+	int removed = 0, n = 1;
+
+	memset(r, 0, sizeof(*r));
+	if (c->state_dir)
+		snprintf(qroot, sizeof(qroot), "%s/deliver", c->state_dir);
+	/* The sizes a pass plans with are those seen when it scanned; what the
+	 * removals freed is what st_blocks says after (a file still growing, a
+	 * directory's own blocks): while over the cap and a pass removed
+	 * something, another pass measures again. */
+	for (int pass = 0; pass < DISKCAP_PASSES && n > 0; pass++) {
+		total = prune_tree_bytes(c->out_dir) + (c->state_dir ? prune_tree_bytes(qroot) : 0);
+		r->bytes = total;
+		if (!c->max_bytes || total <= c->max_bytes)
+			return removed;
+		n = apply_pass(c, qroot, total, r);
+		if (n < 0)
+			return removed ? removed : n;
+		removed += n;
+	}
 	total = prune_tree_bytes(c->out_dir) + (c->state_dir ? prune_tree_bytes(qroot) : 0);
 	r->bytes = total;
 	if (total > c->max_bytes) {
+		units_fmt_bytes(cap_s, sizeof(cap_s), c->max_bytes);
 		units_fmt_bytes(use_s, sizeof(use_s), total);
 		say(c, "max-disk: %s in use is still over --max-disk %s: what is left may not go (the newest "
 		    "incident, one being written or sent, or a queue another process delivers)", use_s, cap_s);

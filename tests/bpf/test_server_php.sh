@@ -14,12 +14,20 @@
 #                        session's file lock 4 s (flock(1) on the file).
 #                        verdict app_lock, file_lock, culprit that flock
 #                        process, outside the target.
+#   php_redis_stall      each page GETs a key from Debian's redis-server
+#                        (php-redis), which DEBUG SLEEP 4 freezes; redis
+#                        is not recorded. verdict dependency: the workers
+#                        held up in the middle of their requests, at the
+#                        call to Redis (zim_Redis_get in the summary), no
+#                        culprit (the answers come over TCP: interrupts).
+#   php_redis_healthy    the same pages for 6 s, nothing frozen: verdict none.
 # Clients: three loops of requests in the frozen session, one in another
 # session, through nginx; their latency during each freeze is printed and
 # must show the freeze (else the harness, not stalltrap, failed).
 source "$(dirname "$0")/server_lib.sh"
 FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
-need_server_bins "${FPM:-php-fpm}" nginx curl
+need_server_bins "${FPM:-php-fpm}" nginx curl redis-server redis-cli
+"${FPM:-php-fpm}" -m 2>/dev/null | grep -qx redis || skip "php-redis is not installed (scripts/install-deps.sh)"
 need_bins "$ST"
 
 dir=$TMP/php
@@ -82,6 +90,23 @@ session_start();
 usleep(4000000);
 echo "report done\n";
 EOF
+# the cache the pages of c. call: Debian's redis-server, reached with php-redis
+rport=$(free_port)
+mkdir -p "$dir/redis"
+chown redis:redis "$dir/redis"
+start_server redis TERM "$dir/redis.out" redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir/redis" \
+	--save '' --appendonly no --daemonize no --enable-debug-command local --logfile "$dir/redis/redis.log"
+rpid=$SERVER_PID
+rcli() { redis-cli -p "$rport" "$@"; }
+pong() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
+wait_until 20 "redis-server to answer PING (log: $dir/redis/redis.log)" pong
+rcli SET greeting hello >/dev/null
+cat >"$dir/www/cache.php" <<EOF
+<?php
+\$r = new Redis();
+\$r->connect('127.0.0.1', $rport);
+echo \$r->get('greeting'), "\n";
+EOF
 start_server root QUIT "$dir/fpm.out" "$FPM" --nodaemonize --fpm-config "$dir/fpm.conf" --prefix "$dir"
 fpid=$SERVER_PID
 start_server root QUIT "$dir/nginx.out" nginx -c "$dir/nginx.conf" -p "$dir"
@@ -91,10 +116,11 @@ check_comm "$fpid" "$(basename "$FPM")"
 version=$("$FPM" -v | head -1 | cut -d' ' -f1-2)
 ok "$version: master pid $fpid (workers: $(ps --ppid "$fpid" -o pid= | wc -l)), nginx on 127.0.0.1:$nport"
 
-# start_clients NAME: 3 request loops in session "frozen", 1 in session
-# "other"; each answer appends "START_EPOCH LATENCY_MS" to $TMP/NAME.cK
+# start_clients NAME [PAGE]: 3 request loops in session "frozen", 1 in
+# session "other", of PAGE (visit.php); each answer appends
+# "START_EPOCH LATENCY_MS" to $TMP/NAME.cK
 start_clients() {
-	local k sid
+	local k sid page=${2:-visit.php}
 	CLIENTS=()
 	for k in 1 2 3 4; do
 		sid=frozen
@@ -106,7 +132,7 @@ start_clients() {
 				e=$(date +%s.%6N)
 				echo "$s $(echo "($e - $s) * 1000" | bc)"
 				sleep 0.05
-			done >"$4"' _ "$TMP/$1.stop" "$sid" "http://127.0.0.1:$nport/visit.php" "$TMP/$1.c$k"
+			done >"$4"' _ "$TMP/$1.stop" "$sid" "http://127.0.0.1:$nport/$page" "$TMP/$1.c$k"
 		CLIENTS+=("$BG_PID")
 	done
 	wait_until 10 "the clients' first answers" test -s "$TMP/$1.c4"
@@ -173,5 +199,49 @@ outside_flock() {
 }
 freeze php_session_outside "flock(1) outside the service holds the session file 4 s" outside_flock
 expect php_session_outside "the culprit is the flock process, outside the target" '.verdict.culprit.outside'
+
+# --- c. the cache the pages call stalls -------------------------------------
+name=php_redis_stall
+RECORD_S=8
+start_clients $name cache.php
+start_record $name --pid "$fpid"
+sleep 1.5
+t1=$(now)
+[ "$(rcli DEBUG SLEEP 4)" = OK ] || fail "$name: DEBUG SLEEP failed"
+t2=$(now)
+sleep 1
+during=$(cat "$TMP/$name".c[1-4] | lat_stats /dev/stdin "$(echo "$t1 - 1" | bc)" "$t2")
+longest=$(cat "$TMP/$name".c[1-4] | awk -v a="$(echo "$t1 - 1" | bc)" -v b="$t2" '$1 >= a && $1 < b && $2 > m { m = $2 } END { printf "%d", m }')
+finish_record $name "$(jq -n --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" \
+	--argjson r "$rpid" \
+	'{server: "\($v) behind nginx, each page a GET from redis-server (pid \($r), not recorded) with php-redis",
+	  freeze: "redis-cli DEBUG SLEEP 4", freeze_start: $t1, freeze_end: $t2,
+	  expect: {kind: "dependency", culprit: null}, latency_during: $d}')"
+stop_clients $name
+echo "     $name: requests during the freeze: $during"
+echo "     $name: verdict $(verdict_line $name)"
+[ "$longest" -ge 2500 ] || fail "$name: the requests were not held up (longest $longest ms): no freeze to diagnose"
+expect $name "kind dependency" '.verdict.kind == "dependency"'
+expect $name "at least 2 workers held up" '.verdict.threads >= 2 and .verdict.max_ms >= 2500'
+expect $name "the summary names the call (Redis::get's zim_Redis_get)" '.verdict.summary | test("zim_Redis_get")'
+expect $name "no culprit: the answers came by the network" '.verdict.culprit == null'
+expect_complete $name
+
+# --- d. the same pages, healthy ---------------------------------------------
+name=php_redis_healthy
+RECORD_S=6
+start_clients $name cache.php
+start_record $name --pid "$fpid"
+t1=$(now)
+sleep 5
+t2=$(now)
+during=$(cat "$TMP/$name".c[1-4] | lat_stats /dev/stdin "$t1" "$t2")
+finish_record $name "$(jq -n --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" \
+	'{server: "\($v) behind nginx, each page a GET from redis-server with php-redis", freeze: "none",
+	  expect: {kind: "none"}, latency: $d}')"
+stop_clients $name
+echo "     $name: requests: $during"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind none: the workers' calls to Redis are not a stall" '.verdict.kind == "none"'
 asserts_done
 ok "php-fpm: $(ls "$SERVER_CAPTURES" | grep -c '^php_') captures kept in $SERVER_CAPTURES"

@@ -961,6 +961,99 @@ static void build_stale_spin(void)
 		  .woken_irq = true);
 }
 
+/* A pool of 4 workers waiting for requests in accept(2), each request a
+ * call to a cache over a socket (a poll for its answer): the cache stalls
+ * 3 s, the workers that called it wait, and its answers wake them within
+ * 2 ms. outside_pid: the cache answers from a thread seen (a unix socket),
+ * or 0: by the network (the wakeups are interrupts). */
+#define K_ACCEPT "entry_SYSCALL_64;do_syscall_64;__x64_sys_accept;__sys_accept4;do_accept;inet_accept;inet_csk_accept;schedule_timeout;schedule;__schedule"
+#define K_POLL "entry_SYSCALL_64;do_syscall_64;__x64_sys_poll;do_sys_poll;do_poll;schedule_hrtimeout_range;schedule;__schedule"
+static void build_pool_calls(int32_t outside_pid, bool stall)
+{
+	uint32_t au = U("main;worker_loop;accept_request;accept@"), pu = U("main;worker_loop;handle_request;cache_get;poll@");
+	int64_t o = outside_pid ? (int64_t)outside_thread(outside_pid, outside_pid, "cached") : -1;
+	uint32_t i, k;
+
+	window(6000);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(2200 + (int32_t)i, "worker");
+
+		for (k = 0; k < 10; k++) {
+			uint64_t at = 100 + k * 150 + i * 30;
+
+			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = at, .dur_ms = 120,
+			  .syscall = NR_accept, .woken_irq = true);
+			if (k == 9 && stall)
+				B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP, .start_ms = at + 125,
+				  .dur_ms = 4500 - at + i, .syscall = NR_poll, .waker = o, .woken_irq = !outside_pid,
+				  .waker_ustack = outside_pid ? U("main;serve_loop;reply;write@") : 0,
+				  .waker_kstack = outside_pid ? K("entry_SYSCALL_64;do_syscall_64;ksys_write;unix_stream_sendmsg;sock_def_readable;__wake_up_common;try_to_wake_up") : 0);
+		}
+		for (k = 0; k < 5; k++)
+			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 4700 + k * 150 + i,
+			  .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+	}
+}
+static void build_dependency_net(void) { build_pool_calls(0, true); }
+static void build_dependency_unix(void) { build_pool_calls(6200, true); }
+
+/* The cache recorded too (another process of the target, an event loop):
+ * its own 3 s sleep is why the pool waited, and the verdict. */
+static void build_dependency_recorded(void)
+{
+	int32_t pids[2] = { PID, 6300 };
+	uint32_t c, i;
+
+	build_pool_calls(0, true);
+	assert_int_equal(capdata_set_target(W, pids, 2, "svc", "/usr/bin/svc"), 0);
+	c = thread_p(6300, 6300, "cached");
+	for (i = 0; i < 10; i++)
+		B(.thread = c, .ustack = U("main;serve_loop;epoll_wait@"), .kstack = K(K_EPOLL), .state = SLEEP,
+		  .start_ms = 100 + i * 100, .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+	B(.thread = c, .ustack = U("main;serve_loop;handle_debug;usleep@;clock_nanosleep@"), .kstack = K(K_SLEEP),
+	  .state = SLEEP, .start_ms = 1500, .dur_ms = 3000, .syscall = NR_clock_nanosleep, .woken_irq = true);
+	for (i = 0; i < 10; i++)
+		B(.thread = c, .ustack = U("main;serve_loop;epoll_wait@"), .kstack = K(K_EPOLL), .state = SLEEP,
+		  .start_ms = 4510 + i * 100, .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
+}
+
+/* The same pool after a quiet spell: 2 s in accept, then a burst of
+ * requests wakes all four within 5 ms. Their wait for work: not a stall. */
+static void build_pool_burst(void)
+{
+	uint32_t au = U("main;worker_loop;accept_request;accept@"), i, k;
+
+	window(4000);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = thread(2300 + (int32_t)i, "worker");
+
+		for (k = 0; k < 6; k++)
+			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP,
+			  .start_ms = 100 + k * 150 + i * 30, .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+		B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 1100 + i * 10,
+		  .dur_ms = 2000 - i * 10 + i, .syscall = NR_accept, .woken_irq = true);
+	}
+}
+
+/* Workers that also read their next request on kept-alive connections:
+ * two clients pause, 500 ms each, 300 ms apart. Not a release. */
+static void build_pool_keepalive(void)
+{
+	uint32_t au = U("main;worker_loop;accept_request;accept@"), ru = U("main;worker_loop;read_request;read@");
+	uint32_t i, k;
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = thread(2400 + (int32_t)i, "worker");
+
+		for (k = 0; k < 6; k++)
+			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP,
+			  .start_ms = 100 + k * 150, .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+		B(.thread = t, .ustack = ru, .kstack = K("entry_SYSCALL_64;do_syscall_64;ksys_read;vfs_read;sock_read_iter;tcp_recvmsg;sk_wait_data;schedule_timeout;schedule;__schedule"),
+		  .state = SLEEP, .start_ms = 1100 + i * 300, .dur_ms = 500, .syscall = NR_read, .woken_irq = true);
+	}
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -1067,6 +1160,16 @@ static const struct dcase cases[] = {
 	  "held a file lock" },
 	{ "standby waiting for a file lock", build_flock_standby, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "stale spinlock tag on idle waits", build_stale_spin, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "workers held up by a stalled dependency", build_dependency_net, "dependency", 0, NULL,
+	  { "4 threads waited", "in the middle of their work for another process's answer, in poll called from cache_get ← handle_request ← worker_loop ← main (they wait for work in accept)",
+	    "4 of those waits ended within 3.0 ms of each other, after up to 3.0 s: the process they called stalled" }, NULL },
+	{ "dependency answering over a unix socket", build_dependency_unix, "dependency", 6200, "reply",
+	  { "4 threads waited", "pid 6200 tid 6200 (cached, outside the target) answered after up to 3.0 s", NULL },
+	  "answered the target's calls after up to 3.0 s" },
+	{ "dependency recorded too", build_dependency_recorded, "loop_blocked", 6300, "handle_debug",
+	  { "the event loop of tid 6300 (cached)", "slept 3.0 s", NULL }, NULL },
+	{ "a burst of requests after a quiet spell", build_pool_burst, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "clients pausing on kept-alive connections", build_pool_keepalive, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 };
 
 static json_t *diagnose(const struct capdata *baseline)

@@ -1,0 +1,162 @@
+/* dependency.c: the dependency rule: a pool's workers held up mid-request, all at one
+ * call, waiting for another process's answer on a socket or a pipe (a
+ * cache, a database, a backend), which then came to them all at once.
+ *
+ * Such a wait is idle by the per-block rules (a read, a recv or a poll,
+ * asleep), like a worker's wait for its next request. What tells them
+ * apart here:
+ * - the worker's wait for work is where it waits most often: its idle site
+ *   (at least DIAG_DEP_IDLE_MIN waits there); a wait elsewhere is one in
+ *   the middle of its work;
+ * - the waits at that other site lasted DIAG_STALL_MAX_NS or more, and at
+ *   least two workers' waits there, going on together, ended within
+ *   DIAG_RELEASE_GAP_NS of each other: what they waited on came back and
+ *   answered them all. A burst of requests after a quiet spell ends waits
+ *   at the idle site, never here; a client idle on a kept-alive connection
+ *   ends its worker's wait by itself, not several at once.
+ * Event loops are loop.c's: a wait away from the poll is a loop stall. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "diagnose/diagnose_int.h"
+#include "util/syscalls.h"
+
+/* A wait for another process's answer: a read, a recv, a poll, a connect. */
+static bool waits_for_peer(const struct cap_block *b)
+{
+	if (!b->in_syscall)
+		return false;
+	switch (b->syscall) {
+	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg: case NR_recvmmsg: case NR_connect:
+		return true;
+	default:
+		return diag_is_poll_syscall(b->syscall);
+	}
+}
+
+/* An idle-looking sleep of a target thread, begun in the window. */
+static bool idle_sleep(const struct ctx *x, size_t i)
+{
+	const struct cap_block *b = &x->cd->blocks[i];
+
+	return x->cls[i] == DIAG_CAUSE_IDLE && b->state == CAP_STATE_SLEEPING && diag_thread_is_target(x, b->thread);
+}
+
+struct cand {
+	uint64_t site;
+	uint64_t start, end;    /* end: UINT64_MAX while still going at the window's end */
+	uint32_t thread;
+	size_t bi;
+};
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *p = a, *q = b;
+
+	return diag_cmp(p->site, q->site) ?: diag_cmp(p->end, q->end) ?: diag_cmp(p->bi, q->bi);
+}
+
+static int cmp_u64_site(const void *a, const void *b)
+{
+	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
+}
+
+size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site)
+{
+	const struct capdata *cd = x->cd;
+	size_t lo = diag_byth_at(x, t, 0), hi = lo, i, n = 0, best = 0, best_n = 0, at = SIZE_MAX;
+	uint64_t *keys;
+
+	*site = 0;
+	while (hi < x->nbyth && cd->blocks[x->byth[hi]].thread == t)
+		hi++;
+	if (hi == lo || !(keys = malloc((hi - lo) * sizeof(*keys))))
+		return SIZE_MAX;
+	for (i = lo; i < hi; i++) {
+		if (idle_sleep(x, x->byth[i]))
+			keys[n++] = diag_site_key(x, &cd->blocks[x->byth[i]]);
+	}
+	qsort(keys, n, sizeof(*keys), cmp_u64_site);
+	for (i = 0; i < n; i++) {
+		size_t j = i;
+
+		while (j < n && keys[j] == keys[i])
+			j++;
+		if (j - i > best_n) {
+			best_n = j - i;
+			best = i;
+		}
+		i = j - 1;
+	}
+	if (best_n >= DIAG_DEP_IDLE_MIN) {
+		*site = keys[best];
+		for (i = lo; i < hi && at == SIZE_MAX; i++) {
+			if (idle_sleep(x, x->byth[i]) && diag_site_key(x, &cd->blocks[x->byth[i]]) == *site)
+				at = x->byth[i];
+		}
+	}
+	free(keys);
+	return at;
+}
+
+/* Whether the candidates [a, z) (one site, by end) hold a release: two
+ * threads' waits, going on together, ended within DIAG_RELEASE_GAP_NS. */
+static bool released_together(const struct cand *c, size_t a, size_t z)
+{
+	size_t i, j;
+
+	for (i = a; i < z && c[i].end != UINT64_MAX; i++) {
+		for (j = i + 1; j < z && c[j].end != UINT64_MAX && c[j].end - c[i].end <= DIAG_RELEASE_GAP_NS; j++) {
+			if (c[j].thread != c[i].thread && c[j].start < c[i].end)
+				return true;
+		}
+	}
+	return false;
+}
+
+int diag_dependencies(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	struct cand *c = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*c));
+	size_t n = 0, i, a, z;
+	uint32_t t;
+
+	if (!c)
+		return -ENOMEM;
+	for (t = 0; t < cd->nthreads; t++) {
+		uint64_t idle;
+		size_t k;
+
+		if (!diag_thread_is_target(x, t) || x->loopsite[t] ||
+		    diag_idle_site_of(x, t, &idle) == SIZE_MAX)
+			continue;
+		for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
+			size_t bi = x->byth[k];
+			const struct cap_block *b = &cd->blocks[bi];
+			uint64_t site;
+
+			if (!idle_sleep(x, bi) || b->dur_ns < DIAG_STALL_MAX_NS || !waits_for_peer(b) ||
+			    (b->flags & CAP_BLOCK_BEGAN_BEFORE) || (site = diag_site_key(x, b)) == idle)
+				continue;
+			c[n++] = (struct cand){ .site = site, .start = b->start_ns, .thread = t, .bi = bi,
+						.end = (b->flags & CAP_BLOCK_IN_PROGRESS) ? UINT64_MAX : block_end(b) };
+		}
+	}
+	qsort(c, n, sizeof(*c), cmp_cand);
+	for (a = 0; a < n; a = z) {
+		for (z = a + 1; z < n && c[z].site == c[a].site; z++)
+			;
+		if (!released_together(c, a, z))
+			continue;
+		for (i = a; i < z; i++) {
+			x->cls[c[i].bi] = DIAG_CAUSE_DEPENDENCY;
+			x->rule[c[i].bi] = RULE_DEP;
+			x->gobj[c[i].bi] = c[i].site;
+			x->gpid[c[i].bi] = 0;
+		}
+	}
+	free(c);
+	return 0;
+}

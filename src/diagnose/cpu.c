@@ -85,7 +85,7 @@ int diag_cmp_u64(const void *a, const void *b)
 	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
 }
 
-static int cmp_ival(const void *a, const void *b)
+int diag_cmp_ival(const void *a, const void *b)
 {
 	const struct ival *p = a, *q = b;
 
@@ -96,7 +96,7 @@ size_t diag_ival_union(struct ival *iv, size_t n)
 {
 	size_t m = 0, i;
 
-	qsort(iv, n, sizeof(*iv), cmp_ival);
+	qsort(iv, n, sizeof(*iv), diag_cmp_ival);
 	for (i = 0; i < n; i++) {
 		if (m && iv[i].s <= iv[m - 1].e) {
 			if (iv[i].e > iv[m - 1].e)

@@ -58,11 +58,6 @@ static int cmp_cand(const void *a, const void *b)
 	return diag_cmp(p->site, q->site) ?: diag_cmp(p->end, q->end) ?: diag_cmp(p->bi, q->bi);
 }
 
-static int cmp_u64_site(const void *a, const void *b)
-{
-	return diag_cmp(*(const uint64_t *)a, *(const uint64_t *)b);
-}
-
 size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site)
 {
 	const struct capdata *cd = x->cd;
@@ -78,7 +73,7 @@ size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site)
 		if (idle_sleep(x, x->byth[i]))
 			keys[n++] = diag_site_key(x, &cd->blocks[x->byth[i]]);
 	}
-	qsort(keys, n, sizeof(*keys), cmp_u64_site);
+	qsort(keys, n, sizeof(*keys), diag_cmp_u64);
 	for (i = 0; i < n; i++) {
 		size_t j = i;
 

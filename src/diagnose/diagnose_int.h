@@ -322,6 +322,8 @@ int diag_holders_collect(struct ctx *x, struct hentry **out, size_t *nout);
 struct ival {
 	uint64_t s, e;
 };
+/* by s, then e */
+int diag_cmp_ival(const void *a, const void *b);
 size_t diag_ival_union(struct ival *iv, size_t n);
 uint64_t diag_ival_overlap(const struct ival *iv, size_t m, uint64_t s, uint64_t e);
 /* qsort_r comparators: block and sample indices by (thread, time) over cd (arg); and plain uint64_t values */

@@ -663,7 +663,8 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	const struct capdata *cd = x->cd;
 	struct sbuf callers = { .len = 0 }, op = { .len = 0 };
 	uint64_t site = 0, best_ns = 0, lo = UINT64_MAX, hi = 0, idle_site;
-	size_t i, j, longest = SIZE_MAX, nend = 0, idle;
+	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle;
+	struct ival *ws;        /* (site, wait) of each dependency wait */
 	uint32_t waker = UINT32_MAX;
 	bool one_waker = true;
 	const struct cap_block *b;
@@ -671,19 +672,26 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	char d[32];
 
 	/* the site with the most waiting */
+	if (!(ws = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ws)))) {
+		x->oom = true;
+		return;
+	}
 	for (i = 0; i < cd->nblocks; i++) {
+		if (x->cls[i] == DIAG_CAUSE_DEPENDENCY)
+			ws[n++] = (struct ival){ x->gobj[i], cd->blocks[i].dur_ns };
+	}
+	qsort(ws, n, sizeof(*ws), diag_cmp_ival);
+	for (i = 0; i < n; i = j) {
 		uint64_t tot = 0;
 
-		if (x->cls[i] != DIAG_CAUSE_DEPENDENCY || x->gobj[i] == site)
-			continue;
-		for (j = i; j < cd->nblocks; j++)
-			if (x->cls[j] == DIAG_CAUSE_DEPENDENCY && x->gobj[j] == x->gobj[i])
-				tot = sat_add(tot, cd->blocks[j].dur_ns);
+		for (j = i; j < n && ws[j].s == ws[i].s; j++)
+			tot = sat_add(tot, ws[j].e);
 		if (tot > best_ns) {
 			best_ns = tot;
-			site = x->gobj[i];
+			site = ws[i].s;
 		}
 	}
+	free(ws);
 	for (i = 0; i < cd->nblocks; i++) {
 		if (x->cls[i] != DIAG_CAUSE_DEPENDENCY || x->gobj[i] != site)
 			continue;

@@ -58,13 +58,14 @@ static int cmp_cand(const void *a, const void *b)
 	return diag_cmp(p->site, q->site) ?: diag_cmp(p->end, q->end) ?: diag_cmp(p->bi, q->bi);
 }
 
-size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site)
+size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site, size_t *count)
 {
 	const struct capdata *cd = x->cd;
 	size_t lo = diag_byth_at(x, t, 0), hi = lo, i, n = 0, best = 0, best_n = 0, at = SIZE_MAX;
 	uint64_t *keys;
 
 	*site = 0;
+	*count = 0;
 	while (hi < x->nbyth && cd->blocks[x->byth[hi]].thread == t)
 		hi++;
 	if (hi == lo || !(keys = malloc((hi - lo) * sizeof(*keys))))
@@ -87,6 +88,7 @@ size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site)
 	}
 	if (best_n >= DIAG_DEP_IDLE_MIN) {
 		*site = keys[best];
+		*count = best_n;
 		for (i = lo; i < hi && at == SIZE_MAX; i++) {
 			if (idle_sleep(x, x->byth[i]) && diag_site_key(x, &cd->blocks[x->byth[i]]) == *site)
 				at = x->byth[i];
@@ -122,10 +124,10 @@ int diag_dependencies(struct ctx *x)
 		return -ENOMEM;
 	for (t = 0; t < cd->nthreads; t++) {
 		uint64_t idle;
-		size_t k;
+		size_t k, nidle;
 
 		if (!diag_thread_is_target(x, t) || x->loopsite[t] ||
-		    diag_idle_site_of(x, t, &idle) == SIZE_MAX)
+		    diag_idle_site_of(x, t, &idle, &nidle) == SIZE_MAX)
 			continue;
 		for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
 			size_t bi = x->byth[k];

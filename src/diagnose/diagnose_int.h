@@ -300,9 +300,9 @@ const struct loopstall *diag_top_loopstall(const struct ctx *x, bool busy);
 /* dependency.c: workers held up mid-request by another process's answer */
 int diag_dependencies(struct ctx *x);
 /* A block of thread t's idle site (where it waits most often, idle and
- * asleep, DIAG_DEP_IDLE_MIN times at least), its key in *site; SIZE_MAX
- * (and *site 0) when it has none. */
-size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site);
+ * asleep, DIAG_DEP_IDLE_MIN times at least), its key in *site and how many
+ * waits it had there in *count; SIZE_MAX (and 0, 0) when it has none. */
+size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site, size_t *count);
 
 /* holder.c: what a holder did while holding */
 void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, struct holdact *a);

@@ -45,11 +45,14 @@ static bool is_poll(struct ctx *x, size_t bi)
 }
 
 /* The site thread's blocks [a, z) poll at most often, if at least
- * DIAG_LOOP_MIN_POLLS times; else 0. */
+ * DIAG_LOOP_MIN_POLLS times; else 0. Not when the thread waits more often
+ * at another site, idle: a pool's worker waiting for requests in accept or
+ * a read, whose polls are for the answers of what its requests call (a
+ * client library polling its socket), is no event loop. */
 static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 {
-	size_t n = 0, i, run = 0, best_n = 0;
-	uint64_t best = 0;
+	size_t n = 0, i, run = 0, best_n = 0, nidle;
+	uint64_t best = 0, idle;
 
 	for (i = a; i < z; i++) {
 		if (is_poll(l->x, l->byth[i]))
@@ -63,7 +66,12 @@ static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 			best = l->keys[i];
 		}
 	}
-	return best_n >= DIAG_LOOP_MIN_POLLS ? best : 0;
+	if (best_n < DIAG_LOOP_MIN_POLLS)
+		return 0;
+	if (diag_idle_site_of(l->x, l->x->cd->blocks[l->byth[a]].thread, &idle, &nidle) != SIZE_MAX && idle != best &&
+	    nidle > best_n)
+		return 0;
+	return best;
 }
 
 /* Thread t's samples in [s, e): on-CPU time, and how many were in the

@@ -663,7 +663,7 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	const struct capdata *cd = x->cd;
 	struct sbuf callers = { .len = 0 }, op = { .len = 0 };
 	uint64_t site = 0, best_ns = 0, lo = UINT64_MAX, hi = 0, idle_site;
-	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle;
+	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle, nidle;
 	struct ival *ws;        /* (site, wait) of each dependency wait */
 	uint32_t waker = UINT32_MAX;
 	bool one_waker = true;
@@ -720,7 +720,7 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	/* deep enough to name the client library, which names what was called */
 	if (diag_put_callers_n(x, &callers, b->ustack, DIAG_DEP_CALL_FRAMES))
 		diag_sb_printf(&v->sum, "%s %s", sys ? " called from" : ", in", callers.s);
-	idle = diag_idle_site_of(x, b->thread, &idle_site);
+	idle = diag_idle_site_of(x, b->thread, &idle_site, &nidle);
 	if (idle != SIZE_MAX && cd->blocks[idle].in_syscall && syscall_name(cd->blocks[idle].syscall))
 		diag_sb_printf(&v->sum, " (they wait for work in %s)", syscall_name(cd->blocks[idle].syscall));
 	if (nend >= 2) {

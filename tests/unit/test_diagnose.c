@@ -1017,6 +1017,28 @@ static void build_dependency_recorded(void)
 		  .start_ms = 4510 + i * 100, .dur_ms = 99, .syscall = NR_epoll_wait, .woken_irq = true);
 }
 
+/* The same pool, healthy: each request's call polls for the cache's answer,
+ * a few of those polls long enough to be recorded. The polls are calls,
+ * not an event loop: the workers wait for work in accept. */
+static void build_pool_polls(void)
+{
+	uint32_t au = U("main;worker_loop;accept_request;accept@"), pu = U("main;worker_loop;handle_request;cache_get;poll@");
+	uint32_t i, k;
+
+	window(3000);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(2500 + (int32_t)i, "worker");
+
+		for (k = 0; k < 12; k++) {
+			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 100 + k * 200 + i * 20,
+			  .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+			if (k % 4 == 1)
+				B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP,
+				  .start_ms = 100 + k * 200 + i * 20 + 130, .dur_ms = 4, .syscall = NR_poll, .woken_irq = true);
+		}
+	}
+}
+
 /* The same pool after a quiet spell: 2 s in accept, then a burst of
  * requests wakes all four within 5 ms. Their wait for work: not a stall. */
 static void build_pool_burst(void)
@@ -1168,6 +1190,7 @@ static const struct dcase cases[] = {
 	  "answered the target's calls after up to 3.0 s" },
 	{ "dependency recorded too", build_dependency_recorded, "loop_blocked", 6300, "handle_debug",
 	  { "the event loop of tid 6300 (cached)", "slept 3.0 s", NULL }, NULL },
+	{ "a pool polling for its calls' answers", build_pool_polls, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "a burst of requests after a quiet spell", build_pool_burst, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "clients pausing on kept-alive connections", build_pool_keepalive, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 };

@@ -968,9 +968,17 @@ static void build_stale_spin(void)
  * or 0: by the network (the wakeups are interrupts). */
 #define K_ACCEPT "entry_SYSCALL_64;do_syscall_64;__x64_sys_accept;__sys_accept4;do_accept;inet_accept;inet_csk_accept;schedule_timeout;schedule;__schedule"
 #define K_POLL "entry_SYSCALL_64;do_syscall_64;__x64_sys_poll;do_sys_poll;do_poll;schedule_hrtimeout_range;schedule;__schedule"
+
+/* a pool worker's wait for its next request, in accept(2) */
+static void accept_wait(uint32_t t, uint64_t start_ms, uint64_t dur_ms)
+{
+	B(.thread = t, .ustack = U("main;worker_loop;accept_request;accept@"), .kstack = K(K_ACCEPT), .state = SLEEP,
+	  .start_ms = start_ms, .dur_ms = dur_ms, .syscall = NR_accept, .woken_irq = true);
+}
+
 static void build_pool_calls(int32_t outside_pid, bool stall)
 {
-	uint32_t au = U("main;worker_loop;accept_request;accept@"), pu = U("main;worker_loop;handle_request;cache_get;poll@");
+	uint32_t pu = U("main;worker_loop;handle_request;cache_get;poll@");
 	int64_t o = outside_pid ? (int64_t)outside_thread(outside_pid, outside_pid, "cached") : -1;
 	uint32_t i, k;
 
@@ -981,8 +989,7 @@ static void build_pool_calls(int32_t outside_pid, bool stall)
 		for (k = 0; k < 10; k++) {
 			uint64_t at = 100 + k * 150 + i * 30;
 
-			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = at, .dur_ms = 120,
-			  .syscall = NR_accept, .woken_irq = true);
+			accept_wait(t, at, 120);
 			if (k == 9 && stall)
 				B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP, .start_ms = at + 125,
 				  .dur_ms = 4500 - at + i, .syscall = NR_poll, .waker = o, .woken_irq = !outside_pid,
@@ -990,8 +997,7 @@ static void build_pool_calls(int32_t outside_pid, bool stall)
 				  .waker_kstack = outside_pid ? K("entry_SYSCALL_64;do_syscall_64;ksys_write;unix_stream_sendmsg;sock_def_readable;__wake_up_common;try_to_wake_up") : 0);
 		}
 		for (k = 0; k < 5; k++)
-			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 4700 + k * 150 + i,
-			  .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+			accept_wait(t, 4700 + k * 150 + i, 120);
 	}
 }
 static void build_dependency_net(void) { build_pool_calls(0, true); }
@@ -1022,16 +1028,14 @@ static void build_dependency_recorded(void)
  * not an event loop: the workers wait for work in accept. */
 static void build_pool_polls(void)
 {
-	uint32_t au = U("main;worker_loop;accept_request;accept@"), pu = U("main;worker_loop;handle_request;cache_get;poll@");
-	uint32_t i, k;
+	uint32_t pu = U("main;worker_loop;handle_request;cache_get;poll@"), i, k;
 
 	window(3000);
 	for (i = 0; i < 3; i++) {
 		uint32_t t = thread(2500 + (int32_t)i, "worker");
 
 		for (k = 0; k < 12; k++) {
-			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 100 + k * 200 + i * 20,
-			  .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+			accept_wait(t, 100 + k * 200 + i * 20, 120);
 			if (k % 4 == 1)
 				B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP,
 				  .start_ms = 100 + k * 200 + i * 20 + 130, .dur_ms = 4, .syscall = NR_poll, .woken_irq = true);
@@ -1043,17 +1047,15 @@ static void build_pool_polls(void)
  * requests wakes all four within 5 ms. Their wait for work: not a stall. */
 static void build_pool_burst(void)
 {
-	uint32_t au = U("main;worker_loop;accept_request;accept@"), i, k;
+	uint32_t i, k;
 
 	window(4000);
 	for (i = 0; i < 4; i++) {
 		uint32_t t = thread(2300 + (int32_t)i, "worker");
 
 		for (k = 0; k < 6; k++)
-			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP,
-			  .start_ms = 100 + k * 150 + i * 30, .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
-		B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP, .start_ms = 1100 + i * 10,
-		  .dur_ms = 2000 - i * 10 + i, .syscall = NR_accept, .woken_irq = true);
+			accept_wait(t, 100 + k * 150 + i * 30, 120);
+		accept_wait(t, 1100 + i * 10, 2000 - i * 10 + i);
 	}
 }
 
@@ -1061,16 +1063,14 @@ static void build_pool_burst(void)
  * two clients pause, 500 ms each, 300 ms apart. Not a release. */
 static void build_pool_keepalive(void)
 {
-	uint32_t au = U("main;worker_loop;accept_request;accept@"), ru = U("main;worker_loop;read_request;read@");
-	uint32_t i, k;
+	uint32_t ru = U("main;worker_loop;read_request;read@"), i, k;
 
 	window(3000);
 	for (i = 0; i < 2; i++) {
 		uint32_t t = thread(2400 + (int32_t)i, "worker");
 
 		for (k = 0; k < 6; k++)
-			B(.thread = t, .ustack = au, .kstack = K(K_ACCEPT), .state = SLEEP,
-			  .start_ms = 100 + k * 150, .dur_ms = 120, .syscall = NR_accept, .woken_irq = true);
+			accept_wait(t, 100 + k * 150, 120);
 		B(.thread = t, .ustack = ru, .kstack = K("entry_SYSCALL_64;do_syscall_64;ksys_read;vfs_read;sock_read_iter;tcp_recvmsg;sk_wait_data;schedule_timeout;schedule;__schedule"),
 		  .state = SLEEP, .start_ms = 1100 + i * 300, .dur_ms = 500, .syscall = NR_read, .woken_irq = true);
 	}

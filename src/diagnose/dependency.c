@@ -36,7 +36,7 @@ static bool waits_for_peer(const struct cap_block *b)
 	}
 }
 
-/* An idle-looking sleep of a target thread, begun in the window. */
+/* An idle-looking sleep (interruptible) of a target thread. */
 static bool idle_sleep(const struct ctx *x, size_t i)
 {
 	const struct cap_block *b = &x->cd->blocks[i];

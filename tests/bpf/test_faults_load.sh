@@ -68,10 +68,12 @@ storm churn 160 --mode churn --rate 1000 --duration 3
 ok "a target creating and exiting 1,000 threads a second"
 
 # 4. a storm of unique stacks (4,096 call paths, 8 threads): with the default
-# ring every path is its own stack and every block is there; with a 16 KiB
-# ring what is lost is counted (recorded + lost = captured) and the capture
-# still ends with its target
-for rb in default 16; do
+# ring every path is its own stack and every block is there; with the smallest
+# ring (4 KiB) what is lost is counted (recorded + lost = captured), the rest
+# still arrives, and the capture still ends with its target. A 16 KiB ring
+# lost only 3-8 of ~14,900 blocks here: on a faster machine it may lose none,
+# which proves nothing (it failed CI that way once); 4 KiB lost 5,362-7,005.
+for rb in default 4; do
 	rm -f "$TMP/gate"
 	"$WL/threadstorm" --mode stacks --threads 8 --duration 2 --start-after "$TMP/gate" >"$TMP/ss-$rb.wl" & wl=$!; PIDS_TO_KILL+=($wl)
 	extra=(); [ "$rb" = default ] || extra=(--ringbuf-kb "$rb")
@@ -98,7 +100,8 @@ for rb in default 16; do
 		[ "$lost" -eq 0 ] || fail "the default ring lost $lost blocks"
 		[ "$stacks" -ge $((paths * 99 / 100)) ] || fail "$stacks distinct stacks for $paths distinct paths"
 	else
-		[ "$(jq .drops.ringbuf_full "$r")" -gt 0 ] || fail "a 16 KiB ring lost nothing: the storm proves nothing"
+		[ "$(jq .drops.ringbuf_full "$r")" -gt 0 ] || fail "a $rb KiB ring lost nothing: the storm proves nothing"
+		[ "$recorded" -gt 0 ] || fail "a $rb KiB ring delivered nothing"
 	fi
 done
 ok "a storm of unique stacks: every path its own stack; losses to a tiny ring counted"

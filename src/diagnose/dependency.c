@@ -11,9 +11,11 @@
  * - the waits at that other site lasted DIAG_STALL_MAX_NS or more, and at
  *   least two workers' waits there, going on together, ended within
  *   DIAG_RELEASE_GAP_NS of each other: what they waited on came back and
- *   answered them all. A burst of requests after a quiet spell ends waits
- *   at the idle site, never here; a client idle on a kept-alive connection
- *   ends its worker's wait by itself, not several at once.
+ *   answered them all. Those answered together hold at least half of the
+ *   site's long wait time. A burst of requests after a quiet spell ends
+ *   waits at the idle site, never here; a client idle on a kept-alive
+ *   connection ends its worker's wait by itself, and two of them ending
+ *   together are a few among many such waits.
  * Event loops are loop.c's: a wait away from the poll is a loop stall. */
 #include <errno.h>
 #include <stdbool.h>
@@ -98,19 +100,42 @@ size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site, size_t *coun
 	return at;
 }
 
-/* Whether the candidates [a, z) (one site, by end) hold a release: two
- * threads' waits, going on together, ended within DIAG_RELEASE_GAP_NS. */
-static bool released_together(const struct cand *c, size_t a, size_t z)
+/* Whether candidate i (of [a, z), one site, by end) was answered with
+ * another thread's: the two waits went on together and ended within
+ * DIAG_RELEASE_GAP_NS of each other. */
+static bool released_with_another(const struct cand *c, size_t a, size_t z, size_t i)
 {
-	size_t i, j;
+	size_t j;
 
-	for (i = a; i < z && c[i].end != UINT64_MAX; i++) {
-		for (j = i + 1; j < z && c[j].end != UINT64_MAX && c[j].end - c[i].end <= DIAG_RELEASE_GAP_NS; j++) {
-			if (c[j].thread != c[i].thread && c[j].start < c[i].end)
-				return true;
-		}
+	for (j = i; j > a && c[i].end - c[j - 1].end <= DIAG_RELEASE_GAP_NS; j--) {
+		if (c[j - 1].thread != c[i].thread && c[i].start < c[j - 1].end)
+			return true;
+	}
+	for (j = i + 1; j < z && c[j].end != UINT64_MAX && c[j].end - c[i].end <= DIAG_RELEASE_GAP_NS; j++) {
+		if (c[j].thread != c[i].thread && c[j].start < c[i].end)
+			return true;
 	}
 	return false;
+}
+
+/* Whether the candidates [a, z) (one site, by end) hold a release that
+ * accounts for at least half of their ended wait time. A frozen
+ * dependency's waits end together, and they are most of the site's long
+ * waits; clients pausing on kept-alive connections end theirs at their own
+ * times, and two of them ending together is a coincidence among many. */
+static bool released_together(const struct cand *c, size_t a, size_t z)
+{
+	uint64_t released = 0, ended = 0;
+	size_t i, n = 0;
+
+	for (i = a; i < z && c[i].end != UINT64_MAX; i++) {
+		ended += c[i].end - c[i].start;
+		if (released_with_another(c, a, z, i)) {
+			released += c[i].end - c[i].start;
+			n++;
+		}
+	}
+	return n >= 2 && released >= ended - released;
 }
 
 int diag_dependencies(struct ctx *x)

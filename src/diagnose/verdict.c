@@ -662,8 +662,8 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
 	struct sbuf callers = { .len = 0 }, op = { .len = 0 };
-	uint64_t site = 0, best_ns = 0, lo = UINT64_MAX, hi = 0, idle_site;
-	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle, nidle;
+	uint64_t site = 0, best_ns = 0, idle_site, *ends;
+	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle, nidle, rel = 0, rel_at = 0;
 	struct ival *ws;        /* (site, wait) of each dependency wait */
 	uint32_t waker = UINT32_MAX;
 	bool one_waker = true;
@@ -692,6 +692,10 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 		}
 	}
 	free(ws);
+	if (!(ends = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ends)))) {
+		x->oom = true;
+		return;
+	}
 	for (i = 0; i < cd->nblocks; i++) {
 		if (x->cls[i] != DIAG_CAUSE_DEPENDENCY || x->gobj[i] != site)
 			continue;
@@ -700,19 +704,30 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 			longest = i;
 		if (b->flags & CAP_BLOCK_IN_PROGRESS)
 			continue;
-		nend++;
-		lo = block_end(b) < lo ? block_end(b) : lo;
-		hi = block_end(b) > hi ? block_end(b) : hi;
+		ends[nend++] = block_end(b);
 		if (!diag_waker_real(x, b) || !cd->threads[b->waker].outside ||
 		    (waker != UINT32_MAX && cd->threads[b->waker].pid != cd->threads[waker].pid))
 			one_waker = false;
 		else if (waker == UINT32_MAX)
 			waker = b->waker;
 	}
+	/* the release: the most ends in a row, each within DIAG_RELEASE_GAP_NS
+	 * of the one before (slow answers at other times are not part of it) */
+	qsort(ends, nend, sizeof(*ends), diag_cmp_u64);
+	for (i = 0; i < nend; i = j) {
+		for (j = i + 1; j < nend && ends[j] - ends[j - 1] <= DIAG_RELEASE_GAP_NS; j++)
+			;
+		if (j - i > rel) {
+			rel = j - i;
+			rel_at = i;
+		}
+	}
 	put_waited(&v->sum, v->waiters, v->total_ns, v->max_ns, "waited");
 	diag_sb_put(&v->sum, " in the middle of their work for another process's answer", 64);
-	if (longest == SIZE_MAX)
+	if (longest == SIZE_MAX) {
+		free(ends);
 		return;
+	}
 	b = &cd->blocks[longest];
 	sys = b->in_syscall ? syscall_name(b->syscall) : NULL;
 	if (sys)
@@ -723,10 +738,11 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	idle = diag_idle_site_of(x, b->thread, &idle_site, &nidle);
 	if (idle != SIZE_MAX && cd->blocks[idle].in_syscall && syscall_name(cd->blocks[idle].syscall))
 		diag_sb_printf(&v->sum, " (they wait for work in %s)", syscall_name(cd->blocks[idle].syscall));
-	if (nend >= 2) {
-		units_fmt_dur(d, sizeof(d), hi - lo);
-		diag_sb_printf(&v->sum, "; %zu of those waits ended within %s of each other", nend, d);
+	if (rel >= 2) {
+		units_fmt_dur(d, sizeof(d), ends[rel_at + rel - 1] - ends[rel_at]);
+		diag_sb_printf(&v->sum, "; %zu of those waits ended within %s of each other", rel, d);
 	}
+	free(ends);
 	units_fmt_dur(d, sizeof(d), b->dur_ns);
 	if (one_waker && waker != UINT32_MAX) {
 		diag_sb_put(&v->sum, ": ", 4);

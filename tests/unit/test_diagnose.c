@@ -967,6 +967,7 @@ static void build_stale_spin(void)
  * 2 ms. outside_pid: the cache answers from a thread seen (a unix socket),
  * or 0: by the network (the wakeups are interrupts). */
 #define K_ACCEPT "entry_SYSCALL_64;do_syscall_64;__x64_sys_accept;__sys_accept4;do_accept;inet_accept;inet_csk_accept;schedule_timeout;schedule;__schedule"
+#define K_TCP_READ "entry_SYSCALL_64;do_syscall_64;ksys_read;vfs_read;sock_read_iter;tcp_recvmsg;sk_wait_data;schedule_timeout;schedule;__schedule"
 #define K_POLL "entry_SYSCALL_64;do_syscall_64;__x64_sys_poll;do_sys_poll;do_poll;schedule_hrtimeout_range;schedule;__schedule"
 
 /* a pool worker's wait for its next request, in accept(2) */
@@ -976,7 +977,10 @@ static void accept_wait(uint32_t t, uint64_t start_ms, uint64_t dur_ms)
 	  .start_ms = start_ms, .dur_ms = dur_ms, .syscall = NR_accept, .woken_irq = true);
 }
 
-static void build_pool_calls(int32_t outside_pid, bool stall)
+/* A pool whose calls to a cache (cache_get's poll) stalled 3 s and were
+ * answered together; with slow_after, each worker's call once more took
+ * 110-140 ms, at its own time, after the stall. */
+static void build_pool_calls(int32_t outside_pid, bool slow_after)
 {
 	uint32_t pu = U("main;worker_loop;handle_request;cache_get;poll@");
 	int64_t o = outside_pid ? (int64_t)outside_thread(outside_pid, outside_pid, "cached") : -1;
@@ -990,7 +994,7 @@ static void build_pool_calls(int32_t outside_pid, bool stall)
 			uint64_t at = 100 + k * 150 + i * 30;
 
 			accept_wait(t, at, 120);
-			if (k == 9 && stall)
+			if (k == 9)
 				B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP, .start_ms = at + 125,
 				  .dur_ms = 4500 - at + i, .syscall = NR_poll, .waker = o, .woken_irq = !outside_pid,
 				  .waker_ustack = outside_pid ? U("main;serve_loop;reply;write@") : 0,
@@ -998,10 +1002,14 @@ static void build_pool_calls(int32_t outside_pid, bool stall)
 		}
 		for (k = 0; k < 5; k++)
 			accept_wait(t, 4700 + k * 150 + i, 120);
+		if (slow_after)
+			B(.thread = t, .ustack = pu, .kstack = K(K_POLL), .state = SLEEP, .start_ms = 5450 + i * 130,
+			  .dur_ms = 110 + i * 10, .syscall = NR_poll, .woken_irq = true);
 	}
 }
-static void build_dependency_net(void) { build_pool_calls(0, true); }
-static void build_dependency_unix(void) { build_pool_calls(6200, true); }
+static void build_dependency_net(void) { build_pool_calls(0, false); }
+static void build_dependency_unix(void) { build_pool_calls(6200, false); }
+static void build_dependency_slow(void) { build_pool_calls(0, true); }
 
 /* The cache recorded too (another process of the target, an event loop):
  * its own 3 s sleep is why the pool waited, and the verdict. */
@@ -1010,7 +1018,7 @@ static void build_dependency_recorded(void)
 	int32_t pids[2] = { PID, 6300 };
 	uint32_t c, i;
 
-	build_pool_calls(0, true);
+	build_pool_calls(0, false);
 	assert_int_equal(capdata_set_target(W, pids, 2, "svc", "/usr/bin/svc"), 0);
 	c = thread_p(6300, 6300, "cached");
 	for (i = 0; i < 10; i++)
@@ -1059,20 +1067,51 @@ static void build_pool_burst(void)
 	}
 }
 
+/* A pool's worker that waited for work in accept NACCEPTS times from 100 ms on. */
+static uint32_t pool_worker(int32_t tid, uint32_t naccepts)
+{
+	uint32_t t = thread(tid, "worker"), k;
+
+	for (k = 0; k < naccepts; k++)
+		accept_wait(t, 100 + k * 150, 120);
+	return t;
+}
+
+/* A wait for a client's next request on a kept-alive connection. */
+static void keepalive_read(uint32_t t, uint64_t start_ms, uint64_t dur_ms)
+{
+	B(.thread = t, .ustack = U("main;worker_loop;read_request;read@"), .kstack = K(K_TCP_READ),
+	  .state = SLEEP, .start_ms = start_ms, .dur_ms = dur_ms, .syscall = NR_read, .woken_irq = true);
+}
+
 /* Workers that also read their next request on kept-alive connections:
  * two clients pause, 500 ms each, 300 ms apart. Not a release. */
 static void build_pool_keepalive(void)
 {
-	uint32_t ru = U("main;worker_loop;read_request;read@"), i, k;
+	uint32_t i;
 
 	window(3000);
-	for (i = 0; i < 2; i++) {
-		uint32_t t = thread(2400 + (int32_t)i, "worker");
+	for (i = 0; i < 2; i++)
+		keepalive_read(pool_worker(2400 + (int32_t)i, 6), 1100 + i * 300, 500);
+}
 
-		for (k = 0; k < 6; k++)
-			accept_wait(t, 100 + k * 150, 120);
-		B(.thread = t, .ustack = ru, .kstack = K("entry_SYSCALL_64;do_syscall_64;ksys_read;vfs_read;sock_read_iter;tcp_recvmsg;sk_wait_data;schedule_timeout;schedule;__schedule"),
-		  .state = SLEEP, .start_ms = 1100 + i * 300, .dur_ms = 500, .syscall = NR_read, .woken_irq = true);
+/* Busier kept-alive clients: four workers, eight pauses of 210-900 ms
+ * ending at their clients' own times; two of them, by chance, ended 10 ms
+ * apart. A coincidence among many, a quarter of the time: not a release. */
+static void build_pool_keepalive_many(void)
+{
+	static const uint64_t reads[4][2][2] = { /* { start, duration } in ms */
+		{ { 1500, 300 }, { 2500, 400 } }, { { 1600, 210 }, { 3000, 500 } },
+		{ { 1700, 500 }, { 3200, 600 } }, { { 2000, 600 }, { 3300, 900 } },
+	};
+	uint32_t i, k;
+
+	window(5000);
+	for (i = 0; i < 4; i++) {
+		uint32_t t = pool_worker(2450 + (int32_t)i, 8);
+
+		for (k = 0; k < 2; k++)
+			keepalive_read(t, reads[i][k][0], reads[i][k][1]);
 	}
 }
 
@@ -1185,6 +1224,8 @@ static const struct dcase cases[] = {
 	{ "workers held up by a stalled dependency", build_dependency_net, "dependency", 0, NULL,
 	  { "4 threads waited", "in the middle of their work for another process's answer, in poll called from cache_get ← handle_request ← worker_loop ← main (they wait for work in accept)",
 	    "4 of those waits ended within 3.0 ms of each other, after up to 3.0 s: the process they called stalled" }, NULL },
+	{ "a stalled dependency, slow once more later", build_dependency_slow, "dependency", 0, NULL,
+	  { "4 threads waited", "in poll called from cache_get", "4 of those waits ended within 3.0 ms of each other, after up to 3.0 s" }, NULL },
 	{ "dependency answering over a unix socket", build_dependency_unix, "dependency", 6200, "reply",
 	  { "4 threads waited", "pid 6200 tid 6200 (cached, outside the target) answered after up to 3.0 s", NULL },
 	  "answered the target's calls after up to 3.0 s" },
@@ -1193,6 +1234,7 @@ static const struct dcase cases[] = {
 	{ "a pool polling for its calls' answers", build_pool_polls, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "a burst of requests after a quiet spell", build_pool_burst, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "clients pausing on kept-alive connections", build_pool_keepalive, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "many kept-alive pauses, two ending together", build_pool_keepalive_many, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 };
 
 static json_t *diagnose(const struct capdata *baseline)

@@ -138,7 +138,7 @@ struct st_proc_event {
 
 #define ST_TF_MM (1u << 9)        /* its mm is registered in target_mms */
 #define ST_TF_HOT_SLOT (1u << 10) /* its st_hot is in the hot map, at hot_idx */
-#define ST_TF_HOT_TRIED (1u << 11) /* a hot map slot was sought for it (once) */
+#define ST_TF_HOT_TRIED (1u << 11) /* a hot map slot was sought for it (again only once free) */
 
 /* Slots of the hot map at most (one per thread id, modulo): 48 bytes each. */
 #define ST_HOT_SLOTS_MAX 65536

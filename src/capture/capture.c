@@ -820,7 +820,7 @@ static void seed_targets(struct capture *c)
 		missed = __atomic_load_n(&c->skel->bss->seed_missed, __ATOMIC_SEQ_CST);
 		if (!missed)
 			return;
-		usleep(1000);	/* the refill's irq_work has long run by then */
+		usleep(1000);	/* the failures seen were over by the next pass */
 	}
 	__atomic_fetch_add(&c->skel->bss->drops.task_storage_full, missed, __ATOMIC_SEQ_CST);
 }

@@ -72,7 +72,7 @@ ok "a target creating and exiting 1,000 threads a second"
 # ring (4 KiB) what is lost is counted (recorded + lost = captured), the rest
 # still arrives, and the capture still ends with its target. A 16 KiB ring
 # lost only 3-8 of ~14,900 blocks here: on a faster machine it may lose none,
-# which proves nothing (it failed CI that way once); 4 KiB lost 5,362-7,005.
+# which proves nothing; 4 KiB lost 5,362-7,005.
 for rb in default 4; do
 	rm -f "$TMP/gate"
 	"$WL/threadstorm" --mode stacks --threads 8 --duration 2 --start-after "$TMP/gate" >"$TMP/ss-$rb.wl" & wl=$!; PIDS_TO_KILL+=($wl)

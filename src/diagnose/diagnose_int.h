@@ -131,6 +131,7 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
 #define DIAG_LOOP_MAX_THREADS 4                 /* ... unless this many threads poll there: one per client */
+#define DIAG_LOOP_OUTER_FRAMES 2                /* ... nor one that polls elsewhere this many calls further out */
 #define DIAG_BUSY_QUEUED_NS   DIAG_STALL_MAX_NS /* others runnable this long behind a busy thread */
 #define DIAG_QUEUE_IO_PCT     50                /* lock waits this much behind their own waiters' I/O are I/O */
 

@@ -44,14 +44,50 @@ static bool is_poll(struct ctx *x, size_t bi)
 	return x->cls[bi] == DIAG_CAUSE_IDLE && b->in_syscall && diag_is_poll_syscall(b->syscall);
 }
 
+/* How many more calls deep the poll of block in stands than the poll of
+ * block out, both on one path from the root (their user stacks share their
+ * first frame); 0 when either has no user stack or they share no root. */
+static size_t deeper_by(const struct ctx *x, size_t in, size_t out)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t si = cd->blocks[in].ustack, so = cd->blocks[out].ustack;
+	const struct cap_stack *p, *q;
+
+	if (si >= cd->nstacks || so >= cd->nstacks)
+		return 0;
+	p = &cd->stacks[si];
+	q = &cd->stacks[so];
+	if (!p->nframes || !q->nframes || strcmp(cd->frames[p->frames[0]].name, cd->frames[q->frames[0]].name))
+		return 0;
+	return p->nframes > q->nframes ? p->nframes - q->nframes : 0;
+}
+
+/* Whether the thread's blocks [a, z) poll, at a site other than block bi's,
+ * DIAG_LOOP_OUTER_FRAMES calls or more further out: bi's polls run inside
+ * work that the outer wait begins (a background process woken by a
+ * request, throttling its writes with timed polls); they are not where the
+ * thread waits between tasks. */
+static bool outer_poll(struct loops *l, size_t a, size_t z, size_t bi, uint64_t site)
+{
+	size_t i;
+
+	for (i = a; i < z; i++) {
+		if (is_poll(l->x, l->byth[i]) && diag_site_key(l->x, &l->x->cd->blocks[l->byth[i]]) != site &&
+		    deeper_by(l->x, bi, l->byth[i]) >= DIAG_LOOP_OUTER_FRAMES)
+			return true;
+	}
+	return false;
+}
+
 /* The site thread's blocks [a, z) poll at most often, if at least
  * DIAG_LOOP_MIN_POLLS times; else 0. Not when the thread waits more often
  * at another site, idle: a pool's worker waiting for requests in accept or
  * a read, whose polls are for the answers of what its requests call (a
- * client library polling its socket), is no event loop. */
+ * client library polling its socket), is no event loop. Nor when it polls
+ * elsewhere further out (outer_poll). */
 static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 {
-	size_t n = 0, i, run = 0, best_n = 0, nidle;
+	size_t n = 0, i, run = 0, best_n = 0, nidle, rep = SIZE_MAX;
 	uint64_t best = 0, idle;
 
 	for (i = a; i < z; i++) {
@@ -71,7 +107,11 @@ static uint64_t loop_site(struct loops *l, size_t a, size_t z)
 	if (diag_idle_site_of(l->x, l->x->cd->blocks[l->byth[a]].thread, &idle, &nidle) != SIZE_MAX && idle != best &&
 	    nidle > best_n)
 		return 0;
-	return best;
+	for (i = a; i < z && rep == SIZE_MAX; i++) {
+		if (is_poll(l->x, l->byth[i]) && diag_site_key(l->x, &l->x->cd->blocks[l->byth[i]]) == best)
+			rep = l->byth[i];
+	}
+	return outer_poll(l, a, z, rep, best) ? 0 : best;
 }
 
 /* Thread t's samples in [s, e): on-CPU time, and how many were in the

@@ -792,6 +792,30 @@ static void build_per_connection(void)
 		ST_NO_STACK);
 }
 
+/* A background process asleep on its latch since before the capture, woken
+ * by a backend that asks it to work (a checkpoint request), then writing
+ * with timed polls that throttle it: its polls run inside that work, its
+ * wait between tasks is the outer one. No event loop, no lock: none. */
+static void build_background_throttle(void)
+{
+	uint32_t c = thread(PID + 30, "postgres"), b = thread(PID + 31, "postgres"), i;
+	uint32_t tu = U("main;PostmasterMain;CheckpointerMain;CreateCheckPoint;CheckPointGuts;BufferSync;"
+			"CheckpointWriteDelay;WaitLatch;WaitEventSetWait;epoll_wait@");
+
+	window(4000);
+	B(.thread = c, .ustack = U("main;PostmasterMain;CheckpointerMain;WaitLatch;WaitEventSetWait;epoll_wait@"),
+	  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 0, .dur_ms = 1500, .syscall = NR_epoll_wait,
+	  .began_before = true, .waker = b, .waker_ustack = U("main;PostgresMain;XLogFlush;RequestCheckpoint;kill@"),
+	  .waker_kstack = K(K_WAKE));
+	for (i = 0; i < 20; i++)
+		B(.thread = c, .ustack = tu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1600 + i * 110,
+		  .dur_ms = 100, .syscall = NR_epoll_wait, .woken_irq = true);
+	for (i = 0; i < 30; i++)
+		B(.thread = b, .ustack = U("main;PostgresMain;pq_getbyte;secure_read;WaitEventSetWait;epoll_wait@"),
+		  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 130, .dur_ms = 120, .syscall = NR_epoll_wait,
+		  .woken_irq = true);
+}
+
 /* A database's commits: many short fdatasync waits, 1.7 % of the threads'
  * window in all: its daily work, not a stall. */
 static void build_commits(void)
@@ -1195,6 +1219,8 @@ static const struct dcase cases[] = {
 	  { "pid 7777 (kv-bgsave), a child process of the target, ran on-CPU",
 	    "the longest mmap_lock hold", "fork" }, NULL },
 	{ "per-connection threads are not event loops", build_per_connection, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
+	{ "a background process woken to work, throttling with polls", build_background_throttle, "none", 0, NULL,
 	  { "no stall", NULL, NULL }, NULL },
 	{ "a database's commits", build_commits, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "commits queued behind their own I/O", build_commit_queue, "io", 1702, "log_flush",

@@ -84,6 +84,7 @@ struct wake {
 	size_t first;           /* its first block (bi unless re-armed) */
 	bool lng;               /* at least DIAG_CONVOY_WAIT_NS */
 	bool mid;               /* begun in the window after other work of its thread: evidence */
+	bool back;              /* its thread waited at the site again at once: nothing let it go on */
 	bool lock;              /* found to be a lock wait */
 	bool queue;             /* at a work queue's site (a dispatcher's) */
 };
@@ -111,6 +112,21 @@ static bool blocked_between(const struct ctx *x, uint32_t t, uint64_t a, uint64_
 	size_t lo = a == UINT64_MAX ? x->nbyth : diag_byth_at(x, t, a + 1);
 
 	return lo < x->nbyth && x->cd->blocks[x->byth[lo]].thread == t && x->cd->blocks[x->byth[lo]].start_ns < b;
+}
+
+/* Whether the thread of block bi, once woken, waited at the same site again
+ * within DIAG_REARM_GAP_NS: a pool's idle worker woken with the others and
+ * finding nothing to do, not a waiter let go on with its work. */
+static bool went_back(const struct ctx *x, size_t bi, uint64_t site)
+{
+	size_t pos = diag_byth_pos(x, bi) + 1;
+	const struct cap_block *b = &x->cd->blocks[bi], *n;
+
+	if (pos >= x->nbyth)
+		return false;
+	n = &x->cd->blocks[x->byth[pos]];
+	return n->thread == b->thread && n->start_ns <= block_woken_at(b) + DIAG_REARM_GAP_NS &&
+	       diag_site_key((struct ctx *)x, n) == site;
 }
 
 static int collect(struct convoy *c)
@@ -147,6 +163,7 @@ static int collect(struct convoy *c)
 		c->w[i].lng = c->w[i].at - b->start_ns >= DIAG_CONVOY_WAIT_NS;
 		c->w[i].mid = c->w[i].lng && !(b->flags & CAP_BLOCK_BEGAN_BEFORE) && b->start_ns > x->win_start &&
 			      blocked_between(x, b->thread, x->win_start ? x->win_start - 1 : 0, b->start_ns);
+		c->w[i].back = went_back(x, c->w[i].bi, c->w[i].site);
 	}
 	qsort(c->w, c->nw, sizeof(*c->w), cmp_wake_by_waker);
 	return 0;
@@ -187,29 +204,42 @@ static bool dispatches(size_t stretches, size_t singles)
 	return stretches >= DIAG_DISPATCH_MIN && singles * 100 >= stretches * DIAG_DISPATCH_PCT;
 }
 
+/* Whether one waker's stretches (it does not wait at the site) say it hands
+ * out work in bursts: a lock's holder ends its waiters' long waits once per
+ * hold, while a thread that wakes an idle pool whenever work comes (I/O
+ * completions handed to a thread pool's workers) does so again and again,
+ * several workers at a time. */
+static bool bursts(size_t stretches)
+{
+	return stretches >= DIAG_DISPATCH_BURSTS;
+}
+
 /* Marks the wakes of [a, z) (one waker, one site) that belong to a release
- * ending two threads' long waits begun mid-work; none when the waker is a
+ * ending two threads' long waits begun mid-work, one of which went on with
+ * its work (did not wait there again at once); none when the waker is a
  * dispatcher there. */
 static void releases(struct convoy *c, size_t a, size_t z)
 {
 	size_t i, j, k, stretches = 0, singles = 0;
 
 	count_stretches(c, a, z, &stretches, &singles);
-	if (dispatches(stretches, singles))
+	if (dispatches(stretches, singles) || (!c->waits_here[c->w[a].waker] && bursts(stretches)))
 		return;
 	for (i = a; i < z; i = j) {
 		uint32_t first = UINT32_MAX;
-		bool two = false;
+		bool two = false, on = false;
 
 		j = stretch_end(c, i, z);
 		for (k = i; k < j; k++) {
 			if (!c->w[k].mid)
 				continue;
+			on |= !c->w[k].back;
 			if (first == UINT32_MAX)
 				first = c->w[k].waiter;
 			else if (c->w[k].waiter != first)
 				two = true;
 		}
+		two &= on;
 		for (k = i; two && k < j; k++)
 			c->w[k].lock = true;
 	}
@@ -330,6 +360,7 @@ int diag_convoys(struct ctx *x)
 		goto out;
 	for (i = 0; i < c.nw; i = z) {
 		size_t stretches = 0, singles = 0;
+		bool burst = false;
 
 		/* a work queue: at this site, waits mostly end one at a time,
 		 * whoever ends them (but those who wait there too, who hand
@@ -341,12 +372,16 @@ int diag_convoys(struct ctx *x)
 		for (k = i; k < z; k = j) {
 			for (j = k + 1; j < z && c.w[j].waker == c.w[k].waker; j++)
 				;
-			if (!c.waits_here[c.w[k].waker])
+			if (!c.waits_here[c.w[k].waker]) {
+				size_t s0 = stretches;
+
 				count_stretches(&c, k, j, &stretches, &singles);
+				burst |= bursts(stretches - s0);
+			}
 		}
 		for (k = i; k < z; k++)
 			c.waits_here[c.w[k].waiter] = false;
-		if (dispatches(stretches, singles)) {
+		if (burst || dispatches(stretches, singles)) {
 			for (k = i; k < z; k++)
 				c.w[k].queue = true;
 			continue;

@@ -129,6 +129,7 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 #define DIAG_REARM_GAP_NS     2000000ull        /* a timed wait re-armed within this is one wait */
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
+#define DIAG_DISPATCH_BURSTS  8                 /* ... or this many stretches of one waker, whatever their size */
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
 #define DIAG_LOOP_MAX_THREADS 4                 /* ... unless this many threads poll there: one per client */
 #define DIAG_LOOP_OUTER_FRAMES 2                /* ... nor one that polls elsewhere this many calls further out */

@@ -622,6 +622,32 @@ static void build_dispatcher(void)
 	}
 }
 
+/* A thread pool's idle workers woken in bursts by the thread that reaps I/O
+ * completions (InnoDB's tpool): every 400 ms it hands out a batch of
+ * completions, waking 3 workers at once from waits of ~400 ms; each runs its
+ * task (3 ms) and waits for the next. Ten releases of several long waits by
+ * one thread that never waits there: a work queue, not a lock. */
+static void build_pool_bursts(void)
+{
+	uint32_t d = thread(1250, "io-reaper"), t[3], i, j;
+	uint32_t wu = U("start_thread@;worker_main;get_task;wait_for_tasks;pthread_cond_clockwait@");
+	uint32_t du = U("start_thread@;io_reaper;submit_task;wake;pthread_cond_signal@");
+
+	window(4200);
+	for (i = 0; i < 3; i++)
+		t[i] = thread(1260 + (int32_t)i, "worker");
+	for (j = 0; j < 10; j++) {
+		B(.thread = d, .ustack = U("start_thread@;io_reaper;io_uring_enter@"), .kstack = K(K_EPOLL),
+		  .state = SLEEP, .start_ms = j * 400 + 5, .dur_ms = 395, .syscall = 426 /* io_uring_enter */,
+		  .woken_irq = true);
+		for (i = 0; i < 3; i++)
+			B(.thread = t[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+			  .start_ms = j * 400 + 4 + i, .dur_ms = 396 - i, .syscall = NR_futex,
+			  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000380000ull, .waker = d,
+			  .waker_ustack = du, .waker_kstack = K(K_WAKE));
+	}
+}
+
 /* An idle pool, waiting since before the capture, woken all at once to shut
  * down: not a lock's release. */
 static void build_shutdown(void)
@@ -1205,6 +1231,7 @@ static const struct dcase cases[] = {
 	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "a pool woken in bursts by its I/O reaper", build_pool_bursts, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",
 	  { "the event loop of tid 4242 (kvstore) was held away from its poll (epoll_wait in aeProcessEvents",

@@ -455,7 +455,8 @@ int diag_classify_all(struct ctx *x)
 			x->gpid[i] = 0;
 		}
 	}
-	if ((err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)))
+	if ((err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)) ||
+	    (err = diag_pools(x)))
 		return err;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];

@@ -16,7 +16,13 @@
  *   waits at the idle site, never here; a client idle on a kept-alive
  *   connection ends its worker's wait by itself, and two of them ending
  *   together are a few among many such waits.
- * Event loops are loop.c's: a wait away from the poll is a loop stall. */
+ * Event loops are loop.c's: a wait away from the poll is a loop stall.
+ *
+ * The pool rule (diag_pools) takes the workers the same way: when every
+ * worker of a pool (the threads that share an idle site) was away from it
+ * at once, each in a sleep (nanosleep, clock_nanosleep: never a wait for
+ * work) begun in its request, for DIAG_STALL_MAX_NS or more, no worker was free to take a
+ * request: those waits held the service (loop_blocked, as an event loop's). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -180,5 +186,115 @@ int diag_dependencies(struct ctx *x)
 		}
 	}
 	free(c);
+	return 0;
+}
+
+struct pwait {
+	uint64_t idle;          /* the worker's idle site: its pool */
+	uint64_t at;            /* a wait's start, or its end */
+	uint32_t thread;
+	size_t bi;
+	bool end;
+};
+
+static int cmp_pwait(const void *a, const void *b)
+{
+	const struct pwait *p = a, *q = b;
+
+	/* at one instant, ends before starts: waits that only touch do not overlap */
+	return diag_cmp(p->idle, q->idle) ?: diag_cmp(p->at, q->at) ?: diag_cmp(!p->end, !q->end) ?:
+	       diag_cmp(p->bi, q->bi);
+}
+
+/* The pool [a, z) (one idle site, its workers' mid-request sleeps as start
+ * and end events in time order) of nw workers: the longest spell all of
+ * them were in such a sleep at once, into *ps when longer than it holds. */
+static void pool_spell(struct ctx *x, const struct pwait *w, size_t a, size_t z, uint32_t nw, size_t idle,
+		       struct poolstall *ps)
+{
+	uint32_t in = 0;
+	uint64_t from = 0;
+	size_t i;
+
+	for (i = a; i < z; i++) {
+		if (!w[i].end) {
+			if (++in == nw)
+				from = w[i].at;
+			continue;
+		}
+		if (in-- == nw && w[i].at - from >= DIAG_STALL_MAX_NS && w[i].at - from > ps->e - ps->s) {
+			*ps = (struct poolstall){ .s = from, .e = w[i].at, .workers = nw, .idle = idle,
+						  .longest = SIZE_MAX };
+		}
+	}
+	(void)x;
+}
+
+int diag_pools(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	struct pwait *w = malloc((2 * cd->nblocks + cd->nthreads + 1) * sizeof(*w));
+	uint64_t *tidle = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*tidle));
+	size_t *trep = malloc((cd->nthreads ? cd->nthreads : 1) * sizeof(*trep));
+	size_t n = 0, a, z, i;
+	uint32_t t;
+
+	x->pstall = (struct poolstall){ .idle = SIZE_MAX, .longest = SIZE_MAX };
+	if (!w || !tidle || !trep) {
+		free(w);
+		free(tidle);
+		free(trep);
+		return -ENOMEM;
+	}
+	for (t = 0; t < cd->nthreads; t++) {
+		uint64_t idle;
+		size_t k, nidle;
+
+		if (!diag_thread_is_target(x, t) || x->loopsite[t] ||
+		    (trep[t] = diag_idle_site_of(x, t, &idle, &nidle)) == SIZE_MAX)
+			continue;
+		tidle[t] = idle;
+		/* the worker itself, as an event of its own: the pool's size */
+		w[n++] = (struct pwait){ .idle = idle, .at = 0, .thread = t, .bi = SIZE_MAX, .end = true };
+		for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
+			size_t bi = x->byth[k];
+			const struct cap_block *b = &cd->blocks[bi];
+
+			if (!idle_sleep(x, bi) || !b->in_syscall ||
+			    (b->syscall != NR_nanosleep && b->syscall != NR_clock_nanosleep) ||
+			    b->dur_ns < DIAG_STALL_MAX_NS || (b->flags & CAP_BLOCK_BEGAN_BEFORE) || diag_site_key(x, b) == idle)
+				continue;
+			w[n++] = (struct pwait){ .idle = idle, .at = b->start_ns, .thread = t, .bi = bi };
+			w[n++] = (struct pwait){ .idle = idle, .at = block_end(b), .thread = t, .bi = bi, .end = true };
+		}
+	}
+	qsort(w, n, sizeof(*w), cmp_pwait);
+	for (a = 0; a < n; a = z) {
+		uint32_t nw = 0;
+
+		for (z = a; z < n && w[z].idle == w[a].idle; z++)
+			nw += w[z].bi == SIZE_MAX;
+		/* a pool: two workers or more; past its size events */
+		if (nw >= 2)
+			pool_spell(x, w, a + nw, z, nw, trep[w[a].thread], &x->pstall);
+	}
+	/* the waits that held it: those of its workers going on in the spell */
+	for (i = 0; x->pstall.e > x->pstall.s && i < n; i++) {
+		const struct cap_block *b;
+
+		if (w[i].bi == SIZE_MAX || w[i].end || tidle[w[i].thread] != diag_site_key(x, &cd->blocks[x->pstall.idle]))
+			continue;
+		b = &cd->blocks[w[i].bi];
+		if (b->start_ns >= x->pstall.e || block_end(b) <= x->pstall.s)
+			continue;
+		x->cls[w[i].bi] = DIAG_CAUSE_LOOP_BLOCKED;
+		x->rule[w[i].bi] = RULE_POOL;
+		x->pstall.held_ns = sat_add(x->pstall.held_ns, b->dur_ns);
+		if (x->pstall.longest == SIZE_MAX || b->dur_ns > cd->blocks[x->pstall.longest].dur_ns)
+			x->pstall.longest = w[i].bi;
+	}
+	free(w);
+	free(tidle);
+	free(trep);
 	return 0;
 }

@@ -180,6 +180,16 @@ struct lgroup {
 	struct lholder holders[MAX_LOCK_HOLDERS];
 };
 
+/* Every worker of a pool away from its wait for work at once, each in an
+ * idle-looking wait (a sleep) in the middle of a request. */
+struct poolstall {
+	uint64_t s, e;          /* the spell they were all held; e == s: none */
+	uint32_t workers;       /* the pool's size: threads sharing its idle site */
+	size_t idle;            /* a block at the pool's idle site */
+	size_t longest;         /* the longest of the waits that held it */
+	uint64_t held_ns;       /* those waits' total */
+};
+
 struct ctx {
 	const struct capdata *cd;
 	uint64_t *trun_s, *trun_e;  /* per thread: its busy run, when it is one (else 0, 0) */
@@ -194,6 +204,7 @@ struct ctx {
 	uint8_t *rule;          /* per block: which whole-capture rule set its cause (RULE_*) */
 	struct loopstall *lstalls; /* event-loop stalls found (loop.c) */
 	size_t nlstalls;
+	struct poolstall pstall; /* the longest spell a whole pool was held asleep (dependency.c) */
 	uint64_t *loopsite;     /* per thread: its loop's poll site key, or 0: not an event loop */
 	uint16_t *tmask;        /* per thread: causes it waited on (bit per enum diag_cause) */
 	uint64_t *treclaim_ns;  /* per thread: reclaim time, off- and on-CPU */
@@ -218,7 +229,7 @@ struct ctx {
 };
 
 /* Which rule gave a block its cause, beyond the per-block rules. */
-enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP, RULE_DEP };
+enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP, RULE_DEP, RULE_POOL };
 
 /* An event loop's thread held away from its poll for at least DIAG_STALL_MAX_NS. */
 struct loopstall {
@@ -301,6 +312,7 @@ const struct loopstall *diag_top_loopstall(const struct ctx *x, bool busy);
 
 /* dependency.c: workers held up mid-request by another process's answer */
 int diag_dependencies(struct ctx *x);
+int diag_pools(struct ctx *x);
 /* A block of thread t's idle site (where it waits most often, idle and
  * asleep, DIAG_DEP_IDLE_MIN times at least), its key in *site and how many
  * waits it had there in *count; SIZE_MAX (and 0, 0) when it has none. */

@@ -611,6 +611,36 @@ static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict
 }
 
 /* loop_blocked: the event loop held away from its poll the longest. */
+/* loop_blocked by a pool: every worker away from its wait for work at once,
+ * asleep in the middle of its request; the longest such wait, what the
+ * workers wait in for work. */
+static void verdict_pool(struct ctx *x, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct poolstall *ps = &x->pstall;
+	const struct cap_block *b = &cd->blocks[ps->longest], *ib = &cd->blocks[ps->idle];
+	const char *sys = b->in_syscall ? syscall_name(b->syscall) : NULL, *isys;
+	bool slept = b->in_syscall && (b->syscall == NR_nanosleep || b->syscall == NR_clock_nanosleep);
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	char d[32], m[32];
+
+	isys = ib->in_syscall ? syscall_name(ib->syscall) : NULL;
+	units_fmt_dur(d, sizeof(d), ps->e - ps->s);
+	units_fmt_dur(m, sizeof(m), b->dur_ns);
+	diag_sb_printf(&v->sum, "all %u workers of a pool were away from their wait for work", ps->workers);
+	if (isys)
+		diag_sb_printf(&v->sum, " (%s)", isys);
+	diag_sb_printf(&v->sum, " at once for %s, none free to take a request: they %s up to %s", d,
+		       slept ? "slept" : "waited", m);
+	if (sys)
+		diag_sb_printf(&v->sum, " in %s", sys);
+	if (diag_put_callers(x, &callers, b->ustack))
+		diag_sb_printf(&v->sum, " called from %s", callers.s);
+	diag_sb_printf(&op, "%s %s in the middle of a request while every other worker of its pool did too",
+		       slept ? "slept" : "waited", m);
+	v->culprit = diag_culprit_json(x, b->thread, b->ustack, b->kstack, op.s);
+}
+
 static void verdict_loop(struct ctx *x, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
@@ -623,6 +653,10 @@ static void verdict_loop(struct ctx *x, struct verdict *v)
 
 	for (i = 0; i < x->nlstalls; i++)
 		nloops += x->lstalls[i].why == DIAG_CAUSE_LOOP_BLOCKED;
+	if (!ls && x->pstall.e > x->pstall.s && x->pstall.longest != SIZE_MAX) {
+		verdict_pool(x, v);
+		return;
+	}
 	if (!ls) {
 		diag_sb_put(&v->sum, "an event loop was held away from its poll", 64);
 		return;

@@ -21,6 +21,10 @@
 #                        call to Redis (zim_Redis_get in the summary), no
 #                        culprit (the answers come over TCP: interrupts).
 #   php_redis_healthy    the same pages for 6 s, nothing frozen: verdict none.
+#   php_pool_asleep      8 requests at once to a page that sleeps 3 s: all 6
+#                        workers asleep, the other requests queue in nginx.
+#                        verdict loop_blocked: every worker of the pool away
+#                        from its wait for work at once, the culprit a worker.
 # Clients: three loops of requests in the frozen session, one in another
 # session, through nginx; their latency during each freeze is printed and
 # must show the freeze (else the harness, not stalltrap, failed).
@@ -243,5 +247,40 @@ stop_clients $name
 echo "     $name: requests: $during"
 echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind none: the workers' calls to Redis are not a stall" '.verdict.kind == "none"'
+# --- e. every worker asleep in a page -----------------------------------------
+name=php_pool_asleep
+RECORD_S=8
+printf '%s\n' '<?php' 'usleep(3000000);' 'echo "nap done\n";' >"$dir/www/nap.php"
+workers=$(ps --ppid "$fpid" -o pid= | wc -l)
+start_clients $name
+start_record $name --pid "$fpid"
+sleep 1.5
+t1=$(now)
+naps=()
+for ((k = 0; k < workers + 2; k++)); do
+	curl -s -o "$TMP/$name.nap$k" "http://127.0.0.1:$nport/nap.php" &
+	naps+=($!)
+done
+wait "${naps[@]}"
+t2=$(now)
+sleep 1
+during=$(cat "$TMP/$name".c[1-4] | lat_stats /dev/stdin "$t1" "$t2")
+longest=$(cat "$TMP/$name".c[1-4] | awk -v a="$t1" -v b="$t2" '$1 >= a && $1 < b && $2 > m { m = $2 } END { printf "%d", m }')
+finish_record $name "$(jq -n --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" --arg v "$version" \
+	--argjson w "$workers" \
+	'{server: "\($v) behind nginx, pm = static, \($w) workers", freeze: "\($w + 2) requests at once to a page that sleeps 3 s (usleep)",
+	  freeze_start: $t1, freeze_end: $t2, expect: {kind: "loop_blocked", summary_mentions: ["all \($w) workers of a pool"]},
+	  latency_during: $d}')"
+stop_clients $name
+echo "     $name: other requests during the naps: $during"
+echo "     $name: verdict $(verdict_line $name)"
+grep -qx "nap done" "$TMP/$name.nap0" || fail "$name: the sleeping page answered: $(cat "$TMP/$name.nap0")"
+[ "$longest" -ge 2000 ] || fail "$name: the other requests were not held up (longest $longest ms): no freeze to diagnose"
+expect $name "kind loop_blocked" '.verdict.kind == "loop_blocked"'
+expect $name "the summary: all $workers workers of the pool, asleep" \
+	'.verdict.summary | test("all \($w) workers of a pool") and test("slept")' --arg w "$workers"
+expect $name "the culprit is a worker (a child of the master, pid $fpid)" \
+	'.verdict.culprit.pid != $m and (.verdict.culprit.outside | not)' --argjson m "$fpid"
+expect_complete $name
 asserts_done
 ok "php-fpm: $(ls "$SERVER_CAPTURES" | grep -c '^php_') captures kept in $SERVER_CAPTURES"

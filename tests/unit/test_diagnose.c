@@ -1165,6 +1165,34 @@ static void build_pool_keepalive_many(void)
 	}
 }
 
+/* A page's sleep mid-request (usleep), in a pool of three workers:
+ * with all three asleep 2 s at once no worker is free (loop_blocked); with
+ * one left serving, none. */
+static void pool_sleeps(uint32_t asleep)
+{
+	uint32_t i;
+
+	window(4000);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = pool_worker(2500 + (int32_t)i, 6);
+
+		if (i < asleep)
+			B(.thread = t, .ustack = U("main;worker_loop;handle_request;page_nap;usleep@;clock_nanosleep@"),
+			  .kstack = K(K_SLEEP), .state = SLEEP, .start_ms = 1100 + i * 20, .dur_ms = 2000,
+			  .syscall = NR_clock_nanosleep, .woken_irq = true);
+	}
+}
+
+static void build_pool_asleep(void)
+{
+	pool_sleeps(3);
+}
+
+static void build_pool_one_asleep(void)
+{
+	pool_sleeps(2);
+}
+
 static void build_empty(void)
 {
 	window(1000);
@@ -1287,6 +1315,11 @@ static const struct dcase cases[] = {
 	{ "a pool polling for its calls' answers", build_pool_polls, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "a burst of requests after a quiet spell", build_pool_burst, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "clients pausing on kept-alive connections", build_pool_keepalive, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "every worker of a pool asleep at once", build_pool_asleep, "loop_blocked", 2500, "page_nap",
+	  { "all 3 workers of a pool were away from their wait for work (accept) at once for 2.0 s",
+	    "none free to take a request: they slept up to 2.0 s in clock_nanosleep called from page_nap", NULL },
+	  "slept 2.0 s in the middle of a request" },
+	{ "two of three workers asleep", build_pool_one_asleep, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "many kept-alive pauses, two ending together", build_pool_keepalive_many, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 };
 

@@ -433,6 +433,50 @@ static int cmp_samp_ts(const void *a, const void *b, void *arg)
 	return diag_cmp(x->ts_ns, y->ts_ns) ?: diag_cmp(x->thread, y->thread) ?: diag_cmp(i, j);
 }
 
+static int cmp_lockwait(const void *a, const void *b, void *arg)
+{
+	const struct ctx *x = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	return diag_cmp((uint64_t)(uint32_t)x->gpid[i], (uint64_t)(uint32_t)x->gpid[j]) ?:
+	       diag_cmp(x->gobj[i], x->gobj[j]) ?: diag_cmp(x->cd->blocks[i].thread, x->cd->blocks[j].thread) ?:
+	       diag_cmp(i, j);
+}
+
+/* A thread parked on a lock: one thread alone waits on a futex lock, from
+ * before the window to past its end, and nothing else waits on it. No
+ * wait began or ended there, nobody queued behind it: a standby, as Redis's
+ * I/O threads are while load is low (each blocked on its own mutex, which
+ * the main thread holds to keep it parked). Idle. */
+static int parked_locks(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	size_t *ix = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ix));
+	size_t n = 0, a, z, k;
+
+	if (!ix)
+		return -ENOMEM;
+	for (k = 0; k < cd->nblocks; k++) {
+		if (x->cls[k] == DIAG_CAUSE_APP_LOCK && x->prim[k] != DIAG_PRIM_FILE && cd->blocks[k].wait_obj)
+			ix[n++] = k;
+	}
+	qsort_r(ix, n, sizeof(*ix), cmp_lockwait, x);
+	for (a = 0; a < n; a = z) {
+		bool parked = true;
+
+		for (z = a; z < n && x->gpid[ix[z]] == x->gpid[ix[a]] && x->gobj[ix[z]] == x->gobj[ix[a]]; z++) {
+			const struct cap_block *b = &cd->blocks[ix[z]];
+
+			parked &= b->thread == cd->blocks[ix[a]].thread && (b->flags & CAP_BLOCK_BEGAN_BEFORE) &&
+				  (b->flags & CAP_BLOCK_IN_PROGRESS);
+		}
+		for (k = a; parked && k < z; k++)
+			x->cls[ix[k]] = DIAG_CAUSE_IDLE;
+	}
+	free(ix);
+	return 0;
+}
+
 /* The per-block rules, then the rules that read the whole capture (convoys,
  * event loops: they change some blocks' causes), then the totals. */
 int diag_classify_all(struct ctx *x)
@@ -455,7 +499,7 @@ int diag_classify_all(struct ctx *x)
 			x->gpid[i] = 0;
 		}
 	}
-	if ((err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)) ||
+	if ((err = parked_locks(x)) || (err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)) ||
 	    (err = diag_pools(x)))
 		return err;
 	for (i = 0; i < cd->nblocks; i++) {

@@ -297,6 +297,36 @@ static void build_futex_in_progress(void)
 		  .wait_obj = 0x7f0000002000ull, .in_progress = true);
 }
 
+/* Three I/O threads parked, each on its own mutex, the whole window (the
+ * main thread holds them to keep the threads idle under low load, as
+ * Redis's io-threads do), beside an event loop serving: none. With a second
+ * thread queued on one of them since before the window: still a lock
+ * nobody released (app_lock, holder unknown). */
+static void parked_mutexes(bool queued)
+{
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@"), m = thread(PID, "kvstore"), i;
+	uint32_t wu = U("start_thread@;IOThreadMain;pthread_mutex_lock@;__lll_lock_wait@");
+
+	window(4000);
+	for (i = 0; i < 30; i++)
+		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 130,
+		  .dur_ms = 120, .syscall = NR_epoll_wait, .woken_irq = true);
+	for (i = 0; i < (queued ? 4u : 3u); i++)
+		B(.thread = thread(PID + 40 + (int32_t)i, "io_thd"), .ustack = wu, .kstack = K(K_FUTEX),
+		  .state = SLEEP, .start_ms = 0, .dur_ms = 4000, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000500000ull + 64 * (i % 3), .began_before = true, .in_progress = true);
+}
+
+static void build_parked_mutexes(void)
+{
+	parked_mutexes(false);
+}
+
+static void build_parked_queued(void)
+{
+	parked_mutexes(true);
+}
+
 /* A file's inode lock, held by a writer whose source page faults from a slow disk. */
 static void build_kernel_lock(void)
 {
@@ -1226,6 +1256,9 @@ static const struct dcase cases[] = {
 	  { "4 threads waited", "for a mutex (futex 0x7f0000001000)", "held it for 1.4 s, released in rebuild_cache_locked" },
 	  "held mutex for 1.4 s" },
 	{ "futex waiters in progress", build_futex_in_progress, "app_lock", 0, NULL,
+	  { "its holder is unknown", NULL, NULL }, NULL },
+	{ "threads parked on their own mutexes", build_parked_mutexes, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "a parked mutex with a thread queued behind", build_parked_queued, "app_lock", 0, NULL,
 	  { "its holder is unknown", NULL, NULL }, NULL },
 	{ "kernel lock (inode)", build_kernel_lock, "kernel_lock", 300, "append_from_cold_page",
 	  { "the inode lock (i_rwsem) of a file", "taken in ext4_buffered_write_iter", "released it in ext4_buffered_write_iter" },

@@ -689,6 +689,11 @@ static void verdict_loop(struct ctx *x, struct verdict *v)
 	v->culprit = diag_culprit_json(x, ls->thread, b ? b->ustack : ST_NO_STACK, b ? b->kstack : ST_NO_STACK, op.s);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	return diag_cmp(*(const uint32_t *)a, *(const uint32_t *)b);
+}
+
 /* dependency: workers held up mid-request at one call; the call site with
  * the most such waiting, what the workers wait in for work, how close the
  * answers came, and who answered when a thread of another process did. */
@@ -699,7 +704,8 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	uint64_t site = 0, best_ns = 0, idle_site, *ends;
 	size_t i, j, n = 0, longest = SIZE_MAX, nend = 0, idle, nidle, rel = 0, rel_at = 0;
 	struct ival *ws;        /* (site, wait) of each dependency wait */
-	uint32_t waker = UINT32_MAX;
+	uint32_t waker = UINT32_MAX, *wk;
+	size_t nwk = 0, nthr = 0;
 	bool one_waker = true;
 	const struct cap_block *b;
 	const char *sys;
@@ -726,7 +732,11 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 		}
 	}
 	free(ws);
-	if (!(ends = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ends)))) {
+	ends = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ends));
+	wk = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*wk));
+	if (!ends || !wk) {
+		free(ends);
+		free(wk);
 		x->oom = true;
 		return;
 	}
@@ -742,9 +752,16 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 		if (!diag_waker_real(x, b) || !cd->threads[b->waker].outside ||
 		    (waker != UINT32_MAX && cd->threads[b->waker].pid != cd->threads[waker].pid))
 			one_waker = false;
-		else if (waker == UINT32_MAX)
+		else {
 			waker = b->waker;
+			wk[nwk++] = b->waker;
+		}
 	}
+	/* the threads of that process that answered */
+	qsort(wk, nwk, sizeof(*wk), cmp_u32);
+	for (i = 0; i < nwk; i++)
+		nthr += !i || wk[i] != wk[i - 1];
+	free(wk);
 	/* the release: the most ends in a row, each within DIAG_RELEASE_GAP_NS
 	 * of the one before (slow answers at other times are not part of it) */
 	qsort(ends, nend, sizeof(*ends), diag_cmp_u64);
@@ -779,11 +796,17 @@ static void verdict_dependency(struct ctx *x, struct verdict *v)
 	free(ends);
 	units_fmt_dur(d, sizeof(d), b->dur_ns);
 	if (one_waker && waker != UINT32_MAX) {
+		/* the thread that answered the longest wait, with its stacks */
+		if (!(b->flags & CAP_BLOCK_IN_PROGRESS) && diag_waker_real(x, b))
+			waker = b->waker;
 		diag_sb_put(&v->sum, ": ", 4);
 		diag_put_who(x, &v->sum, waker);
+		if (nthr > 1)
+			diag_sb_printf(&v->sum, " and %zu other threads of its process", nthr - 1);
 		diag_sb_printf(&v->sum, " answered after up to %s", d);
 		diag_sb_printf(&op, "answered the target's calls after up to %s", d);
-		v->culprit = diag_culprit_json(x, waker, b->waker_ustack, b->waker_kstack, op.s);
+		v->culprit = diag_culprit_json(x, waker, waker == b->waker ? b->waker_ustack : ST_NO_STACK,
+					       waker == b->waker ? b->waker_kstack : ST_NO_STACK, op.s);
 	} else {
 		diag_sb_printf(&v->sum, ", after up to %s: the process they called stalled (its answers came by the "
 				   "network, so which one it is is not known: record it too to see why)", d);

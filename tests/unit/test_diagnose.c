@@ -1059,8 +1059,10 @@ static void accept_wait(uint32_t t, uint64_t start_ms, uint64_t dur_ms)
 
 /* A pool whose calls to a cache (cache_get's poll) stalled 3 s and were
  * answered together; with slow_after, each worker's call once more took
- * 110-140 ms, at its own time, after the stall. */
-static void build_pool_calls(int32_t outside_pid, bool slow_after)
+ * 110-140 ms, at its own time, after the stall; with per_conn, each worker
+ * was answered by its own thread of the outside process (a database's
+ * thread per connection). */
+static void build_pool_calls(int32_t outside_pid, bool slow_after, bool per_conn)
 {
 	uint32_t pu = U("main;worker_loop;handle_request;cache_get;poll@");
 	int64_t o = outside_pid ? (int64_t)outside_thread(outside_pid, outside_pid, "cached") : -1;
@@ -1070,6 +1072,8 @@ static void build_pool_calls(int32_t outside_pid, bool slow_after)
 	for (i = 0; i < 4; i++) {
 		uint32_t t = thread(2200 + (int32_t)i, "worker");
 
+		if (per_conn)
+			o = (int64_t)outside_thread(outside_pid, outside_pid + 1 + (int32_t)i, "dbd");
 		for (k = 0; k < 10; k++) {
 			uint64_t at = 100 + k * 150 + i * 30;
 
@@ -1087,9 +1091,10 @@ static void build_pool_calls(int32_t outside_pid, bool slow_after)
 			  .dur_ms = 110 + i * 10, .syscall = NR_poll, .woken_irq = true);
 	}
 }
-static void build_dependency_net(void) { build_pool_calls(0, false); }
-static void build_dependency_unix(void) { build_pool_calls(6200, false); }
-static void build_dependency_slow(void) { build_pool_calls(0, true); }
+static void build_dependency_net(void) { build_pool_calls(0, false, false); }
+static void build_dependency_unix(void) { build_pool_calls(6200, false, false); }
+static void build_dependency_slow(void) { build_pool_calls(0, true, false); }
+static void build_dependency_conns(void) { build_pool_calls(6400, false, true); }
 
 /* The cache recorded too (another process of the target, an event loop):
  * its own 3 s sleep is why the pool waited, and the verdict. */
@@ -1098,7 +1103,7 @@ static void build_dependency_recorded(void)
 	int32_t pids[2] = { PID, 6300 };
 	uint32_t c, i;
 
-	build_pool_calls(0, false);
+	build_pool_calls(0, false, false);
 	assert_int_equal(capdata_set_target(W, pids, 2, "svc", "/usr/bin/svc"), 0);
 	c = thread_p(6300, 6300, "cached");
 	for (i = 0; i < 10; i++)
@@ -1340,6 +1345,9 @@ static const struct dcase cases[] = {
 	    "4 of those waits ended within 3.0 ms of each other, after up to 3.0 s: the process they called stalled" }, NULL },
 	{ "a stalled dependency, slow once more later", build_dependency_slow, "dependency", 0, NULL,
 	  { "4 threads waited", "in poll called from cache_get", "4 of those waits ended within 3.0 ms of each other, after up to 3.0 s" }, NULL },
+	{ "dependency answering through a thread per connection", build_dependency_conns, "dependency", 6401, "reply",
+	  { "4 threads waited", "pid 6400 tid 6401 (dbd, outside the target) and 3 other threads of its process answered after up to 3.0 s", NULL },
+	  "answered the target's calls after up to 3.0 s" },
 	{ "dependency answering over a unix socket", build_dependency_unix, "dependency", 6200, "reply",
 	  { "4 threads waited", "pid 6200 tid 6200 (cached, outside the target) answered after up to 3.0 s", NULL },
 	  "answered the target's calls after up to 3.0 s" },

@@ -185,8 +185,13 @@ static uint64_t hold_start(struct ctx *x, const struct lgroup *g, uint32_t holde
 }
 
 /* The wait in which thread t spent most of [s, e), if it was a lock wait
- * (app_lock, kernel_lock) that another thread of the target ended: that
- * thread held t up. A timed wait re-armed at once at the same site is one
+ * (app_lock, kernel_lock) that another thread of the target ended, or a
+ * wait that looked idle (a latch, a condition variable) that another thread
+ * of the target ended from process context after 100 ms or more: that
+ * thread held t up. A PostgreSQL backend that holds a row's tuple lock
+ * while it waits for the transaction that updated the row (its one wait in
+ * XactLockTableWait, no other waiter there to make it a convoy) is held up
+ * by that transaction's backend, which ends the wait when it commits. A timed wait re-armed at once at the same site is one
  * wait (a deadlock detector's 1 s chunks: MariaDB's metadata locks time
  * out every second, unwoken, and only the last chunk is ended by the
  * holder), so its chunks' overlaps add up. The ending block's index and
@@ -205,8 +210,9 @@ static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint
 		uint64_t ov = 0;
 		size_t first;
 
-		if ((x->cls[x->byth[k]] != DIAG_CAUSE_APP_LOCK && x->cls[x->byth[k]] != DIAG_CAUSE_KERNEL_LOCK) ||
-		    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker))
+		if (!((x->cls[x->byth[k]] == DIAG_CAUSE_APP_LOCK || x->cls[x->byth[k]] == DIAG_CAUSE_KERNEL_LOCK) &&
+		      diag_waker_real(x, b) && diag_thread_is_target(x, b->waker)) &&
+		    !(x->cls[x->byth[k]] == DIAG_CAUSE_IDLE && diag_ended_by_target(x, b)))
 			continue;
 		/* with the chunks that timed out (or that the same thread
 		 * ended) at the same site, each re-armed at once */

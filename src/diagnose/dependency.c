@@ -189,45 +189,73 @@ int diag_dependencies(struct ctx *x)
 	return 0;
 }
 
+/* at one instant: ends, then a worker's first sign of life, then starts
+ * (waits that only touch do not overlap; a worker whose first block is
+ * such a sleep counts before its sleep does) */
+enum { PW_END, PW_BIRTH, PW_START };
+
 struct pwait {
 	uint64_t idle;          /* the worker's idle site: its pool */
-	uint64_t at;            /* a wait's start, or its end */
+	uint64_t at;            /* a wait's start or end, or the worker's first block's start */
 	uint32_t thread;
 	size_t bi;
-	bool end;
+	uint8_t ev;             /* PW_* */
 };
 
 static int cmp_pwait(const void *a, const void *b)
 {
 	const struct pwait *p = a, *q = b;
 
-	/* at one instant, ends before starts: waits that only touch do not overlap */
-	return diag_cmp(p->idle, q->idle) ?: diag_cmp(p->at, q->at) ?: diag_cmp(!p->end, !q->end) ?:
+	return diag_cmp(p->idle, q->idle) ?: diag_cmp(p->at, q->at) ?: diag_cmp(p->ev, q->ev) ?:
 	       diag_cmp(p->bi, q->bi);
 }
 
-/* The pool [a, z) (one idle site, its workers' mid-request sleeps as start
- * and end events in time order) of nw workers: the longest spell all of
- * them were in such a sleep at once, into *ps when longer than it holds. */
-static void pool_spell(struct ctx *x, const struct pwait *w, size_t a, size_t z, uint32_t nw, size_t idle,
-		       struct poolstall *ps)
+/* Keeps the spell [s, e) of nw workers in *ps when it is a stall and the
+ * longest yet. */
+static void keep_spell(struct poolstall *ps, uint64_t s, uint64_t e, uint32_t nw, size_t idle)
 {
-	uint32_t in = 0;
-	uint64_t from = 0;
+	if (e > s && e - s >= DIAG_STALL_MAX_NS && e - s > ps->e - ps->s)
+		*ps = (struct poolstall){ .s = s, .e = e, .workers = nw, .idle = idle, .longest = SIZE_MAX };
+}
+
+/* The pool [a, z) (one idle site: its workers' first blocks and their
+ * mid-request sleeps' starts and ends, in time order): the longest spell
+ * every worker seen so far (2 or more) was in such a sleep at once, into
+ * *ps when longer than it holds. A pool that grows (php-fpm's dynamic
+ * one) counts the workers it has; a new worker that takes a queued request
+ * and sleeps at once (within DIAG_RELEASE_GAP_NS) does not end the spell,
+ * nor does a worker that wakes and sleeps again on the next request. */
+static void pool_spell(const struct pwait *w, size_t a, size_t z, size_t idle, struct poolstall *ps)
+{
+	uint32_t in = 0, born = 0, nw = 0;
+	uint64_t from = 0, to = 0;
+	bool full = false, run = false;
 	size_t i;
 
 	for (i = a; i < z; i++) {
-		if (!w[i].end) {
-			if (++in == nw)
+		if (w[i].ev == PW_BIRTH)
+			born++;
+		else if (w[i].ev == PW_START)
+			in++;
+		else
+			in--;
+		if (!full && born >= 2 && in == born) {
+			full = true;
+			if (!run || w[i].at - to > DIAG_RELEASE_GAP_NS) {
+				if (run)
+					keep_spell(ps, from, to, nw, idle);
 				from = w[i].at;
-			continue;
-		}
-		if (in-- == nw && w[i].at - from >= DIAG_STALL_MAX_NS && w[i].at - from > ps->e - ps->s) {
-			*ps = (struct poolstall){ .s = from, .e = w[i].at, .workers = nw, .idle = idle,
-						  .longest = SIZE_MAX };
+				nw = 0;
+			}
+			run = true;
+			nw = born > nw ? born : nw;
+		} else if (full && in < born) {
+			full = false;
+			to = w[i].at;
 		}
 	}
-	(void)x;
+	if (run)
+		keep_spell(ps, from, full ? w[z - 1].at : to, nw, idle);
 }
 
 int diag_pools(struct ctx *x)
@@ -254,8 +282,10 @@ int diag_pools(struct ctx *x)
 		    (trep[t] = diag_idle_site_of(x, t, &idle, &nidle)) == SIZE_MAX)
 			continue;
 		tidle[t] = idle;
-		/* the worker itself, as an event of its own: the pool's size */
-		w[n++] = (struct pwait){ .idle = idle, .at = 0, .thread = t, .bi = SIZE_MAX, .end = true };
+		/* the worker, from its first block on: the pool's size */
+		k = diag_byth_at(x, t, 0);
+		w[n++] = (struct pwait){ .idle = idle, .at = cd->blocks[x->byth[k]].start_ns, .thread = t,
+					 .bi = SIZE_MAX, .ev = PW_BIRTH };
 		for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
 			size_t bi = x->byth[k];
 			const struct cap_block *b = &cd->blocks[bi];
@@ -264,25 +294,21 @@ int diag_pools(struct ctx *x)
 			    (b->syscall != NR_nanosleep && b->syscall != NR_clock_nanosleep) ||
 			    b->dur_ns < DIAG_STALL_MAX_NS || (b->flags & CAP_BLOCK_BEGAN_BEFORE) || diag_site_key(x, b) == idle)
 				continue;
-			w[n++] = (struct pwait){ .idle = idle, .at = b->start_ns, .thread = t, .bi = bi };
-			w[n++] = (struct pwait){ .idle = idle, .at = block_end(b), .thread = t, .bi = bi, .end = true };
+			w[n++] = (struct pwait){ .idle = idle, .at = b->start_ns, .thread = t, .bi = bi, .ev = PW_START };
+			w[n++] = (struct pwait){ .idle = idle, .at = block_end(b), .thread = t, .bi = bi, .ev = PW_END };
 		}
 	}
 	qsort(w, n, sizeof(*w), cmp_pwait);
 	for (a = 0; a < n; a = z) {
-		uint32_t nw = 0;
-
 		for (z = a; z < n && w[z].idle == w[a].idle; z++)
-			nw += w[z].bi == SIZE_MAX;
-		/* a pool: two workers or more; past its size events */
-		if (nw >= 2)
-			pool_spell(x, w, a + nw, z, nw, trep[w[a].thread], &x->pstall);
+			;
+		pool_spell(w, a, z, trep[w[a].thread], &x->pstall);
 	}
 	/* the waits that held it: those of its workers going on in the spell */
 	for (i = 0; x->pstall.e > x->pstall.s && i < n; i++) {
 		const struct cap_block *b;
 
-		if (w[i].bi == SIZE_MAX || w[i].end || tidle[w[i].thread] != diag_site_key(x, &cd->blocks[x->pstall.idle]))
+		if (w[i].ev != PW_START || tidle[w[i].thread] != diag_site_key(x, &cd->blocks[x->pstall.idle]))
 			continue;
 		b = &cd->blocks[w[i].bi];
 		if (b->start_ns >= x->pstall.e || block_end(b) <= x->pstall.s)

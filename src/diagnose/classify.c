@@ -499,8 +499,8 @@ int diag_classify_all(struct ctx *x)
 			x->gpid[i] = 0;
 		}
 	}
-	if ((err = parked_locks(x)) || (err = diag_convoys(x)) || (err = diag_loops(x)) || (err = diag_dependencies(x)) ||
-	    (err = diag_pools(x)))
+	if ((err = parked_locks(x)) || (err = diag_convoys(x)) || (err = diag_loops(x)) ||
+	    (err = diag_dependencies(x)) || (err = diag_pools(x)))
 		return err;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];

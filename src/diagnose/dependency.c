@@ -21,8 +21,9 @@
  * The pool rule (diag_pools) takes the workers the same way: when every
  * worker of a pool (the threads that share an idle site) was away from it
  * at once, each in a sleep (nanosleep, clock_nanosleep: never a wait for
- * work) begun in its request, for DIAG_STALL_MAX_NS or more, no worker was free to take a
- * request: those waits held the service (loop_blocked, as an event loop's). */
+ * work) begun in its request, for DIAG_STALL_MAX_NS or more, no worker was
+ * free to take a request: those sleeps held the service (loop_blocked, as
+ * an event loop's). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -315,7 +316,6 @@ int diag_pools(struct ctx *x)
 			continue;
 		x->cls[w[i].bi] = DIAG_CAUSE_LOOP_BLOCKED;
 		x->rule[w[i].bi] = RULE_POOL;
-		x->pstall.held_ns = sat_add(x->pstall.held_ns, b->dur_ns);
 		if (x->pstall.longest == SIZE_MAX || b->dur_ns > cd->blocks[x->pstall.longest].dur_ns)
 			x->pstall.longest = w[i].bi;
 	}

@@ -129,10 +129,10 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 #define DIAG_REARM_GAP_NS     2000000ull        /* a timed wait re-armed within this is one wait */
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */
-#define DIAG_DISPATCH_BURSTS  8                 /* ... or this many stretches of one waker, whatever their size */
+#define DIAG_DISPATCH_BURSTS  8                 /* ... or this many of one waker's, any size */
 #define DIAG_LOOP_MIN_POLLS   2                 /* polls at one site that make a thread an event loop */
 #define DIAG_LOOP_MAX_THREADS 4                 /* ... unless this many threads poll there: one per client */
-#define DIAG_LOOP_OUTER_FRAMES 2                /* ... nor one that polls elsewhere this many calls further out */
+#define DIAG_LOOP_OUTER_FRAMES 2                /* ... nor one polling this many calls further out */
 #define DIAG_BUSY_QUEUED_NS   DIAG_STALL_MAX_NS /* others runnable this long behind a busy thread */
 #define DIAG_QUEUE_IO_PCT     50                /* lock waits this much behind their own waiters' I/O are I/O */
 
@@ -187,7 +187,6 @@ struct poolstall {
 	uint32_t workers;       /* the pool's size: threads sharing its idle site */
 	size_t idle;            /* a block at the pool's idle site */
 	size_t longest;         /* the longest of the waits that held it */
-	uint64_t held_ns;       /* those waits' total */
 };
 
 struct ctx {

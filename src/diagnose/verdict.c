@@ -191,7 +191,8 @@ static uint64_t hold_start(struct ctx *x, const struct lgroup *g, uint32_t holde
  * thread held t up. A PostgreSQL backend that holds a row's tuple lock
  * while it waits for the transaction that updated the row (its one wait in
  * XactLockTableWait, no other waiter there to make it a convoy) is held up
- * by that transaction's backend, which ends the wait when it commits. A timed wait re-armed at once at the same site is one
+ * by that transaction's backend, which ends the wait when it commits.
+ * A timed wait re-armed at once at the same site is one
  * wait (a deadlock detector's 1 s chunks: MariaDB's metadata locks time
  * out every second, unwoken, and only the last chunk is ended by the
  * holder), so its chunks' overlaps add up. The ending block's index and

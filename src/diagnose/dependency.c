@@ -266,6 +266,7 @@ int diag_pools(struct ctx *x)
 	uint64_t *tidle = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*tidle));
 	size_t *trep = malloc((cd->nthreads ? cd->nthreads : 1) * sizeof(*trep));
 	size_t n = 0, a, z, i;
+	uint64_t pool;
 	uint32_t t;
 
 	x->pstall = (struct poolstall){ .idle = SIZE_MAX, .longest = SIZE_MAX };
@@ -287,7 +288,7 @@ int diag_pools(struct ctx *x)
 		k = diag_byth_at(x, t, 0);
 		w[n++] = (struct pwait){ .idle = idle, .at = cd->blocks[x->byth[k]].start_ns, .thread = t,
 					 .bi = SIZE_MAX, .ev = PW_BIRTH };
-		for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
+		for (; k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
 			size_t bi = x->byth[k];
 			const struct cap_block *b = &cd->blocks[bi];
 
@@ -306,10 +307,11 @@ int diag_pools(struct ctx *x)
 		pool_spell(w, a, z, trep[w[a].thread], &x->pstall);
 	}
 	/* the waits that held it: those of its workers going on in the spell */
-	for (i = 0; x->pstall.e > x->pstall.s && i < n; i++) {
+	pool = x->pstall.e > x->pstall.s ? diag_site_key(x, &cd->blocks[x->pstall.idle]) : 0;
+	for (i = 0; pool && i < n; i++) {
 		const struct cap_block *b;
 
-		if (w[i].ev != PW_START || tidle[w[i].thread] != diag_site_key(x, &cd->blocks[x->pstall.idle]))
+		if (w[i].ev != PW_START || tidle[w[i].thread] != pool)
 			continue;
 		b = &cd->blocks[w[i].bi];
 		if (b->start_ns >= x->pstall.e || block_end(b) <= x->pstall.s)

@@ -208,12 +208,13 @@ static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint
 	for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t &&
 					 cd->blocks[x->byth[k]].start_ns < e; k++) {
 		const struct cap_block *b = &cd->blocks[x->byth[k]];
+		uint8_t c = x->cls[x->byth[k]];
 		uint64_t ov = 0;
 		size_t first;
 
-		if (!((x->cls[x->byth[k]] == DIAG_CAUSE_APP_LOCK || x->cls[x->byth[k]] == DIAG_CAUSE_KERNEL_LOCK) &&
-		      diag_waker_real(x, b) && diag_thread_is_target(x, b->waker)) &&
-		    !(x->cls[x->byth[k]] == DIAG_CAUSE_IDLE && diag_ended_by_target(x, b)))
+		if ((c == DIAG_CAUSE_APP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK) ?
+			    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker) :
+			    c != DIAG_CAUSE_IDLE || !diag_ended_by_target(x, b))
 			continue;
 		/* with the chunks that timed out (or that the same thread
 		 * ended) at the same site, each re-armed at once */
@@ -617,17 +618,15 @@ static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict
 				  s != SIZE_MAX ? cd->samples[s].kstack : ST_NO_STACK, op.s);
 }
 
-/* loop_blocked: the event loop held away from its poll the longest. */
 /* loop_blocked by a pool: every worker away from its wait for work at once,
- * asleep in the middle of its request; the longest such wait, what the
- * workers wait in for work. */
+ * asleep in the middle of its request (diag_pools takes sleeps only); the
+ * longest such sleep, what the workers wait in for work. */
 static void verdict_pool(struct ctx *x, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
 	const struct poolstall *ps = &x->pstall;
 	const struct cap_block *b = &cd->blocks[ps->longest], *ib = &cd->blocks[ps->idle];
 	const char *sys = b->in_syscall ? syscall_name(b->syscall) : NULL, *isys;
-	bool slept = b->in_syscall && (b->syscall == NR_nanosleep || b->syscall == NR_clock_nanosleep);
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	char d[32], m[32];
 
@@ -637,17 +636,16 @@ static void verdict_pool(struct ctx *x, struct verdict *v)
 	diag_sb_printf(&v->sum, "all %u workers of a pool were away from their wait for work", ps->workers);
 	if (isys)
 		diag_sb_printf(&v->sum, " (%s)", isys);
-	diag_sb_printf(&v->sum, " at once for %s, none free to take a request: they %s up to %s", d,
-		       slept ? "slept" : "waited", m);
+	diag_sb_printf(&v->sum, " at once for %s, none free to take a request: they slept up to %s", d, m);
 	if (sys)
 		diag_sb_printf(&v->sum, " in %s", sys);
 	if (diag_put_callers(x, &callers, b->ustack))
 		diag_sb_printf(&v->sum, " called from %s", callers.s);
-	diag_sb_printf(&op, "%s %s in the middle of a request while every other worker of its pool did too",
-		       slept ? "slept" : "waited", m);
+	diag_sb_printf(&op, "slept %s in the middle of a request while every other worker of its pool did too", m);
 	v->culprit = diag_culprit_json(x, b->thread, b->ustack, b->kstack, op.s);
 }
 
+/* loop_blocked: the event loop held away from its poll the longest. */
 static void verdict_loop(struct ctx *x, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;

@@ -678,6 +678,29 @@ static void build_pool_bursts(void)
 	}
 }
 
+/* Two workers woken together at their condition variable after 1 s, each
+ * waiting there again within 1 ms: nothing let either go on with its work
+ * (an idle pool's broadcast), so no lock was released: none. */
+static void build_woken_for_nothing(void)
+{
+	uint32_t d = thread(1280, "signaler"), i;
+	uint32_t wu = U("start_thread@;worker_main;next_job;pthread_cond_wait@");
+	uint32_t du = U("start_thread@;signaler_main;pthread_cond_broadcast@");
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = thread(1290 + (int32_t)i, "worker");
+
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100, .dur_ms = 50,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000390000ull, .woken_irq = true);
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 200 + i, .dur_ms = 1000 - i,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000390000ull, .waker = d,
+		  .waker_ustack = du, .waker_kstack = K(K_WAKE));
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1201, .dur_ms = 1700,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000390000ull, .woken_irq = true);
+	}
+}
+
 /* An idle pool, waiting since before the capture, woken all at once to shut
  * down: not a lock's release. */
 static void build_shutdown(void)
@@ -1298,6 +1321,7 @@ static const struct dcase cases[] = {
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "a pool woken in bursts by its I/O reaper", build_pool_bursts, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "woken together, waiting again at once", build_woken_for_nothing, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",
 	  { "the event loop of tid 4242 (kvstore) was held away from its poll (epoll_wait in aeProcessEvents",

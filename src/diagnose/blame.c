@@ -67,6 +67,7 @@ int diag_build_groups(struct ctx *x)
 {
 	const struct capdata *cd = x->cd;
 	size_t i, k, ng = 0;
+	uint64_t run;
 
 	x->nlidx = 0;
 	for (i = 0; i < cd->nblocks; i++) {
@@ -88,8 +89,8 @@ int diag_build_groups(struct ctx *x)
 	x->groups = calloc(ng ? ng : 1, sizeof(*x->groups));
 	if (!x->groups)
 		return -ENOMEM;
-	for (k = 0; k < x->nlidx; k++) {
-		const struct cap_block *b = &cd->blocks[x->lidx[k]];
+	for (k = 0, run = 0; k < x->nlidx; k++) {
+		const struct cap_block *b = &cd->blocks[x->lidx[k]], *pb = k ? &cd->blocks[x->lidx[k - 1]] : NULL;
 		struct lgroup *g;
 		uint8_t c;
 		uint64_t o;
@@ -103,11 +104,16 @@ int diag_build_groups(struct ctx *x)
 			g->obj = o;
 			g->pid = p;
 			g->first = k;
+			pb = NULL;
 		}
 		g->n++;
 		g->total_ns = sat_add(g->total_ns, b->dur_ns);
-		if (b->dur_ns > g->max_ns)
-			g->max_ns = b->dur_ns;
+		/* the longest wait: a timed wait re-armed at once (within
+		 * DIAG_REARM_GAP_NS) is one wait, from its first slice */
+		if (!pb || pb->thread != b->thread || block_end(pb) + DIAG_REARM_GAP_NS < b->start_ns)
+			run = b->start_ns;
+		if (block_end(b) - run > g->max_ns)
+			g->max_ns = block_end(b) - run;
 		g->lock_flags |= b->lock_flags;
 		if (g->n == 1 || cd->blocks[x->lidx[k - 1]].thread != b->thread)
 			g->waiters++;

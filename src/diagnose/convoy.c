@@ -7,8 +7,8 @@
  * - a release: one thread ends the long waits of two or more threads at one
  *   wait site at once (no block of its own in between): it let go of what
  *   they queued for;
- * - a handoff: a thread whose own wait at that site just ended ends the next
- *   one's there (each waiter passes the lock on);
+ * - a handoff: a thread whose own long wait at that site just ended ends
+ *   the next one's there (each waiter passes the lock on);
  * - a dispatcher is not a holder: a thread that, at that site, mostly ends
  *   one wait at a time, in separate stretches, hands out work.
  */
@@ -103,7 +103,39 @@ struct convoy {
 	struct wake *w;
 	size_t nw;
 	bool *waits_here;       /* per thread: a waiter at the site being judged */
+	uint64_t *idle;         /* per thread: its idle site + 1 once known (1: none) */
 };
+
+/* Thread t's idle site (diag_idle_site_of), 0 if none. */
+static uint64_t idle_of(struct convoy *c, uint32_t t)
+{
+	if (!c->idle[t]) {
+		uint64_t site;
+		size_t n;
+
+		diag_idle_site_of(c->x, t, &site, &n);
+		c->idle[t] = site + 1;
+	}
+	return c->idle[t] - 1;
+}
+
+/* Whether thread t, having woken a waiter at time at, began at once
+ * (within DIAG_REARM_GAP_NS) a wait of DIAG_CONVOY_WAIT_NS or more
+ * somewhere else than its idle site: it woke a stand-in before blocking in
+ * the middle of its work (a thread pool keeping a worker active while one
+ * waits), it passed nothing on. */
+static bool stood_down(struct convoy *c, uint32_t t, uint64_t at)
+{
+	struct ctx *x = c->x;
+	size_t i = diag_byth_at(x, t, at);
+	const struct cap_block *n;
+
+	if (i >= x->nbyth)
+		return false;
+	n = &x->cd->blocks[x->byth[i]];
+	return n->thread == t && n->start_ns - at <= DIAG_REARM_GAP_NS && n->dur_ns >= DIAG_CONVOY_WAIT_NS &&
+	       n->state != CAP_STATE_RUNNABLE && diag_site_key(x, n) != idle_of(c, t);
+}
 
 /* Whether thread t began a voluntary block in (a, b): it went off-CPU in
  * between, so two wakes around it are not one release. */
@@ -129,6 +161,24 @@ static bool went_back(const struct ctx *x, size_t bi, uint64_t site)
 	       diag_site_key((struct ctx *)x, n) == site;
 }
 
+/* Whether thread t began a wait at site in (a, b): back at that site as a
+ * waiter itself, so what it ended there after b was not passed on from
+ * before a. */
+static bool waited_at_between(struct ctx *x, uint32_t t, uint64_t a, uint64_t b, uint64_t site)
+{
+	size_t i;
+
+	for (i = diag_byth_at(x, t, a + 1); i < x->nbyth; i++) {
+		const struct cap_block *n = &x->cd->blocks[x->byth[i]];
+
+		if (n->thread != t || n->start_ns >= b)
+			break;
+		if (diag_site_key(x, n) == site)
+			return true;
+	}
+	return false;
+}
+
 static int collect(struct convoy *c)
 {
 	struct ctx *x = c->x;
@@ -137,7 +187,8 @@ static int collect(struct convoy *c)
 
 	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
 	c->waits_here = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->waits_here));
-	if (!c->w || !c->waits_here)
+	c->idle = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->idle));
+	if (!c->w || !c->waits_here || !c->idle)
 		return -ENOMEM;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
@@ -254,9 +305,11 @@ static int cmp_wake_by_waiter(const void *a, const void *b)
 }
 
 /* Handoffs at one site ([a, z), sorted by waiter): a long wait ended by a
- * thread whose own wait there ended while this one was already queued, and
- * not long before (DIAG_HANDOFF_NS: its turn holding the lock), was passed
- * the lock. Both are lock waits. Returns whether one was found. */
+ * thread whose own long wait there (it queued for its turn) ended while
+ * this one was already queued, and not long before (DIAG_HANDOFF_NS: its
+ * turn holding the lock), was passed the lock. Both are lock waits. A
+ * pool's workers that wake each other at their wait for work after a few
+ * ms there pass nothing on. Returns whether one was found. */
 static bool handoffs(struct convoy *c, size_t a, size_t z)
 {
 	const struct capdata *cd = c->x->cd;
@@ -285,7 +338,8 @@ static bool handoffs(struct convoy *c, size_t a, size_t z)
 			struct wake *prev = &c->w[lo - 1];
 			uint64_t pe = block_end(&cd->blocks[prev->bi]);
 
-			if (w->at - pe <= DIAG_HANDOFF_NS && w->start < pe) {
+			if (prev->lng && w->at - pe <= DIAG_HANDOFF_NS && w->start < pe &&
+			    !stood_down(c, w->waker, w->at)) {
 				w->lock = prev->lock = true;
 				any = true;
 			}
@@ -309,8 +363,10 @@ static int cmp_endref(const void *a, const void *b)
 
 /* Handoffs across sites: a long wait ended by a thread that had itself just
  * been released from a long wait (at any site: a row's lock taken after the
- * transaction it waited for ended), while this one was already queued. A
- * lock passed on down a queue: both are lock waits. */
+ * transaction it waited for ended), while this one was already queued, and
+ * that did not wait at this one's site in between (a pool's worker let go
+ * by a lock, back at its wait for work, then queuing a request). A lock
+ * passed on down a queue: both are lock waits. */
 static int cross_handoffs(struct convoy *c)
 {
 	const struct capdata *cd = c->x->cd;
@@ -340,7 +396,9 @@ static int cross_handoffs(struct convoy *c)
 		}
 		if (!lo || e[lo - 1].waiter != w->waker || c->w[e[lo - 1].wi].queue)
 			continue;
-		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && w->start < e[lo - 1].end)
+		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && w->start < e[lo - 1].end &&
+		    !waited_at_between(c->x, w->waker, e[lo - 1].end, w->at, w->site) &&
+		    !stood_down(c, w->waker, w->at))
 			w->lock = c->w[e[lo - 1].wi].lock = true;
 	}
 	free(e);
@@ -438,5 +496,6 @@ out:
 	free(sites);
 	free(c.w);
 	free(c.waits_here);
+	free(c.idle);
 	return err;
 }

@@ -1256,6 +1256,165 @@ static void build_empty(void)
 	window(1000);
 }
 
+/* A thread pool whose workers hand each other work at their wait for it
+ * (MariaDB's pool-of-threads: get_event): worker 3001 waits there 5 ms at a
+ * time, woken by the listener, and just after one such wait it wakes worker
+ * 3000, idle 700 ms. A waiter passing a lock on has queued for it: a wait
+ * of 5 ms passes nothing on. none. */
+static void build_pool_turns(void)
+{
+	uint32_t a = thread(3000, "worker"), b = thread(3001, "worker"), c = thread(3002, "worker"), i;
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t lu = U("start_thread@;worker_main;get_event;io_poll_wait;epoll_wait@");
+	uint32_t au = U("start_thread@;worker_main;handle_event;tp_add;pthread_cond_signal@");
+
+	window(3000);
+	B(.thread = a, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100, .dur_ms = 10,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000500000ull, .woken_irq = true);
+	B(.thread = a, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 200, .dur_ms = 700,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000500000ull, .waker = b,
+	  .waker_ustack = au, .waker_kstack = K(K_WAKE));
+	for (i = 0; i < 40; i++) {
+		B(.thread = c, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 100 + i * 20,
+		  .dur_ms = 14, .syscall = NR_epoll_wait, .woken_irq = true);
+		B(.thread = b, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 110 + i * 20 - (i == 39) * 10,
+		  .dur_ms = 5, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000500000ull,
+		  .waker = c, .waker_ustack = U("start_thread@;worker_main;get_event;wake_worker;pthread_cond_signal@"),
+		  .waker_kstack = K(K_WAKE));
+	}
+}
+
+/* The same pool's listeners: two workers polled the clients' sockets 1.5 s
+ * in get_event, where they also wait on a condition variable (their idle
+ * site), until a burst of requests woke both: they waited for work, not
+ * for another process's answer. none. */
+static void build_pool_listeners(void)
+{
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t lu = U("start_thread@;worker_main;get_event;io_poll_wait;epoll_wait@");
+	uint32_t i, k;
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = thread(3100 + (int32_t)i, "worker");
+
+		for (k = 0; k < 5; k++)
+			B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100 + k * 100 + i,
+			  .dur_ms = 90, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000510000ull,
+			  .woken_irq = true);
+		B(.thread = t, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 700 + i * 5,
+		  .dur_ms = 1500 - i * 5, .syscall = NR_epoll_wait, .woken_irq = true);
+		for (k = 0; k < 5; k++)
+			B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 2300 + k * 100 + i,
+			  .dur_ms = 90, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000510000ull,
+			  .woken_irq = true);
+	}
+}
+
+/* A lock (a condition variable in acquire_lock) that tid 3200 held 1 s
+ * over two pool workers; one of them, let go, went back to the pool's wait
+ * for work (timed waits in get_event) and, 400 ms later, queued a request,
+ * waking an idle worker there: it passed on no lock (it waited in
+ * get_event itself in between), and the pool's idle waits are no lock
+ * wait: app_lock in acquire_lock, held by 3200. */
+static void build_pool_after_lock(void)
+{
+	uint32_t h = thread(3200, "worker"), w1 = thread(3201, "worker"), w2 = thread(3202, "worker");
+	uint32_t w3 = thread(3203, "worker"), w4 = thread(3204, "worker"), i;
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t mu = U("start_thread@;worker_main;handle_event;open_table;acquire_lock;pthread_cond_timedwait@");
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = i ? w4 : w1;
+
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50, .dur_ms = 10,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000520000ull, .woken_irq = true);
+		B(.thread = t, .ustack = mu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100 + i, .dur_ms = 1000 - i,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000530000ull, .waker = h,
+		  .waker_ustack = U("start_thread@;worker_main;handle_event;release_lock;pthread_cond_broadcast@"),
+		  .waker_kstack = K(K_WAKE));
+	}
+	for (i = 0; i < 19; i++)
+		B(.thread = w1, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1105 + i * 20,
+		  .dur_ms = 15, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000520000ull,
+		  .woken_irq = true);
+	B(.thread = w2, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50, .dur_ms = 10,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000520000ull, .woken_irq = true);
+	B(.thread = w2, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1050, .dur_ms = 450,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000520000ull, .waker = w1,
+	  .waker_ustack = U("start_thread@;worker_main;handle_event;tp_add;pthread_cond_signal@"),
+	  .waker_kstack = K(K_WAKE));
+	for (i = 0; i < 4; i++)
+		B(.thread = (uint32_t[]){ w1, w2, w3, w4 }[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 1600 + i, .dur_ms = 1400 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000520000ull, .in_progress = true);
+}
+
+/* A pool's workers waking stand-ins (MariaDB's pool-of-threads: a worker
+ * about to wait wakes an idle one, wait_begin): at 400 ms worker 3300,
+ * given a request after 300 ms in get_event, wakes 3301 there and at once
+ * waits for a row lock that 3303 holds until 1100 ms; 3301 does the same
+ * for 3302. Each passed on no lock but its turn: app_lock on the row lock,
+ * held by 3303; the pool's idle waits are no lock wait. */
+static void build_pool_stand_in(void)
+{
+	uint32_t t[3], u = thread(3303, "worker"), x = thread(3304, "worker"), i;
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t ru = U("start_thread@;worker_main;handle_event;update_row;lock_rec;pthread_cond_timedwait@");
+	uint32_t su = U("start_thread@;worker_main;handle_event;update_row;lock_rec;wait_begin;pthread_cond_signal@");
+
+	window(3000);
+	for (i = 0; i < 3; i++)
+		t[i] = thread(3300 + (int32_t)i, "worker");
+	B(.thread = u, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50, .dur_ms = 10,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000540000ull, .woken_irq = true);
+	B(.thread = u, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1150, .dur_ms = 1850,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000540000ull, .in_progress = true);
+	for (i = 0; i < 3; i++) {
+		B(.thread = t[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50 + i, .dur_ms = 10,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000540000ull, .woken_irq = true);
+		B(.thread = t[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100 + i,
+		  .dur_ms = 300 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000540000ull,
+		  .waker = i ? t[i - 1] : x, .waker_ustack = i ? su : U("start_thread@;worker_main;get_event;io_poll_wait;wake_worker;pthread_cond_signal@"),
+		  .waker_kstack = K(K_WAKE));
+		if (i < 2)
+			B(.thread = t[i], .ustack = ru, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 401 + i,
+			  .dur_ms = 699 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .wait_obj = 0x7f0000550000ull + i * 64, .waker = u,
+			  .waker_ustack = U("start_thread@;worker_main;handle_event;commit;lock_release;pthread_cond_broadcast@"),
+			  .waker_kstack = K(K_WAKE));
+		B(.thread = t[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1200 + i,
+		  .dur_ms = 1800 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000540000ull,
+		  .in_progress = true);
+	}
+}
+
+/* Two sessions wait 3 s for a metadata lock in timed waits of 1 s (a
+ * deadlock detector's slices, each re-armed at once) until its holder,
+ * 3400, lets both go: the longest wait is 3.0 s, not a slice's 1.0 s. */
+static void build_rearmed_slices(void)
+{
+	uint32_t h = thread(3400, "conn"), i, k;
+	uint32_t mu = U("start_thread@;handle_connection;open_table;MDL_context::acquire_lock;MDL_wait::timed_wait;pthread_cond_timedwait@");
+
+	window(4000);
+	B(.thread = h, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 100, .dur_ms = 3060,
+	  .syscall = 45, .woken_irq = true);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = thread(3401 + (int32_t)i, "conn");
+
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 50 + i,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+		for (k = 0; k < 3; k++)
+			B(.thread = t, .ustack = mu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 150 + i + k * 1001,
+			  .dur_ms = k < 2 ? 1000 : 999 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+			  .wait_obj = 0x7f0000560000ull + i * 64, .waker = k < 2 ? -1 : (int64_t)h, .woken_irq = k < 2,
+			  .waker_ustack = U("start_thread@;handle_connection;MDL_context::release_lock;pthread_cond_broadcast@"),
+			  .waker_kstack = K(K_WAKE));
+	}
+}
+
 struct dcase {
 	const char *name;
 	void (*build)(void);
@@ -1322,6 +1481,15 @@ static const struct dcase cases[] = {
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "a pool woken in bursts by its I/O reaper", build_pool_bursts, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "woken together, waiting again at once", build_woken_for_nothing, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "a pool's workers waking each other at their wait for work", build_pool_turns, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
+	{ "a pool's listeners woken by requests", build_pool_listeners, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
+	{ "a lock over pool workers, one back at the pool's wait", build_pool_after_lock, "app_lock", 3200, "release_lock",
+	  { "2 threads waited 2.0 s in total", "in acquire_lock", "tid 3200 (worker) held it for" }, NULL },
+	{ "a pool's workers waking stand-ins before a lock wait", build_pool_stand_in, "app_lock", 3303, "lock_release",
+	  { "2 threads waited 1.4 s in total", "in lock_rec ← update_row", "tid 3303 (worker) held it for" }, NULL },
+	{ "a lock waited for in re-armed slices of 1 s", build_rearmed_slices, "app_lock", 3400, NULL,
+	  { "2 threads waited 6.0 s in total (max 3.0 s)", "in MDL_wait::timed_wait", NULL }, NULL },
 	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",
 	  { "the event loop of tid 4242 (kvstore) was held away from its poll (epoll_wait in aeProcessEvents",

@@ -184,6 +184,9 @@ void capdata_free(struct capdata *cd)
 	free(cd->hold_totals);
 	free(cd->samples);
 	free(cd->mem);
+	for (size_t i = 0; i < cd->nthrottles; i++)
+		free(cd->throttles[i].cgroup);
+	free(cd->throttles);
 	counters_free(cd->drops, cd->ndrops);
 	counters_free(cd->stats, cd->nstats);
 	capdata_index_free(cd->index);
@@ -464,6 +467,22 @@ int capdata_add_mem(struct capdata *cd, const struct cap_mem *m)
 	return 0;
 }
 
+int capdata_add_throttle(struct capdata *cd, const struct cap_throttle *t)
+{
+	int err;
+	char *path;
+
+	if (!t->cgroup || !*t->cgroup || t->from_ns > t->ts_ns)
+		return -EINVAL;
+	if ((err = GROW(cd, throttles, CAPDATA_MAX_THROTTLES)))
+		return err;
+	if (!(path = strdup(t->cgroup)))
+		return -ENOMEM;
+	cd->throttles[cd->nthrottles] = *t;
+	cd->throttles[cd->nthrottles++].cgroup = path;
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------
  * Named counters. At most CAPDATA_MAX_COUNTERS each, so a linear search is fine.
  */
@@ -610,11 +629,26 @@ static bool keep_mem(const void *p, uint64_t cutoff)
 	return ((const struct cap_mem *)p)->ts_ns >= cutoff;
 }
 
+static size_t evict_throttles(struct capdata *cd, uint64_t cutoff)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < cd->nthrottles; i++) {
+		if (cd->throttles[i].ts_ns >= cutoff)
+			cd->throttles[n++] = cd->throttles[i];
+		else
+			free(cd->throttles[i].cgroup);
+	}
+	i = cd->nthrottles - n;
+	cd->nthrottles = n;
+	return i;
+}
+
 size_t capdata_evict(struct capdata *cd, uint64_t cutoff_ns)
 {
 	/* the arrays are plain (only interning has indexes): compacting in place is safe */
 	return compact(cd->blocks, &cd->nblocks, sizeof(*cd->blocks), keep_block, cutoff_ns) +
 	       compact(cd->holds, &cd->nholds, sizeof(*cd->holds), keep_hold, cutoff_ns) +
 	       compact(cd->samples, &cd->nsamples, sizeof(*cd->samples), keep_sample, cutoff_ns) +
-	       compact(cd->mem, &cd->nmem, sizeof(*cd->mem), keep_mem, cutoff_ns);
+	       compact(cd->mem, &cd->nmem, sizeof(*cd->mem), keep_mem, cutoff_ns) + evict_throttles(cd, cutoff_ns);
 }

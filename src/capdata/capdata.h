@@ -47,6 +47,7 @@
 #define CAPDATA_MAX_HOLDS       (1u << 20)
 #define CAPDATA_MAX_SAMPLES     (1u << 22)
 #define CAPDATA_MAX_MEM         (1u << 20)
+#define CAPDATA_MAX_THROTTLES   (1u << 16)
 #define CAPDATA_MAX_COUNTERS    256u        /* drop counters, and stats, each */
 #define CAPDATA_MAX_PIDS        (1u << 16)
 #define CAPDATA_MAX_STRING      (64u * 1024) /* bytes of any one string */
@@ -189,6 +190,17 @@ struct cap_mem {
 	uint64_t rss_bytes, vsz_bytes;
 };
 
+/* The CPU throttling of a target's cgroup by its CPU quota (cpu.stat's
+ * throttled time), between two reads of it: written only when it grew. */
+struct cap_throttle {
+	char *cgroup;           /* the cgroup's path, as in /proc/PID/cgroup */
+	uint64_t from_ns, ts_ns; /* the reads before and at this one */
+	uint64_t throttled_ns;  /* throttled in between */
+	uint32_t periods;       /* periods throttled in between */
+	int64_t quota_us;       /* the quota per period at ts_ns, -1: none */
+	uint64_t period_us;
+};
+
 /* A named counter: drops (every way data was lost) and capture statistics. */
 struct cap_counter {
 	char *name;
@@ -249,6 +261,7 @@ struct capdata {
 	struct cap_hold_total *hold_totals; size_t nhold_totals, ahold_totals;
 	struct cap_sample *samples;   size_t nsamples, asamples;
 	struct cap_mem *mem;          size_t nmem, amem;
+	struct cap_throttle *throttles; size_t nthrottles, athrottles;
 
 	struct capdata_index *index;  /* private: interning hash tables */
 };
@@ -287,6 +300,8 @@ int capdata_add_hold(struct capdata *cd, const struct cap_hold *h);
 int capdata_add_hold_total(struct capdata *cd, const struct cap_hold_total *t);
 int capdata_add_sample(struct capdata *cd, const struct cap_sample *s);
 int capdata_add_mem(struct capdata *cd, const struct cap_mem *m);
+/* The cgroup path is copied; -EINVAL when it is empty or from_ns > ts_ns. */
+int capdata_add_throttle(struct capdata *cd, const struct cap_throttle *t);
 /* Adds count to the drop counter name (creating it at 0 if absent): a drop
  * counter exists, at 0, for every way of losing data, so that report.json
  * lists them all. */

@@ -433,6 +433,30 @@ static int read_mem(struct reader *r, json_t *o)
 	return added(r, capdata_add_mem(r->cd, &m));
 }
 
+static int read_throttle(struct reader *r, json_t *o)
+{
+	struct cap_throttle t = { 0 };
+	json_int_t quota, periods;
+	const char *cg;
+	int err;
+
+	if ((err = reader_str(r, o, "cgroup", false, &cg)) ||
+	    (err = reader_u64(r, o, "from_ns", &t.from_ns)) || (err = reader_u64(r, o, "ts_ns", &t.ts_ns)) ||
+	    (err = reader_u64(r, o, "throttled_ns", &t.throttled_ns)) ||
+	    (err = reader_int(r, o, "periods", 0, UINT32_MAX, &periods)) ||
+	    (err = reader_int(r, o, "quota_us", -1, INT64_MAX, &quota)) ||
+	    (err = reader_u64(r, o, "period_us", &t.period_us)))
+		return err;
+	if (!*cg)
+		return reader_fail(r, -EINVAL, "throttle: empty cgroup");
+	if (t.from_ns > t.ts_ns)
+		return reader_fail(r, -EINVAL, "throttle: from_ns after ts_ns");
+	t.cgroup = (char *)cg;   /* copied by capdata_add_throttle */
+	t.periods = (uint32_t)periods;
+	t.quota_us = (int64_t)quota;
+	return added(r, capdata_add_throttle(r->cd, &t));
+}
+
 static int read_counter(struct reader *r, json_t *o, bool drop)
 {
 	struct capdata *cd = r->cd;
@@ -475,7 +499,8 @@ static int read_end(struct reader *r, json_t *o)
 		{ "stacks", cd->nstacks, false },     { "threads", cd->nthreads, false },
 		{ "blocks", cd->nblocks, false },     { "holds", cd->nholds, true },
 		{ "hold_totals", cd->nhold_totals, true }, { "samples", cd->nsamples, true },
-		{ "mem", cd->nmem, true },            { "drops", cd->ndrops, false },
+		{ "mem", cd->nmem, true },            { "throttles", cd->nthrottles, true },
+		{ "drops", cd->ndrops, false },
 		{ "stats", cd->nstats, false },
 	};
 	uint64_t want;
@@ -504,7 +529,7 @@ static const struct {
 	{ "header", read_header }, { "mapping", read_mapping }, { "frame", read_frame },
 	{ "stack", read_stack }, { "thread", read_thread }, { "block", read_block },
 	{ "hold", read_hold }, { "hold_total", read_hold_total }, { "sample", read_sample },
-	{ "mem", read_mem }, { "drop", read_drop }, { "stat", read_stat }, { "end", read_end },
+	{ "mem", read_mem }, { "throttle", read_throttle }, { "drop", read_drop }, { "stat", read_stat }, { "end", read_end },
 };
 
 static int read_record(struct reader *r, const char *buf, size_t len)
@@ -552,6 +577,7 @@ static bool capdata_empty(const struct capdata *cd)
 {
 	return cd->index && !cd->nmappings && !cd->nframes && !cd->nstacks && !cd->nthreads &&
 	       !cd->nblocks && !cd->nholds && !cd->nhold_totals && !cd->nsamples && !cd->nmem &&
+	       !cd->nthrottles &&
 	       !cd->ndrops && !cd->nstats && !cd->target.npids &&
 	       !cd->target.comm && !cd->target.cmdline && !cd->capture_path;
 }

@@ -351,6 +351,16 @@ static int write_records(const struct capdata *cd, gzFile gz)
 		if ((err = emit(gz, o)))
 			return err;
 	}
+	for (i = 0; i < cd->nthrottles; i++) {
+		const struct cap_throttle *t = &cd->throttles[i];
+
+		o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:o}", "t", "throttle", "cgroup", t->cgroup,
+			      "from_ns", ju64(t->from_ns, &bad), "ts_ns", ju64(t->ts_ns, &bad),
+			      "throttled_ns", ju64(t->throttled_ns, &bad), "periods", (json_int_t)t->periods,
+			      "quota_us", (json_int_t)t->quota_us, "period_us", ju64(t->period_us, &bad));
+		if ((err = emit(gz, o)))
+			return err;
+	}
 	for (i = 0; i < cd->ndrops; i++) {
 		o = json_pack("{s:s, s:s, s:o}", "t", "drop", "name", cd->drops[i].name,
 			      "value", ju64(cd->drops[i].value, &bad));
@@ -371,6 +381,8 @@ static int write_records(const struct capdata *cd, gzFile gz)
 		      "hold_totals", (json_int_t)cd->nhold_totals,
 		      "samples", (json_int_t)cd->nsamples, "mem", (json_int_t)cd->nmem,
 		      "drops", (json_int_t)cd->ndrops, "stats", (json_int_t)cd->nstats);
+	if (o && cd->nthrottles)
+		json_object_set_new(o, "throttles", json_integer((json_int_t)cd->nthrottles));
 	if ((err = emit(gz, o)))
 		return err;
 	return bad ? -E2BIG : 0;

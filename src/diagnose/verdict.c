@@ -47,6 +47,7 @@ struct verdict {
 	size_t idle_busy;               /* a busy run nothing waited on (ci->threads), or SIZE_MAX */
 	int queue;                      /* io: the lock cause queued behind the I/O, or -1 */
 	unsigned int queue_pct;         /* ... the share of its waits the I/O covered */
+	json_t *throttle;               /* runqueue: the CPU quota's throttling, or NULL */
 };
 
 static void put_waited(struct sbuf *sb, uint64_t waiters, uint64_t total, uint64_t max,
@@ -403,6 +404,47 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 	v->culprit = diag_culprit_json(x, t, b ? b->ustack : ST_NO_STACK, b ? b->kstack : ST_NO_STACK, op.s);
 }
 
+/* The throttling of the target's cgroups by their CPU quota during the
+ * window (throttle records that overlap it): "throttled by its CPU quota:
+ * cgroup C (Q per P) was throttled T in N periods" into sb, and
+ * v->throttle. Returns whether there was any. */
+static bool put_throttle(struct ctx *x, struct sbuf *sb, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_throttle *last = NULL;
+	uint64_t ns = 0, periods = 0;
+	char t[32], q[32], p[32];
+	size_t i, ncg = 0;
+
+	for (i = 0; i < cd->nthrottles; i++) {
+		const struct cap_throttle *r = &cd->throttles[i];
+
+		if (r->ts_ns < x->win_start || r->from_ns > x->win_end)
+			continue;
+		if (!last || strcmp(last->cgroup, r->cgroup))
+			ncg++;
+		if (!last || r->quota_us >= 0 || last->quota_us < 0)
+			last = r;
+		ns = sat_add(ns, r->throttled_ns);
+		periods += r->periods;
+	}
+	if (!last)
+		return false;
+	units_fmt_dur(t, sizeof(t), ns);
+	diag_sb_printf(sb, ", throttled by its CPU quota: cgroup %s", last->cgroup);
+	if (last->quota_us >= 0 && last->period_us) {
+		units_fmt_dur(q, sizeof(q), (uint64_t)last->quota_us * 1000u);
+		units_fmt_dur(p, sizeof(p), last->period_us * 1000u);
+		diag_sb_printf(sb, " (%s of CPU per %s)", q, p);
+	}
+	diag_sb_printf(sb, "%s was throttled for %s in %" PRIu64 " period%s", ncg > 1 ? " and others" : "", t,
+		       periods, periods == 1 ? "" : "s");
+	v->throttle = json_pack("{s:s, s:o, s:I, s:I, s:I}", "cgroup", last->cgroup, "throttled_ms", jms(ns),
+				"periods", (json_int_t)periods, "quota_us", (json_int_t)last->quota_us,
+				"period_us", (json_int_t)last->period_us);
+	return true;
+}
+
 static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
@@ -410,13 +452,16 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	size_t *idx, n = 0, i, s;
 	char took[32];
+	bool thr;
 
 	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
 		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
-	diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
+	if (!(thr = put_throttle(x, &v->sum, v)))
+		diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
 	if (ci->taker == SIZE_MAX) {
-		diag_sb_put(&v->sum, "; no thread of the target ran meanwhile: the CPU went to other "
-				"processes or the cgroup's CPU quota was spent", 160);
+		diag_sb_put(&v->sum, thr ? "; no thread of the target ran meanwhile"
+					 : "; no thread of the target ran meanwhile: the CPU went to other "
+					   "processes or the cgroup's CPU quota was spent", 160);
 		return;
 	}
 	t = &ci->threads[ci->taker];
@@ -1146,6 +1191,11 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 			    "offcpu_ms", jms(v.total_ns), "max_ms", jms(v.max_ns),
 			    "culprit", v.culprit ? v.culprit : json_null());
 	v.culprit = NULL;
+	if (verdict && v.throttle)
+		json_object_set_new(verdict, "throttle", v.throttle);
+	else
+		json_decref(v.throttle);
+	v.throttle = NULL;
 	if (verdict && v.queue >= 0) {
 		const struct lgroup *g = top_group(&x, (unsigned int)v.queue);
 

@@ -12,6 +12,7 @@
 #include "capture/proc.h"
 #include "pipeline/governor.h"
 #include "pipeline/recorder.h"
+#include "pipeline/throttle.h"
 #include "symbolize/symbolize.h"
 #include "util/timeutil.h"
 
@@ -39,6 +40,7 @@ struct target_proc {
 	bool statm_tried;
 	int pidfd;                /* pidfd_open(): readable once the process has exited; -1 when not open */
 	bool pidfd_tried;
+	bool cgroup_tracked;      /* its CPU cgroup given to the throttle reader */
 };
 
 struct recorder {
@@ -52,6 +54,7 @@ struct recorder {
 	size_t nprocs, aprocs;
 	unsigned statm_open;      /* target_proc.statm_fd descriptors open */
 	unsigned pidfd_open;      /* target_proc.pidfd descriptors open */
+	struct throttle thr;      /* the target's cgroups' CPU throttling */
 
 
 	uint64_t last_cgroup_ns, last_alive_ns, last_mem_ns;
@@ -751,6 +754,15 @@ static void sample_memory(struct recorder *r, uint64_t now)
 		if (capdata_add_mem(&r->cd, &m))
 			r->capdata_full++;
 	}
+	for (i = 0; i < r->nprocs; i++) {
+		struct target_proc *tp = &r->procs[i];
+
+		if (tp->alive && !tp->outside && !tp->cgroup_tracked) {
+			tp->cgroup_tracked = true;
+			throttle_track(&r->thr, tp->pid, now);
+		}
+	}
+	r->capdata_full += throttle_sample(&r->thr, now, &r->cd);
 }
 
 int recorder_poll(struct recorder *r, int timeout_ms)
@@ -911,6 +923,7 @@ void recorder_free(struct recorder *r)
 		capdata_free(&r->cd);
 	for (size_t i = 0; i < r->nprocs; i++)
 		proc_gone(r, &r->procs[i]);
+	throttle_free(&r->thr);
 	free(r->procs);
 	free(r);
 }

@@ -321,6 +321,10 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 	for (size_t i = 0; i < src->nmem; i++)
 		if (src->mem[i].ts_ns >= ws && src->mem[i].ts_ns <= we && src->mem[i].ts_ns < handover)
 			TRY(capdata_add_mem(dst, &src->mem[i]));
+	for (size_t i = 0; i < src->nthrottles; i++) /* those that overlap the window */
+		if (src->throttles[i].ts_ns >= ws && src->throttles[i].from_ns <= we &&
+		    src->throttles[i].ts_ns < handover)
+			TRY(capdata_add_throttle(dst, &src->throttles[i]));
 	for (size_t i = 0; i < src->ndrops; i++)
 		TRY(capdata_add_drop(dst, src->drops[i].name, src->drops[i].value));
 	ret = 0;

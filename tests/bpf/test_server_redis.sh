@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_server_redis.sh: a real redis-server (Debian's redis 7, one event-loop
-# thread, fork()ed save children), frozen three ways with its own commands
+# thread, fork()ed save children), frozen four ways with its own commands
 # while `stalltrap record --pid REDIS` watches:
 #   redis_debug_sleep   DEBUG SLEEP 4: the event loop sleeps; a client's
 #                       requests wait. verdict loop_blocked, culprit the main
@@ -14,10 +14,13 @@
 #                       answering. The verdict must not blame the child as a
 #                       busy freeze of the service, and its summary names the
 #                       child (its pid and the word "child").
+#   redis_cpu_quota     its cgroup given a CPU quota (200 ms per 1 s) under
+#                       redis-benchmark's load: verdict runqueue, throttled by
+#                       the quota (verdict.throttle, from cpu.stat).
 # A client sends PING/GET every 10 ms throughout; its latency before and during
 # each freeze is printed. Each freeze's output is kept (server_lib.sh).
 source "$(dirname "$0")/server_lib.sh"
-need_server_bins redis-server redis-cli
+need_server_bins redis-server redis-cli redis-benchmark
 need_bins "$ST"
 
 dir=$TMP/redis
@@ -158,5 +161,59 @@ expect $name "the verdict does not blame the child $child as a busy freeze" \
 	'.verdict.kind != "cpu_busy" or .verdict.culprit.pid != $c' --argjson c "$child"
 expect $name "the summary names the child (\"child\", pid $child)" \
 	'.verdict.summary | test("child"; "i") and test("\\b\($c)\\b")' --arg c "$child"
+
+# --- f. a CPU quota ----------------------------------------------------------
+# Its cgroup given a CPU quota (200 ms per 1 s period, as a container's CPU
+# limit) under redis-benchmark's load: the event loop is taken off the CPU
+# for ~800 ms a second. The verdict is runqueue and says the quota throttled
+# it, read from the cgroup's cpu.stat (v1 cpu controller, else cgroup2).
+name=redis_cpu_quota
+if [ -w /sys/fs/cgroup/cpu/cgroup.procs ]; then
+	cgroot=/sys/fs/cgroup/cpu
+	cg=$cgroot/stalltrap-test-quota-$$
+	mkdir "$cg"
+	setq() { echo 1000000 >"$cg/cpu.cfs_period_us" && echo "$1" >"$cg/cpu.cfs_quota_us"; }
+	noq=-1
+else
+	cgroot=$(findmnt -no TARGET -t cgroup2 | head -1)
+	[ -n "$cgroot" ] || fail "$name: no cpu cgroup controller mounted"
+	grep -qw cpu "$cgroot/cgroup.subtree_control" 2>/dev/null || echo +cpu >"$cgroot/cgroup.subtree_control"
+	cg=$cgroot/stalltrap-test-quota-$$
+	mkdir "$cg"
+	setq() { echo "$1 1000000" >"$cg/cpu.max"; }
+	noq=max
+fi
+CGROUPS_TO_REMOVE+=("$cg")
+echo "$rpid" >"$cg/cgroup.procs"
+setsid_bg "$TMP/$name.bench.err" redis-benchmark -p "$port" -q -n 1000000000 -c 8 -t get,set
+bench=$BG_PID
+sleep 1
+RECORD_S=8
+start_probe $name
+start_record $name --pid "$rpid"
+sleep 1.5
+t1=$(now)
+setq 200000
+sleep 4
+setq "$noq"
+t2=$(now)
+before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+finish_record $name "$(jq -n --arg b "$before" --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" \
+	--arg v "$version" --arg cg "${cg#"$cgroot"}" \
+	'{server: "redis-server \($v), its cgroup \($cg) given a CPU quota of 200 ms per 1 s under redis-benchmark -c 8",
+	  freeze: "the CPU quota", freeze_start: $t1, freeze_end: $t2, expect: {kind: "runqueue"},
+	  latency_before: $b, latency_during: $d}')"
+stop_probe
+stop_group "$bench" 10
+echo "$rpid" >"$cgroot/cgroup.procs"
+echo "     $name: clients before: $before; under the quota: $during"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind runqueue" '.verdict.kind == "runqueue"'
+expect $name "throttled 1 s or more, in its cgroup ${cg#"$cgroot"}, read from cpu.stat" \
+	'.verdict.throttle.throttled_ms >= 1000 and .verdict.throttle.cgroup == $c and
+	 .verdict.throttle.quota_us == 200000 and .verdict.throttle.period_us == 1000000' --arg c "${cg#"$cgroot"}"
+expect $name "the summary says its CPU quota throttled it" \
+	'.verdict.summary | test("throttled by its CPU quota")'
 
 asserts_done

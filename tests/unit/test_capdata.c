@@ -433,6 +433,16 @@ static void build_sample(struct capdata *cd)
 		smp.nvcsw = 123456789012ULL;	/* written only when known */
 		assert_int_equal(capdata_add_sample(cd, &smp), 0);
 		assert_int_equal(capdata_add_mem(cd, &mem), 0);
+		assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){
+			.cgroup = "/kubepods/pod1", .from_ns = 40, .ts_ns = 44, .throttled_ns = 3,
+			.periods = 2, .quota_us = 200000, .period_us = 1000000 }), 0);
+		assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){
+			.cgroup = "/kubepods/pod1", .from_ns = 44, .ts_ns = 45, .throttled_ns = 1,
+			.quota_us = -1, .period_us = 100000 }), 0);
+		/* an empty cgroup, or a read before the one before it, is refused */
+		assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){ .cgroup = "", .ts_ns = 1 }), -EINVAL);
+		assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){
+			.cgroup = "/a", .from_ns = 2, .ts_ns = 1 }), -EINVAL);
 		/* Sides are checked: a kernel stack is not a user stack. */
 		smp.ustack = (uint32_t)sk;
 		assert_int_equal(capdata_add_sample(cd, &smp), -EINVAL);
@@ -569,6 +579,16 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 		assert_true(a->mem[i].ts_ns == b->mem[i].ts_ns);
 		assert_true(a->mem[i].rss_bytes == b->mem[i].rss_bytes);
 		assert_true(a->mem[i].vsz_bytes == b->mem[i].vsz_bytes);
+	}
+	assert_int_equal(a->nthrottles, b->nthrottles);
+	for (i = 0; i < a->nthrottles; i++) {
+		assert_string_equal(a->throttles[i].cgroup, b->throttles[i].cgroup);
+		assert_true(a->throttles[i].from_ns == b->throttles[i].from_ns);
+		assert_true(a->throttles[i].ts_ns == b->throttles[i].ts_ns);
+		assert_true(a->throttles[i].throttled_ns == b->throttles[i].throttled_ns);
+		assert_int_equal(a->throttles[i].periods, b->throttles[i].periods);
+		assert_true(a->throttles[i].quota_us == b->throttles[i].quota_us);
+		assert_true(a->throttles[i].period_us == b->throttles[i].period_us);
 	}
 	assert_int_equal(a->ndrops, b->ndrops);
 	for (i = 0; i < a->ndrops; i++) {
@@ -795,6 +815,10 @@ static const struct bad_case bad_cases[] = {
 	  -EINVAL, "3: sample refers to stack 3 but only 0 stacks were defined" },
 	{ "mem missing rss", HDR "{\"t\":\"mem\",\"pid\":7,\"ts_ns\":1,\"vsz_bytes\":1}\n",
 	  -EINVAL, "2: mem: \"rss_bytes\" must be an integer" },
+	{ "throttle empty cgroup", HDR "{\"t\":\"throttle\",\"cgroup\":\"\",\"from_ns\":1,\"ts_ns\":2,\"throttled_ns\":1,\"periods\":1,\"quota_us\":-1,\"period_us\":100000}\n",
+	  -EINVAL, "2: throttle: empty cgroup" },
+	{ "throttle quota below -1", HDR "{\"t\":\"throttle\",\"cgroup\":\"/a\",\"from_ns\":1,\"ts_ns\":2,\"throttled_ns\":1,\"periods\":1,\"quota_us\":-2,\"period_us\":100000}\n",
+	  -EINVAL, "2: throttle: \"quota_us\" is -2, outside" },
 	{ "end without a hold count but a hold", HDR THREAD "{\"t\":\"hold\",\"thread\":0,\"mm_pid\":7,\"mode\":\"read\",\"start_ns\":1,\"dur_ns\":2,\"ustack\":null,\"kstack\":null}\n"
 	  END(0, 0, 0, 1, 0, 0, 0), -EINVAL, "4: end: the file says 0 holds but holds 1" },
 	{ "end sample count mismatch", HDR "{\"t\":\"end\",\"mappings\":0,\"frames\":0,\"stacks\":0,\"threads\":0,\"blocks\":0,"

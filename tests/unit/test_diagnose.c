@@ -422,6 +422,23 @@ static void build_starved(void)
 	}
 }
 
+/* The same, its cgroup's cpu.stat read every 200 ms: throttled 180 ms in
+ * 2 periods each time (10 ms of CPU per 100 ms). A read that ended before
+ * the window is not of it. */
+static void build_throttled(void)
+{
+	uint32_t i;
+
+	build_starved();
+	for (i = 0; i < 11; i++) {
+		struct cap_throttle r = { .cgroup = "/kubepods/burstable/pod7", .from_ns = T0 + i * 200 * MS - 200 * MS,
+					  .ts_ns = T0 + i * 200 * MS - 10 * MS, .throttled_ns = 180 * MS, .periods = 2,
+					  .quota_us = 10000, .period_us = 100000 };
+
+		assert_int_equal(capdata_add_throttle(W, &r), 0);
+	}
+}
+
 /* Direct reclaim under a memcg limit, even when it waits on writeback (an
  * I/O wait inside reclaim is still reclaim). */
 static void build_reclaim(void)
@@ -1460,6 +1477,10 @@ static const struct dcase cases[] = {
 	  "on-CPU for 2.2 s" },
 	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
 	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },
+	{ "throttled by its CPU quota", build_throttled, "runqueue", 0, NULL,
+	  { "1 thread waited runnable 1.8 s in total (max 90 ms), throttled by its CPU quota: cgroup "
+	    "/kubepods/burstable/pod7 (10 ms of CPU per 100 ms) was throttled for 1.8 s in 20 periods; "
+	    "no thread of the target ran meanwhile", NULL, NULL }, NULL },
 	{ "memory reclaim beats io", build_reclaim, "memory_reclaim", 600, "ingest_chunk",
 	  { "3 threads stalled", "in direct memory reclaim", "on-CPU" }, "in direct reclaim" },
 	{ "idle pool with a stall on top", build_pool_stall, "app_lock", 701, "flush_state_locked",

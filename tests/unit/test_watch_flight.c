@@ -58,6 +58,13 @@ static void build_src(struct capdata *cd)
 		.ustack = (uint32_t)fs, .kstack = ST_NO_STACK }), 0);
 	assert_int_equal(capdata_add_mem(cd, &(struct cap_mem){ .pid = 100, .ts_ns = 51 * S, .rss_bytes = 1 }), 0);
 	assert_int_equal(capdata_add_mem(cd, &(struct cap_mem){ .pid = 100, .ts_ns = 90 * S, .rss_bytes = 2 }), 0);
+	/* CPU throttling read across the window's start: kept; before it and after it: not */
+	assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){ .cgroup = "/svc", .from_ns = 40 * S,
+		.ts_ns = 45 * S, .throttled_ns = 1, .periods = 1, .quota_us = 1000, .period_us = 10000 }), 0);
+	assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){ .cgroup = "/svc", .from_ns = 49 * S,
+		.ts_ns = 51 * S, .throttled_ns = 2, .periods = 1, .quota_us = 1000, .period_us = 10000 }), 0);
+	assert_int_equal(capdata_add_throttle(cd, &(struct cap_throttle){ .cgroup = "/svc", .from_ns = 61 * S,
+		.ts_ns = 62 * S, .throttled_ns = 3, .periods = 1, .quota_us = 1000, .period_us = 10000 }), 0);
 	assert_int_equal(capdata_add_drop(cd, "ringbuf_full", 3), 0);
 }
 
@@ -89,6 +96,9 @@ static void test_cut_window(void **state)
 	assert_int_equal(dst.nholds, 1);
 	assert_int_equal(dst.nsamples, 1);
 	assert_int_equal(dst.nmem, 1);
+	assert_int_equal(dst.nthrottles, 1);
+	assert_true(dst.throttles[0].throttled_ns == 2);
+	assert_string_equal(dst.throttles[0].cgroup, "/svc");
 	assert_true(capdata_get_drop(&dst, "ringbuf_full") == 3);
 	capdata_free(&dst);
 	capdata_free(&src);

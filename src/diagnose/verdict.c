@@ -405,10 +405,10 @@ static void verdict_io(struct ctx *x, const uint32_t *order, size_t norder, stru
 }
 
 /* The throttling of the target's cgroups by their CPU quota during the
- * window (throttle records that overlap it): "throttled by its CPU quota:
- * cgroup C (Q per P) was throttled T in N periods" into sb, and
+ * window (throttle records that overlap it): lead, then "throttled by its
+ * CPU quota: cgroup C (Q per P) was throttled T in N periods" into sb, and
  * v->throttle. Returns whether there was any. */
-static bool put_throttle(struct ctx *x, struct sbuf *sb, struct verdict *v)
+static bool put_throttle(struct ctx *x, struct sbuf *sb, struct verdict *v, const char *lead)
 {
 	const struct capdata *cd = x->cd;
 	const struct cap_throttle *last = NULL;
@@ -431,7 +431,7 @@ static bool put_throttle(struct ctx *x, struct sbuf *sb, struct verdict *v)
 	if (!last)
 		return false;
 	units_fmt_dur(t, sizeof(t), ns);
-	diag_sb_printf(sb, ", throttled by its CPU quota: cgroup %s", last->cgroup);
+	diag_sb_printf(sb, "%sthrottled by its CPU quota: cgroup %s", lead, last->cgroup);
 	if (last->quota_us >= 0 && last->period_us) {
 		units_fmt_dur(q, sizeof(q), (uint64_t)last->quota_us * 1000u);
 		units_fmt_dur(p, sizeof(p), last->period_us * 1000u);
@@ -456,7 +456,7 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 
 	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
 		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
-	if (!(thr = put_throttle(x, &v->sum, v)))
+	if (!(thr = put_throttle(x, &v->sum, v, ", ")))
 		diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
 	if (ci->taker == SIZE_MAX) {
 		diag_sb_put(&v->sum, thr ? "; no thread of the target ran meanwhile"
@@ -657,6 +657,7 @@ static void verdict_busy(struct ctx *x, const struct cpuinfo *ci, struct verdict
 		units_fmt_dur(d, sizeof(d), ci->threads[v->busy].taken_ns);
 		diag_sb_printf(&v->sum, "; other threads waited %s runnable behind it", d);
 	}
+	put_throttle(x, &v->sum, v, "; ");
 	units_fmt_dur(d, sizeof(d), run);
 	diag_sb_printf(&op, "on-CPU for %s without %s", d, x->loopsite[t] ? "returning to its event loop" : "blocking");
 	v->culprit = diag_culprit_json(x, t, s != SIZE_MAX ? cd->samples[s].ustack : ST_NO_STACK,

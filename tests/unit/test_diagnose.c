@@ -439,6 +439,15 @@ static void build_throttled(void)
 	}
 }
 
+/* The busy loop under a CPU quota: its runnable gaps were the quota's. */
+static void build_busy_throttled(void)
+{
+	build_busy();
+	assert_int_equal(capdata_add_throttle(W, &(struct cap_throttle){ .cgroup = "/svc", .from_ns = T0 + 500 * MS,
+		.ts_ns = T0 + 700 * MS, .throttled_ns = 300 * MS, .periods = 5, .quota_us = 40000,
+		.period_us = 100000 }), 0);
+}
+
 /* Direct reclaim under a memcg limit, even when it waits on writeback (an
  * I/O wait inside reclaim is still reclaim). */
 static void build_reclaim(void)
@@ -1474,6 +1483,10 @@ static const struct dcase cases[] = {
 	  { "3 threads waited runnable", "tid 500 (hasher) ran", NULL }, "on-CPU while other threads" },
 	{ "busy loop preempted", build_busy, "cpu_busy", PID, "compute_digest",
 	  { "no thread waited abnormally", "an event loop's thread, ran on-CPU for 2.2 s without returning to its poll", "in compute_digest ← main" },
+	  "on-CPU for 2.2 s" },
+	{ "busy loop under a CPU quota", build_busy_throttled, "cpu_busy", PID, "compute_digest",
+	  { "ran on-CPU for 2.2 s without returning to its poll", "in compute_digest ← main; throttled by its CPU "
+	    "quota: cgroup /svc (40 ms of CPU per 100 ms) was throttled for 300 ms in 5 periods", NULL },
 	  "on-CPU for 2.2 s" },
 	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
 	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },

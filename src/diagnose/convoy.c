@@ -10,7 +10,9 @@
  * - a handoff: a thread whose own long wait at that site just ended ends
  *   the next one's there (each waiter passes the lock on);
  * - a dispatcher is not a holder: a thread that, at that site, mostly ends
- *   one wait at a time, in separate stretches, hands out work.
+ *   one wait at a time, in separate stretches, hands out work;
+ * - a thread's outermost wait, where it waits between the tasks it serves
+ *   from the same loop (waits_for_work), is no lock wait.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -103,6 +105,7 @@ struct convoy {
 	struct wake *w;
 	size_t nw;
 	bool *waits_here;       /* per thread: a waiter at the site being judged */
+	size_t *outer;          /* per thread: 1 + its outer wait's block, SIZE_MAX none, 0 not known */
 	uint64_t *idle;         /* per thread: its idle site + 1 once known (1: none) */
 };
 
@@ -179,6 +182,155 @@ static bool waited_at_between(struct ctx *x, uint32_t t, uint64_t a, uint64_t b,
 	return false;
 }
 
+/* Whether block bi waits inside the function that waits for work in block
+ * idle (its innermost frame of the program's own, runtime libraries
+ * skipped; never an unknown one): the two stacks are the same from the root to that
+ * frame. A pool whose idle workers take turns listening (one polls the
+ * sockets, the others wait on a condition variable, both in the pool's
+ * get-work function) waits for work at two sites. */
+bool diag_within_wait(struct ctx *x, size_t bi, size_t idle)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t si = cd->blocks[bi].ustack, so = cd->blocks[idle].ustack, i, k;
+	const struct cap_stack *p, *q;
+
+	if (!diag_shows_ustack(cd, si) || !diag_shows_ustack(cd, so))
+		return false;
+	p = &cd->stacks[si];
+	q = &cd->stacks[so];
+	for (k = q->nframes; k-- > 0 && (diag_frame_feat(x, q->frames[k]) & F_RUNTIME);)
+		;
+	if (k == UINT32_MAX || k >= p->nframes || !strcmp(cd->frames[q->frames[k]].name, "[unknown]"))
+		return false;
+	for (i = 0; i <= k; i++) {
+		if (strcmp(cd->frames[p->frames[i]].name, cd->frames[q->frames[i]].name))
+			return false;
+	}
+	return true;
+}
+
+/* Non-runtime frames of stack st from frame i on (root first). */
+static uint32_t own_from(struct ctx *x, const struct cap_stack *st, uint32_t i)
+{
+	uint32_t n = 0;
+
+	for (; i < st->nframes; i++)
+		n += !(diag_frame_feat(x, st->frames[i]) & F_RUNTIME);
+	return n;
+}
+
+#define OUTER_MAX_STACKS 64
+
+/* Whether block bi waits at its thread's wait for work: the thread's loop
+ * calls into this wait with at most DIAG_LOOP_OUTER_FRAMES frames of its
+ * own, and elsewhere into work that blocks at least DIAG_LOOP_OUTER_FRAMES
+ * calls deeper than that (a pool's worker: get_event, then a request's I/O
+ * or lock). */
+static bool outer_wait(struct ctx *x, size_t bi)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t t = cd->blocks[bi].thread, su = cd->blocks[bi].ustack, seen[OUTER_MAX_STACKS], ns = 0;
+	const struct cap_stack *s;
+	bool deeper = false;
+	size_t k;
+
+	if (!diag_shows_ustack(cd, su))
+		return false;
+	s = &cd->stacks[su];
+	for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
+		uint32_t bu = cd->blocks[x->byth[k]].ustack, p, i, a, b;
+		const struct cap_stack *o;
+
+		if (bu == su || !diag_shows_ustack(cd, bu))
+			continue;
+		for (i = 0; i < ns && seen[i] != bu; i++)
+			;
+		if (i < ns)
+			continue;
+		if (ns == OUTER_MAX_STACKS)
+			break;
+		seen[ns++] = bu;
+		o = &cd->stacks[bu];
+		for (p = 0; p < s->nframes && p < o->nframes &&
+			    !strcmp(cd->frames[s->frames[p]].name, cd->frames[o->frames[p]].name); p++)
+			;
+		if (!p)
+			continue;
+		a = own_from(x, s, p);
+		b = own_from(x, o, p);
+		if (b < a)      /* a wait further out than this one: not the outermost */
+			return false;
+		deeper |= a <= DIAG_LOOP_OUTER_FRAMES && b >= a + DIAG_LOOP_OUTER_FRAMES;
+	}
+	return deeper;
+}
+
+/* Thread t's wait for work as outer_wait() finds it: 1 + a block of it, or
+ * SIZE_MAX (cached). */
+static size_t outer_of(struct convoy *c, uint32_t t)
+{
+	struct ctx *x = c->x;
+	size_t k;
+
+	if (c->outer[t])
+		return c->outer[t];
+	c->outer[t] = SIZE_MAX;
+	for (k = diag_byth_at(x, t, 0); k < x->nbyth && x->cd->blocks[x->byth[k]].thread == t; k++) {
+		if (x->cls[x->byth[k]] == DIAG_CAUSE_IDLE && outer_wait(x, x->byth[k])) {
+			c->outer[t] = x->byth[k] + 1;
+			break;
+		}
+	}
+	return c->outer[t];
+}
+
+/* Whether the function that waits in block ob (its innermost frame of the
+ * program's own) only waits: no block of its thread runs
+ * DIAG_LOOP_OUTER_FRAMES calls of its own or more inside it (a pool's
+ * get_event; not a connection thread's loop, which waits in its thread
+ * cache and calls into its requests). */
+static bool only_waits(struct ctx *x, size_t ob)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_stack *o = &cd->stacks[cd->blocks[ob].ustack];
+	uint32_t t = cd->blocks[ob].thread, k, i;
+	size_t j;
+
+	for (k = o->nframes; k-- > 0 && (diag_frame_feat(x, o->frames[k]) & F_RUNTIME);)
+		;
+	if (k == UINT32_MAX)
+		return false;
+	for (j = diag_byth_at(x, t, 0); j < x->nbyth && cd->blocks[x->byth[j]].thread == t; j++) {
+		const struct cap_block *b = &cd->blocks[x->byth[j]];
+		const struct cap_stack *s;
+
+		if (!diag_shows_ustack(cd, b->ustack) || b->ustack == cd->blocks[ob].ustack)
+			continue;
+		s = &cd->stacks[b->ustack];
+		for (i = 0; i <= k && i < s->nframes && !strcmp(cd->frames[s->frames[i]].name, cd->frames[o->frames[i]].name); i++)
+			;
+		if (i > k && own_from(x, s, k + 1) >= DIAG_LOOP_OUTER_FRAMES)
+			return false;
+	}
+	return true;
+}
+
+/* Whether block bi waits for work: at its thread's outer wait's site, or
+ * at another inside the function that waits there when that function only
+ * waits (a pool's worker whose turn it is to listen polls the clients'
+ * sockets inside get_event). */
+static bool waits_for_work(struct convoy *c, size_t bi)
+{
+	struct ctx *x = c->x;
+	size_t o = outer_of(c, x->cd->blocks[bi].thread);
+
+	if (o == SIZE_MAX)
+		return false;
+	if (diag_site_key(x, &x->cd->blocks[bi]) == diag_site_key(x, &x->cd->blocks[o - 1]))
+		return true;
+	return diag_within_wait(x, bi, o - 1) && only_waits(x, o - 1);
+}
+
 static int collect(struct convoy *c)
 {
 	struct ctx *x = c->x;
@@ -187,8 +339,9 @@ static int collect(struct convoy *c)
 
 	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
 	c->waits_here = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->waits_here));
+	c->outer = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->outer));
 	c->idle = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->idle));
-	if (!c->w || !c->waits_here || !c->idle)
+	if (!c->w || !c->waits_here || !c->idle || !c->outer)
 		return -ENOMEM;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
@@ -197,7 +350,8 @@ static int collect(struct convoy *c)
 		if (!(x->cls[i] == DIAG_CAUSE_IDLE ||
 		      (x->cls[i] == DIAG_CAUSE_APP_LOCK && x->prim[i] == DIAG_PRIM_OTHER)) ||
 		    !diag_thread_is_target(x, b->thread) || !diag_waker_real(x, b) ||
-		    !diag_thread_is_target(x, b->waker) || (b->flags & CAP_BLOCK_WOKEN_IRQ))
+		    !diag_thread_is_target(x, b->waker) || (b->flags & CAP_BLOCK_WOKEN_IRQ) ||
+		    waits_for_work(c, i))
 			continue;
 		c->w[c->nw++] = (struct wake){ .bi = i, .site = diag_site_key(x, b), .at = block_woken_at(b),
 					      .waker = b->waker, .waiter = b->thread };
@@ -497,5 +651,6 @@ out:
 	free(c.w);
 	free(c.waits_here);
 	free(c.idle);
+	free(c.outer);
 	return err;
 }

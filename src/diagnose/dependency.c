@@ -28,7 +28,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "diagnose/diagnose_int.h"
 #include "util/syscalls.h"
@@ -108,33 +107,6 @@ size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site, size_t *coun
 	return at;
 }
 
-/* Whether block bi waits inside the function that waits for work in block
- * idle (its innermost frame of the program's own, runtime libraries
- * skipped; never an unknown one): the two stacks are the same from the root to that
- * frame. A pool whose idle workers take turns listening (one polls the
- * sockets, the others wait on a condition variable, both in the pool's
- * get-work function) waits for work at two sites. */
-static bool within_idle_wait(struct ctx *x, size_t bi, size_t idle)
-{
-	const struct capdata *cd = x->cd;
-	uint32_t si = cd->blocks[bi].ustack, so = cd->blocks[idle].ustack, i, k;
-	const struct cap_stack *p, *q;
-
-	if (!diag_shows_ustack(cd, si) || !diag_shows_ustack(cd, so))
-		return false;
-	p = &cd->stacks[si];
-	q = &cd->stacks[so];
-	for (k = q->nframes; k-- > 0 && (diag_frame_feat(x, q->frames[k]) & F_RUNTIME);)
-		;
-	if (k == UINT32_MAX || k >= p->nframes || !strcmp(cd->frames[q->frames[k]].name, "[unknown]"))
-		return false;
-	for (i = 0; i <= k; i++) {
-		if (strcmp(cd->frames[p->frames[i]].name, cd->frames[q->frames[i]].name))
-			return false;
-	}
-	return true;
-}
-
 /* Whether candidate i (of [a, z), one site, by end) was answered with
  * another thread's: the two waits went on together and ended within
  * DIAG_RELEASE_GAP_NS of each other. */
@@ -196,7 +168,7 @@ int diag_dependencies(struct ctx *x)
 
 			if (!idle_sleep(x, bi) || b->dur_ns < DIAG_STALL_MAX_NS || !waits_for_peer(b) ||
 			    (b->flags & CAP_BLOCK_BEGAN_BEFORE) || (site = diag_site_key(x, b)) == idle ||
-			    within_idle_wait(x, bi, ib))
+			    diag_within_wait(x, bi, ib))
 				continue;
 			c[n++] = (struct cand){ .site = site, .start = b->start_ns, .thread = t, .bi = bi,
 						.end = (b->flags & CAP_BLOCK_IN_PROGRESS) ? UINT64_MAX : block_end(b) };

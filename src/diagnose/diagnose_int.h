@@ -315,6 +315,10 @@ int diag_pools(struct ctx *x);
 /* A block of thread t's idle site (where it waits most often, idle and
  * asleep, DIAG_DEP_IDLE_MIN times at least), its key in *site and how many
  * waits it had there in *count; SIZE_MAX (and 0, 0) when it has none. */
+/* Whether block bi waits inside the function that waits in block idle (the
+ * stacks equal from the root to idle's innermost frame of the program's
+ * own, runtime libraries skipped; never an unknown frame). */
+bool diag_within_wait(struct ctx *x, size_t bi, size_t idle);
 size_t diag_idle_site_of(struct ctx *x, uint32_t t, uint64_t *site, size_t *count);
 
 /* holder.c: what a holder did while holding */

@@ -1441,6 +1441,46 @@ static void build_rearmed_slices(void)
 	}
 }
 
+/* A pool's workers around their requests (MariaDB's pool-of-threads under
+ * an online OPTIMIZE): worker 3500, after 500 ms in get_event, serves a
+ * request (its write 2 ms deep in handle_event) and queues the next for
+ * worker 3501, idle there 460 ms, then waits in get_event again. get_event
+ * is where both wait between requests, their requests' waits run deeper:
+ * no wait there is a lock's. none. */
+static void build_pool_between_requests(void)
+{
+	uint32_t a = thread(3500, "worker"), b = thread(3501, "worker"), c = thread(3502, "worker"), i;
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t ju = U("start_thread@;worker_main;handle_event;do_command;write_row;pwrite64@");
+	uint32_t jk = K("entry_SYSCALL_64;do_syscall_64;ksys_pwrite64;vfs_write;schedule");
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = i ? b : a;
+
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50 + i * 10, .dur_ms = 5,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000570000ull, .woken_irq = true);
+		B(.thread = t, .ustack = ju, .kstack = jk,
+		  .state = DSTATE, .start_ms = 70 + i * 10, .dur_ms = 2, .syscall = 18, .woken_irq = true);
+	}
+	B(.thread = a, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 100, .dur_ms = 500,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000570000ull, .waker = c,
+	  .waker_ustack = U("start_thread@;worker_main;get_event;io_poll_wait;wake_worker;pthread_cond_signal@"),
+	  .waker_kstack = K(K_WAKE));
+	B(.thread = a, .ustack = ju, .kstack = jk,
+	  .state = DSTATE, .start_ms = 602, .dur_ms = 2, .syscall = 18, .woken_irq = true);
+	B(.thread = b, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 150, .dur_ms = 460,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000570000ull, .waker = a,
+	  .waker_ustack = U("start_thread@;worker_main;handle_event;tp_add;pthread_cond_signal@"),
+	  .waker_kstack = K(K_WAKE));
+	B(.thread = b, .ustack = ju, .kstack = jk,
+	  .state = DSTATE, .start_ms = 612, .dur_ms = 2, .syscall = 18, .woken_irq = true);
+	for (i = 0; i < 3; i++)
+		B(.thread = (uint32_t[]){ a, b, c }[i], .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 615 + i, .dur_ms = 2385 - i, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000570000ull, .in_progress = true);
+}
+
 struct dcase {
 	const char *name;
 	void (*build)(void);
@@ -1524,6 +1564,8 @@ static const struct dcase cases[] = {
 	  { "2 threads waited 1.4 s in total", "in lock_rec ← update_row", "tid 3303 (worker) held it for" }, NULL },
 	{ "a lock waited for in re-armed slices of 1 s", build_rearmed_slices, "app_lock", 3400, NULL,
 	  { "2 threads waited 6.0 s in total (max 3.0 s)", "in MDL_wait::timed_wait", NULL }, NULL },
+	{ "a pool's workers between their requests", build_pool_between_requests, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
 	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",
 	  { "the event loop of tid 4242 (kvstore) was held away from its poll (epoll_wait in aeProcessEvents",

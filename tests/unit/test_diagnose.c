@@ -1481,6 +1481,39 @@ static void build_pool_between_requests(void)
 		  .wait_obj = 0x7f0000570000ull, .in_progress = true);
 }
 
+/* The same pool's listeners: two workers, whose turn it was to listen,
+ * polled the clients' sockets 1 s inside get_event, where they also wait
+ * on a condition variable between requests; a worker's write to them woke
+ * both at once. They waited for work inside the function that waits for
+ * it: no lock's release. none. */
+static void build_pool_listening(void)
+{
+	uint32_t r = thread(3600, "worker"), i, k;
+	uint32_t wu = U("start_thread@;worker_main;get_event;pthread_cond_timedwait@");
+	uint32_t lu = U("start_thread@;worker_main;get_event;io_poll_wait;epoll_wait@");
+	uint32_t ju = U("start_thread@;worker_main;handle_event;do_command;write_row;pwrite64@");
+	uint32_t jk = K("entry_SYSCALL_64;do_syscall_64;ksys_pwrite64;vfs_write;schedule");
+
+	window(3000);
+	for (i = 0; i < 2; i++) {
+		uint32_t t = thread(3601 + (int32_t)i, "worker");
+
+		for (k = 0; k < 3; k++)
+			B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 50 + k * 40 + i,
+			  .dur_ms = 30, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000580000ull,
+			  .woken_irq = true);
+		B(.thread = t, .ustack = ju, .kstack = jk, .state = DSTATE, .start_ms = 190 + i, .dur_ms = 2,
+		  .syscall = 18, .woken_irq = true);
+		B(.thread = t, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 200 + i, .dur_ms = 1000 - i,
+		  .syscall = NR_epoll_wait, .waker = r, .waker_ustack = U("start_thread@;worker_main;handle_event;net_flush;send@"),
+		  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__sys_sendto;tcp_sendmsg;sock_def_readable;__wake_up_common;try_to_wake_up"));
+		B(.thread = t, .ustack = ju, .kstack = jk, .state = DSTATE, .start_ms = 1203 + i, .dur_ms = 2,
+		  .syscall = 18, .woken_irq = true);
+		B(.thread = t, .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1210 + i, .dur_ms = 1790 - i,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000580000ull, .in_progress = true);
+	}
+}
+
 struct dcase {
 	const char *name;
 	void (*build)(void);
@@ -1565,6 +1598,8 @@ static const struct dcase cases[] = {
 	{ "a lock waited for in re-armed slices of 1 s", build_rearmed_slices, "app_lock", 3400, NULL,
 	  { "2 threads waited 6.0 s in total (max 3.0 s)", "in MDL_wait::timed_wait", NULL }, NULL },
 	{ "a pool's workers between their requests", build_pool_between_requests, "none", 0, NULL,
+	  { "no stall", NULL, NULL }, NULL },
+	{ "a pool's listeners polling inside get_event", build_pool_listening, "none", 0, NULL,
 	  { "no stall", NULL, NULL }, NULL },
 	{ "shutdown of an idle pool", build_shutdown, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },
 	{ "event loop in a sleep", build_loop_sleep, "loop_blocked", PID, "debugCommand",

@@ -17,7 +17,8 @@
 #                     followed through the ALTER's 1 s timed-wait chunks).
 #   mariadb_healthy   the same 4 writers and a client reconnecting every
 #                     200 ms (the acceptor hands each connection to a cached
-#                     thread), nothing frozen: verdict none.
+#                     thread), nothing frozen: verdict none (or io when the
+#                     disk really took 100 ms or more over a commit).
 # Writer throughput before and during each freeze is printed.
 source "$(dirname "$0")/server_lib.sh"
 need_server_bins mariadbd mariadb-install-db mariadb
@@ -127,7 +128,11 @@ finish_record $name "$(jq -n --arg v "$version" --arg r "$(wrate $name "$t1" "$(
 	'{server: "mariadb \($v)", freeze: "none: 4 sessions INSERT, a client reconnects every 200 ms",
 	  expect: {kind: "none"}, writer_statements_per_s: $r}')"
 echo "     $name: verdict $(verdict_line $name)"
-expect $name "kind none" '.verdict.kind == "none"'
+# The writers commit with an fsync each (innodb_flush_log_at_trx_commit=1):
+# when this VM's disk takes 100 ms or more over one of them (CI once saw a
+# 101 ms pwrite64), `io` is the truth, not a false alarm; any other verdict is.
+expect $name "kind none, or io over a block I/O wait of 100 ms or more that really happened" \
+	'.verdict.kind == "none" or (.verdict.kind == "io" and .waits.io.max_ms >= 100)'
 expect_complete $name
 
 asserts_done

@@ -106,6 +106,7 @@ struct convoy {
 	size_t nw;
 	bool *waits_here;       /* per thread: a waiter at the site being judged */
 	size_t *outer;          /* per thread: 1 + its outer wait's block, SIZE_MAX none, 0 not known */
+	bool *only;             /* per thread, with outer: the function of its outer wait only waits */
 	uint64_t *idle;         /* per thread: its idle site + 1 once known (1: none) */
 };
 
@@ -265,24 +266,6 @@ static bool outer_wait(struct ctx *x, size_t bi)
 	return deeper;
 }
 
-/* Thread t's wait for work as outer_wait() finds it: 1 + a block of it, or
- * SIZE_MAX (cached). */
-static size_t outer_of(struct convoy *c, uint32_t t)
-{
-	struct ctx *x = c->x;
-	size_t k;
-
-	if (c->outer[t])
-		return c->outer[t];
-	c->outer[t] = SIZE_MAX;
-	for (k = diag_byth_at(x, t, 0); k < x->nbyth && x->cd->blocks[x->byth[k]].thread == t; k++) {
-		if (x->cls[x->byth[k]] == DIAG_CAUSE_IDLE && outer_wait(x, x->byth[k])) {
-			c->outer[t] = x->byth[k] + 1;
-			break;
-		}
-	}
-	return c->outer[t];
-}
 
 /* Whether the function that waits in block ob (its innermost frame of the
  * program's own) only waits: no block of its thread runs
@@ -307,12 +290,46 @@ static bool only_waits(struct ctx *x, size_t ob)
 		if (!diag_shows_ustack(cd, b->ustack) || b->ustack == cd->blocks[ob].ustack)
 			continue;
 		s = &cd->stacks[b->ustack];
-		for (i = 0; i <= k && i < s->nframes && !strcmp(cd->frames[s->frames[i]].name, cd->frames[o->frames[i]].name); i++)
+		for (i = 0; i <= k && i < s->nframes &&
+			    !strcmp(cd->frames[s->frames[i]].name, cd->frames[o->frames[i]].name); i++)
 			;
 		if (i > k && own_from(x, s, k + 1) >= DIAG_LOOP_OUTER_FRAMES)
 			return false;
 	}
 	return true;
+}
+
+/* Thread t's wait for work as outer_wait() finds it: 1 + a block of it, or
+ * SIZE_MAX; with c->only[t] (cached). Each of the thread's stacks is tried
+ * once. */
+static size_t outer_of(struct convoy *c, uint32_t t)
+{
+	struct ctx *x = c->x;
+	uint32_t tried[OUTER_MAX_STACKS], nt = 0, i;
+	size_t k;
+
+	if (c->outer[t])
+		return c->outer[t];
+	c->outer[t] = SIZE_MAX;
+	for (k = diag_byth_at(x, t, 0); k < x->nbyth && x->cd->blocks[x->byth[k]].thread == t; k++) {
+		uint32_t us = x->cd->blocks[x->byth[k]].ustack;
+
+		if (x->cls[x->byth[k]] != DIAG_CAUSE_IDLE)
+			continue;
+		for (i = 0; i < nt && tried[i] != us; i++)
+			;
+		if (i < nt)
+			continue;
+		if (nt == OUTER_MAX_STACKS)
+			break;
+		tried[nt++] = us;
+		if (outer_wait(x, x->byth[k])) {
+			c->outer[t] = x->byth[k] + 1;
+			c->only[t] = only_waits(x, x->byth[k]);
+			break;
+		}
+	}
+	return c->outer[t];
 }
 
 /* Whether block bi waits for work: at its thread's outer wait's site, or
@@ -328,7 +345,7 @@ static bool waits_for_work(struct convoy *c, size_t bi)
 		return false;
 	if (diag_site_key(x, &x->cd->blocks[bi]) == diag_site_key(x, &x->cd->blocks[o - 1]))
 		return true;
-	return diag_within_wait(x, bi, o - 1) && only_waits(x, o - 1);
+	return c->only[x->cd->blocks[bi].thread] && diag_within_wait(x, bi, o - 1);
 }
 
 static int collect(struct convoy *c)
@@ -340,8 +357,9 @@ static int collect(struct convoy *c)
 	c->w = calloc(cd->nblocks ? cd->nblocks : 1, sizeof(*c->w));
 	c->waits_here = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->waits_here));
 	c->outer = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->outer));
+	c->only = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->only));
 	c->idle = calloc(cd->nthreads ? cd->nthreads : 1, sizeof(*c->idle));
-	if (!c->w || !c->waits_here || !c->idle || !c->outer)
+	if (!c->w || !c->waits_here || !c->idle || !c->outer || !c->only)
 		return -ENOMEM;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
@@ -652,5 +670,6 @@ out:
 	free(c.waits_here);
 	free(c.idle);
 	free(c.outer);
+	free(c.only);
 	return err;
 }

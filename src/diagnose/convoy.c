@@ -189,25 +189,40 @@ static bool waited_at_between(struct ctx *x, uint32_t t, uint64_t a, uint64_t b,
  * frame. A pool whose idle workers take turns listening (one polls the
  * sockets, the others wait on a condition variable, both in the pool's
  * get-work function) waits for work at two sites. */
+/* The index of stack st's innermost frame of the program's own (runtime
+ * libraries skipped), UINT32_MAX if none. */
+static uint32_t innermost_own(struct ctx *x, const struct cap_stack *st)
+{
+	uint32_t k;
+
+	for (k = st->nframes; k-- > 0 && (diag_frame_feat(x, st->frames[k]) & F_RUNTIME);)
+		;
+	return k;
+}
+
+/* How many frames, from the root, stacks s and o share (by name). */
+static uint32_t shared_frames(const struct capdata *cd, const struct cap_stack *s, const struct cap_stack *o)
+{
+	uint32_t p;
+
+	for (p = 0; p < s->nframes && p < o->nframes &&
+		    !strcmp(cd->frames[s->frames[p]].name, cd->frames[o->frames[p]].name); p++)
+		;
+	return p;
+}
+
 bool diag_within_wait(struct ctx *x, size_t bi, size_t idle)
 {
 	const struct capdata *cd = x->cd;
-	uint32_t si = cd->blocks[bi].ustack, so = cd->blocks[idle].ustack, i, k;
-	const struct cap_stack *p, *q;
+	uint32_t si = cd->blocks[bi].ustack, so = cd->blocks[idle].ustack, k;
+	const struct cap_stack *q;
 
 	if (!diag_shows_ustack(cd, si) || !diag_shows_ustack(cd, so))
 		return false;
-	p = &cd->stacks[si];
 	q = &cd->stacks[so];
-	for (k = q->nframes; k-- > 0 && (diag_frame_feat(x, q->frames[k]) & F_RUNTIME);)
-		;
-	if (k == UINT32_MAX || k >= p->nframes || !strcmp(cd->frames[q->frames[k]].name, "[unknown]"))
-		return false;
-	for (i = 0; i <= k; i++) {
-		if (strcmp(cd->frames[p->frames[i]].name, cd->frames[q->frames[i]].name))
-			return false;
-	}
-	return true;
+	k = innermost_own(x, q);
+	return k != UINT32_MAX && strcmp(cd->frames[q->frames[k]].name, "[unknown]") &&
+	       shared_frames(cd, &cd->stacks[si], q) > k;
 }
 
 /* Non-runtime frames of stack st from frame i on (root first). */
@@ -221,6 +236,22 @@ static uint32_t own_from(struct ctx *x, const struct cap_stack *st, uint32_t i)
 }
 
 #define OUTER_MAX_STACKS 64
+
+/* Stacks tried once each: 1 when st is new (recorded in seen), 0 when seen
+ * before, -1 when OUTER_MAX_STACKS are already recorded. */
+static int try_stack(uint32_t *seen, uint32_t *n, uint32_t st)
+{
+	uint32_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (seen[i] == st)
+			return 0;
+	}
+	if (*n == OUTER_MAX_STACKS)
+		return -1;
+	seen[(*n)++] = st;
+	return 1;
+}
 
 /* Whether block bi waits at its thread's wait for work: the thread's loop
  * calls into this wait with at most DIAG_LOOP_OUTER_FRAMES frames of its
@@ -239,23 +270,16 @@ static bool outer_wait(struct ctx *x, size_t bi)
 		return false;
 	s = &cd->stacks[su];
 	for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
-		uint32_t bu = cd->blocks[x->byth[k]].ustack, p, i, a, b;
+		uint32_t bu = cd->blocks[x->byth[k]].ustack, p, a, b;
 		const struct cap_stack *o;
+		int tr;
 
-		if (bu == su || !diag_shows_ustack(cd, bu))
+		if (bu == su || !diag_shows_ustack(cd, bu) || !(tr = try_stack(seen, &ns, bu)))
 			continue;
-		for (i = 0; i < ns && seen[i] != bu; i++)
-			;
-		if (i < ns)
-			continue;
-		if (ns == OUTER_MAX_STACKS)
+		if (tr < 0)
 			break;
-		seen[ns++] = bu;
 		o = &cd->stacks[bu];
-		for (p = 0; p < s->nframes && p < o->nframes &&
-			    !strcmp(cd->frames[s->frames[p]].name, cd->frames[o->frames[p]].name); p++)
-			;
-		if (!p)
+		if (!(p = shared_frames(cd, s, o)))
 			continue;
 		a = own_from(x, s, p);
 		b = own_from(x, o, p);
@@ -276,11 +300,9 @@ static bool only_waits(struct ctx *x, size_t ob)
 {
 	const struct capdata *cd = x->cd;
 	const struct cap_stack *o = &cd->stacks[cd->blocks[ob].ustack];
-	uint32_t t = cd->blocks[ob].thread, k, i;
+	uint32_t t = cd->blocks[ob].thread, k = innermost_own(x, o);
 	size_t j;
 
-	for (k = o->nframes; k-- > 0 && (diag_frame_feat(x, o->frames[k]) & F_RUNTIME);)
-		;
 	if (k == UINT32_MAX)
 		return false;
 	for (j = diag_byth_at(x, t, 0); j < x->nbyth && cd->blocks[x->byth[j]].thread == t; j++) {
@@ -290,10 +312,7 @@ static bool only_waits(struct ctx *x, size_t ob)
 		if (!diag_shows_ustack(cd, b->ustack) || b->ustack == cd->blocks[ob].ustack)
 			continue;
 		s = &cd->stacks[b->ustack];
-		for (i = 0; i <= k && i < s->nframes &&
-			    !strcmp(cd->frames[s->frames[i]].name, cd->frames[o->frames[i]].name); i++)
-			;
-		if (i > k && own_from(x, s, k + 1) >= DIAG_LOOP_OUTER_FRAMES)
+		if (shared_frames(cd, s, o) > k && own_from(x, s, k + 1) >= DIAG_LOOP_OUTER_FRAMES)
 			return false;
 	}
 	return true;
@@ -305,24 +324,19 @@ static bool only_waits(struct ctx *x, size_t ob)
 static size_t outer_of(struct convoy *c, uint32_t t)
 {
 	struct ctx *x = c->x;
-	uint32_t tried[OUTER_MAX_STACKS], nt = 0, i;
+	uint32_t tried[OUTER_MAX_STACKS], nt = 0;
 	size_t k;
+	int tr;
 
 	if (c->outer[t])
 		return c->outer[t];
 	c->outer[t] = SIZE_MAX;
 	for (k = diag_byth_at(x, t, 0); k < x->nbyth && x->cd->blocks[x->byth[k]].thread == t; k++) {
-		uint32_t us = x->cd->blocks[x->byth[k]].ustack;
-
-		if (x->cls[x->byth[k]] != DIAG_CAUSE_IDLE)
+		if (x->cls[x->byth[k]] != DIAG_CAUSE_IDLE ||
+		    !(tr = try_stack(tried, &nt, x->cd->blocks[x->byth[k]].ustack)))
 			continue;
-		for (i = 0; i < nt && tried[i] != us; i++)
-			;
-		if (i < nt)
-			continue;
-		if (nt == OUTER_MAX_STACKS)
+		if (tr < 0)
 			break;
-		tried[nt++] = us;
 		if (outer_wait(x, x->byth[k])) {
 			c->outer[t] = x->byth[k] + 1;
 			c->only[t] = only_waits(x, x->byth[k]);

@@ -18,7 +18,7 @@ PKGS_TEST="libcmocka-dev libc6-dbg bpftrace jq libclang-rt-14-dev python3 python
   prometheus prometheus-alertmanager
   mariadb-server mariadb-client postgresql postgresql-client redis-server redis-tools
   nginx php-fpm php-redis curl
-  debuginfod xz-utils binutils time
+  debuginfod xz-utils binutils time gdb
   qemu-system-x86 busybox-static cpio e2fsprogs"
 
 missing=""

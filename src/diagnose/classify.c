@@ -15,7 +15,7 @@ static const char *const cause_names[DIAG_CAUSE__COUNT] = {
 	[DIAG_CAUSE_APP_LOCK] = "app_lock", [DIAG_CAUSE_MEMORY_RECLAIM] = "memory_reclaim",
 	[DIAG_CAUSE_IO] = "io", [DIAG_CAUSE_RUNQUEUE] = "runqueue",
 	[DIAG_CAUSE_LOOP_BLOCKED] = "loop_blocked", [DIAG_CAUSE_DEPENDENCY] = "dependency",
-	[DIAG_CAUSE_IDLE] = "idle",
+	[DIAG_CAUSE_STOPPED] = "stopped", [DIAG_CAUSE_IDLE] = "idle",
 	[DIAG_CAUSE_BUSY] = "busy", [DIAG_CAUSE_OTHER] = "other",
 };
 
@@ -163,6 +163,17 @@ static const char *const flock_base[] = {
 	"posix_lock_inode_wait", "fcntl_setlk", "__do_sys_flock", "__x64_sys_flock", "__break_lease", NULL,
 };
 
+/* Stopped from outside the thread's own work: a stop signal (SIGSTOP, a
+ * terminal's SIGTSTP), a tracer (ptrace: gdb, gcore, strace), a freezer (a
+ * cgroup's: v1's __refrigerator, v2's do_freezer_trap). Leafmost first
+ * decides (a traced thread's group stop goes on into ptrace_stop). */
+static const char *const stop_base[] = {
+	"do_signal_stop", "ptrace_stop", "__refrigerator", "do_freezer_trap", NULL,
+};
+static const enum diag_stop stop_how[] = {
+	DIAG_STOP_SIGNAL, DIAG_STOP_TRACE, DIAG_STOP_FREEZE, DIAG_STOP_FREEZE,
+};
+
 static const char *const plumb_prefix[] = {
 	"schedule", "preempt_schedule", "finish_task_switch", "__traceiter_", "__bpf_trace",
 	"bpf_", "rwsem_", "up_read", "up_write", "mutex_unlock", "__mutex_unlock", "_raw_",
@@ -188,6 +199,7 @@ static const struct fgroup kernel_groups[] = {
 	{ KF_FUTEX, M_PREFIX, futex_prefix },
 	{ KF_IDLE, M_BASE, idle_base },
 	{ KF_FLOCK, M_BASE, flock_base },
+	{ KF_STOP, M_BASE, stop_base },
 	{ KF_PLUMB, M_PREFIX, plumb_prefix },
 	{ KF_PLUMB, M_BASE, plumb_base },
 };
@@ -323,6 +335,26 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
 	return bits;
 }
 
+enum diag_stop diag_stop_how(const struct ctx *x, uint32_t kstack)
+{
+	const struct cap_stack *s;
+	uint32_t i;
+	size_t k;
+
+	if (kstack >= x->cd->nstacks)
+		return DIAG_STOP_NONE;
+	s = &x->cd->stacks[kstack];
+	for (i = s->nframes; i-- > 0;) {
+		const char *name = x->cd->frames[s->frames[i]].name;
+
+		for (k = 0; stop_base[k]; k++) {
+			if (pat_match(name, stop_base[k], M_BASE))
+				return stop_how[k];
+		}
+	}
+	return DIAG_STOP_NONE;
+}
+
 /* A waker is evidence only when it is another, real task: wakeups from
  * interrupt context can be charged to the idle task (tid 0). */
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b)
@@ -360,6 +392,9 @@ static enum diag_cause classify(struct ctx *x, const struct cap_block *b)
 	uint16_t kf = diag_stack_feat(x, b->kstack), uf;
 	uint8_t wk = wait_kind(b);
 
+	/* stopped, whatever it was doing or waiting for when the stop came */
+	if ((kf & KF_STOP) && b->state != CAP_STATE_RUNNABLE)
+		return DIAG_CAUSE_STOPPED;
 	if (kf & KF_RECLAIM)
 		return DIAG_CAUSE_MEMORY_RECLAIM;
 	if (wk == CAP_WAIT_MMAP_LOCK)

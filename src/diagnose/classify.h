@@ -13,7 +13,7 @@
 #include "capdata/capdata.h"
 #include "diagnose/diagnose.h"
 
-/* Why a block was off-CPU. The first seven share their value with enum
+/* Why a block was off-CPU. The first nine share their value with enum
  * diag_kind, so a cause that qualifies as a stall is directly the verdict's
  * kind (diagnose_cause_abnormal()); the last three never make a verdict. */
 enum diag_cause {
@@ -25,6 +25,7 @@ enum diag_cause {
 	DIAG_CAUSE_RUNQUEUE = DIAG_RUNQUEUE,   /* runnable, waiting for a CPU */
 	DIAG_CAUSE_LOOP_BLOCKED = DIAG_LOOP_BLOCKED, /* an event loop's thread held away from its poll */
 	DIAG_CAUSE_DEPENDENCY = DIAG_DEPENDENCY, /* a worker waiting mid-request for another process's answer */
+	DIAG_CAUSE_STOPPED = DIAG_STOPPED, /* stopped: SIGSTOP, ptrace, a freezer */
 	DIAG_CAUSE_IDLE,        /* idle by nature: waiting for work, a timer, a peer */
 	DIAG_CAUSE_BUSY,        /* preempted during its own busy run: part of a cpu_busy */
 	DIAG_CAUSE_OTHER,       /* uninterruptible for a reason not recognised */
@@ -32,7 +33,7 @@ enum diag_cause {
 };
 
 /* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",
- * "loop_blocked", "dependency", "idle", "busy", "other" (report.json's "waits" keys);
+ * "loop_blocked", "dependency", "stopped", "idle", "busy", "other" (report.json's "waits" keys);
  * "unknown" out of range. */
 const char *diagnose_cause_name(unsigned int cause);
 

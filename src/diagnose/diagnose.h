@@ -53,6 +53,7 @@ enum diag_kind {
 	DIAG_RUNQUEUE,
 	DIAG_LOOP_BLOCKED,      /* an event loop held away from its poll by a sleep or other wait */
 	DIAG_DEPENDENCY,        /* a pool's workers held up mid-request by another process's answer */
+	DIAG_STOPPED,           /* stopped from outside: a stop signal, a debugger or tracer, a freezer */
 	DIAG_CPU_BUSY,
 	DIAG_NONE,
 	DIAG__COUNT
@@ -74,7 +75,7 @@ enum diag_primitive {
 const char *diagnose_primitive_name(unsigned int prim);
 
 /* "mmap_lock", "kernel_lock", "app_lock", "memory_reclaim", "io", "runqueue",
- * "loop_blocked", "dependency", "cpu_busy", "none"; "unknown" out of range. */
+ * "loop_blocked", "dependency", "stopped", "cpu_busy", "none"; "unknown" out of range. */
 const char *diagnose_kind_name(unsigned int kind);
 
 /* Builds the diagnosis of cd (agg must be built from cd). baseline is NULL, or

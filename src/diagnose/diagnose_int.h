@@ -63,10 +63,11 @@
 #define UF_SEM      0x0800u  /* with UF_WORK: a semaphore wait */
 #define UF_COND     0x1000u  /* with UF_WORK: a condition variable wait */
 #define KF_FLOCK    0x2000u  /* a file lock wait: flock, fcntl F_SETLKW, OFD locks, a lease break */
+#define KF_STOP     0x4000u  /* stopped: a stop signal, a ptrace stop, a freezer */
 #define UF_BITS (UF_WORK | UF_LOCK | UF_RWLOCK | UF_SEM | UF_COND)
 #define F_DONE      0x8000u
 
-#define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE | KF_FLOCK)
+#define KF_KERNEL_BITS (KF_RECLAIM | KF_IO | KF_LOCK | KF_MM | KF_FUTEX | KF_IDLE | KF_FLOCK | KF_STOP)
 
 /* ---------------------------------------------------------------------------
  * Fixed-size text buffer for summaries: appends never overflow, and a cut
@@ -246,6 +247,7 @@ struct holdact {
 	uint64_t span_ns;       /* the hold seen: from its start (or the first wait) to the release */
 	uint64_t oncpu_ns, sleep_ns, io_ns, client_ns, lock_ns, other_ns;
 	uint64_t cond_ns;       /* idle in a condition variable or semaphore (another thread's signal) */
+	uint64_t stopped_ns;    /* stopped: a stop signal, a tracer, a freezer */
 	int32_t client_nr;      /* the syscall of its longest wait for a client or event, or -1 */
 	uint32_t ustack, kstack;/* the heaviest thing it did: its longest wait or most frequent sample */
 };
@@ -286,6 +288,11 @@ void diag_ctx_release(struct ctx *x);
 bool diag_thread_is_target(const struct ctx *x, uint32_t t);
 uint16_t diag_frame_feat(struct ctx *x, uint32_t f);
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
+/* What stopped a thread whose kernel stack has KF_STOP, by its leafmost stop
+ * frame: do_signal_stop (a stop signal), ptrace_stop (a tracer), or
+ * __refrigerator / do_freezer_trap (a freezer); DIAG_STOP_NONE without one. */
+enum diag_stop { DIAG_STOP_NONE, DIAG_STOP_SIGNAL, DIAG_STOP_TRACE, DIAG_STOP_FREEZE };
+enum diag_stop diag_stop_how(const struct ctx *x, uint32_t kstack);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
 /* A long wait (DIAG_CONVOY_WAIT_NS) of a target thread that another thread
  * of the target ended, not an interrupt: it waited for that thread. */

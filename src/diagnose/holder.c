@@ -20,13 +20,13 @@ static bool syscall_sleep(int32_t nr)
 void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, struct holdact *a)
 {
 	const struct capdata *cd = x->cd;
-	uint64_t best_client = 0, best[7] = { 0 }, *slot;
-	size_t bestb[7], i, *idx, n = 0, ms;
+	uint64_t best_client = 0, best[8] = { 0 }, *slot;
+	size_t bestb[8], i, *idx, n = 0, ms;
 	unsigned int k, top = 0;
 
 	*a = (struct holdact){ .span_ns = e > s ? e - s : 0, .client_nr = -1,
 			       .ustack = ST_NO_STACK, .kstack = ST_NO_STACK };
-	for (k = 0; k < 7; k++)
+	for (k = 0; k < 8; k++)
 		bestb[k] = SIZE_MAX;
 	if (e <= s || t >= cd->nthreads)
 		return;
@@ -45,6 +45,8 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 			slot = &a->oncpu_ns; k = 0; break;
 		case DIAG_CAUSE_OTHER:
 			slot = &a->other_ns; k = 5; break;
+		case DIAG_CAUSE_STOPPED:
+			slot = &a->stopped_ns; k = 7; break;
 		default:
 			if (b->in_syscall && syscall_sleep(b->syscall)) {
 				slot = &a->sleep_ns; k = 1;
@@ -76,10 +78,10 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 	free(idx);
 	/* the heaviest: on-CPU as a whole, or the category with the most time */
 	{
-		const uint64_t tot[7] = { a->oncpu_ns, a->sleep_ns, a->io_ns, a->client_ns, a->lock_ns, a->other_ns,
-					  a->cond_ns };
+		const uint64_t tot[8] = { a->oncpu_ns, a->sleep_ns, a->io_ns, a->client_ns, a->lock_ns, a->other_ns,
+					  a->cond_ns, a->stopped_ns };
 
-		for (k = 1; k < 7; k++) {
+		for (k = 1; k < 8; k++) {
 			if (tot[k] > tot[top])
 				top = k;
 		}
@@ -100,19 +102,20 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 void diag_put_activity(struct ctx *x, struct sbuf *sb, const struct holdact *a)
 {
 	const char *client = a->client_nr >= 0 ? syscall_name(a->client_nr) : NULL;
-	struct { uint64_t ns; const char *what; bool client; } p[7] = {
+	struct { uint64_t ns; const char *what; bool client; } p[8] = {
 		{ a->oncpu_ns, "ran on-CPU", false }, { a->sleep_ns, "slept", false },
 		{ a->io_ns, "waited on I/O", false },
 		{ a->client_ns, "waited for its own client or another event", true },
 		{ a->lock_ns, "waited on another lock", false }, { a->other_ns, "waited uninterruptibly", false },
 		{ a->cond_ns, "waited on a condition variable or semaphore", false },
+		{ a->stopped_ns, "was stopped (a stop signal, a debugger or a freezer)", false },
 	};
 	unsigned int i, j, said = 0;
 	char d[32];
 
 	(void)x;
-	for (i = 0; i < 7; i++) {
-		for (j = i + 1; j < 7; j++) {
+	for (i = 0; i < 8; i++) {
+		for (j = i + 1; j < 8; j++) {
 			if (p[j].ns > p[i].ns) {
 				typeof(p[0]) tmp = p[i];
 
@@ -142,10 +145,10 @@ json_t *diag_culprit_hold_json(struct ctx *x, uint32_t t, const struct holdact *
 	if (!o)
 		return NULL;
 	rel = diag_stack_json(x, rel_ustack, rel_kstack);
-	act = !rel ? NULL : json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "hold_ms", jms(a->span_ns),
+	act = !rel ? NULL : json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "hold_ms", jms(a->span_ns),
 			"oncpu_ms", jms(a->oncpu_ns), "sleep_ms", jms(a->sleep_ns), "io_ms", jms(a->io_ns),
 			"client_ms", jms(a->client_ns), "lock_ms", jms(a->lock_ns), "cond_ms", jms(a->cond_ns),
-			"other_ms", jms(a->other_ns));
+			"other_ms", jms(a->other_ns), "stopped_ms", jms(a->stopped_ns));
 	if (!rel || !act) {
 		json_decref(rel);
 		x->oom = true;

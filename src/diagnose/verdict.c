@@ -13,7 +13,7 @@ static const char *const kind_names[DIAG__COUNT] = {
 	[DIAG_MMAP_LOCK] = "mmap_lock", [DIAG_KERNEL_LOCK] = "kernel_lock",
 	[DIAG_APP_LOCK] = "app_lock", [DIAG_MEMORY_RECLAIM] = "memory_reclaim", [DIAG_IO] = "io",
 	[DIAG_RUNQUEUE] = "runqueue", [DIAG_LOOP_BLOCKED] = "loop_blocked", [DIAG_DEPENDENCY] = "dependency",
-	[DIAG_CPU_BUSY] = "cpu_busy",
+	[DIAG_STOPPED] = "stopped", [DIAG_CPU_BUSY] = "cpu_busy",
 	[DIAG_NONE] = "none",
 };
 
@@ -917,6 +917,122 @@ static void verdict_none(struct ctx *x, const struct cpuinfo *ci, const struct h
 	}
 }
 
+/* ---------------------------------------------------------------------------
+ * stopped: the target's threads stopped from outside.
+ */
+/* A stop signal wakes a sleeping thread to stop it (so does a tracer's
+ * attach, a freezer's fake signal): a wait of the thread that ended this
+ * close before its stop began was ended by whoever stopped it. */
+#define DIAG_STOP_SENT_NS (20 * 1000000ull)
+
+static bool woken_by_task(const struct ctx *x, const struct cap_block *b)
+{
+	return diag_waker_real(x, b) && !(b->flags & CAP_BLOCK_WOKEN_IRQ);
+}
+
+/* The wait of stopped block stop's thread that the stop ended (its last
+ * voluntary block before the stop, ended just before it), if a task ended
+ * it; else NULL. */
+static const struct cap_block *stop_sent(const struct ctx *x, const struct cap_block *stop)
+{
+	const struct capdata *cd = x->cd;
+	size_t pos = diag_byth_at(x, stop->thread, stop->start_ns);
+	const struct cap_block *p;
+
+	if (!pos || cd->blocks[x->byth[pos - 1]].thread != stop->thread)
+		return NULL;
+	p = &cd->blocks[x->byth[pos - 1]];
+	if (block_end(p) > stop->start_ns + 1000000ull || stop->start_ns > sat_add(block_end(p), DIAG_STOP_SENT_NS))
+		return NULL;
+	return woken_by_task(x, p) ? p : NULL;
+}
+
+static const char *const stop_words[] = {
+	[DIAG_STOP_NONE] = " (stopped)",
+	[DIAG_STOP_SIGNAL] = " by a stop signal (do_signal_stop: SIGSTOP, or SIGTSTP, SIGTTIN or SIGTTOU "
+			     "from a terminal)",
+	[DIAG_STOP_TRACE] = " by a debugger or tracer (ptrace_stop: gdb, gcore and strace stop every thread "
+			    "they attach to)",
+	[DIAG_STOP_FREEZE] = " by a freezer (__refrigerator or do_freezer_trap: a frozen cgroup, as docker pause, "
+			     "systemctl freeze or a checkpoint make)",
+};
+
+/* "pid 77 tid 77 (gdb, outside the target) from ptrace ← attach_command" */
+static void put_stopper(struct ctx *x, struct sbuf *sb, const struct cap_block *b)
+{
+	struct sbuf callers = { .len = 0 };
+
+	diag_put_who(x, sb, b->waker);
+	if (diag_put_callers(x, &callers, b->waker_ustack))
+		diag_sb_printf(sb, " from %s", callers.s);
+}
+
+static void verdict_stopped(struct ctx *x, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_block *l = NULL, *sent = NULL, *let = NULL, *by;
+	struct sbuf op = { .len = 0 };
+	uint64_t together = 0;
+	enum diag_stop how;
+	char d[32];
+	size_t i;
+
+	for (i = 0; i < cd->nblocks; i++) {
+		if (x->cls[i] == DIAG_CAUSE_STOPPED && diag_thread_is_target(x, cd->blocks[i].thread) &&
+		    (!l || cd->blocks[i].dur_ns > l->dur_ns))
+			l = &cd->blocks[i];
+	}
+	put_waited(&v->sum, x->tot[DIAG_CAUSE_STOPPED].threads, x->tot[DIAG_CAUSE_STOPPED].total_ns,
+		   x->tot[DIAG_CAUSE_STOPPED].max_ns, x->tot[DIAG_CAUSE_STOPPED].threads == 1 ? "was stopped" : "were stopped");
+	if (!l)
+		return;
+	how = diag_stop_how(x, l->kstack);
+	diag_sb_put(&v->sum, stop_words[how], 200);
+	/* the longest stop, and the stops of other threads at the same time:
+	 * one stop of the process; who sent it, who let it go */
+	sent = stop_sent(x, l);
+	let = !(l->flags & CAP_BLOCK_IN_PROGRESS) && woken_by_task(x, l) ? l : NULL;
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+
+		if (x->cls[i] != DIAG_CAUSE_STOPPED || !diag_thread_is_target(x, b->thread) ||
+		    !overlap(b->start_ns, block_end(b), l->start_ns, block_end(l)))
+			continue;
+		together++;
+		/* l's own wait and waker first, else the others' (one that
+		 * ran when the signal came has no wait it ended) */
+		if (!sent)
+			sent = stop_sent(x, b);
+		if (!let && !(l->flags & CAP_BLOCK_IN_PROGRESS) && woken_by_task(x, b))
+			let = b;
+	}
+	units_fmt_dur(d, sizeof(d), l->dur_ns);
+	if (together > 1)
+		diag_sb_printf(&v->sum, "; %" PRIu64 " threads at once for up to %s", together, d);
+	if (sent) {
+		diag_sb_put(&v->sum, "; stopped by ", 16);
+		put_stopper(x, &v->sum, sent);
+	}
+	if (l->flags & CAP_BLOCK_IN_PROGRESS) {
+		diag_sb_put(&v->sum, "; still stopped at the window's end", 40);
+	} else if (let && sent && let->waker == sent->waker) {
+		diag_sb_printf(&v->sum, ", which let it go %s later", d);
+	} else if (let) {
+		diag_sb_printf(&v->sum, "; let go after %s by ", d);
+		put_stopper(x, &v->sum, let);
+	}
+	by = sent ? sent : let;
+	if (!by)
+		return;
+	if (sent)
+		diag_sb_printf(&op, "stopped %" PRIu64 " thread%s of the target for up to %s", together,
+			       together == 1 ? "" : "s", d);
+	else
+		diag_sb_printf(&op, "let %" PRIu64 " stopped thread%s of the target go after up to %s", together,
+			       together == 1 ? "" : "s", d);
+	v->culprit = diag_culprit_json(x, by->waker, by->waker_ustack, by->waker_kstack, op.s);
+}
+
 /* Lock waits queued behind their own waiters' I/O: a commit takes the
  * log's lock to write and fdatasync it while the other commits queue for
  * that lock (PostgreSQL's WALWriteLock, MariaDB's group commit), and on a
@@ -1176,6 +1292,9 @@ int diagnose_build(const struct capdata *cd, const struct aggregate *agg, const 
 		break;
 	case DIAG_DEPENDENCY:
 		verdict_dependency(&x, &v);
+		break;
+	case DIAG_STOPPED:
+		verdict_stopped(&x, &v);
 		break;
 	case DIAG_CPU_BUSY:
 		verdict_busy(&x, &ci, &v);

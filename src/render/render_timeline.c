@@ -42,15 +42,15 @@
 #define TL_DEFAULT_PERIOD_NS 10000000ULL /* on-CPU weight of a sample of unknown period */
 
 enum tl_cat {
-	CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N
+	CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_STOPPED, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R, CAT__N
 };
 #define CAT_BARS CAT_ONCPU      /* off-CPU causes are 0 .. CAT_BARS - 1 */
 
 static const char *const cat_colour[CAT__N] = {
-	"#d62728", "#ff7f0e", "#8c564b", "#bcbd22", "#9ecae1", "#2ca02c", "#4a1486", "#9e9ac8",
+	"#d62728", "#ff7f0e", "#8c564b", "#bcbd22", "#9ecae1", "#7f7f7f", "#2ca02c", "#4a1486", "#9e9ac8",
 };
 static const char *const cat_name[CAT__N] = {
-	"lock wait", "I/O", "memory reclaim", "runnable", "sleep", "on-CPU (sampled)",
+	"lock wait", "I/O", "memory reclaim", "runnable", "sleep", "stopped", "on-CPU (sampled)",
 	"mmap_lock write hold", "mmap_lock read hold",
 };
 
@@ -63,7 +63,7 @@ static const uint8_t cause_cat[DIAG_CAUSE__COUNT] = {
 	[DIAG_CAUSE_IO] = CAT_IO, [DIAG_CAUSE_RUNQUEUE] = CAT_RUNNABLE,
 	[DIAG_CAUSE_LOOP_BLOCKED] = CAT_SLEEP, [DIAG_CAUSE_DEPENDENCY] = CAT_SLEEP,
 	[DIAG_CAUSE_BUSY] = CAT_RUNNABLE, [DIAG_CAUSE_IDLE] = CAT_SLEEP,
-	[DIAG_CAUSE_OTHER] = CAT_SLEEP,
+	[DIAG_CAUSE_OTHER] = CAT_SLEEP, [DIAG_CAUSE_STOPPED] = CAT_STOPPED,
 };
 
 /* A thread looked at in detail. */
@@ -340,8 +340,8 @@ static int fold_lanes(struct timeline *t)
 	return 0;
 }
 
-/* Whether a drawn lane has a column where memory reclaim dominates. */
-static bool shows_reclaim(const struct timeline *t, size_t nlanes)
+/* Whether a drawn lane has a column where category cat dominates. */
+static bool shows_cat(const struct timeline *t, size_t nlanes, enum tl_cat cat)
 {
 	size_t i, k;
 
@@ -349,7 +349,7 @@ static bool shows_reclaim(const struct timeline *t, size_t nlanes)
 		const struct tl_cand *c = &t->cands[t->lanes[i].rep];
 
 		for (k = 0; k < TL_COLS; k++) {
-			if (c->bar[k] && c->bar[k] / 8 == CAT_RECLAIM)
+			if (c->bar[k] && c->bar[k] / 8 == cat)
 				return true;
 		}
 	}
@@ -654,17 +654,17 @@ static const char timeline_css[] =
 	".stt .stt-oplabel{font-size:10px;font-weight:bold}"
 	".stt .stt-bracket{fill:none;stroke:#000;stroke-width:1}";
 
-/* Memory reclaim is named only in pictures that show some. */
-static void draw_legend(FILE *f, double y, bool trigger, bool reclaim)
+/* Memory reclaim and stopped threads are named only in pictures that show some. */
+static void draw_legend(FILE *f, double y, bool trigger, bool reclaim, bool stopped)
 {
 	static const int order[] = {
-		CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R,
+		CAT_LOCK, CAT_IO, CAT_RECLAIM, CAT_RUNNABLE, CAT_SLEEP, CAT_STOPPED, CAT_ONCPU, CAT_HOLD_W, CAT_HOLD_R,
 	};
 	double x = TL_X0;
 	size_t i;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (order[i] == CAT_RECLAIM && !reclaim)
+		if ((order[i] == CAT_RECLAIM && !reclaim) || (order[i] == CAT_STOPPED && !stopped))
 			continue;
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
 			"<text x=\"%.0f\" y=\"%.0f\">%s</text>\n", x, y - 9, cat_colour[order[i]], x + 14, y,
@@ -754,7 +754,7 @@ int render_timeline(FILE *f, const struct capdata *cd, const struct aggregate *a
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	draw_legend(f, legend_y, has_trigger, shows_reclaim(&t, nlanes));
+	draw_legend(f, legend_y, has_trigger, shows_cat(&t, nlanes, CAT_RECLAIM), shows_cat(&t, nlanes, CAT_STOPPED));
 
 	if (has_trigger) {
 		tx = xof(&t, trig);

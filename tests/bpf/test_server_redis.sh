@@ -17,10 +17,16 @@
 #   redis_cpu_quota     its cgroup given a CPU quota (200 ms per 1 s) under
 #                       redis-benchmark's load: verdict runqueue, throttled by
 #                       the quota (verdict.throttle, from cpu.stat).
+#   redis_sigstop       kill -STOP, kill -CONT 2 s later (from this script):
+#                       verdict stopped, culprit this script's shell, the
+#                       summary names the stop signal.
+#   redis_gdb_attach    gdb attached 2 s (as gcore or a stack dump does):
+#                       verdict stopped, culprit gdb, the summary names the
+#                       debugger (ptrace_stop).
 # A client sends PING/GET every 10 ms throughout; its latency before and during
 # each freeze is printed. Each freeze's output is kept (server_lib.sh).
 source "$(dirname "$0")/server_lib.sh"
-need_server_bins redis-server redis-cli redis-benchmark
+need_server_bins redis-server redis-cli redis-benchmark gdb
 need_bins "$ST"
 
 dir=$TMP/redis
@@ -215,5 +221,44 @@ expect $name "throttled 1 s or more, in its cgroup ${cg#"$cgroot"}, read from cp
 	 .verdict.throttle.quota_us == 200000 and .verdict.throttle.period_us == 1000000' --arg c "${cg#"$cgroot"}"
 expect $name "the summary says its CPU quota throttled it" \
 	'.verdict.summary | test("throttled by its CPU quota")'
+
+# --- g. stopped from outside: a stop signal, a debugger ----------------------
+# stopped_freeze NAME HOW CULPRIT_PID_VAR: HOW stops the server about 2 s and
+# lets it go (run in this shell); the verdict must be stopped, its culprit
+# the process that stopped it, outside the target.
+stopped_freeze() {
+	local name=$1 how=$2 words=$3 before during
+	RECORD_S=6
+	start_probe $name
+	start_record $name --pid "$rpid"
+	sleep 1.5
+	t1=$(now)
+	$how
+	t2=$(now)
+	before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+	during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+	finish_record $name "$(jq -n --arg b "$before" --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" \
+		--arg v "$version" --arg f "$FREEZE" --argjson c "$STOPPER" \
+		'{server: "redis-server \($v)", freeze: $f, freeze_start: $t1, freeze_end: $t2,
+		  expect: {kind: "stopped", culprit_pid: $c}, latency_before: $b, latency_during: $d}')"
+	stop_probe
+	echo "     $name: clients before: $before; during the stop: $during"
+	echo "     $name: verdict $(verdict_line $name)"
+	expect $name "kind stopped" '.verdict.kind == "stopped"'
+	expect $name "culprit the stopping process (pid $STOPPER), outside the target" \
+		'.verdict.culprit.pid == $c and .verdict.culprit.outside' --argjson c "$STOPPER"
+	expect $name "the summary says how ($words), for 1.5 s or more" \
+		'(.verdict.summary | test($w)) and .verdict.max_ms >= 1500' --arg w "$words"
+}
+sig_stop() { kill -STOP "$rpid"; sleep 2; kill -CONT "$rpid"; }
+FREEZE="kill -STOP, kill -CONT 2 s later" STOPPER=$$
+stopped_freeze redis_sigstop sig_stop "by a stop signal \\(do_signal_stop"
+gdb_attach() {
+	gdb -nx -p "$rpid" -batch -ex 'shell sleep 2' >"$TMP/gdb.out" 2>&1 &
+	STOPPER=$!
+	wait "$STOPPER" || fail "redis_gdb_attach: gdb failed: $(tail -3 "$TMP/gdb.out")"
+}
+FREEZE="gdb attached 2 s (gdb -p PID -batch -ex 'shell sleep 2')"
+stopped_freeze redis_gdb_attach gdb_attach "by a debugger or tracer \\(ptrace_stop"
 
 asserts_done

@@ -1514,6 +1514,102 @@ static void build_pool_listening(void)
 	}
 }
 
+/* ---- Stopped from outside: a stop signal, a tracer, a freezer ---- */
+#define K_STOP_SIGNAL "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;do_signal_stop;schedule;__schedule"
+#define K_STOP_TRACE "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;ptrace_stop;schedule;__schedule"
+#define K_STOP_FREEZE "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;__refrigerator;schedule;__schedule"
+#define K_KILL "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_kill;kill_something_info;__send_signal_locked;complete_signal;signal_wake_up_state;try_to_wake_up"
+#define K_SIGCONT "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_kill;kill_something_info;__send_signal_locked;prepare_signal;try_to_wake_up"
+#define K_PTRACE_ATTACH "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_ptrace;ptrace_attach;__send_signal_locked;complete_signal;signal_wake_up_state;try_to_wake_up"
+#define K_PTRACE_DETACH "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_ptrace;ptrace_request;__ptrace_detach;__ptrace_unlink;signal_wake_up_state;try_to_wake_up"
+
+/* An event loop and two background threads; from 1000 ms every one of them
+ * stopped for 3 s (how: the kernel stack), each sleeper's wait ended by
+ * stopper right before (a stop signal wakes a sleeper to stop it; the loop
+ * was running), the stops ended by resumer (-1: still stopped at the end). */
+static void stopped_process(const char *kstop, int64_t stopper, uint32_t stop_us, uint32_t stop_ks,
+			    int64_t resumer, uint32_t res_us, uint32_t res_ks)
+{
+	uint32_t m = thread(PID, "kvstore"), bg[2], i;
+	uint32_t pu = U("main;aeMain;aeProcessEvents;epoll_wait@");
+	uint32_t bu = U("start_thread@;bioProcessBackgroundJobs;pthread_cond_wait@");
+	bool end = resumer < 0;
+
+	bg[0] = thread(PID + 1, "bio_close_file");
+	bg[1] = thread(PID + 2, "bio_aof_fsync");
+	for (i = 0; i < 10; i++)
+		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = i * 100,
+		  .dur_ms = 95, .syscall = NR_epoll_wait, .woken_irq = true);
+	B(.thread = m, .ustack = U("main;aeMain;aeProcessEvents;readQueryFromClient;read@"), .kstack = K(kstop),
+	  .state = SLEEP, .start_ms = 1000, .dur_ms = end ? 3000 : 2990, .syscall = 0, .waker = resumer,
+	  .waker_ustack = res_us, .waker_kstack = res_ks, .in_progress = end);
+	for (i = 0; i < 2; i++) {
+		B(.thread = bg[i], .ustack = bu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 0, .dur_ms = 1000,
+		  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000700000ull + 64 * i,
+		  .began_before = true, .waker = stopper, .waker_ustack = stop_us, .waker_kstack = stop_ks);
+		B(.thread = bg[i], .ustack = bu, .kstack = K(kstop), .state = SLEEP, .start_ms = 1000,
+		  .dur_ms = end ? 3000 : 2991 + i, .syscall = NR_futex, .waker = resumer, .waker_ustack = res_us,
+		  .waker_kstack = res_ks, .in_progress = end);
+	}
+	if (!end)
+		for (i = 0; i < 10; i++)
+			B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 4000 + i * 100,
+			  .dur_ms = 95, .syscall = NR_epoll_wait, .woken_irq = true);
+}
+
+/* kill -STOP, kill -CONT 3 s later, from one shell: stopped, culprit the shell. */
+static void build_stopped_signal(void)
+{
+	uint32_t sh;
+
+	window(5000);
+	sh = outside_thread(7000, 7000, "bash");
+	stopped_process(K_STOP_SIGNAL, sh, U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_KILL), sh,
+			U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_SIGCONT));
+}
+
+/* gdb attached 3 s (gcore, a stack dump): ptrace stops, gdb attached and detached. */
+static void build_stopped_tracer(void)
+{
+	uint32_t gdb;
+
+	window(5000);
+	gdb = outside_thread(7100, 7100, "gdb");
+	stopped_process(K_STOP_TRACE, gdb, U("main;attach_command;linux_nat_target::attach;ptrace@"),
+			K(K_PTRACE_ATTACH), gdb, U("main;detach_command;linux_nat_target::detach;ptrace@"),
+			K(K_PTRACE_DETACH));
+}
+
+/* Its cgroup frozen since before the window and still at its end: nobody
+ * seen stopping or thawing it: stopped, no culprit. */
+static void build_stopped_frozen(void)
+{
+	window(4000);
+	stopped_process(K_STOP_FREEZE, -1, 0, 0, -1, 0, 0);
+}
+
+/* A lock's holder stopped 1.5 s while it held the lock (a debugger on one
+ * process of a multi-process server): the lock's waiters are the stall
+ * (app_lock), its holder the culprit, which "was stopped" while holding. */
+static void build_stopped_holder(void)
+{
+	uint32_t h = thread(PID + 10, "worker"), i;
+	uint32_t wu = U("start_thread@;worker;handle_request;__pthread_mutex_lock@;__GI___lll_lock_wait@");
+	uint32_t ru = U("start_thread@;worker;rebuild_cache_locked;__GI___pthread_mutex_unlock_usercnt@;__GI___lll_lock_wake@");
+
+	window(4000);
+	B(.thread = h, .ustack = U("start_thread@;worker;rebuild_cache_locked;hash_insert"),
+	  .kstack = K(K_STOP_SIGNAL), .state = SLEEP, .start_ms = 1000, .dur_ms = 1500, .syscall = -1,
+	  .waker = outside_thread(7200, 7200, "bash"), .waker_ustack = U("main;kill_builtin;kill@"),
+	  .waker_kstack = K(K_SIGCONT));
+	samples(h, 500, 1000, 10, U("start_thread@;worker;rebuild_cache_locked;hash_insert"), ST_NO_STACK);
+	samples(h, 2500, 2600, 10, U("start_thread@;worker;rebuild_cache_locked;hash_insert"), ST_NO_STACK);
+	for (i = 0; i < 3; i++)
+		B(.thread = thread(PID + 20 + (int32_t)i, "worker"), .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 600 + i * 10, .dur_ms = 2000 - i * 10, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000710000ull, .waker = h, .waker_ustack = ru, .waker_kstack = K(K_WAKE));
+}
+
 struct dcase {
 	const char *name;
 	void (*build)(void);
@@ -1525,6 +1621,19 @@ struct dcase {
 };
 
 static const struct dcase cases[] = {
+	{ "a process stopped by a signal", build_stopped_signal, "stopped", 7000, "kill_builtin",
+	  { "3 threads were stopped 9.0 s in total (max 3.0 s) by a stop signal (do_signal_stop",
+	    "3 threads at once for up to 3.0 s; stopped by pid 7000 tid 7000 (bash, outside the target) from kill_builtin ← execute_command",
+	    "which let it go 3.0 s later" }, "stopped 3 threads of the target for up to 3.0 s" },
+	{ "a process stopped by a debugger", build_stopped_tracer, "stopped", 7100, "attach_command",
+	  { "by a debugger or tracer (ptrace_stop", "stopped by pid 7100 tid 7100 (gdb, outside the target)",
+	    "which let it go 3.0 s later" }, NULL },
+	{ "a process frozen to the window's end", build_stopped_frozen, "stopped", 0, NULL,
+	  { "3 threads were stopped 9.0 s in total", "by a freezer (__refrigerator",
+	    "still stopped at the window's end" }, NULL },
+	{ "a lock's holder stopped", build_stopped_holder, "app_lock", PID + 10, NULL,
+	  { "3 threads waited", "held it for", "while holding it, it was stopped (a stop signal, a debugger or a freezer) 1.5 s" },
+	  NULL },
 	{ "mmap_lock populate", build_mmap_populate, "mmap_lock", 4250, "rebuild_index",
 	  { "6 threads waited", "for mmap_lock of pid 4242", "held it for read for 6.0 s inside mmap(3.0 GiB, MAP_POPULATE) called from rebuild_index ← main; RSS +3.0 GiB" },
 	  "mmap 3.0 GiB MAP_POPULATE" },

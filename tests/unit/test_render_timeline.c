@@ -80,6 +80,7 @@ static void test_timeline_without_evidence(void **state)
 	assert_non_null(strstr(svg, ">0 s</text>"));
 	assert_null(strstr(svg, "fill=\"#d62728\" data-t")); /* no lock waits */
 	assert_null(strstr(svg, "memory reclaim")); /* named only when shown */
+	assert_null(strstr(svg, ">stopped</text>"));
 	free(svg);
 	rworld_free(&w);
 }
@@ -145,13 +146,14 @@ static void test_timeline_bounded(void **state)
 
 /* Colours come from diagnose's classification: a direct-reclaim stall in D
  * state is "memory reclaim" (its own colour and legend entry), not I/O; a
- * hold outside a syscall by a thread outside the target names it, escaped. */
+ * thread stopped by a signal is "stopped", not asleep; a hold outside a
+ * syscall by a thread outside the target names it, escaped. */
 static void test_timeline_causes(void **state)
 {
 	struct rworld w;
 	char *svg = NULL;
-	int64_t t, k;
-	uint32_t rk, dk;
+	int64_t t, k, s;
+	uint32_t rk, dk, sk;
 
 	(void)state;
 	memset(&w, 0, sizeof(w));
@@ -163,6 +165,9 @@ static void test_timeline_causes(void **state)
 	w.cd.threads[k].outside = true;
 	rk = RW_STACK(&w, true, "try_to_free_pages", "shrink_node", "io_schedule", "schedule");
 	dk = RW_STACK(&w, true, "submit_bio_wait", "io_schedule", "schedule");
+	s = capdata_thread(&w.cd, 1, 3, "stopped");
+	sk = RW_STACK(&w, true, "get_signal", "do_signal_stop", "schedule");
+	rw_block(&w, (uint32_t)s, ST_NO_STACK, sk, CAP_STATE_SLEEPING, 0, 200 * RW_MS, 500 * RW_MS);
 	rw_block(&w, (uint32_t)t, ST_NO_STACK, rk, CAP_STATE_UNINTERRUPTIBLE, 0, 0, 400 * RW_MS);
 	rw_block(&w, (uint32_t)t, ST_NO_STACK, dk, CAP_STATE_UNINTERRUPTIBLE, 0, 500 * RW_MS, 400 * RW_MS);
 	{
@@ -177,6 +182,8 @@ static void test_timeline_causes(void **state)
 	assert_non_null(strstr(svg, "fill=\"#8c564b\" data-t=\"memory reclaim: "));
 	assert_non_null(strstr(svg, "fill=\"#ff7f0e\" data-t=\"I/O: "));
 	assert_non_null(strstr(svg, ">memory reclaim</text>"));
+	assert_non_null(strstr(svg, "fill=\"#7f7f7f\" data-t=\"stopped: "));
+	assert_non_null(strstr(svg, ">stopped</text>"));
 	assert_non_null(strstr(svg, ">kernel work of k&lt;d&gt;, 300 ms</text>"));
 	rw_assert_attrs_escaped(svg);
 	free(svg);

@@ -407,7 +407,8 @@ int capdata_add_block(struct capdata *cd, const struct cap_block *b)
 		return -EINVAL;
 	if (b->wait_kind >= CAP_WAIT__COUNT ||
 	    (b->has_waker && (b->waker >= cd->nthreads || !stack_ref_ok(cd, b->waker_ustack, false) ||
-			      !stack_ref_ok(cd, b->waker_kstack, true))))
+			      !stack_ref_ok(cd, b->waker_kstack, true))) ||
+	    (b->has_owner && b->owner >= cd->nthreads))
 		return -EINVAL;
 	err = GROW(cd, blocks, CAPDATA_MAX_BLOCKS);
 	if (err)

@@ -135,12 +135,15 @@ struct cap_block {
 	uint32_t waker;         /* if has_waker: the thread index of the thread that woke it */
 	uint32_t waker_ustack;  /* its stacks at the wakeup, or ST_NO_STACK */
 	uint32_t waker_kstack;
+	uint32_t owner;         /* if has_owner: the thread index of the lock's owner, for a futex
+				 * lock wait still going at the end (glibc's mutex owner word) */
 	uint8_t state;          /* enum cap_state */
 	uint8_t flags;          /* CAP_BLOCK_* */
 	uint8_t wait_kind;      /* enum cap_wait_kind */
 	uint8_t lock_flags;     /* lock:contention_begin flags (LCB_F_*) for lock waits */
 	bool in_syscall;
 	bool has_waker;
+	bool has_owner;
 };
 
 /* mmap_lock hold modes */

@@ -310,6 +310,11 @@ static int read_block_cause(struct reader *r, json_t *o, struct cap_block *b)
 			return err;
 		b->lock_flags = (uint8_t)flags;
 	}
+	if (json_object_get(o, "owner")) {
+		b->has_owner = true;
+		if ((err = reader_ref(r, o, "owner", false, cd->nthreads, "thread", &b->owner)))
+			return err;
+	}
 	if (!json_object_get(o, "waker"))
 		return 0;
 	b->has_waker = true;

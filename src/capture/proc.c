@@ -185,11 +185,19 @@ void proc_format_cmdline(const char *buf, size_t len, char *out, size_t outlen)
 
 int proc_read_comm(pid_t pid, char *out, size_t outlen)
 {
-	char path[64], *buf = NULL;
+	return proc_read_task_comm(pid, 0, out, outlen);
+}
+
+int proc_read_task_comm(pid_t pid, pid_t tid, char *out, size_t outlen)
+{
+	char path[80], *buf = NULL;
 	size_t len = 0;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	err = read_all(path, &buf, &len);
 	if (err)
 		return err;

@@ -28,6 +28,9 @@ void proc_format_cmdline(const char *buf, size_t len, char *out, size_t outlen);
 
 /* /proc/PID/comm without the newline; returns 0 or a negative errno. */
 int proc_read_comm(pid_t pid, char *out, size_t outlen);
+/* The same for thread tid of process pid (/proc/PID/task/TID/comm: only a
+ * thread of that process has one); tid 0 is the process's. */
+int proc_read_task_comm(pid_t pid, pid_t tid, char *out, size_t outlen);
 
 /* Whether pid is a live process: false for a pid that does not exist and
  * for a zombie (or dead) one waiting for its parent's wait(); true when it

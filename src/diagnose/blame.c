@@ -10,6 +10,69 @@
 #include "diagnose/diagnose_int.h"
 
 /* ---------------------------------------------------------------------------
+ * A mutex's owner at the end, and deadlocks.
+ */
+/* The owner of the mutex block b still waits for at the end (the capture
+ * read it from glibc's mutex: capdata.h), when its user stack waits in
+ * glibc's mutex lock (leafmost libc lock entry, not an rwlock's: only the
+ * mutex keeps its owner there); else UINT32_MAX. */
+uint32_t diag_mutex_owner(struct ctx *x, const struct cap_block *b)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_stack *s;
+	uint32_t i;
+
+	if (!b->has_owner || !(b->flags & CAP_BLOCK_IN_PROGRESS) || b->owner >= cd->nthreads ||
+	    b->owner == b->thread || b->ustack >= cd->nstacks)
+		return UINT32_MAX;
+	s = &cd->stacks[b->ustack];
+	for (i = s->nframes; i-- > 0;) {
+		uint16_t f = diag_frame_feat(x, s->frames[i]);
+
+		if (!(f & (UF_WORK | UF_LOCK)))
+			continue;
+		return (f & UF_LOCK) && !(f & UF_RWLOCK) && (f & F_RUNTIME) ? b->owner : UINT32_MAX;
+	}
+	return UINT32_MAX;
+}
+
+/* Thread t's mutex wait still going at the end, whose owner is known: its
+ * block index, or SIZE_MAX. */
+static size_t mutex_wait_of(struct ctx *x, uint32_t t)
+{
+	const struct capdata *cd = x->cd;
+	size_t k;
+
+	if (t >= cd->nthreads)
+		return SIZE_MAX;
+	for (k = diag_byth_at(x, t, 0); k < x->nbyth && cd->blocks[x->byth[k]].thread == t; k++) {
+		if (diag_mutex_owner(x, &cd->blocks[x->byth[k]]) != UINT32_MAX)
+			return x->byth[k];
+	}
+	return SIZE_MAX;
+}
+
+size_t diag_deadlock(struct ctx *x, size_t bi, size_t *chain, size_t max)
+{
+	size_t n = 0, k, cur = bi;
+
+	while (cur != SIZE_MAX && n < max) {
+		const struct cap_block *b = &x->cd->blocks[cur];
+
+		for (k = 0; k < n; k++) {
+			if (x->cd->blocks[chain[k]].thread == b->thread) {
+				/* the cycle: from where it closed */
+				memmove(chain, chain + k, (n - k) * sizeof(*chain));
+				return n - k;
+			}
+		}
+		chain[n++] = cur;
+		cur = mutex_wait_of(x, diag_mutex_owner(x, b));
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
  * Lock groups and blame.
  */
 static bool is_lock_class(unsigned int c)

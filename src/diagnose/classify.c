@@ -487,7 +487,7 @@ static int parked_locks(struct ctx *x)
 {
 	const struct capdata *cd = x->cd;
 	size_t *ix = malloc((cd->nblocks ? cd->nblocks : 1) * sizeof(*ix));
-	size_t n = 0, a, z, k;
+	size_t n = 0, a, z, k, chain[DIAG_DEADLOCK_MAX];
 
 	if (!ix)
 		return -ENOMEM;
@@ -505,6 +505,9 @@ static int parked_locks(struct ctx *x)
 			parked &= b->thread == cd->blocks[ix[a]].thread && (b->flags & CAP_BLOCK_BEGAN_BEFORE) &&
 				  (b->flags & CAP_BLOCK_IN_PROGRESS);
 		}
+		/* not a thread in a deadlock: parked for good, but a stall */
+		for (k = a; parked && k < z; k++)
+			parked = !diag_deadlock(x, ix[k], chain, DIAG_DEADLOCK_MAX);
 		for (k = a; parked && k < z; k++)
 			x->cls[ix[k]] = DIAG_CAUSE_IDLE;
 	}

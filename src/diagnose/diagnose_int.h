@@ -335,6 +335,17 @@ json_t *diag_culprit_hold_json(struct ctx *x, uint32_t t, const struct holdact *
 			       uint32_t rel_kstack, const char *operation);
 
 /* blame.c */
+/* The owner (a thread index) of the glibc mutex block b still waits for at
+ * the end, as the capture read it from the mutex; UINT32_MAX when not known
+ * or b is no such wait. */
+uint32_t diag_mutex_owner(struct ctx *x, const struct cap_block *b);
+/* A deadlock behind block bi: bi waits for a mutex whose owner waits for a
+ * mutex whose owner ... waits for one that a thread met before holds (bi's
+ * own, or one further along: bi is stuck behind the deadlock). Fills chain
+ * with the cycle's waits, in order (max at most followed from bi), and
+ * returns how many; 0 when the owners lead to no cycle. */
+#define DIAG_DEADLOCK_MAX 8     /* threads followed around a deadlock */
+size_t diag_deadlock(struct ctx *x, size_t bi, size_t *chain, size_t max);
 int diag_build_groups(struct ctx *x);
 int diag_blame_groups(struct ctx *x);
 int diag_holders_collect(struct ctx *x, struct hentry **out, size_t *nout);

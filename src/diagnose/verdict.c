@@ -240,6 +240,66 @@ static void put_holder(struct ctx *x, struct sbuf *sb, uint32_t t, int32_t waite
 		diag_sb_printf(sb, " of pid %" PRId32, th->pid);
 }
 
+/* A lock nobody let go before the end: its holder, when the mutex said who
+ * (its owner, read from it at the end: diag_mutex_owner()), and a deadlock
+ * when that owner waits, through a chain of mutexes, for one a waiter
+ * holds. False when no wait of g knows its mutex's owner. */
+static bool put_owner(struct ctx *x, const struct lgroup *g, struct verdict *v)
+{
+	const struct capdata *cd = x->cd;
+	const struct cap_block *w = NULL, *b;
+	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	size_t k, wi = SIZE_MAX, chain[DIAG_DEADLOCK_MAX], n, i;
+	uint64_t s = UINT64_MAX;
+	struct holdact act;
+	char held[32];
+
+	for (k = g->first; k < g->first + g->n; k++) {
+		b = &cd->blocks[x->lidx[k]];
+		s = b->start_ns < s ? b->start_ns : s;
+		if (diag_mutex_owner(x, b) != UINT32_MAX && (!w || b->dur_ns > w->dur_ns)) {
+			w = b;
+			wi = x->lidx[k];
+		}
+	}
+	if (!w)
+		return false;
+	n = diag_deadlock(x, wi, chain, DIAG_DEADLOCK_MAX);
+	if (n) {
+		/* from the holder of this lock around, when it is in the cycle */
+		for (i = 0; i < n && cd->blocks[chain[i]].thread != w->owner; i++)
+			;
+		i = i < n ? i : 0;
+		diag_sb_put(&v->sum, "; a deadlock: ", 16);
+		for (k = 0; k < n; k++) {
+			b = &cd->blocks[chain[(i + k) % n]];
+			diag_put_who(x, &v->sum, b->thread);
+			diag_sb_put(&v->sum, k ? ", which waits" : " waits", 16);
+			callers.len = 0;
+			callers.s[0] = '\0';
+			if (diag_put_callers(x, &callers, b->ustack))
+				diag_sb_printf(&v->sum, " in %s", callers.s);
+			diag_sb_put(&v->sum, k ? " for one held by " : " for a mutex held by ", 32);
+		}
+		b = &cd->blocks[chain[i]];
+		diag_put_who(x, &v->sum, b->thread);
+		diag_sb_put(&v->sum, n == 2 ? ": neither can go on" : ": none of them can go on", 32);
+		diag_sb_printf(&op, "waits for a mutex held by tid %" PRId32 " in a deadlock%s",
+			       cd->threads[b->owner].tid, b->thread == w->owner ? ", holding the one waited for" : "");
+		v->culprit = diag_culprit_json(x, b->thread, b->ustack, b->kstack, op.s);
+		return true;
+	}
+	units_fmt_dur(held, sizeof(held), x->win_end > s ? x->win_end - s : 0);
+	diag_sb_put(&v->sum, "; no thread released it before the end: ", 48);
+	diag_put_who(x, &v->sum, w->owner);
+	diag_sb_printf(&v->sum, " held it (the mutex's owner at the end), at least %s", held);
+	diag_holder_activity(x, w->owner, s, x->win_end, &act);
+	diag_put_activity(x, &v->sum, &act);
+	diag_sb_printf(&op, "held a mutex to the window's end, at least %s", held);
+	v->culprit = diag_culprit_hold_json(x, w->owner, &act, ST_NO_STACK, ST_NO_STACK, op.s);
+	return true;
+}
+
 /* app_lock and kernel_lock: the holder is the thread that woke the waiters;
  * when that thread was itself held up, most of the while, by another lock
  * that a third one released, the chain is followed to the thread at its
@@ -260,7 +320,8 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	diag_sb_put(&v->sum, " for ", 8);
 	diag_put_lock_name(x, g, &v->sum);
 	if (!g->nholders) {
-		diag_sb_put(&v->sum, "; no thread released it before the end: its holder is unknown", 80);
+		if (!put_owner(x, g, v))
+			diag_sb_put(&v->sum, "; no thread released it before the end: its holder is unknown", 80);
 		return;
 	}
 	b = &cd->blocks[g->holders[0].best];

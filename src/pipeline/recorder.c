@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "capture/proc.h"
@@ -70,7 +71,7 @@ struct recorder {
 	uint64_t blocks;
 	/* losses seen in user space, named as in report.json */
 	uint64_t maps_unavailable, capdata_full;
-	uint64_t maps_refreshes, maps_inherited, wakers_unmatched, wakers_from_irq;
+	uint64_t maps_refreshes, maps_inherited, wakers_unmatched, wakers_from_irq, lock_owners;
 	uint64_t ustack_bytes, ustack_copies;   /* the blocks' user stacks, as copied */
 	struct governor gov;                    /* the overhead governor (governor.h) */
 	bool gov_measured;                      /* its cost came from the kernel's BPF stats */
@@ -382,6 +383,35 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct cap
 	}
 }
 
+/* A futex lock wait still going at the end: the lock's owner, read from the
+ * lock itself while it is still held. glibc's pthread_mutex_t keeps its
+ * owner's tid beside the futex word (__lock at 0, __owner at 8) for every
+ * mutex type; the diagnosis uses it only where the waiter's stack is in
+ * glibc's mutex lock. Kept only when the word says locked and the tid is
+ * another live thread of the waiter's process. Best effort: a lock let go
+ * meanwhile, or memory that is no mutex, gives nothing. */
+static void lock_owner(struct recorder *r, struct cap_block *b, const struct capture_record *ev)
+{
+	int32_t w[3];
+	struct iovec here = { w, sizeof(w) }, there = { (void *)(uintptr_t)b->wait_obj, sizeof(w) };
+	char comm[32];
+	int64_t th;
+
+	if (process_vm_readv((pid_t)ev->pid, &here, 1, &there, 1, 0) != (ssize_t)sizeof(w) || !w[0] ||
+	    w[2] <= 0 || w[2] == ev->tid)
+		return;
+	if (proc_read_task_comm((pid_t)ev->pid, (pid_t)w[2], comm, sizeof(comm)))
+		return;
+	th = capdata_thread(&r->cd, ev->pid, w[2], comm);
+	if (th < 0)
+		return;
+	if (r->cd.threads[b->thread].outside)
+		r->cd.threads[th].outside = true;
+	b->owner = (uint32_t)th;
+	b->has_owner = true;
+	r->lock_owners++;
+}
+
 static bool kstack_in_interrupt(struct recorder *r, uint32_t ks)
 {
 	static const char *const entries[] = {
@@ -432,6 +462,9 @@ static int on_record(void *arg, const struct capture_record *ev)
 			  (ev->flags & CAPTURE_F_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0) |
 			  (ev->flags & CAPTURE_F_WOKEN_IRQ ? CAP_BLOCK_WOKEN_IRQ : 0);
 		fill_block(r, &b, ev);
+		if ((b.flags & CAP_BLOCK_IN_PROGRESS) && b.wait_kind == CAP_WAIT_FUTEX && b.wait_obj &&
+		    ev->syscall == NR_FUTEX)
+			lock_owner(r, &b, ev);
 		err = capdata_add_block(&r->cd, &b);
 		if (!err)
 			r->blocks++;
@@ -888,6 +921,7 @@ int recorder_stop(struct recorder *r)
 			 r->gov.first_raise_at ? r->gov.first_raise_at - r->start_mono_ns : 0);
 	capdata_add_drop(&r->cd, "wakers_unmatched", r->wakers_unmatched);
 	capdata_set_stat(&r->cd, "wakers_from_irq", r->wakers_from_irq);
+	capdata_set_stat(&r->cd, "lock_owners", r->lock_owners);
 	r->stopped = true;
 	/* The capture and the symbolizer are done: give their memory back (the
 	 * ring's mapping, libdwfl sessions, caches) before the reports, which

@@ -284,6 +284,12 @@ int capdata_cut(struct capdata *dst, const struct capdata *src, uint64_t ws, uin
 		TRY(copy_refs(dst, src, &m, &nb.thread, &nb.ustack, &nb.kstack));
 		if (b->has_waker)
 			TRY(copy_refs(dst, src, &m, &nb.waker, &nb.waker_ustack, &nb.waker_kstack));
+		if (b->has_owner) {
+			int64_t o;
+
+			TRY(o = copy_thread(dst, src, &m, b->owner));
+			nb.owner = (uint32_t)o;
+		}
 		/* the capture ran past the window's end: a wait still going is cut there */
 		if ((b->flags & CAP_BLOCK_IN_PROGRESS) && b->start_ns + b->dur_ns > we)
 			nb.dur_ns = we - b->start_ns;

@@ -389,6 +389,8 @@ static void build_sample(struct capdata *cd)
 	cd->blocks[1].waker = (uint32_t)t0;
 	cd->blocks[1].waker_ustack = (uint32_t)su;
 	cd->blocks[1].waker_kstack = (uint32_t)sk;
+	cd->blocks[1].has_owner = true; /* a mutex's owner, read at the end */
+	cd->blocks[1].owner = (uint32_t)t2;
 	cd->blocks[2].in_syscall = true;
 	cd->blocks[2].syscall = 0; /* read: 0 is a syscall, not "unknown" */
 	cd->blocks[3].wait_kind = CAP_WAIT_MMAP_LOCK;
@@ -546,6 +548,9 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 			assert_int_equal(a->blocks[i].waker_ustack, b->blocks[i].waker_ustack);
 			assert_int_equal(a->blocks[i].waker_kstack, b->blocks[i].waker_kstack);
 		}
+		assert_int_equal(a->blocks[i].has_owner, b->blocks[i].has_owner);
+		if (a->blocks[i].has_owner)
+			assert_int_equal(a->blocks[i].owner, b->blocks[i].owner);
 	}
 	assert_int_equal(a->nholds, b->nholds);
 	for (i = 0; i < a->nholds; i++) {
@@ -788,6 +793,10 @@ static const struct bad_case bad_cases[] = {
 	{ "block waker kernel stack as ustack", HDR UFRAME KFRAME USTACK KSTACK THREAD
 	  "{\"t\":\"block\",\"thread\":0,\"ustack\":0,\"kstack\":1,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":0,\"waker_ustack\":1,\"waker_kstack\":1}\n",
 	  -EINVAL, "7: block: \"waker_ustack\" 1 is a kernel stack" },
+	{ "block owner out of range", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"owner\":1}\n",
+	  -EINVAL, "3: block refers to thread 1 but only 1 thread was defined" },
+	{ "block owner null", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"owner\":null}\n",
+	  -EINVAL, "3: block: \"owner\" must be an integer" },
 	{ "block waker without stacks", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":0}\n",
 	  -EINVAL, "3: block: \"waker_ustack\" must be an integer or null" },
 	{ "thread io_bytes negative", HDR "{\"t\":\"thread\",\"pid\":7,\"tid\":8,\"comm\":\"a\",\"below_min_ns\":5,\"below_min_count\":1,\"io_bytes\":-1}\n",

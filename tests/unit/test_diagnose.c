@@ -1610,6 +1610,57 @@ static void build_stopped_holder(void)
 		  .wait_obj = 0x7f0000710000ull, .waker = h, .waker_ustack = ru, .waker_kstack = K(K_WAKE));
 }
 
+/* ---- A mutex's owner read at the end, and deadlocks ---- */
+/* tid a waits for mutex m_a, owned by b; b waits for m_b, owned by a. a
+ * since before the window (began_before: a parked thread's look), b from
+ * 100 ms (both_before: from before it too). */
+static void deadlock(bool both_before)
+{
+	uint32_t a = thread(PID + 50, "worker"), b = thread(PID + 51, "worker");
+
+	window(4000);
+	B(.thread = a, .ustack = U("start_thread@;worker_a;take_second;pthread_mutex_lock@;__lll_lock_wait@"),
+	  .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 0, .dur_ms = 4000, .syscall = NR_futex,
+	  .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000800000ull, .began_before = true, .in_progress = true);
+	W->blocks[W->nblocks - 1].has_owner = true;
+	W->blocks[W->nblocks - 1].owner = b;
+	B(.thread = b, .ustack = U("start_thread@;worker_b;take_first;pthread_mutex_lock@;__lll_lock_wait@"),
+	  .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = both_before ? 0 : 100, .dur_ms = both_before ? 4000 : 3900,
+	  .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX, .wait_obj = 0x7f0000800040ull,
+	  .began_before = both_before, .in_progress = true);
+	W->blocks[W->nblocks - 1].has_owner = true;
+	W->blocks[W->nblocks - 1].owner = a;
+}
+
+static void build_deadlock(void)
+{
+	deadlock(false);
+}
+
+static void build_deadlock_before(void)
+{
+	deadlock(true);
+}
+
+/* Three threads wait to the end for a mutex that a thread holds while it
+ * computes, never letting go in the window: the mutex names its owner. */
+static void build_mutex_owner(void)
+{
+	uint32_t h = thread(PID + 60, "indexer"), i, m;
+	uint32_t wu = U("start_thread@;worker;lookup;pthread_mutex_lock@;__lll_lock_wait@");
+
+	window(4000);
+	samples(h, 0, 4000, 10, U("start_thread@;indexer_main;rebuild_index;hash_insert"), ST_NO_STACK);
+	for (i = 0; i < 3; i++) {
+		B(.thread = thread(PID + 61 + (int32_t)i, "worker"), .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 500 + i * 10, .dur_ms = 3500 - i * 10, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000810000ull, .in_progress = true);
+		m = (uint32_t)W->nblocks - 1;
+		W->blocks[m].has_owner = true;
+		W->blocks[m].owner = h;
+	}
+}
+
 struct dcase {
 	const char *name;
 	void (*build)(void);
@@ -1621,6 +1672,16 @@ struct dcase {
 };
 
 static const struct dcase cases[] = {
+	{ "a deadlock", build_deadlock, "app_lock", PID + 51, "take_first",
+	  { "for a mutex (futex 0x7f0000800000) of pid 4242",
+	    "a deadlock: tid 4293 (worker) waits in take_first ← worker_b for a mutex held by tid 4292 (worker), "
+	    "which waits in take_second ← worker_a for one held by tid 4293 (worker): neither can go on", NULL },
+	  "waits for a mutex held by tid 4292 in a deadlock, holding the one waited for" },
+	{ "a deadlock since before the window", build_deadlock_before, "app_lock", PID + 51, "take_first",
+	  { "a deadlock: tid ", ": neither can go on", NULL }, NULL },
+	{ "a mutex held to the end", build_mutex_owner, "app_lock", PID + 60, "rebuild_index",
+	  { "3 threads waited", "no thread released it before the end: tid 4302 (indexer) held it (the mutex's owner at the end), at least 3.5 s",
+	    "while holding it, it ran on-CPU 3.5 s" }, "held a mutex to the window's end, at least 3.5 s" },
 	{ "a process stopped by a signal", build_stopped_signal, "stopped", 7000, "kill_builtin",
 	  { "3 threads were stopped 9.0 s in total (max 3.0 s) by a stop signal (do_signal_stop",
 	    "3 threads at once for up to 3.0 s; stopped by pid 7000 tid 7000 (bash, outside the target) from kill_builtin ← execute_command",

@@ -44,9 +44,11 @@ static void build_src(struct capdata *cd)
 	/* inside */
 	assert_int_equal(capdata_add_block(cd, &(struct cap_block){ .thread = (uint32_t)t1, .ustack = (uint32_t)fs,
 		.kstack = ST_NO_STACK, .start_ns = 55 * S, .dur_ns = 2 * S }), 0);
-	/* still in progress past the end: cut at the end */
+	/* still in progress past the end: cut at the end; its mutex's owner
+	 * is a thread with no record in the window */
 	assert_int_equal(capdata_add_block(cd, &(struct cap_block){ .thread = (uint32_t)t0, .ustack = (uint32_t)ws,
-		.kstack = (uint32_t)ks, .start_ns = 58 * S, .dur_ns = 10 * S, .flags = CAP_BLOCK_IN_PROGRESS }), 0);
+		.kstack = (uint32_t)ks, .start_ns = 58 * S, .dur_ns = 10 * S, .flags = CAP_BLOCK_IN_PROGRESS,
+		.has_owner = true, .owner = (uint32_t)t2 }), 0);
 	/* after */
 	assert_int_equal(capdata_add_block(cd, &(struct cap_block){ .thread = (uint32_t)t2, .ustack = (uint32_t)ws,
 		.kstack = (uint32_t)ks, .start_ns = 70 * S, .dur_ns = 1 * S }), 0);
@@ -83,6 +85,8 @@ static void test_cut_window(void **state)
 	assert_true(dst.blocks[0].has_waker);
 	assert_string_equal(dst.threads[dst.blocks[0].waker].comm, "freezer");
 	assert_true(dst.blocks[2].dur_ns == 2 * S);     /* in progress: cut at the end */
+	assert_true(dst.blocks[2].has_owner);
+	assert_string_equal(dst.threads[dst.blocks[2].owner].comm, "idle");
 	/* stacks and frames were copied with their content */
 	{
 		const struct cap_stack *us = &dst.stacks[dst.blocks[0].ustack];
@@ -92,7 +96,7 @@ static void test_cut_window(void **state)
 		assert_string_equal(dst.mappings[dst.frames[us->frames[1]].mapping].file, "/usr/bin/svc");
 		assert_true(capdata_stack_is_kernel(&dst, dst.blocks[0].kstack));
 	}
-	assert_int_equal(dst.nthreads, 2);              /* only referenced threads */
+	assert_int_equal(dst.nthreads, 3);              /* only referenced threads (the owner too) */
 	assert_int_equal(dst.nholds, 1);
 	assert_int_equal(dst.nsamples, 1);
 	assert_int_equal(dst.nmem, 1);

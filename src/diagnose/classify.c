@@ -308,6 +308,23 @@ uint16_t diag_frame_feat(struct ctx *x, uint32_t f)
 	x->ffeat[f] = bits;
 	return bits;
 }
+/* A cgroup v2 freeze parks the task in do_freezer_trap(), which the compiler
+ * may inline into get_signal() (6.18 here: schedule ← get_signal). Nothing
+ * else in get_signal() sleeps itself: its other waits are the named frames
+ * above. Whether the leafmost frame that is not scheduler plumbing of the
+ * kernel stack st is get_signal. */
+static bool sleeps_in_get_signal(struct ctx *x, uint32_t st)
+{
+	const struct cap_stack *s = &x->cd->stacks[st];
+	uint32_t i;
+
+	for (i = s->nframes; i-- > 0;) {
+		if (!(diag_frame_feat(x, s->frames[i]) & KF_PLUMB))
+			return pat_match(x->cd->frames[s->frames[i]].name, "get_signal", M_BASE);
+	}
+	return false;
+}
+
 /* Kernel bits of every frame, plus the user bit of the leafmost user frame
  * that has one. ST_NO_STACK has none. */
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
@@ -331,11 +348,13 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
 			user_done = true;
 		}
 	}
+	if (s->nframes && x->cd->frames[s->frames[0]].kernel && sleeps_in_get_signal(x, st))
+		bits |= KF_STOP;
 	x->sfeat[st] = bits;
 	return bits;
 }
 
-enum diag_stop diag_stop_how(const struct ctx *x, uint32_t kstack)
+enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack)
 {
 	const struct cap_stack *s;
 	uint32_t i;
@@ -352,7 +371,7 @@ enum diag_stop diag_stop_how(const struct ctx *x, uint32_t kstack)
 				return stop_how[k];
 		}
 	}
-	return DIAG_STOP_NONE;
+	return sleeps_in_get_signal(x, kstack) ? DIAG_STOP_FREEZE : DIAG_STOP_NONE;
 }
 
 /* A waker is evidence only when it is another, real task: wakeups from

@@ -290,9 +290,10 @@ uint16_t diag_frame_feat(struct ctx *x, uint32_t f);
 uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
 /* What stopped a thread whose kernel stack has KF_STOP, by its leafmost stop
  * frame: do_signal_stop (a stop signal), ptrace_stop (a tracer), or
- * __refrigerator / do_freezer_trap (a freezer); DIAG_STOP_NONE without one. */
+ * __refrigerator / do_freezer_trap (a freezer; also a sleep right in
+ * get_signal, where do_freezer_trap was inlined); DIAG_STOP_NONE without one. */
 enum diag_stop { DIAG_STOP_NONE, DIAG_STOP_SIGNAL, DIAG_STOP_TRACE, DIAG_STOP_FREEZE };
-enum diag_stop diag_stop_how(const struct ctx *x, uint32_t kstack);
+enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
 /* A long wait (DIAG_CONVOY_WAIT_NS) of a target thread that another thread
  * of the target ended, not an interrupt: it waited for that thread. */

@@ -23,6 +23,9 @@
 #   redis_gdb_attach    gdb attached 2 s (as gcore or a stack dump does):
 #                       verdict stopped, culprit gdb, the summary names the
 #                       debugger (ptrace_stop).
+#   redis_cgroup_freeze its cgroup2 frozen 2 s (cgroup.freeze, as docker pause
+#                       does on cgroup v2): verdict stopped, culprit this
+#                       script's shell, the summary names a freezer.
 # A client sends PING/GET every 10 ms throughout; its latency before and during
 # each freeze is printed. Each freeze's output is kept (server_lib.sh).
 source "$(dirname "$0")/server_lib.sh"
@@ -260,5 +263,21 @@ gdb_attach() {
 }
 FREEZE="gdb attached 2 s (gdb -p PID -batch -ex 'shell sleep 2')"
 stopped_freeze redis_gdb_attach gdb_attach "by a debugger or tracer \\(ptrace_stop"
+cg2=$(findmnt -no TARGET -t cgroup2 | head -1)
+[ -n "$cg2" ] || fail "redis_cgroup_freeze: no cgroup2 mount"
+fcg=$cg2/stalltrap-test-freeze-$$
+mkdir "$fcg"
+CGROUPS_TO_REMOVE+=("$fcg")
+cg2_freeze() {
+	local was
+	was=$(awk -F: '$1 == 0 { print $3 }' "/proc/$rpid/cgroup")
+	echo "$rpid" >"$fcg/cgroup.procs"
+	echo 1 >"$fcg/cgroup.freeze"
+	sleep 2
+	echo 0 >"$fcg/cgroup.freeze"
+	echo "$rpid" >"$cg2$was/cgroup.procs"
+}
+FREEZE="its cgroup2 frozen 2 s (cgroup.freeze 1, then 0)" STOPPER=$$
+stopped_freeze redis_cgroup_freeze cg2_freeze "by a freezer \\("
 
 asserts_done

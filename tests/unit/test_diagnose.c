@@ -1518,6 +1518,9 @@ static void build_pool_listening(void)
 #define K_STOP_SIGNAL "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;do_signal_stop;schedule;__schedule"
 #define K_STOP_TRACE "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;ptrace_stop;schedule;__schedule"
 #define K_STOP_FREEZE "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;__refrigerator;schedule;__schedule"
+/* cgroup v2's freeze: do_freezer_trap inlined into get_signal (6.18) */
+#define K_STOP_FREEZE2 "entry_SYSCALL_64_after_hwframe;do_syscall_64;exit_to_user_mode_loop;arch_do_signal_or_restart;get_signal;schedule;__schedule"
+#define K_FREEZE_WRITE "entry_SYSCALL_64_after_hwframe;do_syscall_64;ksys_write;vfs_write;kernfs_fop_write_iter;cgroup_freeze_write;cgroup_freeze;cgroup_do_freeze;cgroup_freeze_task;signal_wake_up_state;try_to_wake_up"
 #define K_KILL "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_kill;kill_something_info;__send_signal_locked;complete_signal;signal_wake_up_state;try_to_wake_up"
 #define K_SIGCONT "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_kill;kill_something_info;__send_signal_locked;prepare_signal;try_to_wake_up"
 #define K_PTRACE_ATTACH "entry_SYSCALL_64_after_hwframe;do_syscall_64;__x64_sys_ptrace;ptrace_attach;__send_signal_locked;complete_signal;signal_wake_up_state;try_to_wake_up"
@@ -1586,6 +1589,17 @@ static void build_stopped_frozen(void)
 {
 	window(4000);
 	stopped_process(K_STOP_FREEZE, -1, 0, 0, -1, 0, 0);
+}
+
+/* docker pause on cgroup v2: cgroup.freeze written 1, then 0, by one process. */
+static void build_stopped_cgroup2(void)
+{
+	uint32_t w;
+
+	window(5000);
+	w = outside_thread(7300, 7300, "containerd-shim");
+	stopped_process(K_STOP_FREEZE2, w, U("main;freeze_cgroup;write@"), K(K_FREEZE_WRITE), w,
+			U("main;thaw_cgroup;write@"), K(K_FREEZE_WRITE));
 }
 
 /* A lock's holder stopped 1.5 s while it held the lock (a debugger on one
@@ -1692,6 +1706,9 @@ static const struct dcase cases[] = {
 	{ "a process frozen to the window's end", build_stopped_frozen, "stopped", 0, NULL,
 	  { "3 threads were stopped 9.0 s in total", "by a freezer (__refrigerator",
 	    "still stopped at the window's end" }, NULL },
+	{ "a process frozen by cgroup v2's freezer", build_stopped_cgroup2, "stopped", 7300, "freeze_cgroup",
+	  { "3 threads were stopped 9.0 s in total", "by a freezer (",
+	    "stopped by pid 7300 tid 7300 (containerd-shim, outside the target) from freeze_cgroup ← main" }, NULL },
 	{ "a lock's holder stopped", build_stopped_holder, "app_lock", PID + 10, NULL,
 	  { "3 threads waited", "held it for", "while holding it, it was stopped (a stop signal, a debugger or a freezer) 1.5 s" },
 	  NULL },

@@ -354,24 +354,44 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st)
 	return bits;
 }
 
-enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack)
+/* How a stop is sent: a signal's wakeup, a tracer's attach, a freezer's. */
+static const char *const stop_send_base[] = {
+	"signal_wake_up_state", "complete_signal", "__send_signal_locked", "send_signal_locked",
+	"ptrace_attach", "cgroup_freeze_task", "freeze_task", "fake_signal_wake_up", NULL,
+};
+
+/* Which of names (base names, NULL-terminated) the leafmost frame of stack
+ * st that has one of them bears: its index, or -1. */
+static int stack_names(const struct ctx *x, uint32_t st, const char *const *names)
 {
 	const struct cap_stack *s;
 	uint32_t i;
-	size_t k;
+	int k;
 
-	if (kstack >= x->cd->nstacks)
-		return DIAG_STOP_NONE;
-	s = &x->cd->stacks[kstack];
+	if (st >= x->cd->nstacks)
+		return -1;
+	s = &x->cd->stacks[st];
 	for (i = s->nframes; i-- > 0;) {
-		const char *name = x->cd->frames[s->frames[i]].name;
-
-		for (k = 0; stop_base[k]; k++) {
-			if (pat_match(name, stop_base[k], M_BASE))
-				return stop_how[k];
+		for (k = 0; names[k]; k++) {
+			if (pat_match(x->cd->frames[s->frames[i]].name, names[k], M_BASE))
+				return k;
 		}
 	}
-	return sleeps_in_get_signal(x, kstack) ? DIAG_STOP_FREEZE : DIAG_STOP_NONE;
+	return -1;
+}
+
+bool diag_kstack_sends_stop(const struct ctx *x, uint32_t kstack)
+{
+	return stack_names(x, kstack, stop_send_base) >= 0;
+}
+
+enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack)
+{
+	int k = stack_names(x, kstack, stop_base);
+
+	if (k >= 0)
+		return stop_how[k];
+	return kstack < x->cd->nstacks && sleeps_in_get_signal(x, kstack) ? DIAG_STOP_FREEZE : DIAG_STOP_NONE;
 }
 
 /* A waker is evidence only when it is another, real task: wakeups from

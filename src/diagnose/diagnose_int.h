@@ -294,6 +294,9 @@ uint16_t diag_stack_feat(struct ctx *x, uint32_t st);
  * get_signal, where do_freezer_trap was inlined); DIAG_STOP_NONE without one. */
 enum diag_stop { DIAG_STOP_NONE, DIAG_STOP_SIGNAL, DIAG_STOP_TRACE, DIAG_STOP_FREEZE };
 enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack);
+/* Whether a waker's kernel stack sends a stop: a signal's wakeup
+ * (signal_wake_up_state, complete_signal), a tracer's attach, a freezer's. */
+bool diag_kstack_sends_stop(const struct ctx *x, uint32_t kstack);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
 /* A long wait (DIAG_CONVOY_WAIT_NS) of a target thread that another thread
  * of the target ended, not an interrupt: it waited for that thread. */

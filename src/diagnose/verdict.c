@@ -993,7 +993,8 @@ static bool woken_by_task(const struct ctx *x, const struct cap_block *b)
 
 /* The wait of stopped block stop's thread that the stop ended (its last
  * voluntary block before the stop, ended just before it), if a task ended
- * it; else NULL. */
+ * it sending a stop (a signal's wakeup, a tracer's attach, a freezer's: not
+ * some other wakeup that came just before); else NULL. */
 static const struct cap_block *stop_sent(const struct ctx *x, const struct cap_block *stop)
 {
 	const struct capdata *cd = x->cd;
@@ -1005,7 +1006,7 @@ static const struct cap_block *stop_sent(const struct ctx *x, const struct cap_b
 	p = &cd->blocks[x->byth[pos - 1]];
 	if (block_end(p) > stop->start_ns + 1000000ull || stop->start_ns > sat_add(block_end(p), DIAG_STOP_SENT_NS))
 		return NULL;
-	return woken_by_task(x, p) ? p : NULL;
+	return woken_by_task(x, p) && diag_kstack_sends_stop(x, p->waker_kstack) ? p : NULL;
 }
 
 static const char *const stop_words[] = {

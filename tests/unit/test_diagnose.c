@@ -1571,6 +1571,20 @@ static void build_stopped_signal(void)
 			U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_SIGCONT));
 }
 
+/* The sleepers' waits ended just before the stop by the loop's own wakeup
+ * (work handed to them), not by a stop signal: no stopper is named, only
+ * the shell that sent SIGCONT. */
+static void build_stopped_after_wake(void)
+{
+	uint32_t sh, m;
+
+	window(5000);
+	sh = outside_thread(7000, 7000, "bash");
+	m = thread(PID, "kvstore"); /* the same thread stopped_process() makes its loop */
+	stopped_process(K_STOP_SIGNAL, m, U("main;aeMain;bioCreateJob;pthread_cond_signal@"), K(K_WAKE), sh,
+			U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_SIGCONT));
+}
+
 /* gdb attached 3 s (gcore, a stack dump): ptrace stops, gdb attached and detached. */
 static void build_stopped_tracer(void)
 {
@@ -1700,6 +1714,9 @@ static const struct dcase cases[] = {
 	  { "3 threads were stopped 9.0 s in total (max 3.0 s) by a stop signal (do_signal_stop",
 	    "3 threads at once for up to 3.0 s; stopped by pid 7000 tid 7000 (bash, outside the target) from kill_builtin ← execute_command",
 	    "which let it go 3.0 s later" }, "stopped 3 threads of the target for up to 3.0 s" },
+	{ "a process stopped just after a wakeup", build_stopped_after_wake, "stopped", 7000, "kill_builtin",
+	  { "3 threads at once for up to 3.0 s; let go after 3.0 s by pid 7000 tid 7000 (bash, outside the target)",
+	    NULL, NULL }, "let 3 stopped threads of the target go" },
 	{ "a process stopped by a debugger", build_stopped_tracer, "stopped", 7100, "attach_command",
 	  { "by a debugger or tracer (ptrace_stop", "stopped by pid 7100 tid 7100 (gdb, outside the target)",
 	    "which let it go 3.0 s later" }, NULL },

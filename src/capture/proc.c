@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,73 @@ int proc_with_descendants(const char *proc_root, const pid_t *pids, int npids, p
 	}
 	free(pp);
 	return pid_list_finish(out, n, err);
+}
+
+/* Whether tok is one of the comma-separated list's items. */
+static bool list_has(const char *list, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	while (list && *list) {
+		if (!strncmp(list, tok, n) && (list[n] == ',' || list[n] == '\0' || list[n] == '\n'))
+			return true;
+		list = strchr(list, ',');
+		list = list ? list + 1 : NULL;
+	}
+	return false;
+}
+
+int proc_cgroup_mount(const char *ctrl, char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (err && getline(&line, &cap, f) > 0) {
+		char mnt[4096], fstype[64], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2)
+			continue;
+		if (ctrl ? !strcmp(fstype, "cgroup") && list_has(opts, ctrl) : !strcmp(fstype, "cgroup2")) {
+			snprintf(out, outlen, "%s", mnt);
+			err = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
+int proc_cgroup_of(pid_t pid, const char *ctrl, char *out, size_t outlen)
+{
+	char fn[64], *line = NULL;
+	size_t cap = 0;
+	int err = -ENOENT;
+	FILE *f;
+
+	snprintf(fn, sizeof(fn), "/proc/%d/cgroup", (int)pid);
+	if (!(f = fopen(fn, "re")))
+		return -errno;
+	while (err && getline(&line, &cap, f) > 0) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		if (ctrl ? list_has(c1 + 1, ctrl) : !c1[1]) {
+			c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+			snprintf(out, outlen, "%s", c2 + 1);
+			err = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return err;
 }
 
 int proc_resolve_cgroup(const char *path, char *out, size_t outlen)

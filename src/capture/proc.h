@@ -60,6 +60,15 @@ int proc_find_by_comm(const char *proc_root, const char *comm, pid_t **pids);
  * Returns 0 and the directory in out, or -ENOENT. */
 int proc_resolve_cgroup(const char *path, char *out, size_t outlen);
 
+/* Where the cgroup hierarchy of controller ctrl (v1: "cpu") is mounted, or
+ * with ctrl NULL the cgroup2 hierarchy, from /proc/self/mountinfo: the
+ * first such mount into out. 0, -ENOENT (none) or a negative errno. */
+int proc_cgroup_mount(const char *ctrl, char *out, size_t outlen);
+/* pid's cgroup in the hierarchy of controller ctrl (v1), or with ctrl NULL
+ * in cgroup2 (the "0::" line), from /proc/PID/cgroup: its path under the
+ * mount ("/" for the root) into out. 0, -ENOENT (none) or a negative errno. */
+int proc_cgroup_of(pid_t pid, const char *ctrl, char *out, size_t outlen);
+
 /* The ppid in a /proc/PID/stat text (len bytes, any content), or 0 when
  * there is none or it is not a pid. */
 pid_t proc_stat_ppid(const char *buf, size_t len);

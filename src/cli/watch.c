@@ -588,8 +588,7 @@ static int read_pem(const char *path, const char *flag, char **out)
 /* The pressure file for resource: the target's cgroup v2 directory's, else the machine's. */
 static void psi_path(const char *res, const char *cgdir, pid_t pid, char *out, size_t len)
 {
-	char path[4096], line[4096], mnt[4096] = "";
-	FILE *f;
+	char path[4096], mnt[4096], cg[4096];
 
 	if (cgdir) {
 		snprintf(path, sizeof(path), "%.3000s/%s.pressure", cgdir, res);
@@ -599,34 +598,13 @@ static void psi_path(const char *res, const char *cgdir, pid_t pid, char *out, s
 		}
 	}
 	/* the cgroup2 mount point, then the target's cgroup2 path */
-	f = fopen("/proc/self/mountinfo", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - cgroup2 "), m[4096];
-
-		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", m) == 1) {
-			snprintf(mnt, sizeof(mnt), "%s", m);
-			break;
+	if (pid > 0 && !proc_cgroup_mount(NULL, mnt, sizeof(mnt)) && !proc_cgroup_of(pid, NULL, cg, sizeof(cg)) &&
+	    strcmp(cg, "/")) {
+		snprintf(path, sizeof(path), "%.2000s%.1900s/%s.pressure", mnt, cg, res);
+		if (!access(path, R_OK)) {
+			snprintf(out, len, "%s", path);
+			return;
 		}
-	}
-	if (f)
-		fclose(f);
-	if (mnt[0] && pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-		f = fopen(path, "r");
-		while (f && fgets(line, sizeof(line), f)) {
-			if (strncmp(line, "0::", 3))
-				continue;
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(path, sizeof(path), "%.2000s%.1900s/%s.pressure", mnt,
-				 strcmp(line + 3, "/") ? line + 3 : "", res);
-			if (!access(path, R_OK) && strcmp(line + 3, "/")) {
-				snprintf(out, len, "%s", path);
-				fclose(f);
-				return;
-			}
-		}
-		if (f)
-			fclose(f);
 	}
 	snprintf(out, len, "/proc/pressure/%s", res);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "capture/proc.h"
 #include "deliver/deliver.h"
 #include "deliver/incident.h"
 
@@ -201,18 +202,9 @@ void deliver_origin_from_cgroup(const char *path, struct deliver_origin *o)
 
 void deliver_origin_from_pid(int pid, struct deliver_origin *o)
 {
-	char path[64], line[4096];
-	FILE *f;
+	char cg[4096];
 
 	memset(o, 0, sizeof(*o));
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	if (pid <= 0 || !(f = fopen(path, "r")))
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			deliver_origin_from_cgroup(line + 3, o);
-			break;
-		}
-	fclose(f);
+	if (pid > 0 && !proc_cgroup_of((pid_t)pid, NULL, cg, sizeof(cg)))
+		deliver_origin_from_cgroup(cg, o);
 }

@@ -15,80 +15,30 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture/proc.h"
 #include "pipeline/throttle.h"
 
-static bool has_token(const char *list, const char *tok)
-{
-	size_t n = strlen(tok);
-
-	while (list && *list) {
-		if (!strncmp(list, tok, n) && (list[n] == ',' || list[n] == '\0' || list[n] == '\n'))
-			return true;
-		list = strchr(list, ',');
-		list = list ? list + 1 : NULL;
-	}
-	return false;
-}
-
-/* The cpu controller's v1 mount and the cgroup2 mount, from mountinfo. */
+/* The cpu controller's v1 mount and the cgroup2 mount. */
 static void find_mounts(struct throttle *t)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t cap = 0;
+	char mnt[4096];
 
 	t->mnt_done = 1;
-	if (!f)
-		return;
-	while (getline(&line, &cap, f) > 0) {
-		char mnt[512], fstype[64], opts[512];
-		const char *sep = strstr(line, " - ");
-
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
-		    sscanf(sep + 3, "%63s %*s %511s", fstype, opts) != 2)
-			continue;
-		if (!t->v1_mnt && !strcmp(fstype, "cgroup") && has_token(opts, "cpu"))
-			t->v1_mnt = strdup(mnt);
-		else if (!t->v2_mnt && !strcmp(fstype, "cgroup2"))
-			t->v2_mnt = strdup(mnt);
-	}
-	free(line);
-	fclose(f);
+	if (!proc_cgroup_mount("cpu", mnt, sizeof(mnt)))
+		t->v1_mnt = strdup(mnt);
+	if (!proc_cgroup_mount(NULL, mnt, sizeof(mnt)))
+		t->v2_mnt = strdup(mnt);
 }
 
 /* pid's cgroup for the cpu controller (v1 when it is mounted there, else
  * the cgroup2 one): its path into path; the mount it is under, or NULL. */
 static const char *cgroup_of(struct throttle *t, pid_t pid, char *path, size_t len)
 {
-	char fn[64], *line = NULL;
-	size_t cap = 0;
-	const char *mnt = NULL;
-	FILE *f;
-
-	snprintf(fn, sizeof(fn), "/proc/%d/cgroup", (int)pid);
-	if (!(f = fopen(fn, "re")))
-		return NULL;
-	while (getline(&line, &cap, f) > 0) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		line[strcspn(line, "\n")] = '\0';
-		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (t->v1_mnt && has_token(c1 + 1, "cpu")) {
-			snprintf(path, len, "%s", c2 + 1);
-			mnt = t->v1_mnt;
-			break;
-		}
-		if (t->v2_mnt && !c1[1] && !mnt) {
-			snprintf(path, len, "%s", c2 + 1);
-			mnt = t->v2_mnt;
-		}
-	}
-	free(line);
-	fclose(f);
-	return mnt;
+	if (t->v1_mnt && !proc_cgroup_of(pid, "cpu", path, len))
+		return t->v1_mnt;
+	if (t->v2_mnt && !proc_cgroup_of(pid, NULL, path, len))
+		return t->v2_mnt;
+	return NULL;
 }
 
 static int open_in(const char *mnt, const char *path, const char *file)

@@ -1560,15 +1560,23 @@ static void stopped_process(const char *kstop, int64_t stopper, uint32_t stop_us
 			  .dur_ms = 95, .syscall = NR_epoll_wait, .woken_irq = true);
 }
 
+/* stopped_process() stopped and let go by one process outside the target,
+ * pid (comm), from the user stacks su and ru (kernel stacks sk, rk). */
+static void stopped_by(const char *kstop, int32_t pid, const char *comm, const char *su, const char *sk,
+		       const char *ru, const char *rk)
+{
+	uint32_t t;
+
+	window(5000);
+	t = outside_thread(pid, pid, comm);
+	stopped_process(kstop, t, U(su), K(sk), t, U(ru), K(rk));
+}
+
 /* kill -STOP, kill -CONT 3 s later, from one shell: stopped, culprit the shell. */
 static void build_stopped_signal(void)
 {
-	uint32_t sh;
-
-	window(5000);
-	sh = outside_thread(7000, 7000, "bash");
-	stopped_process(K_STOP_SIGNAL, sh, U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_KILL), sh,
-			U("main;reader_loop;execute_command;kill_builtin;kill@"), K(K_SIGCONT));
+	stopped_by(K_STOP_SIGNAL, 7000, "bash", "main;reader_loop;execute_command;kill_builtin;kill@", K_KILL,
+		   "main;reader_loop;execute_command;kill_builtin;kill@", K_SIGCONT);
 }
 
 /* The sleepers' waits ended just before the stop by the loop's own wakeup
@@ -1588,13 +1596,8 @@ static void build_stopped_after_wake(void)
 /* gdb attached 3 s (gcore, a stack dump): ptrace stops, gdb attached and detached. */
 static void build_stopped_tracer(void)
 {
-	uint32_t gdb;
-
-	window(5000);
-	gdb = outside_thread(7100, 7100, "gdb");
-	stopped_process(K_STOP_TRACE, gdb, U("main;attach_command;linux_nat_target::attach;ptrace@"),
-			K(K_PTRACE_ATTACH), gdb, U("main;detach_command;linux_nat_target::detach;ptrace@"),
-			K(K_PTRACE_DETACH));
+	stopped_by(K_STOP_TRACE, 7100, "gdb", "main;attach_command;linux_nat_target::attach;ptrace@", K_PTRACE_ATTACH,
+		   "main;detach_command;linux_nat_target::detach;ptrace@", K_PTRACE_DETACH);
 }
 
 /* Its cgroup frozen since before the window and still at its end: nobody
@@ -1608,12 +1611,8 @@ static void build_stopped_frozen(void)
 /* docker pause on cgroup v2: cgroup.freeze written 1, then 0, by one process. */
 static void build_stopped_cgroup2(void)
 {
-	uint32_t w;
-
-	window(5000);
-	w = outside_thread(7300, 7300, "containerd-shim");
-	stopped_process(K_STOP_FREEZE2, w, U("main;freeze_cgroup;write@"), K(K_FREEZE_WRITE), w,
-			U("main;thaw_cgroup;write@"), K(K_FREEZE_WRITE));
+	stopped_by(K_STOP_FREEZE2, 7300, "containerd-shim", "main;freeze_cgroup;write@", K_FREEZE_WRITE,
+		   "main;thaw_cgroup;write@", K_FREEZE_WRITE);
 }
 
 /* A lock's holder stopped 1.5 s while it held the lock (a debugger on one

@@ -186,6 +186,40 @@ static void test_cgroup_walk(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+/* This process's cgroups, from mountinfo and /proc/self/cgroup, against the
+ * files themselves: the cgroup2 line is "0::PATH", a v1 controller's mount
+ * holds that controller's files. */
+static void test_cgroup_of(void **state)
+{
+	char mnt[4096], cg[4096], want[4096] = "", line[4096], probe[8300];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(want, sizeof(want), "%s", line + 3);
+		}
+	fclose(f);
+	if (want[0]) {
+		assert_int_equal(proc_cgroup_of(getpid(), NULL, cg, sizeof(cg)), 0);
+		assert_string_equal(cg, want);
+		assert_int_equal(proc_cgroup_mount(NULL, mnt, sizeof(mnt)), 0);
+		snprintf(probe, sizeof(probe), "%s/cgroup.controllers", mnt);
+		assert_int_equal(access(probe, R_OK), 0);
+	}
+	if (!proc_cgroup_mount("cpu", mnt, sizeof(mnt))) {
+		snprintf(probe, sizeof(probe), "%s/cpu.shares", mnt);
+		assert_int_equal(access(probe, R_OK), 0);
+		assert_int_equal(proc_cgroup_of(getpid(), "cpu", cg, sizeof(cg)), 0);
+		assert_int_equal(cg[0], '/');
+	}
+	assert_int_equal(proc_cgroup_mount("no_such_controller", mnt, sizeof(mnt)), -ENOENT);
+	assert_int_equal(proc_cgroup_of(getpid(), "no_such_controller", cg, sizeof(cg)), -ENOENT);
+	assert_true(proc_cgroup_of(-1, NULL, cg, sizeof(cg)) < 0);
+}
+
 static void test_resolve_targets(void **state)
 {
 	pid_t self = getpid(), missing = 4194000, *out = NULL;
@@ -398,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_find_by_comm_in_fake_proc),
 		cmocka_unit_test(test_with_descendants),
 		cmocka_unit_test(test_cgroup_walk),
+		cmocka_unit_test(test_cgroup_of),
 		cmocka_unit_test(test_resolve_targets),
 		cmocka_unit_test(test_stat_ppid),
 		cmocka_unit_test(test_stat_exited),

@@ -183,12 +183,6 @@ static bool waited_at_between(struct ctx *x, uint32_t t, uint64_t a, uint64_t b,
 	return false;
 }
 
-/* Whether block bi waits inside the function that waits for work in block
- * idle (its innermost frame of the program's own, runtime libraries
- * skipped; never an unknown one): the two stacks are the same from the root to that
- * frame. A pool whose idle workers take turns listening (one polls the
- * sockets, the others wait on a condition variable, both in the pool's
- * get-work function) waits for work at two sites. */
 /* The index of stack st's innermost frame of the program's own (runtime
  * libraries skipped), UINT32_MAX if none. */
 static uint32_t innermost_own(struct ctx *x, const struct cap_stack *st)
@@ -211,6 +205,12 @@ static uint32_t shared_frames(const struct capdata *cd, const struct cap_stack *
 	return p;
 }
 
+/* Whether block bi waits inside the function that waits for work in block
+ * idle (its innermost frame of the program's own, runtime libraries
+ * skipped; never an unknown one): the two stacks are the same from the
+ * root to that frame. A pool whose idle workers take turns listening (one polls the
+ * sockets, the others wait on a condition variable, both in the pool's
+ * get-work function) waits for work at two sites. */
 bool diag_within_wait(struct ctx *x, size_t bi, size_t idle)
 {
 	const struct capdata *cd = x->cd;
@@ -289,7 +289,6 @@ static bool outer_wait(struct ctx *x, size_t bi)
 	}
 	return deeper;
 }
-
 
 /* Whether the function that waits in block ob (its innermost frame of the
  * program's own) only waits: no block of its thread runs

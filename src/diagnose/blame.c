@@ -170,7 +170,9 @@ int diag_build_groups(struct ctx *x)
 			pb = NULL;
 		}
 		g->n++;
-		g->total_ns = sat_add(g->total_ns, b->dur_ns);
+		/* the window's part: a wait begun long before it does not
+		 * outweigh the waits of a stall inside it */
+		g->total_ns = sat_add(g->total_ns, diag_in_window(x, b));
 		/* the longest wait: a timed wait re-armed at once (within
 		 * DIAG_REARM_GAP_NS) is one wait, from its first slice */
 		if (!pb || pb->thread != b->thread || block_end(pb) + DIAG_REARM_GAP_NS < b->start_ns)

@@ -585,8 +585,7 @@ int diag_classify_all(struct ctx *x)
 
 		if (!diag_thread_is_target(x, b->thread))
 			continue;
-		add_total(x, c, b->thread, b->dur_ns,
-			  x->win_ns > 1 ? overlap(b->start_ns, block_end(b), x->win_start, x->win_end) : b->dur_ns, true);
+		add_total(x, c, b->thread, b->dur_ns, diag_in_window(x, b), true);
 		if (c == DIAG_CAUSE_MEMORY_RECLAIM)
 			x->treclaim_ns[b->thread] = sat_add(x->treclaim_ns[b->thread], b->dur_ns);
 		if (c == DIAG_CAUSE_IO)
@@ -622,6 +621,7 @@ void diag_collect_samples(struct ctx *x)
 void diag_ctx_release(struct ctx *x)
 {
 	free(x->ffeat);
+	free(x->fwrap);
 	free(x->sfeat);
 	free(x->cls);
 	free(x->prim);

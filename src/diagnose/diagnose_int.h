@@ -196,6 +196,7 @@ struct ctx {
 	const struct aggregate *agg;
 	uint64_t win_start, win_end, win_ns, period_ns, hold_thr_ns;
 	uint16_t *ffeat;        /* per frame */
+	uint8_t *fwrap;         /* per frame: a wait wrapper's (names.c); NULL until asked */
 	uint16_t *sfeat;        /* per stack */
 	uint8_t *cls;           /* per block: enum diag_cause */
 	uint8_t *prim;          /* per block: enum diag_primitive, for app_lock blocks */
@@ -227,6 +228,13 @@ struct ctx {
 	bool have_baseline;
 	bool oom;
 };
+
+/* The part of b inside the window (all of it when the capture has no
+ * window): what totals count; the longest wait is the whole wait. */
+static inline uint64_t diag_in_window(const struct ctx *x, const struct cap_block *b)
+{
+	return x->win_ns > 1 ? overlap(b->start_ns, block_end(b), x->win_start, x->win_end) : b->dur_ns;
+}
 
 /* Which rule gave a block its cause, beyond the per-block rules. */
 enum { RULE_BASE = 0, RULE_CONVOY, RULE_SITE, RULE_LOOP, RULE_DEP, RULE_POOL };

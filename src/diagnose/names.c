@@ -453,6 +453,124 @@ const char *diag_lock_mode(uint8_t f)
 }
 
 /* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file, taken in f" */
+/* Whether a user frame is one a caller is named by: the program's own, with
+ * a name. */
+static bool own_named(struct ctx *x, uint32_t f)
+{
+	const struct cap_frame *fr = &x->cd->frames[f];
+
+	return !fr->kernel && fr->name[0] != '[' && !(diag_frame_feat(x, f) & F_RUNTIME);
+}
+
+static int cmp_frame_name(const void *a, const void *b, void *arg)
+{
+	const struct capdata *cd = arg;
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+
+	return strcmp(cd->frames[i].name, cd->frames[j].name) ?: diag_cmp(i, j);
+}
+
+/* x->fwrap: the frames of the program's own wait wrappers. A function that,
+ * in the target's waits, is called from two functions or more says how a
+ * thread waits, not what for: PostgreSQL's WaitLatch (a heavyweight lock's
+ * ProcSleep, a commit's SyncRepWaitForLSN, each auxiliary process's main
+ * loop), WaitEventSetWait, PGSemaphoreLock. Functions are told by name (a
+ * function's frames differ by return address); frames without a name are
+ * passed over. */
+static int build_wrappers(struct ctx *x)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t *byname = NULL, *fid = NULL, *first = NULL, k, n = 0;
+	uint8_t *used = NULL, *many = NULL;
+	size_t i;
+	int err = -ENOMEM;
+
+	x->fwrap = calloc(cd->nframes ? cd->nframes : 1, 1);
+	byname = malloc((cd->nframes ? cd->nframes : 1) * sizeof(*byname));
+	fid = malloc((cd->nframes ? cd->nframes : 1) * sizeof(*fid));
+	first = malloc((cd->nframes ? cd->nframes : 1) * sizeof(*first));
+	many = calloc(cd->nframes ? cd->nframes : 1, 1);
+	used = calloc(cd->nstacks ? cd->nstacks : 1, 1);
+	if (!x->fwrap || !byname || !fid || !first || !many || !used)
+		goto out;
+	for (k = 0; k < cd->nframes; k++)
+		byname[k] = k;
+	qsort_r(byname, cd->nframes, sizeof(*byname), cmp_frame_name, (void *)cd);
+	for (k = 0; k < cd->nframes; k++) {
+		if (k && strcmp(cd->frames[byname[k]].name, cd->frames[byname[k - 1]].name))
+			n++;
+		fid[byname[k]] = n;
+		first[k] = UINT32_MAX;
+	}
+	for (i = 0; i < cd->nblocks; i++) {
+		if (diag_thread_is_target(x, cd->blocks[i].thread) && cd->blocks[i].ustack < cd->nstacks)
+			used[cd->blocks[i].ustack] = 1;
+	}
+	for (i = 0; i < cd->nstacks; i++) {
+		const struct cap_stack *s = &cd->stacks[i];
+		uint32_t callee = UINT32_MAX, j;
+
+		if (!used[i])
+			continue;
+		for (j = s->nframes; j-- > 0;) {
+			uint32_t f = s->frames[j];
+
+			if (!own_named(x, f))
+				continue;
+			if (callee != UINT32_MAX && fid[f] != callee) {
+				if (first[callee] == UINT32_MAX)
+					first[callee] = fid[f];
+				else if (first[callee] != fid[f])
+					many[callee] = 1;
+			}
+			callee = fid[f];
+		}
+	}
+	for (k = 0; k < cd->nframes; k++)
+		x->fwrap[k] = many[fid[k]];
+	err = 0;
+out:
+	if (err) {
+		free(x->fwrap);
+		x->fwrap = NULL;
+	}
+	free(byname);
+	free(fid);
+	free(first);
+	free(many);
+	free(used);
+	return err;
+}
+
+/* Where a lock's waiters waited, named by the callers of its longest wait:
+ * past the program's own wait wrappers (build_wrappers), from the last of
+ * them, so that the frames named are what the thread waited for
+ * ("WaitLatch ← ProcSleep ← LockAcquireExtended", not every lock's
+ * "WaitEventSetWait ← WaitLatch"). */
+static int put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
+{
+	const struct capdata *cd = x->cd;
+	uint32_t own[16], n = 0, i, k = 0, start, end;
+
+	if (!x->fwrap && build_wrappers(x))
+		return diag_put_callers(x, sb, ustack);
+	if (!diag_shows_ustack(cd, ustack))
+		return 0;
+	for (i = cd->stacks[ustack].nframes; i-- > 0 && n < sizeof(own) / sizeof(own[0]);) {
+		if (own_named(x, cd->stacks[ustack].frames[i]))
+			own[n++] = cd->stacks[ustack].frames[i];
+	}
+	while (k + 1 < n && x->fwrap[own[k]])
+		k++;
+	start = k ? k - 1 : 0;
+	end = start + SUMMARY_FRAMES + (k ? 1 : 0);
+	for (i = start; i < n && i < end; i++) {
+		diag_sb_put(sb, i > start ? " ← " : "", 8);
+		diag_sb_put(sb, cd->frames[own[i]].name, SUMMARY_NAME_MAX);
+	}
+	return (int)(i - start);
+}
+
 void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 {
 	const struct cap_block *b = group_longest(x, g);
@@ -481,7 +599,7 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_printf(sb, "an application lock (%s", what[g->prim % DIAG_PRIM__COUNT]);
 		if (b && b->in_syscall && g->prim == DIAG_PRIM_LATCH && syscall_name(b->syscall))
 			diag_sb_printf(sb, ": %s woken by the releasing thread", syscall_name(b->syscall));
-		if (b && diag_put_callers(x, &callers, b->ustack))
+		if (b && put_wait_site(x, &callers, b->ustack))
 			diag_sb_printf(sb, ", in %s", callers.s);
 		diag_sb_put(sb, ")", 4);
 		return;

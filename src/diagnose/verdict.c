@@ -300,6 +300,31 @@ static bool put_owner(struct ctx *x, const struct lgroup *g, struct verdict *v)
 	return true;
 }
 
+/* The holder's own wait in g that ended unwoken (a timeout) as it let the
+ * others go, and that covers most of its hold [hs, rel): it held nothing,
+ * but waited there too, gave up first and let everyone go (MariaDB's
+ * semi-synchronous commits: the first commit's wait for a replica's
+ * acknowledgement times out, and it switches the wait off for all). NULL
+ * when none. */
+static const struct cap_block *gave_up(struct ctx *x, const struct lgroup *g, uint32_t holder, uint64_t hs,
+				       uint64_t rel)
+{
+	const struct capdata *cd = x->cd;
+	size_t k;
+
+	for (k = g->first; k < g->first + g->n; k++) {
+		const struct cap_block *b = &cd->blocks[x->lidx[k]];
+		uint64_t end = block_end(b);
+
+		if (b->thread != holder || (diag_waker_real(x, b) && !(b->flags & CAP_BLOCK_WOKEN_IRQ)) ||
+		    end > rel || rel - end > DIAG_RELEASE_GAP_NS)
+			continue;
+		if (rel > hs && overlap(hs, rel, b->start_ns, end) * 2 >= rel - hs)
+			return b;
+	}
+	return NULL;
+}
+
 /* app_lock and kernel_lock: the holder is the thread that woke the waiters;
  * when that thread was itself held up, most of the while, by another lock
  * that a third one released, the chain is followed to the thread at its
@@ -309,6 +334,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	const struct capdata *cd = x->cd;
 	const struct cap_block *b;
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
+	const struct cap_block *up;
 	struct holdact act;
 	const char *site;
 	uint32_t holder, rel_us, rel_ks;
@@ -337,10 +363,20 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	site = g->cls == DIAG_CAUSE_KERNEL_LOCK ? diag_kernel_site(x, b->waker_kstack) : NULL;
 	diag_sb_put(&v->sum, "; ", 4);
 	put_holder(x, &v->sum, holder, cd->threads[b->thread].pid);
+	if (g->cls == DIAG_CAUSE_APP_LOCK && (up = gave_up(x, g, holder, hs, rel))) {
+		units_fmt_dur(held, sizeof(held), block_end(up) - up->start_ns);
+		diag_sb_printf(&v->sum, " waited there too, and let them go when its own wait timed out after %s",
+			       held);
+		if (diag_put_callers(x, &callers, rel_us))
+			diag_sb_printf(&v->sum, ", in %s", callers.s);
+		diag_sb_printf(&op, "waited there too, and let the others go when its own wait timed out after %s",
+			       held);
+		v->culprit = diag_culprit_json(x, holder, rel_us, rel_ks, op.s);
+		return;
+	}
 	for (depth = 0; depth < 4; depth++) {
 		uint64_t from = 0;
 		size_t ui = held_up_by(x, holder, hs, rel, &from);
-		const struct cap_block *up;
 		char w[32];
 
 		if (ui == SIZE_MAX)

@@ -26,6 +26,10 @@
 #                        others queue for it. verdict io, the lock queue
 #                        (lock_queue app_lock, a semaphore) behind it: the
 #                        waits are the disk's, not a backend's.
+#   postgres_sync_standby synchronous_standby_names set to a standby that
+#                        is not there for 3 s: commits wait in
+#                        SyncRepWaitForLSN. verdict app_lock, the lock named
+#                        by that wait (WaitLatch ← SyncRepWaitForLSN).
 # Writer throughput before and during each freeze is printed.
 source "$(dirname "$0")/server_lib.sh"
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -141,6 +145,58 @@ expect_complete $name
 expect $name "wakers missing for at most 1 % of the blocks ($(jq -r '"\(.drops.waker_missing) of \(.capture.blocks)"' "$TMP/$name/report.json"))" \
 	'.drops.waker_missing <= 2 + .capture.blocks / 100'
 
+# writers_freeze NAME HOLD_S ON OFF WHAT EXPECT_JSON: the 4 writers on their
+# own rows, recorded 8 s (--name postgres); 1.5 s in, the shell function ON
+# freezes the server, OFF lets it go HOLD_S s later. The writers' rate must
+# drop tenfold (else the freeze proves nothing).
+writers_freeze() {
+	local name=$1 hold=$2 on=$3 off=$4 what=$5 exp=$6 before during
+	RECORD_S=8
+	writers "$name" "{k}"
+	start_record "$name" --name postgres
+	sleep 1.5
+	T1=$(now)
+	"$on"
+	sleep "$hold"
+	"$off"
+	T2=$(now)
+	sleep 1
+	stop_writers "$name" 30
+	before=$(wrate "$name" "$(echo "$T1 - 1.5" | bc)" "$T1")
+	during=$(wrate "$name" "$(echo "$T1 + 0.5" | bc)" "$T2")
+	finish_record "$name" "$(jq -n --arg v "$version" --argjson t1 "$T1" --argjson t2 "$T2" --arg b "$before" \
+		--arg d "$during" --arg f "$what" --argjson e "$exp" \
+		'{server: "postgresql \($v)", freeze: $f, target: "--name postgres", freeze_start: $t1, freeze_end: $t2,
+		  expect: $e, writer_statements_per_s: {before: $b, during: $d}}')"
+	echo "     $name: writers $before statements/s before, $during during the freeze"
+	echo "     $name: verdict $(verdict_line "$name")"
+	[ "$(echo "$during * 10 < $before" | bc)" = 1 ] ||
+		fail "$name: the freeze did not slow the commits ($before -> $during statements/s): the test proves nothing"
+}
+
+# --- a synchronous standby that is not there ---
+# synchronous_standby_names set (ALTER SYSTEM, reload) to a standby that
+# never connects, for 3 s: every commit waits in SyncRepWaitForLSN until the
+# setting is reset and reloaded. Nobody holds a lock: the lock's name must
+# say what the commits waited for (past WaitLatch, every latch wait's).
+name=postgres_sync_standby
+standby_on() {
+	sql -c "alter system set synchronous_standby_names = 'absent_standby'" -c "select pg_reload_conf()" >/dev/null ||
+		fail "$name: could not set synchronous_standby_names"
+}
+standby_off() {
+	sql -c "alter system reset synchronous_standby_names" -c "select pg_reload_conf()" >/dev/null ||
+		fail "$name: could not reset synchronous_standby_names"
+}
+writers_freeze $name 3 standby_on standby_off \
+	"synchronous_standby_names set to a standby that is not there for 3 s while 4 backends UPDATE their own rows" \
+	'{"kind": "app_lock"}'
+expect $name "kind app_lock, the 4 writers' commits, each 2.5 s or more" \
+	'.verdict.kind == "app_lock" and (.verdict.summary | test("^4 threads waited [0-9.]+ s in total \\(max (2\\.[5-9]|3\\.[0-9]) s\\)"))'
+expect $name "the lock is named by what the commits waited in (SyncRepWaitForLSN), not by WaitLatch alone" \
+	'.verdict.summary | test("in WaitLatch ← SyncRepWaitForLSN")'
+expect_complete $name
+
 # --- slow commits: the WAL's disk throttled, fsync on ---
 name=postgres_slow_commit
 blkio=/sys/fs/cgroup/blkio
@@ -154,26 +210,11 @@ for p in $ppid $(ps --ppid "$ppid" -o pid=); do echo "$p" >"$bcg/cgroup.procs" 2
 sql -c "alter system set fsync = on" -c "select pg_reload_conf()" >/dev/null || fail "could not turn fsync on"
 fsync_on() { [ "$(sql -c "show fsync")" = on ]; }
 wait_until 10 "fsync on after the reload" fsync_on
-RECORD_S=8
-writers $name "{k}"
-start_record $name --name postgres
-sleep 1.5
-T1=$(now)
-echo "$dev 65536" >"$bcg/blkio.throttle.write_bps_device" || fail "cannot throttle $dev"
-sleep 4
-echo "$dev 0" >"$bcg/blkio.throttle.write_bps_device"
-T2=$(now)
-sleep 1
-stop_writers $name 30
-before=$(wrate $name "$(echo "$T1 - 1.5" | bc)" "$T1")
-during=$(wrate $name "$(echo "$T1 + 0.5" | bc)" "$T2")
-finish_record $name "$(jq -n --arg v "$version" --argjson t1 "$T1" --argjson t2 "$T2" --arg b "$before" --arg d "$during" \
-	'{server: "postgresql \($v)", freeze: "fsync on, 4 backends commit UPDATEs of their own rows while the server writes at 64 KiB/s for 4 s",
-	  target: "--name postgres", freeze_start: $t1, freeze_end: $t2,
-	  expect: {kind: "io", lock_queue: "app_lock"}, writer_statements_per_s: {before: $b, during: $d}}')"
-echo "     $name: writers $before statements/s before, $during during the throttle"
-echo "     $name: verdict $(verdict_line $name)"
-[ "$(echo "$during * 10 < $before" | bc)" = 1 ] || fail "$name: the throttle did not slow the commits ($before -> $during statements/s): the test proves nothing"
+throttle_on() { echo "$dev 65536" >"$bcg/blkio.throttle.write_bps_device" || fail "cannot throttle $dev"; }
+throttle_off() { echo "$dev 0" >"$bcg/blkio.throttle.write_bps_device"; }
+writers_freeze $name 4 throttle_on throttle_off \
+	"fsync on, 4 backends commit UPDATEs of their own rows while the server writes at 64 KiB/s for 4 s" \
+	'{"kind": "io", "lock_queue": "app_lock"}'
 expect $name "kind io" '.verdict.kind == "io"'
 expect $name "the lock queue behind the I/O: app_lock, a semaphore (WALWriteLock), I/O during >= 50 % of it" \
 	'.verdict.lock_queue.kind == "app_lock" and .verdict.lock_queue.primitive == "semaphore" and .verdict.lock_queue.io_pct >= 50'

@@ -610,12 +610,17 @@ static void build_convoy_latch(void)
 	uint32_t lu = U("__libc_start_main@;PostmasterMain;PostgresMain;exec_simple_query;LockAcquireExtended;ProcSleep;WaitLatch;WaitEventSetWait;epoll_wait@");
 	uint32_t cu = U("__libc_start_main@;PostmasterMain;PostgresMain;ReadCommand;secure_read;WaitEventSetWait;epoll_wait@");
 	uint32_t ru = U("__libc_start_main@;PostmasterMain;PostgresMain;CommitTransaction;ProcReleaseLocks;ProcLockWakeup;SetLatch;kill@");
-	int32_t pids[5] = { 5000, 5001, 5002, 5003, 5004 };
+	int32_t pids[6] = { 5000, 5001, 5002, 5003, 5004, 5005 };
 
 	window(6000);
-	assert_int_equal(capdata_set_target(W, pids, 5, "postgres", "postgres"), 0);
+	assert_int_equal(capdata_set_target(W, pids, 6, "postgres", "postgres"), 0);
 	B(.thread = h, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 50, .dur_ms = 4000,
 	  .syscall = NR_epoll_wait, .woken_irq = true);
+	/* the checkpointer waits on its latch too: WaitLatch is a wrapper,
+	 * and the lock is named by what called it */
+	B(.thread = thread_p(5005, 5005, "postgres"),
+	  .ustack = U("__libc_start_main@;PostmasterMain;CheckpointerMain;WaitLatch;WaitEventSetWait;epoll_wait@"),
+	  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 0, .dur_ms = 5000, .syscall = NR_epoll_wait);
 	for (i = 0; i < 4; i++) {
 		uint32_t t = thread_p(5001 + (int32_t)i, 5001 + (int32_t)i, "postgres");
 
@@ -628,6 +633,35 @@ static void build_convoy_latch(void)
 		B(.thread = t, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 4070, .dur_ms = 3,
 		  .syscall = NR_epoll_wait, .woken_irq = true);
 	}
+}
+
+/* Semi-synchronous commits with no replica: each commit waits for an
+ * acknowledgement; the first one's wait times out (3 s), and it switches
+ * the wait off, letting the others go. Nobody held a lock. */
+static void build_semisync_timeout(void)
+{
+	uint32_t t[4], i;
+	uint32_t cu = U("start_thread@;handle_connection;mysql_execute_command;ha_commit_trans;"
+			"Repl_semi_sync_master::wait_after_commit;Repl_semi_sync_master::commit_trx;"
+			"pthread_cond_timedwait@;__futex_abstimed_wait_common@");
+	uint32_t ru = U("start_thread@;handle_connection;mysql_execute_command;ha_commit_trans;"
+			"Repl_semi_sync_master::wait_after_commit;Repl_semi_sync_master::commit_trx;"
+			"Repl_semi_sync_master::switch_off;pthread_cond_broadcast@");
+
+	window(6000);
+	for (i = 0; i < 4; i++) {
+		t[i] = thread(1400 + (int32_t)i, "conn");
+		B(.thread = t[i], .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP,
+		  .start_ms = 400 + i * 20, .dur_ms = 5, .syscall = 45, .woken_irq = true);
+	}
+	for (i = 0; i < 4; i++)
+		B(.thread = t[i], .ustack = cu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 500 + i * 20,
+		  .dur_ms = i ? 3001 - i * 20 : 3000, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000300000ull + i * 64, .waker = i ? (int64_t)t[0] : -1, .waker_ustack = ru,
+		  .waker_kstack = K(K_WAKE), .waker_ms = i ? 3501 : 0);
+	for (i = 0; i < 4; i++)
+		B(.thread = t[i], .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP,
+		  .start_ms = 3600 + i * 20, .dur_ms = 5, .syscall = 45, .woken_irq = true);
 }
 
 /* A semaphore-based lock handed on: each waiter, once it has the lock,
@@ -1784,8 +1818,14 @@ static const struct dcase cases[] = {
 	  { "tid 1001 (conn) released it, itself held up 3.6 s by tid 1000 (conn)",
 	    "waited for its own client or another event", NULL }, "held an application lock" },
 	{ "convoy on a latch across processes", build_convoy_latch, "app_lock", 5000, "secure_read",
-	  { "for an application lock (a latch: epoll_wait", "tid 5000 (postgres) of pid 5000 held it", NULL },
+	  { "for an application lock (a latch: epoll_wait woken by the releasing thread, in WaitLatch ← ProcSleep ← LockAcquireExtended)",
+	    "tid 5000 (postgres) of pid 5000 held it", NULL },
 	  NULL },
+	{ "semi-synchronous commits let go by a timeout", build_semisync_timeout, "app_lock", 1400, "Repl_semi_sync_master::switch_off",
+	  { "4 threads waited", "in Repl_semi_sync_master::commit_trx ← Repl_semi_sync_master::wait_after_commit",
+	    "; tid 1400 (conn) waited there too, and let them go when its own wait timed out after 3.0 s, in "
+	    "Repl_semi_sync_master::switch_off ← Repl_semi_sync_master::commit_trx" },
+	  "let the others go when its own wait timed out after 3.0 s" },
 	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },

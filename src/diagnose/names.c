@@ -452,7 +452,6 @@ const char *diag_lock_mode(uint8_t f)
 	return NULL;
 }
 
-/* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file, taken in f" */
 /* Whether a user frame is one a caller is named by: the program's own, with
  * a name. */
 static bool own_named(struct ctx *x, uint32_t f)
@@ -571,6 +570,7 @@ static int put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 	return (int)(i - start);
 }
 
+/* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file, taken in f" */
 void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 {
 	const struct cap_block *b = group_longest(x, g);

@@ -181,7 +181,9 @@ static const char *const plumb_prefix[] = {
 };
 
 static const char *const plumb_base[] = {
-	"__schedule", "try_to_wake_up", "wake_up_q", "wake_up_process", NULL,
+	"__schedule", "try_to_wake_up", "wake_up_q", "wake_up_process", "__wake_up", "__wake_up_common",
+	"__wake_up_common_lock", "__wake_up_sync_key", "autoremove_wake_function", "default_wake_function",
+	"percpu_rwsem_wake_function", "percpu_up_write", NULL,
 };
 
 static const struct fgroup kernel_groups[] = {

@@ -418,6 +418,9 @@ const char *diag_lock_type(uint8_t f);
 const char *diag_futex_noun(const struct ctx *x, const struct lgroup *g);
 const char *diag_lock_mode(uint8_t f);
 void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb);
+/* A kernel lock wait b, in few words: "a kernel rwsem (write)", and what the
+ * lock protects when it is a well-known one. */
+void diag_put_kernel_wait(struct ctx *x, const struct cap_block *b, struct sbuf *sb);
 
 /* evidence.c */
 json_t *diag_waits_json(struct ctx *x);

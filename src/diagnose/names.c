@@ -408,9 +408,19 @@ const char *diag_futex_noun(const struct ctx *x, const struct lgroup *g)
 	return "futex lock";
 }
 
-/* Kernel functions that take a well-known lock, by what it protects. */
-static const char *known_lock_of(const char *site)
+/* Kernel functions that take a well-known lock, by what it protects
+ * (f: the lock's CAP_LCB_* flags). */
+static const char *known_lock_of(const char *site, uint8_t f)
 {
+	/* sb_start_write() and its kin: a percpu rwsem of the superblock,
+	 * which freeze_super() takes for write until the thaw */
+	static const char *const freeze_sites[] = {
+		"vfs_write", "vfs_writev", "vfs_iter_write", "do_iter_write", "vfs_fallocate",
+		"mnt_want_write", "mnt_want_write_file", "__mnt_want_write", "__mnt_want_write_file",
+		"__sb_start_write", "do_sys_ftruncate", "vfs_truncate", "ext4_page_mkwrite",
+		"iomap_page_mkwrite", "filemap_page_mkwrite", "iter_file_splice_write", "vfs_copy_file_range",
+		"do_sys_truncate", "file_modified", "kiocb_modified", "touch_atime",
+	};
 	static const char *const fpos_sites[] = { "fdget_pos", "__fdget_pos", "__f_unlock_pos" };
 	static const char *const file_sites[] = {
 		"ext4_buffered_write_iter", "ext4_file_write_iter", "ext4_dio_write_iter",
@@ -426,6 +436,14 @@ static const char *known_lock_of(const char *site)
 
 	if (!site)
 		return NULL;
+	if (f & CAP_LCB_PERCPU) {
+		for (i = 0; i < sizeof(freeze_sites) / sizeof(freeze_sites[0]); i++) {
+			if (!strcmp(site, freeze_sites[i]))
+				return "the freeze protection (sb_writers) of a filesystem: it was frozen "
+				       "(fsfreeze, a snapshot or a backup)";
+		}
+		return NULL;
+	}
 	for (i = 0; i < sizeof(fpos_sites) / sizeof(fpos_sites[0]); i++) {
 		if (!strcmp(site, fpos_sites[i]))
 			return "the position lock (f_pos_lock) of an open file shared by threads";
@@ -570,12 +588,24 @@ static int put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 	return (int)(i - start);
 }
 
+void diag_put_kernel_wait(struct ctx *x, const struct cap_block *b, struct sbuf *sb)
+{
+	const char *mode = diag_lock_mode(b->lock_flags);
+	const char *known = known_lock_of(diag_kernel_site(x, b->kstack), b->lock_flags);
+
+	diag_sb_printf(sb, "a kernel %s", diag_lock_type(b->lock_flags));
+	if (mode)
+		diag_sb_printf(sb, " (%s)", mode);
+	if (known)
+		diag_sb_printf(sb, ", %s", known);
+}
+
 /* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file, taken in f" */
 void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 {
 	const struct cap_block *b = group_longest(x, g);
 	const char *site = b ? diag_kernel_site(x, b->kstack) : NULL, *mode = diag_lock_mode(g->lock_flags);
-	const char *inode = known_lock_of(site);
+	const char *inode = known_lock_of(site, g->lock_flags);
 
 	if (g->cls == DIAG_CAUSE_MMAP_LOCK) {
 		diag_sb_printf(sb, "mmap_lock of pid %" PRId32, g->pid);

@@ -213,8 +213,12 @@ static size_t held_up_by(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, uint
 		uint64_t ov = 0;
 		size_t first;
 
+		/* a kernel lock's waker released it, from wherever: a
+		 * filesystem frozen from outside holds up a thread of the
+		 * target that holds an application lock */
 		if ((c == DIAG_CAUSE_APP_LOCK || c == DIAG_CAUSE_KERNEL_LOCK) ?
-			    !diag_waker_real(x, b) || !diag_thread_is_target(x, b->waker) :
+			    !diag_waker_real(x, b) ||
+				    (c == DIAG_CAUSE_APP_LOCK && !diag_thread_is_target(x, b->waker)) :
 			    c != DIAG_CAUSE_IDLE || !diag_ended_by_target(x, b))
 			continue;
 		/* with the chunks that timed out (or that the same thread
@@ -334,7 +338,7 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	const struct capdata *cd = x->cd;
 	const struct cap_block *b;
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
-	const struct cap_block *up;
+	const struct cap_block *up, *kup = NULL; /* kup: the chain's last link, when a kernel lock's */
 	struct holdact act;
 	const char *site;
 	uint32_t holder, rel_us, rel_ks;
@@ -383,17 +387,29 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 			break;
 		up = &cd->blocks[ui];
 		units_fmt_dur(w, sizeof(w), block_end(up) - from);
-		diag_sb_printf(&v->sum, "%s released it, itself held up %s by ", depth ? ", which" : "", w);
+		diag_sb_printf(&v->sum, "%s released it, itself held up %s", depth ? ", which" : "", w);
+		site = NULL;
+		kup = NULL;
+		if (x->cls[ui] == DIAG_CAUSE_KERNEL_LOCK) {
+			kup = up;
+			diag_sb_put(&v->sum, " on ", 8);
+			diag_put_kernel_wait(x, up, &v->sum);
+			diag_sb_put(&v->sum, ",", 4);
+			site = diag_kernel_site(x, up->waker_kstack);
+		}
+		diag_sb_put(&v->sum, " by ", 8);
 		put_holder(x, &v->sum, up->waker, cd->threads[holder].pid);
 		holder = up->waker;
 		hs = from;
 		rel = block_woken_at(up);
 		rel_us = up->waker_ustack;
 		rel_ks = up->waker_kstack;
-		site = NULL;
 		units_fmt_dur(held, sizeof(held), rel > hs ? rel - hs : 0);
 	}
-	if (g->cls == DIAG_CAUSE_APP_LOCK)
+	if (kup)
+		diag_sb_printf(&op, "held the kernel %s for %s%s%s", diag_lock_type(kup->lock_flags), held,
+			  site ? " in " : "", site ? site : "");
+	else if (g->cls == DIAG_CAUSE_APP_LOCK)
 		diag_sb_printf(&op, "held %s for %s",
 			       g->pid && !depth ? diag_futex_noun(x, g)
 			       : g->prim == DIAG_PRIM_FILE && !depth ? "a file lock" : "an application lock", held);

@@ -664,6 +664,42 @@ static void build_semisync_timeout(void)
 		  .start_ms = 3600 + i * 20, .dur_ms = 5, .syscall = 45, .woken_irq = true);
 }
 
+/* A database's log lock (a semaphore) held 3 s by a backend whose write of
+ * the log blocked on a frozen filesystem (sb_writers, a percpu rwsem that
+ * fsfreeze -f takes for write): the chain goes through that kernel lock to
+ * the fsfreeze that thawed it, outside the target. */
+static void build_fsfreeze_chain(void)
+{
+	uint32_t h = thread(1500, "postgres"), f = outside_thread(1600, 1600, "fsfreeze"), i;
+	uint32_t lu = U("__libc_start_main@;PostgresMain;CommitTransactionCommand;XLogFlush;LWLockAcquireOrWait;"
+			"PGSemaphoreLock;sem_wait@");
+	uint32_t ru = U("__libc_start_main@;PostgresMain;CommitTransactionCommand;XLogFlush;LWLockRelease;"
+			"PGSemaphoreUnlock;sem_post@");
+
+	window(6000);
+	B(.thread = h, .ustack = U("__libc_start_main@;PostgresMain;CommitTransactionCommand;XLogFlush;XLogWrite;pwrite64@"),
+	  .kstack = K("entry_SYSCALL_64;do_syscall_64;ksys_pwrite64;vfs_write;__percpu_down_read;percpu_rwsem_wait;"
+		      "schedule;__schedule"),
+	  .state = DSTATE, .start_ms = 1000, .dur_ms = 3000, .syscall = 18, .wait_kind = CAP_WAIT_KERNEL_LOCK,
+	  .lock_flags = CAP_LCB_PERCPU | CAP_LCB_READ, .wait_obj = 0xffff888100cd1a58ull, .waker = f,
+	  .waker_ustack = ST_NO_STACK,
+	  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_ioctl;thaw_super_locked;percpu_up_write;"
+			    "__wake_up;__wake_up_common;percpu_rwsem_wake_function;try_to_wake_up"),
+	  .waker_ms = 4000);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread(1510 + (int32_t)i, "postgres");
+
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 1050 + i * 10,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+		B(.thread = t, .ustack = lu, .kstack = K(K_FUTEX), .state = SLEEP, .start_ms = 1100 + i * 10,
+		  .dur_ms = 2901 - i * 10, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000400000ull + i * 64, .waker = h, .waker_ustack = ru, .waker_kstack = K(K_WAKE),
+		  .waker_ms = 4001);
+		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 4100 + i * 10,
+		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+	}
+}
+
 /* A semaphore-based lock handed on: each waiter, once it has the lock,
  * releases it to the next (no release wakes two at once). */
 static void build_handoff_sem(void)
@@ -1826,6 +1862,12 @@ static const struct dcase cases[] = {
 	    "; tid 1400 (conn) waited there too, and let them go when its own wait timed out after 3.0 s, in "
 	    "Repl_semi_sync_master::switch_off ← Repl_semi_sync_master::commit_trx" },
 	  "let the others go when its own wait timed out after 3.0 s" },
+	{ "a lock's holder held up by a frozen filesystem", build_fsfreeze_chain, "app_lock", 1600, "thaw_super_locked_[k]",
+	  { "tid 1500 (postgres) released it, itself held up 3.0 s on a kernel percpu_rwsem (read), the freeze "
+	    "protection (sb_writers) of a filesystem: it was frozen (fsfreeze, a snapshot or a backup), by pid 1600 "
+	    "tid 1600 (fsfreeze, outside the target), which held it for 3.0 s and released it in thaw_super_locked",
+	    NULL, NULL },
+	  "held the kernel percpu_rwsem for 3.0 s in thaw_super_locked" },
 	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },

@@ -12,7 +12,9 @@
  * - a dispatcher is not a holder: a thread that, at that site, mostly ends
  *   one wait at a time, in separate stretches, hands out work;
  * - a thread's outermost wait, where it waits between the tasks it serves
- *   from the same loop (waits_for_work), is no lock wait.
+ *   from the same loop (waits_for_work), is no lock wait;
+ * - a broadcast (one waker ending waits at several sites at once: a signal
+ *   relayed to every child) hands nothing on across sites.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -89,6 +91,7 @@ struct wake {
 	bool back;              /* its thread waited at the site again at once: nothing let it go on */
 	bool lock;              /* found to be a lock wait */
 	bool queue;             /* at a work queue's site (a dispatcher's) */
+	bool bcast;             /* one of a broadcast's wakes (broadcasts()) */
 };
 
 static int cmp_wake_by_waker(const void *a, const void *b)
@@ -546,6 +549,52 @@ static int cmp_endref(const void *a, const void *b)
 	return diag_cmp(p->waiter, q->waiter) ?: diag_cmp(p->end, q->end) ?: diag_cmp(p->wi, q->wi);
 }
 
+static int cmp_wake_ref_by_waker_at(const void *a, const void *b, void *arg)
+{
+	const struct wake *w = arg, *p = &w[*(const size_t *)a], *q = &w[*(const size_t *)b];
+
+	return diag_cmp(p->waker, q->waker) ?: diag_cmp(p->at, q->at) ?: diag_cmp(p->bi, q->bi);
+}
+
+/* Marks the wakes of broadcasts: a stretch of one waker's wakes (close
+ * together, no block of its own in between) that ended long waits at
+ * DIAG_BROADCAST_SITES sites or more. A signal sent to every child (a
+ * PostgreSQL postmaster relaying a configuration reload or a shutdown to
+ * its backends and auxiliary processes) ends waits wherever they are; a
+ * lock's release ends its waiters', at its site. */
+static int broadcasts(struct convoy *c)
+{
+	size_t *ix = malloc((c->nw ? c->nw : 1) * sizeof(*ix)), i, j, k;
+
+	if (!ix)
+		return -ENOMEM;
+	for (i = 0; i < c->nw; i++)
+		ix[i] = i;
+	qsort_r(ix, c->nw, sizeof(*ix), cmp_wake_ref_by_waker_at, c->w);
+	for (i = 0; i < c->nw; i = j) {
+		uint64_t sites[DIAG_BROADCAST_SITES];
+		size_t n = 0, m;
+
+		for (j = i + 1; j < c->nw && c->w[ix[j]].waker == c->w[ix[i]].waker &&
+				c->w[ix[j]].at - c->w[ix[j - 1]].at <= DIAG_RELEASE_GAP_NS &&
+				!blocked_between(c->x, c->w[ix[i]].waker, c->w[ix[j - 1]].at, c->w[ix[j]].at);
+		     j++)
+			;
+		for (k = i; k < j && n < DIAG_BROADCAST_SITES; k++) {
+			if (!c->w[ix[k]].lng)
+				continue;
+			for (m = 0; m < n && sites[m] != c->w[ix[k]].site; m++)
+				;
+			if (m == n)
+				sites[n++] = c->w[ix[k]].site;
+		}
+		for (k = i; n >= DIAG_BROADCAST_SITES && k < j; k++)
+			c->w[ix[k]].bcast = true;
+	}
+	free(ix);
+	return 0;
+}
+
 /* Handoffs across sites: a long wait ended by a thread that had itself just
  * been released from a long wait (at any site: a row's lock taken after the
  * transaction it waited for ended), while this one was already queued, and
@@ -569,7 +618,9 @@ static int cross_handoffs(struct convoy *c)
 		struct wake *w = &c->w[i];
 		size_t lo = 0, hi = n;
 
-		if (!w->mid || w->queue)
+		/* a broadcast hands nothing on: its waker was woken, and woke
+		 * everyone (a reload's signal relayed to every child) */
+		if (!w->mid || w->queue || w->bcast)
 			continue;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
@@ -579,7 +630,8 @@ static int cross_handoffs(struct convoy *c)
 			else
 				hi = mid;
 		}
-		if (!lo || e[lo - 1].waiter != w->waker || c->w[e[lo - 1].wi].queue)
+		/* nor was a waker woken by a broadcast handed a lock */
+		if (!lo || e[lo - 1].waiter != w->waker || c->w[e[lo - 1].wi].queue || c->w[e[lo - 1].wi].bcast)
 			continue;
 		if (w->at - e[lo - 1].end <= DIAG_HANDOFF_NS && w->start < e[lo - 1].end &&
 		    !waited_at_between(c->x, w->waker, e[lo - 1].end, w->at, w->site) &&
@@ -599,7 +651,7 @@ int diag_convoys(struct ctx *x)
 	size_t i, j, k, z;
 	int err;
 
-	if ((err = collect(&c)))
+	if ((err = collect(&c)) || (err = broadcasts(&c)))
 		goto out;
 	for (i = 0; i < c.nw; i = z) {
 		size_t stretches = 0, singles = 0;

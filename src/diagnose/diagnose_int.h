@@ -127,6 +127,7 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 #define DIAG_DEP_IDLE_MIN     3                 /* waits at a worker's idle site that make it one */
 #define DIAG_DEP_CALL_FRAMES  6                 /* callers of a dependency's wait in the summary */
 #define DIAG_HANDOFF_NS       1000000000ull     /* a lock passed on within this of getting it */
+#define DIAG_BROADCAST_SITES  3                 /* wait sites one waker's stretch ends: a broadcast */
 #define DIAG_REARM_GAP_NS     2000000ull        /* a timed wait re-armed within this is one wait */
 #define DIAG_DISPATCH_MIN     3                 /* wake stretches before a waker can be a dispatcher */
 #define DIAG_DISPATCH_PCT     75                /* ... and the share of them that ended one wait each */

@@ -155,7 +155,8 @@ static void mem(uint64_t ms, uint64_t rss, uint64_t vsz)
 
 enum { SLEEP = 0, DSTATE = 1, RUNNABLE = 2 };
 enum { NR_read = 0, NR_poll = 7, NR_mmap = 9, NR_mprotect = 10, NR_accept = 43, NR_clone = 56, NR_fcntl = 72,
-       NR_flock = 73, NR_fsync = 74, NR_futex = 202, NR_clock_nanosleep = 230, NR_epoll_wait = 232 };
+       NR_flock = 73, NR_fsync = 74, NR_futex = 202, NR_clock_nanosleep = 230, NR_epoll_wait = 232,
+       NR_pselect6 = 270 };
 
 /* Common stacks */
 #define K_FUTEX "entry_SYSCALL_64;do_syscall_64;__x64_sys_futex;do_futex;futex_wait;futex_do_wait;schedule;__schedule"
@@ -697,6 +698,53 @@ static void build_fsfreeze_chain(void)
 		  .waker_ms = 4001);
 		B(.thread = t, .ustack = U(U_RECV), .kstack = K(K_RECV), .state = SLEEP, .start_ms = 4100 + i * 10,
 		  .dur_ms = 5, .syscall = 45, .woken_irq = true);
+	}
+}
+
+/* A PostgreSQL reload relayed to every child: the postmaster, woken in its
+ * select by the backend that called pg_reload_conf(), signals the
+ * checkpointer, the autovacuum launcher and 3 commits waiting for a
+ * synchronous standby (the setting just reset), all at once. The commits'
+ * waits are a lock's (a release at their site); the postmaster's own wait,
+ * before, was handed nothing: a broadcast passes no lock on. */
+static void build_reload_broadcast(void)
+{
+	uint32_t pm = thread_p(5100, 5100, "postgres"), r = thread_p(5106, 5106, "postgres"), i;
+	uint32_t ck = thread_p(5104, 5104, "postgres"), av = thread_p(5105, 5105, "postgres");
+	uint32_t sel = U("__libc_start_main@;main;PostmasterMain;ServerLoop;__select@");
+	uint32_t ku = U("__libc_start_main@;main;PostmasterMain;ServerLoop;__restore_rt@;SIGHUP_handler;SignalChildren;kill@");
+	int32_t all[7] = { 5100, 5101, 5102, 5103, 5104, 5105, 5106 };
+
+	window(10000);
+	assert_int_equal(capdata_set_target(W, all, 7, "postgres", "postgres"), 0);
+	B(.thread = pm, .ustack = sel, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 0, .dur_ms = 3000,
+	  .syscall = NR_pselect6, .waker = r, .waker_ustack = U("__libc_start_main@;PostgresMain;pg_reload_conf;kill@"),
+	  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+	  .waker_ms = 3000);
+	B(.thread = pm, .ustack = sel, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 3010, .dur_ms = 6990,
+	  .syscall = NR_pselect6);
+	B(.thread = ck, .ustack = U("__libc_start_main@;main;PostmasterMain;AuxiliaryProcessMain;CheckpointerMain;WaitLatch;WaitEventSetWait;epoll_wait@"),
+	  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 500, .dur_ms = 2501, .syscall = NR_epoll_wait, .waker = pm,
+	  .waker_ustack = ku, .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+	  .waker_ms = 3001);
+	B(.thread = av, .ustack = U("__libc_start_main@;main;PostmasterMain;StartAutoVacLauncher;AutoVacLauncherMain;WaitLatch;WaitEventSetWait;epoll_wait@"),
+	  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 600, .dur_ms = 2401, .syscall = NR_epoll_wait, .waker = pm,
+	  .waker_ustack = ku, .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+	  .waker_ms = 3001);
+	for (i = 0; i < 3; i++) {
+		uint32_t t = thread_p(5101 + (int32_t)i, 5101 + (int32_t)i, "postgres");
+
+		B(.thread = t, .ustack = U("__libc_start_main@;main;PostmasterMain;PostgresMain;pq_getbyte;secure_read;WaitEventSetWait;epoll_wait@"),
+		  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 100 + i * 10, .dur_ms = 3, .syscall = NR_epoll_wait,
+		  .woken_irq = true);
+		B(.thread = t, .ustack = U("__libc_start_main@;main;PostmasterMain;PostgresMain;CommitTransactionCommand;SyncRepWaitForLSN;WaitLatch;WaitEventSetWait;epoll_wait@"),
+		  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 200 + i * 10, .dur_ms = 2801 - i * 10,
+		  .syscall = NR_epoll_wait, .waker = pm, .waker_ustack = ku,
+		  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+		  .waker_ms = 3001);
+		B(.thread = t, .ustack = U("__libc_start_main@;main;PostmasterMain;PostgresMain;pq_getbyte;secure_read;WaitEventSetWait;epoll_wait@"),
+		  .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 3100 + i * 10, .dur_ms = 3, .syscall = NR_epoll_wait,
+		  .woken_irq = true);
 	}
 }
 
@@ -1868,6 +1916,8 @@ static const struct dcase cases[] = {
 	    "tid 1600 (fsfreeze, outside the target), which held it for 3.0 s and released it in thaw_super_locked",
 	    NULL, NULL },
 	  "held the kernel percpu_rwsem for 3.0 s in thaw_super_locked" },
+	{ "a reload relayed to every child", build_reload_broadcast, "app_lock", 5106, "pg_reload_conf",
+	  { "3 threads waited", "in WaitLatch ← SyncRepWaitForLSN ← CommitTransactionCommand", NULL }, NULL },
 	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },

@@ -492,12 +492,38 @@ static int cmp_wake_by_waiter(const void *a, const void *b)
 	       diag_cmp(p->bi, q->bi);
 }
 
+/* Whether w's waker, just before it ended w, gave up a long wait of its own
+ * at w's site: that wait ended unwoken (a timeout) while w was already
+ * queued, and the waker blocked nowhere in between (its last block). A
+ * PostgreSQL backend whose lock wait's deadlock check (or lock_timeout)
+ * fires aborts its transaction, and its locks' waiters go on: the timed-out
+ * wait was for the lock too. Such a wait has no waker, so it is no entry of
+ * c->w. */
+static bool timed_out_before(struct convoy *c, const struct wake *w)
+{
+	struct ctx *x = c->x;
+	size_t pos = diag_byth_at(x, w->waker, w->at);
+	const struct cap_block *p;
+	uint64_t pe;
+
+	if (!pos)
+		return false;
+	p = &x->cd->blocks[x->byth[pos - 1]];
+	pe = block_end(p);
+	return p->thread == w->waker && pe <= w->at && w->at - pe <= DIAG_HANDOFF_NS && w->start < pe &&
+	       p->dur_ns >= DIAG_CONVOY_WAIT_NS && p->state != CAP_STATE_RUNNABLE &&
+	       (!diag_waker_real(x, p) || (p->flags & CAP_BLOCK_WOKEN_IRQ)) && diag_site_key(x, p) == w->site &&
+	       !stood_down(c, w->waker, w->at);
+}
+
 /* Handoffs at one site ([a, z), sorted by waiter): a long wait ended by a
  * thread whose own long wait there (it queued for its turn) ended while
  * this one was already queued, and not long before (DIAG_HANDOFF_NS: its
  * turn holding the lock), was passed the lock. Both are lock waits. A
  * pool's workers that wake each other at their wait for work after a few
- * ms there pass nothing on. Returns whether one was found. */
+ * ms there pass nothing on. A waker whose own wait there timed out just
+ * before hands it on too (timed_out_before()). Returns whether one was
+ * found. */
 static bool handoffs(struct convoy *c, size_t a, size_t z)
 {
 	const struct capdata *cd = c->x->cd;
@@ -520,8 +546,13 @@ static bool handoffs(struct convoy *c, size_t a, size_t z)
 			else
 				hi = mid;
 		}
-		if (lo == a || c->w[lo - 1].waiter != w->waker)
+		if (lo == a || c->w[lo - 1].waiter != w->waker) {
+			if (timed_out_before(c, w)) {
+				w->lock = true;
+				any = true;
+			}
 			continue;
+		}
 		{
 			struct wake *prev = &c->w[lo - 1];
 			uint64_t pe = block_end(&cd->blocks[prev->bi]);

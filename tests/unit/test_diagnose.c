@@ -748,6 +748,35 @@ static void build_reload_broadcast(void)
 	}
 }
 
+/* Two PostgreSQL transactions deadlocked on each other's rows: both wait
+ * for the other's transaction; the first's deadlock check (deadlock_timeout,
+ * 1 s) fires, it aborts, and its locks' release lets the second go. */
+static void build_deadlock_timeout(void)
+{
+	uint32_t a = thread_p(5200, 5200, "postgres"), b = thread_p(5201, 5201, "postgres"), i;
+	uint32_t lu = U("__libc_start_main@;main;PostmasterMain;PostgresMain;heap_update;XactLockTableWait;"
+			"LockAcquireExtended;ProcSleep;WaitLatch;WaitEventSetWait;epoll_wait@");
+	uint32_t cu = U("__libc_start_main@;main;PostmasterMain;PostgresMain;pq_getbyte;secure_read;WaitEventSetWait;epoll_wait@");
+	int32_t pids[2] = { 5200, 5201 };
+
+	window(5000);
+	assert_int_equal(capdata_set_target(W, pids, 2, "postgres", "postgres"), 0);
+	for (i = 0; i < 2; i++)
+		B(.thread = i ? b : a, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 400 + i * 100,
+		  .dur_ms = 5, .syscall = NR_epoll_wait, .woken_irq = true);
+	B(.thread = a, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 500, .dur_ms = 1000,
+	  .syscall = NR_epoll_wait, .woken_irq = true);
+	B(.thread = b, .ustack = lu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 600, .dur_ms = 903,
+	  .syscall = NR_epoll_wait, .waker = a,
+	  .waker_ustack = U("__libc_start_main@;main;PostmasterMain;PostgresMain;AbortCurrentTransaction;"
+			    "ProcReleaseLocks;LockReleaseAll;ProcLockWakeup;kill@"),
+	  .waker_kstack = K("entry_SYSCALL_64;do_syscall_64;__x64_sys_kill;kill_pid_info;signal_wake_up_state;try_to_wake_up"),
+	  .waker_ms = 1502);
+	for (i = 0; i < 2; i++)
+		B(.thread = i ? b : a, .ustack = cu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1600 + i * 100,
+		  .dur_ms = 5, .syscall = NR_epoll_wait, .woken_irq = true);
+}
+
 /* A semaphore-based lock handed on: each waiter, once it has the lock,
  * releases it to the next (no release wakes two at once). */
 static void build_handoff_sem(void)
@@ -1918,6 +1947,9 @@ static const struct dcase cases[] = {
 	  "held the kernel percpu_rwsem for 3.0 s in thaw_super_locked" },
 	{ "a reload relayed to every child", build_reload_broadcast, "app_lock", 5106, "pg_reload_conf",
 	  { "3 threads waited", "in WaitLatch ← SyncRepWaitForLSN ← CommitTransactionCommand", NULL }, NULL },
+	{ "a deadlock broken by a timeout", build_deadlock_timeout, "app_lock", 5200, "AbortCurrentTransaction",
+	  { "2 threads waited", "tid 5200 (postgres) of pid 5200 waited there too, and let them go when its own wait timed out after 1.0 s",
+	    NULL }, NULL },
 	{ "handoff of a semaphore lock", build_handoff_sem, "app_lock", 1100, "flush_buffers",
 	  { "a semaphore", "ran on-CPU", NULL }, NULL },
 	{ "dispatcher is not a holder", build_dispatcher, "none", 0, NULL, { "no stall", NULL, NULL }, NULL },

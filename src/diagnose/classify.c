@@ -404,10 +404,15 @@ bool diag_waker_real(const struct ctx *x, const struct cap_block *b)
 	       x->cd->threads[b->waker].tid != 0;
 }
 
+bool diag_woken_by_task(const struct ctx *x, const struct cap_block *b)
+{
+	return diag_waker_real(x, b) && !(b->flags & CAP_BLOCK_WOKEN_IRQ);
+}
+
 bool diag_ended_by_target(const struct ctx *x, const struct cap_block *b)
 {
-	return diag_waker_real(x, b) && diag_thread_is_target(x, b->thread) && diag_thread_is_target(x, b->waker) &&
-	       !(b->flags & CAP_BLOCK_WOKEN_IRQ) && b->dur_ns >= DIAG_CONVOY_WAIT_NS;
+	return diag_woken_by_task(x, b) && diag_thread_is_target(x, b->thread) && diag_thread_is_target(x, b->waker) &&
+	       b->dur_ns >= DIAG_CONVOY_WAIT_NS;
 }
 
 static bool block_is_futex(const struct cap_block *b, uint16_t kf)

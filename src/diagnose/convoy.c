@@ -512,7 +512,7 @@ static bool timed_out_before(struct convoy *c, const struct wake *w)
 	pe = block_end(p);
 	return p->thread == w->waker && pe <= w->at && w->at - pe <= DIAG_HANDOFF_NS && w->start < pe &&
 	       p->dur_ns >= DIAG_CONVOY_WAIT_NS && p->state != CAP_STATE_RUNNABLE &&
-	       (!diag_waker_real(x, p) || (p->flags & CAP_BLOCK_WOKEN_IRQ)) && diag_site_key(x, p) == w->site &&
+	       !diag_woken_by_task(x, p) && diag_site_key(x, p) == w->site &&
 	       !stood_down(c, w->waker, w->at);
 }
 

@@ -307,6 +307,9 @@ enum diag_stop diag_stop_how(struct ctx *x, uint32_t kstack);
  * (signal_wake_up_state, complete_signal), a tracer's attach, a freezer's. */
 bool diag_kstack_sends_stop(const struct ctx *x, uint32_t kstack);
 bool diag_waker_real(const struct ctx *x, const struct cap_block *b);
+/* Whether another task ended b from its own context (not an interrupt, not
+ * a timeout): else nobody woke it. */
+bool diag_woken_by_task(const struct ctx *x, const struct cap_block *b);
 /* A long wait (DIAG_CONVOY_WAIT_NS) of a target thread that another thread
  * of the target ended, not an interrupt: it waited for that thread. */
 bool diag_ended_by_target(const struct ctx *x, const struct cap_block *b);

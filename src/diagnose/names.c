@@ -94,12 +94,18 @@ bool diag_stack_complete(const struct capdata *cd, uint32_t ustack)
 
 /* Appends "f ← g" for the innermost user frames that are the program's own
  * (runtime libraries and placeholders skipped). Returns how many. */
-int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack)
+/* Whether a user frame is one a caller is named by: the program's own, with
+ * a name. */
+static bool own_named(struct ctx *x, uint32_t f)
 {
-	return diag_put_callers_n(x, sb, ustack, SUMMARY_FRAMES);
+	const struct cap_frame *fr = &x->cd->frames[f];
+
+	return !fr->kernel && fr->name[0] != '[' && !(diag_frame_feat(x, f) & F_RUNTIME);
 }
 
-int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max)
+/* The named callers of ustack, leafmost first, past the first skip of
+ * them, at most max: "f ← g". How many were put. */
+static int put_callers_from(struct ctx *x, struct sbuf *sb, uint32_t ustack, int skip, int max)
 {
 	const struct capdata *cd = x->cd;
 	const struct cap_stack *s;
@@ -110,15 +116,23 @@ int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max)
 		return 0;
 	s = &cd->stacks[ustack];
 	for (i = s->nframes; i-- > 0 && n < max;) {
-		const struct cap_frame *f = &cd->frames[s->frames[i]];
-
-		if (f->name[0] == '[' || (diag_frame_feat(x, s->frames[i]) & F_RUNTIME))
+		if (!own_named(x, s->frames[i]) || skip-- > 0)
 			continue;
 		diag_sb_put(sb, n ? " ← " : "", 8);
-		diag_sb_put(sb, f->name, SUMMARY_NAME_MAX);
+		diag_sb_put(sb, cd->frames[s->frames[i]].name, SUMMARY_NAME_MAX);
 		n++;
 	}
 	return n;
+}
+
+int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack)
+{
+	return diag_put_callers_n(x, sb, ustack, SUMMARY_FRAMES);
+}
+
+int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max)
+{
+	return put_callers_from(x, sb, ustack, 0, max);
 }
 
 /* The innermost kernel frame that is not scheduler, lock or futex plumbing:
@@ -470,15 +484,6 @@ const char *diag_lock_mode(uint8_t f)
 	return NULL;
 }
 
-/* Whether a user frame is one a caller is named by: the program's own, with
- * a name. */
-static bool own_named(struct ctx *x, uint32_t f)
-{
-	const struct cap_frame *fr = &x->cd->frames[f];
-
-	return !fr->kernel && fr->name[0] != '[' && !(diag_frame_feat(x, f) & F_RUNTIME);
-}
-
 static int cmp_frame_name(const void *a, const void *b, void *arg)
 {
 	const struct capdata *cd = arg;
@@ -517,8 +522,9 @@ static int build_wrappers(struct ctx *x)
 		if (k && strcmp(cd->frames[byname[k]].name, cd->frames[byname[k - 1]].name))
 			n++;
 		fid[byname[k]] = n;
-		first[k] = UINT32_MAX;
 	}
+	for (k = 0; k <= n; k++)
+		first[k] = UINT32_MAX;     /* per function: its first caller seen */
 	for (i = 0; i < cd->nblocks; i++) {
 		if (diag_thread_is_target(x, cd->blocks[i].thread) && cd->blocks[i].ustack < cd->nstacks)
 			used[cd->blocks[i].ustack] = 1;
@@ -567,45 +573,62 @@ out:
 static int put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 {
 	const struct capdata *cd = x->cd;
-	uint32_t own[16], n = 0, i, k = 0, start, end;
+	uint32_t i, last = UINT32_MAX;
+	int k = 0;
 
 	if (!x->fwrap && build_wrappers(x))
 		return diag_put_callers(x, sb, ustack);
 	if (!diag_shows_ustack(cd, ustack))
 		return 0;
-	for (i = cd->stacks[ustack].nframes; i-- > 0 && n < sizeof(own) / sizeof(own[0]);) {
-		if (own_named(x, cd->stacks[ustack].frames[i]))
-			own[n++] = cd->stacks[ustack].frames[i];
+	/* k: the wrappers before the first own frame that is none (not
+	 * counting the last own frame, named whatever it is) */
+	for (i = cd->stacks[ustack].nframes; i-- > 0;) {
+		uint32_t f = cd->stacks[ustack].frames[i];
+
+		if (!own_named(x, f))
+			continue;
+		if (last != UINT32_MAX) {
+			if (!x->fwrap[last])
+				break;
+			k++;
+		}
+		last = f;
 	}
-	while (k + 1 < n && x->fwrap[own[k]])
-		k++;
-	start = k ? k - 1 : 0;
-	end = start + SUMMARY_FRAMES + (k ? 1 : 0);
-	for (i = start; i < n && i < end; i++) {
-		diag_sb_put(sb, i > start ? " ← " : "", 8);
-		diag_sb_put(sb, cd->frames[own[i]].name, SUMMARY_NAME_MAX);
+	return k ? put_callers_from(x, sb, ustack, k - 1, SUMMARY_FRAMES + 1) : diag_put_callers(x, sb, ustack);
+}
+
+/* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file,
+ * taken in f": a kernel lock of flags f at obj (0: not said) that a thread
+ * waited for with kernel stack kstack; the site only when taken_in. */
+static void put_kernel_lock(struct ctx *x, struct sbuf *sb, uint8_t f, uint64_t obj, uint32_t kstack,
+			    bool taken_in)
+{
+	const char *site = diag_kernel_site(x, kstack), *mode = diag_lock_mode(f);
+	const char *known = known_lock_of(site, f);
+
+	diag_sb_printf(sb, "a kernel %s", diag_lock_type(f));
+	if (mode)
+		diag_sb_printf(sb, " (%s)", mode);
+	if (obj)
+		diag_sb_printf(sb, " at 0x%" PRIx64, obj);
+	if (obj && capdata_kname(x->cd, obj))
+		diag_sb_printf(sb, " (%s)", capdata_kname(x->cd, obj));
+	if (known)
+		diag_sb_printf(sb, ", %s", known);
+	if (site && taken_in) {
+		diag_sb_put(sb, ", taken in ", 16);
+		diag_sb_put(sb, site, SUMMARY_NAME_MAX);
 	}
-	return (int)(i - start);
 }
 
 void diag_put_kernel_wait(struct ctx *x, const struct cap_block *b, struct sbuf *sb)
 {
-	const char *mode = diag_lock_mode(b->lock_flags);
-	const char *known = known_lock_of(diag_kernel_site(x, b->kstack), b->lock_flags);
-
-	diag_sb_printf(sb, "a kernel %s", diag_lock_type(b->lock_flags));
-	if (mode)
-		diag_sb_printf(sb, " (%s)", mode);
-	if (known)
-		diag_sb_printf(sb, ", %s", known);
+	put_kernel_lock(x, sb, b->lock_flags, 0, b->kstack, false);
 }
 
-/* "a kernel rwsem (write) at 0xffff…, the inode lock (i_rwsem) of a file, taken in f" */
 void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 {
 	const struct cap_block *b = group_longest(x, g);
-	const char *site = b ? diag_kernel_site(x, b->kstack) : NULL, *mode = diag_lock_mode(g->lock_flags);
-	const char *inode = known_lock_of(site, g->lock_flags);
 
 	if (g->cls == DIAG_CAUSE_MMAP_LOCK) {
 		diag_sb_printf(sb, "mmap_lock of pid %" PRId32, g->pid);
@@ -634,17 +657,5 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_put(sb, ")", 4);
 		return;
 	}
-	diag_sb_printf(sb, "a kernel %s", diag_lock_type(g->lock_flags));
-	if (mode)
-		diag_sb_printf(sb, " (%s)", mode);
-	if (g->obj)
-		diag_sb_printf(sb, " at 0x%" PRIx64, g->obj);
-	if (g->obj && capdata_kname(x->cd, g->obj))
-		diag_sb_printf(sb, " (%s)", capdata_kname(x->cd, g->obj));
-	if (inode)
-		diag_sb_printf(sb, ", %s", inode);
-	if (site) {
-		diag_sb_put(sb, ", taken in ", 16);
-		diag_sb_put(sb, site, SUMMARY_NAME_MAX);
-	}
+	put_kernel_lock(x, sb, g->lock_flags, g->obj, b ? b->kstack : ST_NO_STACK, true);
 }

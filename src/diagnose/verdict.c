@@ -320,7 +320,7 @@ static const struct cap_block *gave_up(struct ctx *x, const struct lgroup *g, ui
 		const struct cap_block *b = &cd->blocks[x->lidx[k]];
 		uint64_t end = block_end(b);
 
-		if (b->thread != holder || (diag_waker_real(x, b) && !(b->flags & CAP_BLOCK_WOKEN_IRQ)) ||
+		if (b->thread != holder || diag_woken_by_task(x, b) ||
 		    end > rel || rel - end > DIAG_RELEASE_GAP_NS)
 			continue;
 		if (rel > hs && overlap(hs, rel, b->start_ns, end) * 2 >= rel - hs)
@@ -1038,11 +1038,6 @@ static void verdict_none(struct ctx *x, const struct cpuinfo *ci, const struct h
  * close before its stop began was ended by whoever stopped it. */
 #define DIAG_STOP_SENT_NS (20 * 1000000ull)
 
-static bool woken_by_task(const struct ctx *x, const struct cap_block *b)
-{
-	return diag_waker_real(x, b) && !(b->flags & CAP_BLOCK_WOKEN_IRQ);
-}
-
 /* The wait of stopped block stop's thread that the stop ended (its last
  * voluntary block before the stop, ended just before it), if a task ended
  * it sending a stop (a signal's wakeup, a tracer's attach, a freezer's: not
@@ -1058,7 +1053,7 @@ static const struct cap_block *stop_sent(const struct ctx *x, const struct cap_b
 	p = &cd->blocks[x->byth[pos - 1]];
 	if (block_end(p) > stop->start_ns + 1000000ull || stop->start_ns > sat_add(block_end(p), DIAG_STOP_SENT_NS))
 		return NULL;
-	return woken_by_task(x, p) && diag_kstack_sends_stop(x, p->waker_kstack) ? p : NULL;
+	return diag_woken_by_task(x, p) && diag_kstack_sends_stop(x, p->waker_kstack) ? p : NULL;
 }
 
 static const char *const stop_words[] = {
@@ -1105,7 +1100,7 @@ static void verdict_stopped(struct ctx *x, struct verdict *v)
 	/* the longest stop, and the stops of other threads at the same time:
 	 * one stop of the process; who sent it, who let it go */
 	sent = stop_sent(x, l);
-	let = !(l->flags & CAP_BLOCK_IN_PROGRESS) && woken_by_task(x, l) ? l : NULL;
+	let = !(l->flags & CAP_BLOCK_IN_PROGRESS) && diag_woken_by_task(x, l) ? l : NULL;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
 
@@ -1117,7 +1112,7 @@ static void verdict_stopped(struct ctx *x, struct verdict *v)
 		 * ran when the signal came has no wait it ended) */
 		if (!sent)
 			sent = stop_sent(x, b);
-		if (!let && !(l->flags & CAP_BLOCK_IN_PROGRESS) && woken_by_task(x, b))
+		if (!let && !(l->flags & CAP_BLOCK_IN_PROGRESS) && diag_woken_by_task(x, b))
 			let = b;
 	}
 	units_fmt_dur(d, sizeof(d), l->dur_ns);

@@ -259,7 +259,9 @@ struct holdact {
 	uint64_t stopped_ns;    /* stopped: a stop signal, a tracer, a freezer */
 	int32_t client_nr;      /* the syscall of its longest wait for a client or event, or -1 */
 	uint32_t ustack, kstack;/* the heaviest thing it did: its longest wait or most frequent sample */
+	unsigned int top;       /* which of the parts above that was (enum hold_part) */
 };
+enum hold_part { HOLD_ONCPU, HOLD_SLEEP, HOLD_IO, HOLD_CLIENT, HOLD_LOCK, HOLD_OTHER, HOLD_COND, HOLD_STOPPED };
 
 /* ---------------------------------------------------------------------------
  * On-CPU samples: busy runs, and who ran while others waited runnable.
@@ -408,6 +410,7 @@ bool diag_stack_complete(const struct capdata *cd, uint32_t ustack);
 int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack);
 /* the same, up to max frames */
 int diag_put_callers_n(struct ctx *x, struct sbuf *sb, uint32_t ustack, int max);
+int diag_put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack);
 const char *diag_kernel_site(struct ctx *x, uint32_t kstack);
 json_t *diag_thread_ref(const struct ctx *x, uint32_t t);
 json_t *diag_culprit_json(struct ctx *x, uint32_t t, uint32_t ustack, uint32_t kstack,

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "diagnose/diagnose_int.h"
 
@@ -38,22 +39,22 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 			continue;
 		switch (x->cls[i]) {
 		case DIAG_CAUSE_IO: case DIAG_CAUSE_MEMORY_RECLAIM:
-			slot = &a->io_ns; k = 2; break;
+			slot = &a->io_ns; k = HOLD_IO; break;
 		case DIAG_CAUSE_MMAP_LOCK: case DIAG_CAUSE_KERNEL_LOCK: case DIAG_CAUSE_APP_LOCK:
-			slot = &a->lock_ns; k = 4; break;
+			slot = &a->lock_ns; k = HOLD_LOCK; break;
 		case DIAG_CAUSE_RUNQUEUE: case DIAG_CAUSE_BUSY:
-			slot = &a->oncpu_ns; k = 0; break;
+			slot = &a->oncpu_ns; k = HOLD_ONCPU; break;
 		case DIAG_CAUSE_OTHER:
-			slot = &a->other_ns; k = 5; break;
+			slot = &a->other_ns; k = HOLD_OTHER; break;
 		case DIAG_CAUSE_STOPPED:
-			slot = &a->stopped_ns; k = 7; break;
+			slot = &a->stopped_ns; k = HOLD_STOPPED; break;
 		default:
 			if (b->in_syscall && syscall_sleep(b->syscall)) {
-				slot = &a->sleep_ns; k = 1;
+				slot = &a->sleep_ns; k = HOLD_SLEEP;
 			} else if (diag_stack_feat(x, b->ustack) & UF_WORK) {
-				slot = &a->cond_ns; k = 6;
+				slot = &a->cond_ns; k = HOLD_COND;
 			} else {
-				slot = &a->client_ns; k = 3;
+				slot = &a->client_ns; k = HOLD_CLIENT;
 				if (ov > best_client) {
 					best_client = ov;
 					a->client_nr = b->in_syscall ? b->syscall : -1;
@@ -88,6 +89,7 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 		if (!tot[top])
 			return;
 	}
+	a->top = top;
 	if (top == 0 && ms != SIZE_MAX) {
 		a->ustack = cd->samples[ms].ustack;
 		a->kstack = cd->samples[ms].kstack;
@@ -97,38 +99,54 @@ void diag_holder_activity(struct ctx *x, uint32_t t, uint64_t s, uint64_t e, str
 	}
 }
 
-/* "; while holding it, it waited for its client or another event (recvfrom)
- * 4.5 s and ran on-CPU 30 ms": the two largest parts, largest first. */
+/* "; while holding it, it waited on a condition variable or semaphore 6.8 s
+ * (in mariadb_sleep_for_space ← my_write) and ran on-CPU 30 ms": the two
+ * largest parts, largest first; the largest says where, by the callers of
+ * its longest wait (past the program's wait wrappers) or of its most
+ * frequent sample. A wait for a client says its syscall instead, and a stop
+ * no place: it is where the thread was when stopped. sb must hold the
+ * summary so far. */
 void diag_put_activity(struct ctx *x, struct sbuf *sb, const struct holdact *a)
 {
-	const char *client = a->client_nr >= 0 ? syscall_name(a->client_nr) : NULL;
-	struct { uint64_t ns; const char *what; bool client; } p[8] = {
-		{ a->oncpu_ns, "ran on-CPU", false }, { a->sleep_ns, "slept", false },
-		{ a->io_ns, "waited on I/O", false },
-		{ a->client_ns, "waited for its own client or another event", true },
-		{ a->lock_ns, "waited on another lock", false }, { a->other_ns, "waited uninterruptibly", false },
-		{ a->cond_ns, "waited on a condition variable or semaphore", false },
-		{ a->stopped_ns, "was stopped (a stop signal, a debugger or a freezer)", false },
+	static const char *const what[] = {
+		[HOLD_ONCPU] = "ran on-CPU", [HOLD_SLEEP] = "slept", [HOLD_IO] = "waited on I/O",
+		[HOLD_CLIENT] = "waited for its own client or another event",
+		[HOLD_LOCK] = "waited on another lock", [HOLD_OTHER] = "waited uninterruptibly",
+		[HOLD_COND] = "waited on a condition variable or semaphore",
+		[HOLD_STOPPED] = "was stopped (a stop signal, a debugger or a freezer)",
 	};
-	unsigned int i, j, said = 0;
+	const char *client = a->client_nr >= 0 ? syscall_name(a->client_nr) : NULL;
+	const uint64_t ns[] = { a->oncpu_ns, a->sleep_ns, a->io_ns, a->client_ns, a->lock_ns, a->other_ns,
+				a->cond_ns, a->stopped_ns };
+	unsigned int p[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, i, j, said = 0;
 	char d[32];
 
-	(void)x;
+	/* largest first; of equal parts, the one listed first (as a->top) */
 	for (i = 0; i < 8; i++) {
 		for (j = i + 1; j < 8; j++) {
-			if (p[j].ns > p[i].ns) {
-				typeof(p[0]) tmp = p[i];
+			if (ns[p[j]] > ns[p[i]]) {
+				unsigned int tmp = p[i];
 
 				p[i] = p[j];
 				p[j] = tmp;
 			}
 		}
 	}
-	for (i = 0; i < 2 && p[i].ns; i++) {
-		units_fmt_dur(d, sizeof(d), p[i].ns);
-		diag_sb_printf(sb, "%s %s %s", said ? " and" : "; while holding it, it", p[i].what, d);
-		if (client && p[i].client)
+	for (i = 0; i < 2 && ns[p[i]]; i++) {
+		units_fmt_dur(d, sizeof(d), ns[p[i]]);
+		diag_sb_printf(sb, "%s %s %s", said ? " and" : "; while holding it, it", what[p[i]], d);
+		if (client && p[i] == HOLD_CLIENT) {
 			diag_sb_printf(sb, " (in %s)", client);
+		} else if (p[i] == a->top && p[i] != HOLD_CLIENT && p[i] != HOLD_STOPPED) {
+			struct sbuf where = { .len = 0 };
+
+			/* not when the summary just named those callers (an
+			 * mmap_lock hold "inside mmap(…) called from f ← g") */
+			if ((p[i] == HOLD_ONCPU ? diag_put_callers(x, &where, a->ustack)
+						: diag_put_wait_site(x, &where, a->ustack)) &&
+			    !strstr(sb->s, where.s))
+				diag_sb_printf(sb, " (in %s)", where.s);
+		}
 		said++;
 	}
 }

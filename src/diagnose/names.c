@@ -570,7 +570,7 @@ out:
  * them, so that the frames named are what the thread waited for
  * ("WaitLatch ← ProcSleep ← LockAcquireExtended", not every lock's
  * "WaitEventSetWait ← WaitLatch"). */
-static int put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
+int diag_put_wait_site(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 {
 	const struct capdata *cd = x->cd;
 	uint32_t i, last = UINT32_MAX;
@@ -635,8 +635,12 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		return;
 	}
 	if (g->cls == DIAG_CAUSE_APP_LOCK && g->pid) {
+		struct sbuf callers = { .len = 0 };
+
 		diag_sb_printf(sb, "a %s (futex 0x%" PRIx64 ") of pid %" PRId32, diag_futex_noun(x, g), g->obj,
 			  g->pid);
+		if (b && diag_put_wait_site(x, &callers, b->ustack))
+			diag_sb_printf(sb, ", taken in %s", callers.s);
 		return;
 	}
 	if (g->cls == DIAG_CAUSE_APP_LOCK) {
@@ -652,7 +656,7 @@ void diag_put_lock_name(struct ctx *x, const struct lgroup *g, struct sbuf *sb)
 		diag_sb_printf(sb, "an application lock (%s", what[g->prim % DIAG_PRIM__COUNT]);
 		if (b && b->in_syscall && g->prim == DIAG_PRIM_LATCH && syscall_name(b->syscall))
 			diag_sb_printf(sb, ": %s woken by the releasing thread", syscall_name(b->syscall));
-		if (b && put_wait_site(x, &callers, b->ustack))
+		if (b && diag_put_wait_site(x, &callers, b->ustack))
 			diag_sb_printf(sb, ", in %s", callers.s);
 		diag_sb_put(sb, ")", 4);
 		return;

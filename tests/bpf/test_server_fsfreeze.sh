@@ -1,16 +1,25 @@
 #!/bin/bash
-# test_server_fsfreeze.sh: a real redis-server whose append-only file lives on
-# a filesystem that is frozen for 2 s (fsfreeze -f, as a VM snapshot's guest
-# agent, an LVM snapshot or a backup tool does) under redis-benchmark's
-# writes: the event loop blocks in write() on the superblock's freeze
-# protection (sb_writers, a percpu rwsem) until fsfreeze -u thaws it, and
-# every client waits.
-#   redis_fsfreeze  verdict kernel_lock, culprit the thawing fsfreeze (outside
-#                   the target), the summary names the freeze protection and
-#                   the thaw (thaw_super).
+# test_server_fsfreeze.sh: real servers whose files live on a filesystem
+# that stops taking writes.
+#   redis_fsfreeze     redis-server's append-only file on a filesystem frozen
+#                      for 2 s (fsfreeze -f, as a VM snapshot's guest agent,
+#                      an LVM snapshot or a backup tool does) under
+#                      redis-benchmark's writes: the event loop blocks in
+#                      write() on the superblock's freeze protection
+#                      (sb_writers, a percpu rwsem) until fsfreeze -u thaws
+#                      it, and every client waits. verdict kernel_lock,
+#                      culprit the thawing fsfreeze (outside the target), the
+#                      summary names the freeze protection and the thaw.
+#   mariadb_disk_full  mariadbd's binary log on the same filesystem, filled
+#                      up while 4 sessions INSERT: the group commit's leader
+#                      gets ENOSPC, keeps the binary log's mutex and waits
+#                      for space (up to 60 s a try); the other commits queue
+#                      behind it. verdict app_lock, culprit the leader, the
+#                      summary says where the holder waited (the wait for
+#                      space) and where the mutex was taken.
 # The filesystem is an ext4 image on a loop device in a temp directory.
 source "$(dirname "$0")/server_lib.sh"
-need_server_bins redis-server redis-cli redis-benchmark fsfreeze mkfs.ext4
+need_server_bins redis-server redis-cli redis-benchmark fsfreeze mkfs.ext4 mariadbd mariadb-install-db mariadb
 need_bins "$ST"
 
 fsdir=$(mktemp -d /tmp/stalltrap-fsfreeze.XXXXXX)
@@ -75,5 +84,52 @@ expect $name "culprit the fsfreeze that thawed it, outside the target" \
 	'.verdict.culprit.comm == "fsfreeze" and .verdict.culprit.outside'
 expect $name "the summary names the freeze protection and the thaw" \
 	'.verdict.summary | test("the freeze protection \\(sb_writers\\) of a filesystem") and test("thaw_super")'
+
+# --- mariadb_disk_full --------------------------------------------------------
+name=mariadb_disk_full
+mdir=$TMP/mariadb
+binlogs=$mnt/binlog
+mkdir -p "$mdir" "$binlogs"
+chown mysql:mysql "$mdir" "$binlogs"
+sock=$mdir/sock
+as_user mysql mariadb-install-db --no-defaults --datadir="$mdir/data" --auth-root-authentication-method=normal \
+	--skip-test-db >"$mdir/install.log" 2>&1 || fail "mariadb-install-db failed: $(tail -3 "$mdir/install.log")"
+start_server mysql TERM "$mdir/server.log" mariadbd --no-defaults --datadir="$mdir/data" --socket="$sock" \
+	--port="$(free_port)" --bind-address=127.0.0.1 --pid-file="$mdir/pid" --log-bin="$binlogs/binlog" \
+	--server-id=1 --innodb-buffer-pool-size=64M
+mpid=$SERVER_PID
+answers() { mariadb --no-defaults -S "$sock" -uroot -N -B -e "select 1" >/dev/null 2>&1; }
+wait_until 60 "mariadbd to answer (log: $mdir/server.log)" answers
+check_comm "$mpid" mariadbd
+mariadb --no-defaults -S "$sock" -uroot -N -B \
+	-e "create database d; create table d.t (id int auto_increment primary key, v int, p varchar(2000)) engine=innodb;"
+ok "mariadbd $(mariadb --no-defaults -S "$sock" -uroot -N -B -e 'select version()'): pid $mpid, its binary log on $mnt"
+sql_writers $name "insert into d.t (v, p) values ({k}, repeat('x', 1500));" "select unix_timestamp(now(6));" \
+	mariadb --no-defaults -S "$sock" -uroot -N -B
+RECORD_S=6
+start_record $name --pid "$mpid"
+sleep 1.5
+t1=$(now)
+# all but 2 MiB taken: the writers fill that in well under a second
+fallocate -l "$(($(df --output=avail -B1 "$mnt" | tail -1) - 2097152))" "$mnt/filler" || fail "fallocate failed"
+wait_until 10 "mariadbd to report the disk full (log: $mdir/server.log)" grep -q "Disk is full" "$mdir/server.log"
+t2=$(now)
+before=$(wrate $name "$(echo "$t1 - 1.5" | bc)" "$t1")
+finish_record $name "$(jq -n --argjson t1 "$t1" --argjson t2 "$t2" --arg b "$before" \
+	'{server: "mariadb-server, --log-bin on a small filesystem, 4 sessions INSERT",
+	  freeze: "the filesystem filled up (fallocate): the commit leader waits for space", fill_start: $t1,
+	  disk_full_seen: $t2, expect: {kind: "app_lock"}, writer_statements_per_s_before: $b}')"
+during=$(wrate $name "$(echo "$t2 + 0.5" | bc)" "$(echo "$t1 + 4" | bc)")
+echo "     $name: writers $before statements/s before, $during once the disk was full"
+# the leader retries only every 60 s: the server is killed, not waited for
+{ kill -9 "$mpid" && wait "$mpid"; } 2>/dev/null
+stop_writers $name 10
+rm -f "$mnt/filler"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind app_lock, a wait of 2 s or more" '.verdict.kind == "app_lock" and .verdict.max_ms >= 2000'
+expect $name "culprit the thread that waits for space, inside the target" \
+	'(.verdict.culprit.outside | not) and (.verdict.culprit.stack | any(test("for_space")))'
+expect $name "the summary says where the mutex was taken and where its holder waited" \
+	'.verdict.summary | test("taken in MYSQL_BIN_LOG::") and test("while holding it, it waited [^;]*\\(in [^)]*for_space")'
 asserts_done
-ok "redis: the frozen filesystem named"
+ok "redis and mariadb: the frozen and the full filesystem named"

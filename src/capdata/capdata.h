@@ -127,6 +127,8 @@ struct cap_block {
 	uint64_t dur_ns;
 	uint64_t wait_obj;      /* lock address or futex user address */
 	uint64_t waker_ns;      /* if has_waker: when it was woken (CLOCK_MONOTONIC; 0: unknown) */
+	uint64_t woken_ns;      /* its first wakeup, waker or none (0: not seen): runnable from
+				 * then to its end, waiting for a CPU */
 	uint32_t thread;        /* index into threads */
 	uint32_t ustack;        /* stack id or ST_NO_STACK */
 	uint32_t kstack;        /* stack id or ST_NO_STACK */

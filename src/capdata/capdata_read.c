@@ -315,6 +315,8 @@ static int read_block_cause(struct reader *r, json_t *o, struct cap_block *b)
 		if ((err = reader_ref(r, o, "owner", false, cd->nthreads, "thread", &b->owner)))
 			return err;
 	}
+	if (json_object_get(o, "woken_ns") && (err = reader_u64(r, o, "woken_ns", &b->woken_ns)))
+		return err;
 	if (!json_object_get(o, "waker"))
 		return 0;
 	b->has_waker = true;
@@ -353,6 +355,12 @@ static int read_block(struct reader *r, json_t *o)
 		return err;
 	if ((err = check_stack_sides(r, "ustack", b.ustack, "kstack", b.kstack)))
 		return err;
+	if (b.woken_ns && (b.woken_ns < b.start_ns || b.woken_ns - b.start_ns > b.dur_ns))
+		return reader_fail(r, -EINVAL, "%s: \"woken_ns\" %" PRIu64 " is outside the block", r->rec,
+				   b.woken_ns);
+	/* written once when the waker's (and files from before woken_ns) */
+	if (!b.woken_ns && b.waker_ns && b.waker_ns >= b.start_ns && b.waker_ns - b.start_ns <= b.dur_ns)
+		b.woken_ns = b.waker_ns;
 	b.state = (uint8_t)state;
 	b.flags = (in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (began_before ? CAP_BLOCK_BEGAN_BEFORE : 0) |
 		  (woken_irq ? CAP_BLOCK_WOKEN_IRQ : 0);

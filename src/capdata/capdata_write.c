@@ -137,6 +137,9 @@ static int fmt_block_cause(char *buf, size_t cap, const struct cap_block *b)
 		if (b->waker_ns && b->waker_ns <= INT64_MAX)
 			len += (size_t)snprintf(buf + len, cap - len, ",\"waker_ns\":%" PRIu64, b->waker_ns);
 	}
+	/* the wakeup, when not the waker's (read back from waker_ns) */
+	if (b->woken_ns && b->woken_ns <= INT64_MAX && !(b->has_waker && b->woken_ns == b->waker_ns))
+		len += (size_t)snprintf(buf + len, cap - len, ",\"woken_ns\":%" PRIu64, b->woken_ns);
 	if (b->has_owner)
 		len += (size_t)snprintf(buf + len, cap - len, ",\"owner\":%" PRIu32, b->owner);
 	return (int)len;

@@ -288,6 +288,7 @@ static void block_record(const struct st_block_event *ev, const uint64_t *kips, 
 		       ev->aux == ST_HOLD_DOWNGRADED ? CAPTURE_HOLD_DOWNGRADED : CAPTURE_HOLD_READ;
 	r->hold_mm_pid = (int32_t)ev->aux_pid;
 	r->waker_seq = ev->waker_seq;
+	r->woken_ns = ev->hdr.type == ST_EV_BLOCK ? ev->woken_ns : 0;
 	r->regs = (const uint64_t *)ev->regs;   /* __u64 is unsigned long long */
 	r->kips = kips;
 	r->nkips = ev->nkips;

@@ -168,6 +168,8 @@ struct capture_record {
 	int32_t hold_mm_pid;
 	/* block: the waker record with the waker's stacks (0: none); waker: its own id */
 	uint64_t waker_seq;
+	/* block: its first wakeup (0: none seen); runnable from then to its end */
+	uint64_t woken_ns;
 	/* stacks, pointing into the ring */
 	const uint64_t *regs;           /* CAPTURE_NREGS user registers */
 	const uint64_t *kips;           /* nkips kernel ips, leaf first */

@@ -104,6 +104,8 @@ struct st_block_event {
 	__u32 waker_pid;
 	__u64 waker_seq;        /* ST_EV_BLOCK: the ST_EV_WAKER record with the waker's
 	                         * stacks (0: none); ST_EV_WAKER: its own id */
+	__u64 woken_ns;         /* ST_EV_BLOCK: its first wakeup (0: none seen); from
+	                         * then to its end it was runnable, waiting for a CPU */
 };
 
 /* ST_EV_THREAD: emitted when a target thread exits and, at the end, for every live one. */

@@ -904,6 +904,9 @@ static __always_inline int switch_in_body(void *ctx, struct task_struct *task, s
 	sc->ev.waker_seq = s->waker_seq;
 	sc->ev.waker_tid = s->waker_tid;
 	sc->ev.waker_pid = s->waker_pid;
+	/* its wakeup (one racing with the switch-out: at the switch-out) */
+	if (h->woken_ns && h->woken_ns + ST_WAKE_RACE_NS >= ts && h->woken_ns <= now)
+		sc->ev.woken_ns = h->woken_ns > ts ? h->woken_ns : ts;
 	s->waker_seq = 0;
 	s->waker_tid = s->waker_pid = 0;
 	h->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);

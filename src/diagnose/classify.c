@@ -590,9 +590,22 @@ int diag_classify_all(struct ctx *x)
 		const struct cap_block *b = &cd->blocks[i];
 		enum diag_cause c = (enum diag_cause)x->cls[i];
 
+		uint64_t tail = diag_ready_tail(b), in_win = diag_in_window(x, b), tail_in;
+
 		if (!diag_thread_is_target(x, b->thread))
 			continue;
-		add_total(x, c, b->thread, b->dur_ns, diag_in_window(x, b), true);
+		/* a wait's tail spent runnable, after its wakeup, is the CPU's */
+		if (tail >= DIAG_READY_TAIL_NS) {
+			tail_in = x->win_ns > 1 ? overlap(b->woken_ns, block_end(b), x->win_start, x->win_end) : tail;
+			/* its time and length, not a block to count */
+			add_total(x, DIAG_CAUSE_RUNQUEUE, b->thread, tail, tail_in, false);
+			if (tail > x->tot[DIAG_CAUSE_RUNQUEUE].max_ns)
+				x->tot[DIAG_CAUSE_RUNQUEUE].max_ns = tail;
+			x->ready_ns = sat_add(x->ready_ns, tail_in);
+			add_total(x, c, b->thread, b->dur_ns - tail, in_win - tail_in, true);
+		} else {
+			add_total(x, c, b->thread, b->dur_ns, in_win, true);
+		}
 		if (c == DIAG_CAUSE_MEMORY_RECLAIM)
 			x->treclaim_ns[b->thread] = sat_add(x->treclaim_ns[b->thread], b->dur_ns);
 		if (c == DIAG_CAUSE_IO)

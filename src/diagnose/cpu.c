@@ -209,8 +209,14 @@ static int runq_takers(struct ctx *x, struct cpuinfo *ci)
 		return -ENOMEM;
 	}
 	for (i = 0; i < cd->nblocks; i++) {
-		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE && diag_thread_is_target(x, cd->blocks[i].thread))
-			iv[n++] = (struct ival){ cd->blocks[i].start_ns, block_end(&cd->blocks[i]) };
+		const struct cap_block *b = &cd->blocks[i];
+
+		if (!diag_thread_is_target(x, b->thread))
+			continue;
+		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE)
+			iv[n++] = (struct ival){ b->start_ns, block_end(b) };
+		else if (diag_ready_tail(b) >= DIAG_READY_TAIL_NS)
+			iv[n++] = (struct ival){ b->woken_ns, block_end(b) };
 	}
 	m = diag_ival_union(iv, n);
 	for (i = 0; i < x->nsamp && k < m; i++) {

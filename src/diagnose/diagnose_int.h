@@ -121,6 +121,18 @@ static inline uint64_t block_woken_at(const struct cap_block *b)
 	return b->waker_ns ? b->waker_ns : block_end(b);
 }
 
+/* A wait's tail: from its first wakeup to its end the thread was runnable,
+ * kept from a CPU (other tasks ran there, or its cgroup's quota was spent).
+ * 0 for a preempted thread's wait, which is all runnable, and a wait whose
+ * wakeup was not seen. Counted as a runqueue wait from DIAG_READY_TAIL_NS. */
+static inline uint64_t diag_ready_tail(const struct cap_block *b)
+{
+	uint64_t e = block_end(b);
+
+	return b->woken_ns && b->state != CAP_STATE_RUNNABLE && e > b->woken_ns ? e - b->woken_ns : 0;
+}
+#define DIAG_READY_TAIL_NS    1000000ull        /* a tail this long is a runqueue wait (a --min-block's) */
+
 /* Thresholds of the whole-capture rules (docs/diagnose.md, "Step 2"). */
 #define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
 #define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */
@@ -218,6 +230,7 @@ struct ctx {
 	uint32_t *touched;
 	size_t ntouched;
 	struct ctotal tot[DIAG_CAUSE__COUNT];
+	uint64_t ready_ns;      /* of tot[RUNQUEUE]: the waits' tails, woken but not yet on a CPU */
 	size_t *byth;           /* voluntary (not runnable) blocks by (thread, start) */
 	size_t nbyth;
 	size_t *lidx;           /* lock-wait blocks, grouped */

@@ -25,6 +25,10 @@ json_t *diag_waits_json(struct ctx *x)
 
 		if (v && c == DIAG_CAUSE_MEMORY_RECLAIM)
 			json_object_set_new(v, "oncpu_ms", jms(t->oncpu_ns));
+		/* the waits' tails: woken, not yet on a CPU (in offcpu_ms and
+		 * max_ms; count is the preempted threads' blocks) */
+		if (v && c == DIAG_CAUSE_RUNQUEUE)
+			json_object_set_new(v, "after_wakeup_ms", jms(x->ready_ns));
 		if (v && c < DIAG_CAUSE_IDLE) {
 			json_object_set_new(v, "stall", json_boolean(t->qualifies));
 			if (x->have_baseline)

@@ -569,8 +569,15 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 
 	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
 		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
-	if (!(thr = put_throttle(x, &v->sum, v, ", ")))
-		diag_sb_put(&v->sum, ", preempted or CPU-throttled", 40);
+	if (x->ready_ns) {
+		units_fmt_dur(took, sizeof(took), x->ready_ns);
+		diag_sb_printf(&v->sum, ", %s of it woken and not yet given a CPU", took);
+	}
+	/* (the rest said only when it is a tenth or more) */
+	if (!(thr = put_throttle(x, &v->sum, v, ", ")) &&
+	    (double)x->ready_ns < 0.9 * (double)x->tot[DIAG_CAUSE_RUNQUEUE].total_ns)
+		diag_sb_put(&v->sum, x->ready_ns ? ", the rest preempted or CPU-throttled" : ", preempted or CPU-throttled",
+			    48);
 	if (ci->taker == SIZE_MAX) {
 		diag_sb_put(&v->sum, thr ? "; no thread of the target ran meanwhile"
 					 : "; no thread of the target ran meanwhile: the CPU went to other "

@@ -354,6 +354,8 @@ static void fill_block(struct recorder *r, struct cap_block *b, const struct cap
 	b->state = (uint8_t)ev->state;
 	b->start_ns = ev->start_ns;
 	b->dur_ns = ev->dur_ns;
+	if (ev->woken_ns >= ev->start_ns && ev->woken_ns - ev->start_ns <= ev->dur_ns)
+		b->woken_ns = ev->woken_ns;
 	b->in_syscall = ev->syscall >= 0;
 	b->syscall = ev->syscall >= 0 ? ev->syscall : 0;
 	if (ev->wait_kind != CAPTURE_WAIT_NONE) {

@@ -17,6 +17,12 @@
 #   redis_cpu_quota     its cgroup given a CPU quota (200 ms per 1 s) under
 #                       redis-benchmark's load: verdict runqueue, throttled by
 #                       the quota (verdict.throttle, from cpu.stat).
+#   redis_cpu_hog       a real-time (SCHED_FIFO) busy loop 2 s on the CPU the
+#                       server is pinned to, under redis-benchmark's load from
+#                       the other CPUs: the event loop is woken by its clients
+#                       at once but gets the CPU only when the kernel's RT
+#                       throttling lets it (~50 ms a second). verdict
+#                       runqueue, most of it woken and not yet given a CPU.
 #   redis_sigstop       kill -STOP, kill -CONT 2 s later (from this script):
 #                       verdict stopped, culprit this script's shell, the
 #                       summary names the stop signal.
@@ -224,6 +230,42 @@ expect $name "throttled 1 s or more, in its cgroup ${cg#"$cgroot"}, read from cp
 	 .verdict.throttle.quota_us == 200000 and .verdict.throttle.period_us == 1000000' --arg c "${cg#"$cgroot"}"
 expect $name "the summary says its CPU quota throttled it" \
 	'.verdict.summary | test("throttled by its CPU quota")'
+
+# --- f2. a real-time hog on the server's CPU ----------------------------------
+# The server's threads are pinned to the last CPU and a SCHED_FIFO busy loop
+# runs there 2 s; the clients run on the other CPUs. A woken thread waits
+# for the CPU inside what looks like its poll: only the wakeup's time, kept
+# with each wait, tells that wait from the CPU's.
+name=redis_cpu_hog
+ncpu=$(nproc)
+[ "$ncpu" -ge 2 ] || fail "$name: needs 2 CPUs, has $ncpu"
+hogcpu=$((ncpu - 1))
+taskset -a -p -c "$hogcpu" "$rpid" >/dev/null || fail "$name: cannot pin the server to CPU $hogcpu"
+setsid_bg "$TMP/$name.bench.err" taskset -c "0-$((hogcpu - 1))" redis-benchmark -p "$port" -q -n 1000000000 -c 4 -t get,set
+bench=$BG_PID
+start_probe $name
+taskset -a -p -c "0-$((hogcpu - 1))" "$PROBE" >/dev/null || true
+RECORD_S=7
+start_record $name --pid "$rpid"
+sleep 1.5
+t1=$(now)
+timeout 2 chrt -f 10 taskset -c "$hogcpu" bash -c 'while :; do :; done' || true   # ends by timeout
+t2=$(now)
+before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
+during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
+finish_record $name "$(jq -n --arg b "$before" --arg d "$during" --argjson t1 "$t1" --argjson t2 "$t2" \
+	--arg v "$version" --argjson c "$hogcpu" --arg rt "$(cat /proc/sys/kernel/sched_rt_runtime_us)" \
+	'{server: "redis-server \($v), its threads pinned to CPU \($c), redis-benchmark -c 4 on the other CPUs",
+	  freeze: "a SCHED_FIFO busy loop 2 s on CPU \($c) (kernel.sched_rt_runtime_us \($rt))",
+	  freeze_start: $t1, freeze_end: $t2, expect: {kind: "runqueue"}, latency_before: $b, latency_during: $d}')"
+stop_probe
+stop_group "$bench" 10
+taskset -a -p -c "0-$hogcpu" "$rpid" >/dev/null
+echo "     $name: clients before: $before; beside the hog: $during"
+echo "     $name: verdict $(verdict_line $name)"
+expect $name "kind runqueue, a wait of 500 ms or more" '.verdict.kind == "runqueue" and .verdict.max_ms >= 500'
+expect $name "the summary says the waits were woken and not yet given a CPU" \
+	'.verdict.summary | test("of it woken and not yet given a CPU")'
 
 # --- g. stopped from outside: a stop signal, a debugger ----------------------
 # stopped_freeze NAME HOW CULPRIT_PID_VAR: HOW stops the server about 2 s and

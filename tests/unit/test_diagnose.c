@@ -87,6 +87,7 @@ struct blk {
 	int64_t waker;            /* -1: none */
 	uint32_t waker_ustack, waker_kstack;
 	uint64_t waker_ms;        /* when it was woken (0: at its end) */
+	uint64_t woken_ms;        /* when it was woken, waker or none (0: the waker's, if any) */
 	bool in_progress, began_before, woken_irq;
 };
 
@@ -97,6 +98,8 @@ static void block(struct blk b)
 		.flags = (b.in_progress ? CAP_BLOCK_IN_PROGRESS : 0) | (b.began_before ? CAP_BLOCK_BEGAN_BEFORE : 0) |
 			 (b.woken_irq ? CAP_BLOCK_WOKEN_IRQ : 0),
 		.waker_ns = b.waker >= 0 && b.waker_ms ? T0 + b.waker_ms * MS : 0,
+		/* as record and the reader have it: a waker's wakeup is the block's */
+		.woken_ns = b.woken_ms ? T0 + b.woken_ms * MS : b.waker >= 0 && b.waker_ms ? T0 + b.waker_ms * MS : 0,
 		.start_ns = T0 + b.start_ms * MS, .dur_ns = b.dur_ms * MS,
 		.in_syscall = b.syscall >= 0, .syscall = b.syscall >= 0 ? b.syscall : 0,
 		.wait_kind = b.wait_kind, .lock_flags = b.lock_flags, .wait_obj = b.wait_obj,
@@ -420,6 +423,23 @@ static void build_starved(void)
 		samples(t, i * 100 + 5, i * 100 + 6, 10, bu, ST_NO_STACK);
 		B(.thread = t, .ustack = bu, .kstack = K(K_PREEMPT), .state = RUNNABLE,
 		  .start_ms = i * 100 + 10, .dur_ms = 90);
+	}
+}
+
+/* An event loop whose CPU a real-time task holds: each poll is woken by a
+ * client within a millisecond (an interrupt), and the thread gets the CPU
+ * 949 ms later, when the kernel's RT throttling lets it. Only the wakeups'
+ * times tell those waits from its polls for work; its short polls stay idle. */
+static void build_woken_not_run(void)
+{
+	uint32_t m = thread(PID, "kvstore"), pu = U("main;aeMain;aeProcessEvents;epoll_wait@"), i;
+
+	window(4000);
+	for (i = 0; i < 3; i++) {
+		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1000 + i * 1000,
+		  .dur_ms = 950, .syscall = NR_epoll_wait, .woken_irq = true, .woken_ms = 1001 + i * 1000);
+		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 100 + i * 10,
+		  .dur_ms = 5, .syscall = NR_epoll_wait, .woken_irq = true, .woken_ms = 104 + i * 10);
 	}
 }
 
@@ -1912,6 +1932,9 @@ static const struct dcase cases[] = {
 	  { "ran on-CPU for 2.2 s without returning to its poll", "in compute_digest ← main; throttled by its CPU "
 	    "quota: cgroup /svc (40 ms of CPU per 100 ms) was throttled for 300 ms in 5 periods", NULL },
 	  "on-CPU for 2.2 s" },
+	{ "woken and kept from its CPU", build_woken_not_run, "runqueue", 0, NULL,
+	  { "1 thread waited runnable 2.9 s in total (max 949 ms), 2.9 s of it woken and not yet given a CPU; "
+	    "no thread of the target ran meanwhile", NULL, NULL }, NULL },
 	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
 	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },
 	{ "throttled by its CPU quota", build_throttled, "runqueue", 0, NULL,

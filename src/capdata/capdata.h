@@ -139,6 +139,9 @@ struct cap_block {
 	uint32_t waker_kstack;
 	uint32_t owner;         /* if has_owner: the thread index of the lock's owner, for a futex
 				 * lock wait still going at the end (glibc's mutex owner word) */
+	uint32_t taker;         /* if has_taker: the thread outside the target sampled on-CPU last on
+				 * the CPU it waited for, while it waited runnable (after its wakeup) */
+	uint16_t taker_samples; /* that thread's samples in a row there */
 	uint8_t state;          /* enum cap_state */
 	uint8_t flags;          /* CAP_BLOCK_* */
 	uint8_t wait_kind;      /* enum cap_wait_kind */
@@ -146,6 +149,7 @@ struct cap_block {
 	bool in_syscall;
 	bool has_waker;
 	bool has_owner;
+	bool has_taker;
 };
 
 /* mmap_lock hold modes */

@@ -317,6 +317,16 @@ static int read_block_cause(struct reader *r, json_t *o, struct cap_block *b)
 	}
 	if (json_object_get(o, "woken_ns") && (err = reader_u64(r, o, "woken_ns", &b->woken_ns)))
 		return err;
+	if (json_object_get(o, "cpu_taker")) {
+		json_int_t n = 0;
+
+		b->has_taker = true;
+		if ((err = reader_ref(r, o, "cpu_taker", false, cd->nthreads, "thread", &b->taker)) ||
+		    (json_object_get(o, "cpu_taker_samples") &&
+		     (err = reader_int(r, o, "cpu_taker_samples", 0, UINT16_MAX, &n))))
+			return err;
+		b->taker_samples = (uint16_t)n;
+	}
 	if (!json_object_get(o, "waker"))
 		return 0;
 	b->has_waker = true;

@@ -142,6 +142,9 @@ static int fmt_block_cause(char *buf, size_t cap, const struct cap_block *b)
 		len += (size_t)snprintf(buf + len, cap - len, ",\"woken_ns\":%" PRIu64, b->woken_ns);
 	if (b->has_owner)
 		len += (size_t)snprintf(buf + len, cap - len, ",\"owner\":%" PRIu32, b->owner);
+	if (b->has_taker)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"cpu_taker\":%" PRIu32 ",\"cpu_taker_samples\":%u",
+					b->taker, (unsigned int)b->taker_samples);
 	return (int)len;
 }
 

@@ -289,6 +289,13 @@ static void block_record(const struct st_block_event *ev, const uint64_t *kips, 
 	r->hold_mm_pid = (int32_t)ev->aux_pid;
 	r->waker_seq = ev->waker_seq;
 	r->woken_ns = ev->hdr.type == ST_EV_BLOCK ? ev->woken_ns : 0;
+	r->taker_tid = ev->hdr.type == ST_EV_BLOCK ? (int32_t)ev->taker_tid : 0;
+	r->taker_pid = r->taker_tid ? (int32_t)ev->taker_pid : 0;
+	r->taker_samples = r->taker_tid ? ev->taker_samples : 0;
+	if (r->taker_tid)
+		copy_comm(r->taker_comm, ev->taker_comm);
+	else
+		r->taker_comm[0] = '\0';
 	r->regs = (const uint64_t *)ev->regs;   /* __u64 is unsigned long long */
 	r->kips = kips;
 	r->nkips = ev->nkips;

@@ -170,6 +170,11 @@ struct capture_record {
 	uint64_t waker_seq;
 	/* block: its first wakeup (0: none seen); runnable from then to its end */
 	uint64_t woken_ns;
+	/* block: the task outside the target sampled last on the CPU it waited
+	 * for, while it waited (taker_tid 0: none), and its samples in a row */
+	int32_t taker_pid, taker_tid;
+	uint32_t taker_samples;
+	char taker_comm[CAPTURE_COMM_LEN + 1];
 	/* stacks, pointing into the ring */
 	const uint64_t *regs;           /* CAPTURE_NREGS user registers */
 	const uint64_t *kips;           /* nkips kernel ips, leaf first */

@@ -106,6 +106,15 @@ struct st_block_event {
 	                         * stacks (0: none); ST_EV_WAKER: its own id */
 	__u64 woken_ns;         /* ST_EV_BLOCK: its first wakeup (0: none seen); from
 	                         * then to its end it was runnable, waiting for a CPU */
+	/* ST_EV_BLOCK: the task outside the target that the on-CPU sampler saw
+	 * on this CPU last, within the time the block was runnable (its tail
+	 * after the wakeup, or all of a preempted block): who held the CPU it
+	 * waited for (taker_tid 0: none seen); its samples in a row there */
+	__u32 taker_tid;
+	__u32 taker_pid;
+	__u32 taker_samples;
+	__u32 pad1;
+	char taker_comm[ST_COMM_LEN];
 };
 
 /* ST_EV_THREAD: emitted when a target thread exits and, at the end, for every live one. */
@@ -183,6 +192,18 @@ struct st_switch_stamp {
 	__u64 fence;	/* an atomic add here orders a store before a load */
 };
 #define ST_RUN_UNKNOWN 1ull	/* st_switch_stamp.run before the first switch */
+
+/* Per CPU (offcpu.bpf.c's cpu_taker map): the task outside the target that
+ * the on-CPU sampler saw last on this CPU, and how many of its samples in a
+ * row (no other task sampled there between): who held the CPU while a
+ * target thread waited for it there. */
+struct st_cpu_taker {
+	__u64 last_ns;          /* its last sample (CLOCK_MONOTONIC) */
+	__u32 tid, pid;
+	__u32 samples;
+	__u32 pad;
+	char comm[ST_COMM_LEN];
+};
 
 /* Per-thread state in task storage. */
 struct st_task_state {

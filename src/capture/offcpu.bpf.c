@@ -145,6 +145,15 @@ struct {
 	__type(value, struct st_switch_stamp);
 } stamp SEC(".maps");
 
+/* Per CPU: the task outside the target sampled there last (handle_sample),
+ * read by a target's switch-in after a wait for the CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct st_cpu_taker);
+} cpu_taker SEC(".maps");
+
 /* one_switch_hook: per CPU, the target the seed iterator found running
  * there (its run* fields; written by the iterator alone, run last), read
  * once, at that CPU's first switch (seed_running()). */
@@ -907,6 +916,18 @@ static __always_inline int switch_in_body(void *ctx, struct task_struct *task, s
 	/* its wakeup (one racing with the switch-out: at the switch-out) */
 	if (h->woken_ns && h->woken_ns + ST_WAKE_RACE_NS >= ts && h->woken_ns <= now)
 		sc->ev.woken_ns = h->woken_ns > ts ? h->woken_ns : ts;
+	/* who had this CPU while it waited for it: sampled since it was
+	 * runnable (preempted: all along; else since its wakeup) */
+	if (h->state == ST_STATE_RUNNABLE || sc->ev.woken_ns) {
+		struct st_cpu_taker *tk = bpf_map_lookup_elem(&cpu_taker, &zero);
+
+		if (tk && tk->tid && tk->last_ns >= (h->state == ST_STATE_RUNNABLE ? ts : sc->ev.woken_ns)) {
+			sc->ev.taker_tid = tk->tid;
+			sc->ev.taker_pid = tk->pid;
+			sc->ev.taker_samples = tk->samples;
+			__builtin_memcpy(sc->ev.taker_comm, tk->comm, ST_COMM_LEN);
+		}
+	}
 	s->waker_seq = 0;
 	s->waker_tid = s->waker_pid = 0;
 	h->flags &= ~(ST_BF_BEGAN_BEFORE | ST_BF_WOKEN_IRQ);
@@ -1471,15 +1492,32 @@ int BPF_PROG(handle_bio_queue, struct bio *bio)
 	return 0;
 }
 
-/* On-CPU samples of target threads, for busy threads and busy holders. */
+/* On-CPU samples of target threads, for busy threads and busy holders; of
+ * other tasks, only who it was (cpu_taker): a target thread that waits
+ * for this CPU reads it when it gets the CPU. 49 Hz per busy CPU. */
 SEC("perf_event")
 int handle_sample(struct bpf_perf_event_data *ctx)
 {
 	struct scratch *sc;
 	__u32 zero = 0, ulen;
 
-	if (!current_is_target())
+	if (!current_is_target()) {
+		struct task_struct *cur = bpf_get_current_task_btf();
+		struct st_cpu_taker *tk = bpf_map_lookup_elem(&cpu_taker, &zero);
+
+		if (!tk)
+			return 0;
+		if (tk->tid == (__u32)cur->pid) {
+			tk->samples++;
+		} else {
+			tk->tid = (__u32)cur->pid;
+			tk->pid = (__u32)cur->tgid;
+			tk->samples = 1;
+			bpf_get_current_comm(tk->comm, sizeof(tk->comm));
+		}
+		tk->last_ns = bpf_ktime_get_ns();
 		return 0;
+	}
 	sc = bpf_map_lookup_elem(&scratch_sample, &zero);
 	if (!sc)
 		return 0;

@@ -244,23 +244,46 @@ static void put_holder(struct ctx *x, struct sbuf *sb, uint32_t t, int32_t waite
 		diag_sb_printf(sb, " of pid %" PRId32, th->pid);
 }
 
+/* Whether the mutex's owner at the end held it longer, by the waits still
+ * going then, than the holder its releases blame most let others wait:
+ * a lock held to the end after a few short holds before. */
+static bool owner_outweighs(struct ctx *x, const struct lgroup *g)
+{
+	const struct capdata *cd = x->cd;
+	size_t k;
+
+	for (k = g->first; k < g->first + g->n; k++) {
+		const struct cap_block *b = &cd->blocks[x->lidx[k]];
+
+		if (diag_mutex_owner(x, b) != UINT32_MAX && x->win_end > b->start_ns &&
+		    x->win_end - b->start_ns > g->holders[0].blame_ns)
+			return true;
+	}
+	return false;
+}
+
 /* A lock nobody let go before the end: its holder, when the mutex said who
  * (its owner, read from it at the end: diag_mutex_owner()), and a deadlock
  * when that owner waits, through a chain of mutexes, for one a waiter
- * holds. False when no wait of g knows its mutex's owner. */
-static bool put_owner(struct ctx *x, const struct lgroup *g, struct verdict *v)
+ * holds. False when no wait of g knows its mutex's owner. released: some
+ * waits of g were let go before (by holders the summary does not name). */
+static bool put_owner(struct ctx *x, const struct lgroup *g, struct verdict *v, bool released)
 {
 	const struct capdata *cd = x->cd;
 	const struct cap_block *w = NULL, *b;
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	size_t k, wi = SIZE_MAX, chain[DIAG_DEADLOCK_MAX], n, i;
-	uint64_t s = UINT64_MAX;
+	uint64_t s = UINT64_MAX, s_all = UINT64_MAX;
 	struct holdact act;
 	char held[32];
 
+	/* held since the earliest wait still going at the end (else the
+	 * earliest wait: the others ended without its release) */
 	for (k = g->first; k < g->first + g->n; k++) {
 		b = &cd->blocks[x->lidx[k]];
-		s = b->start_ns < s ? b->start_ns : s;
+		s_all = b->start_ns < s_all ? b->start_ns : s_all;
+		if ((b->flags & CAP_BLOCK_IN_PROGRESS) && b->start_ns < s)
+			s = b->start_ns;
 		if (diag_mutex_owner(x, b) != UINT32_MAX && (!w || b->dur_ns > w->dur_ns)) {
 			w = b;
 			wi = x->lidx[k];
@@ -293,8 +316,11 @@ static bool put_owner(struct ctx *x, const struct lgroup *g, struct verdict *v)
 		v->culprit = diag_culprit_json(x, b->thread, b->ustack, b->kstack, op.s);
 		return true;
 	}
+	if (s == UINT64_MAX)
+		s = s_all;
 	units_fmt_dur(held, sizeof(held), x->win_end > s ? x->win_end - s : 0);
-	diag_sb_put(&v->sum, "; no thread released it before the end: ", 48);
+	diag_sb_put(&v->sum, released ? "; the last of them still waited at the end: "
+				      : "; no thread released it before the end: ", 48);
 	diag_put_who(x, &v->sum, w->owner);
 	diag_sb_printf(&v->sum, " held it (the mutex's owner at the end), at least %s", held);
 	diag_holder_activity(x, w->owner, s, x->win_end, &act);
@@ -349,8 +375,8 @@ static void verdict_woken(struct ctx *x, const struct lgroup *g, struct verdict 
 	put_waited(&v->sum, g->waiters, g->total_ns, g->max_ns, "waited");
 	diag_sb_put(&v->sum, " for ", 8);
 	diag_put_lock_name(x, g, &v->sum);
-	if (!g->nholders) {
-		if (!put_owner(x, g, v))
+	if (!g->nholders || owner_outweighs(x, g)) {
+		if (!put_owner(x, g, v, g->nholders > 0))
 			diag_sb_put(&v->sum, "; no thread released it before the end: its holder is unknown", 80);
 		return;
 	}
@@ -558,6 +584,39 @@ static bool put_throttle(struct ctx *x, struct sbuf *sb, struct verdict *v, cons
 	return true;
 }
 
+/* The thread outside the target that held the CPU the target's threads
+ * waited for: the one the sampler saw last on that CPU during the most of
+ * their runnable time (preempted blocks, and waits' tails after a wakeup);
+ * its share of that time in *ns. SIZE_MAX: none seen. */
+static size_t outside_cpu_taker(struct ctx *x, uint64_t *ns)
+{
+	const struct capdata *cd = x->cd;
+	uint64_t *acc = x->acc, best = 0;
+	size_t i, pick = SIZE_MAX;
+
+	*ns = 0;
+	for (i = 0; i < cd->nblocks; i++) {
+		const struct cap_block *b = &cd->blocks[i];
+		uint64_t r = x->cls[i] == DIAG_CAUSE_RUNQUEUE ? b->dur_ns : diag_ready_tail(b);
+
+		if (!b->has_taker || b->taker >= cd->nthreads || !cd->threads[b->taker].outside ||
+		    !diag_thread_is_target(x, b->thread) || r < DIAG_READY_TAIL_NS)
+			continue;
+		if (!acc[b->taker])
+			x->touched[x->ntouched++] = b->taker;
+		acc[b->taker] = sat_add(acc[b->taker], r);
+		if (acc[b->taker] > best) {
+			best = acc[b->taker];
+			pick = b->taker;
+		}
+	}
+	for (i = 0; i < x->ntouched; i++)
+		acc[x->touched[i]] = 0;
+	x->ntouched = 0;
+	*ns = best;
+	return pick;
+}
+
 static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict *v)
 {
 	const struct capdata *cd = x->cd;
@@ -565,23 +624,38 @@ static void verdict_runq(struct ctx *x, const struct cpuinfo *ci, struct verdict
 	struct sbuf op = { .len = 0 }, callers = { .len = 0 };
 	size_t *idx, n = 0, i, s;
 	char took[32];
-	bool thr;
+	bool thr, ready;
 
 	put_waited(&v->sum, x->tot[DIAG_CAUSE_RUNQUEUE].threads, x->tot[DIAG_CAUSE_RUNQUEUE].total_ns,
 		   x->tot[DIAG_CAUSE_RUNQUEUE].max_ns, "waited runnable");
-	if (x->ready_ns) {
+	/* the waits' tails after a wakeup, and the rest, each said when it
+	 * is a tenth or more */
+	ready = x->ready_ns && (double)x->ready_ns * 10.0 >= (double)x->tot[DIAG_CAUSE_RUNQUEUE].total_ns;
+	if (ready) {
 		units_fmt_dur(took, sizeof(took), x->ready_ns);
 		diag_sb_printf(&v->sum, ", %s of it woken and not yet given a CPU", took);
 	}
-	/* (the rest said only when it is a tenth or more) */
 	if (!(thr = put_throttle(x, &v->sum, v, ", ")) &&
-	    (double)x->ready_ns < 0.9 * (double)x->tot[DIAG_CAUSE_RUNQUEUE].total_ns)
-		diag_sb_put(&v->sum, x->ready_ns ? ", the rest preempted or CPU-throttled" : ", preempted or CPU-throttled",
-			    48);
+	    (!ready || (double)x->ready_ns < 0.9 * (double)x->tot[DIAG_CAUSE_RUNQUEUE].total_ns))
+		diag_sb_put(&v->sum, ready ? ", the rest preempted or CPU-throttled" : ", preempted or CPU-throttled", 48);
 	if (ci->taker == SIZE_MAX) {
-		diag_sb_put(&v->sum, thr ? "; no thread of the target ran meanwhile"
-					 : "; no thread of the target ran meanwhile: the CPU went to other "
-					   "processes or the cgroup's CPU quota was spent", 160);
+		uint64_t tk_ns = 0;
+		/* a quota's throttling kept them off, whoever ran there */
+		size_t tk = thr ? SIZE_MAX : outside_cpu_taker(x, &tk_ns);
+
+		if (tk == SIZE_MAX) {
+			diag_sb_put(&v->sum, thr ? "; no thread of the target ran meanwhile"
+						 : "; no thread of the target ran meanwhile: the CPU went to other "
+						   "processes or the cgroup's CPU quota was spent", 160);
+			return;
+		}
+		/* who had it: the outside thread on-CPU where they waited */
+		units_fmt_dur(took, sizeof(took), tk_ns);
+		diag_sb_put(&v->sum, "; no thread of the target ran meanwhile: the CPU went to ", 64);
+		diag_put_who(x, &v->sum, (uint32_t)tk);
+		diag_sb_printf(&v->sum, ", on-CPU where they waited during %s of it", took);
+		diag_sb_printf(&op, "held the CPU the target's threads waited for, during %s of their waits", took);
+		v->culprit = diag_culprit_json(x, (uint32_t)tk, ST_NO_STACK, ST_NO_STACK, op.s);
 		return;
 	}
 	t = &ci->threads[ci->taker];

@@ -310,15 +310,21 @@ static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 	}
 }
 
-static int64_t event_thread(struct recorder *r, const struct capture_record *ev)
+/* The thread of pid/tid, outside the target unless its process is one */
+static int64_t thread_of(struct recorder *r, int32_t pid, int32_t tid, const char *comm)
 {
-	struct target_proc *tp = find_proc(r, (pid_t)ev->pid);
+	struct target_proc *tp = find_proc(r, (pid_t)pid);
 	int64_t th;
 
-	th = capdata_thread(&r->cd, ev->pid, ev->tid, ev->comm);
+	th = capdata_thread(&r->cd, pid, tid, comm);
 	if (th >= 0 && (!tp || tp->outside))
 		r->cd.threads[th].outside = true;
 	return th;
+}
+
+static int64_t event_thread(struct recorder *r, const struct capture_record *ev)
+{
+	return thread_of(r, ev->pid, ev->tid, ev->comm);
 }
 
 /* The capture's task states are capdata's, value for value (capture.c ties
@@ -464,6 +470,16 @@ static int on_record(void *arg, const struct capture_record *ev)
 			  (ev->flags & CAPTURE_F_BEGAN_BEFORE ? CAP_BLOCK_BEGAN_BEFORE : 0) |
 			  (ev->flags & CAPTURE_F_WOKEN_IRQ ? CAP_BLOCK_WOKEN_IRQ : 0);
 		fill_block(r, &b, ev);
+		if (ev->taker_tid > 0) {
+			int64_t tk = thread_of(r, ev->taker_pid, ev->taker_tid, ev->taker_comm);
+
+			if (tk >= 0) {
+				b.has_taker = true;
+				b.taker = (uint32_t)tk;
+				b.taker_samples = (uint16_t)(ev->taker_samples > UINT16_MAX ? UINT16_MAX
+											    : ev->taker_samples);
+			}
+		}
 		if ((b.flags & CAP_BLOCK_IN_PROGRESS) && b.wait_kind == CAP_WAIT_FUTEX && b.wait_obj &&
 		    ev->syscall == NR_FUTEX)
 			lock_owner(r, &b, ev);

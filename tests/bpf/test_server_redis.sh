@@ -22,7 +22,8 @@
 #                       the other CPUs: the event loop is woken by its clients
 #                       at once but gets the CPU only when the kernel's RT
 #                       throttling lets it (~50 ms a second). verdict
-#                       runqueue, most of it woken and not yet given a CPU.
+#                       runqueue, most of it woken and not yet given a CPU,
+#                       culprit the busy loop (outside the target).
 #   redis_sigstop       kill -STOP, kill -CONT 2 s later (from this script):
 #                       verdict stopped, culprit this script's shell, the
 #                       summary names the stop signal.
@@ -249,7 +250,13 @@ RECORD_S=7
 start_record $name --pid "$rpid"
 sleep 1.5
 t1=$(now)
-timeout 2 chrt -f 10 taskset -c "$hogcpu" bash -c 'while :; do :; done' || true   # ends by timeout
+# (chrt and taskset exec: the busy loop's pid is $!)
+chrt -f 10 taskset -c "$hogcpu" bash -c 'while :; do :; done' &
+hog=$!
+PIDS_TO_KILL+=("$hog")
+sleep 2
+kill -9 "$hog"
+wait "$hog" 2>/dev/null || true
 t2=$(now)
 before=$(lat_stats "$PROBE_OUT" "$(echo "$t1 - 1.5" | bc)" "$t1")
 during=$(lat_stats "$PROBE_OUT" "$t1" "$t2")
@@ -266,6 +273,9 @@ echo "     $name: verdict $(verdict_line $name)"
 expect $name "kind runqueue, a wait of 500 ms or more" '.verdict.kind == "runqueue" and .verdict.max_ms >= 500'
 expect $name "the summary says the waits were woken and not yet given a CPU" \
 	'.verdict.summary | test("of it woken and not yet given a CPU")'
+expect $name "culprit the busy loop (pid $hog), outside the target, who held the CPU" \
+	'.verdict.culprit.pid == $h and .verdict.culprit.outside and (.verdict.summary | test("the CPU went to pid " + ($h | tostring)))' \
+	--argjson h "$hog"
 
 # --- g. stopped from outside: a stop signal, a debugger ----------------------
 # stopped_freeze NAME HOW CULPRIT_PID_VAR: HOW stops the server about 2 s and

@@ -398,6 +398,9 @@ static void build_sample(struct capdata *cd)
 	cd->blocks[3].lock_flags = 4;
 	cd->blocks[1].waker_ns = cd->blocks[1].woken_ns = cd->blocks[1].start_ns + 100; /* written once */
 	cd->blocks[2].woken_ns = cd->blocks[2].start_ns + cd->blocks[2].dur_ns;          /* no waker: an IRQ's */
+	cd->blocks[2].has_taker = true; /* who had its CPU while it waited for it */
+	cd->blocks[2].taker = (uint32_t)t2;
+	cd->blocks[2].taker_samples = 7;
 	cd->blocks[4].has_waker = true;
 	cd->blocks[4].waker = (uint32_t)t2;
 	cd->blocks[4].waker_ustack = ST_NO_STACK;
@@ -546,6 +549,9 @@ static void assert_capdata_equal(const struct capdata *a, const struct capdata *
 		assert_true(a->blocks[i].wait_obj == b->blocks[i].wait_obj);
 		assert_int_equal(a->blocks[i].has_waker, b->blocks[i].has_waker);
 		assert_true(a->blocks[i].woken_ns == b->blocks[i].woken_ns);
+		assert_int_equal(a->blocks[i].has_taker, b->blocks[i].has_taker);
+		assert_int_equal(a->blocks[i].taker, b->blocks[i].taker);
+		assert_int_equal(a->blocks[i].taker_samples, b->blocks[i].taker_samples);
 		assert_true(a->blocks[i].waker_ns == b->blocks[i].waker_ns);
 		if (a->blocks[i].has_waker) {
 			assert_int_equal(a->blocks[i].waker, b->blocks[i].waker);
@@ -794,6 +800,8 @@ static const struct bad_case bad_cases[] = {
 	  -EINVAL, "3: block: \"lock_flags\" is 256, outside 0..255" },
 	{ "block woken after its end", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":10,\"dur_ns\":5,\"woken_ns\":16}\n",
 	  -EINVAL, "3: block: \"woken_ns\" 16 is outside the block" },
+	{ "block cpu_taker out of range", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"runnable\",\"start_ns\":10,\"dur_ns\":5,\"cpu_taker\":3}\n",
+	  -EINVAL, "3: block refers to thread 3 but only 1 thread was defined" },
 	{ "block waker out of range", HDR THREAD "{\"t\":\"block\",\"thread\":0,\"ustack\":null,\"kstack\":null,\"state\":\"sleeping\",\"start_ns\":1,\"dur_ns\":1,\"waker\":1,\"waker_ustack\":null,\"waker_kstack\":null}\n",
 	  -EINVAL, "3: block refers to thread 1 but only 1 thread was defined" },
 	{ "block waker kernel stack as ustack", HDR UFRAME KFRAME USTACK KSTACK THREAD

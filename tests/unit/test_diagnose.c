@@ -88,6 +88,7 @@ struct blk {
 	uint32_t waker_ustack, waker_kstack;
 	uint64_t waker_ms;        /* when it was woken (0: at its end) */
 	uint64_t woken_ms;        /* when it was woken, waker or none (0: the waker's, if any) */
+	int64_t taker;            /* the outside thread on its CPU while it waited runnable (-1: none) */
 	bool in_progress, began_before, woken_irq;
 };
 
@@ -106,6 +107,7 @@ static void block(struct blk b)
 		.has_waker = b.waker >= 0, .waker = b.waker >= 0 ? (uint32_t)b.waker : 0,
 		.waker_ustack = b.waker >= 0 ? b.waker_ustack : 0,
 		.waker_kstack = b.waker >= 0 ? b.waker_kstack : 0,
+		.has_taker = b.taker >= 0, .taker = b.taker >= 0 ? (uint32_t)b.taker : 0, .taker_samples = b.taker >= 0 ? 40 : 0,
 	};
 	struct capbuild cbld = cb_of(W);
 
@@ -116,7 +118,7 @@ static void block(struct blk b)
  * lets the case override them: designated initializers given twice, on purpose. */
 #pragma GCC diagnostic ignored "-Woverride-init"
 #define B(...) block((struct blk){ .ustack = ST_NO_STACK, .kstack = ST_NO_STACK, .syscall = -1, \
-				   .waker = -1, __VA_ARGS__ })
+				   .waker = -1, .taker = -1, __VA_ARGS__ })
 
 /* nvcsw: the thread's voluntary switches at the first sample (0: not
  * recorded), growing by nv_step at each sample after it */
@@ -441,6 +443,20 @@ static void build_woken_not_run(void)
 		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 100 + i * 10,
 		  .dur_ms = 5, .syscall = NR_epoll_wait, .woken_irq = true, .woken_ms = 104 + i * 10);
 	}
+}
+
+/* The same, the sampler having seen a real-time busy loop on the loop's
+ * CPU while it waited there: that loop is who took the CPU. */
+static void build_woken_cpu_taken(void)
+{
+	uint32_t m = thread(PID, "kvstore"), pu = U("main;aeMain;aeProcessEvents;epoll_wait@"), i;
+	uint32_t hog = outside_thread(9100, 9100, "spin"), other = outside_thread(9200, 9200, "cron");
+
+	window(4000);
+	for (i = 0; i < 3; i++)
+		B(.thread = m, .ustack = pu, .kstack = K(K_EPOLL), .state = SLEEP, .start_ms = 1000 + i * 1000,
+		  .dur_ms = 950, .syscall = NR_epoll_wait, .woken_irq = true, .woken_ms = 1001 + i * 1000,
+		  .taker = i < 2 ? hog : other);
 }
 
 /* The same, its cgroup's cpu.stat read every 200 ms: throttled 180 ms in
@@ -1838,12 +1854,21 @@ static void build_deadlock_before(void)
 
 /* Three threads wait to the end for a mutex that a thread holds while it
  * computes, never letting go in the window: the mutex names its owner. */
-static void build_mutex_owner(void)
+static void mutex_owner(bool holds_before)
 {
-	uint32_t h = thread(PID + 60, "indexer"), i, m;
+	uint32_t h = thread(PID + 60, "indexer"), i, m, w;
 	uint32_t wu = U("start_thread@;worker;lookup;pthread_mutex_lock@;__lll_lock_wait@");
 
 	window(4000);
+	/* taken twice before for a millisecond by a worker that woke the one
+	 * queued behind it (as MariaDB's binary log mutex is between commits) */
+	for (i = 0; holds_before && i < 2; i++) {
+		w = thread(PID + 70, "worker");
+		B(.thread = thread(PID + 71 + (int32_t)i, "worker"), .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
+		  .start_ms = 100 + i * 100, .dur_ms = 2, .syscall = NR_futex, .wait_kind = CAP_WAIT_FUTEX,
+		  .wait_obj = 0x7f0000810000ull, .waker = w, .waker_ms = 102 + i * 100,
+		  .waker_ustack = U("start_thread@;worker;lookup;pthread_mutex_unlock@"), .waker_kstack = ST_NO_STACK);
+	}
 	samples(h, 0, 4000, 10, U("start_thread@;indexer_main;rebuild_index;hash_insert"), ST_NO_STACK);
 	for (i = 0; i < 3; i++) {
 		B(.thread = thread(PID + 61 + (int32_t)i, "worker"), .ustack = wu, .kstack = K(K_FUTEX), .state = SLEEP,
@@ -1853,6 +1878,18 @@ static void build_mutex_owner(void)
 		W->blocks[m].has_owner = true;
 		W->blocks[m].owner = h;
 	}
+}
+
+static void build_mutex_owner(void)
+{
+	mutex_owner(false);
+}
+
+/* The same after two short holds: the owner at the end, not the short
+ * holder, kept them waiting. */
+static void build_mutex_owner_after_holds(void)
+{
+	mutex_owner(true);
 }
 
 struct dcase {
@@ -1877,6 +1914,9 @@ static const struct dcase cases[] = {
 	  { "3 threads waited 10.5 s in total (max 3.5 s) for a mutex (futex 0x7f0000810000) of pid 4242, taken in lookup ← worker",
 	    "no thread released it before the end: tid 4302 (indexer) held it (the mutex's owner at the end), at least 3.5 s",
 	    "while holding it, it ran on-CPU 3.5 s (in hash_insert ← rebuild_index)" }, "held a mutex to the window's end, at least 3.5 s" },
+	{ "a mutex held to the end after short holds", build_mutex_owner_after_holds, "app_lock", PID + 60, "rebuild_index",
+	  { "the last of them still waited at the end: tid 4302 (indexer) held it (the mutex's owner at the end), at least 3.5 s",
+	    NULL, NULL }, "held a mutex to the window's end, at least 3.5 s" },
 	{ "a process stopped by a signal", build_stopped_signal, "stopped", 7000, "kill_builtin",
 	  { "3 threads were stopped 9.0 s in total (max 3.0 s) by a stop signal (do_signal_stop",
 	    "3 threads at once for up to 3.0 s; stopped by pid 7000 tid 7000 (bash, outside the target) from kill_builtin ← execute_command",
@@ -1935,6 +1975,10 @@ static const struct dcase cases[] = {
 	{ "woken and kept from its CPU", build_woken_not_run, "runqueue", 0, NULL,
 	  { "1 thread waited runnable 2.9 s in total (max 949 ms), 2.9 s of it woken and not yet given a CPU; "
 	    "no thread of the target ran meanwhile", NULL, NULL }, NULL },
+	{ "woken and kept from its CPU by another process", build_woken_cpu_taken, "runqueue", 9100, NULL,
+	  { "2.8 s of it woken and not yet given a CPU; no thread of the target ran meanwhile: the CPU went to "
+	    "pid 9100 tid 9100 (spin, outside the target), on-CPU where they waited during 1.9 s of it", NULL, NULL },
+	  "held the CPU the target's threads waited for" },
 	{ "starved is not busy", build_starved, "runqueue", 0, NULL,
 	  { "no thread of the target ran meanwhile", NULL, NULL }, NULL },
 	{ "throttled by its CPU quota", build_throttled, "runqueue", 0, NULL,

@@ -548,8 +548,14 @@ static int on_thread(void *arg, const struct capture_thread *ev)
 	r->cd.threads[th].below_min_count += ev->below_count;
 	r->cd.threads[th].io_bytes += ev->io_bytes;
 	r->cd.threads[th].io_count += ev->io_count;
-	if (!ev->is_target)
-		r->cd.threads[th].outside = true;
+	/* (a target's thread that exits after its process left the targets,
+	 * as its last threads do when it exits, is still the target's) */
+	if (!ev->is_target) {
+		const struct target_proc *tp = find_proc(r, (pid_t)ev->pid);
+
+		if (!tp || tp->outside)
+			r->cd.threads[th].outside = true;
+	}
 	if (ev->holds) {
 		struct cap_hold_total t = {
 			.thread = (uint32_t)th, .mm_pid = ev->hold_mm_pid,

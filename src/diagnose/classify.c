@@ -589,7 +589,6 @@ int diag_classify_all(struct ctx *x)
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
 		enum diag_cause c = (enum diag_cause)x->cls[i];
-
 		uint64_t tail = diag_ready_tail(b), in_win = diag_in_window(x, b), tail_in;
 
 		if (!diag_thread_is_target(x, b->thread))

@@ -50,7 +50,7 @@ storm() {
 	truth=$(jq .blocks_ge_1ms "$TMP/$name.wl")
 	want=$(jq .threads "$TMP/$name.wl")
 	threads=$(zcat "$TMP/$name/capture.jsonl.gz" | jq -s --argjson p $wl '[.[] | select(.t == "thread" and .pid == $p)] | length')
-	echo "  $name: $want threads, $truth blocks >= 1 ms; recorded $blocks blocks of $threads threads; record ended ${late}s after the target, max RSS $rss MiB"
+	echo "  $name: $want threads, $truth blocks >= 1 ms; recorded $blocks blocks of $threads threads; record ended ${late}s after the target, max RSS $rss MiB; drops $(jq -c '.drops | with_entries(select(.value != 0))' "$TMP/$name/report.json")"
 	[ "$(echo "$late < 3" | bc)" = 1 ] || fail "$name: record ended ${late}s after its target"
 	[ "$rss" -lt "$max_mb" ] || fail "$name: record's RSS reached $rss MiB"
 	d=$(( blocks > truth ? blocks - truth : truth - blocks ))

@@ -867,7 +867,7 @@ static __always_inline int switch_in_body(void *ctx, struct task_struct *task, s
 {
 	struct st_task_state *s;
 	struct scratch *sc;
-	__u64 now, ts, dur;
+	__u64 now, ts, dur, ready;
 	__u32 zero = 0, ulen;
 	bool direct = false;
 
@@ -918,10 +918,11 @@ static __always_inline int switch_in_body(void *ctx, struct task_struct *task, s
 		sc->ev.woken_ns = h->woken_ns > ts ? h->woken_ns : ts;
 	/* who had this CPU while it waited for it: sampled since it was
 	 * runnable (preempted: all along; else since its wakeup) */
-	if (h->state == ST_STATE_RUNNABLE || sc->ev.woken_ns) {
+	ready = h->state == ST_STATE_RUNNABLE ? ts : sc->ev.woken_ns;
+	if (ready) {
 		struct st_cpu_taker *tk = bpf_map_lookup_elem(&cpu_taker, &zero);
 
-		if (tk && tk->tid && tk->last_ns >= (h->state == ST_STATE_RUNNABLE ? ts : sc->ev.woken_ns)) {
+		if (tk && tk->tid && tk->last_ns >= ready) {
 			sc->ev.taker_tid = tk->tid;
 			sc->ev.taker_pid = tk->pid;
 			sc->ev.taker_samples = tk->samples;

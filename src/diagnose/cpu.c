@@ -209,14 +209,10 @@ static int runq_takers(struct ctx *x, struct cpuinfo *ci)
 		return -ENOMEM;
 	}
 	for (i = 0; i < cd->nblocks; i++) {
-		const struct cap_block *b = &cd->blocks[i];
+		uint64_t s, e;
 
-		if (!diag_thread_is_target(x, b->thread))
-			continue;
-		if (x->cls[i] == DIAG_CAUSE_RUNQUEUE)
-			iv[n++] = (struct ival){ b->start_ns, block_end(b) };
-		else if (diag_ready_tail(b) >= DIAG_READY_TAIL_NS)
-			iv[n++] = (struct ival){ b->woken_ns, block_end(b) };
+		if (diag_thread_is_target(x, cd->blocks[i].thread) && diag_runnable_part(&cd->blocks[i], x->cls[i], &s, &e))
+			iv[n++] = (struct ival){ s, e };
 	}
 	m = diag_ival_union(iv, n);
 	for (i = 0; i < x->nsamp && k < m; i++) {

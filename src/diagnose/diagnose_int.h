@@ -133,6 +133,21 @@ static inline uint64_t diag_ready_tail(const struct cap_block *b)
 }
 #define DIAG_READY_TAIL_NS    1000000ull        /* a tail this long is a runqueue wait (a --min-block's) */
 
+/* The part [*s, *e) of block i (of cause cls) its thread spent runnable,
+ * waiting for a CPU: all of a runqueue block, or a wait's tail of
+ * DIAG_READY_TAIL_NS or more; false when none. */
+static inline bool diag_runnable_part(const struct cap_block *b, uint8_t cls, uint64_t *s, uint64_t *e)
+{
+	*e = block_end(b);
+	if (cls == DIAG_CAUSE_RUNQUEUE)
+		*s = b->start_ns;
+	else if (diag_ready_tail(b) >= DIAG_READY_TAIL_NS)
+		*s = b->woken_ns;
+	else
+		return false;
+	return true;
+}
+
 /* Thresholds of the whole-capture rules (docs/diagnose.md, "Step 2"). */
 #define DIAG_CONVOY_WAIT_NS   DIAG_STALL_MAX_NS /* a wait this long, ended by another thread, is a convoy's */
 #define DIAG_RELEASE_GAP_NS   20000000ull       /* wakes of one release: at most this far apart */

@@ -92,8 +92,6 @@ bool diag_stack_complete(const struct capdata *cd, uint32_t ustack)
 					cd->stacks[ustack].status == CAP_STACK_NONE);
 }
 
-/* Appends "f ← g" for the innermost user frames that are the program's own
- * (runtime libraries and placeholders skipped). Returns how many. */
 /* Whether a user frame is one a caller is named by: the program's own, with
  * a name. */
 static bool own_named(struct ctx *x, uint32_t f)
@@ -125,6 +123,8 @@ static int put_callers_from(struct ctx *x, struct sbuf *sb, uint32_t ustack, int
 	return n;
 }
 
+/* Appends "f ← g" for the innermost user frames that are the program's own
+ * (runtime libraries and placeholders skipped). Returns how many. */
 int diag_put_callers(struct ctx *x, struct sbuf *sb, uint32_t ustack)
 {
 	return diag_put_callers_n(x, sb, ustack, SUMMARY_FRAMES);

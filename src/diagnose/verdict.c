@@ -597,14 +597,14 @@ static size_t outside_cpu_taker(struct ctx *x, uint64_t *ns)
 	*ns = 0;
 	for (i = 0; i < cd->nblocks; i++) {
 		const struct cap_block *b = &cd->blocks[i];
-		uint64_t r = x->cls[i] == DIAG_CAUSE_RUNQUEUE ? b->dur_ns : diag_ready_tail(b);
+		uint64_t s, e;
 
 		if (!b->has_taker || b->taker >= cd->nthreads || !cd->threads[b->taker].outside ||
-		    !diag_thread_is_target(x, b->thread) || r < DIAG_READY_TAIL_NS)
+		    !diag_thread_is_target(x, b->thread) || !diag_runnable_part(b, x->cls[i], &s, &e))
 			continue;
 		if (!acc[b->taker])
 			x->touched[x->ntouched++] = b->taker;
-		acc[b->taker] = sat_add(acc[b->taker], r);
+		acc[b->taker] = sat_add(acc[b->taker], e - s);
 		if (acc[b->taker] > best) {
 			best = acc[b->taker];
 			pick = b->taker;

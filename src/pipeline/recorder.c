@@ -310,14 +310,20 @@ static int64_t user_stack(struct recorder *r, const struct capture_record *ev)
 	}
 }
 
+/* Whether pid is no process of the target's (alive or gone) */
+static bool outside_proc(struct recorder *r, int32_t pid)
+{
+	const struct target_proc *tp = find_proc(r, (pid_t)pid);
+
+	return !tp || tp->outside;
+}
+
 /* The thread of pid/tid, outside the target unless its process is one */
 static int64_t thread_of(struct recorder *r, int32_t pid, int32_t tid, const char *comm)
 {
-	struct target_proc *tp = find_proc(r, (pid_t)pid);
-	int64_t th;
+	int64_t th = capdata_thread(&r->cd, pid, tid, comm);
 
-	th = capdata_thread(&r->cd, pid, tid, comm);
-	if (th >= 0 && (!tp || tp->outside))
+	if (th >= 0 && outside_proc(r, pid))
 		r->cd.threads[th].outside = true;
 	return th;
 }
@@ -550,12 +556,8 @@ static int on_thread(void *arg, const struct capture_thread *ev)
 	r->cd.threads[th].io_count += ev->io_count;
 	/* (a target's thread that exits after its process left the targets,
 	 * as its last threads do when it exits, is still the target's) */
-	if (!ev->is_target) {
-		const struct target_proc *tp = find_proc(r, (pid_t)ev->pid);
-
-		if (!tp || tp->outside)
-			r->cd.threads[th].outside = true;
-	}
+	if (!ev->is_target && outside_proc(r, ev->pid))
+		r->cd.threads[th].outside = true;
 	if (ev->holds) {
 		struct cap_hold_total t = {
 			.thread = (uint32_t)th, .mm_pid = ev->hold_mm_pid,
